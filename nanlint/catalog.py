@@ -1,0 +1,133 @@
+"""The rule catalog: one Markdown page per code in `rules/`, shipped inside the wheel.
+
+A page starts with a fixed header that this module reads:
+
+    # NAN101 naive-softmax                      <- "(not implemented yet)" appended when planned
+
+    One-line summary of what the rule flags.
+
+    - Severity: error
+    - Fix: safe | unsafe | none
+    - Pass: source | graph
+
+followed by the sections What it does / Why it makes NaN / Example / Use instead /
+Options / References.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from nanlint.findings import Severity
+
+PLANNED_MARK = "(not implemented yet)"
+SECTIONS = ("What it does", "Why it makes NaN", "Example", "Use instead", "Options", "References")
+
+_TITLE = re.compile(r"^# (NAN\d{3}) ([a-z0-9-]+)(?: (\(not implemented yet\)))?\s*$")
+_FIELD = re.compile(r"^- (Severity|Fix|Pass): (\S+)\s*$")
+_CODE_BLOCK = re.compile(r"```python\n(.*?)```", re.S)
+
+
+@dataclass(frozen=True)
+class RulePage:
+    code: str
+    name: str
+    summary: str
+    severity: Severity
+    fix: str
+    pass_: str
+    implemented: bool
+    text: str
+
+    @property
+    def status(self) -> str:
+        return "implemented" if self.implemented else "planned"
+
+    def section(self, title: str) -> str:
+        """The Markdown body of one `## title` section ('' when absent)."""
+        match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", self.text, re.S | re.M)
+        return match.group(1).strip() if match else ""
+
+    def examples(self, title: str) -> list[str]:
+        """The ```python blocks of a section, e.g. "Example" or "Use instead"."""
+        return _CODE_BLOCK.findall(self.section(title))
+
+
+class CatalogError(ValueError):
+    pass
+
+
+def rules_dir() -> Path:
+    """The installed copy inside the package, or the checkout's top-level rules/."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_rules", here.parent / "rules"):
+        if candidate.is_dir():
+            return candidate
+    raise CatalogError("rule catalog not found (expected nanlint/_rules or rules/)")
+
+
+def parse_page(text: str, source: str = "<page>") -> RulePage:
+    lines = text.splitlines()
+    title = _TITLE.match(lines[0]) if lines else None
+    if not title:
+        raise CatalogError(f"{source}: first line must be '# NANxxx rule-name'")
+    summary, fields = _read_header(lines[1:], source)
+    missing = {"Severity", "Fix", "Pass"} - fields.keys()
+    if missing:
+        raise CatalogError(f"{source}: header lacks {', '.join(sorted(missing))}")
+    return RulePage(
+        code=title.group(1),
+        name=title.group(2),
+        summary=summary,
+        severity=Severity.parse(fields["Severity"]),
+        fix=fields["Fix"],
+        pass_=fields["Pass"],
+        implemented=title.group(3) is None,
+        text=text,
+    )
+
+
+def _read_header(lines: list[str], source: str) -> tuple[str, dict[str, str]]:
+    summary_lines: list[str] = []
+    fields: dict[str, str] = {}
+    for line in lines:
+        if line.startswith("## "):
+            break
+        field = _FIELD.match(line)
+        if field:
+            fields[field.group(1)] = field.group(2)
+        elif line.strip() and not fields:
+            summary_lines.append(line.strip())
+    if not summary_lines:
+        raise CatalogError(f"{source}: no summary paragraph after the title")
+    return " ".join(summary_lines), fields
+
+
+@functools.lru_cache(maxsize=1)
+def load() -> dict[str, RulePage]:
+    pages = {}
+    for path in sorted(rules_dir().glob("NAN*.md")):
+        page = parse_page(path.read_text(encoding="utf-8"), str(path))
+        if page.code != path.stem:
+            raise CatalogError(f"{path}: title code {page.code} does not match the file name")
+        pages[page.code] = page
+    return pages
+
+
+def get(code: str) -> RulePage:
+    try:
+        return load()[code.upper()]
+    except KeyError:
+        raise CatalogError(f"unknown rule code {code!r}") from None
+
+
+def name_of(code: str) -> str:
+    return get(code).name
+
+
+def matches(code: str, patterns) -> bool:
+    """True when a code is selected by any pattern: a full code, a prefix ('NAN1'), or 'ALL'."""
+    return any(p == "ALL" or code.startswith(p) for p in patterns)

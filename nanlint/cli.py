@@ -1,0 +1,225 @@
+"""Command line: `nanlint check`, `nanlint graph`, `nanlint rule`.
+
+Exit codes (contract): 0 nothing at or above --fail-on, 1 findings at or above it,
+2 usage error, unreadable input or internal error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from nanlint import __version__, catalog
+from nanlint.config import ConfigError, Settings, load_settings
+from nanlint.findings import Finding, Severity
+from nanlint.report import FORMAT_NAMES, ReportOptions, Run, formats
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+class UsageFailure(click.ClickException):
+    """A one-line error that exits 2."""
+
+    exit_code = EXIT_ERROR
+
+    def show(self, file=None) -> None:
+        click.echo(f"nanlint: error: {self.format_message()}", err=True)
+
+
+def _codes(value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    codes = tuple(c.strip().upper() for c in value.split(",") if c.strip())
+    for code in codes:
+        if code != "ALL" and not code.startswith("NAN"):
+            raise UsageFailure(f"{code!r} is not a rule code or prefix (e.g. NAN104, NAN1)")
+    return codes
+
+
+def shared_options(func):
+    """Options that check and graph share, ruff-style."""
+    options = [
+        click.option("--select", help="Codes or prefixes to enable (comma-separated), e.g. NAN1,NAN201."),
+        click.option("--extend-select", help="Codes or prefixes to enable on top of the selection."),
+        click.option("--ignore", help="Codes or prefixes to disable."),
+        click.option("--format", "output_format", type=click.Choice(FORMAT_NAMES), default="text",
+                      show_default=True, help="Output format."),
+        click.option("--output-format", "output_format", type=click.Choice(FORMAT_NAMES), hidden=True),
+        click.option("--output-file", "-o", type=click.Path(dir_okay=False, writable=True),
+                     help="Write the report to this file instead of stdout."),
+        click.option("--fail-on", type=click.Choice(["error", "warning", "info"]),
+                      help="Lowest severity that makes the exit code 1 [default: warning]."),
+        click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings."),
+        click.option("--statistics", is_flag=True, help="Count findings per code instead of listing them."),
+        click.option("--quiet", "-q", is_flag=True, help="Print findings only, no summary."),
+        click.option("--no-color", is_flag=True, help="Never colour the output."),
+        click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help="Use this pyproject.toml or nanlint.toml instead of the nearest one."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def option_schema() -> dict:
+    """Every rule's options and their defaults, for validating [tool.nanlint.rules.*]."""
+    from nanlint.graph.checks import OPTIONS as graph_options
+    from nanlint.source.rules import OPTIONS as source_options
+
+    return {**source_options, **graph_options}
+
+
+def resolve_settings(config_path: Path | None, start: Path, select, extend_select, ignore, fail_on) -> Settings:
+    try:
+        settings = load_settings(config_path, start, option_schema())
+    except ConfigError as exc:
+        raise UsageFailure(str(exc)) from None
+    overrides = {}
+    for key, value in (("select", select), ("extend_select", extend_select), ("ignore", ignore)):
+        if value is not None:
+            overrides[key] = _codes(value)
+    if fail_on:
+        overrides["fail_on"] = Severity.parse(fail_on)
+    return dataclasses.replace(settings, **overrides)
+
+
+def emit(run: Run, output_format: str, output_file: str | None, report_options: ReportOptions) -> None:
+    rendered = formats()[output_format](run, report_options)
+    if output_file:
+        Path(output_file).write_text(rendered, encoding="utf-8")
+    else:
+        click.echo(rendered, nl=False, color=report_options.color)
+
+
+def use_color(no_color: bool, output_format: str, output_file: str | None) -> bool:
+    if no_color or output_file or output_format != "text" or os.environ.get("NO_COLOR"):
+        return False
+    return bool(os.environ.get("FORCE_COLOR")) or sys.stdout.isatty()
+
+
+def exit_code(findings: list[Finding], settings: Settings, exit_zero: bool, had_errors: bool) -> int:
+    if had_errors:
+        return EXIT_ERROR
+    if exit_zero:
+        return EXIT_OK
+    return EXIT_FINDINGS if any(f.severity >= settings.fail_on for f in findings) else EXIT_OK
+
+
+def guarded(func):
+    """Turn any unexpected exception into a one-line error and exit 2: never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
+            raise
+        except BrokenPipeError:  # `nanlint ... | head`: the reader left, which is not an error
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_FINDINGS)
+        except KeyboardInterrupt:
+            raise UsageFailure("interrupted") from None
+        except Exception as exc:  # noqa: BLE001 - the contract is exit 2, not a traceback
+            if os.environ.get("NANLINT_DEBUG"):
+                raise
+            raise UsageFailure(f"internal error: {type(exc).__name__}: {exc} (set NANLINT_DEBUG=1 for details)") \
+                from None
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", "-V", prog_name="nanlint")
+def main() -> None:
+    """nanlint: find where a neural network will produce NaN or Inf, before it runs."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@shared_options
+@click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes [default: all cores].")
+@click.option("--no-cache", is_flag=True, help="Do not read or write the result cache.")
+@click.option("--force-exclude", is_flag=True, help="Apply exclude patterns to paths given explicitly too.")
+@click.option("--stdin-filename", help="The name to report for source read from stdin ('-').")
+@guarded
+def check(paths, select, extend_select, ignore, output_format, output_file, fail_on, exit_zero, statistics,
+          quiet, no_color, config_path, jobs, no_cache, force_exclude, stdin_filename) -> None:
+    """Lint Python sources and notebooks for NaN/Inf hazards."""
+    from nanlint.source.engine import CheckOptions, check_paths
+
+    paths = paths or (Path("."),)
+    start = Path(stdin_filename).parent if stdin_filename and paths == (Path("-"),) else paths[0]
+    settings = resolve_settings(config_path, start if start.exists() else Path.cwd(),
+                                select, extend_select, ignore, fail_on)
+    stdin_text = sys.stdin.read() if Path("-") in paths else None
+    options = CheckOptions(jobs=jobs or os.cpu_count() or 1, use_cache=not no_cache, force_exclude=force_exclude,
+                           stdin_filename=stdin_filename, stdin_text=stdin_text)
+    result = check_paths(list(paths), settings, options)
+    run = Run(command="check", findings=result.findings, checked=result.checked)
+    report_options = ReportOptions(color=use_color(no_color, output_format, output_file), statistics=statistics,
+                                   quiet=quiet, root=str(Path.cwd()))
+    for message in result.errors:
+        click.echo(f"nanlint: error: {message}", err=True)
+    emit(run, output_format, output_file, report_options)
+    sys.exit(exit_code(run.findings, settings, exit_zero, bool(result.errors)))
+
+
+@main.command()
+@click.argument("models", nargs=-1, type=click.Path(path_type=Path))
+@shared_options
+@click.option("--target", "targets", multiple=True, help="Execution-provider profile (repeatable), e.g. cuda-fp16.")
+@click.option("--list-targets", is_flag=True, help="List the known target profiles and exit.")
+@click.option("--input-range", "input_ranges", multiple=True, metavar="NAME=LO,HI",
+              help="Value range of a model input (repeatable).")
+@click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=D0,D1,...",
+              help="Concrete shape for a model input with symbolic dimensions (repeatable).")
+@guarded
+def graph(models, select, extend_select, ignore, output_format, output_file, fail_on, exit_zero, statistics,
+          quiet, no_color, config_path, targets, list_targets, input_ranges, input_shapes) -> None:
+    """Analyse ONNX models for overflow and domain hazards on a target precision."""
+    from nanlint.graph import GraphOptions, analyze_models, list_target_names
+
+    if list_targets:
+        click.echo("\n".join(list_target_names()))
+        return
+    if not models:
+        raise UsageFailure("no model given (usage: nanlint graph MODEL.onnx ...)")
+    settings = resolve_settings(config_path, models[0] if models[0].exists() else Path.cwd(),
+                                select, extend_select, ignore, fail_on)
+    try:
+        options = GraphOptions.from_cli(settings.graph, targets, input_ranges, input_shapes)
+    except ValueError as exc:
+        raise UsageFailure(str(exc)) from None
+    results, errors = analyze_models([str(m) for m in models], settings, options)
+    findings = [f for r in results for f in r.findings]
+    run = Run(command="graph", findings=findings, checked=len(results), graphs=results)
+    report_options = ReportOptions(color=use_color(no_color, output_format, output_file), statistics=statistics,
+                                   quiet=quiet, root=str(Path.cwd()))
+    for message in errors:
+        click.echo(f"nanlint: error: {message}", err=True)
+    emit(run, output_format, output_file, report_options)
+    sys.exit(exit_code(findings, settings, exit_zero, bool(errors)))
+
+
+@main.command()
+@click.argument("code", required=False)
+@click.option("--all", "show_all", is_flag=True, help="List every rule: code, name, summary, status.")
+@guarded
+def rule(code: str | None, show_all: bool) -> None:
+    """Print a rule's page, or list all rules."""
+    if show_all or not code:
+        pages = catalog.load().values()
+        width = max(len(p.name) for p in pages)
+        for page in pages:
+            click.echo(f"{page.code}  {page.name:<{width}}  {page.status:<11}  {page.summary}")
+        return
+    try:
+        page = catalog.get(code)
+    except catalog.CatalogError as exc:
+        raise UsageFailure(str(exc)) from None
+    click.echo(page.text, nl=not page.text.endswith("\n"))

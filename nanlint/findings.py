@@ -1,0 +1,106 @@
+"""Finding: the one result type of the source pass and the graph pass."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, replace
+from typing import Union
+
+
+class Severity(enum.IntEnum):
+    """Ordered so that `severity >= fail_on` decides the exit code."""
+
+    info = 1
+    warning = 2
+    error = 3
+
+    @classmethod
+    def parse(cls, text: str) -> "Severity":
+        try:
+            return cls[text.lower()]
+        except KeyError:
+            raise ValueError(f"unknown severity {text!r} (expected error, warning or info)") from None
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace [line:column, end_line:end_column) with `content`. 1-based, end exclusive."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    content: str
+
+
+@dataclass(frozen=True)
+class Fix:
+    applicability: str  # "safe" | "unsafe"
+    message: str
+    edits: tuple[Edit, ...]
+
+
+@dataclass(frozen=True)
+class SourceLocation:
+    """A span in a source file; `cell` is the 1-based notebook cell, lines counted inside it."""
+
+    path: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    cell: int | None = None
+
+
+@dataclass(frozen=True)
+class GraphLocation:
+    """A node or tensor of an ONNX model, judged for one target profile."""
+
+    model: str
+    target: str
+    node: str | None
+    op_type: str | None
+    tensor: str | None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a graph finding rests on; `margin` ranks findings (how far past the limit)."""
+
+    kind: str  # "static" | "sampled" | "witness"
+    bound: tuple[float, float] | None = None
+    observed: tuple[float, float] | None = None
+    margin: float | None = None
+    depth: int | None = None
+    witness: str | None = None
+
+
+Location = Union[SourceLocation, GraphLocation]
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    name: str
+    message: str
+    severity: Severity
+    location: Location
+    fix: Fix | None = None
+    evidence: Evidence | None = None
+
+    @property
+    def is_graph(self) -> bool:
+        return isinstance(self.location, GraphLocation)
+
+    def with_severity(self, severity: Severity) -> "Finding":
+        return replace(self, severity=severity)
+
+    def sort_key(self) -> tuple:
+        loc = self.location
+        if isinstance(loc, SourceLocation):
+            return (0, loc.path, loc.cell or 0, loc.line, loc.column, self.code)
+        margin = self.evidence.margin if self.evidence and self.evidence.margin is not None else 0.0
+        return (1, loc.model, loc.target, -int(self.severity), -margin, loc.node or "", loc.tensor or "", self.code)

@@ -1,0 +1,54 @@
+"""Output formats, one module each. Every renderer takes a Run and returns the full text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from nanlint.findings import Finding, Severity
+
+
+@dataclass
+class GraphResult:
+    """One model's analysis: the findings plus what the JSON summary reports."""
+
+    model: str
+    targets: tuple[str, ...]
+    findings: list[Finding]
+    summary: dict = field(default_factory=dict)
+
+
+@dataclass
+class Run:
+    command: str  # "check" | "graph"
+    findings: list[Finding]
+    checked: int = 0  # files (check) or models (graph)
+    graphs: list[GraphResult] = field(default_factory=list)
+    fixed: int = 0
+    fixes_hidden: int = 0  # fixes that would be available with --unsafe-fixes
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    color: bool = False
+    statistics: bool = False
+    quiet: bool = False
+    show_fixes: bool = False
+    unsafe_fixes: bool = False
+    root: str = "."  # paths in SARIF are made relative to this directory
+
+
+def severity_counts(findings: list[Finding]) -> dict[Severity, int]:
+    counts = {s: 0 for s in Severity}
+    for finding in findings:
+        counts[finding.severity] += 1
+    return counts
+
+
+def formats() -> dict[str, Callable[[Run, ReportOptions], str]]:
+    from nanlint.report import github, json, sarif, text
+
+    return {"text": text.render, "json": json.render, "github": github.render, "sarif": sarif.render}
+
+
+FORMAT_NAMES = ("text", "json", "github", "sarif")

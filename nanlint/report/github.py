@@ -1,0 +1,40 @@
+"""GitHub Actions workflow commands (`::error file=...::message`), then the full text report.
+
+GitHub shows at most 10 annotations of each kind per step, so the text report follows
+the annotations: nothing is lost when there are more.
+"""
+
+from __future__ import annotations
+
+from nanlint.findings import Finding, Severity, SourceLocation
+from nanlint.report import ReportOptions, Run, text
+
+_COMMAND = {Severity.error: "error", Severity.warning: "warning", Severity.info: "notice"}
+
+
+def escape_data(value: str) -> str:
+    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(value: str) -> str:
+    return escape_data(value).replace(":", "%3A").replace(",", "%2C")
+
+
+def annotation(finding: Finding) -> str:
+    loc = finding.location
+    if isinstance(loc, SourceLocation):
+        props = [("file", loc.path), ("line", loc.line), ("col", loc.column),
+                 ("endLine", loc.end_line), ("endColumn", loc.end_column)]
+        message = finding.message if loc.cell is None else f"cell {loc.cell}: {finding.message}"
+    else:
+        props = [("file", loc.model)]
+        message = f"{text.where(finding)}: {finding.message} [{finding.evidence.kind if finding.evidence else 'static'}, {loc.target}]"
+    props.append(("title", f"nanlint ({finding.code})"))
+    rendered = ",".join(f"{key}={escape_property(str(value))}" for key, value in props)
+    return f"::{_COMMAND[finding.severity]} {rendered}::{escape_data(message)}"
+
+
+def render(run: Run, options: ReportOptions) -> str:
+    annotations = "".join(annotation(f) + "\n" for f in run.findings)
+    plain = ReportOptions(statistics=options.statistics, quiet=options.quiet, unsafe_fixes=options.unsafe_fixes)
+    return annotations + text.render(run, plain)

@@ -1,0 +1,81 @@
+"""Human-readable report, ruff-style: `path:line:col: CODE [*] message`, then a summary."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import click
+
+from nanlint.findings import Finding, GraphLocation, Severity, SourceLocation
+from nanlint.report import ReportOptions, Run, severity_counts
+
+_SEVERITY_COLOR = {Severity.error: "red", Severity.warning: "yellow", Severity.info: "blue"}
+
+
+def is_fixable(finding: Finding, options: ReportOptions) -> bool:
+    fix = finding.fix
+    return fix is not None and (fix.applicability == "safe" or options.unsafe_fixes)
+
+
+def where(finding: Finding) -> str:
+    """The location prefix, without colour: `path:line:col` or `model:node (Op)`."""
+    loc = finding.location
+    if isinstance(loc, SourceLocation):
+        cell = f"cell {loc.cell}:" if loc.cell is not None else ""
+        return f"{loc.path}:{cell}{loc.line}:{loc.column}"
+    assert isinstance(loc, GraphLocation)
+    site = loc.node or loc.tensor or "<graph>"
+    return f"{loc.model}:{site}" + (f" ({loc.op_type})" if loc.op_type else "")
+
+
+def line(finding: Finding, options: ReportOptions) -> str:
+    style = (lambda s, **kw: click.style(s, **kw)) if options.color else (lambda s, **kw: s)
+    code = style(finding.code, fg=_SEVERITY_COLOR[finding.severity], bold=True)
+    fixable = style("[*] ", fg="cyan") if is_fixable(finding, options) else ""
+    suffix = ""
+    if isinstance(finding.location, GraphLocation):
+        evidence = finding.evidence.kind if finding.evidence else "static"
+        suffix = f" [{evidence}, {finding.location.target}]"
+    sep = ":" if isinstance(finding.location, SourceLocation) else ""
+    return f"{style(where(finding), bold=True)}{sep} {code} {fixable}{finding.message}{suffix}"
+
+
+def statistics(findings: list[Finding], options: ReportOptions) -> list[str]:
+    counts = Counter(f.code for f in findings)
+    names = {f.code: f.name for f in findings}
+    fixable = {f.code for f in findings if is_fixable(f, options)}
+    return [
+        f"{count:>5}\t{code}\t{'[*] ' if code in fixable else '    '}{names[code]}"
+        for code, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+
+
+def summary(run: Run, options: ReportOptions) -> list[str]:
+    lines = []
+    if run.fixed:
+        lines.append(f"Fixed {_plural(run.fixed, 'finding')}.")
+    if not run.findings:
+        lines.append("All checks passed!")
+        return lines
+    counts = severity_counts(run.findings)
+    parts = ", ".join(f"{counts[s]} {s.name}" + ("s" if counts[s] != 1 and s is not Severity.info else "")
+                      for s in (Severity.error, Severity.warning, Severity.info) if counts[s])
+    lines.append(f"Found {_plural(len(run.findings), 'finding')} ({parts}).")
+    fixable = sum(is_fixable(f, options) for f in run.findings)
+    if fixable:
+        lines.append(f"[*] {fixable} fixable with the `--fix` option.")
+    if run.fixes_hidden:
+        lines.append(f"({_plural(run.fixes_hidden, 'hidden fix', 'hidden fixes')} can be enabled with the "
+                     "`--unsafe-fixes` option.)")
+    return lines
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else plural or word + 's'}"
+
+
+def render(run: Run, options: ReportOptions) -> str:
+    body = statistics(run.findings, options) if options.statistics else [line(f, options) for f in run.findings]
+    if not options.quiet:
+        body += summary(run, options)
+    return "".join(f"{text}\n" for text in body)

@@ -1,0 +1,1 @@
+"""The libcst source pass (`nanlint check`)."""

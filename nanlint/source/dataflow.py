@@ -1,0 +1,141 @@
+"""What a name or `self.attribute` was last assigned from, filled in source order.
+
+Cheap and intra-module: each function has its own table of names; a class has one
+table of `self.x` bindings shared by its methods (so `__init__` informs `forward`);
+the module table holds constants and module-level code. A name's value is its most
+recent assignment before the use, so `p = p.clamp(min=eps)` guards later uses of p
+while `log(p)` on the right-hand side still sees the old value.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+
+class Scope:
+    def __init__(self, kind: str) -> None:
+        self.kind = kind  # "module" | "class" | "function"
+        self.names: dict[str, cst.BaseExpression | None] = {}
+
+
+def binding_key(target: cst.BaseExpression) -> str | None:
+    """`x` -> "x", `self.x` -> "self.x"; None for targets that are not tracked."""
+    if isinstance(target, cst.Name):
+        return target.value
+    if (isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name)
+            and target.value.value in ("self", "cls")):
+        return f"self.{target.attr.value}"
+    return None
+
+
+class Dataflow:
+    """Registered with the traversal; answers `value_of` for rules."""
+
+    def __init__(self) -> None:
+        self.scopes: list[Scope] = [Scope("module")]
+        self.classes: list[Scope] = []
+
+    # --- traversal hooks ----------------------------------------------------------
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.scopes.append(Scope("function"))
+
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.scopes.pop()
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        scope = Scope("class")
+        self.scopes.append(scope)
+        self.classes.append(scope)
+
+    def leave_ClassDef(self, node: cst.ClassDef) -> None:
+        self.scopes.pop()
+        self.classes.pop()
+
+    def leave_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            self._bind(target.target, node.value)
+
+    def leave_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if node.value is not None:
+            self._bind(node.target, node.value)
+
+    def leave_AugAssign(self, node: cst.AugAssign) -> None:
+        # `p += eps` becomes `p = <old p> + eps`, so guards through += are seen.
+        key = binding_key(node.target)
+        if key is None:
+            return
+        old = self.lookup(key) or node.target
+        operator = _AUG_TO_BINARY.get(type(node.operator))
+        value = cst.BinaryOperation(left=old, operator=operator(), right=node.value) if operator else None
+        self._store(key, value)
+
+    def leave_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self._bind(node.target, node.value)
+
+    def visit_For(self, node: cst.For) -> None:
+        self._forget(node.target)
+
+    def visit_WithItem(self, node: cst.WithItem) -> None:
+        if node.asname is not None:
+            self._forget(node.asname.name)
+
+    # --- queries ------------------------------------------------------------------
+
+    def lookup(self, key: str) -> cst.BaseExpression | None:
+        if key.startswith("self."):
+            for scope in (self._function(), self.classes[-1] if self.classes else None):
+                if scope is not None and key in scope.names:
+                    return scope.names[key]
+            return None
+        for scope in (self._function(), self.scopes[0]):
+            if scope is not None and key in scope.names:
+                return scope.names[key]
+        return None
+
+    def value_of(self, expr: cst.BaseExpression) -> cst.BaseExpression | None:
+        """The expression last assigned to a name or self.attr, or None when unknown."""
+        key = binding_key(expr)
+        return None if key is None else self.lookup(key)
+
+    @property
+    def in_function(self) -> bool:
+        return any(scope.kind == "function" for scope in self.scopes)
+
+    # --- internals ----------------------------------------------------------------
+
+    def _function(self) -> Scope | None:
+        for scope in reversed(self.scopes):
+            if scope.kind == "function":
+                return scope
+        return None
+
+    def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+        if isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self._forget(element.value)
+            return
+        key = binding_key(target)
+        if key is not None:
+            self._store(key, value)
+
+    def _store(self, key: str, value: cst.BaseExpression | None) -> None:
+        if key.startswith("self.") and self.classes:
+            self.classes[-1].names[key] = value
+        else:
+            self.scopes[-1].names[key] = value
+
+    def _forget(self, target: cst.BaseExpression) -> None:
+        if isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self._forget(element.value)
+            return
+        key = binding_key(target)
+        if key is not None:
+            self._store(key, None)
+
+
+_AUG_TO_BINARY = {
+    cst.AddAssign: cst.Add, cst.SubtractAssign: cst.Subtract, cst.MultiplyAssign: cst.Multiply,
+    cst.DivideAssign: cst.Divide, cst.PowerAssign: cst.Power, cst.FloorDivideAssign: cst.FloorDivide,
+}

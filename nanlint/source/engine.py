@@ -1,0 +1,294 @@
+"""The source pass: files -> documents -> one parse -> one batched visit of all rules -> findings.
+
+Cost control, in order: the result cache; a substring pre-filter (a rule only runs on
+files containing one of its triggers, a file no rule wants is never parsed); Python's
+own parser as a cheap guard before libcst; positions computed only for files that
+report something; files spread over worker processes.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import multiprocessing
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from nanlint import catalog
+from nanlint.config import Settings
+from nanlint.findings import Edit, Finding, Fix, SourceLocation
+from nanlint.source import suppress
+from nanlint.source.cache import Cache, key as cache_key
+from nanlint.source.discovery import SourceFile, discover, matches_glob
+from nanlint.source.documents import Document, DocumentError, read_document
+from nanlint.source.rule import Context, Report, Rule
+from nanlint.source.rules import ALL_RULES
+from nanlint.source.traversal import Dispatcher
+
+PARSE_ERROR = "NAN900"
+UNUSED_SUPPRESSION = "NAN901"
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    jobs: int = 1
+    use_cache: bool = True
+    force_exclude: bool = False
+    stdin_filename: str | None = None
+    stdin_text: str | None = None
+
+
+@dataclass
+class CheckResult:
+    findings: list[Finding]
+    checked: int
+    errors: list[str] = field(default_factory=list)
+
+
+# --- one document ------------------------------------------------------------------------
+
+
+def enabled_rules(settings: Settings) -> list[type[Rule]]:
+    return [rule for rule in ALL_RULES if settings.is_selected(rule.code)]
+
+
+def make_finding(code: str, message: str, location: SourceLocation, settings: Settings,
+                 fix: Fix | None = None) -> Finding:
+    page = catalog.get(code)
+    return Finding(code, page.name, message, settings.severity_of(code, page.severity), location, fix)
+
+
+def parse_error(document_path: str, error: DocumentError, settings: Settings) -> Finding:
+    location = SourceLocation(document_path, error.line, error.column, error.line, error.column, error.cell)
+    return make_finding(PARSE_ERROR, error.message, location, settings)
+
+
+def lint_document(document: Document, settings: Settings) -> list[Finding]:
+    """All findings of one document after suppressions (per-file ignores are applied by the caller)."""
+    comments = suppress.scan(document.text)
+    if comments.whole_file:
+        return []
+    rules = [rule for rule in enabled_rules(settings)
+             if not rule.triggers or any(t in document.text for t in rule.triggers)]
+    reports: list[Report] = []
+    positions: dict = {}
+    if rules:
+        try:
+            module = parse(document)
+        except DocumentError as error:
+            cell, line = document.locate(error.line)
+            return [parse_error(document.path, DocumentError(error.message, line, error.column, cell), settings)]
+        ctx = run_rules(module, rules, settings)
+        reports = resolve_overrides(ctx.reports, rules)
+        if reports:
+            positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    findings = []
+    for report in reports:
+        finding = to_finding(report, positions, document, settings)
+        if finding is not None and not comments.suppresses(finding.code, _module_line(report, positions)):
+            findings.append(finding)
+    if settings.is_selected(UNUSED_SUPPRESSION):
+        findings.extend(unused_suppressions(comments, {r.code for r in rules}, document, settings))
+    return sorted(findings, key=Finding.sort_key)
+
+
+def parse(document: Document) -> cst.Module:
+    """Python's parser first (fast, and it rejects what would crash libcst's), then libcst."""
+    flags = ast.PyCF_ONLY_AST | (ast.PyCF_ALLOW_TOP_LEVEL_AWAIT if document.is_notebook else 0)
+    try:
+        compile(document.text, document.path, "exec", flags, dont_inherit=True)
+    except SyntaxError as exc:
+        raise DocumentError(f"syntax error: {exc.msg}", exc.lineno or 1, exc.offset or 1) from None
+    except (RecursionError, MemoryError, ValueError, OverflowError) as exc:
+        raise DocumentError(f"cannot parse: {type(exc).__name__}: {exc}") from None
+    try:
+        return cst.parse_module(document.text)
+    except cst.ParserSyntaxError as exc:
+        raise DocumentError(f"syntax error: {exc.message}", exc.raw_line, exc.raw_column + 1) from None
+    except (RecursionError, MemoryError, ValueError) as exc:
+        raise DocumentError(f"cannot parse: {type(exc).__name__}") from None
+
+
+def run_rules(module: cst.Module, rules: list[type[Rule]], settings: Settings) -> Context:
+    ctx = Context(module=module, options={code: dict(opts) for code, opts in settings.rule_options.items()})
+    dispatcher = Dispatcher()
+    dispatcher.register(_ImportTracker(ctx))
+    dispatcher.register(ctx.dataflow)
+    for rule in rules:
+        dispatcher.register(rule(ctx))
+    dispatcher.walk(module)
+    return ctx
+
+
+class _ImportTracker:
+    def __init__(self, ctx: Context) -> None:
+        self.names = ctx.names
+
+    def visit_Import(self, node: cst.Import) -> None:
+        self.names.add_import(node)
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        self.names.add_import_from(node)
+
+
+def resolve_overrides(reports: list[Report], rules: list[type[Rule]]) -> list[Report]:
+    """One hazard, one finding: drop a report that a more specific rule's report covers."""
+    overrides = {rule.code: set(rule.overrides) for rule in rules}
+    unique: dict[tuple[str, int], Report] = {}
+    for report in reports:
+        unique.setdefault((report.code, id(report.node)), report)
+    kept = []
+    for report in unique.values():
+        covered = any(report.code in overrides.get(other.code, ()) and _covers(other, report.node)
+                      for other in unique.values() if other is not report)
+        if not covered:
+            kept.append(report)
+    return kept
+
+
+def _covers(report: Report, node: cst.CSTNode) -> bool:
+    if node is report.node or any(node is c for c in report.covers):
+        return True
+    from nanlint.source.traversal import iter_nodes
+
+    return any(n is node for n in iter_nodes(report.node))
+
+
+def _module_line(report: Report, positions) -> int:
+    position = positions.get(report.node)
+    return position.start.line if position else 0
+
+
+def to_finding(report: Report, positions, document: Document, settings: Settings) -> Finding | None:
+    position = positions.get(report.node)
+    if position is None:  # a node the rule built itself; nothing to point at
+        return None
+    cell, line = document.locate(position.start.line)
+    _, end_line = document.locate(position.end.line)
+    location = SourceLocation(document.path, line, position.start.column + 1, end_line, position.end.column + 1,
+                              cell)
+    fix = None
+    if report.fix is not None:
+        edits = []
+        for node, content in report.fix.replacements:
+            where = positions.get(node)
+            if where is None:
+                break
+            _, start = document.locate(where.start.line)
+            _, end = document.locate(where.end.line)
+            edits.append(Edit(start, where.start.column + 1, end, where.end.column + 1, content))
+        else:
+            fix = Fix(report.fix.applicability, report.fix.message, tuple(edits))
+    return make_finding(report.code, report.message, location, settings, fix)
+
+
+def unused_suppressions(comments: suppress.Suppressions, ran: set[str], document: Document,
+                        settings: Settings) -> list[Finding]:
+    findings = []
+    for comment, code in comments.unused():
+        if code is not None and code not in ran:
+            continue  # the rule did not run here; its suppression may well be needed elsewhere
+        cell, line = document.locate(comment.line)
+        location = SourceLocation(document.path, line, comment.column, line, comment.end_column, cell)
+        message = f"unused suppression of {code}" if code else "unused suppression: nothing on this line is reported"
+        findings.append(make_finding(UNUSED_SUPPRESSION, message, location, settings))
+    return findings
+
+
+def lint_text(text: str, path: str = "example.py", settings: Settings | None = None) -> list[Finding]:
+    """Lint a string as a file (convenient in tests and for stdin)."""
+    settings = settings or Settings()
+    try:
+        document = read_document(path, text.encode("utf-8"))
+    except DocumentError as error:
+        return [parse_error(path, error, settings)]
+    return lint_document(document, settings)
+
+
+# --- many files -----------------------------------------------------------------------------
+
+
+def settings_fingerprint(settings: Settings) -> str:
+    codes = sorted(rule.code for rule in enabled_rules(settings))
+    parts = [codes, settings.is_selected(UNUSED_SUPPRESSION), sorted(settings.rule_options.items()),
+             sorted((c, s.name) for c, s in settings.severity.items())]
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def lint_file(source: SourceFile, settings: Settings, cache_dir: str | None) -> tuple[list[Finding], bool]:
+    """(findings, unreadable) for one file on disk."""
+    try:
+        data = source.path.read_bytes()
+    except OSError as exc:
+        error = DocumentError(f"cannot read file: {exc.strerror or exc}")
+        return [parse_error(source.display, error, settings)], True
+    cache = Cache(Path(cache_dir)) if cache_dir else None
+    entry = cache_key(data, source.path.suffix, settings_fingerprint(settings)) if cache else ""
+    if cache is not None:
+        cached = cache.get(entry, source.display)
+        if cached is not None:
+            return cached, any(f.code == PARSE_ERROR for f in cached)
+    try:
+        findings = lint_document(read_document(source.display, data), settings)
+    except DocumentError as error:
+        findings = [parse_error(source.display, error, settings)]
+    except RecursionError:
+        findings = [parse_error(source.display, DocumentError("cannot parse: nesting too deep"), settings)]
+    if cache is not None:
+        cache.put(entry, findings)
+    return findings, any(f.code == PARSE_ERROR for f in findings)
+
+
+def _lint_file_job(args) -> tuple[list[Finding], bool]:
+    return lint_file(*args)
+
+
+def per_file_ignored(finding: Finding, settings: Settings) -> bool:
+    path = Path(finding.location.path)
+    for pattern, codes in settings.per_file_ignores.items():
+        if catalog.matches(finding.code, codes) and matches_glob(path, settings.root, [pattern]):
+            return True
+    return False
+
+
+def check_paths(paths: list[Path], settings: Settings, options: CheckOptions) -> CheckResult:
+    findings: list[Finding] = []
+    unreadable = 0
+    checked = 0
+    if options.stdin_text is not None:
+        name = options.stdin_filename or "-"
+        findings.extend(lint_text(options.stdin_text, name, settings))
+        paths = [p for p in paths if p != Path("-")]
+        checked += 1
+    files, errors = discover(paths, settings, options.force_exclude) if paths else ([], [])
+    cache_dir = str(settings.root / settings.cache_dir) if options.use_cache else None
+    for file_findings, failed in _map(files, settings, cache_dir, options.jobs):
+        findings.extend(file_findings)
+        unreadable += failed
+    checked += len(files)
+    findings = [f for f in findings if not per_file_ignored(f, settings)]
+    findings.sort(key=Finding.sort_key)
+    unreadable += sum(f.code == PARSE_ERROR for f in findings if f.location.path == (options.stdin_filename or "-"))
+    if unreadable:
+        errors.append(f"{unreadable} file{'s' if unreadable > 1 else ''} could not be read (see {PARSE_ERROR})")
+    visible = [f for f in findings if settings.is_selected(f.code)]
+    return CheckResult(visible, checked, errors)
+
+
+def _map(files: list[SourceFile], settings: Settings, cache_dir: str | None, jobs: int):
+    jobs = min(jobs, len(files))
+    work = [(source, settings, cache_dir) for source in files]
+    if jobs <= 1 or len(files) < 4:
+        return map(_lint_file_job, work)
+    method = "fork" if sys.platform.startswith("linux") else None
+    executor = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context(method))
+    chunk = max(1, min(16, len(files) // (jobs * 4)))
+    results = list(executor.map(_lint_file_job, work, chunksize=chunk))
+    executor.shutdown()
+    return results
+

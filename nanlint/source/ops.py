@@ -1,0 +1,180 @@
+"""The framework table: which qualified names and method names mean which semantic op.
+
+Rules ask for semantic ops ("is this a log of a softmax?") and never spell a framework.
+Adding a framework, or a spelling, is adding rows here.
+"""
+
+from __future__ import annotations
+
+# Namespaces that mirror NumPy's API: one row covers them all.
+NUMPY_LIKE = ("numpy", "jax.numpy", "cupy", "autograd.numpy", "mxnet.np", "dask.array", "keras.ops",
+              "tensorflow.experimental.numpy")
+TORCH = ("torch",)
+TORCH_FUNCTIONAL = ("torch.nn.functional",)
+TENSORFLOW = ("tensorflow", "tensorflow.math")
+TF_NN = ("tensorflow.nn",)
+KERAS_BACKEND = ("keras.backend",)
+JAX_NN = ("jax.nn", "flax.linen", "flax.nnx")
+SCIPY_SPECIAL = ("scipy.special", "jax.scipy.special", "torch.special")
+
+# Qualified-name prefixes that are spelled differently but mean the same namespace.
+CANONICAL_PREFIXES = (
+    ("tensorflow.compat.v1.", "tensorflow."),
+    ("tensorflow.compat.v2.", "tensorflow."),
+    ("tensorflow.keras.", "keras."),
+    ("tf_keras.", "keras."),
+    ("keras.src.", "keras."),
+    ("jax._src.numpy.", "jax.numpy."),
+    ("torch.nn.modules.activation.", "torch.nn."),
+    ("flax.linen.activation.", "flax.linen."),
+)
+
+
+def _rows(namespaces: tuple[str, ...], *names: str) -> list[str]:
+    return [f"{ns}.{name}" for ns in namespaces for name in names]
+
+
+# op -> qualified names of functions computing it.
+FUNCTIONS: dict[str, list[str]] = {
+    "exp": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND + SCIPY_SPECIAL, "exp")
+    + ["math.exp", "jax.lax.exp"],
+    "expm1": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + SCIPY_SPECIAL, "expm1") + ["math.expm1", "jax.lax.expm1"],
+    "log": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "log", "log2", "log10")
+    + ["math.log", "math.log2", "math.log10", "jax.lax.log"],
+    "log1p": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + SCIPY_SPECIAL, "log1p") + ["math.log1p", "jax.lax.log1p"],
+    "softmax": _rows(TORCH + TORCH_FUNCTIONAL + TF_NN + ("tensorflow.math",) + KERAS_BACKEND + JAX_NN
+                     + SCIPY_SPECIAL + ("keras.activations", "keras.ops"), "softmax"),
+    "log_softmax": _rows(TORCH + TORCH_FUNCTIONAL + TF_NN + JAX_NN + SCIPY_SPECIAL + ("keras.ops",), "log_softmax")
+    + _rows(TF_NN + ("tensorflow.math",), "log_softmax"),
+    "sigmoid": _rows(TORCH + TORCH_FUNCTIONAL + TENSORFLOW + TF_NN + KERAS_BACKEND + JAX_NN
+                     + ("keras.activations", "keras.ops"), "sigmoid")
+    + _rows(SCIPY_SPECIAL, "expit"),
+    "log_sigmoid": _rows(TORCH_FUNCTIONAL + JAX_NN + ("tensorflow.math", "keras.ops"), "logsigmoid", "log_sigmoid")
+    + _rows(SCIPY_SPECIAL, "log_expit"),
+    "softplus": _rows(TORCH_FUNCTIONAL + TF_NN + ("tensorflow.math",) + JAX_NN + KERAS_BACKEND
+                      + ("keras.activations", "keras.ops"), "softplus"),
+    "logsumexp": _rows(TORCH + SCIPY_SPECIAL + ("keras.ops",), "logsumexp")
+    + _rows(TENSORFLOW, "reduce_logsumexp") + _rows(JAX_NN, "logsumexp"),
+    "logaddexp": _rows(NUMPY_LIKE + TORCH + ("tensorflow.experimental.numpy",), "logaddexp", "logaddexp2"),
+    "sum": _rows(NUMPY_LIKE + TORCH, "sum", "nansum") + _rows(TENSORFLOW + KERAS_BACKEND, "reduce_sum", "sum")
+    + ["builtins.sum", "math.fsum"],
+    "segment_sum": _rows(TORCH, "scatter_add", "index_add", "segment_reduce")
+    + _rows(TENSORFLOW, "segment_sum", "unsorted_segment_sum") + ["jax.ops.segment_sum",
+                                                                  "torch_scatter.scatter_add",
+                                                                  "torch_scatter.scatter_sum",
+                                                                  "torch_scatter.scatter"],
+    "mean": _rows(NUMPY_LIKE + TORCH, "mean", "nanmean", "average") + _rows(TENSORFLOW + KERAS_BACKEND, "reduce_mean",
+                                                                            "mean"),
+    "max": _rows(NUMPY_LIKE + TORCH, "max", "amax", "nanmax") + _rows(TENSORFLOW + KERAS_BACKEND, "reduce_max", "max"),
+    "min": _rows(NUMPY_LIKE + TORCH, "min", "amin", "nanmin") + _rows(TENSORFLOW + KERAS_BACKEND, "reduce_min", "min"),
+    "maximum": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "maximum", "fmax") + ["builtins.max"],
+    "minimum": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "minimum", "fmin") + ["builtins.min"],
+    "clamp": _rows(NUMPY_LIKE + TORCH + KERAS_BACKEND, "clip", "clamp", "clamp_min", "clip_min")
+    + _rows(TENSORFLOW, "clip_by_value") + ["jax.lax.clamp"],
+    "nan_to_num": _rows(NUMPY_LIKE + TORCH, "nan_to_num") + ["tensorflow.experimental.numpy.nan_to_num"],
+    "sqrt": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "sqrt") + ["math.sqrt", "jax.lax.sqrt"],
+    "rsqrt": _rows(TORCH + TENSORFLOW, "rsqrt") + ["jax.lax.rsqrt"],
+    "pow": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "pow", "power", "float_power")
+    + ["math.pow", "builtins.pow"],
+    "square": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "square"),
+    "norm": _rows(("numpy.linalg", "jax.numpy.linalg", "torch.linalg", "cupy.linalg"), "norm", "vector_norm")
+    + _rows(TORCH + TENSORFLOW, "norm") + ["tensorflow.linalg.norm", "math.hypot", "math.dist",
+                                           "torch.cdist", "scipy.spatial.distance.cdist"],
+    "std": _rows(NUMPY_LIKE + TORCH, "std", "nanstd") + _rows(TENSORFLOW + KERAS_BACKEND, "reduce_std", "std"),
+    "var": _rows(NUMPY_LIKE + TORCH, "var", "nanvar") + _rows(TENSORFLOW + KERAS_BACKEND, "reduce_variance", "var"),
+    "moments": ["tensorflow.nn.moments", "torch.var_mean", "torch.std_mean"],
+    "count": _rows(NUMPY_LIKE + TORCH + TENSORFLOW, "count_nonzero") + ["builtins.len"],
+    "normalize": ["torch.nn.functional.normalize", "tensorflow.math.l2_normalize", "tensorflow.nn.l2_normalize",
+                  "keras.backend.l2_normalize", "sklearn.preprocessing.normalize"],
+    "div": _rows(NUMPY_LIKE + TORCH + TENSORFLOW, "divide", "true_divide", "div", "truediv", "realdiv")
+    + ["jax.lax.div"],
+    "safe_div": _rows(TENSORFLOW, "divide_no_nan", "div_no_nan") + ["tensorflow.math.xdivy"],
+    "reciprocal": _rows(NUMPY_LIKE + TORCH + TENSORFLOW, "reciprocal"),
+    "acos": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "arccos", "acos") + ["math.acos", "jax.lax.acos"],
+    "asin": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "arcsin", "asin") + ["math.asin", "jax.lax.asin"],
+    "cos": _rows(NUMPY_LIKE + TORCH + TENSORFLOW, "cos") + ["math.cos"],
+    "cosine_similarity": ["torch.nn.functional.cosine_similarity", "torch.cosine_similarity",
+                          "keras.losses.cosine_similarity", "optax.cosine_similarity"],
+    "dot": _rows(NUMPY_LIKE + TORCH, "dot", "vdot", "inner", "einsum", "matmul") + _rows(TENSORFLOW, "tensordot",
+                                                                                       "matmul"),
+    "where": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "where") + ["tensorflow.where_v2", "jax.lax.select"],
+    "isnan": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "isnan") + ["math.isnan"],
+    "isfinite": _rows(NUMPY_LIKE + TORCH + TENSORFLOW, "isfinite", "is_finite") + ["math.isfinite"],
+    "abs": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "abs", "absolute") + ["builtins.abs", "math.fabs"],
+    "masked_fill": _rows(TORCH, "masked_fill"),
+    "one_hot": ["torch.nn.functional.one_hot", "tensorflow.one_hot", "jax.nn.one_hot", "keras.ops.one_hot"],
+    "tanh": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND + JAX_NN, "tanh") + ["math.tanh"],
+    "relu": _rows(TORCH + TORCH_FUNCTIONAL + TF_NN + JAX_NN + KERAS_BACKEND, "relu"),
+    "full": _rows(NUMPY_LIKE + TORCH, "full", "full_like") + _rows(TENSORFLOW, "fill"),
+    "cast": ["tensorflow.cast", "keras.backend.cast", "keras.ops.cast"],
+    "finfo": _rows(NUMPY_LIKE + TORCH, "finfo") + ["tensorflow.experimental.numpy.finfo"],
+    "float": ["builtins.float"],
+}
+
+# `x.exp()`: method name -> op, for receivers that are tensors/arrays rather than modules.
+METHODS: dict[str, str] = {
+    "exp": "exp", "exp_": "exp", "expm1": "expm1",
+    "log": "log", "log_": "log", "log2": "log", "log10": "log", "log1p": "log1p",
+    "softmax": "softmax", "log_softmax": "log_softmax", "sigmoid": "sigmoid", "sigmoid_": "sigmoid",
+    "logsumexp": "logsumexp",
+    "sum": "sum", "nansum": "sum", "scatter_add": "segment_sum", "scatter_add_": "segment_sum",
+    "index_add": "segment_sum", "index_add_": "segment_sum", "scatter_reduce": "segment_sum",
+    "mean": "mean", "nanmean": "mean", "max": "max", "amax": "max", "min": "min", "amin": "min",
+    "maximum": "maximum", "minimum": "minimum", "clamp": "clamp", "clip": "clamp", "clamp_": "clamp",
+    "clip_": "clamp", "clamp_min": "clamp", "clamp_min_": "clamp", "nan_to_num": "nan_to_num",
+    "nan_to_num_": "nan_to_num", "sqrt": "sqrt", "sqrt_": "sqrt", "rsqrt": "rsqrt", "pow": "pow", "pow_": "pow",
+    "square": "square", "norm": "norm", "std": "std", "var": "var", "count_nonzero": "count",
+    "div": "div", "div_": "div", "divide": "div", "true_divide": "div", "reciprocal": "reciprocal",
+    "acos": "acos", "arccos": "acos", "asin": "asin", "arcsin": "asin", "cos": "cos",
+    "dot": "dot", "matmul": "dot", "isnan": "isnan", "abs": "abs", "masked_fill": "masked_fill",
+    "masked_fill_": "masked_fill", "tanh": "tanh", "relu": "relu",
+}
+
+# Classes whose instances compute an op when called: `self.act = nn.Softmax(-1)` ... `self.act(x)`.
+MODULE_CLASSES: dict[str, list[str]] = {
+    "softmax": ["torch.nn.Softmax", "keras.layers.Softmax", "torch.nn.Softmax2d"],
+    "log_softmax": ["torch.nn.LogSoftmax"],
+    "sigmoid": ["torch.nn.Sigmoid"],
+    "log_sigmoid": ["torch.nn.LogSigmoid"],
+    "softplus": ["torch.nn.Softplus"],
+    "tanh": ["torch.nn.Tanh"],
+    "relu": ["torch.nn.ReLU", "keras.layers.ReLU"],
+}
+
+# Qualified names of constants.
+CONSTANTS: dict[str, list[str]] = {
+    "nan": _rows(NUMPY_LIKE + TORCH, "nan", "NaN", "NAN") + ["math.nan"],
+    "inf": _rows(NUMPY_LIKE + TORCH, "inf", "Inf", "infty", "PINF") + ["math.inf"],
+}
+
+
+def canonical(qualified: str) -> str:
+    for prefix, replacement in CANONICAL_PREFIXES:
+        if qualified.startswith(prefix):
+            return replacement + qualified[len(prefix):]
+    return qualified
+
+
+def _invert(table: dict[str, list[str]]) -> dict[str, str]:
+    inverted: dict[str, str] = {}
+    for op, names in table.items():
+        for name in names:
+            inverted.setdefault(name, op)
+    return inverted
+
+
+FUNCTION_OPS = _invert(FUNCTIONS)
+MODULE_CLASS_OPS = _invert(MODULE_CLASSES)
+CONSTANT_OPS = _invert(CONSTANTS)
+
+
+def function_op(qualified: str | None) -> str | None:
+    return None if qualified is None else FUNCTION_OPS.get(canonical(qualified))
+
+
+def module_class_op(qualified: str | None) -> str | None:
+    return None if qualified is None else MODULE_CLASS_OPS.get(canonical(qualified))
+
+
+def constant_op(qualified: str | None) -> str | None:
+    return None if qualified is None else CONSTANT_OPS.get(canonical(qualified))

@@ -1,0 +1,198 @@
+"""The rule API: a Rule is a small visitor class; Context answers its semantic questions.
+
+A rule declares its code, the substrings that must occur in a file for it to run
+(`triggers`, a pre-filter before parsing), its options and the codes it subsumes
+(`overrides`: one hazard, one finding). Handlers are `visit_<Node>` / `leave_<Node>`
+methods, as in libcst, called from the one batched traversal.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import libcst as cst
+
+from nanlint.source import ops
+from nanlint.source.dataflow import Dataflow
+from nanlint.source.names import Names, dotted
+
+
+@dataclass(frozen=True)
+class OpCall:
+    """A call seen as a semantic op; for method forms (`x.exp()`) the receiver is args[0]."""
+
+    op: str
+    node: cst.Call
+    args: tuple[cst.BaseExpression, ...]
+    keywords: dict[str, cst.BaseExpression]
+    method: bool
+    qualified: str | None = None
+
+    def arg(self, index: int, *keywords: str) -> cst.BaseExpression | None:
+        """Positional argument `index` (receiver included for methods) or the first keyword given."""
+        for name in keywords:
+            if name in self.keywords:
+                return self.keywords[name]
+        return self.args[index] if index < len(self.args) else None
+
+
+@dataclass
+class PendingFix:
+    applicability: str  # "safe" | "unsafe"
+    message: str
+    replacements: tuple[tuple[cst.CSTNode, str], ...]
+
+
+@dataclass
+class Report:
+    code: str
+    node: cst.CSTNode
+    message: str
+    fix: PendingFix | None = None
+    covers: tuple[cst.CSTNode, ...] = ()
+
+
+@dataclass
+class Context:
+    """Per-file state shared by all rules during the traversal."""
+
+    module: cst.Module
+    names: Names = field(default_factory=Names)
+    dataflow: Dataflow = field(default_factory=Dataflow)
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reports: list[Report] = field(default_factory=list)
+
+    # --- reporting ------------------------------------------------------------------
+
+    def report(self, code: str, node: cst.CSTNode, message: str, fix: PendingFix | None = None,
+               covers: tuple[cst.CSTNode, ...] = ()) -> None:
+        self.reports.append(Report(code, node, message, fix, covers))
+
+    def code_of(self, node: cst.CSTNode) -> str:
+        return self.module.code_for_node(node)
+
+    # --- names and ops ----------------------------------------------------------------
+
+    def qualify(self, expr: cst.BaseExpression) -> str | None:
+        qualified = self.names.qualify(expr)
+        return None if qualified is None else ops.canonical(qualified)
+
+    def call(self, expr: cst.BaseExpression | None) -> OpCall | None:
+        """The semantic op computed by a call expression, or None."""
+        if not isinstance(expr, cst.Call):
+            return None
+        positional = tuple(a.value for a in expr.args if a.keyword is None and not a.star)
+        keywords = {a.keyword.value: a.value for a in expr.args if a.keyword is not None}
+        qualified = self.qualify(expr.func)
+        op = ops.function_op(qualified)
+        if op is not None:
+            return OpCall(op, expr, positional, keywords, method=False, qualified=qualified)
+        func = expr.func
+        if isinstance(func, cst.Attribute) and func.attr.value in ops.METHODS \
+                and not self.names.is_module_alias(func.value):
+            return OpCall(ops.METHODS[func.attr.value], expr, (func.value, *positional), keywords, method=True)
+        constructed = self.dataflow.value_of(func)
+        if isinstance(constructed, cst.Call):
+            op = ops.module_class_op(self.qualify(constructed.func))
+            if op is not None:
+                return OpCall(op, expr, positional, keywords, method=False)
+        return None
+
+    def op(self, expr: cst.BaseExpression | None) -> str | None:
+        found = self.call(expr)
+        return found.op if found else None
+
+    def resolve(self, expr: cst.BaseExpression | None, depth: int = 4) -> cst.BaseExpression | None:
+        """Follow names and self.attrs to the expression last assigned to them."""
+        while depth > 0 and expr is not None:
+            value = self.dataflow.value_of(expr)
+            if value is None:
+                return expr
+            expr, depth = value, depth - 1
+        return expr
+
+    def spelling(self, qualified: str) -> str | None:
+        """How this file can spell a qualified name through its imports (`F.log_softmax`), if it can."""
+        best = None
+        for local, target in self.names.aliases.items():
+            if qualified == target or qualified.startswith(target + "."):
+                candidate = local + qualified[len(target):]
+                if best is None or len(candidate) < len(best):
+                    best = candidate
+        return best
+
+    # --- constants --------------------------------------------------------------------
+
+    def const(self, expr: cst.BaseExpression | None, depth: int = 4) -> float | None:
+        """The numeric value of a constant expression (through module constants), else None."""
+        if expr is None or depth <= 0:
+            return None
+        if isinstance(expr, (cst.Integer, cst.Float)):
+            return float(expr.evaluated_value)
+        if isinstance(expr, cst.UnaryOperation):
+            value = self.const(expr.expression, depth)
+            if value is None:
+                return None
+            if isinstance(expr.operator, cst.Minus):
+                return -value
+            return value if isinstance(expr.operator, cst.Plus) else None
+        if isinstance(expr, cst.BinaryOperation):
+            return _fold(expr.operator, self.const(expr.left, depth), self.const(expr.right, depth))
+        if isinstance(expr, (cst.Name, cst.Attribute)):
+            special = ops.constant_op(self.qualify(expr))
+            if special is not None:
+                return math.inf if special == "inf" else math.nan
+            return self.const(self.dataflow.value_of(expr), depth - 1)
+        called = self.call(expr)
+        if called is not None and called.op == "float" and len(called.args) == 1:
+            text = called.args[0]
+            if isinstance(text, cst.SimpleString):
+                try:
+                    return float(text.evaluated_value)
+                except (ValueError, TypeError):
+                    return None
+            return self.const(text, depth)
+        return None
+
+
+def _fold(operator: cst.BaseBinaryOp, left: float | None, right: float | None) -> float | None:
+    if left is None or right is None:
+        return None
+    try:
+        if isinstance(operator, cst.Add):
+            return left + right
+        if isinstance(operator, cst.Subtract):
+            return left - right
+        if isinstance(operator, cst.Multiply):
+            return left * right
+        if isinstance(operator, cst.Divide):
+            return left / right
+        if isinstance(operator, cst.Power):
+            return float(left ** right)
+    except (ZeroDivisionError, OverflowError, ValueError, TypeError):
+        return None
+    return None
+
+
+class Rule:
+    """Base class of source rules. Subclasses set `code` and define visit_/leave_ handlers."""
+
+    code: ClassVar[str]
+    triggers: ClassVar[tuple[str, ...]] = ()
+    options: ClassVar[dict[str, Any]] = {}
+    overrides: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def option(self, name: str) -> Any:
+        return self.ctx.options.get(self.code, {}).get(name, self.options[name])
+
+    def report(self, node: cst.CSTNode, message: str, fix: PendingFix | None = None,
+               covers: tuple[cst.CSTNode, ...] = ()) -> None:
+        self.ctx.report(self.code, node, message, fix, covers)
+
+
+__all__ = ["Context", "OpCall", "PendingFix", "Report", "Rule", "dotted"]

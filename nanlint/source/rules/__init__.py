@@ -1,0 +1,15 @@
+"""The source rules, one module per family. ALL_RULES is the registry the engine runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nanlint.source.rule import Rule
+from nanlint.source.rules import comparisons
+
+ALL_RULES: list[type[Rule]] = [
+    *comparisons.RULES,
+]
+
+# Rule options and their defaults, for validating [tool.nanlint.rules.NANxxx].
+OPTIONS: dict[str, dict[str, Any]] = {rule.code: dict(rule.options) for rule in ALL_RULES if rule.options}

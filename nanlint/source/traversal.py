@@ -1,0 +1,112 @@
+"""One batched, read-only traversal of a libcst tree.
+
+libcst's own `visit` rebuilds and re-validates every node (about half the cost of the
+parse); this walk only reads fields, in source order, and dispatches each node to the
+`visit_<Type>` / `leave_<Type>` handlers registered for its type (a dict lookup).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from typing import Callable, Iterable
+
+import libcst as cst
+
+# Fields that only ever hold whitespace, comments or punctuation.
+_SKIPPED_FIELDS = frozenset({
+    "lpar", "rpar", "lbracket", "rbracket", "lbrace", "rbrace", "comma", "semicolon", "dot", "colon",
+    "whitespace_before", "whitespace_after", "whitespace_before_args", "whitespace_after_func",
+    "whitespace_before_params", "whitespace_before_colon", "whitespace_after_arg", "whitespace_after_star",
+    "whitespace_after_param", "whitespace_before_equal", "whitespace_after_equal", "whitespace_after_def",
+    "whitespace_after_class", "whitespace_after_import", "whitespace_after_from", "whitespace_after_if",
+    "whitespace_after_else", "whitespace_before_if", "whitespace_before_else", "whitespace_after_in",
+    "whitespace_before_in", "whitespace_after_for", "whitespace_before_for", "whitespace_after_while",
+    "whitespace_after_with", "whitespace_after_at", "whitespace_after_lambda", "whitespace_after_return",
+    "whitespace_after_async", "whitespace_after_await", "whitespace_before_from", "whitespace_after_as",
+    "whitespace_before_as", "whitespace_after_assert", "whitespace_after_del", "whitespace_after_raise",
+    "whitespace_before_walrus", "whitespace_after_walrus", "whitespace_before_indicator",
+    "whitespace_after_indicator", "whitespace_after_cases", "whitespace_after_match", "whitespace_after_case",
+    "header", "footer", "leading_lines", "lines_after_decorators", "trailing_whitespace", "equal",
+    "star", "asynchronous", "indent", "newline", "comment", "whitespace", "first_line", "empty_lines",
+    "lines_after_decorators", "leading_whitespace", "trailing_whitespace",
+})
+
+_child_fields: dict[type, tuple[str, ...]] = {}
+
+Handler = Callable[[cst.CSTNode], None]
+
+
+def child_fields(node_type: type) -> tuple[str, ...]:
+    fields = _child_fields.get(node_type)
+    if fields is None:
+        fields = tuple(f.name for f in dataclasses.fields(node_type) if f.name not in _SKIPPED_FIELDS)
+        _child_fields[node_type] = fields
+    return fields
+
+
+def children(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """Direct children that can hold code, in source order."""
+    found: list[cst.CSTNode] = []
+    for name in child_fields(type(node)):
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            found.append(value)
+        elif isinstance(value, (list, tuple)):
+            found.extend(v for v in value if isinstance(v, cst.CSTNode))
+    return found
+
+
+class Dispatcher:
+    """Handlers by node type, built once from the objects that want to see nodes."""
+
+    def __init__(self) -> None:
+        self.enter: dict[type, list[Handler]] = defaultdict(list)
+        self.leave: dict[type, list[Handler]] = defaultdict(list)
+
+    def register(self, visitor: object) -> None:
+        """Register every `visit_<Type>` / `leave_<Type>` method of `visitor`."""
+        for kind, node_type, attr in _handler_plan(type(visitor)):
+            table = self.enter if kind == "visit" else self.leave
+            table[node_type].append(getattr(visitor, attr))
+
+    def walk(self, root: cst.CSTNode) -> None:
+        enter, leave = self.enter, self.leave
+        stack: list[tuple[cst.CSTNode, bool]] = [(root, False)]
+        while stack:
+            node, done = stack.pop()
+            node_type = type(node)
+            if done:
+                for handler in leave.get(node_type, ()):
+                    handler(node)
+                continue
+            for handler in enter.get(node_type, ()):
+                handler(node)
+            stack.append((node, True))
+            stack.extend((child, False) for child in reversed(children(node)))
+
+
+_plans: dict[type, list[tuple[str, type, str]]] = {}
+
+
+def _handler_plan(visitor_type: type) -> list[tuple[str, type, str]]:
+    """(kind, node type, method name) for each handler a class defines; computed once per class."""
+    plan = _plans.get(visitor_type)
+    if plan is None:
+        plan = []
+        for attr in dir(visitor_type):
+            kind, _, type_name = attr.partition("_")
+            node_type = getattr(cst, type_name, None) if kind in ("visit", "leave") else None
+            if isinstance(node_type, type) and issubclass(node_type, cst.CSTNode):
+                plan.append((kind, node_type, attr))
+        _plans[visitor_type] = plan
+    return plan
+
+
+def iter_nodes(root: cst.CSTNode) -> Iterable[cst.CSTNode]:
+    """Every node below root (root included), in source order."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed(children(node)))
