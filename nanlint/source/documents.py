@@ -54,9 +54,12 @@ def decode(data: bytes) -> str:
         raise DocumentError("file contains NUL bytes; not Python source")
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:
+        if "unknown encoding" in str(exc):
+            raise DocumentError(f"cannot read: {exc}") from None
+        encoding = "utf-8"  # undecodable first lines: let decode() say where
+    try:
         text = data.decode(encoding)
-    except (SyntaxError, LookupError) as exc:
-        raise DocumentError(f"cannot determine the encoding: {exc}") from None
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise DocumentError(f"cannot decode as {exc.encoding}: invalid byte at offset {exc.start}", line) from None

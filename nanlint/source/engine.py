@@ -9,6 +9,7 @@ report something; files spread over worker processes.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import hashlib
 import multiprocessing
 import sys
@@ -77,12 +78,17 @@ def lint_document(document: Document, settings: Settings) -> list[Finding]:
              if not rule.triggers or any(t in document.text for t in rule.triggers)]
     reports: list[Report] = []
     positions: dict = {}
-    if rules:
+    broken: list[Finding] = []
+    if not rules:
+        # No rule can match, so libcst is skipped; Python's parser still reports syntax errors.
         try:
-            module = parse(document)
+            check_syntax(document)
         except DocumentError as error:
-            cell, line = document.locate(error.line)
-            return [parse_error(document.path, DocumentError(error.message, line, error.column, cell), settings)]
+            return [located_parse_error(document, error, settings)]
+    else:
+        module, broken = parse_recovering(document, settings)
+        if module is None:
+            return broken
         ctx = run_rules(module, rules, settings)
         reports = resolve_overrides(ctx.reports, rules)
         if reports:
@@ -94,11 +100,44 @@ def lint_document(document: Document, settings: Settings) -> list[Finding]:
             findings.append(finding)
     if settings.is_selected(UNUSED_SUPPRESSION):
         findings.extend(unused_suppressions(comments, {r.code for r in rules}, document, settings))
-    return sorted(findings, key=Finding.sort_key)
+    return sorted(broken + findings, key=Finding.sort_key)
+
+
+def parse_recovering(document: Document, settings: Settings) -> tuple[cst.Module | None, list[Finding]]:
+    """Parse; in a notebook, a broken cell is reported (NAN900) and blanked so the others are still linted."""
+    broken: list[Finding] = []
+    while True:
+        try:
+            return parse(document), broken
+        except DocumentError as error:
+            broken.append(located_parse_error(document, error, settings))
+            cell = broken[-1].location.cell
+            if cell is None or len(broken) > 50:
+                return None, broken
+            lines = document.text.split("\n")
+            for index, (owner, _) in enumerate(document.cells):
+                if owner == cell:
+                    lines[index] = ""
+            document = dataclasses.replace(document, text="\n".join(lines))
+
+
+def located_parse_error(document: Document, error: DocumentError, settings: Settings) -> Finding:
+    cell, line = document.locate(error.line)
+    return parse_error(document.path, DocumentError(error.message, line, error.column, cell), settings)
 
 
 def parse(document: Document) -> cst.Module:
     """Python's parser first (fast, and it rejects what would crash libcst's), then libcst."""
+    check_syntax(document)
+    try:
+        return cst.parse_module(document.text)
+    except cst.ParserSyntaxError as exc:
+        raise DocumentError(f"syntax error: {exc.message}", exc.raw_line, exc.raw_column + 1) from None
+    except (RecursionError, MemoryError, ValueError) as exc:
+        raise DocumentError(f"cannot parse: {type(exc).__name__}") from None
+
+
+def check_syntax(document: Document) -> None:
     flags = ast.PyCF_ONLY_AST | (ast.PyCF_ALLOW_TOP_LEVEL_AWAIT if document.is_notebook else 0)
     try:
         compile(document.text, document.path, "exec", flags, dont_inherit=True)
@@ -106,12 +145,6 @@ def parse(document: Document) -> cst.Module:
         raise DocumentError(f"syntax error: {exc.msg}", exc.lineno or 1, exc.offset or 1) from None
     except (RecursionError, MemoryError, ValueError, OverflowError) as exc:
         raise DocumentError(f"cannot parse: {type(exc).__name__}: {exc}") from None
-    try:
-        return cst.parse_module(document.text)
-    except cst.ParserSyntaxError as exc:
-        raise DocumentError(f"syntax error: {exc.message}", exc.raw_line, exc.raw_column + 1) from None
-    except (RecursionError, MemoryError, ValueError) as exc:
-        raise DocumentError(f"cannot parse: {type(exc).__name__}") from None
 
 
 def run_rules(module: cst.Module, rules: list[type[Rule]], settings: Settings) -> Context:

@@ -1,0 +1,60 @@
+"""Bindings seen at a use: the latest assignment before it, per function, with self.x shared by methods."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from nanlint.source.rule import Context
+from nanlint.source.traversal import Dispatcher
+
+
+def values_at_calls(source: str, callee: str = "use") -> list[str | None]:
+    """For each call `use(name)`, the source of the expression `name` resolves to at that point."""
+    module = cst.parse_module(source)
+    ctx = Context(module=module)
+    found: list[str | None] = []
+
+    class Probe:
+        def visit_Call(self, node):
+            if isinstance(node.func, cst.Name) and node.func.value == callee:
+                value = ctx.dataflow.value_of(node.args[0].value)
+                found.append(None if value is None else module.code_for_node(value))
+
+    dispatcher = Dispatcher()
+    dispatcher.register(ctx.dataflow)
+    dispatcher.register(Probe())
+    dispatcher.walk(module)
+    return found
+
+
+def test_latest_assignment_before_the_use():
+    assert values_at_calls("p = a\nuse(p)\np = b\nuse(p)\n") == ["a", "b"]
+
+
+def test_right_hand_side_sees_the_old_value():
+    assert values_at_calls("p = a\np = use(p)\n") == ["a"]
+
+
+def test_augmented_assignment_becomes_a_binary_operation():
+    assert values_at_calls("p = a\np += eps\nuse(p)\n") == ["a + eps"]
+
+
+def test_functions_have_their_own_names_and_see_module_constants():
+    source = "EPS = 1e-8\np = 1\ndef f():\n    use(EPS)\n    use(p)\n    p = 2\n    use(p)\nuse(p)\n"
+    assert values_at_calls(source) == ["1e-8", "1", "2", "1"]
+
+
+def test_self_attributes_are_shared_by_methods_of_one_class():
+    source = ("class A:\n    def __init__(self):\n        self.w = make()\n"
+              "    def forward(self):\n        use(self.w)\n"
+              "class B:\n    def forward(self):\n        use(self.w)\n")
+    assert values_at_calls(source) == ["make()", None]
+
+
+def test_loop_targets_and_unpacking_are_unknown():
+    source = "x = a\nfor x in xs:\n    use(x)\ny = b\ny, z = pair\nuse(y)\n"
+    assert values_at_calls(source) == [None, None]
+
+
+def test_walrus_and_annotated_assignments_bind():
+    assert values_at_calls("if (q := f(x)):\n    use(q)\nr: int = g()\nuse(r)\n") == ["f(x)", "g()"]
