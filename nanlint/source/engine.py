@@ -23,7 +23,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from nanlint import catalog
 from nanlint.config import Settings
 from nanlint.findings import Edit, Finding, Fix, SourceLocation
-from nanlint.source import suppress
+from nanlint.source import fixes, suppress
 from nanlint.source.cache import Cache, key as cache_key
 from nanlint.source.discovery import SourceFile, discover, matches_glob
 from nanlint.source.documents import Document, DocumentError, read_document
@@ -42,6 +42,10 @@ class CheckOptions:
     force_exclude: bool = False
     stdin_filename: str | None = None
     stdin_text: str | None = None
+    fix: bool = False
+    unsafe_fixes: bool = False
+    diff: bool = False
+    add_noqa: bool = False
 
 
 @dataclass
@@ -49,6 +53,10 @@ class CheckResult:
     findings: list[Finding]
     checked: int
     errors: list[str] = field(default_factory=list)
+    fixed: list[Finding] = field(default_factory=list)
+    diffs: list[str] = field(default_factory=list)
+    suppressions_added: int = 0
+    fixed_stdin: str | None = None  # `--fix` on stdin prints the fixed source
 
 
 # --- one document ------------------------------------------------------------------------
@@ -253,19 +261,56 @@ def settings_fingerprint(settings: Settings) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
-def lint_file(source: SourceFile, settings: Settings, cache_dir: str | None) -> tuple[list[Finding], bool]:
-    """(findings, unreadable) for one file on disk."""
+def lint_bytes(path: str, data: bytes, settings: Settings) -> list[Finding]:
+    """Findings of one file's content as the user will see them (selection and per-file ignores applied)."""
+    try:
+        findings = lint_document(read_document(path, data), settings)
+    except DocumentError as error:
+        findings = [parse_error(path, error, settings)]
+    except RecursionError:
+        findings = [parse_error(path, DocumentError("cannot parse: nesting too deep"), settings)]
+    return visible(findings, settings)
+
+
+def visible(findings: list[Finding], settings: Settings) -> list[Finding]:
+    return [f for f in findings if settings.is_selected(f.code) and not per_file_ignored(f, settings)]
+
+
+@dataclass
+class FileOutcome:
+    findings: list[Finding]
+    unreadable: bool
+    fixed: list[Finding] = field(default_factory=list)
+    diff: str = ""
+    suppressions_added: int = 0
+
+
+def lint_file(source: SourceFile, settings: Settings, options: CheckOptions) -> FileOutcome:
+    """One file on disk: lint (through the cache), or fix / diff / add suppressions."""
     try:
         data = source.path.read_bytes()
     except OSError as exc:
         error = DocumentError(f"cannot read file: {exc.strerror or exc}")
-        return [parse_error(source.display, error, settings)], True
-    cache = Cache(Path(cache_dir)) if cache_dir else None
+        return FileOutcome(visible([parse_error(source.display, error, settings)], settings), True)
+    if options.fix or options.diff:
+        return _fix_file(source, data, settings, options)
+    findings = _cached_lint(source, data, settings, options)
+    unreadable = any(f.code == PARSE_ERROR for f in findings)
+    findings = visible(findings, settings)
+    if options.add_noqa and findings and not unreadable:
+        edits = fixes.suppression_edits(source.display, data, findings)
+        fixes.write_atomic(source.path, fixes.edit_content(source.display, data, edits))
+        return FileOutcome([], unreadable, suppressions_added=len(findings))
+    return FileOutcome(findings, unreadable)
+
+
+def _cached_lint(source: SourceFile, data: bytes, settings: Settings, options: CheckOptions) -> list[Finding]:
+    cache = Cache(settings.root / settings.cache_dir) if options.use_cache else None
     entry = cache_key(data, source.path.suffix, settings_fingerprint(settings)) if cache else ""
     if cache is not None:
         cached = cache.get(entry, source.display)
         if cached is not None:
-            return cached, any(f.code == PARSE_ERROR for f in cached)
+            return cached
     try:
         findings = lint_document(read_document(source.display, data), settings)
     except DocumentError as error:
@@ -274,10 +319,22 @@ def lint_file(source: SourceFile, settings: Settings, cache_dir: str | None) -> 
         findings = [parse_error(source.display, DocumentError("cannot parse: nesting too deep"), settings)]
     if cache is not None:
         cache.put(entry, findings)
-    return findings, any(f.code == PARSE_ERROR for f in findings)
+    return findings
 
 
-def _lint_file_job(args) -> tuple[list[Finding], bool]:
+def _fix_file(source: SourceFile, data: bytes, settings: Settings, options: CheckOptions) -> FileOutcome:
+    outcome = fixes.fix_content(source.display, data, settings, options.unsafe_fixes)
+    unreadable = any(f.code == PARSE_ERROR for f in outcome.remaining)
+    diff = ""
+    if outcome.data != data:
+        if options.diff:
+            diff = fixes.unified_diff(source.display, data, outcome.data)
+        else:
+            fixes.write_atomic(source.path, outcome.data)
+    return FileOutcome(outcome.remaining, unreadable, outcome.fixed, diff)
+
+
+def _lint_file_job(args) -> FileOutcome:
     return lint_file(*args)
 
 
@@ -290,32 +347,48 @@ def per_file_ignored(finding: Finding, settings: Settings) -> bool:
 
 
 def check_paths(paths: list[Path], settings: Settings, options: CheckOptions) -> CheckResult:
-    findings: list[Finding] = []
+    result = CheckResult(findings=[], checked=0)
     unreadable = 0
-    checked = 0
     if options.stdin_text is not None:
-        name = options.stdin_filename or "-"
-        findings.extend(lint_text(options.stdin_text, name, settings))
+        unreadable += _check_stdin(result, settings, options)
         paths = [p for p in paths if p != Path("-")]
-        checked += 1
-    files, errors = discover(paths, settings, options.force_exclude) if paths else ([], [])
-    cache_dir = str(settings.root / settings.cache_dir) if options.use_cache else None
-    for file_findings, failed in _map(files, settings, cache_dir, options.jobs):
-        findings.extend(file_findings)
-        unreadable += failed
-    checked += len(files)
-    findings = [f for f in findings if not per_file_ignored(f, settings)]
-    findings.sort(key=Finding.sort_key)
-    unreadable += sum(f.code == PARSE_ERROR for f in findings if f.location.path == (options.stdin_filename or "-"))
+    files, result.errors = discover(paths, settings, options.force_exclude) if paths else ([], [])
+    for outcome in _map(files, settings, options):
+        result.findings.extend(outcome.findings)
+        result.fixed.extend(outcome.fixed)
+        result.suppressions_added += outcome.suppressions_added
+        if outcome.diff:
+            result.diffs.append(outcome.diff)
+        unreadable += outcome.unreadable
+    result.checked += len(files)
+    result.findings.sort(key=Finding.sort_key)
     if unreadable:
-        errors.append(f"{unreadable} file{'s' if unreadable > 1 else ''} could not be read (see {PARSE_ERROR})")
-    visible = [f for f in findings if settings.is_selected(f.code)]
-    return CheckResult(visible, checked, errors)
+        result.errors.append(f"{unreadable} file{'s' if unreadable > 1 else ''} could not be read (see {PARSE_ERROR})")
+    return result
 
 
-def _map(files: list[SourceFile], settings: Settings, cache_dir: str | None, jobs: int):
-    jobs = min(jobs, len(files))
-    work = [(source, settings, cache_dir) for source in files]
+def _check_stdin(result: CheckResult, settings: Settings, options: CheckOptions) -> bool:
+    """Lint (or fix) source from stdin; a fixed source is returned in result.fixed_stdin."""
+    name = options.stdin_filename or "-"
+    data = options.stdin_text.encode("utf-8")
+    result.checked += 1
+    if options.fix or options.diff:
+        outcome = fixes.fix_content(name, data, settings, options.unsafe_fixes)
+        result.fixed.extend(outcome.fixed)
+        result.findings.extend(outcome.remaining)
+        if options.diff and outcome.data != data:
+            result.diffs.append(fixes.unified_diff(name, data, outcome.data))
+        elif options.fix:
+            result.fixed_stdin = outcome.data.decode("utf-8")
+        return any(f.code == PARSE_ERROR for f in outcome.remaining)
+    findings = lint_bytes(name, data, settings)
+    result.findings.extend(findings)
+    return any(f.code == PARSE_ERROR for f in findings)
+
+
+def _map(files: list[SourceFile], settings: Settings, options: CheckOptions):
+    jobs = min(options.jobs, len(files))
+    work = [(source, settings, options) for source in files]
     if jobs <= 1 or len(files) < 4:
         return map(_lint_file_job, work)
     method = "fork" if sys.platform.startswith("linux") else None
