@@ -131,3 +131,68 @@ def name_of(code: str) -> str:
 def matches(code: str, patterns) -> bool:
     """True when a code is selected by any pattern: a full code, a prefix ('NAN1'), or 'ALL'."""
     return any(p == "ALL" or code.startswith(p) for p in patterns)
+
+
+def check_selector(selector: str) -> str:
+    """A selector in canonical form (upper case), or CatalogError when it selects no rule at all.
+
+    A typo such as NAN1O4 would otherwise silently select nothing.
+    """
+    canonical = selector.strip().upper()
+    if canonical == "ALL" or (canonical.startswith("NAN") and any(code.startswith(canonical) for code in load())):
+        return canonical
+    raise CatalogError(f"{selector!r} matches no rule code (use a code such as NAN104, a prefix such as NAN1, or ALL)")
+
+
+# --- the rule table in README.md --------------------------------------------------------
+
+TABLE_BEGIN = "<!-- rules:begin (generated from rules/ by `python -m nanlint.catalog README.md`) -->"
+TABLE_END = "<!-- rules:end -->"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def markdown_table(pages=None) -> str:
+    """The rule table: code, name, summary, severity, fix, status; one row per page."""
+    pages = load().values() if pages is None else pages
+    rows = ["| code | name | summary | severity | fix | status |", "|---|---|---|---|---|---|"]
+    rows += [f"| {p.code} | {p.name} | {_cell(p.summary)} | {p.severity.name} | {p.fix} | {p.status} |"
+             for p in pages]
+    return "\n".join(rows) + "\n"
+
+
+def with_table(readme: str, pages=None) -> str:
+    """README text with the generated table between the markers (CatalogError when they are missing)."""
+    begin, end = readme.find(TABLE_BEGIN), readme.find(TABLE_END)
+    if begin < 0 or end < begin:
+        raise CatalogError(f"README lacks the markers {TABLE_BEGIN!r} ... {TABLE_END!r}")
+    head = readme[: begin + len(TABLE_BEGIN)]
+    return f"{head}\n{markdown_table(pages)}{readme[end:]}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m nanlint.catalog README.md`: rewrite the rule table in place (`--check`: only compare)."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    check = "--check" in args
+    paths = [a for a in args if a != "--check"] or ["README.md"]
+    stale = []
+    for name in paths:
+        path = Path(name)
+        text = path.read_text(encoding="utf-8")
+        updated = with_table(text)
+        if updated != text:
+            stale.append(name)
+            if not check:
+                path.write_text(updated, encoding="utf-8")
+    if check and stale:
+        print(f"rule table out of date in {', '.join(stale)}: run python -m nanlint.catalog {' '.join(stale)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -68,7 +68,11 @@ class Settings:
         return self.rule_options.get(code, {}).get(name, default)
 
     def severity_of(self, code: str, default: Severity) -> Severity:
-        return self.severity.get(code, default)
+        """The configured severity: the longest matching code or prefix wins (NAN201 over NAN2)."""
+        matching = [selector for selector in self.severity if selector == "ALL" or code.startswith(selector)]
+        if not matching:
+            return default
+        return self.severity[max(matching, key=lambda s: -1 if s == "ALL" else len(s))]
 
 
 # --- discovery -------------------------------------------------------------------
@@ -108,7 +112,9 @@ def load_settings(config: Path | None, start: Path, option_schema: Mapping[str, 
     if path is None:
         return Settings(root=Path.cwd())
     data = _read_toml(path)
-    table = data if path.name == "nanlint.toml" else data.get("tool", {}).get("nanlint")
+    # A pyproject.toml holds the settings in [tool.nanlint]; any other file (nanlint.toml, or a
+    # file given with --config) holds them at the top level.
+    table = data.get("tool", {}).get("nanlint") if path.name == "pyproject.toml" else data
     if table is None:
         raise ConfigError(f"{path}: no [tool.nanlint] table")
     return parse_table(table, path, option_schema)
@@ -123,12 +129,17 @@ def _str_list(key: str, value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _selector(key: str, value: str) -> str:
+    from nanlint.catalog import CatalogError, check_selector
+
+    try:
+        return check_selector(value)
+    except CatalogError as exc:
+        raise ConfigError(f"'{key}': {exc}") from None
+
+
 def _codes(key: str, value: Any) -> tuple[str, ...]:
-    codes = tuple(v.upper() for v in _str_list(key, value))
-    for code in codes:
-        if code != "ALL" and not code.startswith("NAN"):
-            raise ConfigError(f"'{key}': {code!r} is not a rule code or prefix (e.g. NAN104, NAN1)")
-    return codes
+    return tuple(_selector(key, v) for v in _str_list(key, value))
 
 
 def _bool(key: str, value: Any) -> bool:
@@ -138,14 +149,23 @@ def _bool(key: str, value: Any) -> bool:
 
 
 def _severity(key: str, value: Any) -> Severity:
+    if not isinstance(value, str):
+        raise ConfigError(f"'{key}' must be \"error\", \"warning\" or \"info\"")
     try:
-        return Severity.parse(value) if isinstance(value, str) else Severity.parse("?")
+        return Severity.parse(value)
     except ValueError as exc:
         raise ConfigError(f"'{key}': {exc}") from None
 
 
+def _string(key: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"'{key}' must be a string")
+    return value
+
+
 def _number(key: str, value: Any, kind: type = float, minimum: float | None = None) -> Any:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not isinstance(value, int)):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not isinstance(value, int)) \
+            or value != value:  # NaN: no comparison with it means anything
         raise ConfigError(f"'{key}' must be {'an integer' if kind is int else 'a number'}")
     if minimum is not None and value < minimum:
         raise ConfigError(f"'{key}' must be >= {minimum}")
@@ -161,7 +181,7 @@ def _per_file_ignores(key: str, value: Any) -> dict[str, tuple[str, ...]]:
 def _severities(key: str, value: Any) -> dict[str, Severity]:
     if not isinstance(value, dict):
         raise ConfigError(f"'{key}' must be a table of CODE = \"error\"|\"warning\"|\"info\"")
-    return {code.upper(): _severity(f"{key}.{code}", sev) for code, sev in value.items()}
+    return {_selector(f"{key}.{code}", code): _severity(f"{key}.{code}", sev) for code, sev in value.items()}
 
 
 def _rule_options(key: str, value: Any, schema: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -215,10 +235,12 @@ def _input_ranges(key: str, value: Any) -> dict[str, tuple[float, float]]:
 def _input_shapes(key: str, value: Any) -> dict[str, tuple[int, ...]]:
     if not isinstance(value, dict):
         raise ConfigError(f"'{key}' must be a table of input = [d0, d1, ...]")
-    return {
-        name: tuple(_number(f"{key}.{name}", d, int, minimum=0) for d in (dims if isinstance(dims, list) else [None]))
-        for name, dims in value.items()
-    }
+    shapes = {}
+    for name, dims in value.items():
+        if not isinstance(dims, list):
+            raise ConfigError(f"'{key}.{name}' must be a list of dimensions, e.g. [1, 3, 224, 224]")
+        shapes[name] = tuple(_number(f"{key}.{name}", d, int, minimum=0) for d in dims)
+    return shapes
 
 
 _GRAPH_KEYS: dict[str, Callable[[str, Any], Any]] = {
@@ -238,7 +260,7 @@ def _graph(key: str, value: Any) -> GraphSettings:
     parsed = {}
     for name, item in value.items():
         if name not in _GRAPH_KEYS:
-            raise ConfigError(f"unknown key '{key}.{name}' (known: {', '.join(_GRAPH_KEYS)})")
+            raise ConfigError(_unknown(f"{key}.{name}", name, _GRAPH_KEYS))
         parsed[name.replace("-", "_")] = _GRAPH_KEYS[name](f"{key}.{name}", item)
     if "targets" in parsed:
         parsed["targets"] = tuple(parsed["targets"])
@@ -255,9 +277,15 @@ _TOP_KEYS: dict[str, Callable[[str, Any], Any]] = {
     "respect-gitignore": _bool,
     "fail-on": _severity,
     "severity": _severities,
-    "cache-dir": lambda k, v: v if isinstance(v, str) else _str_list(k, None),
+    "cache-dir": _string,
     "graph": _graph,
 }
+
+
+def _unknown(full_key: str, name: str, known) -> str:
+    spelled = name.replace("_", "-")
+    hint = f"did you mean '{spelled}'? " if spelled != name and spelled in known else ""
+    return f"unknown key '{full_key}' ({hint}known: {', '.join(known)})"
 
 
 def parse_table(table: Mapping[str, Any], path: Path, schema: Mapping[str, Mapping[str, Any]]) -> Settings:
@@ -269,7 +297,7 @@ def parse_table(table: Mapping[str, Any], path: Path, schema: Mapping[str, Mappi
             elif key in _TOP_KEYS:
                 parsed[key.replace("-", "_")] = _TOP_KEYS[key](key, value)
             else:
-                raise ConfigError(f"unknown key '{key}' (known: {', '.join([*_TOP_KEYS, 'rules'])})")
+                raise ConfigError(_unknown(key, key, [*_TOP_KEYS, "rules"]))
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     return Settings(root=path.parent.resolve(), source=path, **parsed)

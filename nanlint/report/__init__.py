@@ -26,6 +26,7 @@ class Run:
     graphs: list[GraphResult] = field(default_factory=list)
     fixed: int = 0
     fixes_hidden: int = 0  # fixes that would be available with --unsafe-fixes
+    errors: list[str] = field(default_factory=list)  # inputs that could not be checked (printed on stderr)
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class ReportOptions:
     quiet: bool = False
     show_fixes: bool = False
     unsafe_fixes: bool = False
-    root: str = "."  # paths in SARIF are made relative to this directory
+    root: str = "."  # SARIF URIs are made relative to this directory (the repository root)
 
 
 def severity_counts(findings: list[Finding]) -> dict[Severity, int]:

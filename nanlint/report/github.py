@@ -22,10 +22,15 @@ def escape_property(value: str) -> str:
 
 def annotation(finding: Finding) -> str:
     loc = finding.location
-    if isinstance(loc, SourceLocation):
+    if isinstance(loc, SourceLocation) and loc.cell is None:
         props = [("file", loc.path), ("line", loc.line), ("col", loc.column),
                  ("endLine", loc.end_line), ("endColumn", loc.end_column)]
-        message = finding.message if loc.cell is None else f"cell {loc.cell}: {finding.message}"
+        message = finding.message
+    elif isinstance(loc, SourceLocation):
+        # A notebook's lines are counted inside a cell; no line of the .ipynb JSON matches them,
+        # so the annotation is on the file and the message says where.
+        props = [("file", loc.path)]
+        message = f"cell {loc.cell}, line {loc.line}, column {loc.column}: {finding.message}"
     else:
         props = [("file", loc.model)]
         message = f"{text.where(finding)}: {finding.message} [{finding.evidence.kind if finding.evidence else 'static'}, {loc.target}]"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import click
@@ -10,6 +11,12 @@ from nanlint.findings import Finding, GraphLocation, Severity, SourceLocation
 from nanlint.report import ReportOptions, Run, severity_counts
 
 _SEVERITY_COLOR = {Severity.error: "red", Severity.warning: "yellow", Severity.info: "blue"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def printable(text: str) -> str:
+    """Control characters escaped (\\n, \\x1b, ...): a node name or message cannot break or forge a line."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 def is_fixable(finding: Finding, options: ReportOptions) -> bool:
@@ -37,7 +44,7 @@ def line(finding: Finding, options: ReportOptions) -> str:
         evidence = finding.evidence.kind if finding.evidence else "static"
         suffix = f" [{evidence}, {finding.location.target}]"
     sep = ":" if isinstance(finding.location, SourceLocation) else ""
-    return f"{style(where(finding), bold=True)}{sep} {code} {fixable}{finding.message}{suffix}"
+    return f"{style(printable(where(finding)), bold=True)}{sep} {code} {fixable}{printable(finding.message)}{suffix}"
 
 
 def statistics(findings: list[Finding], options: ReportOptions) -> list[str]:
@@ -55,7 +62,8 @@ def summary(run: Run, options: ReportOptions) -> list[str]:
     if run.fixed:
         lines.append(f"Fixed {_plural(run.fixed, 'finding')}.")
     if not run.findings:
-        lines.append("All checks passed!")
+        if not run.errors:  # inputs that could not be read were not checked: nothing "passed"
+            lines.append("All checks passed!")
         return lines
     counts = severity_counts(run.findings)
     parts = ", ".join(f"{counts[s]} {s.name}" + ("s" if counts[s] != 1 and s is not Severity.info else "")
