@@ -34,11 +34,10 @@ class UsageFailure(click.ClickException):
 def _codes(value: str | None) -> tuple[str, ...] | None:
     if value is None:
         return None
-    codes = tuple(c.strip().upper() for c in value.split(",") if c.strip())
-    for code in codes:
-        if code != "ALL" and not code.startswith("NAN"):
-            raise UsageFailure(f"{code!r} is not a rule code or prefix (e.g. NAN104, NAN1)")
-    return codes
+    try:
+        return tuple(catalog.check_selector(c) for c in value.split(",") if c.strip())
+    except catalog.CatalogError as exc:
+        raise UsageFailure(str(exc)) from None
 
 
 def shared_options(func):
@@ -91,9 +90,17 @@ def resolve_settings(config_path: Path | None, start: Path, select, extend_selec
 def emit(run: Run, output_format: str, output_file: str | None, report_options: ReportOptions) -> None:
     rendered = formats()[output_format](run, report_options)
     if output_file:
-        Path(output_file).write_text(rendered, encoding="utf-8")
-    else:
+        try:
+            Path(output_file).write_text(rendered, encoding="utf-8")
+        except OSError as exc:
+            raise UsageFailure(f"cannot write {output_file}: {exc.strerror or exc}") from None
+        return
+    try:
         click.echo(rendered, nl=False, color=report_options.color)
+    except BrokenPipeError:
+        # `nanlint check | head`: the reader left, which is not an error. Point stdout at devnull so
+        # the interpreter's final flush does not fail again, and let the exit code stand.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def use_color(no_color: bool, output_format: str, output_file: str | None) -> bool:
@@ -119,9 +126,9 @@ def guarded(func):
             return func(*args, **kwargs)
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
             raise
-        except BrokenPipeError:  # `nanlint ... | head`: the reader left, which is not an error
+        except BrokenPipeError:  # output other than the report (e.g. a listing) to a reader that left
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            sys.exit(EXIT_FINDINGS)
+            sys.exit(EXIT_OK)
         except KeyboardInterrupt:
             raise UsageFailure("interrupted") from None
         except Exception as exc:  # noqa: BLE001 - the contract is exit 2, not a traceback
@@ -133,7 +140,34 @@ def guarded(func):
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class OneLineErrors(click.Group):
+    """Click's usage errors (bad option, missing file, ...) as one line on stderr and exit 2.
+
+    Click would print the usage, a hint and the error on three lines; the contract is one line.
+    """
+
+    def make_context(self, *args, **kwargs):
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:
+            raise _one_line(exc) from None
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise _one_line(exc) from None
+
+
+def _one_line(exc: click.UsageError) -> click.ClickException:
+    if isinstance(exc, click.exceptions.NoArgsIsHelpError):
+        return exc  # bare `nanlint`: click prints the help, which is what a user wants there
+    command = exc.ctx.command_path if exc.ctx is not None else "nanlint"
+    message = " ".join(exc.format_message().split())
+    return UsageFailure(f"{message} (see '{command} --help')")
+
+
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", "-V", prog_name="nanlint")
 def main() -> None:
     """nanlint: find where a neural network will produce NaN or Inf, before it runs."""
