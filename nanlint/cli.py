@@ -9,7 +9,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -171,36 +173,109 @@ def _one_line(exc: click.UsageError) -> click.ClickException:
 @click.version_option(__version__, "--version", "-V", prog_name="nanlint")
 def main() -> None:
     """nanlint: find where a neural network will produce NaN or Inf, before it runs."""
+    exit_on_sigterm()
+
+
+def exit_on_sigterm() -> None:
+    """SIGTERM raises SystemExit, so a write in progress removes its temporary file on the way out."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @shared_options
+@click.option("--fix", is_flag=True, help="Apply safe fixes, writing the files.")
+@click.option("--unsafe-fixes", is_flag=True, help="Also apply (or offer) fixes that may change behaviour.")
+@click.option("--diff", is_flag=True, help="Show the fixes as a diff instead of writing them.")
+@click.option("--show-fixes", is_flag=True, help="List the fixes that were applied.")
+@click.option("--add-noqa", is_flag=True, help="Add `# nanlint: ignore[...]` to every line with findings.")
+@click.option("--baseline", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Report only findings not recorded in this baseline file.")
+@click.option("--write-baseline", type=click.Path(dir_okay=False, path_type=Path),
+              help="Record the current findings in this baseline file.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes [default: all cores].")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the result cache.")
 @click.option("--force-exclude", is_flag=True, help="Apply exclude patterns to paths given explicitly too.")
 @click.option("--stdin-filename", help="The name to report for source read from stdin ('-').")
 @guarded
 def check(paths, select, extend_select, ignore, output_format, output_file, fail_on, exit_zero, statistics,
-          quiet, no_color, config_path, jobs, no_cache, force_exclude, stdin_filename) -> None:
+          quiet, no_color, config_path, fix, unsafe_fixes, diff, show_fixes, add_noqa, baseline, write_baseline,
+          jobs, no_cache, force_exclude, stdin_filename) -> None:
     """Lint Python sources and notebooks for NaN/Inf hazards."""
     from nanlint.source.engine import CheckOptions, check_paths
 
+    if sum((fix or diff, add_noqa, write_baseline is not None)) > 1:
+        raise UsageFailure("--fix/--diff, --add-noqa and --write-baseline cannot be combined")
     paths = paths or (Path("."),)
     start = Path(stdin_filename).parent if stdin_filename and paths == (Path("-"),) else paths[0]
     settings = resolve_settings(config_path, start if start.exists() else Path.cwd(),
                                 select, extend_select, ignore, fail_on)
     stdin_text = sys.stdin.read() if Path("-") in paths else None
     options = CheckOptions(jobs=jobs or os.cpu_count() or 1, use_cache=not no_cache, force_exclude=force_exclude,
-                           stdin_filename=stdin_filename, stdin_text=stdin_text)
+                           stdin_filename=stdin_filename, stdin_text=stdin_text, fix=fix, diff=diff,
+                           unsafe_fixes=unsafe_fixes, add_noqa=add_noqa)
     result = check_paths(list(paths), settings, options)
-    run = Run(command="check", findings=result.findings, checked=result.checked)
-    report_options = ReportOptions(color=use_color(no_color, output_format, output_file), statistics=statistics,
-                                   quiet=quiet, root=str(Path.cwd()))
     for message in result.errors:
         click.echo(f"nanlint: error: {message}", err=True)
-    emit(run, output_format, output_file, report_options)
-    sys.exit(exit_code(run.findings, settings, exit_zero, bool(result.errors)))
+    findings = apply_baseline(result.findings, settings, baseline, write_baseline)
+    report_options = ReportOptions(color=use_color(no_color, output_format, output_file), statistics=statistics,
+                                   quiet=quiet, show_fixes=show_fixes, unsafe_fixes=unsafe_fixes,
+                                   root=str(Path.cwd()))
+    run = Run(command="check", findings=findings, checked=result.checked, fixed=len(result.fixed),
+              fixes_hidden=0 if unsafe_fixes else sum(f.fix is not None and f.fix.applicability == "unsafe"
+                                                      for f in findings), errors=list(result.errors))
+    sys.exit(report_check(run, result, settings, output_format, output_file, report_options, exit_zero))
+
+
+def apply_baseline(findings: list[Finding], settings: Settings, baseline: Path | None,
+                   write_baseline: Path | None) -> list[Finding]:
+    from nanlint.source import baseline as baselines
+
+    try:
+        if write_baseline is not None:
+            count = baselines.write(write_baseline, findings, settings.root)
+            click.echo(f"Wrote {count} finding{'s' if count != 1 else ''} to the baseline {write_baseline}.",
+                       err=True)
+            return []
+        if baseline is not None:
+            return baselines.new_findings(findings, baselines.load(baseline), settings.root)
+    except (baselines.BaselineError, OSError) as exc:
+        raise UsageFailure(str(exc)) from None
+    return findings
+
+
+def report_check(run: Run, result, settings: Settings, output_format: str, output_file: str | None,
+                 report_options: ReportOptions, exit_zero: bool) -> int:
+    """Print what a check run produced and return its exit code."""
+    if result.fixed_stdin is not None:  # `--fix -`: the fixed source goes to stdout, findings to stderr
+        click.echo(result.fixed_stdin, nl=False)
+        click.echo(formats()["text"](run, dataclasses.replace(report_options, color=False)), err=True, nl=False)
+    elif result.diffs:
+        click.echo("".join(result.diffs), nl=False)
+        fixable = len(result.fixed)
+        click.echo(f"Would fix {fixable} finding{'s' if fixable != 1 else ''}.", err=True)
+        return EXIT_ERROR if result.errors else (EXIT_OK if exit_zero else EXIT_FINDINGS)
+    elif result.suppressions_added:
+        count = result.suppressions_added
+        click.echo(f"Added {count} suppression{'s' if count != 1 else ''}.")
+    else:
+        emit(run, output_format, output_file, report_options)
+    if report_options.show_fixes and result.fixed and result.fixed_stdin is None:
+        click.echo(fixes_summary(result.fixed), nl=False)
+    return exit_code(run.findings, settings, exit_zero, bool(result.errors))
+
+
+def fixes_summary(fixed: list[Finding]) -> str:
+    by_file: dict[str, dict[str, int]] = {}
+    for finding in fixed:
+        counts = by_file.setdefault(finding.location.path, {})
+        counts[finding.code] = counts.get(finding.code, 0) + 1
+    lines = [f"Fixed {len(fixed)} finding{'s' if len(fixed) != 1 else ''}:"]
+    for path, counts in sorted(by_file.items()):
+        lines.append(f"- {path}:")
+        lines.extend(f"    {n} \u00d7 {code} ({catalog.name_of(code)})" for code, n in sorted(counts.items()))
+    return "".join(f"{line}\n" for line in lines)
 
 
 @main.command()
