@@ -1,0 +1,203 @@
+"""Runtime evidence: onnxruntime runs the model with every intermediate float tensor exposed.
+
+Static bounds over-approximate; samples under-approximate; the truth lies between. The
+model is run in fp32 (the CPU provider hides fp16 overflow by computing in fp32, so fp16
+overflow is judged by comparing fp32 values with the target dtype's range). Large models
+are run once per chunk of exposed tensors, so that the intermediates held at once stay
+under a memory budget.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+
+import numpy as np
+import onnx
+
+FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE, onnx.TensorProto.BFLOAT16}
+CHUNK_BYTES = 512 * 2**20  # intermediates held at once per run; more tensors -> more runs
+
+
+class SamplingError(Exception):
+    """onnxruntime could not run the model; one-line message."""
+
+
+@dataclass
+class TensorStats:
+    """What was observed of one tensor over all samples."""
+
+    min: float = math.inf
+    max: float = -math.inf
+    abs_max: float = 0.0
+    nan: int = 0
+    inf: int = 0
+    count: int = 0
+
+    def update(self, values: np.ndarray) -> None:
+        values = np.asarray(values)
+        if values.size == 0:
+            return
+        values = values.astype(np.float64, copy=False)
+        finite = np.isfinite(values)
+        self.nan += int(np.isnan(values).sum())
+        self.inf += int(np.isinf(values).sum())
+        self.count += int(values.size)
+        if finite.any():
+            kept = values[finite] if not finite.all() else values
+            self.min = min(self.min, float(kept.min()))
+            self.max = max(self.max, float(kept.max()))
+            self.abs_max = max(self.abs_max, float(np.abs(kept).max()))
+
+    @property
+    def nonfinite(self) -> int:
+        return self.nan + self.inf
+
+    @property
+    def observed(self) -> tuple[float, float] | None:
+        return (self.min, self.max) if self.count and self.min <= self.max else None
+
+
+@dataclass
+class SampleRun:
+    stats: dict[str, TensorStats] = field(default_factory=dict)
+    samples: int = 0
+    provider: str = "CPUExecutionProvider"
+
+
+def available_providers() -> list[str]:
+    import onnxruntime
+
+    return list(onnxruntime.get_available_providers())
+
+
+def exposable_tensors(model: onnx.ModelProto) -> list[str]:
+    """Node outputs of float type in the main graph (and graph inputs), in topological order."""
+    types = {vi.name: vi.type.tensor_type.elem_type
+             for vi in (*model.graph.value_info, *model.graph.input, *model.graph.output)}
+    names = [vi.name for vi in model.graph.input if types.get(vi.name) in FLOAT_TYPES]
+    for node in model.graph.node:
+        names.extend(out for out in node.output if out and types.get(out, onnx.TensorProto.FLOAT) in FLOAT_TYPES)
+    return list(dict.fromkeys(names))
+
+
+def _with_outputs(model: onnx.ModelProto, tensors: list[str]) -> onnx.ModelProto:
+    exposed = onnx.ModelProto()
+    exposed.CopyFrom(model)
+    known = {vi.name: vi for vi in (*model.graph.value_info, *model.graph.input, *model.graph.output)}
+    del exposed.graph.output[:]  # exactly this chunk: the model's own outputs come in their chunk
+    exposed.graph.output.extend(known[name] if name in known else onnx.helper.make_empty_tensor_value_info(name)
+                                for name in tensors)
+    return exposed
+
+
+def _chunks(tensors: list[str], sizes: Mapping[str, int]) -> list[list[str]]:
+    chunks: list[list[str]] = [[]]
+    used = 0
+    for name in tensors:
+        size = sizes.get(name, 0) * 4
+        if chunks[-1] and used + size > CHUNK_BYTES:
+            chunks.append([])
+            used = 0
+        chunks[-1].append(name)
+        used += size
+    return chunks
+
+
+def _session(model: onnx.ModelProto, provider: str):
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL  # keep every tensor
+    options.log_severity_level = 3
+    try:
+        return onnxruntime.InferenceSession(model.SerializeToString(), options, providers=[provider])
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises many types; the user gets one line
+        raise SamplingError(f"onnxruntime cannot load the model: {str(exc).splitlines()[0]}") from None
+
+
+def run_samples(model: onnx.ModelProto, feeds: Iterable[Mapping[str, np.ndarray]],
+                sizes: Mapping[str, int] | None = None, provider: str = "CPUExecutionProvider",
+                progress=None) -> SampleRun:
+    """Observed statistics of every exposable float tensor over the given input feeds."""
+    feeds = list(feeds)
+    tensors = exposable_tensors(model)
+    result = SampleRun(stats={name: TensorStats() for name in tensors}, samples=len(feeds), provider=provider)
+    for chunk in _chunks(tensors, sizes or {}):
+        session = _session(_with_outputs(model, chunk), provider)
+        outputs = [o.name for o in session.get_outputs()]
+        for feed in feeds:
+            try:
+                values = session.run(outputs, dict(feed))
+            except Exception as exc:  # noqa: BLE001
+                raise SamplingError(f"onnxruntime failed to run the model: {str(exc).splitlines()[0]}") from None
+            for name, value in zip(outputs, values):
+                if name in result.stats and isinstance(value, np.ndarray) and value.dtype.kind == "f":
+                    result.stats[name].update(value)
+            if progress is not None:
+                progress(1)
+    return result
+
+
+# --- inputs ---------------------------------------------------------------------------------------
+
+NUMPY_TYPES = {onnx.TensorProto.FLOAT: np.float32, onnx.TensorProto.FLOAT16: np.float16,
+               onnx.TensorProto.DOUBLE: np.float64, onnx.TensorProto.INT64: np.int64,
+               onnx.TensorProto.INT32: np.int32, onnx.TensorProto.BOOL: np.bool_, onnx.TensorProto.UINT8: np.uint8,
+               onnx.TensorProto.INT8: np.int8}
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    name: str
+    elem_type: int
+    shape: tuple[int, ...]
+    low: float
+    high: float
+
+    def draw(self, rng: np.random.Generator) -> np.ndarray:
+        dtype = NUMPY_TYPES.get(self.elem_type)
+        if dtype is None:
+            raise SamplingError(f"input {self.name!r} has an element type nanlint cannot sample "
+                                f"({onnx.TensorProto.DataType.Name(self.elem_type)})")
+        if np.issubdtype(dtype, np.floating):
+            return rng.uniform(self.low, self.high, self.shape).astype(dtype)
+        if dtype is np.bool_:
+            return rng.integers(0, 2, self.shape).astype(np.bool_)
+        return rng.integers(math.ceil(self.low), math.floor(self.high) + 1, self.shape).astype(dtype)
+
+    def corners(self) -> list[np.ndarray]:
+        """The box's extreme points (all-low, all-high): cheap samples that often hit the worst case."""
+        dtype = NUMPY_TYPES.get(self.elem_type, np.float32)
+        return [np.full(self.shape, self.low).astype(dtype), np.full(self.shape, self.high).astype(dtype)]
+
+
+def draw_feeds(specs: list[InputSpec], count: int, seed: int = 0) -> list[dict[str, np.ndarray]]:
+    """`count` feeds: the two corners of the input box first, then uniform random points."""
+    rng = np.random.default_rng(seed)
+    feeds = []
+    if count >= 2:
+        lows, highs = zip(*(spec.corners() for spec in specs)) if specs else ((), ())
+        feeds += [dict(zip((s.name for s in specs), lows)), dict(zip((s.name for s in specs), highs))]
+    while len(feeds) < count:
+        feeds.append({spec.name: spec.draw(rng) for spec in specs})
+    return feeds
+
+
+def load_feeds(path: str, names: list[str]) -> list[dict[str, np.ndarray]]:
+    """Calibration data: an .npz with one array per input name, first axis = samples."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = [n for n in names if n not in data.files]
+            if missing:
+                raise SamplingError(f"{path}: no array for input(s) {', '.join(missing)} "
+                                    f"(has {', '.join(data.files) or 'none'})")
+            arrays = {n: data[n] for n in names}
+    except (OSError, ValueError) as exc:
+        raise SamplingError(f"{path}: cannot read calibration data: {exc}") from None
+    counts = {len(a) for a in arrays.values()}
+    if len(counts) > 1:
+        raise SamplingError(f"{path}: inputs have different numbers of samples ({sorted(counts)})")
+    total = counts.pop() if counts else 0
+    return [{n: arrays[n][i] for n in names} for i in range(total)]

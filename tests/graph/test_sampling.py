@@ -1,0 +1,66 @@
+"""Sampling: every float intermediate observed, NaN/Inf counted, chunked runs agree, inputs drawn in the box."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto as T, helper
+
+from nanlint.graph import sampling
+from nanlint.graph.sampling import InputSpec, SamplingError, draw_feeds, load_feeds, run_samples
+
+
+def exp_log_model() -> onnx.ModelProto:
+    x = helper.make_tensor_value_info("x", T.FLOAT, [2, 3])
+    y = helper.make_tensor_value_info("y", T.FLOAT, [2, 3])
+    nodes = [helper.make_node("Exp", ["x"], ["e"], name="exp"), helper.make_node("Log", ["e"], ["l"], name="log"),
+             helper.make_node("Sub", ["l", "x"], ["y"], name="sub"),
+             helper.make_node("Shape", ["x"], ["s"], name="shape")]
+    graph = helper.make_graph(nodes, "g", [x], [y])
+    return onnx.shape_inference.infer_shapes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+
+
+def test_every_float_intermediate_is_observed_with_nonfinite_counts():
+    feeds = [{"x": np.array([[0, 1, 2], [100, -1, 3]], np.float32)}]
+    run = run_samples(exp_log_model(), feeds)
+    assert list(run.stats) == ["x", "e", "l", "y"]  # the int64 Shape output is not a float tensor
+    e = run.stats["e"]
+    assert (e.inf, e.nan, e.count) == (1, 0, 6)
+    assert e.max == pytest.approx(np.exp(np.float32(3)), rel=1e-6)
+    assert run.stats["y"].observed == (0.0, 0.0) and run.stats["y"].inf == 1
+
+
+def test_chunked_runs_give_the_same_statistics(monkeypatch):
+    feeds = draw_feeds([InputSpec("x", T.FLOAT, (2, 3), -5, 5)], 6)
+    whole = run_samples(exp_log_model(), feeds)
+    monkeypatch.setattr(sampling, "CHUNK_BYTES", 1)
+    chunked = run_samples(exp_log_model(), feeds, sizes={"x": 6, "e": 6, "l": 6, "y": 6})
+    assert chunked.stats == whole.stats
+
+
+def test_feeds_start_with_the_box_corners_and_stay_inside():
+    feeds = draw_feeds([InputSpec("x", T.FLOAT, (4,), -2, 3), InputSpec("ids", T.INT64, (2,), 0, 9)], 10, seed=1)
+    assert np.all(feeds[0]["x"] == -2) and np.all(feeds[1]["x"] == 3)
+    xs = np.stack([f["x"] for f in feeds])
+    ids = np.stack([f["ids"] for f in feeds])
+    assert xs.min() >= -2 and xs.max() <= 3 and ids.min() >= 0 and ids.max() <= 9 and ids.dtype == np.int64
+
+
+def test_calibration_data_is_split_along_the_first_axis(tmp_path):
+    path = tmp_path / "data.npz"
+    np.savez(path, x=np.arange(12, dtype=np.float32).reshape(2, 2, 3))
+    feeds = load_feeds(str(path), ["x"])
+    assert len(feeds) == 2 and feeds[1]["x"].shape == (2, 3)
+    with pytest.raises(SamplingError, match="no array for input"):
+        load_feeds(str(path), ["x", "mask"])
+    (tmp_path / "bad.npz").write_bytes(b"garbage")
+    with pytest.raises(SamplingError, match="cannot read calibration data"):
+        load_feeds(str(tmp_path / "bad.npz"), ["x"])
+
+
+def test_a_model_onnxruntime_rejects_is_a_sampling_error():
+    model = exp_log_model()
+    model.graph.node[0].op_type = "NoSuchOp"
+    with pytest.raises(SamplingError, match="onnxruntime cannot load the model"):
+        run_samples(model, [{"x": np.zeros((2, 3), np.float32)}])
