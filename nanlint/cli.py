@@ -205,6 +205,8 @@ def check(paths, select, extend_select, ignore, output_format, output_file, fail
     """Lint Python sources and notebooks for NaN/Inf hazards."""
     from nanlint.source.engine import CheckOptions, check_paths
 
+    if output_format == "html":
+        raise UsageFailure("--format html is for `nanlint graph` reports")
     if sum((fix or diff, add_noqa, write_baseline is not None)) > 1:
         raise UsageFailure("--fix/--diff, --add-noqa and --write-baseline cannot be combined")
     paths = paths or (Path("."),)

@@ -8,6 +8,17 @@ from typing import Callable
 from nanlint.findings import Finding, Severity
 
 
+@dataclass(frozen=True)
+class TensorProfile:
+    """One tensor along the topological order: its static bound and what sampling observed."""
+
+    tensor: str
+    node: str | None
+    op_type: str | None
+    bound: tuple[float, float] | None = None
+    observed: tuple[float, float] | None = None
+
+
 @dataclass
 class GraphResult:
     """One model's analysis: the findings plus what the JSON summary reports."""
@@ -16,6 +27,7 @@ class GraphResult:
     targets: tuple[str, ...]
     findings: list[Finding]
     summary: dict = field(default_factory=dict)
+    profile: list[TensorProfile] = field(default_factory=list)  # for the HTML report's plot
 
 
 @dataclass
@@ -47,9 +59,10 @@ def severity_counts(findings: list[Finding]) -> dict[Severity, int]:
 
 
 def formats() -> dict[str, Callable[[Run, ReportOptions], str]]:
-    from nanlint.report import github, json, sarif, text
+    from nanlint.report import github, html, json, sarif, text
 
-    return {"text": text.render, "json": json.render, "github": github.render, "sarif": sarif.render}
+    return {"text": text.render, "json": json.render, "github": github.render, "sarif": sarif.render,
+            "html": html.render}
 
 
-FORMAT_NAMES = ("text", "json", "github", "sarif")
+FORMAT_NAMES = ("text", "json", "github", "sarif", "html")
