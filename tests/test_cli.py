@@ -1,0 +1,409 @@
+"""The command line: exit codes, shared options, formats, `rule`, one-line errors; in-process and as a real process.
+
+NAN112 (nan-comparison, severity error) is the rule that produces findings here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+from nanlint import __version__, catalog
+from nanlint.cli import main
+from tests.test_rule_pages import DESIGN_CODES
+
+BAD = """\
+import numpy as np
+
+
+def has_nan(loss):
+    return loss == np.nan
+"""
+CLEAN = """\
+import numpy as np
+
+
+def has_nan(loss):
+    return np.isnan(loss)
+"""
+FINDING = "bad.py:5:12: NAN112 comparison with NaN is always False; use isnan() to test for NaN\n"
+SUMMARY = "Found 1 finding (1 error).\n"
+SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A directory with one file that has a finding and one that is clean; the working directory."""
+    (tmp_path / "bad.py").write_text(BAD)
+    (tmp_path / "clean.py").write_text(CLEAN)
+    monkeypatch.chdir(tmp_path)
+    for name in ("NO_COLOR", "FORCE_COLOR", "NANLINT_DEBUG"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+def run(*args: str, env: dict | None = None):
+    result = CliRunner().invoke(main, list(args), env=env)
+    # Every outcome is an exit code, never an escaped exception.
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result
+
+
+def one_line_error(result, pattern: str) -> None:
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert re.fullmatch(f"nanlint: error: {pattern}\n", result.stderr), result.stderr
+    assert "Traceback" not in result.stderr and "Usage:" not in result.stderr
+
+
+# --- exit codes ---------------------------------------------------------------------------
+
+
+def test_clean_file_exits_0(project):
+    result = run("check", "clean.py")
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "All checks passed!\n", "")
+
+
+def test_finding_exits_1(project):
+    result = run("check", "bad.py", "clean.py")
+    assert (result.exit_code, result.stdout, result.stderr) == (1, FINDING + SUMMARY, "")
+
+
+def test_directory_is_walked(project):
+    result = run("check", ".")
+    assert result.exit_code == 1
+    assert result.stdout == "./bad.py:5:12: NAN112 comparison with NaN is always False; use isnan() to test for NaN\n" \
+        + SUMMARY
+
+
+def test_no_path_means_the_current_directory(project):
+    assert run("check").stdout == run("check", ".").stdout
+
+
+def test_exit_zero(project):
+    result = run("check", "bad.py", "--exit-zero")
+    assert (result.exit_code, result.stdout) == (0, FINDING + SUMMARY)
+
+
+@pytest.mark.parametrize("fail_on,code", [("error", 1), ("warning", 1), ("info", 1)])
+def test_fail_on_with_an_error_finding(project, fail_on, code):
+    assert run("check", "bad.py", "--fail-on", fail_on).exit_code == code
+
+
+@pytest.mark.parametrize("severity,fail_on,code", [
+    ("warning", None, 1), ("warning", "error", 0), ("warning", "info", 1),
+    ("info", None, 0), ("info", "warning", 0), ("info", "info", 1),
+])
+def test_fail_on_with_a_demoted_finding(project, severity, fail_on, code):
+    (project / "pyproject.toml").write_text(f'[tool.nanlint]\nseverity = {{NAN112 = "{severity}"}}\n')
+    args = ["check", "bad.py"] + (["--fail-on", fail_on] if fail_on else [])
+    result = run(*args)
+    assert result.exit_code == code
+    assert result.stdout.endswith(f"Found 1 finding (1 {severity}).\n")
+
+
+def test_fail_on_rejects_an_unknown_severity(project):
+    one_line_error(run("check", "bad.py", "--fail-on", "fatal"), r"Invalid value for '--fail-on': .*")
+
+
+def test_nonexistent_path_is_a_one_line_error(project):
+    one_line_error(run("check", "missing.py"), "missing.py: no such file or directory")
+
+
+def test_nonexistent_path_next_to_a_real_one_still_reports_and_exits_2(project):
+    result = run("check", "bad.py", "missing.py")
+    assert result.exit_code == 2
+    assert result.stdout == FINDING + SUMMARY
+    assert result.stderr == "nanlint: error: missing.py: no such file or directory\n"
+
+
+def test_unreadable_source_is_nan900_and_exit_2(project):
+    (project / "broken.py").write_text("def f(:\n")
+    result = run("check", "broken.py")
+    assert result.exit_code == 2
+    assert result.stdout == "broken.py:1:7: NAN900 syntax error: invalid syntax\n" + SUMMARY
+    assert result.stderr == "nanlint: error: 1 file could not be read (see NAN900)\n"
+
+
+def test_internal_error_is_one_line(project, monkeypatch):
+    def explode(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("nanlint.source.engine.check_paths", explode)
+    one_line_error(run("check", "bad.py"),
+                   re.escape("internal error: RuntimeError: boom (set NANLINT_DEBUG=1 for details)"))
+
+
+def test_bad_option_is_one_line(project):
+    one_line_error(run("check", "--frobnicate"), r"No such option '--frobnicate'.*\(see 'main check --help'\)")
+    one_line_error(run("check", "--format", "xml"), r"Invalid value for '--format': 'xml' is not one of .*")
+    one_line_error(run("frob"), r"No such command 'frob'\. \(see 'main --help'\)")
+
+
+# --- selection ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args,found", [
+    ((), True),
+    (("--select", "NAN112"), True),
+    (("--select", "nan112"), True),
+    (("--select", "NAN1"), True),
+    (("--select", "NAN11"), True),
+    (("--select", "ALL"), True),
+    (("--select", "NAN2"), False),
+    (("--select", "NAN2,NAN3"), False),
+    (("--select", "NAN2", "--extend-select", "NAN112"), True),
+    (("--select", "NAN2", "--extend-select", "NAN1"), True),
+    (("--ignore", "NAN112"), False),
+    (("--ignore", "NAN1"), False),
+    (("--select", "NAN1", "--ignore", "NAN112"), False),
+    (("--select", "NAN112", "--ignore", "NAN2"), True),
+    (("--extend-select", "NAN901", "--ignore", "NAN11"), False),
+])
+def test_select_ignore_extend_select(project, args, found):
+    result = run("check", "bad.py", *args)
+    assert result.exit_code == (1 if found else 0)
+    assert result.stdout == (FINDING + SUMMARY if found else "All checks passed!\n")
+
+
+@pytest.mark.parametrize("option", ["--select", "--ignore", "--extend-select"])
+@pytest.mark.parametrize("value", ["NAN999", "NAN8", "FOO", "NAN1,NAN1O4"])
+def test_unknown_rule_code_is_a_one_line_error(project, option, value):
+    bad = value.split(",")[-1]
+    one_line_error(run("check", "bad.py", option, value),
+                   re.escape(f"'{bad}' matches no rule code (use a code such as NAN104, a prefix such as NAN1, or ALL)"))
+
+
+def test_command_line_selection_overrides_config(project):
+    (project / "pyproject.toml").write_text('[tool.nanlint]\nignore = ["NAN112"]\n')
+    assert run("check", "bad.py").exit_code == 0
+    # --ignore on the command line replaces the configured list, as ruff does.
+    assert run("check", "bad.py", "--ignore", "NAN2").exit_code == 1
+
+
+# --- formats and output -------------------------------------------------------------------
+
+
+def test_format_json(project):
+    result = run("check", "bad.py", "clean.py", "--format", "json")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout) == [{
+        "code": "NAN112", "name": "nan-comparison",
+        "message": "comparison with NaN is always False; use isnan() to test for NaN", "severity": "error",
+        "path": "bad.py", "line": 5, "column": 12, "end_line": 5, "end_column": 26, "fix": None}]
+
+
+def test_output_format_is_an_alias(project):
+    assert run("check", "bad.py", "--output-format", "json").stdout == \
+        run("check", "bad.py", "--format", "json").stdout
+
+
+def test_format_github(project):
+    result = run("check", "bad.py", "--format", "github")
+    assert result.exit_code == 1
+    assert result.stdout == (
+        "::error file=bad.py,line=5,col=12,endLine=5,endColumn=26,title=nanlint (NAN112)"
+        "::comparison with NaN is always False; use isnan() to test for NaN\n" + FINDING + SUMMARY)
+
+
+def test_format_sarif_is_valid_and_repo_relative(project):
+    (project / "src").mkdir()
+    (project / "src" / "bad.py").write_text(BAD)
+    result = run("check", "src", "--format", "sarif")
+    assert result.exit_code == 1
+    log = json.loads(result.stdout)
+    jsonschema.validate(log, SCHEMA)
+    [finding] = log["runs"][0]["results"]
+    assert finding["ruleId"] == "NAN112" and finding["level"] == "error"
+    assert finding["locations"][0]["physicalLocation"] == {
+        "artifactLocation": {"uri": "src/bad.py", "uriBaseId": "%SRCROOT%"},
+        "region": {"startLine": 5, "startColumn": 12, "endLine": 5, "endColumn": 26}}
+    assert log["runs"][0]["tool"]["driver"]["rules"][0]["help"]["markdown"] == catalog.get("NAN112").text
+
+
+def test_format_sarif_with_no_findings(project):
+    result = run("check", "clean.py", "--format", "sarif")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["runs"][0]["results"] == []
+
+
+def test_output_file(project):
+    result = run("check", "bad.py", "--output-file", "report.json", "--format", "json")
+    assert (result.exit_code, result.stdout, result.stderr) == (1, "", "")
+    assert json.loads((project / "report.json").read_text())[0]["code"] == "NAN112"
+    run("check", "bad.py", "-o", "report.txt")
+    assert (project / "report.txt").read_text() == FINDING + SUMMARY
+
+
+def test_output_file_in_a_missing_directory_is_one_line(project):
+    one_line_error(run("check", "bad.py", "-o", "no/such/dir/report.txt"),
+                   r"cannot write no/such/dir/report\.txt: No such file or directory")
+
+
+def test_statistics(project):
+    (project / "more.py").write_text(BAD + "\n\nassert 1.0 != np.nan\n")
+    result = run("check", "bad.py", "more.py", "--statistics")
+    assert result.exit_code == 1
+    assert result.stdout == "    3\tNAN112\t    nan-comparison\nFound 3 findings (3 errors).\n"
+
+
+def test_quiet(project):
+    assert run("check", "bad.py", "-q").stdout == FINDING
+    assert run("check", "bad.py", "--quiet").stdout == FINDING
+    assert run("check", "clean.py", "-q").stdout == ""
+    assert run("check", "clean.py", "-q").exit_code == 0
+
+
+def test_no_colour_unless_a_terminal_or_forced(project):
+    # CliRunner's stdout is not a terminal: plain text by default.
+    assert "\x1b[" not in run("check", "bad.py").stdout
+    forced = run("check", "bad.py", env={"FORCE_COLOR": "1"}).stdout
+    assert forced.startswith("\x1b[1mbad.py:5:12\x1b[0m: \x1b[31m\x1b[1mNAN112\x1b[0m comparison")
+    assert run("check", "bad.py", "--no-color", env={"FORCE_COLOR": "1"}).stdout == FINDING + SUMMARY
+    assert run("check", "bad.py", env={"FORCE_COLOR": "1", "NO_COLOR": "1"}).stdout == FINDING + SUMMARY
+    assert "\x1b[" not in run("check", "bad.py", "--format", "json", env={"FORCE_COLOR": "1"}).stdout
+    run("check", "bad.py", "-o", "out.txt", env={"FORCE_COLOR": "1"})
+    assert (project / "out.txt").read_text() == FINDING + SUMMARY
+
+
+def test_config_option(project, tmp_path_factory):
+    elsewhere = tmp_path_factory.mktemp("conf")
+    (elsewhere / "custom.toml").write_text('ignore = ["NAN112"]\n')
+    assert run("check", "bad.py", "--config", str(elsewhere / "custom.toml")).exit_code == 0
+    (elsewhere / "pyproject.toml").write_text('[tool.nanlint]\nignore = ["NAN1"]\n')
+    assert run("check", "bad.py", "--config", str(elsewhere / "pyproject.toml")).exit_code == 0
+    # An explicit config wins over the nearest one.
+    (project / "pyproject.toml").write_text('[tool.nanlint]\nselect = ["NAN2"]\n')
+    assert run("check", "bad.py").exit_code == 0
+    (elsewhere / "all.toml").write_text('select = ["ALL"]\n')
+    assert run("check", "bad.py", "--config", str(elsewhere / "all.toml")).exit_code == 1
+
+
+def test_config_option_errors_are_one_line(project):
+    one_line_error(run("check", "bad.py", "--config", "missing.toml"),
+                   r"Invalid value for '--config': File 'missing.toml' does not exist\..*")
+    (project / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    one_line_error(run("check", "bad.py", "--config", "pyproject.toml"), r".*pyproject.toml: no \[tool.nanlint\] table")
+
+
+def test_version():
+    result = run("--version")
+    assert (result.exit_code, result.stdout) == (0, f"nanlint, version {__version__}\n")
+    assert run("-V").stdout == result.stdout
+
+
+# --- nanlint rule ---------------------------------------------------------------------------
+
+
+def test_rule_prints_the_page():
+    result = run("rule", "NAN112")
+    page = (catalog.rules_dir() / "NAN112.md").read_text(encoding="utf-8")
+    assert (result.exit_code, result.stdout) == (0, page)
+    assert run("rule", "nan112").stdout == page
+
+
+def test_rule_all_lists_every_design_code_with_its_status():
+    result = run("rule", "--all")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == DESIGN_CODES
+    pages = catalog.load()
+    for line in lines:
+        code, name, status, summary = re.fullmatch(r"(NAN\d{3})  (\S+) +(implemented|planned) +(.+)", line).groups()
+        page = pages[code]
+        assert (name, status, summary) == (page.name, page.status, page.summary)
+    assert "NAN112  nan-comparison" in result.stdout and " implemented " in lines[DESIGN_CODES.index("NAN112")]
+
+
+def test_rule_without_a_code_lists_all():
+    assert run("rule").stdout == run("rule", "--all").stdout
+
+
+def test_unknown_rule_is_a_one_line_error():
+    one_line_error(run("rule", "NAN999"), "unknown rule code 'NAN999'")
+
+
+# --- a real process -------------------------------------------------------------------------
+
+
+def console_script() -> str:
+    script = Path(sys.executable).with_name("nanlint")
+    assert script.exists(), f"console script not installed next to {sys.executable}"
+    return str(script)
+
+
+def process(*argv: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR", "NANLINT_DEBUG")}
+    done = subprocess.run(list(argv), cwd=cwd, capture_output=True, text=True, input=stdin, env=env, timeout=120)
+    assert "Traceback" not in done.stderr, done.stderr
+    return done
+
+
+def test_python_dash_m(project):
+    done = process(sys.executable, "-m", "nanlint", "check", "bad.py", "clean.py", cwd=project)
+    assert (done.returncode, done.stdout, done.stderr) == (1, FINDING + SUMMARY, "")
+
+
+def test_console_script(project):
+    done = process(console_script(), "check", "bad.py", "--format", "json", cwd=project)
+    assert done.returncode == 1 and json.loads(done.stdout)[0]["line"] == 5
+    done = process(console_script(), "--version", cwd=project)
+    assert (done.returncode, done.stdout) == (0, f"nanlint, version {__version__}\n")
+
+
+@pytest.mark.parametrize("argv,stderr", [
+    (("check", "missing.py"), "nanlint: error: missing.py: no such file or directory\n"),
+    (("check", "bad.py", "--select", "NAN999"),
+     "nanlint: error: 'NAN999' matches no rule code (use a code such as NAN104, a prefix such as NAN1, or ALL)\n"),
+    (("rule", "NAN999"), "nanlint: error: unknown rule code 'NAN999'\n"),
+    (("check", "--zzzzzzzz"), "nanlint: error: No such option '--zzzzzzzz'. (see 'nanlint check --help')\n"),
+])
+def test_errors_in_a_real_process(project, argv, stderr):
+    done = process(console_script(), *argv, cwd=project)
+    assert (done.returncode, done.stdout, done.stderr) == (2, "", stderr)
+
+
+def test_bad_config_in_a_real_process(project):
+    (project / "pyproject.toml").write_text('[tool.nanlint]\nselect = "NAN1"\n')
+    done = process(sys.executable, "-m", "nanlint", "check", "bad.py", cwd=project)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == f"nanlint: error: {project / 'pyproject.toml'}: 'select' must be a list of strings\n"
+
+
+@pytest.mark.parametrize("options,code", [((), 1), (("--exit-zero",), 0)])
+def test_reader_leaving_early_keeps_the_exit_code(project, options, code):
+    """`nanlint check | head -n 1`: the closed pipe is neither a traceback nor a different exit code."""
+    (project / "many.py").write_text("import numpy as np\n" + "".join(f"a{i} = x == np.nan\n" for i in range(4000)))
+    reader = subprocess.Popen([console_script(), "check", "many.py", "--no-cache", *options], cwd=project, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = reader.stdout.readline()
+    reader.stdout.close()
+    stderr = reader.stderr.read()
+    assert reader.wait(timeout=120) == code
+    assert first == "many.py:2:6: NAN112 comparison with NaN is always False; use isnan() to test for NaN\n"
+    assert stderr == ""
+
+
+def test_stdin(project):
+    done = process(console_script(), "check", "-", "--stdin-filename", "piped.py", cwd=project, stdin=BAD)
+    assert done.returncode == 1
+    assert done.stdout == FINDING.replace("bad.py", "piped.py") + SUMMARY
+
+
+def test_help_lists_the_shared_options(project):
+    result = run("check", "--help")
+    assert result.exit_code == 0
+    for option in ("--select", "--extend-select", "--ignore", "--format", "--output-file", "--fail-on",
+                   "--exit-zero", "--statistics", "--quiet", "--no-color", "--config"):
+        assert option in result.stdout, option
+    assert "--output-format" not in result.stdout  # the hidden ruff-compatible alias
+    assert textwrap.dedent(result.stdout).startswith("Usage: main check [OPTIONS] [PATHS]...")
