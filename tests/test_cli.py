@@ -382,7 +382,7 @@ def test_bad_config_in_a_real_process(project):
 @pytest.mark.parametrize("options,code", [((), 1), (("--exit-zero",), 0)])
 def test_reader_leaving_early_keeps_the_exit_code(project, options, code):
     """`nanlint check | head -n 1`: the closed pipe is neither a traceback nor a different exit code."""
-    (project / "many.py").write_text("import numpy as np\n" + "".join(f"a{i} = x == np.nan\n" for i in range(4000)))
+    (project / "many.py").write_text("import numpy as np\n" + "".join(f"a{i} = x == np.nan\n" for i in range(1500)))  # > a pipe's buffer
     reader = subprocess.Popen([console_script(), "check", "many.py", "--no-cache", *options], cwd=project, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     first = reader.stdout.readline()

@@ -42,6 +42,7 @@ def test_source_hook():
     assert hook["language"] == "python"
     assert hook["types_or"] == ["python", "pyi", "jupyter"]
     assert hook["require_serial"] is True
+    assert hook["minimum_pre_commit_version"] == "2.9.2"  # the first release with types_or
 
 
 def test_graph_hook():
