@@ -6,6 +6,7 @@ ConfigError naming the key, which the CLI turns into exit code 2.
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,8 +165,8 @@ def _string(key: str, value: Any) -> str:
 
 
 def _number(key: str, value: Any, kind: type = float, minimum: float | None = None) -> Any:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and not isinstance(value, int)) \
-            or value != value:  # NaN: no comparison with it means anything
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
+    if not is_number or (kind is int and not isinstance(value, int)):
         raise ConfigError(f"'{key}' must be {'an integer' if kind is int else 'a number'}")
     if minimum is not None and value < minimum:
         raise ConfigError(f"'{key}' must be >= {minimum}")
