@@ -70,6 +70,7 @@ FUNCTIONS: dict[str, list[str]] = {
     "maximum": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "maximum", "fmax") + ["builtins.max"],
     "minimum": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "minimum", "fmin") + ["builtins.min"],
     "clamp": _rows(NUMPY_LIKE + TORCH + KERAS_BACKEND, "clip", "clamp", "clamp_min", "clip_min")
+    + _rows(TORCH, "clamp_max")
     + _rows(TENSORFLOW, "clip_by_value") + ["jax.lax.clamp"],
     "nan_to_num": _rows(NUMPY_LIKE + TORCH, "nan_to_num") + ["tensorflow.experimental.numpy.nan_to_num"],
     "sqrt": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "sqrt") + ["math.sqrt", "jax.lax.sqrt"],
@@ -96,9 +97,12 @@ FUNCTIONS: dict[str, list[str]] = {
     "cosine_similarity": ["torch.nn.functional.cosine_similarity", "torch.cosine_similarity",
                           "keras.losses.cosine_similarity", "optax.cosine_similarity"],
     "dot": _rows(NUMPY_LIKE + TORCH, "dot", "vdot", "inner", "einsum", "matmul") + _rows(TENSORFLOW, "tensordot",
-                                                                                       "matmul"),
-    "where": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "where") + ["tensorflow.where_v2", "jax.lax.select"],
-    "isnan": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "isnan") + ["math.isnan"],
+                                                                                       "matmul")
+    + ["torch.nn.functional.linear"],
+    "where": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "where") + ["tensorflow.where_v2", "jax.lax.select",
+                                                                                      "keras.backend.switch"],
+    "isnan": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "isnan") + _rows(TENSORFLOW, "is_nan")
+    + ["math.isnan"],
     "isfinite": _rows(NUMPY_LIKE + TORCH + TENSORFLOW, "isfinite", "is_finite") + ["math.isfinite"],
     "abs": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "abs", "absolute") + ["builtins.abs", "math.fabs"],
     "masked_fill": _rows(TORCH, "masked_fill"),
@@ -108,7 +112,11 @@ FUNCTIONS: dict[str, list[str]] = {
     "full": _rows(NUMPY_LIKE + TORCH, "full", "full_like") + _rows(TENSORFLOW, "fill"),
     "cast": ["tensorflow.cast", "keras.backend.cast", "keras.ops.cast"],
     "finfo": _rows(NUMPY_LIKE + TORCH, "finfo") + ["tensorflow.experimental.numpy.finfo"],
-    "float": ["builtins.float"],
+    "float": ["builtins.float"] + _rows(NUMPY_LIKE, "float16", "float32", "float64"),
+    "mul": _rows(NUMPY_LIKE + TORCH + TENSORFLOW, "multiply", "mul"),
+    "cast": _rows(NUMPY_LIKE, "asarray") + ["torch.as_tensor"],
+    "layout": _rows(NUMPY_LIKE + TORCH + TENSORFLOW, "reshape", "squeeze", "expand_dims", "unsqueeze")
+    + ["tensorflow.stop_gradient", "jax.lax.stop_gradient"],
 }
 
 # `x.exp()`: method name -> op, for receivers that are tensors/arrays rather than modules.
@@ -128,6 +136,13 @@ METHODS: dict[str, str] = {
     "acos": "acos", "arccos": "acos", "asin": "asin", "arcsin": "asin", "cos": "cos",
     "dot": "dot", "matmul": "dot", "isnan": "isnan", "abs": "abs", "masked_fill": "masked_fill",
     "masked_fill_": "masked_fill", "tanh": "tanh", "relu": "relu",
+    "clamp_max": "clamp", "clamp_max_": "clamp", "mul": "mul", "mul_": "mul", "multiply": "mul",
+    # value-preserving conversions and re-arrangements: guards and masks are seen through them
+    "float": "cast", "double": "cast", "half": "cast", "bfloat16": "cast", "long": "cast", "int": "cast",
+    "bool": "cast", "to": "cast", "type": "cast", "type_as": "cast", "astype": "cast",
+    "detach": "layout", "clone": "layout", "contiguous": "layout", "view": "layout", "view_as": "layout",
+    "reshape": "layout", "squeeze": "layout", "unsqueeze": "layout", "flatten": "layout", "expand": "layout",
+    "expand_as": "layout",
 }
 
 # Classes whose instances compute an op when called: `self.act = nn.Softmax(-1)` ... `self.act(x)`.
@@ -139,6 +154,7 @@ MODULE_CLASSES: dict[str, list[str]] = {
     "softplus": ["torch.nn.Softplus"],
     "tanh": ["torch.nn.Tanh"],
     "relu": ["torch.nn.ReLU", "keras.layers.ReLU"],
+    "cosine_similarity": ["torch.nn.CosineSimilarity"],
 }
 
 # Qualified names of constants.
@@ -146,6 +162,19 @@ CONSTANTS: dict[str, list[str]] = {
     "nan": _rows(NUMPY_LIKE + TORCH, "nan", "NaN", "NAN") + ["math.nan"],
     "inf": _rows(NUMPY_LIKE + TORCH, "inf", "Inf", "infty", "PINF") + ["math.inf"],
 }
+
+
+# Roots of namespaces whose ops are traced for gradients: an infinite derivative (sqrt at 0, the unused
+# branch of a where) matters there, not in NumPy, SciPy or math.
+DIFFERENTIABLE_ROOTS = frozenset({"torch", "tensorflow", "jax", "flax", "keras", "tf_keras", "optax", "autograd",
+                                  "mxnet", "paddle", "mlx", "haiku", "equinox"})
+
+# Clamps whose bounds come first: jax.lax.clamp(min, x, max).
+CLAMP_BOUNDS_FIRST = frozenset({"jax.lax.clamp"})
+
+
+def differentiable(qualified: str | None) -> bool:
+    return qualified is not None and qualified.split(".", 1)[0] in DIFFERENTIABLE_ROOTS
 
 
 def canonical(qualified: str) -> str:
