@@ -110,7 +110,8 @@ FUNCTIONS: dict[str, list[str]] = {
     "tanh": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND + JAX_NN, "tanh") + ["math.tanh"],
     "relu": _rows(TORCH + TORCH_FUNCTIONAL + TF_NN + JAX_NN + KERAS_BACKEND, "relu"),
     "full": _rows(NUMPY_LIKE + TORCH, "full", "full_like") + _rows(TENSORFLOW, "fill"),
-    "cast": ["tensorflow.cast", "keras.backend.cast", "keras.ops.cast", "torch.as_tensor"] + _rows(NUMPY_LIKE, "asarray"),
+    "cast": ["tensorflow.cast", "keras.backend.cast", "keras.ops.cast", "torch.as_tensor"]
+    + _rows(NUMPY_LIKE, "asarray"),
     "finfo": _rows(NUMPY_LIKE + TORCH, "finfo") + ["tensorflow.experimental.numpy.finfo"],
     "float": ["builtins.float"] + _rows(NUMPY_LIKE, "float16", "float32", "float64"),
     "mul": _rows(NUMPY_LIKE + TORCH + TENSORFLOW, "multiply", "mul"),
