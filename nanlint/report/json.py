@@ -74,9 +74,20 @@ def graph_object(result: GraphResult) -> dict:
     }
 
 
+def finite_only(value):
+    """JSON has no infinity or NaN: such numbers anywhere (e.g. in a summary) become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite_only(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_only(v) for v in value]
+    return value
+
+
 def render(run: Run, options: ReportOptions) -> str:
     if run.command == "graph":
-        objects = [graph_object(g) for g in run.graphs]
+        objects = [finite_only(graph_object(g)) for g in run.graphs]
         data = objects[0] if len(objects) == 1 else objects
     else:
         data = [source_object(f) for f in run.findings]

@@ -4,11 +4,12 @@
   its "What it does" section, help = the whole page (text and Markdown).
 - Source findings point at their file with a region (1-based lines and columns, end
   column exclusive, as SARIF's own convention).
-- Notebook findings point at the .ipynb file without a region: their lines are counted
-  inside a cell, which no line of the notebook's JSON matches. The cell and line go into
-  the message and the result's properties instead.
-- Graph findings point at the model file (binary: no region); the node is named in the
-  message and given as a logical location `model::node`.
+- Notebook findings point at line 1 of the .ipynb file: their lines are counted inside a
+  cell, which no line of the notebook's JSON matches. The cell and line go into the
+  message and the result's properties instead. (GitHub code scanning requires
+  region.startLine on every result -- rule GH1003 -- hence line 1 rather than no region.)
+- Graph findings point at line 1 of the model file (binary) for the same reason; the node
+  is named in the message and given as a logical location `model::node`.
 - URIs are relative to ReportOptions.root (uriBaseId %SRCROOT%) when the file lies under
   it, absolute file: URIs otherwise.
 - partialFingerprints["nanlint/v1"] identifies a result across runs without line
@@ -113,6 +114,7 @@ def source_result(finding: Finding, loc: SourceLocation, root: str) -> tuple[dic
     if loc.cell is None:
         physical["region"] = region(loc.line, loc.column, loc.end_line, loc.end_column)
     else:
+        physical["region"] = {"startLine": 1}
         message = f"cell {loc.cell}, line {loc.line}: {message}"
         properties = {"cell": loc.cell, "line": loc.line, "column": loc.column}
     result: dict = {"message": {"text": message}, "locations": [{"physicalLocation": physical}]}
@@ -133,7 +135,7 @@ def graph_result(finding: Finding, loc: GraphLocation, root: str) -> tuple[dict,
     site = loc.node or loc.tensor or "<graph>"
     op = f" ({loc.op_type})" if loc.op_type else ""
     kind = evidence.kind if evidence else "static"
-    location: dict = {"physicalLocation": {"artifactLocation": artifact}}
+    location: dict = {"physicalLocation": {"artifactLocation": artifact, "region": {"startLine": 1}}}
     if loc.node or loc.tensor:
         location["logicalLocations"] = [{
             "name": site,

@@ -9,7 +9,9 @@ every staged file explicitly, excluded or not).
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +28,22 @@ class SourceFile:
     display: str  # as reported: as given, or joined onto the directory that was given
 
 
+@functools.lru_cache(maxsize=512)
+def _path_regex(pattern: str) -> re.Pattern:
+    """A path glob: `*` and `?` stay inside one component, `**` crosses them; a match also covers what is below."""
+    parts = []
+    for token in re.split(r"(\*\*/?|\*|\?)", pattern.strip("/").removeprefix("./")):
+        if token.startswith("**"):
+            parts.append("(?:.*/)?" if token.endswith("/") else ".*")
+        elif token == "*":
+            parts.append("[^/]*")
+        elif token == "?":
+            parts.append("[^/]")
+        else:
+            parts.append(re.escape(token))
+    return re.compile("".join(parts) + "(?:/.*)?")
+
+
 def matches_glob(path: Path, root: Path, patterns, name_only: bool = False) -> bool:
     """Slash patterns against the root-relative path; others against names (only the last with name_only)."""
     try:
@@ -33,12 +51,11 @@ def matches_glob(path: Path, root: Path, patterns, name_only: bool = False) -> b
     except ValueError:
         relative = path.as_posix()
     for pattern in patterns:
-        pattern = pattern.rstrip("/")
-        if "/" in pattern:
-            if fnmatch.fnmatchcase(relative, pattern) or fnmatch.fnmatchcase(relative, pattern + "/*") \
-                    or relative.startswith(pattern.lstrip("./") + "/"):
+        if "/" in pattern.rstrip("/"):
+            if _path_regex(pattern).fullmatch(relative):
                 return True
-        elif any(fnmatch.fnmatchcase(part, pattern) for part in ([path.name] if name_only else relative.split("/"))):
+        elif any(fnmatch.fnmatchcase(part, pattern.rstrip("/"))
+                 for part in ([path.name] if name_only else relative.split("/"))):
             return True
     return False
 

@@ -224,3 +224,14 @@ def test_several_models_give_one_object_each():
     data = json.loads(json_report.render(run, ReportOptions()))
     assert [obj["model"] for obj in data] == ["a.onnx", "b.onnx"]
     assert [len(obj["findings"]) for obj in data] == [1, 0]
+
+
+def test_non_finite_numbers_in_a_graph_summary_become_null():
+    import json as std_json
+
+    from nanlint.report import GraphResult, ReportOptions, Run
+    from nanlint.report.json import render
+
+    result = GraphResult("m.onnx", ("cpu",), [], {"max_bound": float("inf"), "nested": [float("nan"), 1.5]})
+    data = std_json.loads(render(Run(command="graph", findings=[], graphs=[result]), ReportOptions()))
+    assert data["summary"] == {"max_bound": None, "nested": [None, 1.5]}

@@ -126,10 +126,11 @@ def test_path_outside_the_root_is_an_absolute_file_uri():
         "uri": "file:///elsewhere/src/train.py"}
 
 
-def test_notebook_result_has_no_region_and_names_the_cell():
+def test_notebook_result_points_at_line_1_and_names_the_cell():
+    # GitHub requires region.startLine (GH1003); cell lines match no line of the notebook's JSON
     [result] = _results([rooted(NOTEBOOK)])
     assert result["locations"] == [{"physicalLocation": {
-        "artifactLocation": {"uri": "notebooks/explore.ipynb", "uriBaseId": "%SRCROOT%"}}}]
+        "artifactLocation": {"uri": "notebooks/explore.ipynb", "uriBaseId": "%SRCROOT%"}, "region": {"startLine": 1}}}]
     assert result["message"]["text"] == "cell 2, line 3: log(1 + x) loses precision for small x; use log1p(x)"
     assert result["properties"] == {"cell": 2, "line": 3, "column": 7}
     assert "fixes" not in result  # its edits are in cell coordinates, which SARIF regions cannot express
@@ -151,7 +152,8 @@ def test_fix_becomes_a_sarif_fix():
 def test_graph_result_points_at_the_model_with_a_logical_location():
     div, overflow, constant = _results([rooted(f) for f in GRAPH_FINDINGS])
     assert div["locations"] == [{
-        "physicalLocation": {"artifactLocation": {"uri": "models/net.onnx", "uriBaseId": "%SRCROOT%"}},
+        "physicalLocation": {"artifactLocation": {"uri": "models/net.onnx", "uriBaseId": "%SRCROOT%"},
+                             "region": {"startLine": 1}},
         "logicalLocations": [{"name": "Div_3", "kind": "function", "fullyQualifiedName": "models/net.onnx::Div_3"}],
     }]
     assert div["message"]["text"] == "Div_3 (Div): denominator can be 0 [static, cuda-fp16]"

@@ -149,3 +149,10 @@ def test_pathological_sources_do_not_crash(source):
 
     findings = lint_text("import numpy as np\ny = x == np.nan\n" + source + "\n")
     assert [f.code for f in findings] in (["NAN112"], ["NAN900"])
+
+
+def test_a_star_in_a_path_pattern_stays_inside_one_directory(tmp_path):
+    tree(tmp_path, {"gen/a.py": BAD, "gen/keep/b.py": BAD, "deep/x/gen/c.py": BAD, "deep/y/z/gen/d.py": BAD})
+    settings = dataclasses.replace(Settings(root=tmp_path), extend_exclude=("gen/*.py", "deep/**/gen"))
+    findings, _ = run([tmp_path], tmp_path, settings=settings)
+    assert [Path(p).relative_to(tmp_path).as_posix() for p, *_ in findings] == ["gen/keep/b.py"]
