@@ -283,10 +283,11 @@ def fixes_summary(fixed: list[Finding]) -> str:
 @main.command()
 @click.argument("models", nargs=-1, type=click.Path(path_type=Path))
 @shared_options
-@click.option("--target", "targets", multiple=True, help="Execution-provider profile (repeatable), e.g. cuda-fp16.")
-@click.option("--list-targets", is_flag=True, help="List the known target profiles and exit.")
+@click.option("--target", "targets", multiple=True, metavar="NAME|PROFILE.json",
+              help="Execution-provider profile (repeatable), e.g. cuda-fp16, or a profile file of your own.")
+@click.option("--list-targets", is_flag=True, help="List the built-in target profiles and exit.")
 @click.option("--input-range", "input_ranges", multiple=True, metavar="NAME=LO,HI",
-              help="Value range of a model input (repeatable).")
+              help="Value range of a model input (repeatable; '*=LO,HI' for every other input) [default: -1,1].")
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=D0,D1,...",
               help="Concrete shape for a model input with symbolic dimensions (repeatable).")
 @guarded
@@ -296,7 +297,7 @@ def graph(models, select, extend_select, ignore, output_format, output_file, fai
     from nanlint.graph import GraphOptions, analyze_models, list_target_names
 
     if list_targets:
-        click.echo("\n".join(list_target_names()))
+        click.echo(describe_targets(list_target_names()), nl=False)
         return
     if not models:
         raise UsageFailure("no model given (usage: nanlint graph MODEL.onnx ...)")
@@ -308,13 +309,22 @@ def graph(models, select, extend_select, ignore, output_format, output_file, fai
         raise UsageFailure(str(exc)) from None
     results, errors = analyze_models([str(m) for m in models], settings, options)
     findings = [f for r in results for f in r.findings]
-    run = Run(command="graph", findings=findings, checked=len(results), graphs=results)
+    run = Run(command="graph", findings=findings, checked=len(results), graphs=results, errors=list(errors))
     report_options = ReportOptions(color=use_color(no_color, output_format, output_file), statistics=statistics,
                                    quiet=quiet, root=str(Path.cwd()))
     for message in errors:
         click.echo(f"nanlint: error: {message}", err=True)
     emit(run, output_format, output_file, report_options)
     sys.exit(exit_code(findings, settings, exit_zero, bool(errors)))
+
+
+def describe_targets(names: list[str]) -> str:
+    """One line per built-in target: its name and what it models."""
+    from nanlint.graph.targets import load_profile
+
+    profiles = [load_profile(name) for name in names]
+    width = max(len(p.name) for p in profiles)
+    return "".join(f"{p.name:<{width}}  {p.description}\n" for p in profiles)
 
 
 @main.command()

@@ -1,1 +1,613 @@
-OPTIONS: dict = {}
+"""Hazards -> findings: what the interval bounds mean on one target.
+
+Every check reads the bounds of one analysis (run with the target's clamping limits) and the
+target's precision (which dtype each tensor is stored in and each kernel computes in). The checks
+run from the most specific to the most general, and each hazard is reported once:
+
+- NAN701/NAN702 (constants, epsilons), NAN505/NAN506 (softmax and normalization patterns) and
+  NAN504 (exp overflow) claim the tensors they explain, so NAN601 does not report them again;
+- a node with a domain finding (NAN501-NAN503) claims its outputs (the inf or NaN it makes);
+- a tensor that overflows only because an input already did (an upstream overflow the analysis
+  clamped, an out-of-range or infinite constant) is a consequence, not a new hazard;
+- a bound that is infinite only because an unsupported op (NAN799) made it unknown says nothing.
+
+Margins rank findings: for range hazards, log2 of how far the bound goes past the dtype's max;
+for domain hazards, log2(1 + distance past the edge of the domain).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+import onnx
+
+from nanlint import catalog
+from nanlint.findings import Evidence, Finding, GraphLocation, Severity
+from nanlint.graph.patterns import GUARD_DEPTH, Patterns, attribute
+from nanlint.graph.targets import DTYPES, REDUCED, DtypeInfo, Profile
+from nanlint.graph.targets.precision import Precision
+
+# Rule options ([tool.nanlint.rules.NANxxx]) and their defaults.
+OPTIONS: dict[str, dict[str, Any]] = {
+    "NAN601": {"min-ratio": 1.0},  # report bounds at least this many times the dtype's max
+    "NAN701": {"min-ratio": 1.0},
+    "NAN702": {"max-epsilon": 1e-3},  # the largest constant treated as an epsilon guard
+}
+
+# Normalization ops and their epsilon attribute's default (None: only an explicit attribute is checked).
+EPSILON_OPS = {
+    "LayerNormalization": 1e-5, "BatchNormalization": 1e-5, "InstanceNormalization": 1e-5,
+    "GroupNormalization": 1e-5, "RMSNormalization": 1e-5, "SkipLayerNormalization": None,
+    "SimplifiedLayerNormalization": None, "SkipSimplifiedLayerNormalization": None,
+}
+
+
+def num(value: float) -> str:
+    """A number for a message: integers as such, the rest with 3 significant digits."""
+    if not math.isfinite(value):
+        return "inf" if value > 0 else "-inf"
+    if value == int(value) and abs(value) < 1e6:
+        return str(int(value))
+    return f"{value:.3g}"
+
+
+def span(bound: tuple[float, float]) -> str:
+    return f"[{num(bound[0])}, {num(bound[1])}]"
+
+
+@dataclass
+class Context:
+    """One model on one target: bounds, precisions, and the findings so far."""
+
+    model: Any
+    analysis: Any
+    profile: Profile
+    precision: Precision
+    patterns: Patterns
+    settings: Any
+    findings: list[Finding] = field(default_factory=list)
+    claimed: set[str] = field(default_factory=set)  # tensors explained by a finding already
+    unknown: set[str] = field(default_factory=set)  # tensors unbounded because of unsupported ops
+
+    # -- bounds ---------------------------------------------------------------------------------
+
+    def raw(self, tensor: str) -> tuple[float, float] | None:
+        """The tensor's bound before any clamping to the target range."""
+        if tensor in self.analysis.clamped:
+            lo, hi = self.analysis.clamped[tensor]
+            return float(lo), float(hi)
+        bound = self.analysis.bounds.get(tensor)
+        return (bound.min(), bound.max()) if bound is not None else None
+
+    def overflowed(self, tensor: str) -> bool:
+        """The tensor can leave its dtype's finite range on the target (constants included)."""
+        info = self.precision.info(tensor)
+        bound = self.raw(tensor)
+        if info is None or bound is None:
+            return False
+        return max(-bound[0], bound[1]) >= info.overflow
+
+    def inputs_overflowed(self, node: onnx.NodeProto) -> bool:
+        return any(name and self.overflowed(name) for name in node.input)
+
+    def depth(self, tensor: str | None) -> int | None:
+        return self.analysis.depth.get(tensor) if tensor else None
+
+    def guarded(self, tensor: str) -> bool:
+        """An epsilon guard sits shortly upstream: whether it survives is NAN702's business."""
+        guard_nodes = {id(g.node) for g in self.patterns.guards}
+        frontier, seen = [tensor], set()
+        for _ in range(GUARD_DEPTH + 1):
+            parents = []
+            for name in frontier:
+                node = self.model.producer.get(name)
+                if node is None or id(node) in seen:
+                    continue
+                if id(node) in guard_nodes:
+                    return True
+                seen.add(id(node))
+                parents.extend(i for i in node.input if i)
+            frontier = parents
+        return False
+
+    # -- reporting ------------------------------------------------------------------------------
+
+    def report(self, code: str, node: onnx.NodeProto | None, tensor: str | None, message: str,
+               bound: tuple[float, float] | None = None, margin: float | None = None, certain: bool = False,
+               claims: Iterable[str] = ()) -> None:
+        self.claimed.update(name for name in claims if name)
+        if node is not None:
+            self.claimed.update(out for out in node.output if out)
+        if not self.settings.is_selected(code):
+            return
+        page = catalog.get(code)
+        severity = self.settings.severity_of(code, Severity.error if certain else page.severity)
+        location = GraphLocation(self.model.path, self.profile.name, (node.name or None) if node is not None else None,
+                                 node.op_type if node is not None else None, tensor)
+        evidence = Evidence("static", bound=bound, margin=margin, depth=self.depth(tensor))
+        self.findings.append(Finding(code, page.name, message, severity, location, evidence=evidence))
+
+
+def check(model, analysis, profile: Profile, precision: Precision, patterns: Patterns, settings) -> list[Finding]:
+    """Every hazard of one model on one target, most specific checks first."""
+    ctx = Context(model, analysis, profile, precision, patterns, settings)
+    ctx.unknown = unknown_tensors(ctx)
+    for run in (constants_out_of_range, epsilons, naive_softmaxes, masked_softmaxes, normalizations,
+                exp_overflow, domains, activation_overflow, unsupported_ops):
+        run(ctx)
+    return ctx.findings
+
+
+def unknown_tensors(ctx: Context) -> set[str]:
+    """Tensors whose bound is infinite only because an unsupported op upstream is unbounded."""
+    unsupported = {id(node) for node in ctx.analysis.unsupported}
+    unknown: set[str] = set()
+    for node in ctx.model.nodes:
+        if id(node) in unsupported or any(name in unknown for name in node.input):
+            for out in node.output:
+                bound = ctx.raw(out)
+                if bound is None or not (math.isfinite(bound[0]) and math.isfinite(bound[1])):
+                    unknown.add(out)
+    return unknown
+
+
+# --- NAN701: constants ----------------------------------------------------------------------------
+
+
+def constants_out_of_range(ctx: Context) -> None:
+    min_ratio = ctx.settings.option("NAN701", "min-ratio", OPTIONS["NAN701"]["min-ratio"])
+    for name, value in ctx.model.constants.items():
+        info = ctx.precision.info(name)
+        if info is None or ctx.precision.own_dtypes or not ctx.model.consumers.get(name) or value.size == 0:
+            continue
+        finite = np.asarray(value, np.float64)
+        finite = finite[np.isfinite(finite)]
+        if finite.size == 0:
+            continue
+        low, high = float(finite.min()), float(finite.max())
+        peak = max(-low, high)
+        if peak < info.overflow or peak < min_ratio * info.max:
+            continue
+        producer = ctx.model.producer.get(name)
+        fate = (f"the {info.name} conversion clips it to {'-' if peak == -low else ''}{num(info.max)}"
+                if ctx.profile.constants == "clip" else "it becomes inf")
+        ctx.report("NAN701", producer, name,
+                   f"constant '{name}' holds {num(high if peak == high else low)}, beyond {info.name}'s finite "
+                   f"range (max {num(info.max)}): {fate}",
+                   bound=(low, high), margin=math.log2(peak / info.max), certain=True)
+
+
+# --- NAN702: epsilons -----------------------------------------------------------------------------
+
+
+def epsilons(ctx: Context) -> None:
+    for node in ctx.model.nodes:
+        if node.op_type in EPSILON_OPS:
+            attribute_epsilon(ctx, node)
+    for guard in ctx.patterns.guards:
+        if guard.kind == "lower":
+            lower_guard(ctx, guard)
+        else:
+            upper_guard(ctx, guard)
+
+
+def attribute_epsilon(ctx: Context, node: onnx.NodeProto) -> None:
+    eps = attribute(node, "epsilon", EPSILON_OPS[node.op_type])
+    dtype = ctx.precision.compute_dtype(node)
+    if eps is None or dtype is None or eps <= 0 or ctx.precision.applied(float(eps), dtype) != 0:
+        return
+    info = DTYPES[dtype]
+    ctx.report("NAN702", node, None,
+               f"{node.op_type} epsilon {num(eps)} becomes 0 in {dtype}, where the kernel applies it on "
+               f"{ctx.profile.name}: a constant row divides 0 by 0; use an epsilon of at least {num(info.tiny)}",
+               bound=(float(eps), float(eps)), margin=math.log2(info.underflow(ctx.profile.flush_subnormals) / eps),
+               certain=True, claims=node.output)
+
+
+def lower_guard(ctx: Context, guard) -> None:
+    dtype = ctx.precision.compute_dtype(guard.node)
+    if dtype is None:
+        return
+    stored = ctx.precision.converted(guard.value, guard.constant)
+    if ctx.precision.applied(stored, dtype) != 0:
+        return
+    info = DTYPES[dtype]
+    ctx.report("NAN702", ctx.model.producer.get(guard.constant), guard.constant,
+               f"epsilon {num(guard.value)} becomes 0 in {dtype}, where {guard.node.op_type} applies it: it no "
+               f"longer keeps the input of {guard.protects.op_type} away from 0; use at least {num(info.tiny)}",
+               bound=(guard.value, guard.value), margin=math.log2(info.underflow(ctx.profile.flush_subnormals)
+                                                                 / guard.value),
+               certain=True, claims=[*guard.node.output, *guard.protects.output])
+
+
+def upper_guard(ctx: Context, guard) -> None:
+    dtype = ctx.precision.compute_dtype(guard.node)
+    if dtype is None:
+        return
+    stored = ctx.precision.converted(guard.value, guard.constant)
+    if ctx.precision.applied(stored, dtype) < 1.0:
+        return
+    gap = 1.0 - guard.value
+    ctx.report("NAN702", ctx.model.producer.get(guard.constant), guard.constant,
+               f"bound {guard.value:.8g} (1 - {gap:.2g}) rounds to 1 in {dtype}, where {guard.node.op_type} "
+               f"applies it: the epsilon is absorbed and 1 - x can reach 0 before {guard.protects.op_type}",
+               bound=(guard.value, guard.value), margin=math.log2(DTYPES[dtype].eps / 2 / gap), certain=True,
+               claims=[*guard.node.output, *guard.protects.output])
+
+
+# --- NAN505: softmax --------------------------------------------------------------------------
+
+
+def naive_softmaxes(ctx: Context) -> None:
+    for pattern in ctx.patterns.softmaxes:
+        if pattern.stable:  # exp(x - max x) <= 1 and one of them is 1: the sum is >= 1, the result in [0, 1]
+            ctx.claimed.update(_outputs(pattern.nodes))
+            continue
+        logits = pattern.exp.input[0]
+        bound = ctx.raw(logits)
+        info = ctx.precision.info(pattern.exp.output[0])
+        if bound is None or info is None or ctx.overflowed(logits) or logits in ctx.unknown:
+            continue
+        overflow = math.log(info.max)
+        if bound[1] > overflow:
+            ctx.report("NAN505", pattern.div, pattern.div.output[0],
+                       f"softmax spelled Exp -> ReduceSum -> Div without subtracting the max: exp({num(bound[1])}) "
+                       f"overflows {info.name} (ln of its max is {overflow:.4g}), giving inf/inf = NaN; use Softmax",
+                       bound=bound, margin=(bound[1] - overflow) / math.log(2), certain=bound[0] > overflow,
+                       claims=_outputs(pattern.nodes))
+        elif row_can_underflow(ctx, logits, pattern.reduce, info):
+            ctx.report("NAN505", pattern.div, pattern.div.output[0],
+                       f"softmax spelled Exp -> ReduceSum -> Div without subtracting the max: every exp of a row can "
+                       f"underflow to 0 in {info.name} (logits down to {num(bound[0])}), giving 0/0 = NaN; "
+                       "use Softmax", bound=bound, margin=0.0, claims=_outputs(pattern.nodes))
+
+
+def _outputs(nodes: Iterable[onnx.NodeProto]) -> list[str]:
+    return [out for node in nodes for out in node.output]
+
+
+def row_can_underflow(ctx: Context, logits: str, reduce: onnx.NodeProto, info: DtypeInfo) -> bool:
+    """Some row of `logits` (along the reduced axes) can lie entirely where exp underflows to 0."""
+    interval = ctx.analysis.bounds.get(logits)
+    if interval is None:
+        return False
+    below = np.asarray(interval.lo, np.float64) < math.log(info.underflow(ctx.profile.flush_subnormals))
+    return bool(np.any(_all_along(below, _reduce_axes(ctx, reduce, below.ndim, interval.shape))))
+
+
+def _reduce_axes(ctx: Context, node: onnx.NodeProto, rank: int, shape) -> tuple[int, ...] | None:
+    axes = attribute(node, "axes")
+    if axes is None and len(node.input) > 1 and node.input[1]:
+        value = ctx.model.constants.get(node.input[1])
+        axes = None if value is None else [int(a) for a in np.asarray(value).reshape(-1)]
+    full = len(shape) if shape is not None else rank
+    if not axes:
+        return None  # all axes
+    return tuple(int(a) % full for a in axes) if full else None
+
+
+def _all_along(mask: np.ndarray, axes: tuple[int, ...] | None, full_rank: int | None = None) -> np.ndarray:
+    """np.all over `axes` (of the tensor's full rank) of a mask that broadcasts to the tensor."""
+    if mask.ndim == 0:
+        return mask
+    if axes is None:
+        return np.all(mask)
+    rank = max(full_rank or 0, mask.ndim, max(axes) + 1)
+    mask = mask.reshape((1,) * (rank - mask.ndim) + mask.shape)
+    return np.all(mask, axis=axes)
+
+
+def masked_softmaxes(ctx: Context) -> None:
+    """Softmax (NAN505) and LogSoftmax (NAN501) over rows whose every entry can be -inf."""
+    for node in ctx.model.nodes:
+        if node.op_type not in ("Softmax", "LogSoftmax") or not node.input:
+            continue
+        logits = node.input[0]
+        interval = ctx.analysis.bounds.get(logits)
+        if interval is None or logits in ctx.unknown or not _minus_inf_possible(ctx, logits):
+            continue
+        minus_inf = _minus_inf_elements(ctx, logits, interval)
+        rank = len(interval.shape) if interval.shape is not None else minus_inf.ndim
+        if not rank or not np.any(_all_along(minus_inf, _softmax_axes(ctx, node, rank), rank)):
+            continue
+        what = "Softmax" if node.op_type == "Softmax" else "LogSoftmax"
+        result = "0/0 = NaN" if what == "Softmax" else "the log of a zero sum, NaN"
+        ctx.report("NAN505" if what == "Softmax" else "NAN501", node, node.output[0],
+                   f"{what} over rows that can be entirely -inf (fully masked, e.g. an all-padding sequence): "
+                   f"{result}; mask with a large finite negative value or guard empty rows",
+                   bound=ctx.raw(logits), margin=0.0)
+
+
+def _minus_inf_possible(ctx: Context, tensor: str, budget: int = 64) -> bool:
+    """The tensor can hold -inf that comes from a mask (an infinite constant upstream), not from an
+    overflow, a division by zero or a bound that is merely loose."""
+    bound = ctx.raw(tensor)
+    if bound is None or bound[0] != -math.inf:
+        return False
+    frontier, seen = [tensor], set()
+    while frontier and len(seen) < budget:
+        name = frontier.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        value = ctx.model.constants.get(name)
+        if value is not None:
+            if value.dtype.kind == "f" and value.size and bool(np.isneginf(value).any()):
+                return True
+            continue
+        node = ctx.model.producer.get(name)
+        if node is not None:
+            frontier.extend(i for i in node.input if i)
+    return False
+
+
+def _minus_inf_elements(ctx: Context, tensor: str, interval) -> np.ndarray:
+    lo = np.asarray(interval.lo, np.float64)
+    if tensor in ctx.analysis.clamped:  # clamped to -max: those elements were -inf before clamping
+        info = ctx.precision.info(tensor)
+        return lo <= -info.max if info is not None else lo == -math.inf
+    return lo == -math.inf
+
+
+def _softmax_axes(ctx: Context, node: onnx.NodeProto, rank: int) -> tuple[int, ...]:
+    if ctx.model.opset >= 13:
+        return (int(attribute(node, "axis", -1)) % rank,)
+    axis = int(attribute(node, "axis", 1)) % rank
+    return tuple(range(axis, rank))  # opsets < 13 flatten the trailing dimensions into one row
+
+
+# --- NAN506: decomposed normalizations -------------------------------------------------------------
+
+
+def normalizations(ctx: Context) -> None:
+    for pattern in ctx.patterns.normalizations:
+        # Whatever its interval says, a normalized value is at most sqrt(N) in magnitude while the
+        # epsilon survives (NAN702 says when it does not): its bound is not an overflow.
+        if pattern.normalized:
+            ctx.claimed.add(pattern.normalized)
+        square = pattern.square.output[0]
+        info = ctx.precision.info(square)
+        if info is None or info.name not in REDUCED or ctx.overflowed(pattern.base) or pattern.base in ctx.unknown:
+            continue
+        claims = _outputs(pattern.nodes)
+        bound = ctx.raw(square)
+        if bound is not None and bound[1] >= info.overflow:
+            ctx.report("NAN506", pattern.square, square,
+                       f"{pattern.kind} decomposed into Pow/ReduceMean/Sqrt/Div runs in {info.name} on "
+                       f"{ctx.profile.name}: the square of its input can reach {num(bound[1])}, beyond {info.name}'s "
+                       f"max {num(info.max)}; use the fused LayerNormalization or keep these nodes in float32",
+                       bound=bound, margin=math.log2(bound[1] / info.max), certain=bound[0] >= info.overflow,
+                       claims=claims)
+            continue
+        total = reduction_sum(ctx, pattern.reduce)
+        accumulate = ctx.precision.compute_dtype(pattern.reduce)
+        if total is None or accumulate not in REDUCED or total < DTYPES[accumulate].overflow:
+            continue
+        reduce_info = DTYPES[accumulate]
+        ctx.report("NAN506", pattern.reduce, pattern.reduce.output[0],
+                   f"{pattern.kind} decomposed into Pow/ReduceMean/Sqrt/Div runs in {accumulate} on "
+                   f"{ctx.profile.name}: the sum of squares can reach {num(total)}, beyond {accumulate}'s max "
+                   f"{num(reduce_info.max)}; use the fused LayerNormalization or keep these nodes in float32",
+                   bound=(0.0, total), margin=math.log2(total / reduce_info.max), claims=claims)
+
+
+def reduction_sum(ctx: Context, reduce: onnx.NodeProto) -> float | None:
+    """The largest sum a ReduceMean/ReduceSum accumulates (mean times the count of reduced elements)."""
+    bound = ctx.raw(reduce.output[0])
+    if bound is None:
+        return None
+    if reduce.op_type == "ReduceSum":
+        return bound[1]
+    shape = ctx.model.shapes.get(reduce.input[0]) or getattr(ctx.analysis, "shapes", {}).get(reduce.input[0])
+    if not shape and reduce.input[0] in ctx.analysis.bounds:
+        shape = ctx.analysis.bounds[reduce.input[0]].shape
+    if not shape:
+        return bound[1]
+    axes = _reduce_axes(ctx, reduce, len(shape), shape)
+    count = int(np.prod([shape[a] for a in (axes if axes is not None else range(len(shape)))]))
+    return bound[1] * max(count, 1)
+
+
+# --- NAN504: exp overflow -----------------------------------------------------------------------
+
+
+def exp_overflow(ctx: Context) -> None:
+    for node in ctx.patterns.stable_exps:  # exp(x - max(x)) <= 1, however loose the bound of x - max(x)
+        ctx.claimed.update(node.output)
+    for node in ctx.model.nodes:
+        if node.op_type == "Exp" or ctx.precision.exp_overflow(node):
+            exp_like(ctx, node)
+        elif node.op_type == "Pow" and len(node.input) == 2 and node.input[1] not in ctx.model.constants:
+            variable_power(ctx, node)
+
+
+def exp_like(ctx: Context, node: onnx.NodeProto) -> None:
+    source, result = node.input[0], node.output[0]
+    bound = ctx.raw(source)
+    info = ctx.precision.info(result)
+    if result in ctx.claimed or bound is None or info is None or ctx.overflowed(source) or source in ctx.unknown:
+        return
+    edge = math.log(info.max)
+    if bound[1] <= edge:
+        return
+    ctx.report("NAN504", node, result,
+               f"{node.op_type} input can reach {num(bound[1])}, beyond ln({num(info.max)}) = {edge:.4g} for "
+               f"{info.name}: the result overflows to inf; subtract the max or clamp the input first",
+               bound=bound, margin=(bound[1] - edge) / math.log(2), certain=bound[0] > edge)
+
+
+def variable_power(ctx: Context, node: onnx.NodeProto) -> None:
+    """base ** x with a computed exponent grows like exp(x ln base)."""
+    result = node.output[0]
+    bound = ctx.raw(result)
+    info = ctx.precision.info(result)
+    if result in ctx.claimed or bound is None or info is None or ctx.inputs_overflowed(node) or \
+            any(name in ctx.unknown for name in node.input) or max(-bound[0], bound[1]) < info.overflow:
+        return
+    peak = max(-bound[0], bound[1])
+    ctx.report("NAN504", node, result,
+               f"Pow with a computed exponent (bound {span(ctx.raw(node.input[1]) or (math.nan, math.nan))}) can "
+               f"reach {num(peak)}, beyond {info.name}'s max {num(info.max)}: clamp the exponent",
+               bound=bound, margin=math.log2(peak / info.max))
+
+
+# --- NAN501-NAN503: domains ------------------------------------------------------------------------
+
+
+def domains(ctx: Context) -> None:
+    for node in ctx.model.nodes:
+        if any(out in ctx.claimed for out in node.output):
+            continue
+        op = node.op_type
+        if op == "Log":
+            zero_or_negative(ctx, node, "NAN501", "Log of a value that can be <= 0", "-inf or NaN; clamp the input "
+                             "to a positive minimum first", allow_zero=False)
+        elif op in ("Div", "Mod") and len(node.input) == 2:
+            can_be_zero(ctx, node, node.input[1], f"{op} by a value that can be 0", "inf or NaN; add an epsilon to "
+                        "the denominator or clamp it away from 0")
+        elif op == "Reciprocal":
+            can_be_zero(ctx, node, node.input[0], "Reciprocal of a value that can be 0", "inf; add an epsilon first")
+        elif op == "Sqrt":
+            zero_or_negative(ctx, node, "NAN503", "Sqrt of a value that can be negative", "NaN; clamp at 0 first",
+                             allow_zero=True)
+        elif op in ("Acos", "Asin", "Atanh", "Acosh"):
+            bounded_domain(ctx, node)
+        elif op == "Pow" and len(node.input) == 2:
+            power_domain(ctx, node)
+
+
+def _bound(ctx: Context, tensor: str) -> tuple[float, float] | None:
+    if tensor in ctx.unknown:
+        return None
+    return ctx.raw(tensor)
+
+
+def zero_or_negative(ctx: Context, node: onnx.NodeProto, code: str, what: str, effect: str, allow_zero: bool) -> None:
+    source = node.input[0]
+    bound = _bound(ctx, source)
+    if bound is None:
+        return
+    lo, hi = bound
+    if lo < 0 or (lo == 0 and not allow_zero):
+        ctx.report(code, node, node.output[0], f"{what} (bound {span(bound)}): {effect}", bound=bound,
+                   margin=math.log2(1 + max(0.0, -lo)), certain=hi < 0 or (hi == 0 and not allow_zero))
+    elif not allow_zero and underflows(ctx, source, bound):
+        info = ctx.precision.info(source)
+        ctx.report(code, node, node.output[0], f"{what}: its lower bound {num(lo)} underflows to 0 in {info.name} "
+                   f"({effect})", bound=bound, margin=0.0)
+
+
+def underflows(ctx: Context, tensor: str, bound: tuple[float, float]) -> bool:
+    """Nonzero in exact arithmetic, but can round to 0 in the tensor's dtype (and no epsilon guard decides it)."""
+    info = ctx.precision.info(tensor)
+    if info is None:
+        return False
+    threshold = info.underflow(ctx.profile.flush_subnormals)
+    lo, hi = bound
+    tiny = (0 < lo <= threshold) or (-threshold <= hi < 0)
+    return tiny and not ctx.guarded(tensor)
+
+
+def can_be_zero(ctx: Context, node: onnx.NodeProto, source: str, what: str, effect: str) -> None:
+    bound = _bound(ctx, source)
+    if bound is None:
+        return
+    lo, hi = bound
+    if lo <= 0 <= hi:
+        ctx.report("NAN502", node, node.output[0], f"{what} (bound {span(bound)}): {effect}", bound=bound,
+                   margin=math.log2(1 + min(-lo, hi)), certain=lo == hi == 0)
+    elif underflows(ctx, source, bound):
+        info = ctx.precision.info(source)
+        ctx.report("NAN502", node, node.output[0], f"{what} after rounding: the bound {span(bound)} underflows to 0 "
+                   f"in {info.name} ({effect})", bound=bound, margin=0.0)
+
+
+_BOUNDED = {  # op: (lowest valid input, highest valid input, endpoints valid)
+    "Acos": (-1.0, 1.0, True), "Asin": (-1.0, 1.0, True), "Atanh": (-1.0, 1.0, False),
+    "Acosh": (1.0, math.inf, True),
+}
+
+
+def bounded_domain(ctx: Context, node: onnx.NodeProto) -> None:
+    bound = _bound(ctx, node.input[0])
+    if bound is None:
+        return
+    low, high, closed = _BOUNDED[node.op_type]
+    lo, hi = bound
+    outside = (lo < low or hi > high) if closed else (lo <= low or hi >= high)
+    if not outside:
+        return
+    past = max(low - lo, hi - high, 0.0)
+    domain = f"[{num(low)}, {num(high)}]" if closed else f"({num(low)}, {num(high)})"
+    ctx.report("NAN503", node, node.output[0],
+               f"{node.op_type} of a value that can leave {domain} (bound {span(bound)}): NaN; clamp the input to "
+               f"{domain} first", bound=bound, margin=math.log2(1 + past), certain=hi < low or lo > high)
+
+
+def power_domain(ctx: Context, node: onnx.NodeProto) -> None:
+    base, exponent = node.input
+    base_bound = _bound(ctx, base)
+    exp_values = ctx.model.constants.get(exponent)
+    if exp_values is not None:
+        exp_values = np.asarray(exp_values, np.float64)
+        exp_bound = (float(exp_values.min()), float(exp_values.max())) if exp_values.size else None
+        fractional = bool(exp_values.size) and not bool(np.all(exp_values == np.round(exp_values)))
+    else:
+        exp_bound = _bound(ctx, exponent)
+        fractional = exp_bound is None or exp_bound[0] != exp_bound[1] or not float(exp_bound[0]).is_integer()
+    if base_bound is None or exp_bound is None:
+        return
+    lo, hi = base_bound
+    if lo < 0 and fractional:
+        ctx.report("NAN503", node, node.output[0],
+                   f"Pow with a fractional exponent {span(exp_bound)} of a base that can be negative (bound "
+                   f"{span(base_bound)}): NaN; clamp the base at 0 first", bound=base_bound,
+                   margin=math.log2(1 + -lo), certain=hi < 0 and exp_values is not None)
+    elif exp_bound[0] < 0 and lo <= 0 <= hi:
+        ctx.report("NAN502", node, node.output[0],
+                   f"Pow with a negative exponent {span(exp_bound)} of a base that can be 0 (bound "
+                   f"{span(base_bound)}): inf; add an epsilon to the base first", bound=base_bound,
+                   margin=math.log2(1 + min(-lo, hi)))
+
+
+# --- NAN601: activations -------------------------------------------------------------------------
+
+
+def activation_overflow(ctx: Context) -> None:
+    min_ratio = ctx.settings.option("NAN601", "min-ratio", OPTIONS["NAN601"]["min-ratio"])
+    ranked = []
+    for tensor in ctx.analysis.bounds:
+        if tensor in ctx.claimed or tensor in ctx.unknown or tensor in ctx.model.constants:
+            continue
+        info = ctx.precision.info(tensor)
+        bound = ctx.raw(tensor)
+        if info is None or bound is None:
+            continue
+        peak = max(-bound[0], bound[1])
+        if peak < info.overflow or peak < min_ratio * info.max:
+            continue
+        producer = ctx.model.producer.get(tensor)
+        if producer is not None and ctx.inputs_overflowed(producer):
+            continue  # a consequence of an overflow reported upstream
+        ranked.append((peak / info.max, tensor, producer, info, bound))
+    for ratio, tensor, producer, info, bound in sorted(ranked, key=lambda item: -item[0]):
+        times = "beyond" if math.isinf(ratio) else f"{num(ratio)}x"
+        ctx.report("NAN601", producer, tensor,
+                   f"tensor '{tensor}' can reach {num(bound[1] if bound[1] >= -bound[0] else bound[0])}, {times} "
+                   f"{info.name}'s max {num(info.max)}: it overflows to inf",
+                   bound=bound, margin=math.log2(ratio) if math.isfinite(ratio) else math.inf,
+                   certain=bound[0] >= info.overflow or bound[1] <= -info.overflow)
+
+
+# --- NAN799: unsupported ops ---------------------------------------------------------------------
+
+
+def unsupported_ops(ctx: Context) -> None:
+    for node in ctx.analysis.unsupported:
+        domain = f"{node.domain}." if node.domain not in ("", "ai.onnx") else ""
+        ctx.report("NAN799", node, node.output[0] if node.output else None,
+                   f"{domain}{node.op_type} is not supported by the interval analysis: its outputs are treated as "
+                   "unbounded, and hazards downstream of them are not reported")
