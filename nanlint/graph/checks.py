@@ -204,7 +204,7 @@ def attribute_epsilon(ctx: Context, node: onnx.NodeProto) -> None:
                f"{node.op_type} epsilon {num(eps)} becomes 0 in {dtype}, where the kernel applies it on "
                f"{ctx.profile.name}: a constant row divides 0 by 0; use an epsilon of at least {num(info.tiny)}",
                bound=(float(eps), float(eps)), margin=math.log2(info.underflow(ctx.profile.flush_subnormals) / eps),
-               certain=True, claims=node.output)
+               claims=node.output)
 
 
 def lower_guard(ctx: Context, guard) -> None:
@@ -220,7 +220,7 @@ def lower_guard(ctx: Context, guard) -> None:
                f"longer keeps the input of {guard.protects.op_type} away from 0; use at least {num(info.tiny)}",
                bound=(guard.value, guard.value), margin=math.log2(info.underflow(ctx.profile.flush_subnormals)
                                                                  / guard.value),
-               certain=True, claims=[*guard.node.output, *guard.protects.output])
+               claims=[*guard.node.output, *guard.protects.output])
 
 
 def upper_guard(ctx: Context, guard) -> None:
@@ -234,7 +234,7 @@ def upper_guard(ctx: Context, guard) -> None:
     ctx.report("NAN702", ctx.model.producer.get(guard.constant), guard.constant,
                f"bound {guard.value:.8g} (1 - {gap:.2g}) rounds to 1 in {dtype}, where {guard.node.op_type} "
                f"applies it: the epsilon is absorbed and 1 - x can reach 0 before {guard.protects.op_type}",
-               bound=(guard.value, guard.value), margin=math.log2(DTYPES[dtype].eps / 2 / gap), certain=True,
+               bound=(guard.value, guard.value), margin=math.log2(DTYPES[dtype].eps / 2 / gap),
                claims=[*guard.node.output, *guard.protects.output])
 
 
