@@ -166,7 +166,7 @@ def run_targets(model, settings, options: GraphOptions, profiles: tuple[Profile,
         first = first or analysis
         found = checks.check(model, analysis, profile, precision, patterns, settings)
         findings.extend(sorted(found, key=lambda f: (order, *rank(f))))
-    return findings, summarize(findings, first, profiles)
+    return findings, summarize(findings, first, profiles, model)
 
 
 def rank(finding) -> tuple:
@@ -176,15 +176,16 @@ def rank(finding) -> tuple:
     return (-int(finding.severity), -margin, loc.node or "", loc.tensor or "", finding.code)
 
 
-def summarize(findings, analysis, profiles: tuple[Profile, ...]) -> dict:
+def summarize(findings, analysis, profiles: tuple[Profile, ...], model=None) -> dict:
     from nanlint.findings import Severity
+    from nanlint.graph.checks import blind_spots
 
     by_severity = {s.name: 0 for s in (Severity.error, Severity.warning, Severity.info)}
     by_code: dict[str, int] = {}
     for finding in findings:
         by_severity[finding.severity.name] += 1
         by_code[finding.code] = by_code.get(finding.code, 0) + 1
-    unsupported = sorted({node.op_type for node in analysis.unsupported}) if analysis is not None else []
+    unsupported = sorted({node.op_type for node in blind_spots(model, analysis)}) if analysis is not None else []
     return {
         "findings": len(findings),
         "by_severity": by_severity,

@@ -7,8 +7,9 @@ run from the most specific to the most general, and each hazard is reported once
 - NAN701/NAN702 (constants, epsilons), NAN505/NAN506 (softmax and normalization patterns) and
   NAN504 (exp overflow) claim the tensors they explain, so NAN601 does not report them again;
 - a node with a domain finding (NAN501-NAN503) claims its outputs (the inf or NaN it makes);
-- a tensor that overflows only because an input already did (an upstream overflow the analysis
-  clamped, an out-of-range or infinite constant) is a consequence, not a new hazard;
+- a tensor whose bound is past the limit only because of an overflow upstream (one the analysis
+  clamped, an out-of-range or infinite constant) is a consequence, not a new hazard, until an op
+  that resets bounds (Softmax, LayerNormalization, Sigmoid, Clip, ...) intervenes;
 - a bound that is infinite only because an unsupported op (NAN799) made it unknown says nothing.
 
 Margins rank findings: for range hazards, log2 of how far the bound goes past the dtype's max;
@@ -71,6 +72,7 @@ class Context:
     findings: list[Finding] = field(default_factory=list)
     claimed: set[str] = field(default_factory=set)  # tensors explained by a finding already
     unknown: set[str] = field(default_factory=set)  # tensors unbounded because of unsupported ops
+    downstream: set[str] = field(default_factory=set)  # tensors whose bound derives from an overflow
 
     # -- bounds ---------------------------------------------------------------------------------
 
@@ -90,8 +92,12 @@ class Context:
             return False
         return max(-bound[0], bound[1]) >= info.overflow
 
-    def inputs_overflowed(self, node: onnx.NodeProto) -> bool:
-        return any(name and self.overflowed(name) for name in node.input)
+    def spoiled(self, tensor: str) -> bool:
+        """The tensor's bound says nothing new: it overflows, or derives from an overflow upstream."""
+        return tensor in self.downstream or self.overflowed(tensor)
+
+    def inputs_spoiled(self, node: onnx.NodeProto) -> bool:
+        return any(name and self.spoiled(name) for name in node.input)
 
     def depth(self, tensor: str | None) -> int | None:
         return self.analysis.depth.get(tensor) if tensor else None
@@ -134,24 +140,43 @@ class Context:
 def check(model, analysis, profile: Profile, precision: Precision, patterns: Patterns, settings) -> list[Finding]:
     """Every hazard of one model on one target, most specific checks first."""
     ctx = Context(model, analysis, profile, precision, patterns, settings)
-    ctx.unknown = unknown_tensors(ctx)
+    ctx.unknown = unknown_tensors(model, analysis)
+    ctx.downstream = downstream_of_overflows(ctx)
     for run in (constants_out_of_range, epsilons, naive_softmaxes, masked_softmaxes, normalizations,
                 exp_overflow, domains, activation_overflow, unsupported_ops):
         run(ctx)
     return ctx.findings
 
 
-def unknown_tensors(ctx: Context) -> set[str]:
-    """Tensors whose bound is infinite only because an unsupported op upstream is unbounded."""
-    unsupported = {id(node) for node in ctx.analysis.unsupported}
-    unknown: set[str] = set()
+def downstream_of_overflows(ctx: Context) -> set[str]:
+    """Tensors computed from an overflowing (clamped) bound, up to the next op that resets bounds."""
+    downstream: set[str] = set()
     for node in ctx.model.nodes:
+        if not any(name and (name in downstream or ctx.overflowed(name)) for name in node.input):
+            continue
+        downstream.update(out for out in node.output if out and ctx.depth(out) != 0)
+    return downstream
+
+
+def unknown_tensors(model, analysis) -> set[str]:
+    """Tensors whose bound is infinite only because an unsupported op upstream is unbounded."""
+    unsupported = {id(node) for node in analysis.unsupported}
+    unknown: set[str] = set()
+    for node in model.nodes:
         if id(node) in unsupported or any(name in unknown for name in node.input):
             for out in node.output:
-                bound = ctx.raw(out)
+                bound = analysis.clamped.get(out)
+                if bound is None and out in analysis.bounds:
+                    bound = (analysis.bounds[out].min(), analysis.bounds[out].max())
                 if bound is None or not (math.isfinite(bound[0]) and math.isfinite(bound[1])):
                     unknown.add(out)
     return unknown
+
+
+def blind_spots(model, analysis) -> list[onnx.NodeProto]:
+    """The unsupported nodes that are the cause (not blind only because an op upstream is)."""
+    unknown = unknown_tensors(model, analysis)
+    return [node for node in analysis.unsupported if not any(name in unknown for name in node.input)]
 
 
 # --- NAN701: constants ----------------------------------------------------------------------------
@@ -249,7 +274,7 @@ def naive_softmaxes(ctx: Context) -> None:
         logits = pattern.exp.input[0]
         bound = ctx.raw(logits)
         info = ctx.precision.info(pattern.exp.output[0])
-        if bound is None or info is None or ctx.overflowed(logits) or logits in ctx.unknown:
+        if bound is None or info is None or ctx.spoiled(logits) or logits in ctx.unknown:
             continue
         overflow = math.log(info.max)
         if bound[1] > overflow:
@@ -325,7 +350,8 @@ def _minus_inf_possible(ctx: Context, tensor: str, budget: int = 64) -> bool:
     """The tensor can hold -inf that comes from a mask (an infinite constant upstream), not from an
     overflow, a division by zero or a bound that is merely loose."""
     bound = ctx.raw(tensor)
-    if bound is None or bound[0] != -math.inf:
+    info = ctx.precision.info(tensor)
+    if bound is None or info is None or bound[0] > -info.max:
         return False
     frontier, seen = [tensor], set()
     while frontier and len(seen) < budget:
@@ -345,11 +371,8 @@ def _minus_inf_possible(ctx: Context, tensor: str, budget: int = 64) -> bool:
 
 
 def _minus_inf_elements(ctx: Context, tensor: str, interval) -> np.ndarray:
-    lo = np.asarray(interval.lo, np.float64)
-    if tensor in ctx.analysis.clamped:  # clamped to -max: those elements were -inf before clamping
-        info = ctx.precision.info(tensor)
-        return lo <= -info.max if info is not None else lo == -math.inf
-    return lo == -math.inf
+    """Elements that can be -inf: the mask's -inf may have been clamped to -max on the way."""
+    return np.asarray(interval.lo, np.float64) <= -ctx.precision.info(tensor).max
 
 
 def _softmax_axes(ctx: Context, node: onnx.NodeProto, rank: int) -> tuple[int, ...]:
@@ -363,14 +386,13 @@ def _softmax_axes(ctx: Context, node: onnx.NodeProto, rank: int) -> tuple[int, .
 
 
 def normalizations(ctx: Context) -> None:
+    # Whatever its interval says, a normalized value is at most sqrt(N) (times its scale) in magnitude
+    # while the epsilon survives (NAN702 says when it does not): its bound is not an overflow.
+    ctx.claimed.update(ctx.patterns.normalized)
     for pattern in ctx.patterns.normalizations:
-        # Whatever its interval says, a normalized value is at most sqrt(N) in magnitude while the
-        # epsilon survives (NAN702 says when it does not): its bound is not an overflow.
-        if pattern.normalized:
-            ctx.claimed.add(pattern.normalized)
         square = pattern.square.output[0]
         info = ctx.precision.info(square)
-        if info is None or info.name not in REDUCED or ctx.overflowed(pattern.base) or pattern.base in ctx.unknown:
+        if info is None or info.name not in REDUCED or ctx.spoiled(pattern.base) or pattern.base in ctx.unknown:
             continue
         claims = _outputs(pattern.nodes)
         bound = ctx.raw(square)
@@ -378,7 +400,7 @@ def normalizations(ctx: Context) -> None:
             ctx.report("NAN506", pattern.square, square,
                        f"{pattern.kind} decomposed into Pow/ReduceMean/Sqrt/Div runs in {info.name} on "
                        f"{ctx.profile.name}: the square of its input can reach {num(bound[1])}, beyond {info.name}'s "
-                       f"max {num(info.max)}; use the fused LayerNormalization or keep these nodes in float32",
+                       f"max {num(info.max)}; use the fused {_fused(pattern.kind)} or keep these nodes in float32",
                        bound=bound, margin=math.log2(bound[1] / info.max), certain=bound[0] >= info.overflow,
                        claims=claims)
             continue
@@ -390,8 +412,12 @@ def normalizations(ctx: Context) -> None:
         ctx.report("NAN506", pattern.reduce, pattern.reduce.output[0],
                    f"{pattern.kind} decomposed into Pow/ReduceMean/Sqrt/Div runs in {accumulate} on "
                    f"{ctx.profile.name}: the sum of squares can reach {num(total)}, beyond {accumulate}'s max "
-                   f"{num(reduce_info.max)}; use the fused LayerNormalization or keep these nodes in float32",
+                   f"{num(reduce_info.max)}; use the fused {_fused(pattern.kind)} or keep these nodes in float32",
                    bound=(0.0, total), margin=math.log2(total / reduce_info.max), claims=claims)
+
+
+def _fused(kind: str) -> str:
+    return "LayerNormalization" if kind == "LayerNorm" else "RMSNormalization"
 
 
 def reduction_sum(ctx: Context, reduce: onnx.NodeProto) -> float | None:
@@ -428,7 +454,7 @@ def exp_like(ctx: Context, node: onnx.NodeProto) -> None:
     source, result = node.input[0], node.output[0]
     bound = ctx.raw(source)
     info = ctx.precision.info(result)
-    if result in ctx.claimed or bound is None or info is None or ctx.overflowed(source) or source in ctx.unknown:
+    if result in ctx.claimed or bound is None or info is None or ctx.spoiled(source) or source in ctx.unknown:
         return
     edge = math.log(info.max)
     if bound[1] <= edge:
@@ -444,7 +470,7 @@ def variable_power(ctx: Context, node: onnx.NodeProto) -> None:
     result = node.output[0]
     bound = ctx.raw(result)
     info = ctx.precision.info(result)
-    if result in ctx.claimed or bound is None or info is None or ctx.inputs_overflowed(node) or \
+    if result in ctx.claimed or bound is None or info is None or ctx.inputs_spoiled(node) or \
             any(name in ctx.unknown for name in node.input) or max(-bound[0], bound[1]) < info.overflow:
         return
     peak = max(-bound[0], bound[1])
@@ -590,7 +616,7 @@ def activation_overflow(ctx: Context) -> None:
         if peak < info.overflow or peak < min_ratio * info.max:
             continue
         producer = ctx.model.producer.get(tensor)
-        if producer is not None and ctx.inputs_overflowed(producer):
+        if producer is not None and ctx.inputs_spoiled(producer):
             continue  # a consequence of an overflow reported upstream
         ranked.append((peak / info.max, tensor, producer, info, bound))
     for ratio, tensor, producer, info, bound in sorted(ranked, key=lambda item: -item[0]):
@@ -607,6 +633,8 @@ def activation_overflow(ctx: Context) -> None:
 
 def unsupported_ops(ctx: Context) -> None:
     for node in ctx.analysis.unsupported:
+        if any(name in ctx.unknown for name in node.input):
+            continue  # blind only because an op upstream is: that op is the finding (see blind_spots)
         domain = f"{node.domain}." if node.domain not in ("", "ai.onnx") else ""
         ctx.report("NAN799", node, node.output[0] if node.output else None,
                    f"{domain}{node.op_type} is not supported by the interval analysis: its outputs are treated as "

@@ -42,7 +42,7 @@ class Normalization:
     square: onnx.NodeProto
     reduce: onnx.NodeProto
     nodes: list[onnx.NodeProto] = field(default_factory=list)  # every node of the pattern
-    normalized: str | None = None  # the divided result: |x - mean| / sqrt(var + eps) <= sqrt(N)
+    normalized: list[str] = field(default_factory=list)  # (x - mean) / sqrt(var + eps): at most sqrt(N)
 
 
 @dataclass
@@ -80,6 +80,15 @@ class Patterns:
     softmaxes: list[SpelledSoftmax]
     guards: list[EpsGuard]
     stable_exps: list[onnx.NodeProto]  # Exp(x - max(x)): at most 1 whatever the bound of x says
+    # x / norm(x) (L1, L2, max-abs, + eps): at most 1 in magnitude whatever the bound of x says
+    unit_ratios: list[onnx.NodeProto] = field(default_factory=list)
+
+    @property
+    def normalized(self) -> set[str]:
+        """Tensors whose magnitude the pattern bounds (sqrt(N) times a scale, or 1), however loose
+        their interval is: the interval cannot see that numerator and denominator move together."""
+        names = {name for n in self.normalizations for name in n.normalized}
+        return names | {node.output[0] for node in self.unit_ratios}
 
     @property
     def naive_softmaxes(self) -> list[SpelledSoftmax]:
@@ -99,7 +108,8 @@ class Patterns:
 def find_patterns(model, max_epsilon: float) -> Patterns:
     graph = _Graph(model)
     stable = [n for n in model.nodes if n.op_type == "Exp" and n.input and graph.max_subtracted(n.input[0])]
-    return Patterns(graph.normalizations(), graph.spelled_softmaxes(), graph.guards(max_epsilon), stable)
+    return Patterns(graph.normalizations(), graph.spelled_softmaxes(), graph.guards(max_epsilon), stable,
+                    graph.unit_ratios())
 
 
 class _Graph:
@@ -169,12 +179,14 @@ class _Graph:
                 mean = self.centering(base)
                 if mean is not None:
                     nodes[:0] = mean
-                divided = chain[-1].output[0] if chain[-1].op_type in ("Div", "Mul") else None
-                found.append(Normalization("LayerNorm" if mean else "RMSNorm", base, square, reduce, nodes, divided))
+                normalized = [n.output[0] for n in chain if n.op_type in ("Div", "Mul")]
+                found.append(Normalization("LayerNorm" if mean else "RMSNorm", base, square, reduce, nodes,
+                                           normalized))
         return found
 
     def rsqrt_chain(self, variance: str) -> list[onnx.NodeProto] | None:
-        """The nodes from a variance to the division by its square root, or None if it goes elsewhere."""
+        """The nodes from a variance to the product or quotient that normalises by its square root
+        (x / sqrt(v), x * 1/sqrt(v), x * v**-0.5), or None if the variance goes elsewhere."""
         chain: list[onnx.NodeProto] = []
         tensor = variance
         for _ in range(GUARD_DEPTH):
@@ -183,14 +195,67 @@ class _Graph:
                 return None
             node, index = step
             chain.append(node)
-            if node.op_type in ("Sqrt", "Reciprocal") or (node.op_type == "Pow" and (self.scalar(node.input[1]) or 0) < 0):
-                divider = next(iter(self.uses(node.output[0])), None)
-                if divider is not None and divider[0].op_type in ("Div", "Mul"):
-                    chain.append(divider[0])
-                return chain
+            if node.op_type == "Sqrt":
+                return chain + self.normalizing_uses(node.output[0], inverse=False)
+            if node.op_type == "Reciprocal" or (node.op_type == "Pow" and (self.scalar(node.input[1]) or 0) < 0):
+                return chain + self.normalizing_uses(node.output[0], inverse=True)
             if node.op_type not in ("Add", "Max", "Clip"):
                 return None
             tensor = node.output[0]
+        return None
+
+    def normalizing_uses(self, root: str, inverse: bool) -> list[onnx.NodeProto]:
+        """Divisions by a square root, or products with an inverse square root (1 / sqrt(v) spelled as
+        a Div of a constant counts as an inverse)."""
+        found = []
+        for node, index in self.uses(root):
+            if not inverse and node.op_type == "Div" and index == 1:
+                found.append(node)
+                if self.constant(node.input[0]) is not None:  # 1 / sqrt(v): the products with it normalise
+                    found.extend(self.normalizing_uses(node.output[0], inverse=True))
+            elif inverse and node.op_type == "Mul":
+                found.append(node)
+        return found
+
+    # -- x / norm(x) ------------------------------------------------------------------------------
+
+    def unit_ratios(self) -> list[onnx.NodeProto]:
+        """Div(x, norm(x) [+ eps]) with norm an L1, L2 or max-abs reduction of the same x."""
+        found = []
+        for node in self.model.nodes:
+            if node.op_type != "Div" or len(node.input) != 2:
+                continue
+            norm = self.source(node.input[1])
+            while norm is not None and norm.op_type in ("Add", "Max", "Clip") and norm.input and \
+                    all(self.constant(name) is not None for name in norm.input[1:] if name):
+                norm = self.source(norm.input[0])
+            if norm is not None and self.norm_of(norm) == self.origin(node.input[0]):
+                found.append(node)
+        return found
+
+    def origin(self, tensor: str) -> str:
+        """The tensor before casts and layout ops."""
+        node = self.producer.get(tensor)
+        while node is not None and node.op_type in PASS_THROUGH and node.input:
+            tensor = node.input[0]
+            node = self.producer.get(tensor)
+        return tensor
+
+    def norm_of(self, node: onnx.NodeProto) -> str | None:
+        """x when `node` computes a norm of x that bounds every |x_i| (None otherwise)."""
+        if node.op_type in ("ReduceL1", "ReduceL2") and node.input:
+            return self.origin(node.input[0])
+        if node.op_type == "Sqrt":
+            inner = self.source(node.input[0])
+            if inner is not None and inner.op_type == "ReduceSum":
+                square = self.source(inner.input[0])
+                base = self.square_base(square) if square is not None else None
+                return self.origin(base) if base else None
+            return None
+        if node.op_type in ("ReduceSum", "ReduceMax") and node.input:
+            absolute = self.source(node.input[0])
+            if absolute is not None and absolute.op_type == "Abs":
+                return self.origin(absolute.input[0])
         return None
 
     def centering(self, base: str) -> list[onnx.NodeProto] | None:

@@ -30,6 +30,7 @@ A model that already stores float tensors in float16/bfloat16 is judged in its o
 from __future__ import annotations
 
 import json
+import math
 import re
 import sys
 from dataclasses import dataclass, field
@@ -41,7 +42,6 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-import numpy as np
 
 BUILTIN_DIR = Path(__file__).resolve().parent
 PATTERNS = ("decomposed-normalization", "naive-softmax", "eps-guard")
@@ -91,15 +91,18 @@ REDUCED = ("float16", "bfloat16")
 
 
 def round_to(value: float, dtype: str) -> float:
-    """`value` as stored in `dtype` (round to nearest even), back as a Python float."""
-    if dtype == "bfloat16":  # numpy has no bfloat16: round the float32 bits to the top 16
-        bits = np.array([value], dtype=np.float32).view(np.uint32)
-        if np.isnan(value):
-            return value
-        rounded = (bits + np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1))) & np.uint32(0xFFFF0000)
-        return float(rounded.view(np.float32)[0])
-    with np.errstate(over="ignore"):
-        return float(np.array(value, dtype=dtype))
+    """`value` as stored in `dtype` (IEEE round to nearest, ties to even), back as a Python float.
+
+    Computed in Python floats rather than by a numpy cast: onnxruntime sessions that flush
+    subnormals to zero leave that mode on the thread, and a float32 cast would then read 0.
+    """
+    info = DTYPES[dtype]
+    if dtype == "float64" or value == 0 or not math.isfinite(value):
+        return value
+    _, exponent = math.frexp(abs(value))  # abs(value) = m * 2**exponent with 0.5 <= m < 1
+    ulp = max(math.ldexp(info.eps, exponent - 1), info.tiny)
+    rounded = round(abs(value) / ulp) * ulp  # round() ties to even
+    return math.copysign(math.inf if rounded > info.max else rounded, value)
 
 
 # --- profiles ----------------------------------------------------------------------------
