@@ -1,0 +1,425 @@
+"""Reduced-precision hazards: constants and epsilons that float16 (or float32) cannot hold.
+
+NAN201 mask and fill constants beyond float16's range, NAN202 epsilons that underflow in
+half-precision code, NAN203 epsilons absorbed by the value they are added to. Whether a
+module runs in half precision is a module-wide fact (training_facts), so these rules
+collect candidates during the traversal and decide in leave_Module.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+
+import libcst as cst
+import numpy as np
+
+from nanlint.source import ops
+from nanlint.source import training_ops as table
+from nanlint.source.rule import OpCall, PendingFix
+from nanlint.source.training_facts import FactsRule, _arg
+
+FP16 = table.FORMATS["float16"]
+
+# Where a fill value sits in a call, by op: (position, keywords) -- receivers of methods are argument 0.
+_FILL_METHODS = {"fill_": 1, "new_full": 2, "new_tensor": 1}
+_TENSOR_MAKERS = {"torch.tensor": 0, "tensorflow.constant": 0, "tensorflow.convert_to_tensor": 0,
+                  "numpy.array": 0, "jax.numpy.array": 0, "jax.numpy.asarray": 0}
+_MASK_BUILDERS = frozenset({"triu", "tril", "band_part", "logical_not", "ones_like"})
+
+
+def dtype_limit(ctx, facts, expr: cst.BaseExpression | None) -> float | None:
+    """Value of `finfo(<literal dtype>).min/max/eps/tiny` or `<dtype>.min/max`, else None."""
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus):
+        value = dtype_limit(ctx, facts, expr.expression)
+        return None if value is None else -value
+    if not isinstance(expr, cst.Attribute) or expr.attr.value not in ("min", "max", "eps", "tiny", "smallest_normal"):
+        return None
+    owner = expr.value
+    finfo = ctx.call(owner)
+    dtype = facts.dtype_of(finfo.arg(0, "type", "dtype")) if finfo and finfo.op == "finfo" else facts.dtype_of(owner)
+    if dtype is None:
+        return None
+    fmt = table.FORMATS[dtype]
+    return {"min": -fmt.max, "max": fmt.max, "eps": 2.0 ** -fmt.mantissa_bits}.get(expr.attr.value, fmt.tiny)
+
+
+class MaskOverflow(FactsRule):
+    """NAN201: mask/fill constants beyond float16's range (-1e9, float32 min) overflow to -inf."""
+
+    code = "NAN201"
+    triggers = ("e5", "e6", "e7", "e8", "e9", "e1", "e2", "e3", "e+", "E", "finfo", ".min", ".max", "00000", "**")
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self.pending: dict[int, tuple[cst.BaseExpression, float, str, PendingFix | None]] = {}
+
+    # --- where constants fill tensors --------------------------------------------------------
+
+    def on_call(self, node: cst.Call) -> None:
+        call = self.ctx.call(node)
+        if call is not None:
+            self._op(call)
+            return
+        qualified = self.ctx.qualify(node.func)
+        if qualified in _TENSOR_MAKERS:
+            value = _arg(node, _TENSOR_MAKERS[qualified], "value")
+            if self._data_dtype(_arg(node, None, "dtype")):
+                self._check(value, "fill value")
+        elif isinstance(node.func, cst.Attribute) and node.func.attr.value in _FILL_METHODS \
+                and not self.ctx.names.is_module_alias(node.func.value):
+            self._check(_arg(node, _FILL_METHODS[node.func.attr.value] - 1, "fill_value"), "fill value")
+        elif qualified is not None:
+            for keyword in ("fill_value", "padding_value"):
+                self._check(_arg(node, None, keyword), "fill value")
+
+    def _op(self, call: OpCall) -> None:
+        op = call.op
+        if op == "masked_fill":
+            target = call.args[0] if call.args else None
+            self._check(call.arg(2, "value"), "mask fill value", fix_dtype_of=target, namespace_of=call)
+        elif op == "where":
+            condition_true = call.arg(1, "x", "input", "on_true")
+            condition_false = call.arg(2, "y", "other", "on_false")
+            self._check(condition_true, "fill value", fix_dtype_of=condition_false, namespace_of=call)
+            self._check(condition_false, "fill value", fix_dtype_of=condition_true, namespace_of=call)
+        elif op == "full":
+            like = (call.qualified or "").endswith("_like")
+            if like or self._data_dtype(call.keywords.get("dtype")):
+                self._check(call.arg(1, "fill_value", "value"), "fill value")
+        elif op == "cast":
+            self._conversion(call)
+        elif op == "float" and call.args and self.facts.dtype_of(call.node.func) == "float16":
+            self._check(call.args[0], "value")  # np.float16(-1e9)
+
+    def _conversion(self, call: OpCall) -> None:
+        """`cast(1e10, w.dtype)`, `jnp.full(s, -1e9).astype(dtype)`, `mask.to(x.dtype)` of such a full."""
+        source = call.args[0] if call.args else None
+        dtype = call.arg(1, "dtype") if call.args[1:] or "dtype" in call.keywords else None
+        if source is None or dtype is None or not self._data_dtype(dtype):
+            return
+        filled = self._full(source)
+        self._check(filled.arg(1, "fill_value", "value") if filled else source, "fill value")
+
+    def _full(self, expr: cst.BaseExpression, depth: int = 4) -> OpCall | None:
+        """The full(...) call behind `expr`, through names and value-keeping steps (triu, reshape, casts)."""
+        for _ in range(depth):
+            expr = self.ctx.resolve(expr) if isinstance(expr, (cst.Name, cst.Attribute)) else expr
+            call = self.ctx.call(expr)
+            if call is not None and call.op == "full":
+                return call
+            if call is not None and call.op in ("layout", "cast") and call.args:
+                expr = call.args[0]
+            elif isinstance(expr, cst.Call) and _call_name(expr) in _MASK_BUILDERS and expr.args:
+                func = expr.func
+                method = isinstance(func, cst.Attribute) and not self.ctx.names.is_module_alias(func.value)
+                expr = func.value if method else expr.args[0].value
+            else:
+                return None
+        return None
+
+    def _data_dtype(self, dtype: cst.BaseExpression | None) -> bool:
+        """A dtype that follows the data (`x.dtype`, a variable) or is float16 itself."""
+        if dtype is None:
+            return False
+        literal = self.facts.dtype_of(dtype)
+        return literal == "float16" if literal is not None else not isinstance(dtype, cst.SimpleString)
+
+    # --- additive masks ------------------------------------------------------------------------
+
+    def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
+        if not isinstance(node.operator, cst.Multiply):
+            return
+        for constant, other in ((node.left, node.right), (node.right, node.left)):
+            value = self._big(constant)
+            if value is not None and self.ctx.const(other) is None and self._mask_like(other):
+                self.pending.setdefault(id(constant), (constant, value, "additive mask constant", None))
+                return
+
+    def _mask_like(self, expr: cst.BaseExpression, depth: int = 3) -> bool:
+        """A 0/1 mask: named *mask*, `1 - m`, `m - 1`, `~m`, a comparison, triu/tril, or a cast of one."""
+        if depth <= 0:
+            return False
+        if isinstance(expr, (cst.Name, cst.Attribute)):
+            name = expr.value if isinstance(expr, cst.Name) else expr.attr.value
+            if "mask" in name.lower():
+                return True
+            resolved = self.ctx.resolve(expr)
+            return resolved is not expr and resolved is not None and self._mask_like(resolved, depth - 1)
+        if isinstance(expr, cst.Comparison):
+            return True
+        if isinstance(expr, cst.UnaryOperation):
+            return isinstance(expr.operator, cst.BitInvert) or self._mask_like(expr.expression, depth)
+        if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Subtract):
+            return self.ctx.const(expr.left) == 1 or self.ctx.const(expr.right) == 1
+        if isinstance(expr, cst.Call):
+            if _call_name(expr) in _MASK_BUILDERS:
+                return True
+            call = self.ctx.call(expr)
+            if call is not None and call.op in ("cast", "float", "layout") and call.args:
+                return self._mask_like(call.args[0], depth - 1)
+        return False
+
+    # --- deciding ------------------------------------------------------------------------------
+
+    def _big(self, expr: cst.BaseExpression | None) -> float | None:
+        if expr is None:
+            return None
+        value = self.ctx.const(expr)
+        if value is None:
+            value = dtype_limit(self.ctx, self.facts, self.ctx.resolve(expr))
+        if value is None or not math.isfinite(value) or abs(value) <= FP16.max:
+            return None
+        return value
+
+    def _check(self, value_node: cst.BaseExpression | None, what: str, fix_dtype_of=None, namespace_of=None) -> None:
+        value = self._big(value_node)
+        if value is None:
+            return
+        fix = self._fix(value_node, value, fix_dtype_of, namespace_of) if namespace_of is not None else None
+        self.pending.setdefault(id(value_node), (value_node, value, what, fix))
+
+    def _fix(self, node: cst.BaseExpression, value: float, source: cst.BaseExpression | None,
+             call: OpCall) -> PendingFix | None:
+        """`finfo(x.dtype).min` of the tensor the value is written into, when that tensor is a plain name."""
+        if source is None or not (isinstance(source, cst.Name) or isinstance(source, cst.Attribute)
+                                  and _dotted(source)):
+            return None
+        finfo = self._finfo_spelling(call)
+        if finfo is None:
+            return None
+        text = f"{finfo}({self.ctx.code_of(source)}.dtype).{'min' if value < 0 else 'max'}"
+        return PendingFix("safe", f"use {text}", ((node, text),))
+
+    def _finfo_spelling(self, call: OpCall) -> str | None:
+        """The finfo of the framework the op belongs to, as this file can spell it."""
+        if call.qualified is not None:
+            namespaces = [call.qualified.rsplit(".", 1)[0]]
+        else:  # a method: the namespaces that have this op as a function
+            namespaces = [name.rsplit(".", 1)[0] for name in ops.FUNCTIONS.get(call.op, [])]
+        for namespace in namespaces:
+            candidate = f"{namespace}.finfo"
+            if ops.function_op(candidate) == "finfo":
+                spelled = self.ctx.spelling(candidate)
+                if spelled is not None:
+                    return spelled
+        return None
+
+    def leave_Module(self, node: cst.Module) -> None:
+        if self.facts.narrowest_dtype() == "float64":
+            return  # float64-only code (NumPy, plain Python): float16 never sees these constants
+        for value_node, value, what, fix in self.pending.values():
+            text = self.ctx.code_of(value_node).strip()
+            shown = text if _is_literal(value_node) else f"{text} ({value:g})"
+            advice = fix.message if fix else "use finfo(dtype).min of the tensor's own dtype"
+            self.report(value_node, f"{what} {shown} is beyond the float16 range (max 65504): it overflows to "
+                                    f"{'-' if value < 0 else ''}inf in half precision; {advice}", fix)
+
+
+def _call_name(node: cst.Call) -> str:
+    func = node.func
+    return func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else ""
+
+
+def _dotted(node: cst.BaseExpression) -> bool:
+    while isinstance(node, cst.Attribute):
+        node = node.value
+    return isinstance(node, cst.Name)
+
+
+def _is_literal(node: cst.BaseExpression) -> bool:
+    if isinstance(node, cst.UnaryOperation):
+        node = node.expression
+    return isinstance(node, (cst.Integer, cst.Float))
+
+
+# --- NAN202 ----------------------------------------------------------------------------------
+
+DIVISION, ZERO = "division", "zero"  # what an eps guards: a denominator, or anything (it must not be 0)
+_GUARDED_OPS = frozenset({"sqrt", "rsqrt", "log"})
+_BOUND_OPS = frozenset({"clamp", "maximum"})
+
+
+class EpsUnderflow(FactsRule):
+    """NAN202: epsilons that become 0 (or a subnormal denominator) in float16."""
+
+    code = "NAN202"
+    triggers = ("e-", "E-", "eps", "Adam", "adam", "RMSprop", "rmsprop", "Adagrad", "adagrad", "Adadelta",
+                "adadelta", "Nadam", "NAdam", "nadam")
+    options = {"norm_layers": True}
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        # node -> (eps value, guard kind, needs float16 parameters, description)
+        self.pending: dict[int, tuple[cst.CSTNode, float, str, bool, str]] = {}
+
+    def on_call(self, node: cst.Call) -> None:
+        qualified = self.ctx.qualify(node.func)
+        optimizer = table.OPTIMIZERS.get(qualified or "")
+        if optimizer is not None:
+            self._optimizer(node, qualified, optimizer)
+            return
+        norm = qualified in table.NORM_LAYERS
+        for arg in node.args:
+            if arg.keyword is not None and arg.keyword.value in table.EPS_NAMES:
+                if norm and not self.option("norm_layers"):
+                    continue
+                self._candidate(arg.value, ZERO, norm, "eps")
+        call = self.ctx.call(node)
+        if call is None:
+            return
+        if call.op in _GUARDED_OPS and call.args:
+            self._added_eps(call.args[0], ZERO)
+        elif call.op in _BOUND_OPS:
+            self._bound(call, ZERO)
+        elif call.op == "div":
+            self._denominator(call.arg(1, "other", "y"))
+        elif call.op == "reciprocal" and call.args:
+            self._denominator(call.args[0])
+
+    def _optimizer(self, node: cst.Call, qualified: str, optimizer: table.Optimizer) -> None:
+        name = qualified.rsplit(".", 1)[1]
+        given = _arg(node, None, optimizer.eps_keyword) if optimizer.eps_keyword else None
+        if given is not None:
+            self._candidate(given, DIVISION, True, f"{name} eps")
+        elif optimizer.default_eps is not None:
+            self.pending[id(node)] = (node, optimizer.default_eps, DIVISION, True, f"{name}'s default eps")
+
+    def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
+        if isinstance(node.operator, cst.Divide):
+            self._denominator(node.right)
+
+    def _denominator(self, expr: cst.BaseExpression | None) -> None:
+        if expr is None:
+            return
+        target = self.ctx.resolve(expr) if isinstance(expr, (cst.Name, cst.Attribute)) else expr
+        if isinstance(target, cst.BinaryOperation):
+            self._added_eps(target, DIVISION)
+            return
+        call = self.ctx.call(target)
+        if call is not None and call.op in _BOUND_OPS:
+            self._bound(call, DIVISION)
+
+    def _bound(self, call: OpCall, kind: str) -> None:
+        """The lower bound of clamp(x, min=eps) / maximum(x, eps) / max(eps, x)."""
+        bounds = [call.arg(1, "min", "a_min", "clip_value_min")]
+        if call.op == "maximum" and call.args:
+            bounds.append(call.args[0])
+        for bound in bounds:
+            self._candidate(bound, kind, False, "eps")
+
+    def _added_eps(self, expr: cst.BaseExpression, kind: str) -> None:
+        """`x + eps` / `eps + x`: the eps operand."""
+        if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Add):
+            for side in (expr.right, expr.left):
+                if self._small(side) is not None:
+                    self._candidate(side, kind, False, "eps")
+                    return
+
+    def _small(self, expr: cst.BaseExpression | None) -> float | None:
+        """A small positive constant, through names, module constants and parameter defaults."""
+        if expr is None:
+            return None
+        value = self.values.number(expr)
+        value = value if isinstance(value, float) else None
+        if value is None:
+            value = dtype_limit(self.ctx, self.facts, self.ctx.resolve(expr))
+        return value if value is not None and 0 < value < 1e-3 else None
+
+    def _candidate(self, expr: cst.BaseExpression | None, kind: str, parameters: bool, what: str) -> None:
+        value = self._small(expr)
+        if value is not None:
+            self.pending.setdefault(id(expr), (expr, value, kind, parameters, what))
+
+    def leave_Module(self, node: cst.Module) -> None:
+        for target, value, kind, parameters, what in self.pending.values():
+            if not (self.facts.half_parameters if parameters else self.facts.half):
+                continue
+            if value < FP16.subnormal:
+                problem, advice = "underflows to 0 in float16 (smallest subnormal 6e-08), so it guards nothing", \
+                    "1e-6" if kind == ZERO else "1e-4"
+            elif kind == DIVISION and value < FP16.tiny:
+                problem, advice = "is subnormal in float16 (below 6.1e-05): dividing by it overflows to inf", "1e-4"
+            else:
+                continue
+            where = "with float16 parameters" if parameters else "in this half-precision code"
+            self.report(target, f"{what} {value:g} {problem} {where}; use eps >= {advice} or compute this in float32")
+
+
+# --- NAN203 ----------------------------------------------------------------------------------
+
+_ARITHMETIC = (cst.Add, cst.Subtract, cst.Multiply, cst.Divide)
+
+
+class AbsorbedEps(FactsRule):
+    """NAN203: `1 + 1e-10 - x`, `clamp(p, eps, 1 - eps)`: an eps below the dtype's spacing at the value."""
+
+    code = "NAN203"
+    triggers = ("e-", "E-", "eps", "EPS")
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self.pending: dict[int, tuple[cst.BinaryOperation, float, float]] = {}
+
+    def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
+        if not isinstance(node.operator, _ARITHMETIC):
+            return
+        for operand, other in ((node.left, node.right), (node.right, node.left)):
+            if isinstance(operand, cst.BinaryOperation) and self.ctx.const(other) is None:
+                self._candidate(operand)
+
+    def on_call(self, node: cst.Call) -> None:
+        call = self.ctx.call(node)
+        if call is None or call.op not in ("clamp", "maximum", "minimum"):
+            return
+        for bound in (*call.args[1:], *call.keywords.values()):
+            target = self.ctx.resolve(bound) if isinstance(bound, (cst.Name, cst.Attribute)) else bound
+            if isinstance(target, cst.BinaryOperation):
+                self._candidate(target)
+
+    def _candidate(self, node: cst.BinaryOperation) -> None:
+        if not isinstance(node.operator, (cst.Add, cst.Subtract)):
+            return
+        left, right = self.ctx.const(node.left), self.ctx.const(node.right)
+        if left is None or right is None or not (math.isfinite(left) and math.isfinite(right)):
+            return
+        subtract = isinstance(node.operator, cst.Subtract)
+        if abs(left) >= abs(right):
+            big, eps = left, -right if subtract else right
+        else:
+            big, eps = -right if subtract else right, left
+        if eps != 0 and abs(eps) <= 1e-2 * abs(big):
+            self.pending[id(node)] = (node, big, eps)
+
+    def leave_Module(self, node: cst.Module) -> None:
+        dtype = self.facts.narrowest_dtype()
+        for expr, big, eps in self.pending.values():
+            if round_to(big + eps, dtype) != round_to(big, dtype):
+                continue
+            spacing = _spacing(big, dtype)
+            self.report(expr, f"eps {abs(eps):g} is absorbed: {self.ctx.code_of(expr).strip()} rounds to {big:g} in "
+                              f"{dtype} (spacing {spacing:.2g} there), so it has no effect; apply the eps where the "
+                              f"value is small (1 - x + eps) or use an eps >= {spacing:.2g}")
+
+
+def round_to(value: float, dtype: str) -> float:
+    """`value` rounded to the nearest `dtype` number."""
+    if dtype == "float64":
+        return value
+    if dtype == "float16":
+        with np.errstate(over="ignore"):
+            return float(np.float16(value))
+    single = float(np.float32(value))
+    if dtype == "float32":
+        return single
+    bits = struct.unpack("<I", struct.pack("<f", single))[0]  # bfloat16: round the top 16 bits to nearest even
+    bits = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
+    return struct.unpack("<f", struct.pack("<I", bits))[0]
+
+
+def _spacing(value: float, dtype: str) -> float:
+    fmt = table.FORMATS[dtype]
+    return 2.0 ** (math.floor(math.log2(abs(value))) - fmt.mantissa_bits) if value else fmt.subnormal
+
+
+RULES = [MaskOverflow, EpsUnderflow, AbsorbedEps]
