@@ -445,7 +445,7 @@ class Values:
                 if isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString) \
                         and element.key.evaluated_value == key:
                     return element.value
-        if isinstance(container, cst.Call) and self.ctx.qualify(container.func) == "builtins.dict":
+        if isinstance(container, cst.Call):  # dict(lr=...), SimpleNamespace(lr=...), EasyDict(...)
             return _arg(container, None, key)
         return None
 

@@ -6,11 +6,11 @@ from typing import Any
 
 from nanlint.source.rule import Rule
 from nanlint.source.rules import comparisons
-from nanlint.source.rules import precision
+from nanlint.source.rules import precision, training
 
 ALL_RULES: list[type[Rule]] = [
     *comparisons.RULES,
-    *precision.RULES,
+    *precision.RULES, *training.RULES,
 ]
 
 # Rule options and their defaults, for validating [tool.nanlint.rules.NANxxx].

@@ -1,0 +1,138 @@
+"""Training-setup hazards of the optimisation itself: learning rate and gradient clipping.
+
+NAN301 flags a learning rate above its optimizer family's range (raised when the module
+clips gradients); NAN302 a recurrent model trained without clipping. Both depend on
+module-wide facts (does it clip? does it hold a recurrent layer? what is the `--lr` flag's
+default?), so candidates are collected during the traversal and decided in leave_Module.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from nanlint.source import training_ops as table
+from nanlint.source.training_facts import FactsRule, FlagRef, _arg
+
+
+class HighLearningRate(FactsRule):
+    """NAN301: a learning rate (or a schedule's peak) above the optimizer family's safe range."""
+
+    code = "NAN301"
+    triggers = ("lr", "learning_rate", "Optimizer", "optim", "optax", "peak_value")
+    options = {"thresholds": dict(table.LR_THRESHOLDS), "clipping_factor": 100.0}
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        # (node, optimizer or schedule name, family, learning rate, from a schedule)
+        self.pending: list[tuple[cst.Call, str, str, float | FlagRef, bool]] = []
+
+    def on_call(self, node: cst.Call) -> None:
+        qualified = self.ctx.qualify(node.func)
+        if qualified is None:
+            return
+        optimizer = table.OPTIMIZERS.get(qualified)
+        if optimizer is not None:
+            given = _arg(node, optimizer.lr_position, "lr")
+            given = given if given is not None else _arg(node, None, "learning_rate")
+            self._add(node, qualified, optimizer.family, given)
+            return
+        schedule = table.SCHEDULES.get(qualified)
+        if schedule is not None and schedule.optimizer is not None:
+            family = self._family(_arg(node, schedule.optimizer, "optimizer"))
+            if family is not None:
+                peak = self.values.schedule_peak(node, schedule)
+                if peak is not None:
+                    self.pending.append((node, _short(qualified), family, peak, True))
+
+    def _add(self, node: cst.Call, qualified: str, family: str, given: cst.BaseExpression | None) -> None:
+        if given is None:
+            return  # the optimizer's default learning rate
+        target = self.ctx.resolve(given) if isinstance(given, (cst.Name, cst.Attribute)) else given
+        scheduled = isinstance(target, cst.Call) and self.ctx.qualify(target.func) in table.SCHEDULES
+        value = self.values.peak(given)
+        if value is not None:
+            self.pending.append((node, _short(qualified), family, value, scheduled))
+
+    def _family(self, optimizer: cst.BaseExpression | None) -> str | None:
+        """The family of the optimizer object a scheduler drives."""
+        built = self.ctx.resolve(optimizer) if isinstance(optimizer, (cst.Name, cst.Attribute)) else optimizer
+        if isinstance(built, cst.Call):
+            found = table.OPTIMIZERS.get(self.ctx.qualify(built.func) or "")
+            return found.family if found else None
+        return None
+
+    def leave_Module(self, node: cst.Module) -> None:
+        thresholds = {**table.LR_THRESHOLDS, **self.option("thresholds")}
+        factor = self.option("clipping_factor") if self.facts.clips_gradients else 1.0
+        for call, name, family, value, scheduled in self.pending:
+            rate = self.values.resolved(value)
+            limit = thresholds.get(family)
+            if rate is None or limit is None or rate <= limit * factor:
+                continue
+            what = "peak learning rate" if scheduled else "learning rate"
+            clipped = f" even with gradient clipping (limit {limit * factor:g})" if factor != 1.0 else \
+                f" (limit {limit:g} for {family}-type optimizers)"
+            advice = "lower it" if factor != 1.0 else "lower it or clip gradients"
+            self.report(call, f"{what} {rate:g} of {name} is too high{clipped}: updates overshoot and the loss "
+                              f"diverges to inf/NaN; {advice}")
+
+
+def _short(qualified: str) -> str:
+    return qualified.rsplit(".", 1)[-1]
+
+
+class MissingGradientClipping(FactsRule):
+    """NAN302: a recurrent model trained without gradient clipping; reported at the optimizer step."""
+
+    code = "NAN302"
+    triggers = ("LSTM", "GRU", "RNN", "rnn", "Cell")
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self.steps: list[cst.Call] = []
+
+    def on_call(self, node: cst.Call) -> None:
+        func = node.func
+        if isinstance(func, cst.Attribute) and not self.ctx.names.is_module_alias(func.value):
+            method = func.attr.value
+            if method in table.STEP_METHODS:
+                steps_optimizer = method == "apply_gradients" or self._is_optimizer(func.value) or (
+                    node.args and self._is_optimizer(node.args[0].value))  # `scaler.step(optimizer)`
+                if steps_optimizer:
+                    self.steps.append(node)
+            elif method in table.FIT_METHODS and self._is_model(func.value):
+                self.steps.append(node)
+        elif self.ctx.qualify(func) in table.STEP_FUNCTIONS:
+            self.steps.append(node)
+
+    def _is_optimizer(self, expr: cst.BaseExpression) -> bool:
+        built = self.ctx.resolve(expr) if isinstance(expr, (cst.Name, cst.Attribute)) else expr
+        if isinstance(built, cst.Call) and self.ctx.qualify(built.func) in table.OPTIMIZERS:
+            return True
+        name = _last_name(expr).lower()
+        return "opt" in name and "sched" not in name
+
+    def _is_model(self, expr: cst.BaseExpression) -> bool:
+        built = self.ctx.resolve(expr) if isinstance(expr, (cst.Name, cst.Attribute)) else expr
+        if isinstance(built, cst.Call):
+            qualified = self.ctx.qualify(built.func) or ""
+            if qualified.startswith(table.MODEL_FACTORIES):
+                return True
+        return "model" in _last_name(expr).lower()
+
+    def leave_Module(self, node: cst.Module) -> None:
+        if not self.facts.recurrent or self.facts.clips_gradients:
+            return
+        for step in self.steps:
+            self.report(step, "recurrent model trained without gradient clipping: gradients that explode through "
+                              "time turn the weights inf/NaN; clip the gradients' global norm before this step "
+                              "(clip_grad_norm_, clipnorm=, optax.clip_by_global_norm)")
+
+
+def _last_name(expr: cst.BaseExpression) -> str:
+    if isinstance(expr, cst.Attribute):
+        return expr.attr.value
+    return expr.value if isinstance(expr, cst.Name) else ""
+
+
+RULES = [HighLearningRate, MissingGradientClipping]
