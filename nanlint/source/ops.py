@@ -54,10 +54,14 @@ FUNCTIONS: dict[str, list[str]] = {
     "softplus": _rows(TORCH_FUNCTIONAL + TF_NN + ("tensorflow.math",) + JAX_NN + KERAS_BACKEND
                       + ("keras.activations", "keras.ops"), "softplus"),
     "logsumexp": _rows(TORCH + SCIPY_SPECIAL + ("keras.ops",), "logsumexp")
-    + _rows(TENSORFLOW, "reduce_logsumexp") + _rows(JAX_NN, "logsumexp"),
+    + _rows(TENSORFLOW, "reduce_logsumexp") + _rows(JAX_NN, "logsumexp") + ["keras.backend.logsumexp"],
     "logaddexp": _rows(NUMPY_LIKE + TORCH + ("tensorflow.experimental.numpy",), "logaddexp", "logaddexp2"),
     "sum": _rows(NUMPY_LIKE + TORCH, "sum", "nansum") + _rows(TENSORFLOW + KERAS_BACKEND, "reduce_sum", "sum")
     + ["builtins.sum", "math.fsum"],
+    "segment_max": _rows(TENSORFLOW, "segment_max", "unsorted_segment_max") + ["jax.ops.segment_max",
+                                                                             "torch_scatter.scatter_max"],
+    "gather": _rows(TORCH, "index_select", "gather", "take_along_dim") + _rows(NUMPY_LIKE, "take", "take_along_axis")
+    + ["tensorflow.gather", "tensorflow.gather_nd"],
     "segment_sum": _rows(TORCH, "scatter_add", "index_add", "segment_reduce")
     + _rows(TENSORFLOW, "segment_sum", "unsorted_segment_sum") + ["jax.ops.segment_sum",
                                                                   "torch_scatter.scatter_add",
@@ -98,7 +102,7 @@ FUNCTIONS: dict[str, list[str]] = {
                           "keras.losses.cosine_similarity", "optax.cosine_similarity"],
     "dot": _rows(NUMPY_LIKE + TORCH, "dot", "vdot", "inner", "einsum", "matmul") + _rows(TENSORFLOW, "tensordot",
                                                                                        "matmul")
-    + ["torch.nn.functional.linear"],
+    + ["torch.nn.functional.linear"] + _rows(TORCH, "mm", "bmm"),
     "where": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "where") + ["tensorflow.where_v2", "jax.lax.select",
                                                                                       "keras.backend.switch"],
     "isnan": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "isnan") + _rows(TENSORFLOW, "is_nan")
@@ -143,6 +147,7 @@ METHODS: dict[str, str] = {
     "detach": "layout", "clone": "layout", "contiguous": "layout", "view": "layout", "view_as": "layout",
     "reshape": "layout", "squeeze": "layout", "unsqueeze": "layout", "flatten": "layout", "expand": "layout",
     "expand_as": "layout",
+    "mm": "dot", "bmm": "dot", "index_select": "gather", "gather": "gather", "take": "gather",
 }
 
 # Classes whose instances compute an op when called: `self.act = nn.Softmax(-1)` ... `self.act(x)`.
@@ -207,3 +212,74 @@ def module_class_op(qualified: str | None) -> str | None:
 
 def constant_op(qualified: str | None) -> str | None:
     return None if qualified is None else CONSTANT_OPS.get(canonical(qualified))
+
+
+# --- what fixes write ------------------------------------------------------------------------------------
+
+# The function a fix calls, by the namespace of the code it repairs ("this framework's log_softmax").
+# Only names that exist: torch.max(x, dim) returns (values, indices), so the max is amax; NumPy has no
+# softmax, so NumPy code is repaired with scipy.special (when the file imports it).
+_TORCH_FIXES = {"softmax": "torch.softmax", "log_softmax": "torch.log_softmax", "logsumexp": "torch.logsumexp",
+                "log_sigmoid": "torch.nn.functional.logsigmoid", "softplus": "torch.nn.functional.softplus",
+                "logaddexp": "torch.logaddexp", "log1p": "torch.log1p", "expm1": "torch.expm1", "max": "torch.amax"}
+_TORCH_MODULE_FIXES = {**_TORCH_FIXES, "softmax": "torch.nn.functional.softmax",
+                       "log_softmax": "torch.nn.functional.log_softmax"}
+_SCIPY_FIXES = {"softmax": "scipy.special.softmax", "log_softmax": "scipy.special.log_softmax",
+                "log_sigmoid": "scipy.special.log_expit", "logsumexp": "scipy.special.logsumexp"}
+_JAX_FIXES = {"softmax": "jax.nn.softmax", "log_softmax": "jax.nn.log_softmax", "log_sigmoid": "jax.nn.log_sigmoid",
+              "logsumexp": "jax.nn.logsumexp", "softplus": "jax.nn.softplus", "logaddexp": "jax.numpy.logaddexp",
+              "log1p": "jax.numpy.log1p", "expm1": "jax.numpy.expm1", "max": "jax.numpy.max"}
+_TF_FIXES = {"softmax": "tensorflow.nn.softmax", "log_softmax": "tensorflow.nn.log_softmax",
+             "log_sigmoid": "tensorflow.math.log_sigmoid", "logsumexp": "tensorflow.math.reduce_logsumexp",
+             "softplus": "tensorflow.math.softplus", "log1p": "tensorflow.math.log1p",
+             "expm1": "tensorflow.math.expm1", "max": "tensorflow.math.reduce_max"}
+_FLAX_OPS = ("softmax", "log_softmax", "log_sigmoid", "logsumexp", "softplus")
+FIX_FUNCTIONS: dict[str, dict[str, str]] = {
+    "torch": _TORCH_FIXES, "torch.nn.functional": _TORCH_MODULE_FIXES, "torch.nn": _TORCH_MODULE_FIXES,
+    "torch.special": {**_TORCH_FIXES, **{op: f"torch.special.{op}"
+                                         for op in ("softmax", "log_softmax", "logsumexp", "log1p", "expm1")}},
+    **{ns: {op: f"{ns}.{op}" for op in ("logaddexp", "log1p", "expm1", "max")} for ns in NUMPY_LIKE},
+    "numpy": {**_SCIPY_FIXES, **{op: f"numpy.{op}" for op in ("logaddexp", "log1p", "expm1", "max")}},
+    "scipy.special": {**_SCIPY_FIXES, "log1p": "scipy.special.log1p", "expm1": "scipy.special.expm1"},
+    "jax.numpy": _JAX_FIXES, "jax.nn": _JAX_FIXES, "jax.scipy.special": _JAX_FIXES,
+    "jax.lax": {"log1p": "jax.lax.log1p", "expm1": "jax.lax.expm1", "max": "jax.numpy.max"},
+    **{ns: {op: f"{ns}.{op}" for op in _FLAX_OPS} for ns in ("flax.linen", "flax.nnx")},
+    "tensorflow": _TF_FIXES, "tensorflow.math": _TF_FIXES, "tensorflow.nn": _TF_FIXES,
+    "keras.backend": {"softmax": "keras.backend.softmax", "logsumexp": "keras.backend.logsumexp",
+                      "softplus": "keras.backend.softplus", "max": "keras.backend.max"},
+    "keras.ops": {op: f"keras.ops.{op}" for op in ("softmax", "log_softmax", "log_sigmoid", "logsumexp", "softplus",
+                                                   "logaddexp", "log1p", "expm1", "max")},
+    "math": {"log1p": "math.log1p", "expm1": "math.expm1"},
+}
+# Where a namespace lacks the function, the one to try next (Keras backends run on TensorFlow).
+FIX_FALLBACKS: dict[str, tuple[str, ...]] = {
+    "keras.backend": ("tensorflow", "keras.ops"), "keras.activations": ("keras.ops", "tensorflow"),
+    "keras.layers": ("keras.ops", "tensorflow"),
+}
+# Tensor methods fixes may call (`x.log_softmax(-1)`), for receivers that have tensor methods such as `.exp()`.
+FIX_METHODS: dict[str, str] = {"softmax": "softmax", "log_softmax": "log_softmax", "logsumexp": "logsumexp",
+                               "log1p": "log1p", "expm1": "expm1", "max": "amax"}
+# Keyword names of a reduction's axis and keepdims, by top-level package (NumPy's names elsewhere).
+AXIS_KEYWORDS: dict[str, tuple[str, str]] = {"torch": ("dim", "keepdim")}
+# The namespace of tensor methods: fixes of `x.sigmoid()` call its functions, and use its keywords.
+METHOD_NAMESPACE = "torch"
+# Functions (and tensor methods, by name) without a default axis: torch.logsumexp(x) is an error.
+NEEDS_AXIS = frozenset({"torch.logsumexp", "torch.special.logsumexp", "logsumexp"})
+
+
+def fix_functions(namespace: str | None, op: str) -> list[str]:
+    """Qualified names a fix may call for `op` in code of `namespace`, the preferred first."""
+    if namespace is None:
+        return []
+    found = []
+    for candidate in (namespace, *FIX_FALLBACKS.get(namespace, ())):
+        name = FIX_FUNCTIONS.get(candidate, {}).get(op)
+        if name is not None and name not in found:
+            found.append(name)
+    return found
+
+
+def axis_keywords(qualified: str | None) -> tuple[str, str]:
+    """(axis, keepdims) keyword names of a function; None for tensor methods."""
+    root = METHOD_NAMESPACE if qualified is None else qualified.split(".", 1)[0]
+    return AXIS_KEYWORDS.get(root, ("axis", "keepdims"))
