@@ -90,14 +90,16 @@ class Context:
         if op is not None:
             return OpCall(op, expr, positional, keywords, method=False, qualified=qualified)
         func = expr.func
-        if isinstance(func, cst.Attribute) and func.attr.value in ops.METHODS \
-                and not self.names.is_module_alias(func.value):
-            return OpCall(ops.METHODS[func.attr.value], expr, (func.value, *positional), keywords, method=True)
+        # A module instance first: `self.softmax = nn.Softmax(-1)` makes `self.softmax(x)` a softmax of x,
+        # not a method call on `self`.
         constructed = self.dataflow.value_of(func)
         if isinstance(constructed, cst.Call):
             op = ops.module_class_op(self.qualify(constructed.func))
             if op is not None:
                 return OpCall(op, expr, positional, keywords, method=False)
+        if isinstance(func, cst.Attribute) and func.attr.value in ops.METHODS \
+                and not self.names.is_module_alias(func.value):
+            return OpCall(ops.METHODS[func.attr.value], expr, (func.value, *positional), keywords, method=True)
         return None
 
     def op(self, expr: cst.BaseExpression | None) -> str | None:
