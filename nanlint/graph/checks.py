@@ -188,11 +188,9 @@ def constants_out_of_range(ctx: Context) -> None:
         info = ctx.precision.info(name)
         if info is None or ctx.precision.own_dtypes or not ctx.model.consumers.get(name) or value.size == 0:
             continue
-        finite = np.asarray(value, np.float64)
-        finite = finite[np.isfinite(finite)]
-        if finite.size == 0:
+        low, high = _finite_range(value)
+        if low is None:
             continue
-        low, high = float(finite.min()), float(finite.max())
         peak = max(-low, high)
         if peak < info.overflow or peak < min_ratio * info.max:
             continue
@@ -203,6 +201,15 @@ def constants_out_of_range(ctx: Context) -> None:
                    f"constant '{name}' holds {num(high if peak == high else low)}, beyond {info.name}'s finite "
                    f"range (max {num(info.max)}): {fate}",
                    bound=(low, high), margin=math.log2(peak / info.max), certain=True)
+
+
+def _finite_range(value: np.ndarray) -> tuple[float | None, float | None]:
+    """(min, max) of the finite values (None when there are none), without copying large weights."""
+    low, high = float(np.min(value)), float(np.max(value))
+    if math.isfinite(low) and math.isfinite(high):
+        return low, high
+    finite = value[np.isfinite(value)]
+    return (float(finite.min()), float(finite.max())) if finite.size else (None, None)
 
 
 # --- NAN702: epsilons -----------------------------------------------------------------------------
