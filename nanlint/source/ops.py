@@ -121,6 +121,8 @@ FUNCTIONS: dict[str, list[str]] = {
     "mul": _rows(NUMPY_LIKE + TORCH + TENSORFLOW, "multiply", "mul"),
     "layout": _rows(NUMPY_LIKE + TORCH + TENSORFLOW, "reshape", "squeeze", "expand_dims", "unsqueeze")
     + ["tensorflow.stop_gradient", "jax.lax.stop_gradient"],
+    "no_grad": ["torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad", "torch.autograd.grad_mode.no_grad",
+                "torch.autograd.grad_mode.inference_mode"],
 }
 
 # `x.exp()`: method name -> op, for receivers that are tensors/arrays rather than modules.

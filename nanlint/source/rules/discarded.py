@@ -1,0 +1,39 @@
+"""NAN111: a clamp/clip/maximum/nan_to_num whose result is thrown away."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from nanlint.source import guards
+from nanlint.source.rule import Rule
+
+_GUARDS = frozenset({"clamp", "maximum", "minimum", "nan_to_num"})
+
+
+class DiscardedGuard(Rule):
+    """NAN111: `x.clamp(min=0)` as a statement guards nothing; `x.clamp_(min=0)` / `out=x` do."""
+
+    code = "NAN111"
+    triggers = ("clamp", "clip", "max", "min", "nan_to_num")
+
+    def visit_Expr(self, node: cst.Expr) -> None:
+        found = guards.call(self.ctx, node.value)
+        if found is None or found.op not in _GUARDS or self._in_place(found):
+            return
+        name = guards.identifier(found.node.func) or found.op
+        self.report(found.node, f"the result of {name}() is discarded, so nothing is guarded; assign it "
+                                f"(x = ...) or use the in-place form")
+
+    @staticmethod
+    def _in_place(found) -> bool:
+        """`x.clamp_()`, `out=x`, `inplace=True`, NumPy's positional out: clip(a, lo, hi, out), maximum(a, b, out)."""
+        if (guards.identifier(found.node.func) or "").endswith("_") or "out" in found.keywords:
+            return True
+        inplace = found.keywords.get("inplace")
+        if isinstance(inplace, cst.Name) and inplace.value == "True":
+            return True
+        positional_out = 4 if found.op == "clamp" else 3
+        return not found.method and len(found.args) >= positional_out
+
+
+RULES = [DiscardedGuard]
