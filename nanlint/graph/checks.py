@@ -27,7 +27,7 @@ import onnx
 
 from nanlint import catalog
 from nanlint.findings import Evidence, Finding, GraphLocation, Severity
-from nanlint.graph.patterns import GUARD_DEPTH, Patterns, attribute
+from nanlint.graph.patterns import GUARD_DEPTH, Patterns, all_nodes, attribute
 from nanlint.graph.targets import DTYPES, REDUCED, DtypeInfo, Profile
 from nanlint.graph.targets.precision import Precision
 
@@ -72,6 +72,7 @@ class Context:
     findings: list[Finding] = field(default_factory=list)
     claimed: set[str] = field(default_factory=set)  # tensors explained by a finding already
     unknown: set[str] = field(default_factory=set)  # tensors unbounded because of unsupported ops
+    nodes: list[onnx.NodeProto] = field(default_factory=list)  # every node, subgraphs included
     downstream: set[str] = field(default_factory=set)  # tensors whose bound derives from an overflow
 
     # -- bounds ---------------------------------------------------------------------------------
@@ -139,7 +140,7 @@ class Context:
 
 def check(model, analysis, profile: Profile, precision: Precision, patterns: Patterns, settings) -> list[Finding]:
     """Every hazard of one model on one target, most specific checks first."""
-    ctx = Context(model, analysis, profile, precision, patterns, settings)
+    ctx = Context(model, analysis, profile, precision, patterns, settings, nodes=all_nodes(model))
     ctx.unknown = unknown_tensors(model, analysis)
     ctx.downstream = downstream_of_overflows(ctx)
     for run in (constants_out_of_range, epsilons, naive_softmaxes, masked_softmaxes, normalizations,
@@ -151,7 +152,7 @@ def check(model, analysis, profile: Profile, precision: Precision, patterns: Pat
 def downstream_of_overflows(ctx: Context) -> set[str]:
     """Tensors computed from an overflowing (clamped) bound, up to the next op that resets bounds."""
     downstream: set[str] = set()
-    for node in ctx.model.nodes:
+    for node in ctx.nodes:
         if not any(name and (name in downstream or ctx.overflowed(name)) for name in node.input):
             continue
         downstream.update(out for out in node.output if out and ctx.depth(out) != 0)
@@ -162,7 +163,7 @@ def unknown_tensors(model, analysis) -> set[str]:
     """Tensors whose bound is infinite only because an unsupported op upstream is unbounded."""
     unsupported = {id(node) for node in analysis.unsupported}
     unknown: set[str] = set()
-    for node in model.nodes:
+    for node in all_nodes(model):
         if id(node) in unsupported or any(name in unknown for name in node.input):
             for out in node.output:
                 bound = analysis.clamped.get(out)
@@ -216,7 +217,7 @@ def _finite_range(value: np.ndarray) -> tuple[float | None, float | None]:
 
 
 def epsilons(ctx: Context) -> None:
-    for node in ctx.model.nodes:
+    for node in ctx.nodes:
         if node.op_type in EPSILON_OPS:
             attribute_epsilon(ctx, node)
     for guard in ctx.patterns.guards:
@@ -334,7 +335,7 @@ def _all_along(mask: np.ndarray, axes: tuple[int, ...] | None, full_rank: int | 
 
 def masked_softmaxes(ctx: Context) -> None:
     """Softmax (NAN505) and LogSoftmax (NAN501) over rows whose every entry can be -inf."""
-    for node in ctx.model.nodes:
+    for node in ctx.nodes:
         if node.op_type not in ("Softmax", "LogSoftmax") or not node.input:
             continue
         logits = node.input[0]
@@ -450,7 +451,7 @@ def reduction_sum(ctx: Context, reduce: onnx.NodeProto) -> float | None:
 def exp_overflow(ctx: Context) -> None:
     for node in ctx.patterns.stable_exps:  # exp(x - max(x)) <= 1, however loose the bound of x - max(x)
         ctx.claimed.update(node.output)
-    for node in ctx.model.nodes:
+    for node in ctx.nodes:
         if node.op_type == "Exp" or ctx.precision.exp_overflow(node):
             exp_like(ctx, node)
         elif node.op_type == "Pow" and len(node.input) == 2 and node.input[1] not in ctx.model.constants:
@@ -491,7 +492,7 @@ def variable_power(ctx: Context, node: onnx.NodeProto) -> None:
 
 
 def domains(ctx: Context) -> None:
-    for node in ctx.model.nodes:
+    for node in ctx.nodes:
         if any(out in ctx.claimed for out in node.output):
             continue
         op = node.op_type

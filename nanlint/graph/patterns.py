@@ -26,6 +26,11 @@ PASS_THROUGH = frozenset({"Cast", "Identity", "Reshape", "Unsqueeze", "Squeeze",
 GUARD_DEPTH = 4  # how many ops an epsilon may travel before the op it protects
 
 
+def all_nodes(model) -> list[onnx.NodeProto]:
+    """Every node: the main graph in topological order, each If/Loop/Scan body after its node."""
+    return [node for node, _ in model.walk()]
+
+
 def attribute(node: onnx.NodeProto, name: str, default=None):
     for attr in node.attribute:
         if attr.name == name:
@@ -107,7 +112,7 @@ class Patterns:
 
 def find_patterns(model, max_epsilon: float) -> Patterns:
     graph = _Graph(model)
-    stable = [n for n in model.nodes if n.op_type == "Exp" and n.input and graph.max_subtracted(n.input[0])]
+    stable = [n for n in all_nodes(model) if n.op_type == "Exp" and n.input and graph.max_subtracted(n.input[0])]
     return Patterns(graph.normalizations(), graph.spelled_softmaxes(), graph.guards(max_epsilon), stable,
                     graph.unit_ratios())
 
@@ -117,6 +122,7 @@ class _Graph:
 
     def __init__(self, model):
         self.model = model
+        self.nodes = all_nodes(model)
         self.producer = model.producer
         self.consumers = model.consumers
         self.constants = model.constants
@@ -165,7 +171,7 @@ class _Graph:
 
     def normalizations(self) -> list[Normalization]:
         found = []
-        for square in self.model.nodes:
+        for square in self.nodes:
             base = self.square_base(square)
             if base is None:
                 continue
@@ -222,7 +228,7 @@ class _Graph:
     def unit_ratios(self) -> list[onnx.NodeProto]:
         """Div(x, norm(x) [+ eps]) with norm an L1, L2 or max-abs reduction of the same x."""
         found = []
-        for node in self.model.nodes:
+        for node in self.nodes:
             if node.op_type != "Div" or len(node.input) != 2:
                 continue
             norm = self.source(node.input[1])
@@ -272,7 +278,7 @@ class _Graph:
 
     def spelled_softmaxes(self) -> list[SpelledSoftmax]:
         found = []
-        for exp in self.model.nodes:
+        for exp in self.nodes:
             if exp.op_type != "Exp" or not exp.input:
                 continue
             uses = list(self.uses(exp.output[0]))
@@ -295,7 +301,7 @@ class _Graph:
 
     def guards(self, max_epsilon: float) -> list[EpsGuard]:
         found = []
-        for node in self.model.nodes:
+        for node in self.nodes:
             for kind, constant, value in self.guard_constants(node, max_epsilon):
                 protects = self.protected_use(node.output[0], negated=kind == "upper")
                 if protects is not None:

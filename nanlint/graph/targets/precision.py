@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import onnx
 
-from nanlint.graph.patterns import Patterns
+from nanlint.graph.patterns import Patterns, all_nodes
 from nanlint.graph.targets import BY_ONNX_TYPE, DTYPES, DtypeInfo, OpPrecision, Profile, round_to
 
 _NARROWEST_FIRST = ("float16", "bfloat16", "float32", "float64")
@@ -29,7 +29,7 @@ def complete_dtypes(model) -> dict[str, int]:
     the type the op is known to produce, or else the type of its first typed input.
     """
     dtypes = dict(model.dtypes)
-    for node in model.nodes:
+    for node in all_nodes(model):
         known = next((dtypes[name] for name in node.input if name in dtypes), None)
         for index, out in enumerate(node.output):
             if not out or out in dtypes:
@@ -50,7 +50,7 @@ def complete_dtypes(model) -> dict[str, int]:
 def is_reduced_model(model, dtypes: dict[str, int]) -> bool:
     """True when the model already computes in float16 or bfloat16 (it is judged in its own dtypes)."""
     reduced = {DTYPES["float16"].onnx_type, DTYPES["bfloat16"].onnx_type}
-    return any(dtypes.get(out) in reduced for node in model.nodes for out in node.output)
+    return any(dtypes.get(out) in reduced for node in all_nodes(model) for out in node.output)
 
 
 class Precision:
