@@ -6,11 +6,13 @@ from typing import Any
 
 from nanlint.source.rule import Rule
 from nanlint.source.rules import comparisons
+from nanlint.source.rules import logsumexp, softmax
 from nanlint.source.rules import discarded, divisions, exps, logs, moments, roots, trig, where
 from nanlint.source.rules import precision, training
 
 ALL_RULES: list[type[Rule]] = [
     *comparisons.RULES,
+    *softmax.RULES, *logsumexp.RULES,
     *logs.RULES, *divisions.RULES, *roots.RULES, *moments.RULES, *trig.RULES, *exps.RULES, *where.RULES,
     *discarded.RULES,
     *precision.RULES, *training.RULES,
