@@ -1,0 +1,23 @@
+"""Transfer functions, one module per lifting family (see DESIGN.md "Graph pass" and docs/graph-ops.md).
+
+Importing this package fills the registry; `lookup(domain, op_type)` finds an op's entry.
+"""
+
+from nanlint.graph.transfer.registry import FAMILIES, REGISTRY, OpEntry, lookup, ops_markdown, register, supported_ops
+
+# Families register their ops on import (order is irrelevant).
+from nanlint.graph.transfer import (  # noqa: E402,F401
+    arithmetic,
+    contrib,
+    control_flow,
+    elementwise,
+    layout,
+    linear,
+    normalization,
+    quantization,
+    recurrent,
+    reduction,
+    shape,
+)
+
+__all__ = ["FAMILIES", "REGISTRY", "OpEntry", "lookup", "ops_markdown", "register", "supported_ops"]

@@ -1,0 +1,196 @@
+"""Arithmetic, selection, comparison and logic: interval arithmetic on the operands (interval.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nanlint.graph import interval as iv_ops
+from nanlint.graph.interval import Interval, finish
+from nanlint.graph.transfer.context import INT_TYPES, NodeContext
+from nanlint.graph.transfer.registry import register
+
+
+def _no_integer_zero_divisor(ctx: NodeContext) -> bool:
+    """Integer division by zero crashes kernels: fold only when the divisor has no zero."""
+    if ctx.in_type(1) not in INT_TYPES or not ctx.has(1):
+        return True
+    return bool(np.all(ctx.x(1).lo != 0))
+
+
+@register("arithmetic", "Add")
+def add(ctx: NodeContext):
+    return [ctx.x(0) + ctx.x(1)]
+
+
+@register("arithmetic", "Sub")
+def sub(ctx: NodeContext):
+    return [ctx.x(0) - ctx.x(1)]
+
+
+@register("arithmetic", "Mul", depth="widen", note="a product of two varying operands widens; x * 1/rms(x) "
+                                                   "patterns are bounded by sqrt(N)")
+def mul(ctx: NodeContext):
+    a, b = ctx.x(0), ctx.x(1)
+    # x * x of the same tensor is a square (>= 0), not a product of two independent values.
+    out = iv_ops.square(a) if ctx.node.input[0] == ctx.node.input[1] else a * b
+    if a.is_point or b.is_point:
+        ctx.depth = "keep"  # scaling by a known value does not widen
+    return [_refine_norm(ctx, out)]
+
+
+@register("arithmetic", "Div", depth="widen", fold=_no_integer_zero_divisor,
+          note="denominators touching 0 give infinite bounds; x / rms(x) patterns are bounded by sqrt(N)")
+def div(ctx: NodeContext):
+    a, b = ctx.x(0), ctx.x(1)
+    out = a / b
+    if b.is_point:
+        ctx.depth = "keep"
+    return [_refine_norm(ctx, out)]
+
+
+def _refine_norm(ctx: NodeContext, out: Interval) -> Interval:
+    from nanlint.graph.transfer.normalization import decomposed_norm_bound
+
+    bound = decomposed_norm_bound(ctx)
+    if bound is None:
+        return out
+    ctx.depth = "reset"
+    return Interval(np.clip(out.lo, -bound, bound), np.clip(out.hi, -bound, bound), out.may_nan, out.shape)
+
+
+@register("arithmetic", "Reciprocal", note="piecewise: 1/x over each side of 0")
+def reciprocal(ctx: NodeContext):
+    return [iv_ops.reciprocal(ctx.x(0))]
+
+
+@register("arithmetic", "Pow", depth="widen", note="integer exponents of any base; fractional exponents "
+                                                   "of negative bases flag NaN")
+def power(ctx: NodeContext):
+    if ctx.x(1).is_point:
+        ctx.depth = "keep"
+    return [iv_ops.pow_(ctx.x(0), ctx.x(1))]
+
+
+@register("arithmetic", "Mod", fold=_no_integer_zero_divisor, note="|result| < |divisor|, sign by fmod")
+def mod(ctx: NodeContext):
+    a, b = ctx.x(0), ctx.x(1)
+    _, mag = iv_ops.magnitude(b)
+    mag = np.asarray(mag, np.float64)
+    alo, ahi = np.asarray(a.lo, np.float64), np.asarray(a.hi, np.float64)
+    blo, bhi = np.asarray(b.lo, np.float64), np.asarray(b.hi, np.float64)
+    if int(ctx.attr("fmod", 0)):
+        # C fmod: sign of the dividend, |r| <= |a| and |r| < |b|.
+        lo = np.maximum(np.minimum(alo, 0), -mag)
+        hi = np.minimum(np.maximum(ahi, 0), mag)
+    else:
+        # Python-style: sign of the divisor.
+        lo = np.where(blo > 0, 0.0, -mag)
+        hi = np.where(bhi < 0, 0.0, mag)
+        hi = np.where((blo > 0) & (alo >= 0), np.minimum(hi, ahi), hi)
+    may_nan = a.may_nan or b.may_nan or b.min() <= 0 <= b.max() or a.min() == -np.inf or a.max() == np.inf
+    return [finish(lo, hi, may_nan, iv_ops._shape(a, b))]
+
+
+@register("arithmetic", "Min", "Max", "Sum", "Mean")
+def variadic(ctx: NodeContext):
+    present = [ctx.x(i) for i in range(ctx.n_inputs) if ctx.has(i)]
+    combine = {"Min": iv_ops.minimum, "Max": iv_ops.maximum, "Sum": iv_ops.add, "Mean": iv_ops.add}
+    out = present[0]
+    for other in present[1:]:
+        out = combine[ctx.node.op_type](out, other)
+    if ctx.node.op_type == "Mean":
+        out = out * Interval.point(np.asarray(1.0 / len(present), np.float64))
+    return [out]
+
+
+@register("arithmetic", "PRelu")
+def prelu(ctx: NodeContext):
+    x, slope = ctx.x(0), ctx.x(1)
+    zero = np.zeros((), x.lo.dtype if x.lo.dtype.kind == "f" else np.float64)
+    positive = Interval(np.maximum(x.lo, zero), np.maximum(x.hi, zero), x.may_nan, x.shape)
+    negative = Interval(np.minimum(x.lo, zero), np.minimum(x.hi, zero), x.may_nan, x.shape)
+    # At every x one of the two parts is 0, so their interval sum covers the value.
+    return [positive + negative * slope]
+
+
+@register("arithmetic", "Where", note="a mask known true/false picks one side, else the join")
+def where(ctx: NodeContext):
+    cond, a, b = ctx.x(0), ctx.x(1), ctx.x(2)
+    dtype = iv_ops._result_dtype(a, b)
+    surely = np.asarray(cond.lo) >= 1
+    possibly = np.asarray(cond.hi) >= 1
+    alo, ahi = iv_ops._f(a, dtype)
+    blo, bhi = iv_ops._f(b, dtype)
+    lo = np.where(surely, alo, np.where(~possibly, blo, np.minimum(alo, blo)))
+    hi = np.where(surely, ahi, np.where(~possibly, bhi, np.maximum(ahi, bhi)))
+    may_nan = (a.may_nan and bool(np.any(possibly))) or (b.may_nan and not bool(np.all(surely)))
+    shape = None if None in (cond.shape, a.shape, b.shape) else np.broadcast_shapes(cond.shape, a.shape, b.shape)
+    return [Interval(lo, hi, may_nan, shape)]
+
+
+@register("arithmetic", "Clip", note="resets depth when both limits are given")
+def clip(ctx: NodeContext):
+    x = ctx.x(0)
+    if ctx.opset < 11:
+        lo = ctx.attr("min")
+        hi = ctx.attr("max")
+        lo_iv = None if lo is None else Interval.point(np.asarray(lo, np.float32))
+        hi_iv = None if hi is None else Interval.point(np.asarray(hi, np.float32))
+    else:
+        lo_iv = ctx.x(1) if ctx.has(1) else None
+        hi_iv = ctx.x(2) if ctx.has(2) else None
+    bounded = lo_iv is not None and hi_iv is not None and np.isfinite(lo_iv.min()) and np.isfinite(hi_iv.max())
+    ctx.depth = "reset" if bounded else "keep"
+    return [iv_ops.clip(x, lo_iv, hi_iv)]
+
+
+# -- comparisons and logic: boolean intervals within [0, 1] ---------------------------------------
+
+def _bool(lo, hi, shape) -> Interval:
+    return Interval(np.asarray(lo, np.float64), np.asarray(hi, np.float64), False, shape)
+
+
+@register("arithmetic", "Less", "LessOrEqual", "Greater", "GreaterOrEqual", "Equal", depth="reset")
+def compare(ctx: NodeContext):
+    a, b = ctx.x(0), ctx.x(1)
+    op = ctx.node.op_type
+    with np.errstate(invalid="ignore"):
+        if op == "Less":
+            lo, hi = a.hi < b.lo, a.lo < b.hi
+        elif op == "LessOrEqual":
+            lo, hi = a.hi <= b.lo, a.lo <= b.hi
+        elif op == "Greater":
+            lo, hi = a.lo > b.hi, a.hi > b.lo
+        elif op == "GreaterOrEqual":
+            lo, hi = a.lo >= b.hi, a.hi >= b.lo
+        else:
+            lo = (a.lo == a.hi) & (b.lo == b.hi) & (a.lo == b.lo)
+            hi = (a.lo <= b.hi) & (b.lo <= a.hi)
+    if a.may_nan or b.may_nan:
+        lo = np.zeros_like(lo)  # a comparison with NaN is false
+    return [_bool(lo, hi, iv_ops._shape(a, b))]
+
+
+@register("arithmetic", "And", "Or", "Xor", depth="reset")
+def logic(ctx: NodeContext):
+    a, b = ctx.x(0), ctx.x(1)
+    alo, ahi = np.asarray(a.lo, np.float64), np.asarray(a.hi, np.float64)
+    blo, bhi = np.asarray(b.lo, np.float64), np.asarray(b.hi, np.float64)
+    op = ctx.node.op_type
+    if op == "And":
+        lo, hi = np.minimum(alo, blo), np.minimum(ahi, bhi)
+    elif op == "Or":
+        lo, hi = np.maximum(alo, blo), np.maximum(ahi, bhi)
+    else:
+        exact = (alo == ahi) & (blo == bhi)
+        lo = exact & (alo != blo)
+        hi = ~(exact & (alo == blo))
+    return [_bool(lo, hi, iv_ops._shape(a, b))]
+
+
+@register("arithmetic", "BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor", "BitwiseNot",
+          note="exact operands only; otherwise the integer type's range")
+def bitwise(ctx: NodeContext):
+    shapes = [ctx.x(i).shape for i in range(ctx.n_inputs) if ctx.has(i)]
+    shape = None if None in shapes else np.broadcast_shapes(*shapes)
+    return [Interval.range(-np.inf, np.inf, shape, np.float64)]

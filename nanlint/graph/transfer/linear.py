@@ -1,0 +1,266 @@
+"""Linear ops in centre/radius form.
+
+For a bilinear op (a sum of products: MatMul, Gemm, Conv, ConvTranspose, Einsum) with a = ma ± ra and
+b = mb ± rb:
+    one operand exact (weights):  mid = op(ma, B),  rad = op(ra, |B|)
+    both varying (attention):     mid = op(ma, mb), rad = op(|ma|, rb) + op(ra, |mb| + rb)
+which is exact in the first case and within a factor 1.5 of the best box in the second. MatMul, Gemm
+and Einsum run in numpy (BLAS); Conv and ConvTranspose run onnxruntime's own kernel, mid and rad in
+one call. Bounds are float32 like the kernels, so they hold up to float32 accumulation rounding.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import onnx
+
+from nanlint.graph.interval import Interval, contiguous, finish
+from nanlint.graph.transfer.context import NodeContext, NotExact, run_dtype
+from nanlint.graph.transfer.registry import register
+
+
+def _full_mid_rad(iv: Interval, dtype) -> tuple[np.ndarray, np.ndarray | None]:
+    """Centre and radius as full arrays of `dtype` (radius None for an exact value)."""
+    if iv.shape is None:
+        raise NotExact("operand of unknown shape")
+    if iv.is_point:
+        return contiguous(np.broadcast_to(iv.lo, iv.shape), dtype=dtype), None
+    mid, rad = iv.mid_rad()
+    mid = contiguous(np.broadcast_to(mid, iv.shape), dtype=dtype)
+    rad = contiguous(np.broadcast_to(rad, iv.shape), dtype=dtype)
+    return mid, rad
+
+
+class Product:
+    """A bilinear op: `one(a, b)`, and `two(a1, b1, a2, b2)` for two products at once."""
+
+    def __init__(self, fn: Callable):
+        self.fn = fn
+
+    def one(self, a, b):
+        return self.fn(a, b)
+
+    def two(self, a1, b1, a2, b2):
+        return self.fn(a1, b1), self.fn(a2, b2)
+
+
+class KernelProduct(Product):
+    """A bilinear op run by onnxruntime (MatMul, Conv, ...): both products in one session call."""
+
+    def __init__(self, kernels, node):
+        self.kernels = kernels
+        self.node = node
+
+    def one(self, a, b):
+        return self.kernels.run(self.node, [a, b])[0]
+
+    def two(self, a1, b1, a2, b2):
+        lo, hi = self.kernels.run_pair(self.node, [a1, b1], [a2, b2], {0, 1})
+        return lo[0], hi[0]
+
+
+_MATMUL = onnx.helper.make_node("MatMul", ["a", "b"], ["c"])
+
+
+def matmul_product(ctx: NodeContext) -> Product:
+    return KernelProduct(ctx.engine.kernels, _MATMUL)
+
+
+def bilinear(op: Product | Callable, a: Interval, b: Interval, dtype=np.float32) -> Interval:
+    """Bounds of op(a, b) for an op that is a sum of products of a's and b's elements."""
+    if not isinstance(op, Product):
+        op = Product(op)
+    ma, ra = _full_mid_rad(a, dtype)
+    mb, rb = _full_mid_rad(b, dtype)
+    may_nan = a.may_nan or b.may_nan
+    with np.errstate(all="ignore"):
+        if ra is None and rb is None:
+            mid = op.one(ma, mb)
+            return Interval.point(mid) if not may_nan else Interval(mid, mid, True)
+        if rb is None:
+            mid, rad = op.two(ma, mb, ra, np.abs(mb))
+        elif ra is None:
+            mid, rad = op.two(ma, mb, np.abs(ma), rb)
+        else:
+            mid, rad = op.two(ma, mb, np.abs(ma), rb)
+            rad = rad + op.one(ra, np.abs(mb) + rb)
+        return finish(mid - rad, mid + rad, may_nan, mid.shape)
+
+
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """np.matmul, with a stack times one matrix done as one GEMM (numpy would loop over the stack)."""
+    if b.ndim == 2 and a.ndim > 2:
+        return np.dot(a.reshape(-1, a.shape[-1]), b).reshape(a.shape[:-1] + (b.shape[1],))
+    return np.matmul(a, b)
+
+
+def exact_weight(ctx: NodeContext, node, x: Interval, weight: np.ndarray, bias: np.ndarray | None = None,
+                 dtype=np.float32, rad_attrs: dict | None = None) -> Interval:
+    """node(x, W[, B]) for exact W in one onnxruntime call (centre/radius conversion included)."""
+    if x.shape is None:
+        raise NotExact("operand of unknown shape")
+    lo, hi = x.broadcast()
+    lo, hi = contiguous(lo, dtype), contiguous(hi, dtype)
+    weight = contiguous(weight, dtype)
+    bias = None if bias is None else contiguous(bias, dtype)
+    stacked = node.op_type == "MatMul" and weight.ndim == 2 and lo.ndim > 2
+    if stacked:
+        # A stack of rows times one matrix is one GEMM (kernels would loop over the stack).
+        lead = lo.shape[:-1]
+        lo, hi = lo.reshape(-1, lo.shape[-1]), hi.reshape(-1, hi.shape[-1])
+    out_lo, out_hi, low, high = ctx.engine.kernels.run_linear(node, lo, hi, weight, bias, rad_attrs=rad_attrs)
+    if stacked:
+        out_lo, out_hi = out_lo.reshape(lead + out_lo.shape[-1:]), out_hi.reshape(lead + out_hi.shape[-1:])
+    if np.isnan(low) or np.isnan(high):
+        return finish(out_lo, out_hi, True, out_lo.shape)
+    out = Interval(out_lo, out_hi, x.may_nan, out_lo.shape)
+    out._stats = (low, high)
+    return out
+
+
+def _dtype_of(ctx: NodeContext, i: int = 0):
+    return run_dtype(ctx.in_type(i))
+
+
+@register("linear", "MatMul", depth="widen")
+def matmul_op(ctx: NodeContext):
+    a, b = ctx.x(0), ctx.x(1)
+    if b.is_point and not a.is_point:
+        return [exact_weight(ctx, _MATMUL, a, b.lo, dtype=_dtype_of(ctx))]
+    return [bilinear(matmul_product(ctx), a, b, _dtype_of(ctx))]
+
+
+def transpose_last2(iv: Interval) -> Interval:
+    if iv.shape is None or len(iv.shape) < 2:
+        return iv
+    shape = iv.shape[:-2] + (iv.shape[-1], iv.shape[-2])
+    lo = np.swapaxes(iv.lo, -1, -2) if iv.lo.ndim >= 2 else iv.lo
+    hi = lo if iv.is_point else (np.swapaxes(iv.hi, -1, -2) if iv.hi.ndim >= 2 else iv.hi)
+    return Interval(lo, hi, iv.may_nan, shape)
+
+
+@register("linear", "Gemm", depth="widen")
+def gemm(ctx: NodeContext):
+    a, b = ctx.x(0), ctx.x(1)
+    if b.is_point and not a.is_point and (not ctx.has(2) or ctx.is_exact(2)):
+        rad_attrs = {k: ctx.attrs[k] for k in ("transA", "transB") if k in ctx.attrs}
+        rad_attrs["alpha"] = abs(float(ctx.attr("alpha", 1.0)))
+        bias = ctx.const(2) if ctx.has(2) else None
+        return [exact_weight(ctx, ctx.node, a, b.lo, bias, _dtype_of(ctx), rad_attrs)]
+    if int(ctx.attr("transA", 0)):
+        a = transpose_last2(a)
+    if int(ctx.attr("transB", 0)):
+        b = transpose_last2(b)
+    out = bilinear(matmul_product(ctx), a, b, _dtype_of(ctx))
+    alpha = float(ctx.attr("alpha", 1.0))
+    if alpha != 1.0:
+        out = out * Interval.point(np.asarray(alpha, out.lo.dtype))
+    if ctx.has(2):
+        beta = float(ctx.attr("beta", 1.0))
+        c = ctx.x(2)
+        if beta != 1.0:
+            c = c * Interval.point(np.asarray(beta, out.lo.dtype))
+        out = out + c
+    return [out]
+
+
+@register("linear", "Einsum", depth="widen", note="one varying operand, or two (interval product)")
+def einsum(ctx: NodeContext):
+    equation = ctx.attr("equation")
+    operands = [ctx.x(i) for i in range(ctx.n_inputs)]
+    varying = [i for i, iv in enumerate(operands) if not iv.is_point]
+    dtype = _dtype_of(ctx)
+    if len(operands) == 1:
+        x = operands[0]
+        mid, rad = _full_mid_rad(x, dtype)
+        out_mid = np.einsum(equation, mid)
+        out_rad = np.einsum(equation, rad)
+        return [finish(out_mid - out_rad, out_mid + out_rad, x.may_nan, np.shape(out_mid))]
+    if len(varying) > 2:
+        raise NotExact("einsum with more than two varying operands")
+    fixed = {i: np.asarray(iv.lo, dtype) for i, iv in enumerate(operands) if iv.is_point}
+    pair = varying + [i for i in range(len(operands)) if i not in varying][: 2 - len(varying)]
+    i, j = sorted(pair)
+
+    def op(a, b):
+        args = [fixed.get(k) for k in range(len(operands))]
+        args[i], args[j] = a, b
+        return np.einsum(equation, *args, optimize=True)
+
+    # With the other operands fixed the op is bilinear in (operand i, operand j); a fixed operand in
+    # the pair is taken as-is, and bilinear() gives |fixed| the radius of the varying one.
+    return [bilinear(op, operands[i], operands[j], dtype)]
+
+
+def _conv_lifted(ctx: NodeContext) -> Interval:
+    """Conv/ConvTranspose: linear in X and in W; onnxruntime computes mid and rad in one call."""
+    x, w = ctx.x(0), ctx.x(1)
+    dtype = _dtype_of(ctx)
+    if w.is_point and not x.is_point and (not ctx.has(2) or ctx.is_exact(2)):
+        return exact_weight(ctx, ctx.node, x, w.lo, ctx.const(2) if ctx.has(2) else None, dtype)
+    mx, rx = _full_mid_rad(x, dtype)
+    mw, rw = _full_mid_rad(w, dtype)
+    bias = np.asarray(ctx.const(2), dtype) if ctx.has(2) and ctx.is_exact(2) else None
+    bias_iv = ctx.x(2) if ctx.has(2) and not ctx.is_exact(2) else None
+    kernels = ctx.engine.kernels
+    node = ctx.node
+    zero_bias = None if bias is None else np.zeros_like(bias)
+    may_nan = x.may_nan or w.may_nan
+    with np.errstate(all="ignore"):
+        if rx is None and rw is None:
+            (mid,) = kernels.run(node, [mx, mw] + ([bias] if bias is not None else []))[:1]
+            rad = None
+        elif rw is None:
+            lo, hi = kernels.run_pair(node, [mx, mw] + ([bias] if bias is not None else []),
+                                      [rx, np.abs(mw)] + ([zero_bias] if bias is not None else []), {0, 1, 2})
+            mid, rad = lo[0], hi[0]
+        else:
+            lo, hi = kernels.run_pair(node, [mx, mw] + ([bias] if bias is not None else []),
+                                      [np.abs(mx), rw] + ([zero_bias] if bias is not None else []), {0, 1, 2})
+            mid, rad = lo[0], hi[0]
+            if rx is not None:
+                (extra,) = kernels.run(node, [rx, np.abs(mw) + rw])[:1]
+                rad = rad + extra
+        if rad is None:
+            out = Interval.point(mid) if not may_nan else Interval(mid, mid, True)
+        else:
+            out = finish(mid - rad, mid + rad, may_nan, mid.shape)
+    if bias_iv is not None:
+        channel = (1, -1) + (1,) * (len(out.shape) - 2)
+        out = out + Interval(np.reshape(bias_iv.lo, channel) if bias_iv.lo.ndim else bias_iv.lo,
+                             np.reshape(bias_iv.hi, channel) if bias_iv.hi.ndim else bias_iv.hi, bias_iv.may_nan)
+    return out
+
+
+@register("linear", "Conv", "ConvTranspose", depth="widen", note="onnxruntime's kernel on centre and radius")
+def conv(ctx: NodeContext):
+    return [_conv_lifted(ctx)]
+
+
+@register("linear", "BatchNormalization", note="inference: a per-channel affine map (resets nothing)")
+def batch_norm(ctx: NodeContext):
+    if int(ctx.attr("training_mode", 0)) and ctx.opset >= 14:
+        from nanlint.graph.transfer.normalization import batch_norm_training
+        return batch_norm_training(ctx)
+    x = ctx.x(0)
+    if x.shape is None:
+        raise NotExact("unknown input shape")
+    eps = float(ctx.attr("epsilon", 1e-5))
+    channel = (1, -1) + (1,) * (len(x.shape) - 2) if len(x.shape) >= 2 else (-1,)
+    params = [ctx.x(i) for i in (1, 2, 3, 4)]
+    if all(p.is_point for p in params):
+        scale, bias, mean, var = (np.asarray(p.lo, np.float64).reshape(channel) for p in params)
+        with np.errstate(all="ignore"):
+            k = scale / np.sqrt(var + eps)
+            offset = bias - mean * k
+        dtype = x.lo.dtype if x.lo.dtype.kind == "f" else np.float32
+        return [x * Interval.point(k.astype(dtype)) + Interval.point(offset.astype(dtype))]
+    scale, bias, mean, var = (Interval(np.reshape(p.lo, channel), np.reshape(p.hi, channel), p.may_nan)
+                              for p in params)
+    var_eps = var + Interval.point(np.asarray(eps, np.float64))
+    lo_v = np.maximum(np.asarray(var_eps.lo, np.float64), 0)
+    std = Interval(np.sqrt(lo_v), np.sqrt(np.maximum(np.asarray(var_eps.hi, np.float64), 0)),
+                   var_eps.may_nan or var_eps.min() < 0)
+    return [(x - mean) / std * scale + bias]
