@@ -132,7 +132,7 @@ def test_stdin_with_a_filename(tmp_path):
     done = subprocess.run(command, input=BAD, capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 1
     assert done.stdout.splitlines()[0] == \
-        "pkg/mod.py:2:7: NAN112 comparison with NaN is always False; use isnan() to test for NaN"
+        "pkg/mod.py:2:7: NAN112 [*] comparison with NaN is always False; use isnan() to test for NaN"
 
 
 def test_nothing_is_written_without_fix(tmp_path):
