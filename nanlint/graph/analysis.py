@@ -42,6 +42,8 @@ class Analysis:
     clamped: dict[str, tuple[float, float]]  # tensors clamped to the target range: the raw bound
     reasons: dict[str, str] = field(default_factory=dict)  # node description -> why it is unsupported
     shapes: dict[str, tuple[int, ...] | None] = field(default_factory=dict)  # shapes the analysis computed
+    dtypes: dict[str, int] = field(default_factory=dict)   # elem type of every tensor bounded (model.dtypes
+                                                           # completed by what the analysis computed)
 
     def bound(self, name: str) -> Interval | None:
         return self.bounds.get(name)
@@ -67,6 +69,7 @@ def analyze(model: Model, input_ranges: Mapping[str, tuple[float, float]],
         raise ModelError(f"{model.path}: --input-range names no graph input: {', '.join(sorted(unknown))}")
     engine = _Engine(model, limit, elementwise_limit, keep_elementwise, strict)
     engine.run(input_ranges, default_range, input_bounds or {})
+    engine.analysis.dtypes = engine.dtypes
     return engine.analysis
 
 
@@ -111,6 +114,7 @@ class _Engine:
         self.dtypes = dict(model.dtypes)
         self.analysis = Analysis(bounds={}, unsupported=[], depth={}, clamped={})
         self._constants: dict[str, Interval] = {}
+        self.unbounded: set[str] = set()    # outputs of unsupported nodes
 
     # -- lookups ----------------------------------------------------------------------------------
 
@@ -231,7 +235,11 @@ class _Engine:
             outputs = None
         if outputs is None:
             self.analysis.unsupported.append(node)
+            upstream = [n for n in node.input if n in self.unbounded]
+            if upstream:
+                reason = f"{reason} (input '{upstream[0]}' comes from an unsupported node)"
             self.analysis.reasons[describe(node)] = reason or "unbounded"
+            self.unbounded.update(o for o in node.output if o)
             outputs = []
         depth_rule = ctx.depth or (entry.depth if entry is not None and reason is None else "keep")
         base = max((self.analysis.depth.get(name, 0) for name, iv in zip(node.input, inputs)

@@ -265,3 +265,32 @@ def test_ops_doc_is_generated_from_the_registry():
     doc = (ROOT / "docs" / "graph-ops.md").read_text(encoding="utf-8")
     assert doc == transfer.ops_markdown() + "\n", "docs/graph-ops.md is stale: run python -m nanlint.graph.transfer"
     assert f"bounds {len(transfer.REGISTRY)} ops" in doc
+
+
+# -- relational refinements ---------------------------------------------------------------------------
+
+def test_stable_softmax_shift_is_at_most_zero(tmp_path):
+    x = helper.make_tensor_value_info("x", F, [2, 5])
+    y = helper.make_tensor_value_info("y", F, None)
+    g = helper.make_graph([helper.make_node("ReduceMax", ["x"], ["m"], axes=[-1], keepdims=1),
+                           helper.make_node("Sub", ["x", "m"], ["d"]),
+                           helper.make_node("Exp", ["d"], ["y"])], "g", [x], [y])
+    a = check_model(_save(g, tmp_path / "shift.onnx", opset=13), {"x": (-30.0, 30.0)})
+    assert a.bounds["d"].max() == 0.0 and a.bounds["d"].min() == -60.0
+    assert a.bounds["y"].max() == 1.0
+
+
+def test_attention_context_lies_within_the_value_hull(tmp_path):
+    s = helper.make_tensor_value_info("s", F, [2, 4, 6])
+    v = helper.make_tensor_value_info("v", F, [2, 6, 3])
+    y = helper.make_tensor_value_info("y", F, None)
+    g = helper.make_graph([helper.make_node("Softmax", ["s"], ["p"], axis=-1),
+                           helper.make_node("MatMul", ["p", "v"], ["y"])], "g", [s, v], [y])
+    a = check_model(_save(g, tmp_path / "attn.onnx", opset=13), {"s": (-5.0, 5.0), "v": (-2.0, 3.0)})
+    assert (a.bounds["y"].min(), a.bounds["y"].max()) == (-2.0, 3.0)
+    assert a.depth["y"] == 0
+
+
+def test_dtypes_of_computed_tensors_are_reported(tmp_path):
+    a = analyze(load_model(_save(mlp_graph(), tmp_path / "mlp.onnx")), {}, strict=True)
+    assert a.dtypes["h1"] == F and a.dtypes["y"] == F

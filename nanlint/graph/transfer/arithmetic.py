@@ -22,9 +22,30 @@ def add(ctx: NodeContext):
     return [ctx.x(0) + ctx.x(1)]
 
 
-@register("arithmetic", "Sub")
+@register("arithmetic", "Sub", note="x - max(x) (or - logsumexp(x)) is <= 0")
 def sub(ctx: NodeContext):
-    return [ctx.x(0) - ctx.x(1)]
+    out = ctx.x(0) - ctx.x(1)
+    if _minus_own_maximum(ctx):
+        # Each element minus the maximum of its own group is <= 0 (the stable-softmax shift).
+        zero = np.zeros((), out.hi.dtype)
+        out = Interval(np.minimum(out.lo, zero), np.minimum(out.hi, zero), out.may_nan, out.shape)
+    return [out]
+
+
+def _minus_own_maximum(ctx: NodeContext) -> bool:
+    from nanlint.graph.transfer.normalization import _strip
+
+    model = ctx.engine.model
+    x, m = ctx.node.input[0], ctx.node.input[1]
+    reduce = model.producer.get(_strip(model, m, ("Cast", "Identity")))
+    if reduce is None or reduce.op_type not in ("ReduceMax", "ReduceLogSumExp") or not reduce.input:
+        return False
+    if _strip(model, reduce.input[0], ("Cast", "Identity")) != _strip(model, x, ("Cast", "Identity")):
+        return False
+    attrs = {a.name: a for a in reduce.attribute}
+    keepdims = attrs["keepdims"].i if "keepdims" in attrs else 1
+    reduces_all = "axes" not in attrs and (len(reduce.input) < 2 or not reduce.input[1])
+    return bool(keepdims) or reduces_all
 
 
 @register("arithmetic", "Mul", depth="widen", note="a product of two varying operands widens; x * 1/rms(x) "

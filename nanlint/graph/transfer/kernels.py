@@ -9,6 +9,7 @@ upper bounds in one call.
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import onnx
@@ -34,7 +35,8 @@ def _session_options() -> ort.SessionOptions:
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     options.log_severity_level = 4
     options.enable_mem_pattern = False
-    # Subnormal operands slow convolutions down ~100x; flushing them moves bounds by < 1e-38.
+    # Subnormal operands slow convolutions down ~100x; flushing them moves bounds by < 1e-37
+    # (runs are confined to one worker thread, see _call).
     options.add_session_config_entry("session.set_denormal_as_zero", "1")
     # Many small sessions share the cores: idle threads must sleep, not spin.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -91,10 +93,7 @@ class Kernels:
                  "absw": np.abs(weight)}
         if bias is not None:
             feeds["b"] = _contiguous(bias)
-        try:
-            out_lo, out_hi, low, high = session.run(["out_lo", "out_hi", "low", "high"], feeds)
-        except Exception as exc:  # noqa: BLE001
-            raise KernelError(_first_line(exc)) from None
+        out_lo, out_hi, low, high = _call(session, ["out_lo", "out_hi", "low", "high"], feeds)
         return out_lo, out_hi, float(low), float(high)
 
     def _build_linear(self, node, domain, version, attributes, roles, rad_attrs):
@@ -123,8 +122,7 @@ class Kernels:
         model = h.make_model(graph, opset_imports=opsets)
         model.ir_version = max(h.find_min_ir_version_for(opsets, ignore_unknown=True), 7)
         try:
-            session = ort.InferenceSession(model.SerializeToString(), self._options,
-                                           providers=["CPUExecutionProvider"])
+            session = _create(model, self._options)
         except Exception as exc:  # noqa: BLE001
             raise KernelError(_first_line(exc)) from None
         return session, ["out_lo", "out_hi", "low", "high"]
@@ -133,10 +131,7 @@ class Kernels:
 
     def _run(self, session, outputs, feeds):
         names = [o for o in outputs if o]
-        try:
-            values = dict(zip(names, session.run(names, feeds)))
-        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types
-            raise KernelError(_first_line(exc)) from None
+        values = dict(zip(names, _call(session, names, feeds)))
         return [values.get(o) if o else None for o in outputs]
 
     def _opset(self, node: onnx.NodeProto) -> tuple[str, int]:
@@ -203,11 +198,32 @@ class Kernels:
         except Exception:  # noqa: BLE001
             model.ir_version = 8
         try:
-            session = ort.InferenceSession(model.SerializeToString(), self._options,
-                                           providers=["CPUExecutionProvider"])
+            session = _create(model, self._options)
         except Exception as exc:  # noqa: BLE001
             raise KernelError(_first_line(exc)) from None
         return session, all_outputs
+
+
+# Sessions flush subnormals to zero (subnormal operands slow convolutions ~100x) and onnxruntime leaves
+# that CPU mode set on the thread that calls run(). Runs happen on this one worker thread, so the
+# caller's numpy keeps IEEE subnormals.
+_WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nanlint-kernels")
+
+
+def _create(model: onnx.ModelProto, options: ort.SessionOptions) -> ort.InferenceSession:
+    """A session built on the worker thread (building one sets the flush mode on the building thread)."""
+    data = model.SerializeToString()
+    return _WORKER.submit(lambda: ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])).result()
+
+
+def _call(session, names, feeds):
+    def run():
+        return session.run(names, feeds)
+
+    try:
+        return _WORKER.submit(run).result()
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types
+        raise KernelError(_first_line(exc)) from None
 
 
 def _contiguous(a: np.ndarray) -> np.ndarray:

@@ -124,12 +124,40 @@ def _dtype_of(ctx: NodeContext, i: int = 0):
     return run_dtype(ctx.in_type(i))
 
 
-@register("linear", "MatMul", depth="widen")
+@register("linear", "MatMul", depth="widen", note="softmax(s) @ V is a convex combination of V's rows")
 def matmul_op(ctx: NodeContext):
     a, b = ctx.x(0), ctx.x(1)
     if b.is_point and not a.is_point:
         return [exact_weight(ctx, _MATMUL, a, b.lo, dtype=_dtype_of(ctx))]
-    return [bilinear(matmul_product(ctx), a, b, _dtype_of(ctx))]
+    out = bilinear(matmul_product(ctx), a, b, _dtype_of(ctx))
+    if _is_softmax_rows(ctx, ctx.node.input[0], a) and b.shape is not None and len(b.shape) >= 2:
+        # Attention context: each row of probabilities sums to 1, so each output lies within the
+        # hull of the corresponding column of V.
+        v_lo, v_hi = b.broadcast()
+        hull_lo = np.min(v_lo, axis=-2, keepdims=True).astype(out.lo.dtype)
+        hull_hi = np.max(v_hi, axis=-2, keepdims=True).astype(out.hi.dtype)
+        lo = np.maximum(out.lo, hull_lo)
+        hi = np.minimum(out.hi, hull_hi)
+        out = Interval(np.minimum(lo, hi), hi, out.may_nan, out.shape)
+        ctx.depth = "keep"
+    return [out]
+
+
+def _is_softmax_rows(ctx: NodeContext, name: str, a: Interval) -> bool:
+    """`name` is a Softmax over its last axis (through casts and dropout)."""
+    model = ctx.engine.model
+    node = model.producer.get(name)
+    for _ in range(4):
+        if node is None or node.op_type not in ("Cast", "Identity", "Dropout"):
+            break
+        node = model.producer.get(node.input[0])
+    if node is None or node.op_type != "Softmax" or a.shape is None or len(a.shape) < 2:
+        return False
+    rank = len(a.shape)
+    opset = model.domain_version(node.domain)
+    default = -1 if opset >= 13 else 1
+    axis = next((attr.i for attr in node.attribute if attr.name == "axis"), default)
+    return axis % rank == rank - 1
 
 
 def transpose_last2(iv: Interval) -> Interval:
