@@ -426,3 +426,45 @@ def test_severity_configuration_applies():
 def test_number_format():
     assert [num(v) for v in (65504.0, 1e-12, 0.5, -INF, 3.4028235e38, 16.0)] == \
         ["65504", "1e-12", "0.5", "-inf", "3.4e+38", "16"]
+
+
+def _single(tmp_path, op, inputs=("x",), initializers=(), **attrs):
+    node = helper.make_node(op, list(inputs), ["y"], name="op", **attrs)
+    values = [helper.make_tensor_value_info(name, TensorProto.FLOAT, [4]) for name in inputs
+              if name not in {i.name for i in initializers}]
+    graph = helper.make_graph([node], "g", values, [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])],
+                              list(initializers))
+    return save_and_load(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path)
+
+
+@pytest.mark.parametrize("op,inputs,bounds,expected", [
+    ("Reciprocal", ("x",), {"x": (-1, 1)}, "NAN502"),
+    ("Reciprocal", ("x",), {"x": (0.5, 1)}, None),
+    ("Mod", ("x", "d"), {"x": (-1, 1), "d": (0, 3)}, "NAN502"),
+    ("Mod", ("x", "d"), {"x": (-1, 1), "d": (1, 3)}, None),
+    ("Atanh", ("x",), {"x": (-1, 0.5)}, "NAN503"),
+    ("Atanh", ("x",), {"x": (-0.9, 0.9)}, None),
+    ("Acosh", ("x",), {"x": (0.5, 2)}, "NAN503"),
+    ("Acosh", ("x",), {"x": (1, 2)}, None),
+    ("Asin", ("x",), {"x": (-1, 1)}, None),
+    ("Sqrt", ("x",), {"x": (0, 1)}, None),  # sqrt(0) is 0: only negatives are NaN
+    ("Log", ("x",), {"x": (1e-3, 1)}, None),
+])
+def test_domain_table(tmp_path, op, inputs, bounds, expected):
+    attrs = {"fmod": 1} if op == "Mod" else {}
+    model = _single(tmp_path, op, inputs, **attrs)
+    codes = [f.code for f in run(model, {**bounds, "y": (-10, 10)})]
+    assert codes == ([expected] if expected else [])
+
+
+def test_profile_can_mark_a_kernel_that_overflows_like_exp(tmp_path):
+    """onnxruntime's Softplus is stable; a profile can say that another engine's is not."""
+    model = _single(tmp_path, "Softplus")
+    bounds = {"x": (-20, 20), "y": (0, 20)}
+    assert run(model, bounds, "cuda-fp16") == []
+    profile = tmp_path / "naive.json"
+    profile.write_text('{"name": "naive", "description": "d", "extends": "cuda-fp16", '
+                       '"ops": {"Softplus": {"exp_overflow": true}}}')
+    finding = only(run(model, bounds, str(profile)))
+    assert brief([finding]) == [("NAN504", "op", "y", "warning")]
+    assert finding.message.startswith("Softplus input can reach 20, beyond ln(65504) = 11.09 for float16")
