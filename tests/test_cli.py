@@ -35,8 +35,8 @@ import numpy as np
 def has_nan(loss):
     return np.isnan(loss)
 """
-FINDING = "bad.py:5:12: NAN112 comparison with NaN is always False; use isnan() to test for NaN\n"
-SUMMARY = "Found 1 finding (1 error).\n"
+FINDING = "bad.py:5:12: NAN112 [*] comparison with NaN is always False; use isnan() to test for NaN\n"
+SUMMARY = "Found 1 finding (1 error).\n[*] 1 fixable with the `--fix` option.\n"
 SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
 
 
@@ -81,7 +81,7 @@ def test_finding_exits_1(project):
 def test_directory_is_walked(project):
     result = run("check", ".")
     assert result.exit_code == 1
-    assert result.stdout == "./bad.py:5:12: NAN112 comparison with NaN is always False; use isnan() to test for NaN\n" \
+    assert result.stdout == "./bad.py:5:12: NAN112 [*] comparison with NaN is always False; use isnan() to test for NaN\n" \
         + SUMMARY
 
 
@@ -108,7 +108,7 @@ def test_fail_on_with_a_demoted_finding(project, severity, fail_on, code):
     args = ["check", "bad.py"] + (["--fail-on", fail_on] if fail_on else [])
     result = run(*args)
     assert result.exit_code == code
-    assert result.stdout.endswith(f"Found 1 finding (1 {severity}).\n")
+    assert result.stdout.endswith(f"Found 1 finding (1 {severity}).\n[*] 1 fixable with the `--fix` option.\n")
 
 
 def test_fail_on_rejects_an_unknown_severity(project):
@@ -130,7 +130,7 @@ def test_unreadable_source_is_nan900_and_exit_2(project):
     (project / "broken.py").write_text("def f(:\n")
     result = run("check", "broken.py")
     assert result.exit_code == 2
-    assert result.stdout == "broken.py:1:7: NAN900 syntax error: invalid syntax\n" + SUMMARY
+    assert result.stdout == "broken.py:1:7: NAN900 syntax error: invalid syntax\nFound 1 finding (1 error).\n"
     assert result.stderr == "nanlint: error: 1 file could not be read (see NAN900)\n"
 
 
@@ -199,7 +199,9 @@ def test_format_json(project):
     assert json.loads(result.stdout) == [{
         "code": "NAN112", "name": "nan-comparison",
         "message": "comparison with NaN is always False; use isnan() to test for NaN", "severity": "error",
-        "path": "bad.py", "line": 5, "column": 12, "end_line": 5, "end_column": 26, "fix": None}]
+        "path": "bad.py", "line": 5, "column": 12, "end_line": 5, "end_column": 26,
+        "fix": {"applicability": "safe", "message": "use np.isnan()",
+                "edits": [{"line": 5, "column": 12, "end_line": 5, "end_column": 26, "content": "np.isnan(loss)"}]}}]
 
 
 def test_output_format_is_an_alias(project):
@@ -253,7 +255,8 @@ def test_statistics(project):
     (project / "more.py").write_text(BAD + "\n\nassert 1.0 != np.nan\n")
     result = run("check", "bad.py", "more.py", "--statistics")
     assert result.exit_code == 1
-    assert result.stdout == "    3\tNAN112\t    nan-comparison\nFound 3 findings (3 errors).\n"
+    assert result.stdout == ("    3\tNAN112\t[*] nan-comparison\nFound 3 findings (3 errors).\n"
+                             "[*] 3 fixable with the `--fix` option.\n")
 
 
 def test_quiet(project):
@@ -267,7 +270,7 @@ def test_no_colour_unless_a_terminal_or_forced(project):
     # CliRunner's stdout is not a terminal: plain text by default.
     assert "\x1b[" not in run("check", "bad.py").stdout
     forced = run("check", "bad.py", env={"FORCE_COLOR": "1"}).stdout
-    assert forced.startswith("\x1b[1mbad.py:5:12\x1b[0m: \x1b[31m\x1b[1mNAN112\x1b[0m comparison")
+    assert forced.startswith("\x1b[1mbad.py:5:12\x1b[0m: \x1b[31m\x1b[1mNAN112\x1b[0m \x1b[36m[*] \x1b[0mcomparison")
     assert run("check", "bad.py", "--no-color", env={"FORCE_COLOR": "1"}).stdout == FINDING + SUMMARY
     assert run("check", "bad.py", env={"FORCE_COLOR": "1", "NO_COLOR": "1"}).stdout == FINDING + SUMMARY
     assert "\x1b[" not in run("check", "bad.py", "--format", "json", env={"FORCE_COLOR": "1"}).stdout
@@ -389,7 +392,7 @@ def test_reader_leaving_early_keeps_the_exit_code(project, options, code):
     reader.stdout.close()
     stderr = reader.stderr.read()
     assert reader.wait(timeout=120) == code
-    assert first == "many.py:2:6: NAN112 comparison with NaN is always False; use isnan() to test for NaN\n"
+    assert first == "many.py:2:6: NAN112 [*] comparison with NaN is always False; use isnan() to test for NaN\n"
     assert stderr == ""
 
 
