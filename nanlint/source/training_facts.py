@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from nanlint.source import training_ops as table
-from nanlint.source.rule import Context, Rule
+from nanlint.source.rule import Context, OpCall, Rule
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,10 @@ class ModuleFacts:
     parameter_values: dict[int, cst.BaseExpression] = field(default_factory=dict)  # `self.eps = eps` -> default
     comparisons: int = 0  # depth of comparisons around the current node: `x.dtype == torch.float16` is a test
     _last: dict[tuple[type, str], cst.CSTNode] = field(default_factory=dict)
+    _call_node: cst.Call | None = None
+    _call: OpCall | None = None
+    _qualified_node: cst.Call | None = None
+    _qualified: str | None = None
 
     @classmethod
     def of(cls, ctx: Context) -> ModuleFacts:
@@ -57,7 +61,13 @@ class ModuleFacts:
     @property
     def half(self) -> bool:
         """The module computes in float16 somewhere."""
-        return "float16" in self.compute_dtypes or "float16" in self.parameter_dtypes
+        return "float16" in self.compute_dtypes or "float16" in self.parameter_dtypes or "float16" in self._imported
+
+    @property
+    def _imported(self) -> set[str]:
+        """Reduced-precision dtypes imported by name (`from torch import float16`)."""
+        return {table.DTYPES.get(target) for local, target in self.ctx.names.aliases.items()
+                if local in _DTYPE_WORDS} - {None}
 
     @property
     def half_parameters(self) -> bool:
@@ -66,7 +76,7 @@ class ModuleFacts:
 
     def narrowest_dtype(self) -> str:
         """The float format with the fewest mantissa bits this module's arithmetic may run in."""
-        dtypes = self.compute_dtypes | self.parameter_dtypes
+        dtypes = self.compute_dtypes | self.parameter_dtypes | self._imported
         if "bfloat16" in dtypes:
             return "bfloat16"
         if "float16" in dtypes:
@@ -80,6 +90,18 @@ class ModuleFacts:
 
     # --- feeding (first caller per node wins) -----------------------------------------------
 
+    def call(self, node: cst.Call) -> OpCall | None:
+        """ctx.call(node), computed once for the call being visited (all rules ask about the same node)."""
+        if self._call_node is not node:
+            self._call_node, self._call = node, self.ctx.call(node)
+        return self._call
+
+    def qualified(self, node: cst.Call) -> str | None:
+        """ctx.qualify(node.func), computed once for the call being visited."""
+        if self._qualified_node is not node:
+            self._qualified_node, self._qualified = node, self.ctx.qualify(node.func)
+        return self._qualified
+
     def first(self, node: cst.CSTNode, phase: str = "visit") -> bool:
         """True for the first rule to see `node` in this phase; the others skip it."""
         kind = (type(node), phase)
@@ -92,7 +114,7 @@ class ModuleFacts:
         if not self.first(node):
             return
         ctx = self.ctx
-        qualified = ctx.qualify(node.func)
+        qualified = self.qualified(node)
         method = node.func.attr.value if isinstance(node.func, cst.Attribute) else None
         if method is not None and ctx.names.is_module_alias(node.func.value):
             method = None
@@ -118,7 +140,7 @@ class ModuleFacts:
         elif qualified in table.FLAG_DEFINERS:
             name_at, default_at = table.FLAG_DEFINERS[qualified]
             self._add_flag(_arg(node, name_at, "name"), _arg(node, default_at, "default"))
-        elif self.ctx.op(node) == "clamp" and node.args and _mentions_gradient(self.ctx, node.args[0].value):
+        elif node.args and _op(self.call(node)) == "clamp" and _mentions_gradient(self.ctx, node.args[0].value):
             self.clips_gradients = True
 
     def _see_method(self, node: cst.Call, method: str) -> None:
@@ -132,11 +154,14 @@ class ModuleFacts:
             self.clips_gradients = True
         elif method in table.FLAG_METHODS:
             self._add_argparse_flag(node)
-        elif self.ctx.op(node) == "clamp" and _mentions_gradient(self.ctx, node.func.value):
+        elif _op(self.call(node)) == "clamp" and _mentions_gradient(self.ctx, node.func.value):
             self.clips_gradients = True  # `p.grad.data.clamp_(-1, 1)`
 
     def _see_keyword(self, keyword: str, value: cst.BaseExpression) -> None:
-        if keyword in table.PARAMETER_DTYPE_KEYWORDS:
+        if keyword in table.HALF_FLAGS or keyword in table.BFLOAT16_FLAGS:
+            if not _is_false(value):  # `Trainer(fp16=True)`, `fp16=args.fp16`
+                self.compute_dtypes.add("float16" if keyword in table.HALF_FLAGS else "bfloat16")
+        elif keyword in table.PARAMETER_DTYPE_KEYWORDS:
             self._add_parameter_dtype(value)
         elif keyword in table.CLIPPING_KEYWORDS and _switched_on(self.ctx, value):
             self.clips_gradients = True
@@ -148,11 +173,6 @@ class ModuleFacts:
     def see_attribute(self, node: cst.Attribute) -> None:
         """Dtype objects (`torch.float16`) and flags (`args.fp16`)."""
         name = node.attr.value
-        if name in _DTYPE_WORDS or name in table.HALF_FLAGS or name in table.BFLOAT16_FLAGS:
-            self._see_word(node, name)
-
-    def see_name(self, node: cst.Name) -> None:
-        name = node.value
         if name in _DTYPE_WORDS or name in table.HALF_FLAGS or name in table.BFLOAT16_FLAGS:
             self._see_word(node, name)
 
@@ -169,7 +189,8 @@ class ModuleFacts:
 
     def see_string(self, node: cst.SimpleString) -> None:
         """`"mixed_float16"`, `"--fp16"`, `{"fp16": {...}}`, `astype("float32")`."""
-        if len(node.value) > 24:
+        raw = node.value
+        if len(raw) > 24 or not ("16" in raw or "32" in raw or "half" in raw or "amp" in raw):
             return
         text = node.evaluated_value
         if not isinstance(text, str):
@@ -191,14 +212,24 @@ class ModuleFacts:
         params = node.params
         every = [*params.posonly_params, *params.params, *params.kwonly_params]
         self.parameters.append({p.name.value: p.default for p in every})
+        for param in every:  # `def train(model, fp16=False)`: the function can run in half precision
+            if param.name.value in table.HALF_FLAGS:
+                self.compute_dtypes.add("float16")
+            elif param.name.value in table.BFLOAT16_FLAGS:
+                self.compute_dtypes.add("bfloat16")
 
     def leave_function(self) -> None:
         if self.parameters:
             self.parameters.pop()
 
     def see_assign(self, node: cst.Assign) -> None:
-        """`self.eps = eps` in a function: remember the parameter's default behind that name node."""
+        """`self.eps = eps` in a function: remember the parameter's default behind that name node;
+        `fp16 = True`: a half-precision switch."""
         value = node.value
+        for target in node.targets:
+            if isinstance(target.target, cst.Name) and target.target.value in table.HALF_FLAGS \
+                    and not _is_false(value):
+                self.compute_dtypes.add("float16")
         if isinstance(value, cst.Name) and self.parameters:
             found, default = Values(self.ctx, self).parameter(value.value)
             if found and default is not None:
@@ -273,6 +304,10 @@ def _arg(node: cst.Call, position: int | None, keyword: str | None) -> cst.BaseE
     return positional[position] if position is not None and position < len(positional) else None
 
 
+def _op(call: OpCall | None) -> str | None:
+    return call.op if call is not None else None
+
+
 def _is_false(expr: cst.BaseExpression | None) -> bool:
     return isinstance(expr, cst.Name) and expr.value == "False"
 
@@ -312,9 +347,6 @@ class FactsRule(Rule):
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         self.facts.see_attribute(node)
-
-    def visit_Name(self, node: cst.Name) -> None:
-        self.facts.see_name(node)
 
     def visit_SimpleString(self, node: cst.SimpleString) -> None:
         self.facts.see_string(node)

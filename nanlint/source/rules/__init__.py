@@ -8,14 +8,14 @@ from nanlint.source.rule import Rule
 from nanlint.source.rules import comparisons
 from nanlint.source.rules import logsumexp, softmax
 from nanlint.source.rules import discarded, divisions, exps, logs, moments, roots, trig, where
-from nanlint.source.rules import precision, training
+from nanlint.source.rules import precision, training, training_init, training_inputs, training_losses
 
 ALL_RULES: list[type[Rule]] = [
     *comparisons.RULES,
     *softmax.RULES, *logsumexp.RULES,
     *logs.RULES, *divisions.RULES, *roots.RULES, *moments.RULES, *trig.RULES, *exps.RULES, *where.RULES,
     *discarded.RULES,
-    *precision.RULES, *training.RULES,
+    *precision.RULES, *training.RULES, *training_inputs.RULES, *training_init.RULES, *training_losses.RULES,
 ]
 
 # Rule options and their defaults, for validating [tool.nanlint.rules.NANxxx].

@@ -48,7 +48,10 @@ class MaskOverflow(FactsRule):
     """NAN201: mask/fill constants beyond float16's range (-1e9, float32 min) overflow to -inf."""
 
     code = "NAN201"
-    triggers = ("e5", "e6", "e7", "e8", "e9", "e1", "e2", "e3", "e+", "E", "finfo", ".min", ".max", "00000", "**")
+    # Every positive spells a large number: a digit with an exponent of 5 or more (1e9, 3.4e38, 1e+09), a long
+    # integer, a power, or a dtype's limit.
+    triggers = tuple(f"{digit}{e}{exponent}" for digit in "0123456789" for e in "eE" for exponent in "56789123+") \
+        + ("finfo", "float32.m", "float64.m", "00000", "10 **", "10**", "2 **", "2**")
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
@@ -57,11 +60,11 @@ class MaskOverflow(FactsRule):
     # --- where constants fill tensors --------------------------------------------------------
 
     def on_call(self, node: cst.Call) -> None:
-        call = self.ctx.call(node)
+        call = self.facts.call(node)
         if call is not None:
             self._op(call)
             return
-        qualified = self.ctx.qualify(node.func)
+        qualified = self.facts.qualified(node)
         if qualified in _TENSOR_MAKERS:
             value = _arg(node, _TENSOR_MAKERS[qualified], "value")
             if self._data_dtype(_arg(node, None, "dtype")):
@@ -166,7 +169,7 @@ class MaskOverflow(FactsRule):
         if expr is None:
             return None
         value = self.ctx.const(expr)
-        if value is None:
+        if value is None and isinstance(expr, (cst.Attribute, cst.Name, cst.UnaryOperation)):
             value = dtype_limit(self.ctx, self.facts, self.ctx.resolve(expr))
         if value is None or not math.isfinite(value) or abs(value) <= FP16.max:
             return None
@@ -244,8 +247,9 @@ class EpsUnderflow(FactsRule):
     """NAN202: epsilons that become 0 (or a subnormal denominator) in float16."""
 
     code = "NAN202"
-    triggers = ("e-", "E-", "eps", "Adam", "adam", "RMSprop", "rmsprop", "Adagrad", "adagrad", "Adadelta",
-                "adadelta", "Nadam", "NAdam", "nadam")
+    # Every positive runs in half precision, and says so (see training_facts).
+    triggers = ("float16", "half", "Half", "fp16", "FP16", "autocast", "GradScaler", "use_amp", "amp.", "precision=16",
+                "precision='16", 'precision="16', "16-mixed", "16-true")
     options = {"norm_layers": True}
 
     def __init__(self, ctx) -> None:
@@ -254,7 +258,7 @@ class EpsUnderflow(FactsRule):
         self.pending: dict[int, tuple[cst.CSTNode, float, str, bool, str]] = {}
 
     def on_call(self, node: cst.Call) -> None:
-        qualified = self.ctx.qualify(node.func)
+        qualified = self.facts.qualified(node)
         optimizer = table.OPTIMIZERS.get(qualified or "")
         if optimizer is not None:
             self._optimizer(node, qualified, optimizer)
@@ -265,7 +269,7 @@ class EpsUnderflow(FactsRule):
                 if norm and not self.option("norm_layers"):
                     continue
                 self._candidate(arg.value, ZERO, norm, "eps")
-        call = self.ctx.call(node)
+        call = self.facts.call(node)
         if call is None:
             return
         if call.op in _GUARDED_OPS and call.args:
@@ -355,7 +359,7 @@ class AbsorbedEps(FactsRule):
     """NAN203: `1 + 1e-10 - x`, `clamp(p, eps, 1 - eps)`: an eps below the dtype's spacing at the value."""
 
     code = "NAN203"
-    triggers = ("e-", "E-", "eps", "EPS")
+    triggers = ("e-", "E-", "eps", "EPS", "0.00")
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
@@ -365,11 +369,12 @@ class AbsorbedEps(FactsRule):
         if not isinstance(node.operator, _ARITHMETIC):
             return
         for operand, other in ((node.left, node.right), (node.right, node.left)):
-            if isinstance(operand, cst.BinaryOperation) and self.ctx.const(other) is None:
-                self._candidate(operand)
+            if isinstance(operand, cst.BinaryOperation) and isinstance(operand.operator, (cst.Add, cst.Subtract)) \
+                    and self._candidate(operand) and self.ctx.const(other) is not None:
+                del self.pending[id(operand)]  # constant arithmetic all the way: no tensor meets it here
 
     def on_call(self, node: cst.Call) -> None:
-        call = self.ctx.call(node)
+        call = self.facts.call(node)
         if call is None or call.op not in ("clamp", "maximum", "minimum"):
             return
         for bound in (*call.args[1:], *call.keywords.values()):
@@ -377,19 +382,23 @@ class AbsorbedEps(FactsRule):
             if isinstance(target, cst.BinaryOperation):
                 self._candidate(target)
 
-    def _candidate(self, node: cst.BinaryOperation) -> None:
+    def _candidate(self, node: cst.BinaryOperation) -> bool:
+        """Record `c ± eps` (both constant, eps much smaller); True when recorded."""
         if not isinstance(node.operator, (cst.Add, cst.Subtract)):
-            return
-        left, right = self.ctx.const(node.left), self.ctx.const(node.right)
+            return False
+        right = self.ctx.const(node.right)
+        left = self.ctx.const(node.left) if right is not None else None
         if left is None or right is None or not (math.isfinite(left) and math.isfinite(right)):
-            return
+            return False
         subtract = isinstance(node.operator, cst.Subtract)
         if abs(left) >= abs(right):
             big, eps = left, -right if subtract else right
         else:
             big, eps = -right if subtract else right, left
-        if eps != 0 and abs(eps) <= 1e-2 * abs(big):
-            self.pending[id(node)] = (node, big, eps)
+        if eps == 0 or abs(eps) > 1e-2 * abs(big):
+            return False
+        self.pending[id(node)] = (node, big, eps)
+        return True
 
     def leave_Module(self, node: cst.Module) -> None:
         dtype = self.facts.narrowest_dtype()

@@ -18,7 +18,7 @@ class HighLearningRate(FactsRule):
     """NAN301: a learning rate (or a schedule's peak) above the optimizer family's safe range."""
 
     code = "NAN301"
-    triggers = ("lr", "learning_rate", "Optimizer", "optim", "optax", "peak_value")
+    triggers = ("optim", "Optimizer", "optax", "Adam")  # every optimizer is imported or spelled with one
     options = {"thresholds": dict(table.LR_THRESHOLDS), "clipping_factor": 100.0}
 
     def __init__(self, ctx) -> None:
@@ -27,7 +27,7 @@ class HighLearningRate(FactsRule):
         self.pending: list[tuple[cst.Call, str, str, float | FlagRef, bool]] = []
 
     def on_call(self, node: cst.Call) -> None:
-        qualified = self.ctx.qualify(node.func)
+        qualified = self.facts.qualified(node)
         if qualified is None:
             return
         optimizer = table.OPTIMIZERS.get(qualified)
@@ -102,7 +102,7 @@ class MissingGradientClipping(FactsRule):
                     self.steps.append(node)
             elif method in table.FIT_METHODS and self._is_model(func.value):
                 self.steps.append(node)
-        elif self.ctx.qualify(func) in table.STEP_FUNCTIONS:
+        elif self.facts.qualified(node) in table.STEP_FUNCTIONS:
             self.steps.append(node)
 
     def _is_optimizer(self, expr: cst.BaseExpression) -> bool:
