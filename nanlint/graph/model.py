@@ -75,11 +75,12 @@ class Model:
     opsets: dict[str, int] = field(default_factory=dict)   # domain -> version ("" for ONNX)
     warnings: list[str] = field(default_factory=list)      # checker / shape-inference complaints (not fatal)
     input_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # bound graph-input shapes
-    _orders: dict[int, list[onnx.NodeProto]] = field(default_factory=dict, repr=False)
+    _orders: dict[tuple, list[onnx.NodeProto]] = field(default_factory=dict, repr=False)
 
     def graph_nodes(self, graph: onnx.GraphProto) -> list[onnx.NodeProto]:
         """The nodes of a subgraph (If branch, Loop/Scan body) in topological order."""
-        key = id(graph)
+        # Keyed by content, not id(): protobuf hands out a new wrapper object per attribute access.
+        key = graph_key(graph)
         if key not in self._orders:
             self._orders[key] = topological_order(graph, outer=_all_names(self.proto.graph))
         return self._orders[key]
@@ -162,20 +163,21 @@ def _all_names(graph: onnx.GraphProto) -> set[str]:
     return names
 
 
-def implicit_inputs(graph: onnx.GraphProto, _memo: dict | None = None) -> set[str]:
+def graph_key(graph: onnx.GraphProto) -> tuple:
+    """A stable identity for a subgraph: its name, inputs and node outputs (unique in SSA form)."""
+    return (graph.name, tuple(i.name for i in graph.input),
+            tuple(o for node in graph.node for o in node.output))
+
+
+def implicit_inputs(graph: onnx.GraphProto) -> set[str]:
     """Names a subgraph reads from enclosing scopes."""
-    memo = {} if _memo is None else _memo
-    key = id(graph)
-    if key in memo:
-        return memo[key]
     defined = _graph_defined(graph)
     used: set[str] = set()
     for node in graph.node:
         used.update(i for i in node.input if i)
         for sub in subgraphs(node):
-            used |= implicit_inputs(sub, memo)
-    memo[key] = used - defined
-    return memo[key]
+            used |= implicit_inputs(sub)
+    return used - defined
 
 
 def node_dependencies(node: onnx.NodeProto) -> list[str]:

@@ -30,14 +30,15 @@ def _elem_type(arr: np.ndarray) -> int:
     return helper.np_dtype_to_tensor_dtype(arr.dtype)
 
 
-def _session_options() -> ort.SessionOptions:
+def _session_options(flush: bool) -> ort.SessionOptions:
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     options.log_severity_level = 4
     options.enable_mem_pattern = False
-    # Subnormal operands slow convolutions down ~100x; flushing them moves bounds by < 1e-37
-    # (runs are confined to one worker thread, see _call).
-    options.add_session_config_entry("session.set_denormal_as_zero", "1")
+    if flush:
+        # Subnormal operands slow convolutions and GEMMs ~100x; flushing them in these sums of
+        # products moves a bound by < 1e-37 per term. Flushing sessions run on their own worker thread.
+        options.add_session_config_entry("session.set_denormal_as_zero", "1")
     # Many small sessions share the cores: idle threads must sleep, not spin.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return options
@@ -49,24 +50,26 @@ class Kernels:
     def __init__(self, opsets: dict[str, int]):
         self.opsets = dict(opsets)
         self._sessions: dict[tuple, ort.InferenceSession | KernelError] = {}
-        self._options = _session_options()
+        self._options = {False: _session_options(False), True: _session_options(True)}
         self._lock = threading.Lock()
 
     # -- public -----------------------------------------------------------------------------------
 
-    def run(self, node: onnx.NodeProto, inputs: list[np.ndarray | None], attrs: dict | None = None) -> list[np.ndarray | None]:
-        """Outputs of `node` on concrete `inputs` (None for omitted optional inputs)."""
+    def run(self, node: onnx.NodeProto, inputs: list[np.ndarray | None], attrs: dict | None = None,
+            flush: bool = False) -> list[np.ndarray | None]:
+        """Outputs of `node` on concrete `inputs` (None for omitted optional inputs). `flush`: subnormals
+        count as 0 (for sums of products only, see _session_options)."""
         roles = tuple(None if a is None else ("p", _elem_type(a)) for a in inputs)
-        session, outputs = self._session(node, roles, pair=False, attrs=attrs)
+        session, outputs = self._session(node, roles, pair=False, attrs=attrs, flush=flush)
         feeds = {f"p{i}": _contiguous(a) for i, a in enumerate(inputs) if a is not None}
-        return self._run(session, outputs, feeds)
+        return self._run(session, outputs, feeds, flush)
 
     def run_pair(self, node: onnx.NodeProto, lo: list[np.ndarray | None], hi: list[np.ndarray | None],
-                 varying: set[int], attrs: dict | None = None) -> tuple[list, list]:
+                 varying: set[int], attrs: dict | None = None, flush: bool = False) -> tuple[list, list]:
         """Outputs on the lower and on the upper inputs; inputs outside `varying` are shared (lo[i])."""
         roles = tuple(None if lo[i] is None else ("v" if i in varying else "p", _elem_type(lo[i]))
                       for i in range(len(lo)))
-        session, outputs = self._session(node, roles, pair=True, attrs=attrs)
+        session, outputs = self._session(node, roles, pair=True, attrs=attrs, flush=flush)
         feeds = {}
         for i, role in enumerate(roles):
             if role is None:
@@ -76,7 +79,7 @@ class Kernels:
                 feeds[f"hi{i}"] = _contiguous(hi[i])
             else:
                 feeds[f"p{i}"] = _contiguous(lo[i])
-        values = self._run(session, outputs, feeds)
+        values = self._run(session, outputs, feeds, flush)
         half = len(values) // 2
         return values[:half], values[half:]
 
@@ -87,13 +90,13 @@ class Kernels:
         mid = (lo+hi)/2, rad = (hi-lo)/2, out = node(mid, W, B) -+ node(rad, |W|). Returns the output
         bounds and their min and max (NaN when an indeterminate form appeared)."""
         roles = (("v", _elem_type(lo)), ("p", _elem_type(weight))) + ((("p", _elem_type(bias)),) if bias is not None else ())
-        session, _ = self._session(node, roles, pair="linear", attrs=attrs, extra=(repr(rad_attrs),),
+        session, _ = self._session(node, roles, pair="linear", attrs=attrs, extra=(repr(rad_attrs),), flush=True,
                                    build=lambda d, v, a, r: self._build_linear(node, d, v, a, r, rad_attrs))
         feeds = {"lo": _contiguous(lo), "hi": _contiguous(hi), "w": _contiguous(weight),
                  "absw": np.abs(weight)}
         if bias is not None:
             feeds["b"] = _contiguous(bias)
-        out_lo, out_hi, low, high = _call(session, ["out_lo", "out_hi", "low", "high"], feeds)
+        out_lo, out_hi, low, high = _call(session, ["out_lo", "out_hi", "low", "high"], feeds, True)
         return out_lo, out_hi, float(low), float(high)
 
     def _build_linear(self, node, domain, version, attributes, roles, rad_attrs):
@@ -122,16 +125,16 @@ class Kernels:
         model = h.make_model(graph, opset_imports=opsets)
         model.ir_version = max(h.find_min_ir_version_for(opsets, ignore_unknown=True), 7)
         try:
-            session = _create(model, self._options)
+            session = _create(model, self._options[True], True)
         except Exception as exc:  # noqa: BLE001
             raise KernelError(_first_line(exc)) from None
         return session, ["out_lo", "out_hi", "low", "high"]
 
     # -- sessions ---------------------------------------------------------------------------------
 
-    def _run(self, session, outputs, feeds):
+    def _run(self, session, outputs, feeds, flush: bool):
         names = [o for o in outputs if o]
-        values = dict(zip(names, _call(session, names, feeds)))
+        values = dict(zip(names, _call(session, names, feeds, flush)))
         return [values.get(o) if o else None for o in outputs]
 
     def _opset(self, node: onnx.NodeProto) -> tuple[str, int]:
@@ -146,11 +149,11 @@ class Kernels:
                 pass
         return domain, version
 
-    def _session(self, node, roles, pair, attrs: dict | None, extra: tuple = (), build=None):
+    def _session(self, node, roles, pair, attrs: dict | None, extra: tuple = (), build=None, flush: bool = False):
         domain, version = self._opset(node)
         attributes = list(node.attribute) if attrs is None else [helper.make_attribute(k, v) for k, v in attrs.items()]
         key = (domain, node.op_type, version, b"".join(a.SerializeToString() for a in attributes),
-               roles, len(node.output), pair, extra)
+               roles, len(node.output), pair, extra, flush)
         with self._lock:
             found = self._sessions.get(key)
         if found is None:
@@ -158,7 +161,7 @@ class Kernels:
                 if build is not None:
                     found = build(domain, version, attributes, roles)
                 else:
-                    found = self._build(node, domain, version, attributes, roles, pair)
+                    found = self._build(node, domain, version, attributes, roles, pair, flush)
             except KernelError as exc:
                 found = exc
             with self._lock:
@@ -169,7 +172,7 @@ class Kernels:
             raise found
         return found
 
-    def _build(self, node, domain, version, attributes, roles, pair: bool):
+    def _build(self, node, domain, version, attributes, roles, pair: bool, flush: bool = False):
         copies = ("lo", "hi") if pair else ("",)
         nodes, all_outputs, graph_outputs = [], [], []
         for copy in copies:
@@ -198,30 +201,31 @@ class Kernels:
         except Exception:  # noqa: BLE001
             model.ir_version = 8
         try:
-            session = _create(model, self._options)
+            session = _create(model, self._options[flush], flush)
         except Exception as exc:  # noqa: BLE001
             raise KernelError(_first_line(exc)) from None
         return session, all_outputs
 
 
-# Sessions flush subnormals to zero (subnormal operands slow convolutions ~100x) and onnxruntime leaves
-# that CPU mode set on the thread that calls run(). Runs happen on this one worker thread, so the
-# caller's numpy keeps IEEE subnormals.
-_WORKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nanlint-kernels")
+# A flushing session sets flush-to-zero on the thread that builds or runs it, and onnxruntime leaves it
+# set. Sessions are built and run on worker threads, one per mode, so the caller's numpy and the
+# exact kernels keep IEEE subnormals.
+_WORKERS = {flush: ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"nanlint-kernels-{flush}")
+            for flush in (False, True)}
 
 
-def _create(model: onnx.ModelProto, options: ort.SessionOptions) -> ort.InferenceSession:
-    """A session built on the worker thread (building one sets the flush mode on the building thread)."""
+def _create(model: onnx.ModelProto, options: ort.SessionOptions, flush: bool) -> ort.InferenceSession:
     data = model.SerializeToString()
-    return _WORKER.submit(lambda: ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])).result()
+    return _WORKERS[flush].submit(
+        lambda: ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])).result()
 
 
-def _call(session, names, feeds):
+def _call(session, names, feeds, flush: bool):
     def run():
         return session.run(names, feeds)
 
     try:
-        return _WORKER.submit(run).result()
+        return _WORKERS[flush].submit(run).result()
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types
         raise KernelError(_first_line(exc)) from None
 

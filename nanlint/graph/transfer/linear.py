@@ -54,10 +54,10 @@ class KernelProduct(Product):
         self.node = node
 
     def one(self, a, b):
-        return self.kernels.run(self.node, [a, b])[0]
+        return self.kernels.run(self.node, [a, b], flush=True)[0]
 
     def two(self, a1, b1, a2, b2):
-        lo, hi = self.kernels.run_pair(self.node, [a1, b1], [a2, b2], {0, 1})
+        lo, hi = self.kernels.run_pair(self.node, [a1, b1], [a2, b2], {0, 1}, flush=True)
         return lo[0], hi[0]
 
 
@@ -238,18 +238,20 @@ def _conv_lifted(ctx: NodeContext) -> Interval:
     may_nan = x.may_nan or w.may_nan
     with np.errstate(all="ignore"):
         if rx is None and rw is None:
-            (mid,) = kernels.run(node, [mx, mw] + ([bias] if bias is not None else []))[:1]
+            (mid,) = kernels.run(node, [mx, mw] + ([bias] if bias is not None else []), flush=True)[:1]
             rad = None
         elif rw is None:
             lo, hi = kernels.run_pair(node, [mx, mw] + ([bias] if bias is not None else []),
-                                      [rx, np.abs(mw)] + ([zero_bias] if bias is not None else []), {0, 1, 2})
+                                      [rx, np.abs(mw)] + ([zero_bias] if bias is not None else []), {0, 1, 2},
+                                      flush=True)
             mid, rad = lo[0], hi[0]
         else:
             lo, hi = kernels.run_pair(node, [mx, mw] + ([bias] if bias is not None else []),
-                                      [np.abs(mx), rw] + ([zero_bias] if bias is not None else []), {0, 1, 2})
+                                      [np.abs(mx), rw] + ([zero_bias] if bias is not None else []), {0, 1, 2},
+                                      flush=True)
             mid, rad = lo[0], hi[0]
             if rx is not None:
-                (extra,) = kernels.run(node, [rx, np.abs(mw) + rw])[:1]
+                (extra,) = kernels.run(node, [rx, np.abs(mw) + rw], flush=True)[:1]
                 rad = rad + extra
         if rad is None:
             out = Interval.point(mid) if not may_nan else Interval(mid, mid, True)
