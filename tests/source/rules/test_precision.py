@@ -362,6 +362,10 @@ def test_eps_parameter_default_reaches_its_guard_through_self():
     "trainer = Trainer(precision='16-mixed')",
     "with torch.cuda.amp.autocast():\n    pass",
     "config = {'fp16': {'enabled': True}}",
+    "def train(model, fp16=False):\n    pass",
+    "args = TrainingArguments(output_dir='out', fp16=True)",
+    "fp16 = True",
+    "from torch import float16",
 ])
 def test_half_precision_evidence(evidence):
     source = "import torch\nimport jax.numpy as jnp\nimport tensorflow as tf\n" + evidence + \
@@ -377,6 +381,8 @@ def test_half_precision_evidence(evidence):
     "with torch.autocast('cpu'):\n    pass",
     "half = len(x) // 2",
     "model = model.to(torch.bfloat16)",
+    "args = TrainingArguments(output_dir='out', fp16=False)",
+    "sample_rate = 16000",
 ])
 def test_not_half_precision(evidence):
     source = "import torch\n" + evidence + "\n\ndef f(x, n):\n    return x / (n + 1e-8)\n"
@@ -480,3 +486,15 @@ def test_float64_code_has_float64_resolution():
     assert where(source, "NAN203") == [("NAN203", 4, 60)]
     float32 = textwrap.dedent(source).replace("def f", "DTYPE = np.float32\n\n\ndef f")
     assert codes(float32, "NAN203") == ["NAN203", "NAN203"]
+
+
+def test_rounding_matches_the_real_formats():
+    torch = pytest.importorskip("torch")
+    from nanlint.source.rules.precision import round_to
+
+    values = np.random.default_rng(0).normal(0, 1, 2000) * 10.0 ** np.random.default_rng(1).integers(-8, 5, 2000)
+    for value in [*values, 1 + 2.0 ** -8, 1 + 3 * 2.0 ** -9, 1 - 2.0 ** -9, 1e-10, 65519.0]:
+        assert round_to(value, "float16") == float(torch.tensor(value, dtype=torch.float64).half())
+        assert round_to(value, "bfloat16") == float(torch.tensor(value, dtype=torch.float32).bfloat16())
+        assert round_to(value, "float32") == float(np.float32(value))
+        assert round_to(value, "float64") == value
