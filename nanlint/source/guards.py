@@ -927,7 +927,7 @@ class Surroundings:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.selects: list[OpCall] = []
-        self.tested: list[set[str]] = [set()]
+        self.tested: list[list[cst.BaseExpression]] = [[]]  # per function; read only when a hazard is found
         self.gradient_free: list[cst.CSTNode] = []  # the with/def/class nodes that open gradient-free code
         self.exits: set[int] = set()  # ids of nodes whose value leaves the graph
 
@@ -949,7 +949,7 @@ class Surroundings:
     # --- scopes ---
 
     def enter_function(self, node: cst.FunctionDef) -> None:
-        self.tested.append(set())
+        self.tested.append([])
         if any(self._no_grad(d.decorator) for d in node.decorators):
             self.gradient_free.append(node)
 
@@ -974,14 +974,14 @@ class Surroundings:
         return ops.function_op(self.ctx.qualify(target)) == "no_grad"
 
     def test(self, condition: cst.BaseExpression) -> None:
-        self.tested[-1] |= condition_variables(self.ctx, condition)
+        self.tested[-1].append(condition)
 
     # --- questions ---
 
     def checked(self, operand: cst.BaseExpression) -> bool:
         """Is the operand's bad value selected away, repaired, or tested for?"""
         names = variables(self.ctx, operand)
-        if names & self.tested[-1]:
+        if any(names & condition_variables(self.ctx, test) for test in self.tested[-1]):
             return True
         for found in self.selects:
             if found.op == "nan_to_num":
