@@ -338,11 +338,12 @@ def _negative_times_nonnegative(ctx: Context, factor: cst.BaseExpression, other:
     return step is not None and _nonnegative(ctx, step)
 
 
-def _nonnegative(ctx: Context, expr: cst.BaseExpression) -> bool:
+def _nonnegative(ctx: Context, expr: cst.BaseExpression, depth: int = 4) -> bool:
     if guards.is_square(ctx, expr):
         return True
     if guards.is_binary(expr, cst.Add, cst.Multiply, cst.Divide):
-        return all(_nonnegative(ctx, settled(ctx, side) or side) for side in (expr.left, expr.right))
+        return depth > 0 and all(_nonnegative(ctx, settled(ctx, side) or side, depth - 1)
+                                 for side in (expr.left, expr.right))
     value = ctx.const(expr)
     if value is not None:
         return value >= 0
@@ -381,7 +382,9 @@ def subtracts_max(ctx: Context, expr: cst.BaseExpression, depth: int = 4) -> boo
 
 def _is_min(ctx: Context, expr: cst.BaseExpression) -> bool:
     step = settled(ctx, expr)
-    while isinstance(step, cst.Subscript) or (step is not None and _attribute_of_value(step)):
+    for _ in range(4):  # x.min(0).values, x.min(0)[0]; bounded: `x = x[0]` refers to itself
+        if not (isinstance(step, cst.Subscript) or step is not None and _attribute_of_value(step)):
+            break
         step = settled(ctx, step.value)
     found = op_call(ctx, step)
     if found is None:

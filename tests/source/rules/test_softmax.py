@@ -272,6 +272,20 @@ def test_one_finding_for_the_hazard():
     assert found(source, "ALL") == [("NAN101", 6, 12)]
 
 
+def test_names_assigned_from_themselves_terminate():
+    source = """
+    import numpy as np
+
+    def f(x, y, s):
+        x = x[0]
+        e = np.exp(-(x - x.min()))
+        y = y + y
+        s = s + np.exp(y)
+        return e / e.sum(), np.exp(-y) / np.exp(-y).sum(), np.log(s)
+    """
+    assert found(source) == [("NAN101", 9, 25)]
+
+
 def test_method_of_self_is_not_a_tensor_op():
     source = """
     import numpy as np
