@@ -253,10 +253,11 @@ FIX_FUNCTIONS: dict[str, dict[str, str]] = {
                                                    "logaddexp", "log1p", "expm1", "max")},
     "math": {"log1p": "math.log1p", "expm1": "math.expm1"},
 }
-# Where a namespace lacks the function, the one to try next (Keras backends run on TensorFlow).
+# Where a namespace lacks the function, the ones to try next: TensorFlow first (tf.keras.ops only
+# exists from Keras 3 on), then Keras 3's ops.
 FIX_FALLBACKS: dict[str, tuple[str, ...]] = {
-    "keras.backend": ("tensorflow", "keras.ops"), "keras.activations": ("keras.ops", "tensorflow"),
-    "keras.layers": ("keras.ops", "tensorflow"),
+    "keras.backend": ("tensorflow", "keras.ops"), "keras.activations": ("tensorflow", "keras.ops"),
+    "keras.layers": ("tensorflow", "keras.ops"),
 }
 # Tensor methods fixes may call (`x.log_softmax(-1)`), for receivers that have tensor methods such as `.exp()`.
 FIX_METHODS: dict[str, str] = {"softmax": "softmax", "log_softmax": "log_softmax", "logsumexp": "logsumexp",

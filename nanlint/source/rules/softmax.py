@@ -233,8 +233,7 @@ def _sum_of_terms(ctx: Context, expr: cst.BinaryOperation, inplace: dict | None,
     terms = list(additive_terms(expr))
     sums = [normaliser(ctx, t, inplace, depth - 1) for t in terms]
     reduced = [s for s in sums if s is not None and s.reduction is not None]
-    exps = [exp_calls(ctx, t) for t in terms]
-    if len(reduced) == 1 and sum(bool(e) for e in exps) <= 1:
+    if len(reduced) == 1:  # an eps (or anything else) added to the sum does not prevent inf / inf
         return replace(reduced[0], plain=False)
     written = [pure_exp(ctx, t) for t in terms]
     if any(written) and all(w is not None or is_constant(ctx, t) for w, t in zip(written, terms)):

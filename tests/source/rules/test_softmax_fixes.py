@@ -255,6 +255,23 @@ def test_log_of_probability_framework_spellings(imports, before, after):
     assert result.text == source.replace(before, after) and result.remaining == []
 
 
+def test_keras_layers_and_activations_use_tensorflow_when_imported():
+    source = textwrap.dedent("""
+        import tensorflow as tf
+
+        class Head(tf.keras.layers.Layer):
+            def __init__(self):
+                super().__init__()
+                self.softmax = tf.keras.layers.Softmax(axis=1)
+
+            def call(self, x):
+                return tf.math.log(self.softmax(x)), tf.math.log(tf.keras.activations.softmax(x))
+        """)
+    assert fix(source).text == source.replace(
+        "tf.math.log(self.softmax(x)), tf.math.log(tf.keras.activations.softmax(x))",
+        "tf.nn.log_softmax(x, axis=1), tf.nn.log_softmax(x)")
+
+
 def test_keras_backend_without_tensorflow_gets_no_fix():
     assert_not_fixed("from keras import backend as K\n\ndef f(x):\n    return K.log(K.softmax(x))\n")
 
