@@ -643,12 +643,16 @@ def _terms_kind(ctx: Context, expr: cst.BinaryOperation, elementwise: bool) -> s
     return SUM_OF_SQUARES if squares >= 2 and not subtracted_products else None
 
 
-def _signed_terms(expr: cst.BaseExpression, negative: bool = False) -> Iterator[tuple[bool, cst.BaseExpression]]:
-    if is_binary(expr, cst.Add, cst.Subtract):
-        yield from _signed_terms(expr.left, negative)
-        yield from _signed_terms(expr.right, negative != isinstance(expr.operator, cst.Subtract))
-    else:
-        yield negative, expr
+def _signed_terms(expr: cst.BaseExpression) -> Iterator[tuple[bool, cst.BaseExpression]]:
+    """The terms of a sum with their signs, left to right (iterative: sums can be long)."""
+    stack = [(False, expr)]
+    while stack:
+        negative, node = stack.pop()
+        if is_binary(node, cst.Add, cst.Subtract):
+            stack.append((negative != isinstance(node.operator, cst.Subtract), node.right))
+            stack.append((negative, node.left))
+        else:
+            yield negative, node
 
 
 def _term_kind(ctx: Context, term: cst.BaseExpression, elementwise: bool) -> str | None:
@@ -725,13 +729,15 @@ def bounded_above(ctx: Context, expr: cst.BaseExpression | None, depth: int = 3)
 
 
 def _arithmetic_leaves(expr: cst.BaseExpression) -> Iterator[cst.BaseExpression]:
-    if isinstance(expr, cst.BinaryOperation):
-        yield from _arithmetic_leaves(expr.left)
-        yield from _arithmetic_leaves(expr.right)
-    elif isinstance(expr, cst.UnaryOperation):
-        yield from _arithmetic_leaves(expr.expression)
-    else:
-        yield expr
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.BinaryOperation):
+            stack.extend((node.right, node.left))
+        elif isinstance(node, cst.UnaryOperation):
+            stack.append(node.expression)
+        else:
+            yield node
 
 
 def _capped_leaf(ctx: Context, leaf: cst.BaseExpression, name: str | None, depth: int) -> bool:
