@@ -224,16 +224,21 @@ def as_interval(x) -> Interval:
 
 
 def round_outward(lo: np.ndarray, hi: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray]:
-    """`lo`, `hi` converted to `dtype` so that the converted interval contains the original."""
+    """`lo`, `hi` converted to `dtype` so that the converted interval contains the original.
+
+    Narrowing float conversions first move each bound outwards by one unit of the target precision
+    (relative 2**-(mantissa bits)); rounding to nearest then moves it back by at most half of that.
+    (In the subnormal range of the target the guarantee is absolute: below its smallest subnormal.)"""
     dtype = np.dtype(dtype)
+    lo, hi = np.asarray(lo), np.asarray(hi)
+    narrowing = dtype.kind == "f" and (lo.dtype.kind != "f" or lo.dtype.itemsize > dtype.itemsize)
     with np.errstate(over="ignore", invalid="ignore"):
-        lo2 = np.asarray(lo).astype(dtype)
-        hi2 = np.asarray(hi).astype(dtype)
-    if dtype.kind == "f" and (np.asarray(lo).dtype.itemsize > dtype.itemsize or np.asarray(lo).dtype.kind != "f"):
-        lo64, hi64 = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
-        lo2 = np.where(lo2.astype(np.float64) > lo64, np.nextafter(lo2, dtype.type(-_INF)), lo2).astype(dtype)
-        hi2 = np.where(hi2.astype(np.float64) < hi64, np.nextafter(hi2, dtype.type(_INF)), hi2).astype(dtype)
-    return lo2, hi2
+        if narrowing:
+            unit = float(np.finfo(dtype).eps)
+            lo = np.asarray(lo, np.float64)
+            hi = np.asarray(hi, np.float64)
+            return (lo - np.abs(lo) * unit).astype(dtype), (hi + np.abs(hi) * unit).astype(dtype)
+        return lo.astype(dtype), hi.astype(dtype)
 
 
 def _result_dtype(*intervals: Interval) -> np.dtype:

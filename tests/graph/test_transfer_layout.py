@@ -15,6 +15,12 @@ I64 = np.int64
 CASES = [
     Case("Identity", [X]),
     Case("Reshape", [X, np.array([6, -1], I64)]),
+    Case("Reshape", [X, np.array([0, -1], I64)], name="Reshape-keep-dim"),
+    Case("Reshape", [Box((2, 0, 3)), np.array([0, 3], I64)], attrs={"allowzero": 1}, opset=14,
+         name="Reshape-allowzero"),
+    Case("Squeeze", [Box((2, 1, 4))], attrs={"axes": [1]}, opset=11, name="Squeeze-opset11"),
+    Case("Unsqueeze", [X], attrs={"axes": [-1, 0]}, opset=11, name="Unsqueeze-opset11"),
+    Case("Flatten", [Box((2, 3))], attrs={"axis": 0}, name="Flatten-axis0"),
     Case("Transpose", [X], attrs={"perm": [2, 0, 1]}),
     Case("Squeeze", [Box((2, 1, 4)), np.array([1], I64)], opset=13),
     Case("Unsqueeze", [X, np.array([0, 3], I64)], opset=13),

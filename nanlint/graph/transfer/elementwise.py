@@ -47,14 +47,20 @@ def monotone(ctx: NodeContext, decreasing: bool = False, domain: tuple[float, fl
     if domain is not None:
         x, nan = _clip_domain(x, *domain)
     (out,) = ctx.lift((0,), decreasing=decreasing, values={0: x}, elementwise=True)[:1]
-    if not out.is_point and out.lo.dtype.kind == "f" and (np.isnan(np.min(out.lo)) or np.isnan(np.max(out.hi))):
+    low, high = (np.min(out.lo), np.max(out.hi)) if not out.is_point and out.lo.size and out.lo.dtype.kind == "f" \
+        else (0.0, 0.0)
+    if not (np.isnan(low) or np.isnan(high)) and not out.is_point and out.lo.size and out.lo.dtype.kind == "f":
+        out._stats = (float(low), float(high))
+    if np.isnan(low) or np.isnan(high):
         # The kernel's value at an infinite bound is NaN (e.g. x * Phi(x) at -inf): use the limit
         # approached from the largest finite input instead.
         (alt,) = ctx.lift((0,), decreasing=decreasing, values={0: _finite(x)}, elementwise=True)[:1]
         out = Interval(np.where(np.isnan(out.lo), alt.lo, out.lo), np.where(np.isnan(out.hi), alt.hi, out.hi),
                        out.may_nan, out.shape)
-    if nan or x.may_nan:
+    if (nan or x.may_nan) and not out.may_nan:
+        stats = out._stats
         out = Interval(out.lo, out.hi, True, out.shape)
+        out._stats = stats
     return out
 
 

@@ -17,6 +17,7 @@ import onnxruntime as ort
 from onnx import helper
 
 from nanlint.graph.interval import contiguous
+from nanlint.graph.transfer.fastpath import NUMPY_KERNELS, numpy_kernel
 
 # Per analysis; bounded so that a model with thousands of distinct signatures cannot hoard memory.
 MAX_CACHED_SESSIONS = 512
@@ -59,6 +60,9 @@ class Kernels:
             flush: bool = False) -> list[np.ndarray | None]:
         """Outputs of `node` on concrete `inputs` (None for omitted optional inputs). `flush`: subnormals
         count as 0 (for sums of products only, see _session_options)."""
+        fast = self._numpy(node, inputs, attrs)
+        if fast is not None:
+            return fast
         roles = tuple(None if a is None else ("p", _elem_type(a)) for a in inputs)
         session, outputs = self._session(node, roles, pair=False, attrs=attrs, flush=flush)
         feeds = {f"p{i}": _contiguous(a) for i, a in enumerate(inputs) if a is not None}
@@ -67,6 +71,11 @@ class Kernels:
     def run_pair(self, node: onnx.NodeProto, lo: list[np.ndarray | None], hi: list[np.ndarray | None],
                  varying: set[int], attrs: dict | None = None, flush: bool = False) -> tuple[list, list]:
         """Outputs on the lower and on the upper inputs; inputs outside `varying` are shared (lo[i])."""
+        fast_lo = self._numpy(node, lo, attrs)
+        fast_hi = self._numpy(node, [hi[i] if i in varying else lo[i] for i in range(len(lo))], attrs) \
+            if fast_lo is not None else None
+        if fast_hi is not None:
+            return fast_lo, fast_hi
         roles = tuple(None if lo[i] is None else ("v" if i in varying else "p", _elem_type(lo[i]))
                       for i in range(len(lo)))
         session, outputs = self._session(node, roles, pair=True, attrs=attrs, flush=flush)
@@ -131,6 +140,12 @@ class Kernels:
         return session, ["out_lo", "out_hi", "low", "high"]
 
     # -- sessions ---------------------------------------------------------------------------------
+
+    def _numpy(self, node, inputs, attrs):
+        if node.op_type not in NUMPY_KERNELS:
+            return None
+        values = attrs if attrs is not None else {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        return numpy_kernel(node, inputs, values, self._opset(node)[1])
 
     def _run(self, session, outputs, feeds, flush: bool):
         names = [o for o in outputs if o]

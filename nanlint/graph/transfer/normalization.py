@@ -289,8 +289,9 @@ def softmax_log_terms(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.nd
     """log A_i >= log sum_{j != i} exp(hi_j - lo_i) and log B_i <= log sum_{j != i} exp(lo_j - hi_i), over
     axis 1, in the log domain so that huge logits neither overflow nor underflow."""
     n = lo.shape[1]
-    lo_c = np.clip(lo, -_BIG, _BIG)
-    hi_c = np.clip(hi, -_BIG, _BIG)
+    finite = bool(np.all(np.abs(lo) < _BIG)) and bool(np.all(np.abs(hi) < _BIG))
+    lo_c = lo if finite else np.clip(lo, -_BIG, _BIG)
+    hi_c = hi if finite else np.clip(hi, -_BIG, _BIG)
     slack = 4 * n * np.finfo(np.float64).eps
     with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
         m_hi = hi_c.max(axis=1, keepdims=True)
@@ -304,8 +305,9 @@ def softmax_log_terms(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.nd
         s_lo = e_lo.sum(axis=1, keepdims=True)
         others_lo = np.maximum((s_lo - e_lo) - slack * s_lo, 0.0)   # rounded down
         log_b = (m_lo - hi_c) + np.log(others_lo)
-    log_a = np.where(np.isnan(log_a), np.inf, log_a)
-    log_b = np.where(np.isnan(log_b), -np.inf, log_b)
+    if not finite:
+        log_a = np.where(np.isnan(log_a), np.inf, log_a)
+        log_b = np.where(np.isnan(log_b), -np.inf, log_b)
     return log_a, log_b
 
 
@@ -323,10 +325,12 @@ def softmax(ctx: NodeContext):
     x = ctx.x(0)
     lo, hi = _softmax_rows(ctx, x)
     log_a, log_b = softmax_log_terms(lo, hi)
-    # p = 1 / (1 + A) = exp(-softplus(log A))
-    p_lo = np.exp(-np.logaddexp(0.0, log_a))
-    p_hi = np.exp(-np.logaddexp(0.0, log_b))
-    return [_as_float32(p_lo, p_hi, x.shape, _softmax_nan(x, lo))]
+    # p = 1 / (1 + A); exp overflows to inf for huge A, which gives the right limit 0.
+    with np.errstate(over="ignore"):
+        p_lo = 1.0 / (1.0 + np.exp(log_a))
+        p_hi = np.minimum(1.0 / (1.0 + np.exp(log_b)), 1.0)
+    out = _as_float32(p_lo, p_hi, x.shape, _softmax_nan(x, lo))
+    return [Interval(out.lo, np.minimum(out.hi, np.float32(1.0)), out.may_nan, out.shape)]
 
 
 @register("normalization", "LogSoftmax", depth="reset", note="row-aware bounds within (-inf, 0]")
