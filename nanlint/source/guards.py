@@ -92,6 +92,7 @@ def uses_autodiff(ctx: Context) -> bool:
 _TRANSPARENT = frozenset({"cast", "layout"})
 _EPS_NAME = re.compile(r"(?:^|_)(?:eps|epsilon|tiny|smooth|smoothing|jitter)\d*(?:_|$)")
 _MASK_NAME = re.compile(r"masks?\d*$|one_?hot")
+_GUARD_HELPER = re.compile(r"clamp|clip|safe|stable")
 _COSINE_NAME = re.compile(r"(?:^|_)cos(?:ine)?(?:_|\d|$)|^cos(?:ine)?(?:theta|sim|_?angle)")
 COMPARISONS = (cst.LessThan, cst.GreaterThan, cst.LessThanEqual, cst.GreaterThanEqual, cst.Equal, cst.NotEqual)
 
@@ -279,7 +280,8 @@ def positive_guard(ctx: Context, expr: cst.BaseExpression) -> bool:
         return any(is_eps(ctx, side) or positive_guard(ctx, side) for side in (expr.left, expr.right))
     found = call(ctx, expr)
     if found is None:
-        return False
+        # a helper named like a guard (`clamp_probs(p)`, `safe_div(a, b)`): trusted, quiet rather than wrong
+        return isinstance(expr, cst.Call) and _GUARD_HELPER.search((identifier(expr.func) or "").lower()) is not None
     if found.op == "clamp":
         return is_eps(ctx, clamp_bounds(found)[1])
     if found.op == "maximum":
@@ -409,10 +411,6 @@ def reduced_selection(ctx: Context, found: OpCall) -> str | None:
     return None
 
 
-# Ops whose result is no probability even when assigned to a name like `probs`.
-_NOT_PROBABILITIES = frozenset({"log", "log_softmax", "log_sigmoid", "logsumexp", "clamp", "maximum"})
-
-
 @_no_reentry(False)
 def is_probability(ctx: Context, expr: cst.BaseExpression | None, inline: bool,
                    names: tuple[str, ...] | list[str] = ()) -> bool:
@@ -425,10 +423,8 @@ def is_probability(ctx: Context, expr: cst.BaseExpression | None, inline: bool,
             named = named or names_match(identifier(step) or "", names)
             continue
         found = op(ctx, step)
-        if found in ("softmax", "sigmoid"):
-            return inline or index > 0
-        return named and found not in _NOT_PROBABILITIES
-    return named
+        return found in ("softmax", "sigmoid") and (inline or index > 0)
+    return named  # a name like `probs` decides only when nothing says where its value comes from
 
 
 # --- why a log's argument can be 0 --------------------------------------------------------------------
@@ -440,7 +436,7 @@ def zero_reason(ctx: Context, expr: cst.BaseExpression, probability_names: tuple
     """Why the argument of a log can be exactly 0, or None when it is guarded or unknown.
 
     A softmax/sigmoid written inline (`log(softmax(x))`, `log(1 - sigmoid(x))`) is left to NAN102;
-    names matching `probability_names` count as probabilities when their binding says nothing else.
+    names matching `probability_names` count as probabilities when their value's origin is unknown.
     """
     named = False
     for index, step in enumerate(definitions(ctx, expr)):
@@ -451,14 +447,12 @@ def zero_reason(ctx: Context, expr: cst.BaseExpression, probability_names: tuple
             continue
         found = call(ctx, step)
         if found is not None:
-            reason = _call_zero_reason(ctx, found, through_name=index > 0)
-            fallback = found.op not in _NOT_PROBABILITIES
-        elif is_binary(step, cst.Subtract) and const_is(ctx, step.left, 1):
+            return _call_zero_reason(ctx, found, through_name=index > 0)
+        if is_binary(step, cst.Subtract) and const_is(ctx, step.left, 1):
             probability = is_probability(ctx, step.right, inline=index > 0, names=probability_names)
             return ONE_MINUS_PROBABILITY if probability else None
-        else:
-            reason, fallback = _binary_zero_reason(ctx, step, probability_names), True
-        return reason or (PROBABILITY if named and fallback else None)
+        return _binary_zero_reason(ctx, step, probability_names)
+    # A name like `probs` decides only when nothing says where its value comes from (a parameter).
     return PROBABILITY if named else None
 
 

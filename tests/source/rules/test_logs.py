@@ -182,6 +182,9 @@ def test_guarded_logs_are_quiet(guarded):
     "import math\ny = math.log(len([1, 2, 3]))\n",
     "import math\ny = math.log(len(values))\n",
     "import torch\nlog_probs = torch.log_softmax(z, -1)\ny = torch.log(-log_probs)\n",
+    "import torch\ndef f(self):\n    probs = clamp_probs(self.probs)\n    return probs.log()\n",
+    "import torch\ndef f(self):\n    cut_probs = self._cut_probs()\n    return torch.log(cut_probs)\n",
+    "import torch\ndef f(model, x):\n    probs = model(x)\n    return torch.log(probs)\n",
 ])
 def test_safe_look_alikes_in_every_framework(source):
     assert nan104(source) == []
