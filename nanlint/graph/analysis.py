@@ -138,7 +138,8 @@ class _Engine:
             self.analysis.depth[name] = 0
         for name in self.model.inputs:
             if name in input_bounds:
-                iv = self.normalize(name, input_bounds[name].with_shape(self.model.input_shapes.get(name)))
+                given, shape = input_bounds[name], self.model.input_shapes.get(name)
+                iv = self.normalize(name, given.with_shape(shape) if shape is not None else given)
             else:
                 iv = self.input_interval(name, input_ranges.get(name, default_range))
             if iv is not None:

@@ -3,8 +3,9 @@
 Bounds are numpy arrays broadcastable to the tensor's shape. They are carried in the precision the
 model computes in: float32 for float32/float16/bfloat16 tensors (IEEE rounding is monotone, so
 endpoint formulas evaluated in float32 bound what a float32 kernel computes), float64 for float64
-tensors and for integer and boolean tensors (exact for integers up to 2**53; booleans are [0, 1]).
-Constants keep their own array (no copy) as point intervals.
+tensors and for bounded integer and boolean tensors (booleans within [0, 1]). Exact values ("points",
+lo is hi) keep their own array: constants without a copy, integer shapes and indices exactly (an
+INT64_MAX slice end stays INT64_MAX).
 
 Collapsing: a tensor with more than `ELEMENTWISE_LIMIT` elements keeps one scalar bound pair for the
 whole tensor (`lo`/`hi` 0-d, `shape` still the tensor's shape) instead of element-wise bounds: the

@@ -312,8 +312,7 @@ class _Loader:
         self.prepare(proto)  # inlining + shape inference + checker, on a skeleton
         try:
             nodes = topological_order(proto.graph)
-            for node, _ in self._walk_subgraphs(nodes, 0):
-                pass
+            self.check_subgraphs(nodes, 0)
         except ModelError as exc:
             self.fail(str(exc))
         constants = self.collect_constants(proto)
@@ -329,17 +328,15 @@ class _Loader:
                      consumers=consumers, opset=opsets.get("", MAX_OPSET), opsets=opsets,
                      warnings=self.warnings, input_shapes=bound)
 
-    def _walk_subgraphs(self, nodes, depth):
-        """Check subgraph orders and nesting depth (topological_order raises on cycles)."""
+    def check_subgraphs(self, nodes, depth: int) -> None:
+        """Cycles and double definitions inside If/Loop/Scan bodies (topological_order raises)."""
         if depth > MAX_SUBGRAPH_DEPTH:
             self.fail(f"subgraphs nested deeper than {MAX_SUBGRAPH_DEPTH}")
         for node in nodes:
-            yield node, depth
             for graph in subgraphs(node):
-                # Outer names are checked loosely here (any name of the model); undefined reads
-                # inside subgraphs surface as unbounded values during analysis.
-                sub_nodes = topological_order(graph, outer=_OuterScope())
-                yield from self._walk_subgraphs(sub_nodes, depth + 1)
+                # Reads from enclosing scopes are not resolved here: an undefined one is an
+                # unbounded value for the analysis, not a load error.
+                self.check_subgraphs(topological_order(graph, outer=_AnyName()), depth + 1)
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -702,8 +699,8 @@ class _Loader:
         return producer, consumers
 
 
-class _OuterScope(frozenset):
-    """An outer scope that accepts every name (subgraph reads are validated during analysis)."""
+class _AnyName(frozenset):
+    """An outer scope that has every name."""
 
-    def __contains__(self, item) -> bool:  # noqa: D105
+    def __contains__(self, item) -> bool:
         return True

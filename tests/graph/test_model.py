@@ -324,3 +324,38 @@ def test_input_without_declared_shape_needs_input_shapes(tmp_path):
     with pytest.raises(ModelError, match="has no declared shape"):
         load_model(path)
     assert load_model(path, {"x": (2, 3)}).input_shapes == {"x": (2, 3)}
+
+
+def test_weights_inside_a_large_file_stay_in_the_file(tmp_path, monkeypatch):
+    """From EXTERNALIZE_ABOVE_BYTES on, initializers become external references to the file itself."""
+    from nanlint.graph import wire
+
+    monkeypatch.setattr(model_mod, "EXTERNALIZE_ABOVE_BYTES", 0)
+    monkeypatch.setattr(wire, "MIN_MOVED_BYTES", 16)
+    weight = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    path = _save(simple_model(weight=weight), tmp_path / "big.onnx")
+    m = load_model(path)
+    np.testing.assert_array_equal(m.constants["w"], weight)
+    assert not m.constants["w"].flags.owndata
+    init = next(t for t in m.proto.graph.initializer if t.name == "w")
+    assert init.data_location == TensorProto.EXTERNAL
+    assert {e.key: e.value for e in init.external_data}["location"] == "big.onnx"
+    # The standard ONNX loader resolves the same references.
+    from onnx.external_data_helper import load_external_data_for_model
+    copy = onnx.ModelProto()
+    copy.CopyFrom(m.proto)
+    load_external_data_for_model(copy, str(tmp_path))
+    np.testing.assert_array_equal(numpy_helper.to_array(copy.graph.initializer[0]), weight)
+    full = m.proto_with_data()
+    assert full.graph.initializer[0].data_location == TensorProto.DEFAULT
+    np.testing.assert_array_equal(numpy_helper.to_array(full.graph.initializer[0]), weight)
+    a = analyze(m, {"x": (-1.0, 1.0)}, strict=True)
+    assert not a.unsupported
+
+
+def test_wire_surgery_declines_what_it_does_not_understand():
+    from nanlint.graph.wire import externalize_weights
+
+    assert externalize_weights(b"\x3a\xff\xff\xff\xff\x0f", "m.onnx") is None   # length beyond the buffer
+    assert externalize_weights(b"", "m.onnx") is None
+    assert externalize_weights(simple_model().SerializeToString(), "m.onnx") is None   # nothing large

@@ -18,6 +18,7 @@ LIN = dict(scale_tol=1e-5)
 
 CASES = [
     Case("MatMul", [Box((2, 4, 5)), W], **LIN),
+    Case("MatMul", [Box((2, 4, 5), regimes=("narrow",)), W], name="MatMul-narrow", **LIN),
     Case("MatMul", [W.T.copy(), Box((5, 2))], name="MatMul-constant-left", **LIN),
     Case("MatMul", [Box((2, 3, 4)), Box((2, 4, 3))], name="MatMul-both-vary", **LIN),
     Case("MatMul", [Box((4,)), Box((4, 3))], name="MatMul-vector", **LIN),
@@ -68,3 +69,26 @@ def test_point_input_conv_is_the_kernel_value():
     out = check(Case("Conv", [IMG, CONV_W, CONV_B], regimes=("narrow",)), seeds=(0,), points=2)
     b = out["bounds"][0]
     assert float(np.max(b.hi - b.lo)) < 0.1
+
+
+def test_rows_with_one_radius_share_the_radius_product(tmp_path):
+    """Rows with equal radii (as after a capped LayerNorm) give the same bounds by the cheap path."""
+    import os
+
+    from nanlint.graph.analysis import analyze
+    from nanlint.graph.interval import Interval
+    from nanlint.graph.model import load_model
+    from tests.graph._soundness import build_model
+
+    path = os.path.join(tmp_path, "mm.onnx")
+    build_model(Case("MatMul", [Box((6, 5)), W]), path)
+    model = load_model(path)
+    centers = rng.standard_normal((6, 5)).astype(np.float32)
+    radius = np.abs(rng.standard_normal(5)).astype(np.float32)
+    box = Interval(centers - radius, centers + radius)
+    b = analyze(model, {}, input_bounds={"in0": box}, strict=True).bounds["out0"]
+    lo64, hi64 = box.lo.astype(np.float64), box.hi.astype(np.float64)
+    exact_lo = lo64 @ np.maximum(W, 0) + hi64 @ np.minimum(W, 0)
+    exact_hi = hi64 @ np.maximum(W, 0) + lo64 @ np.minimum(W, 0)
+    np.testing.assert_allclose(b.lo, exact_lo, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(b.hi, exact_hi, rtol=1e-4, atol=1e-4)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from nanlint.graph.interval import Interval, join, contiguous
+from nanlint.graph.interval import Interval, contiguous
 from nanlint.graph.transfer.context import NodeContext, NotExact
 from nanlint.graph.transfer.elementwise import GELU_MIN, silu_min, with_extrema
-from nanlint.graph.transfer.layout import gather_hull
+from nanlint.graph.transfer.layout import reachable
 from nanlint.graph.transfer.linear import bilinear, matmul_product, transpose_last2
 from nanlint.graph.transfer.registry import register
 
@@ -95,7 +95,6 @@ def _lookup(ctx: NodeContext, table: int, ids: int | None, rows: int | None = No
         n = rows if rows is not None else lo.shape[0]
         return Interval(lo[:n].min(axis=0), hi[:n].max(axis=0), t.may_nan)
     idx = ctx.x(ids)
-    from nanlint.graph.transfer.layout import reachable
     spans = reachable(int(idx.min()), int(idx.max()), lo.shape[0]) or [(0, lo.shape[0])]
     los = [lo[a:b].min(axis=0) for a, b in spans]
     his = [hi[a:b].max(axis=0) for a, b in spans]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nanlint.graph.interval import Interval, join, contiguous
+from nanlint.graph.interval import Interval, contiguous, join
 from nanlint.graph.transfer.context import NodeContext, NotExact
 from nanlint.graph.transfer.registry import register
 

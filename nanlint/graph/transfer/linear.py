@@ -105,6 +105,10 @@ def exact_weight(ctx: NodeContext, node, x: Interval, weight: np.ndarray, bias: 
     lo, hi = contiguous(lo, dtype), contiguous(hi, dtype)
     weight = contiguous(weight, dtype)
     bias = None if bias is None else contiguous(bias, dtype)
+    if node.op_type == "MatMul" and weight.ndim == 2 and lo.ndim >= 2:
+        shared = _shared_radius(ctx, lo, hi, weight)
+        if shared is not None:
+            return Interval(shared[0], shared[1], x.may_nan, shared[0].shape)
     stacked = node.op_type == "MatMul" and weight.ndim == 2 and lo.ndim > 2
     if stacked:
         # A stack of rows times one matrix is one GEMM (kernels would loop over the stack).
@@ -118,6 +122,33 @@ def exact_weight(ctx: NodeContext, node, x: Interval, weight: np.ndarray, bias: 
     out = Interval(out_lo, out_hi, x.may_nan, out_lo.shape)
     out._stats = (low, high)
     return out
+
+
+# Rows whose radii agree within this factor share one radius product (see _shared_radius).
+UNIFORM_RADIUS = 1.02
+
+
+def _shared_radius(ctx: NodeContext, lo: np.ndarray, hi: np.ndarray, weight: np.ndarray):
+    """x @ W when every row of x has (nearly) the same radius r, as after a LayerNorm bounded by its own
+    cap: rad' = max_rows(r) @ |W| is one vector-matrix product instead of a second full GEMM, and
+    bounds each row's radius product (|W| >= 0), at most UNIFORM_RADIUS times too wide."""
+    k = lo.shape[-1]
+    rows_lo, rows_hi = lo.reshape(-1, k), hi.reshape(-1, k)
+    if rows_lo.shape[0] < 2:
+        return None
+    with np.errstate(all="ignore"):
+        rad = (rows_hi - rows_lo) * np.float32(0.5)
+        r_max, r_min = rad.max(axis=0), rad.min(axis=0)
+        if not (np.all(np.isfinite(r_max)) and np.all(r_max <= r_min * UNIFORM_RADIUS + np.float32(1e-30))):
+            return None
+        mid = (rows_lo + rows_hi) * np.float32(0.5)
+        if not np.all(np.isfinite(mid)):
+            return None
+    kernels = ctx.engine.kernels
+    mid_out = kernels.run(_MATMUL, [mid, weight], flush=True)[0]
+    rad_out = kernels.run(_MATMUL, [r_max[None, :], np.abs(weight)], flush=True)[0]
+    out_shape = lo.shape[:-1] + (weight.shape[1],)
+    return (mid_out - rad_out).reshape(out_shape), (mid_out + rad_out).reshape(out_shape)
 
 
 def _dtype_of(ctx: NodeContext, i: int = 0):

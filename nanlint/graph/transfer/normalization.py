@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from nanlint.graph.interval import Interval, finish, round_outward
+from nanlint.graph.interval import Interval, round_outward
 from nanlint.graph.transfer.context import NodeContext, NotExact
 from nanlint.graph.transfer.registry import register
 

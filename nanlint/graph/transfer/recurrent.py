@@ -7,8 +7,6 @@ Unbounded activations (Relu, Affine, ...) leave the op unsupported.
 
 from __future__ import annotations
 
-import numpy as np
-
 from nanlint.graph.interval import Interval
 from nanlint.graph.transfer.context import NodeContext, NotExact
 from nanlint.graph.transfer.registry import register
