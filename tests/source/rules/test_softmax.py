@@ -150,7 +150,8 @@ def test_segment_sum_denominators(imports, lines):
     ("import numpy as np", ["return np.exp(x - np.max(x, axis=-1, keepdims=True)) / "
                             "np.sum(np.exp(x - np.max(x, axis=-1, keepdims=True)), axis=-1, keepdims=True)"]),
     ("import numpy as np", ["e = np.exp(x - x.max(axis=1, keepdims=True))", "return e / e.sum(axis=1, keepdims=True)"]),
-    ("import numpy as np", ["x_max = np.amax(x, axis=1, keepdims=True)", "e = np.exp(x - x_max)", "return e / e.sum()"]),
+    ("import numpy as np", ["x_max = np.amax(x, axis=1, keepdims=True)", "e = np.exp(x - x_max)",
+                            "return e / e.sum()"]),
     ("import numpy as np", ["x = x - x.max()", "e = np.exp(x)", "return e / e.sum()"]),
     ("import numpy as np", ["x -= np.max(x)", "return np.exp(x) / np.sum(np.exp(x))"]),
     ("import torch", ["z = x - x.max(-1, keepdim=True).values", "return z.exp() / z.exp().sum(-1, keepdim=True)"]),
