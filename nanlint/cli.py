@@ -290,9 +290,23 @@ def fixes_summary(fixed: list[Finding]) -> str:
               help="Value range of a model input (repeatable; '*=LO,HI' for every other input) [default: -1,1].")
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=D0,D1,...",
               help="Concrete shape for a model input with symbolic dimensions (repeatable).")
+@click.option("--samples", type=click.IntRange(min=0),
+              help="Inputs drawn from the declared ranges and run with onnxruntime (0: static only) [default: 16].")
+@click.option("--inputs", "inputs_file", type=click.Path(exists=True, dir_okay=False),
+              help="Calibration data: an .npz with one array per input, first axis = samples.")
+@click.option("--provider", help="onnxruntime execution provider for sampling [default: CPUExecutionProvider].")
+@click.option("--search/--no-search", default=None,
+              help="Search for a concrete input that triggers each static hazard not seen in samples.")
+@click.option("--budget", type=click.FloatRange(min=0), help="Seconds for the witness search per target [default: 10].")
+@click.option("--witness-dir", type=click.Path(file_okay=False), help="Save witness inputs here as .npz.")
+@click.option("--headroom", type=click.FloatRange(min=1), help="NAN602 when observed max |x| is within this factor "
+              "of the dtype's max [default: 4].")
+@click.option("--emit-block-list", type=click.Path(dir_okay=False), help="Write the nodes to keep in fp32 (JSON).")
+@click.option("--write-mixed", type=click.Path(dir_okay=False), help="Write a mixed-precision model for the target.")
 @guarded
 def graph(models, select, extend_select, ignore, output_format, output_file, fail_on, exit_zero, statistics,
-          quiet, no_color, config_path, targets, list_targets, input_ranges, input_shapes) -> None:
+          quiet, no_color, config_path, targets, list_targets, input_ranges, input_shapes, samples, inputs_file,
+          provider, search, budget, witness_dir, headroom, emit_block_list, write_mixed) -> None:
     """Analyse ONNX models for overflow and domain hazards on a target precision."""
     from nanlint.graph import GraphOptions, analyze_models, list_target_names
 
@@ -304,7 +318,10 @@ def graph(models, select, extend_select, ignore, output_format, output_file, fai
     settings = resolve_settings(config_path, models[0] if models[0].exists() else Path.cwd(),
                                 select, extend_select, ignore, fail_on)
     try:
-        options = GraphOptions.from_cli(settings.graph, targets, input_ranges, input_shapes)
+        options = GraphOptions.from_cli(settings.graph, targets, input_ranges, input_shapes, samples=samples,
+                                        inputs=inputs_file, provider=provider, search=search, budget=budget,
+                                        witness_dir=witness_dir, headroom=headroom, block_list=emit_block_list,
+                                        write_mixed=write_mixed, progress=None if quiet else progress_bars())
     except ValueError as exc:
         raise UsageFailure(str(exc)) from None
     results, errors = analyze_models([str(m) for m in models], settings, options)
@@ -315,7 +332,35 @@ def graph(models, select, extend_select, ignore, output_format, output_file, fai
     for message in errors:
         click.echo(f"nanlint: error: {message}", err=True)
     emit(run, output_format, output_file, report_options)
+    for result in results:
+        if str(result.summary.get("sampling", "")).startswith("skipped"):
+            click.echo(f"nanlint: warning: {result.model}: sampling {result.summary['sampling']}", err=True)
+        if "mixed" in result.summary and not quiet:
+            click.echo(describe_mixed(write_mixed, result.summary["mixed"]), err=True)
     sys.exit(exit_code(findings, settings, exit_zero, bool(errors)))
+
+
+def progress_bars():
+    """click progress bars on a terminal (stderr), nothing in CI or when piped."""
+    if not sys.stderr.isatty() or os.environ.get("CI"):
+        return None
+
+    def bar(label: str, length: int):
+        return click.progressbar(length=length, label=label, file=sys.stderr)
+
+    return bar
+
+
+def describe_mixed(path: str, recheck: dict) -> str:
+    overflowing = recheck["overflowing"]
+    head = (f"Wrote {path} for {recheck['target']}: {recheck['nodes_in_fp32']} nodes kept in fp32, "
+            f"{recheck['fp16_tensors']} fp16 tensors")
+    if not recheck["checked"]:
+        return head + " (no samples to re-check them; run with --samples)."
+    if not overflowing:
+        return head + f"; none of the {recheck['checked']} sampled ones overflows fp16."
+    return head + f"; still beyond fp16 on the samples: {', '.join(overflowing[:5])}" + \
+        (f" and {len(overflowing) - 5} more." if len(overflowing) > 5 else ".")
 
 
 def describe_targets(names: list[str]) -> str:

@@ -11,8 +11,11 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from pathlib import Path
+from typing import Callable, Iterable, Mapping
 
+from nanlint.graph.runtime import RuntimeOptions
+from nanlint.graph.sampling import available_providers
 from nanlint.graph.targets import Profile, ProfileError, load_profile
 from nanlint.graph.targets import list_target_names as _builtin_names
 
@@ -31,18 +34,41 @@ class GraphOptions:
     input_shapes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     default_range: tuple[float, float] = DEFAULT_RANGE
     profiles: tuple[Profile, ...] = ()
+    runtime: RuntimeOptions | None = None  # None: static analysis only
+    block_list: str | None = None  # --emit-block-list FILE
+    write_mixed: str | None = None  # --write-mixed OUT.onnx
+    progress: Callable | None = None  # progress(label, length) -> context manager with .update(n)
 
     @classmethod
     def from_cli(cls, graph_settings, targets: Iterable[str], input_ranges: Iterable[str],
-                 input_shapes: Iterable[str]) -> "GraphOptions":
-        """Options from the command line on top of [tool.nanlint.graph]; ValueError (one line) when bad."""
+                 input_shapes: Iterable[str], **runtime) -> "GraphOptions":
+        """Options from the command line on top of [tool.nanlint.graph]; ValueError (one line) when bad.
+
+        `runtime` takes samples, inputs, provider, search, budget, witness_dir, headroom, block_list,
+        write_mixed and progress; None values fall back to the configuration.
+        """
         ranges = dict(graph_settings.input_ranges)
         ranges.update(parse_range(text) for text in input_ranges)
         shapes = dict(graph_settings.input_shapes)
         shapes.update(parse_shape(text) for text in input_shapes)
         default = ranges.pop(ALL_INPUTS, DEFAULT_RANGE)
         names = tuple(dict.fromkeys(targets)) or tuple(graph_settings.targets) or ("cpu",)
-        return cls(names, ranges, shapes, default, load_profiles(names))
+        extras = {key: runtime.pop(key, None) for key in ("block_list", "write_mixed", "progress")}
+        return cls(names, ranges, shapes, default, load_profiles(names), runtime_options(graph_settings, **runtime),
+                   **extras)
+
+
+def runtime_options(graph_settings, samples=None, inputs=None, provider=None, search=None, budget=None,
+                    witness_dir=None, headroom=None) -> RuntimeOptions | None:
+    samples = graph_settings.samples if samples is None else samples
+    search = graph_settings.search if search is None else search
+    if samples <= 0 and not inputs and not search:
+        return None
+    if provider is not None and provider not in available_providers():
+        raise ValueError(f"--provider {provider}: not available here (available: {', '.join(available_providers())})")
+    return RuntimeOptions(samples=samples, inputs=inputs, provider=provider or "CPUExecutionProvider",
+                          headroom=graph_settings.headroom if headroom is None else headroom, search=search,
+                          budget=graph_settings.budget if budget is None else budget, witness_dir=witness_dir)
 
 
 def load_profiles(targets: Iterable[str]) -> tuple[Profile, ...]:
@@ -94,16 +120,18 @@ def analyze_models(paths: list[str], settings, options: GraphOptions):
     from nanlint.report import GraphResult
 
     profiles = options.profiles or load_profiles(options.targets)
+    if (options.block_list or options.write_mixed) and len(paths) != 1:
+        return [], ["--emit-block-list and --write-mixed take exactly one model"]
     results, errors = [], []
     seen_inputs: set[str] = set()
     loaded = 0
     for path in paths:
-        findings, summary, error, inputs = analyze_model(path, settings, options, profiles)
-        seen_inputs.update(inputs or ())
-        loaded += inputs is not None
-        if error:
-            errors.append(error)
-        results.append(GraphResult(path, tuple(p.name for p in profiles), findings, summary))
+        outcome = analyze_model(path, settings, options, profiles)
+        seen_inputs.update(outcome.inputs or ())
+        loaded += outcome.inputs is not None
+        errors.extend(outcome.errors)
+        results.append(GraphResult(path, tuple(p.name for p in profiles), outcome.findings, outcome.summary,
+                                   outcome.profile))
     unknown = sorted(set(options.input_ranges) - seen_inputs)
     if unknown and loaded:
         errors.append(f"--input-range names no input of the model{'s' if len(paths) > 1 else ''}: "
@@ -111,23 +139,34 @@ def analyze_models(paths: list[str], settings, options: GraphOptions):
     return results, errors
 
 
-def analyze_model(path: str, settings, options: GraphOptions, profiles: tuple[Profile, ...]):
-    """(findings, summary, error message or None, the model's input names or None) for one model."""
+@dataclass
+class ModelOutcome:
+    findings: list
+    summary: dict
+    errors: list[str] = field(default_factory=list)
+    inputs: list[str] | None = None  # the model's input names (None: it could not be read)
+    profile: list = field(default_factory=list)  # TensorProfile rows for the HTML report
+
+
+def analyze_model(path: str, settings, options: GraphOptions, profiles: tuple[Profile, ...]) -> ModelOutcome:
     from nanlint.graph.model import ModelError, load_model
+    from nanlint.graph.mixed import MixedPrecisionError
+    from nanlint.graph.sampling import SamplingError
 
     try:
         model = load_model(path, options.input_shapes)
     except ModelError as exc:
         findings = unreadable(path, str(exc), settings, profiles)
-        return findings, summarize(findings, None, profiles), str(exc), None
+        return ModelOutcome(findings, summarize(findings, None, profiles), [str(exc)])
     try:
-        findings, summary = run_targets(model, settings, options, profiles)
+        return run_targets(model, settings, options, profiles)
+    except (SamplingError, MixedPrecisionError) as exc:
+        return ModelOutcome([], summarize([], None, profiles), [f"{path}: {exc}"], model.inputs)
     except Exception as exc:  # noqa: BLE001 - one model's internal error must not stop the others
         if os.environ.get("NANLINT_DEBUG"):
             raise
         message = f"{path}: internal error in the graph analysis: {type(exc).__name__}: {exc}"
-        return [], summarize([], None, profiles), message, model.inputs
-    return findings, summary, None, model.inputs
+        return ModelOutcome([], summarize([], None, profiles), [message], model.inputs)
 
 
 def unreadable(path: str, message: str, settings, profiles: tuple[Profile, ...]):
@@ -144,17 +183,24 @@ def unreadable(path: str, message: str, settings, profiles: tuple[Profile, ...])
                     location)]
 
 
-def run_targets(model, settings, options: GraphOptions, profiles: tuple[Profile, ...]):
-    from nanlint.graph import checks
+def run_targets(model, settings, options: GraphOptions, profiles: tuple[Profile, ...]) -> ModelOutcome:
+    from nanlint.graph import checks, runtime
     from nanlint.graph.analysis import analyze
     from nanlint.graph.patterns import find_patterns
+    from nanlint.graph.sampling import SamplingError
     from nanlint.graph.targets.precision import Precision, complete_dtypes
 
     max_epsilon = settings.option("NAN702", "max-epsilon", checks.OPTIONS["NAN702"]["max-epsilon"])
     patterns = find_patterns(model, max_epsilon)
     analyses: dict[tuple, object] = {}  # targets with the same limits share one analysis
     dtypes = complete_dtypes(model)
-    findings, first = [], None
+    samples, skipped = None, None
+    if options.runtime:
+        try:
+            samples = sample(model, options)
+        except SamplingError as exc:  # the static findings stand; say why there is no runtime evidence
+            skipped = f"skipped: {exc}"
+    findings, first, per_target = [], None, []
     for order, profile in enumerate(profiles):
         precision = Precision(model, profile, patterns, dtypes)
         limits = {name: precision.limit(name) for name in dtypes}
@@ -165,8 +211,106 @@ def run_targets(model, settings, options: GraphOptions, profiles: tuple[Profile,
         analysis = analyses[key]
         first = first or analysis
         found = checks.check(model, analysis, profile, precision, patterns, settings)
+        if samples is not None:
+            found = with_runtime_evidence(model, found, samples, precision, profile.name, settings, options,
+                                          first_target=order == 0)
+        per_target.append((profile, precision, found))
         findings.extend(sorted(found, key=lambda f: (order, *rank(f))))
-    return findings, summarize(findings, first, profiles, model)
+    summary = summarize(findings, first, profiles, model)
+    if samples is not None:
+        summary["samples"] = samples.samples
+    if skipped:
+        summary["sampling"] = skipped
+    outcome = ModelOutcome(findings, summary, [], model.inputs, tensor_profile(model, first, samples))
+    precision_fixes(model, per_target, samples, options, outcome)
+    return outcome
+
+
+def sample(model, options: GraphOptions):
+    """One fp32 run over the samples (or the calibration data) shared by every target."""
+    from nanlint.graph.sampling import draw_feeds, load_feeds, run_samples
+
+    specs = input_specs(model, options)
+    runtime = options.runtime
+    feeds = load_feeds(runtime.inputs, model.inputs) if runtime.inputs else draw_feeds(specs, runtime.samples,
+                                                                                       runtime.seed)
+    sizes = {name: math.prod(shape) for name, shape in model.shapes.items() if shape is not None}
+    proto = model.proto_with_data()
+    if options.progress is None:
+        return run_samples(proto, feeds, sizes, runtime.provider)
+    with options.progress("sampling", len(feeds)) as bar:
+        return run_samples(proto, feeds, sizes, runtime.provider, progress=bar.update)
+
+
+def input_specs(model, options: GraphOptions):
+    """The box inputs are drawn from: declared ranges, else the default (integer inputs: [0, 1])."""
+    from nanlint.graph.sampling import FLOAT_TYPES, InputSpec
+
+    specs = []
+    for name in model.inputs:
+        elem_type = model.dtypes.get(name, 1)
+        default = options.default_range if elem_type in FLOAT_TYPES else (0.0, 1.0)
+        low, high = options.input_ranges.get(name, default)
+        shape = model.input_shapes.get(name) or model.shapes.get(name) or ()
+        specs.append(InputSpec(name, elem_type, tuple(shape), low, high))
+    return specs
+
+
+def with_runtime_evidence(model, found, samples, precision, target: str, settings, options: GraphOptions,
+                          first_target: bool):
+    from nanlint.graph import runtime
+
+    graded = runtime.grade(found, samples, model, precision, settings)
+    findings = graded.findings
+    findings += runtime.range_findings(model, samples, precision, target, settings, options.runtime.headroom,
+                                       graded.watched)
+    if first_target and settings.is_selected("NAN603"):
+        confirmed = {f.location.tensor for f in findings if f.evidence and f.evidence.kind != "static"}
+        findings += runtime.nonfinite_findings(model, samples, target, settings, confirmed)
+    if options.runtime.search and graded.open_hazards:
+        proto = model.proto_with_data()
+        findings = runtime.find_witnesses(proto, input_specs(model, options), findings, graded.open_hazards,
+                                          options.runtime, settings)
+    return findings
+
+
+def tensor_profile(model, analysis, samples) -> list:
+    """Static bound and observed range of every float tensor, in topological order (for the HTML plot)."""
+    from nanlint.report import TensorProfile
+
+    rows = []
+    for node in model.nodes:
+        for tensor in node.output:
+            bound = analysis.bounds.get(tensor) if analysis is not None else None
+            stats = samples.stats.get(tensor) if samples is not None else None
+            if bound is None and stats is None:
+                continue
+            static = (float(bound.min()), float(bound.max())) if bound is not None else None
+            rows.append(TensorProfile(tensor, node.name or None, node.op_type, static,
+                                      stats.observed if stats is not None else None))
+    return rows
+
+
+def precision_fixes(model, per_target, samples, options: GraphOptions, outcome: ModelOutcome) -> None:
+    """--emit-block-list / --write-mixed for the first reduced-precision target."""
+    if not (options.block_list or options.write_mixed):
+        return
+    from nanlint.graph import mixed
+
+    chosen = next(((p, prec, f) for p, prec, f in per_target if p.float in ("float16", "bfloat16")), None)
+    if chosen is None:
+        outcome.errors.append("--emit-block-list/--write-mixed need a reduced-precision --target (e.g. cuda-fp16)")
+        return
+    profile, precision, found = chosen
+    over = {name for name, stats in (samples.stats.items() if samples else ())
+            if precision.limit(name) is not None and stats.abs_max > precision.limit(name)}
+    proto = mixed.name_unnamed_nodes(model.proto_with_data())
+    blocked = mixed.block_list(proto, found, profile.name, extra_tensors=over)
+    if options.block_list:
+        Path(options.block_list).write_text(blocked.to_json(), encoding="utf-8")
+    if options.write_mixed:
+        written = mixed.write_mixed(proto, found, profile.name, options.write_mixed, extra_tensors=over)
+        outcome.summary["mixed"] = mixed.recheck(written, samples, profile.name)
 
 
 def rank(finding) -> tuple:

@@ -43,9 +43,10 @@ def _tensors_to_keep(findings: list[Finding], target: str) -> set[str]:
     return keep
 
 
-def block_list(model: onnx.ModelProto, findings: list[Finding], target: str) -> BlockList:
-    """Producers and consumers of every out-of-range tensor of `target`, in graph order."""
-    keep = _tensors_to_keep(findings, target)
+def block_list(model: onnx.ModelProto, findings: list[Finding], target: str, extra_tensors=()) -> BlockList:
+    """Producers and consumers of every out-of-range tensor of `target` (findings' tensors and
+    `extra_tensors`, e.g. every tensor the samples saw beyond the range), in graph order."""
+    keep = _tensors_to_keep(findings, target) | set(extra_tensors)
     result = BlockList()
     for node in model.graph.node:
         touches = any(t in keep for t in node.output) or any(t in keep for t in node.input)
@@ -73,12 +74,13 @@ def name_unnamed_nodes(model: onnx.ModelProto) -> onnx.ModelProto:
     return named
 
 
-def write_mixed(model: onnx.ModelProto, findings: list[Finding], target: str, path: str) -> onnx.ModelProto:
+def write_mixed(model: onnx.ModelProto, findings: list[Finding], target: str, path: str,
+                extra_tensors=()) -> onnx.ModelProto:
     """Convert to fp16 with the blocked nodes kept in fp32 (inputs and outputs keep their types)."""
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
     named = name_unnamed_nodes(model)
-    blocked = block_list(named, findings, target)
+    blocked = block_list(named, findings, target, extra_tensors)
     try:
         mixed = convert_float_to_float16(named, keep_io_types=True, node_block_list=blocked.nodes,
                                          disable_shape_infer=False)
@@ -141,3 +143,20 @@ def fp16_tensors(model: onnx.ModelProto) -> set[str]:
     inferred = onnx.shape_inference.infer_shapes(model)
     infos = (*inferred.graph.value_info, *inferred.graph.output, *inferred.graph.input)
     return {vi.name for vi in infos if vi.type.tensor_type.elem_type == onnx.TensorProto.FLOAT16}
+
+
+def recheck(mixed: onnx.ModelProto, samples, target: str) -> dict:
+    """Which fp16 tensors of the written model the fp32 samples put beyond fp16's range (none, ideally)."""
+    half = fp16_tensors(mixed)
+    stats = samples.stats if samples is not None else {}
+    overflowing = sorted(t for t in half if t in stats and stats[t].abs_max > FP16_MAX)
+    kept = sum(1 for n in mixed.graph.node if n.op_type != "Cast" and not _all_fp16(n, half))
+    return {"target": target, "fp16_tensors": len(half), "checked": sum(t in stats for t in half),
+            "overflowing": overflowing, "nodes_in_fp32": kept}
+
+
+def _all_fp16(node: onnx.NodeProto, half: set[str]) -> bool:
+    return bool(node.output) and all(out in half for out in node.output if out)
+
+
+FP16_MAX = 65504.0

@@ -31,6 +31,7 @@ class TensorStats:
     min: float = math.inf
     max: float = -math.inf
     abs_max: float = 0.0
+    abs_min: float = math.inf
     nan: int = 0
     inf: int = 0
     count: int = 0
@@ -48,11 +49,17 @@ class TensorStats:
             kept = values[finite] if not finite.all() else values
             self.min = min(self.min, float(kept.min()))
             self.max = max(self.max, float(kept.max()))
-            self.abs_max = max(self.abs_max, float(np.abs(kept).max()))
+            magnitudes = np.abs(kept)
+            self.abs_max = max(self.abs_max, float(magnitudes.max()))
+            self.abs_min = min(self.abs_min, float(magnitudes.min()))
 
     @property
     def nonfinite(self) -> int:
         return self.nan + self.inf
+
+    def extremes(self) -> np.ndarray:
+        """[min, max, min |x|]: enough for any hazard score (max |x|, min, min |x|) without the samples."""
+        return np.array([self.min, self.max, self.abs_min]) if self.observed else np.array([])
 
     @property
     def observed(self) -> tuple[float, float] | None:

@@ -16,7 +16,9 @@ from tests.graph.checks_support import FIXTURES
 
 
 def invoke(*args, cwd: Path | None = None):
-    return CliRunner().invoke(main, ["graph", *map(str, args)], env={"NO_COLOR": "1"})
+    """`nanlint graph ARGS` with the static pass alone (sampling is tested in test_runtime.py)."""
+    static = [] if "--list-targets" in args else ["--samples", "0"]
+    return CliRunner().invoke(main, ["graph", *map(str, args), *static], env={"NO_COLOR": "1"})
 
 
 def test_list_targets():
@@ -153,7 +155,7 @@ def test_user_profile_on_the_command_line(tmp_path, monkeypatch):
 def test_real_process_bad_model_one_line(tmp_path):
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"\x00" * 10)
-    done = subprocess.run([sys.executable, "-m", "nanlint", "graph", str(bad)], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-m", "nanlint", "graph", str(bad), "--samples", "0"], capture_output=True, text=True,
                           cwd=ROOT)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr

@@ -1,0 +1,150 @@
+"""Runtime evidence: samples confirm, a witness search finds what samples miss, false alarms stay warnings,
+loose bounds drop to info, NaN in the fp32 model is NAN603, and the fixes for reduced precision hold."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+import pytest
+from click.testing import CliRunner
+
+from nanlint.cli import main
+from nanlint.config import GraphSettings, Settings
+from nanlint.graph import GraphOptions, analyze_models
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "models"
+SETTINGS = Settings(select=("ALL",))
+
+
+def analyse(name: str, target: str = "cuda-fp16", ranges=(), **runtime):
+    options = GraphOptions.from_cli(GraphSettings(), (target,), ranges, (), **runtime)
+    [result], errors = analyze_models([str(FIXTURES / f"{name}.onnx")], SETTINGS, options)
+    assert errors == []
+    return result
+
+
+def summary(result) -> list[tuple]:
+    return [(f.code, f.location.tensor, f.severity.name, f.evidence.kind) for f in result.findings]
+
+
+def test_samples_confirm_an_overflow_and_record_what_they_saw():
+    result = analyse("exp_overflow")
+    [finding] = result.findings
+    assert (finding.code, finding.severity.name, finding.evidence.kind) == ("NAN504", "error", "sampled")
+    low, high = finding.evidence.observed
+    assert high > 65504 and low > 0  # exp's output, observed
+    assert result.summary["samples"] == 16
+
+
+def test_a_naive_softmax_is_confirmed_at_its_exp_without_a_second_finding():
+    assert summary(analyse("naive_softmax")) == [("NAN505", "y", "error", "sampled")]
+
+
+def test_only_the_witness_search_finds_the_input(tmp_path):
+    ranges = ("x=0,1",)
+    assert summary(analyse("reciprocal_near_point", ranges=ranges)) == [("NAN502", "y", "warning", "static")]
+    result = analyse("reciprocal_near_point", ranges=ranges, search=True, budget=5.0, witness_dir=str(tmp_path))
+    [finding] = result.findings
+    assert (finding.code, finding.severity.name, finding.evidence.kind) == ("NAN502", "error", "witness")
+    path = Path(finding.evidence.witness)
+    assert path.parent == tmp_path and finding.message.endswith(f"; witness input saved to {path}")
+    with np.load(path) as data:
+        x = data["x"]
+        assert 0.0 <= x.min() and x.max() <= 1.0  # inside the declared box
+        session = onnxruntime.InferenceSession(str(FIXTURES / "reciprocal_near_point.onnx"))
+        assert np.abs(session.run(["y"], {"x": x})[0]).max() > 65504  # replays: beyond float16
+
+
+def test_a_static_false_alarm_that_samples_and_search_do_not_confirm_stays_a_warning():
+    result = analyse("cancelled_square", search=True, budget=1.0)
+    [finding] = result.findings
+    assert (finding.code, finding.severity.name, finding.evidence.kind) == ("NAN501", "warning", "static")
+    assert finding.evidence.observed == (1.0, 1.0)  # what the Log input really was
+
+
+def test_a_bound_grown_loose_through_many_layers_drops_to_info():
+    static = analyse("deep_relu_mlp", samples=0)
+    assert [(f.code, f.severity.name) for f in static.findings] == [("NAN601", "warning")]
+    [finding] = analyse("deep_relu_mlp").findings
+    assert (finding.code, finding.severity.name, finding.evidence.kind) == ("NAN601", "info", "static")
+    assert "static bound only: it widened through 9 layers, while samples peak at" in finding.message
+
+
+def test_nan_in_the_fp32_model_is_nan603_at_its_origin():
+    assert summary(analyse("nan_constant")) == [("NAN603", "y", "error", "sampled")]
+
+
+def test_a_confirmed_hazard_explains_the_nonfinite_values_it_causes():
+    # Log(Relu(x)) gives -inf: NAN501 confirmed by the samples, and no NAN603 besides
+    assert summary(analyse("log_of_relu")) == [("NAN501", "y", "error", "sampled")]
+
+
+def test_an_absorbed_minus_inf_mask_is_not_a_runtime_hazard():
+    codes = [f.code for f in analyse("torch_attention").findings]
+    assert "NAN603" not in codes
+
+
+def test_headroom_reports_tensors_close_to_the_limit():
+    # exp(x @ W) with logits up to 16 on x in [-0.65, 0.65]: exp(10.4) ~ 32900, within 4x of 65504
+    result = analyse("exp_overflow", ranges=("x=-0.65,0.65",))
+    near = [f for f in result.findings if f.code == "NAN602"]
+    assert [(f.severity.name, f.evidence.kind) for f in near] == [("info", "sampled")]
+    assert "headroom" in near[0].message
+
+
+def test_calibration_data_replaces_random_samples(tmp_path):
+    data = tmp_path / "calib.npz"
+    np.savez(data, x=np.zeros((3, 2, 8), np.float32))  # exp(0) = 1: far from any limit
+    result = analyse("exp_overflow", inputs=str(data))
+    assert result.summary["samples"] == 3
+    assert summary(result) == [("NAN504", "y", "warning", "static")]
+
+
+def test_block_list_and_mixed_model_from_the_cli(tmp_path):
+    block = tmp_path / "block.json"
+    mixed = tmp_path / "mixed.onnx"
+    result = CliRunner().invoke(main, ["graph", str(FIXTURES / "activation_overflow.onnx"), "--target", "cuda-fp16",
+                                       "--emit-block-list", str(block), "--write-mixed", str(mixed), "-q"])
+    assert result.exit_code == 1
+    listed = json.loads(block.read_text())
+    assert listed["node_block_list"] and listed["tensor_block_list"] == []
+    assert "layer2" in listed["node_block_list"]
+    session = onnxruntime.InferenceSession(str(mixed))
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 8)).astype(np.float32)
+    output = session.run(None, {"x": x})[0]
+    assert np.all(np.isfinite(output))
+
+
+def test_write_mixed_reports_the_recheck(tmp_path):
+    mixed = tmp_path / "mixed.onnx"
+    result = CliRunner().invoke(main, ["graph", str(FIXTURES / "activation_overflow.onnx"), "--target", "cuda-fp16",
+                                       "--write-mixed", str(mixed)])
+    assert f"Wrote {mixed} for cuda-fp16:" in result.stderr
+    assert "none of the" in result.stderr and "sampled ones overflows fp16." in result.stderr
+
+
+def test_block_list_needs_a_reduced_precision_target(tmp_path):
+    result = CliRunner().invoke(main, ["graph", str(FIXTURES / "exp_overflow.onnx"), "--target", "cpu",
+                                       "--emit-block-list", str(tmp_path / "b.json")])
+    assert result.exit_code == 2 and "need a reduced-precision --target" in result.stderr
+
+
+def test_an_unavailable_provider_is_a_usage_error():
+    result = CliRunner().invoke(main, ["graph", str(FIXTURES / "exp_overflow.onnx"), "--provider", "NoSuchEP"])
+    assert result.exit_code == 2 and result.stderr.startswith("nanlint: error: --provider NoSuchEP: not available")
+
+
+def test_a_model_onnxruntime_cannot_run_keeps_its_static_findings():
+    result = CliRunner().invoke(main, ["graph", str(FIXTURES / "unsupported_op.onnx"), "--format", "json"])
+    data = json.loads(result.stdout)
+    assert [f["code"] for f in data["findings"]] == ["NAN799"]
+    assert data["summary"]["sampling"].startswith("skipped: onnxruntime cannot load the model")
+    assert "sampling skipped" in result.stderr and result.exit_code == 0
+
+
+@pytest.mark.parametrize("fixture", ["stable_softmax", "softmax_op", "exp_of_clip", "fused_layernorm"])
+def test_safe_look_alikes_stay_quiet_with_samples(fixture):
+    assert [f for f in analyse(fixture).findings if f.severity.name != "info"] == []
