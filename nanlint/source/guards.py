@@ -43,7 +43,6 @@ STD = "a standard deviation, which is 0 for constant input"
 VARIANCE = "a variance, which is 0 for constant input"
 SEGMENT_SUM = "a segment sum, which is 0 for an empty segment"
 SUM = "a sum that can be 0"
-COUNTS = frozenset({COUNT, NONZERO_COUNT})
 
 # What a sqrt's argument is (NAN106).
 SUM_OF_SQUARES = "a sum of squares"
@@ -92,7 +91,7 @@ def uses_autodiff(ctx: Context) -> bool:
 _TRANSPARENT = frozenset({"cast", "layout"})
 _EPS_NAME = re.compile(r"(?:^|_)(?:eps|epsilon|tiny|smooth|smoothing|jitter)\d*(?:_|$)")
 _MASK_NAME = re.compile(r"masks?\d*$|one_?hot")
-_GUARD_HELPER = re.compile(r"clamp|clip|safe|stable")
+_GUARD_HELPER = re.compile(r"(?:^|_)(?:clamp|clip|safe|stable)")
 _COSINE_NAME = re.compile(r"(?:^|_)cos(?:ine)?(?:_|\d|$)|^cos(?:ine)?(?:theta|sim|_?angle)")
 COMPARISONS = (cst.LessThan, cst.GreaterThan, cst.LessThanEqual, cst.GreaterThanEqual, cst.Equal, cst.NotEqual)
 
