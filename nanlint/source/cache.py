@@ -8,6 +8,7 @@ corrupt or unreadable entry is a miss.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -18,9 +19,27 @@ from nanlint import __version__
 from nanlint.findings import Edit, Finding, Fix, Severity, SourceLocation
 
 
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """nanlint's own files (name, size, mtime): an edited rule invalidates the cache even without a new
+    version number, as in an editable install."""
+    package = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted((*package.rglob("*.py"), *catalog_files())):
+        info = path.stat()
+        digest.update(f"{path.name}:{info.st_size}:{info.st_mtime_ns};".encode())
+    return digest.hexdigest()
+
+
+def catalog_files() -> list[Path]:
+    from nanlint.catalog import rules_dir
+
+    return sorted(rules_dir().glob("*.md"))
+
+
 def key(content: bytes, suffix: str, fingerprint: str) -> str:
     digest = hashlib.sha256()
-    for part in (__version__.encode(), fingerprint.encode(), suffix.encode(), content):
+    for part in (__version__.encode(), code_fingerprint().encode(), fingerprint.encode(), suffix.encode(), content):
         digest.update(len(part).to_bytes(8, "little"))
         digest.update(part)
     return digest.hexdigest()

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import libcst as cst
 
+from nanlint.source.traversal import iter_nodes
+
 
 class Scope:
     def __init__(self, kind: str) -> None:
@@ -34,6 +36,9 @@ class Dataflow:
     def __init__(self) -> None:
         self.scopes: list[Scope] = [Scope("module")]
         self.classes: list[Scope] = []
+        # For a name inside an assigned value: what it was bound to when the assignment ran, so that
+        # `p = p * mask` ... `log(p)` resolves the inner `p` to the earlier value, not to itself.
+        self.value_at: dict[int, tuple[cst.CSTNode, cst.BaseExpression | None]] = {}
 
     # --- traversal hooks ----------------------------------------------------------
 
@@ -66,6 +71,7 @@ class Dataflow:
         if key is None:
             return
         old = self.lookup(key) or node.target
+        self._snapshot(node.value)
         operator = _AUG_TO_BINARY.get(type(node.operator))
         value = cst.BinaryOperation(left=old, operator=operator(), right=node.value) if operator else None
         self._store(key, value)
@@ -94,9 +100,19 @@ class Dataflow:
         return None
 
     def value_of(self, expr: cst.BaseExpression) -> cst.BaseExpression | None:
-        """The expression last assigned to a name or self.attr, or None when unknown."""
+        """What a name or self.attr held where it is used: for a use inside an assigned value, its binding
+        when that assignment ran; otherwise the latest assignment so far. None when unknown."""
+        snapshot = self.value_at.get(id(expr))
+        if snapshot is not None and snapshot[0] is expr:
+            return snapshot[1]
         key = binding_key(expr)
         return None if key is None else self.lookup(key)
+
+    def _snapshot(self, value: cst.BaseExpression) -> None:
+        for node in iter_nodes(value):
+            key = binding_key(node)
+            if key is not None:
+                self.value_at[id(node)] = (node, self.lookup(key))
 
     @property
     def in_function(self) -> bool:
@@ -111,6 +127,7 @@ class Dataflow:
         return None
 
     def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+        self._snapshot(value)
         if isinstance(target, (cst.Tuple, cst.List)):
             for element in target.elements:
                 self._forget(element.value)

@@ -24,7 +24,7 @@ from nanlint import catalog
 from nanlint.config import Settings
 from nanlint.findings import Edit, Finding, Fix, SourceLocation
 from nanlint.source import fixes, suppress
-from nanlint.source.cache import Cache, key as cache_key
+from nanlint.source.cache import Cache, code_fingerprint, key as cache_key
 from nanlint.source.discovery import SourceFile, discover, matches_glob
 from nanlint.source.documents import Document, DocumentError, read_document
 from nanlint.source.rule import Context, Report, Rule
@@ -353,6 +353,8 @@ def check_paths(paths: list[Path], settings: Settings, options: CheckOptions) ->
         unreadable += _check_stdin(result, settings, options)
         paths = [p for p in paths if p != Path("-")]
     files, result.errors = discover(paths, settings, options.force_exclude) if paths else ([], [])
+    if options.use_cache:
+        code_fingerprint()  # once here rather than in every worker
     for outcome in _map(files, settings, options):
         result.findings.extend(outcome.findings)
         result.fixed.extend(outcome.fixed)

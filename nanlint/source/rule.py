@@ -63,6 +63,8 @@ class Context:
     dataflow: Dataflow = field(default_factory=Dataflow)
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
     reports: list[Report] = field(default_factory=list)
+    shared: dict[str, Any] = field(default_factory=dict)  # per-file facts that several rules compute once
+    _calls: dict[int, tuple[cst.Call, OpCall | None]] = field(default_factory=dict, repr=False)
 
     # --- reporting ------------------------------------------------------------------
 
@@ -80,9 +82,17 @@ class Context:
         return None if qualified is None else ops.canonical(qualified)
 
     def call(self, expr: cst.BaseExpression | None) -> OpCall | None:
-        """The semantic op computed by a call expression, or None."""
+        """The semantic op computed by a call expression, or None (memoised: many rules ask per call)."""
         if not isinstance(expr, cst.Call):
             return None
+        known = self._calls.get(id(expr))
+        if known is not None and known[0] is expr:
+            return known[1]
+        found = self._call(expr)
+        self._calls[id(expr)] = (expr, found)
+        return found
+
+    def _call(self, expr: cst.Call) -> OpCall | None:
         positional = tuple(a.value for a in expr.args if a.keyword is None and not a.star)
         keywords = {a.keyword.value: a.value for a in expr.args if a.keyword is not None}
         qualified = self.qualify(expr.func)
@@ -98,7 +108,7 @@ class Context:
             if op is not None:
                 return OpCall(op, expr, positional, keywords, method=False)
         if isinstance(func, cst.Attribute) and func.attr.value in ops.METHODS \
-                and not self.names.is_module_alias(func.value):
+                and not self.names.is_module_alias(func.value) and not _is_self(func.value):
             return OpCall(ops.METHODS[func.attr.value], expr, (func.value, *positional), keywords, method=True)
         return None
 
@@ -116,13 +126,17 @@ class Context:
         return expr
 
     def spelling(self, qualified: str) -> str | None:
-        """How this file can spell a qualified name through its imports (`F.log_softmax`), if it can."""
+        """How this file can spell a qualified name through its imports (`F.log_softmax`), if it can.
+
+        Aliases are compared in canonical form too, so `import tensorflow.compat.v1 as tf` spells
+        "tensorflow.nn.log_softmax" as `tf.nn.log_softmax`."""
         best = None
         for local, target in self.names.aliases.items():
-            if qualified == target or qualified.startswith(target + "."):
-                candidate = local + qualified[len(target):]
-                if best is None or len(candidate) < len(best):
-                    best = candidate
+            for prefix in dict.fromkeys((target, ops.canonical(target + ".")[:-1])):
+                if qualified == prefix or qualified.startswith(prefix + "."):
+                    candidate = local + qualified[len(prefix):]
+                    if best is None or len(candidate) < len(best):
+                        best = candidate
         return best
 
     # --- constants --------------------------------------------------------------------
@@ -157,6 +171,11 @@ class Context:
                     return None
             return self.const(text, depth)
         return None
+
+
+def _is_self(expr: cst.BaseExpression) -> bool:
+    """`self.exp(x)` calls the class's own method, not a tensor op of `self`."""
+    return isinstance(expr, cst.Name) and expr.value in ("self", "cls")
 
 
 def _fold(operator: cst.BaseBinaryOp, left: float | None, right: float | None) -> float | None:

@@ -58,3 +58,46 @@ def test_loop_targets_and_unpacking_are_unknown():
 
 def test_walrus_and_annotated_assignments_bind():
     assert values_at_calls("if (q := f(x)):\n    use(q)\nr: int = g()\nuse(r)\n") == ["f(x)", "g()"]
+
+
+def test_a_name_inside_an_assigned_value_keeps_its_binding_at_that_time():
+    source = "p = softmax(z)\np = p * mask\nuse(p)\n"
+    module = cst.parse_module(source)
+    ctx = Context(module=module)
+    seen = []
+
+    class Probe:
+        def visit_Call(self, node):
+            if isinstance(node.func, cst.Name) and node.func.value == "use":
+                product = ctx.dataflow.value_of(node.args[0].value)
+                inner = ctx.dataflow.value_of(product.left)
+                seen.append((module.code_for_node(product), module.code_for_node(inner)))
+
+    dispatcher = Dispatcher()
+    dispatcher.register(ctx.dataflow)
+    dispatcher.register(Probe())
+    dispatcher.walk(module)
+    assert seen == [("p * mask", "softmax(z)")]
+
+
+def test_rebinding_in_place_reaches_the_first_value():
+    # img = imread(...); img = resize(img); x = img.astype(...): the chain ends at imread, not in a loop
+    source = "img = imread(path)\nimg = resize(img, size)\nuse(img)\n"
+    module = cst.parse_module(source)
+    ctx = Context(module=module)
+    chain = []
+
+    class Probe:
+        def visit_Call(self, node):
+            if isinstance(node.func, cst.Name) and node.func.value == "use":
+                value = ctx.dataflow.value_of(node.args[0].value)
+                while value is not None:
+                    chain.append(module.code_for_node(value.func))
+                    inner = value.args[0].value
+                    value = ctx.dataflow.value_of(inner) if isinstance(inner, cst.Name) else None
+
+    dispatcher = Dispatcher()
+    dispatcher.register(ctx.dataflow)
+    dispatcher.register(Probe())
+    dispatcher.walk(module)
+    assert chain == ["resize", "imread"]

@@ -97,3 +97,19 @@ def test_constants_fold_through_module_names(expr, value):
     ctx, _ = resolve_last_call(f"import numpy as np\nEPS = 1e-12\nprint({expr})")
     arg = ctx.module.body[-1].body[0].value.args[0].value
     assert ctx.const(arg) == value
+
+
+def test_a_method_called_on_self_is_the_classs_own_method():
+    _, call = resolve_last_call("import torch\nself.exp(x)")
+    assert call is None
+
+
+def test_spelling_through_canonical_prefixes():
+    ctx, _ = resolve_last_call("import tensorflow.compat.v1 as tf\nfrom tensorflow.keras import backend as K\ntf.log(x)")
+    assert ctx.spelling("tensorflow.nn.log_softmax") == "tf.nn.log_softmax"
+    assert ctx.spelling("keras.backend.logsumexp") == "K.logsumexp"
+
+
+def test_call_results_are_memoised_per_node():
+    ctx, call = resolve_last_call("import numpy as np\nnp.exp(x)")
+    assert ctx.call(call.node) is call
