@@ -49,25 +49,12 @@ SUM_OF_SQUARES = "a sum of squares"
 SQUARED_DISTANCE = "a squared distance"
 VARIANCE_UNDER_SQRT = "a variance"
 
-# --- ops, memoised ------------------------------------------------------------------------------
-
-_memo_owner: Context | None = None
-_memo: dict[int, tuple[cst.CSTNode, OpCall | None]] = {}
+# --- ops ------------------------------------------------------------------------------------------
 
 
 def call(ctx: Context, expr: cst.BaseExpression | None) -> OpCall | None:
-    """ctx.call, memoised per file: several rules ask about the same call nodes."""
-    global _memo_owner, _memo
-    if not isinstance(expr, cst.Call):
-        return None
-    if _memo_owner is not ctx:
-        _memo_owner, _memo = ctx, {}
-    entry = _memo.get(id(expr))
-    if entry is not None and entry[0] is expr:
-        return entry[1]
-    found = ctx.call(expr)
-    _memo[id(expr)] = (expr, found)
-    return found
+    """ctx.call (memoised per file by the Context)."""
+    return ctx.call(expr)
 
 
 def op(ctx: Context, expr: cst.BaseExpression | None) -> str | None:

@@ -155,7 +155,17 @@ class Context:
                 return -value
             return value if isinstance(expr.operator, cst.Plus) else None
         if isinstance(expr, cst.BinaryOperation):
-            return _fold(expr.operator, self.const(expr.left, depth), self.const(expr.right, depth))
+            # Walk a left-leaning chain (`1 + 1 + ... + 1`) in a loop: long generated sums must not recurse.
+            spine = []
+            while isinstance(expr, cst.BinaryOperation):
+                spine.append(expr)
+                expr = expr.left
+            value = self.const(expr, depth)
+            for operation in reversed(spine):
+                if value is None:
+                    return None
+                value = _fold(operation.operator, value, self.const(operation.right, depth))
+            return value
         if isinstance(expr, (cst.Name, cst.Attribute)):
             special = ops.constant_op(self.qualify(expr))
             if special is not None:

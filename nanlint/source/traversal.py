@@ -78,10 +78,16 @@ class Dispatcher:
             node_type = type(node)
             if done:
                 for handler in leave.get(node_type, ()):
-                    handler(node)
+                    try:
+                        handler(node)
+                    except RecursionError:
+                        continue
                 continue
             for handler in enter.get(node_type, ()):
-                handler(node)
+                try:
+                    handler(node)
+                except RecursionError:  # a rule's reasoning on a pathologically deep expression: no verdict
+                    continue
             stack.append((node, True))
             stack.extend((child, False) for child in reversed(children(node)))
 

@@ -156,3 +156,12 @@ def test_a_star_in_a_path_pattern_stays_inside_one_directory(tmp_path):
     settings = dataclasses.replace(Settings(root=tmp_path), extend_exclude=("gen/*.py", "deep/**/gen"))
     findings, _ = run([tmp_path], tmp_path, settings=settings)
     assert [Path(p).relative_to(tmp_path).as_posix() for p, *_ in findings] == ["gen/keep/b.py"]
+
+
+def test_long_generated_expressions_are_linted_not_nan900():
+    from nanlint.source.engine import lint_text
+
+    source = ("import numpy as np\ny = np.log(x + " + " + ".join(["1.0"] * 900) + ")\n"
+              "z = x / (" + " + ".join(f"a{i}" for i in range(900)) + ")\n"
+              "w = x == np.nan\n")
+    assert [f.code for f in lint_text(source)] == ["NAN112"]
