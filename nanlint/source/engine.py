@@ -100,7 +100,7 @@ def lint_document(document: Document, settings: Settings) -> list[Finding]:
         ctx = run_rules(module, rules, settings)
         reports = resolve_overrides(ctx.reports, rules)
         if reports:
-            positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+            positions = resolve_positions(module)
     findings = []
     for report in reports:
         finding = to_finding(report, positions, document, settings)
@@ -109,6 +109,18 @@ def lint_document(document: Document, settings: Settings) -> list[Finding]:
     if settings.is_selected(UNUSED_SUPPRESSION):
         findings.extend(unused_suppressions(comments, {r.code for r in rules}, document, settings))
     return sorted(broken + findings, key=Finding.sort_key)
+
+
+def resolve_positions(module: cst.Module):
+    """libcst's positions, with room for its recursion on long generated expressions (Python frames only)."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 20_000))
+    try:
+        return MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    except RecursionError:
+        return {}  # nothing can be pointed at: the reports are dropped rather than the run
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 def parse_recovering(document: Document, settings: Settings) -> tuple[cst.Module | None, list[Finding]]:
