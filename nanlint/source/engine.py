@@ -172,6 +172,9 @@ def run_rules(module: cst.Module, rules: list[type[Rule]], settings: Settings) -
     dispatcher = Dispatcher()
     dispatcher.register(_ImportTracker(ctx))
     dispatcher.register(ctx.dataflow)
+    for kind in dict.fromkeys(kind for rule in rules for kind in rule.uses):
+        ctx.shared[kind] = kind(ctx)
+        dispatcher.register(ctx.shared[kind])
     for rule in rules:
         dispatcher.register(rule(ctx))
     dispatcher.walk(module)

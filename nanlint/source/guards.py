@@ -906,8 +906,7 @@ class Surroundings:
     Gradient-free code: `with torch.no_grad():`, `@torch.no_grad()`, methods of optimizer, constraint,
     metric and callback classes, and values taken out of the graph (`x.item()`, `float(x)`).
 
-    A rule creates one as `self.around`, calls `enter_call` / `leave_call` from its visit_Call /
-    leave_Call, and inherits `SurroundingsHooks` for the statements.
+    A tracker: a rule lists it in `uses` and reads it as `self.ctx.tracker(Surroundings)`.
     """
 
     def __init__(self, ctx: Context) -> None:
@@ -981,41 +980,43 @@ class Surroundings:
         """Can gradients flow through this node? (Not in no_grad code, optimizers, or a value passed to .item().)"""
         return not self.gradient_free and id(node) not in self.exits
 
+    # --- as a tracker: the traversal feeds it once per file for every rule that uses it ---
 
-class SurroundingsHooks:
-    """Mixin for a Rule with `self.around`: feeds it function, class and with scopes and the tests of conditions."""
+    def visit_Call(self, node: cst.Call) -> None:
+        self.enter_call(node, self.ctx.call(node))
 
-    around: Surroundings
+    def leave_Call(self, node: cst.Call) -> None:
+        self.leave_call(node)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.around.enter_function(node)
+        self.enter_function(node)
 
     def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.around.leave_function(node)
+        self.leave_function(node)
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        self.around.enter_class(node)
+        self.enter_class(node)
 
     def leave_ClassDef(self, node: cst.ClassDef) -> None:
-        self.around.close(node)
+        self.close(node)
 
     def visit_With(self, node: cst.With) -> None:
-        self.around.enter_with(node)
+        self.enter_with(node)
 
     def leave_With(self, node: cst.With) -> None:
-        self.around.close(node)
+        self.close(node)
 
     def visit_If(self, node: cst.If) -> None:
-        self.around.test(node.test)
+        self.test(node.test)
 
     def visit_While(self, node: cst.While) -> None:
-        self.around.test(node.test)
+        self.test(node.test)
 
     def visit_Assert(self, node: cst.Assert) -> None:
-        self.around.test(node.test)
+        self.test(node.test)
 
     def visit_IfExp(self, node: cst.IfExp) -> None:
-        self.around.test(node.test)
+        self.test(node.test)
 
 
 # --- fixes ------------------------------------------------------------------------------------------------------

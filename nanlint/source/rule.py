@@ -66,6 +66,10 @@ class Context:
     shared: dict[str, Any] = field(default_factory=dict)  # per-file facts that several rules compute once
     _calls: dict[int, tuple[cst.Call, OpCall | None]] = field(default_factory=dict, repr=False)
 
+    def tracker(self, kind: type):
+        """The file's shared instance of a tracker class that an enabled rule `uses`."""
+        return self.shared[kind]
+
     # --- reporting ------------------------------------------------------------------
 
     def report(self, code: str, node: cst.CSTNode, message: str, fix: PendingFix | None = None,
@@ -214,6 +218,9 @@ class Rule:
     triggers: ClassVar[tuple[str, ...]] = ()
     options: ClassVar[dict[str, Any]] = {}
     overrides: ClassVar[tuple[str, ...]] = ()
+    # Trackers: classes built with the Context whose visit_/leave_ handlers follow the file once for
+    # every rule that uses them (one instance per file, in ctx.shared[cls]; see Context.tracker).
+    uses: ClassVar[tuple[type, ...]] = ()
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx

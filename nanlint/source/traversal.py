@@ -65,10 +65,16 @@ class Dispatcher:
         self.leave: dict[type, list[Handler]] = defaultdict(list)
 
     def register(self, visitor: object) -> None:
-        """Register every `visit_<Type>` / `leave_<Type>` method of `visitor`."""
+        """Register every `visit_<Type>` / `leave_<Type>` method of `visitor`.
+
+        Visits run in registration order, leaves in reverse (like nested scopes): trackers registered
+        before the rules have seen a node before any rule visits it, and still hold it while the
+        rules leave it."""
         for kind, node_type, attr in _handler_plan(type(visitor)):
-            table = self.enter if kind == "visit" else self.leave
-            table[node_type].append(getattr(visitor, attr))
+            if kind == "visit":
+                self.enter[node_type].append(getattr(visitor, attr))
+            else:
+                self.leave[node_type].insert(0, getattr(visitor, attr))
 
     def walk(self, root: cst.CSTNode) -> None:
         enter, leave = self.enter, self.leave

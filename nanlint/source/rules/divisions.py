@@ -14,11 +14,12 @@ _ADVICE = {
 }
 
 
-class UnguardedDivision(guards.SurroundingsHooks, Rule):
+class UnguardedDivision(Rule):
     """NAN105: `x / d` where d is a sum, norm, std, var or count without an eps or clamp."""
 
     code = "NAN105"
     triggers = ("/", "div", "reciprocal")
+    uses = (guards.Surroundings,)
     options = {
         # also flag `x / x.sum()` of values not known to be masked or relu'd (off: normalising positive
         # weights is everywhere and rarely all-zero)
@@ -26,13 +27,12 @@ class UnguardedDivision(guards.SurroundingsHooks, Rule):
         "fix-eps": 1e-8,
     }
 
-    def __init__(self, ctx) -> None:
-        super().__init__(ctx)
-        self.around = guards.Surroundings(ctx)
+    @property
+    def around(self) -> guards.Surroundings:
+        return self.ctx.tracker(guards.Surroundings)
 
     def visit_Call(self, node: cst.Call) -> None:
         found = guards.call(self.ctx, node)
-        self.around.enter_call(node, found)
         if found is None:
             return
         if found.op == "div":
@@ -41,9 +41,6 @@ class UnguardedDivision(guards.SurroundingsHooks, Rule):
                 self._check(node, denominator, enclose=False)
         elif found.op == "reciprocal" and found.args:
             self._check(node, found.args[0], enclose=False)
-
-    def leave_Call(self, node: cst.Call) -> None:
-        self.around.leave_call(node)
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         if isinstance(node.operator, cst.Divide):

@@ -16,29 +16,26 @@ _ADVICE = {
 }
 
 
-class UnguardedLog(guards.SurroundingsHooks, Rule):
+class UnguardedLog(Rule):
     """NAN104: log(p) of a probability through a name, of 1 - p, of a masked product or sum, of a count."""
 
     code = "NAN104"
     triggers = ("log",)
+    uses = (guards.Surroundings,)
     options = {
         # names taken for probabilities when their assignment says nothing else (`log(probs)` of a parameter)
         "probability-names": ["prob", "probs", "proba", "probas", "probability", "probabilities"],
         "fix-eps": 1e-8,
     }
 
-    def __init__(self, ctx) -> None:
-        super().__init__(ctx)
-        self.around = guards.Surroundings(ctx)
+    @property
+    def around(self) -> guards.Surroundings:
+        return self.ctx.tracker(guards.Surroundings)
 
     def visit_Call(self, node: cst.Call) -> None:
         found = guards.call(self.ctx, node)
-        self.around.enter_call(node, found)
         if found is not None and found.op == "log" and found.args:
             self._check(found)
-
-    def leave_Call(self, node: cst.Call) -> None:
-        self.around.leave_call(node)
 
     def _check(self, found) -> None:
         operand = found.args[0]

@@ -11,19 +11,19 @@ from nanlint.source.traversal import iter_nodes
 _HALF_POWERS = {0.5: "sqrt", -0.5: "rsqrt"}
 
 
-class SqrtAtZero(guards.SurroundingsHooks, Rule):
+class SqrtAtZero(Rule):
     """NAN106: sqrt(sum(x**2)), sqrt(var), rsqrt(mean(x**2)) without an eps under the root, where gradients flow."""
 
     code = "NAN106"
     triggers = ("sqrt", "**", "pow")
+    uses = (guards.Surroundings,)
 
-    def __init__(self, ctx) -> None:
-        super().__init__(ctx)
-        self.around = guards.Surroundings(ctx)
+    @property
+    def around(self) -> guards.Surroundings:
+        return self.ctx.tracker(guards.Surroundings)
 
     def visit_Call(self, node: cst.Call) -> None:
         found = guards.call(self.ctx, node)
-        self.around.enter_call(node, found)
         if found is None or not found.args:
             return
         if found.op in ("sqrt", "rsqrt"):
@@ -32,9 +32,6 @@ class SqrtAtZero(guards.SurroundingsHooks, Rule):
             root = _HALF_POWERS.get(self.ctx.const(found.arg(1, "exponent")))
             if root is not None:
                 self._check(node, root, found.args[0], guards.differentiable(self.ctx, found))
-
-    def leave_Call(self, node: cst.Call) -> None:
-        self.around.leave_call(node)
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         if isinstance(node.operator, cst.Power):

@@ -10,28 +10,25 @@ from nanlint.source.rule import Rule
 STRICT_CLAMP = "clamp it strictly inside (-1 + eps, 1 - eps) first"
 
 
-class UnclampedAcos(guards.SurroundingsHooks, Rule):
+class UnclampedAcos(Rule):
     """NAN108: acos(cosine_similarity(a, b)), asin(dot / (norm * norm)), sqrt(1 - cos**2)."""
 
     code = "NAN108"
     triggers = ("acos", "asin", "arccos", "arcsin", "sqrt", "**")
+    uses = (guards.Surroundings,)
 
-    def __init__(self, ctx) -> None:
-        super().__init__(ctx)
-        self.around = guards.Surroundings(ctx)
+    @property
+    def around(self) -> guards.Surroundings:
+        return self.ctx.tracker(guards.Surroundings)
 
     def visit_Call(self, node: cst.Call) -> None:
         found = guards.call(self.ctx, node)
-        self.around.enter_call(node, found)
         if found is None or not found.args:
             return
         if found.op in ("acos", "asin"):
             self._check_arc(found)
         elif found.op == "sqrt":
             self._check_sine(node, found.args[0], guards.differentiable(self.ctx, found) and self.around.traced(node))
-
-    def leave_Call(self, node: cst.Call) -> None:
-        self.around.leave_call(node)
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         if isinstance(node.operator, cst.Power) and self.ctx.const(node.right) == 0.5:

@@ -12,20 +12,20 @@ from nanlint.source.traversal import iter_nodes
 _UNSAFE = {"log": "log", "sqrt": "sqrt", "rsqrt": "rsqrt", "acos": "acos", "asin": "asin", "reciprocal": "reciprocal"}
 
 
-class WhereGradientNan(guards.SurroundingsHooks, Rule):
+class WhereGradientNan(Rule):
     """NAN110: `where(x > 0, log(x), 0)`; the double where `where(x > 0, log(where(x > 0, x, 1)), 0)` is the fix."""
 
     code = "NAN110"
     triggers = ("where", "masked_fill", "select", "switch")
+    uses = (guards.Surroundings,)
     overrides = ("NAN104", "NAN105", "NAN106", "NAN108")
 
-    def __init__(self, ctx) -> None:
-        super().__init__(ctx)
-        self.around = guards.Surroundings(ctx)
+    @property
+    def around(self) -> guards.Surroundings:
+        return self.ctx.tracker(guards.Surroundings)
 
     def visit_Call(self, node: cst.Call) -> None:
         found = guards.call(self.ctx, node)
-        self.around.enter_call(node, found)
         if found is None or found.op not in ("where", "masked_fill"):
             return
         parts = guards.select_parts(found)
@@ -44,9 +44,6 @@ class WhereGradientNan(guards.SurroundingsHooks, Rule):
                                        "still computed where the condition fails, and its infinite gradient there "
                                        "becomes NaN (0 * inf); guard its input too (the double where: "
                                        "f(where(cond, x, safe_x)))")
-
-    def leave_Call(self, node: cst.Call) -> None:
-        self.around.leave_call(node)
 
     def _unsafe(self, node: cst.CSTNode) -> tuple[str, cst.BaseExpression] | None:
         """(what, input) of an op with an infinite derivative or a NaN value somewhere."""
