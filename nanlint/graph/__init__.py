@@ -184,7 +184,7 @@ def unreadable(path: str, message: str, settings, profiles: tuple[Profile, ...])
 
 
 def run_targets(model, settings, options: GraphOptions, profiles: tuple[Profile, ...]) -> ModelOutcome:
-    from nanlint.graph import checks, runtime
+    from nanlint.graph import checks
     from nanlint.graph.analysis import analyze
     from nanlint.graph.patterns import find_patterns
     from nanlint.graph.sampling import SamplingError

@@ -40,21 +40,39 @@ class ModuleFacts:
     parameters: list[dict[str, cst.BaseExpression | None]] = field(default_factory=list)  # per enclosing function
     parameter_values: dict[int, cst.BaseExpression] = field(default_factory=dict)  # `self.eps = eps` -> default
     comparisons: int = 0  # depth of comparisons around the current node: `x.dtype == torch.float16` is a test
-    _last: dict[tuple[type, str], cst.CSTNode] = field(default_factory=dict)
     _call_node: cst.Call | None = None
     _call: OpCall | None = None
     _qualified_node: cst.Call | None = None
     _qualified: str | None = None
 
-    @classmethod
-    def of(cls, ctx: Context) -> ModuleFacts:
-        # One per Context: the rules of a file share it. (A Context field would be cleaner; see
-        # notes/requests-lead.md.)
-        facts = getattr(ctx, "_module_facts", None)
-        if facts is None:
-            facts = cls(ctx)
-            ctx._module_facts = facts  # type: ignore[attr-defined]
-        return facts
+    # --- as a tracker: fed once per file by the traversal, for every rule that uses it ---------
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.see_call(node)
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        self.see_attribute(node)
+
+    def visit_SimpleString(self, node: cst.SimpleString) -> None:
+        self.see_string(node)
+
+    def visit_DictElement(self, node: cst.DictElement) -> None:
+        self.see_dict_element(node)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.enter_function(node)
+
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.leave_function()
+
+    def visit_Comparison(self, node: cst.Comparison) -> None:
+        self.comparisons += 1
+
+    def leave_Comparison(self, node: cst.Comparison) -> None:
+        self.comparisons -= 1
+
+    def leave_Assign(self, node: cst.Assign) -> None:
+        self.see_assign(node)
 
     # --- questions ------------------------------------------------------------------------
 
@@ -102,17 +120,7 @@ class ModuleFacts:
             self._qualified_node, self._qualified = node, self.ctx.qualify(node.func)
         return self._qualified
 
-    def first(self, node: cst.CSTNode, phase: str = "visit") -> bool:
-        """True for the first rule to see `node` in this phase; the others skip it."""
-        kind = (type(node), phase)
-        if self._last.get(kind) is node:
-            return False
-        self._last[kind] = node
-        return True
-
     def see_call(self, node: cst.Call) -> None:
-        if not self.first(node):
-            return
         ctx = self.ctx
         qualified = self.qualified(node)
         method = node.func.attr.value if isinstance(node.func, cst.Attribute) else None
@@ -328,51 +336,23 @@ def _mentions_gradient(ctx: Context, expr: cst.BaseExpression) -> bool:
 
 
 class FactsRule(Rule):
-    """A rule that reads module-wide facts; its handlers feed them (once per node across rules).
+    """A rule that reads module-wide facts (the ModuleFacts tracker, fed once per file).
 
     Subclasses define `on_call` (not `visit_Call`) and `leave_Module` where they decide.
     """
 
+    uses = (ModuleFacts,)
+
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self.facts = ModuleFacts.of(ctx)
+        self.facts = ctx.tracker(ModuleFacts)
         self.values = Values(ctx, self.facts)
 
     def visit_Call(self, node: cst.Call) -> None:
-        self.facts.see_call(node)
         self.on_call(node)
 
     def on_call(self, node: cst.Call) -> None:
         pass
-
-    def visit_Attribute(self, node: cst.Attribute) -> None:
-        self.facts.see_attribute(node)
-
-    def visit_SimpleString(self, node: cst.SimpleString) -> None:
-        self.facts.see_string(node)
-
-    def visit_DictElement(self, node: cst.DictElement) -> None:
-        self.facts.see_dict_element(node)
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        if self.facts.first(node):
-            self.facts.enter_function(node)
-
-    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
-        if self.facts.first(node, "leave"):
-            self.facts.leave_function()
-
-    def visit_Comparison(self, node: cst.Comparison) -> None:
-        if self.facts.first(node):
-            self.facts.comparisons += 1
-
-    def leave_Comparison(self, node: cst.Comparison) -> None:
-        if self.facts.first(node, "leave"):
-            self.facts.comparisons -= 1
-
-    def leave_Assign(self, node: cst.Assign) -> None:
-        if self.facts.first(node, "leave"):
-            self.facts.see_assign(node)
 
 
 class Values:

@@ -14,7 +14,6 @@ import libcst as cst
 
 from nanlint.source import training_ops as table
 from nanlint.source.rule import Rule
-from nanlint.source.training_facts import ModuleFacts
 
 
 class LargeInitScale(Rule):
@@ -23,13 +22,9 @@ class LargeInitScale(Rule):
                 "random_uniform")
     options = {"max_std": 1.0, "fan_in_factor": 5.0}
 
-    def __init__(self, ctx) -> None:
-        super().__init__(ctx)
-        self.facts = ModuleFacts.of(ctx)  # only for its per-call memo of qualified names
-
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        qualified = self.facts.qualified(node)
+        qualified = self.ctx.qualify(node.func)
         receiver = None
         if qualified is None and isinstance(func, cst.Attribute) and not self.ctx.names.is_module_alias(func.value):
             receiver = func.value

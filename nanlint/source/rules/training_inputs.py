@@ -18,7 +18,7 @@ import libcst as cst
 from nanlint.source import training_ops as table
 from nanlint.source.dataflow import binding_key
 from nanlint.source.rule import Rule
-from nanlint.source.training_facts import ModuleFacts, _arg
+from nanlint.source.training_facts import _arg
 
 RAW = "raw"  # a decoded uint8 image; a raw float image is represented by its conversion call
 
@@ -29,13 +29,12 @@ class MissingInputNormalization(Rule):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.facts = ModuleFacts.of(ctx)  # only for its per-call memo of qualified names
         self.scaled = False  # the module scales images somewhere
         self.pending: dict[int, cst.Call] = {}
         self.images: list[dict[str, str | cst.Call]] = [{}]  # per function: binding key -> RAW or conversion
 
     def visit_Call(self, node: cst.Call) -> None:
-        qualified = self.facts.qualified(node)
+        qualified = self.ctx.qualify(node.func)
         if qualified is not None and (qualified in table.IMAGE_NORMALIZERS
                                       or qualified.endswith(table.NORMALIZER_SUFFIXES)):
             self.scaled = True

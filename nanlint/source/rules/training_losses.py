@@ -17,7 +17,7 @@ import libcst as cst
 from nanlint.source import ops
 from nanlint.source import training_ops as table
 from nanlint.source.rule import Rule
-from nanlint.source.training_facts import ModuleFacts, _arg
+from nanlint.source.training_facts import _arg
 
 LOGITS, PROBABILITIES, LOG_PROBABILITIES = "logits", "probabilities", "log_probabilities"
 _KIND_OF_OP = {"softmax": PROBABILITIES, "sigmoid": PROBABILITIES, "log_softmax": LOG_PROBABILITIES,
@@ -30,12 +30,11 @@ class LossOnProbabilities(Rule):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.facts = ModuleFacts.of(ctx)  # only for its per-call memo of qualified names
         self.last_layer: dict[str, cst.Call] = {}  # `model.add(layer)`: receiver code -> last layer added
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        qualified = self.facts.qualified(node)
+        qualified = self.ctx.qualify(node.func)
         loss = table.LOSSES.get(qualified or "")
         if loss is not None:
             self._check(node, loss, node, _arg(node, *loss.prediction))
