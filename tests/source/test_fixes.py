@@ -12,7 +12,6 @@ import stat
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import libcst as cst
 import pytest
