@@ -92,6 +92,18 @@ def _overflow_watch(tensor: str, precision) -> Watch | None:
     return Watch(tensor, witness_search.exceeds(limit), nonfinite_hits=True) if limit else None
 
 
+def bound_tensor(finding: Finding, model) -> str | None:
+    """The tensor a finding's static bound describes, so that `observed` speaks of the same tensor:
+    the operand for domain and exp hazards (Log, Div, Sqrt, Exp ... inputs), the tensor itself otherwise."""
+    loc = finding.location
+    node = model.producer.get(loc.tensor) if loc.tensor else None
+    if node is None or not node.input or finding.code not in ("NAN501", "NAN502", "NAN503", "NAN504"):
+        return loc.tensor
+    if finding.code == "NAN502" and node.op_type in ("Div", "Mod") and len(node.input) > 1:
+        return node.input[1]
+    return node.input[0]
+
+
 def observed_score(watch: Watch, stats: TensorStats | None) -> float:
     if stats is None:
         return -math.inf
@@ -129,7 +141,8 @@ def grade(findings: list[Finding], run: SampleRun, model, precision, settings) -
             continue
         watched.add(watch.tensor)
         stats = run.stats.get(watch.tensor)
-        observed = stats.observed if stats else None
+        described = run.stats.get(bound_tensor(finding, model) or "")
+        observed = described.observed if described else None
         evidence = finding.evidence or Evidence("static")
         if observed_score(watch, stats) >= 0:
             graded.append(_with(finding, settings.severity_of(finding.code, Severity.error),
