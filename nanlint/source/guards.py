@@ -1,14 +1,17 @@
-"""Shared reasoning of the guard rules: can this value be 0, is it guarded, is it a probability.
+"""Shared reasoning of the guard rules: can this value be 0, is it guarded, is it a mask or a selection.
 
 The numerical-stability rules (NAN104-NAN111) ask the same few questions about an
 expression and about what its names were assigned from:
 
 - `guarded`: is it bounded away from 0 by construction (`+ eps`, a clamp or maximum with a
   positive lower bound, a where() guard, nan_to_num), here or on an earlier line?
-- `zero_reason` / `denominator_reason`: why it can be exactly 0 (a probability, `1 - p`, a
-  product with a mask, a masked sum, a count of a possibly empty selection, a norm, a std);
-- `square_sum_kind`: is it a sum of squares, a squared distance or a variance (sqrt at 0)?
-- `cosine_kind` / `unit_clamp`: is it a cosine, and is it clamped strictly inside [-1, 1]?
+- `is_mask` / `masked_product` / `reduced_selection` / `count_reason`: is it a 0/1 selection, a
+  product with one, a masked sum, a count of a possibly empty selection (why it can be exactly 0)?
+- `Surroundings`: is the value checked by an enclosing where() or an earlier test, can gradients flow?
+
+A question only one rule asks lives with that rule (why a log's argument or a denominator can be
+0: rules/logs.py, rules/divisions.py; cosines and the unit interval: rules/trig.py; bounded
+log-scale values: rules/exps.py); sums of squares, variances and norms are nanlint.source.squares.
 
 Everything is asked in semantic ops (nanlint.source.ops), never in one framework's names.
 Answers follow names back through the dataflow a few steps (`definitions`), most recent
@@ -19,7 +22,6 @@ later `log(p)`.
 from __future__ import annotations
 
 import functools
-import math
 import re
 from typing import Iterator
 
@@ -31,23 +33,9 @@ from nanlint.source.rule import Context, OpCall
 from nanlint.source.traversal import children, iter_nodes
 
 # Why a value can be exactly 0 (the rules put these in their messages).
-PROBABILITY = "a probability that can be 0"
-ONE_MINUS_PROBABILITY = "1 - p, which is 0 when the probability p reaches 1"
-MASKED = "a product with a mask or one-hot, which is 0 where it is masked out"
 MASKED_SUM = "a masked sum, which is 0 when everything is masked out"
 COUNT = "a count of a possibly empty selection"
 NONZERO_COUNT = "a count of nonzeros, which can be 0"
-RELU = "a relu output, which is 0 for negative inputs"
-NORM = "a norm, which is 0 for a zero vector"
-STD = "a standard deviation, which is 0 for constant input"
-VARIANCE = "a variance, which is 0 for constant input"
-SEGMENT_SUM = "a segment sum, which is 0 for an empty segment"
-SUM = "a sum that can be 0"
-
-# What a sqrt's argument is (NAN106).
-SUM_OF_SQUARES = "a sum of squares"
-SQUARED_DISTANCE = "a squared distance"
-VARIANCE_UNDER_SQRT = "a variance"
 
 # --- ops ------------------------------------------------------------------------------------------
 
@@ -79,7 +67,6 @@ _TRANSPARENT = frozenset({"cast", "layout"})
 _EPS_NAME = re.compile(r"(?:^|_)(?:eps|epsilon|tiny|smooth|smoothing|jitter)\d*(?:_|$)")
 _MASK_NAME = re.compile(r"masks?\d*$|one_?hot")
 _GUARD_HELPER = re.compile(r"(?:^|_)(?:clamp|clip|safe|stable)")
-_COSINE_NAME = re.compile(r"(?:^|_)cos(?:ine)?(?:_|\d|$)|^cos(?:ine)?(?:theta|sim|_?angle)")
 COMPARISONS = (cst.LessThan, cst.GreaterThan, cst.LessThanEqual, cst.GreaterThanEqual, cst.Equal, cst.NotEqual)
 
 
@@ -192,23 +179,6 @@ def condition_variables(ctx: Context, test: cst.BaseExpression) -> set[str]:
     return found
 
 
-def compared_variables(ctx: Context, condition: cst.BaseExpression) -> set[str]:
-    """Variables a condition compares with a constant: `x > 0`, `n != 0`, `norm > eps`, `ok` after `ok = n > 0`."""
-    tested = [condition] + [value for name in iter_nodes(condition) if isinstance(name, cst.Name)
-                            for value in [ctx.dataflow.value_of(name)] if isinstance(value, cst.BaseExpression)]
-    found: set[str] = set()
-    for expr in tested:
-        for node in iter_nodes(expr):
-            if not isinstance(node, cst.Comparison):
-                continue
-            sides = [node.left, *(c.comparator for c in node.comparisons)]
-            if any(is_eps(ctx, side) or ctx.const(side) is not None for side in sides):
-                for side in sides:
-                    if ctx.const(side) is None:
-                        found |= variables(ctx, side)
-    return found
-
-
 def names_match(name: str, stems: tuple[str, ...] | list[str]) -> bool:
     """A stem occurs at a word boundary of the name: "log_std" matches `log_std`, `actor_log_std2`, `LOG_STD`."""
     return bool(stems) and _stems_pattern(tuple(stems)).search(name.lower().strip("_")) is not None
@@ -307,7 +277,7 @@ def guarded(ctx: Context, expr: cst.BaseExpression | None) -> bool:
     return False
 
 
-# --- masks, selections, probabilities ----------------------------------------------------------------
+# --- masks and selections --------------------------------------------------------------------------
 
 
 @_no_reentry(False)
@@ -395,481 +365,6 @@ def reduced_selection(ctx: Context, found: OpCall) -> str | None:
     if masked_product(ctx, operand) or is_filtered(ctx, operand):
         return MASKED_SUM
     return None
-
-
-@_no_reentry(False)
-def is_probability(ctx: Context, expr: cst.BaseExpression | None, inline: bool,
-                   names: tuple[str, ...] | list[str] = ()) -> bool:
-    """A softmax/sigmoid output (through a name; also inline when `inline`), or a name matching `names`."""
-    named = False
-    for index, step in enumerate(definitions(ctx, expr)):
-        if positive_guard(ctx, step) or ctx.const(step) is not None:
-            return False
-        if is_variable(step):
-            named = named or names_match(identifier(step) or "", names)
-            continue
-        found = op(ctx, step)
-        return found in ("softmax", "sigmoid") and (inline or index > 0)
-    return named  # a name like `probs` decides only when nothing says where its value comes from
-
-
-# --- why a log's argument can be 0 --------------------------------------------------------------------
-
-
-@_no_reentry(None)
-def zero_reason(ctx: Context, expr: cst.BaseExpression, probability_names: tuple[str, ...] | list[str] = (),
-                ) -> str | None:
-    """Why the argument of a log can be exactly 0, or None when it is guarded or unknown.
-
-    A softmax/sigmoid written inline (`log(softmax(x))`, `log(1 - sigmoid(x))`) is left to NAN102;
-    names matching `probability_names` count as probabilities when their value's origin is unknown.
-    """
-    named = False
-    for index, step in enumerate(definitions(ctx, expr)):
-        if positive_guard(ctx, step) or ctx.const(step) is not None:
-            return None
-        if is_variable(step):
-            named = named or names_match(identifier(step) or "", probability_names)
-            continue
-        found = call(ctx, step)
-        if found is not None:
-            return _call_zero_reason(ctx, found, through_name=index > 0)
-        if is_binary(step, cst.Subtract) and const_is(ctx, step.left, 1):
-            probability = is_probability(ctx, step.right, inline=index > 0, names=probability_names)
-            return ONE_MINUS_PROBABILITY if probability else None
-        return _binary_zero_reason(ctx, step, probability_names)
-    # A name like `probs` decides only when nothing says where its value comes from (a parameter).
-    return PROBABILITY if named else None
-
-
-def _call_zero_reason(ctx: Context, found: OpCall, through_name: bool) -> str | None:
-    if found.op in ("softmax", "sigmoid"):
-        return PROBABILITY if through_name else None
-    if found.op == "relu":
-        return RELU
-    if found.op == "one_hot":
-        return MASKED
-    if found.op == "count":
-        return count_reason(ctx, found)
-    if found.op == "mul" and any(is_mask(ctx, a) for a in found.args):
-        return MASKED
-    return reduced_selection(ctx, found)
-
-
-def _binary_zero_reason(ctx: Context, expr: cst.BaseExpression, names: tuple[str, ...] | list[str]) -> str | None:
-    if is_binary(expr, cst.Multiply):
-        if is_mask(ctx, expr.left) or is_mask(ctx, expr.right):
-            return MASKED
-        return zero_reason(ctx, expr.left, names) or zero_reason(ctx, expr.right, names)
-    if is_binary(expr, cst.Divide):
-        return zero_reason(ctx, expr.left, names)
-    return None
-
-
-# --- why a denominator can be 0 -----------------------------------------------------------------------
-
-_POSITIVE_SUMMANDS = frozenset({"exp", "softmax", "sigmoid", "softplus"})
-
-
-@_no_reentry(None)
-def denominator_reason(ctx: Context, expr: cst.BaseExpression, plain_sums: bool = False) -> str | None:
-    """Why a denominator can be exactly 0 (a norm, std/var, count, masked sum); None when guarded or unknown.
-
-    A sum counts when its terms can all be 0 (a mask, a masked product, relu outputs), or with
-    `plain_sums` any sum not known to be positive.
-    """
-    for step in definitions(ctx, expr):
-        if positive_guard(ctx, step) or ctx.const(step) is not None:
-            return None
-        if is_variable(step):
-            continue
-        found = call(ctx, step)
-        if found is not None:
-            return _call_denominator_reason(ctx, found, plain_sums)
-        if is_binary(step, cst.Multiply):
-            return denominator_reason(ctx, step.left, plain_sums) or denominator_reason(ctx, step.right, plain_sums)
-        if is_binary(step, cst.Power) and ctx.const(step.right) not in (None, 0):
-            return denominator_reason(ctx, step.left, plain_sums)
-        return None
-    return None
-
-
-def _call_denominator_reason(ctx: Context, found: OpCall, plain_sums: bool) -> str | None:
-    if found.op == "norm":
-        return NORM
-    if found.op in ("std", "var"):
-        return STD if found.op == "std" else VARIANCE
-    if found.op == "count":
-        return count_reason(ctx, found)
-    if found.op in ("sqrt", "pow") and found.args:
-        inner = found.args[0]
-        kind = square_sum_kind(ctx, inner, elementwise=False)
-        if kind is not None:
-            return STD if kind == VARIANCE_UNDER_SQRT else NORM
-        return denominator_reason(ctx, inner, plain_sums)
-    if found.op not in ("sum", "mean", "segment_sum") or not found.args:
-        return None
-    selection = reduced_selection(ctx, found)
-    if selection is not None or found.op == "mean":
-        return selection
-    if found.op == "segment_sum":
-        return SEGMENT_SUM
-    if op(ctx, peel(ctx, found.args[0])) == "relu":
-        return SUM
-    if not plain_sums or found.qualified in _PYTHON_SUMS or _positive_terms(ctx, found.args[0]):
-        return None  # builtin sum() is mostly config arithmetic: sum(ratios), sum(block_counts)
-    return SUM
-
-
-_PYTHON_SUMS = frozenset({"builtins.sum", "math.fsum"})
-
-
-def _positive_terms(ctx: Context, expr: cst.BaseExpression) -> bool:
-    """Summands that cannot all be 0: exp(...), softmax, `x + eps`, a clamp at eps, ones."""
-    for step in definitions(ctx, expr, depth=2):
-        if guarded(ctx, step) or op(ctx, step) in _POSITIVE_SUMMANDS:
-            return True
-        if isinstance(step, cst.Call) and identifier(step.func) in ("ones", "ones_like"):
-            return True
-        if not is_variable(step):
-            return False
-    return False
-
-
-# --- sums of squares (sqrt at 0) -----------------------------------------------------------------------
-
-
-def is_square(ctx: Context, expr: cst.BaseExpression | None) -> bool:
-    """x**2, x*x, square(x), pow(x, 2)."""
-    if expr is None:
-        return False
-    expr = peel(ctx, expr)
-    if is_binary(expr, cst.Power):
-        return const_is(ctx, expr.right, 2)
-    if is_binary(expr, cst.Multiply):
-        return bare(ctx, expr.left) == bare(ctx, expr.right)
-    found = call(ctx, expr)
-    if found is None:
-        return False
-    return found.op == "square" or found.op == "pow" and const_is(ctx, found.arg(1, "exponent", "y", "x2"), 2)
-
-
-def square_base(ctx: Context, expr: cst.BaseExpression) -> cst.BaseExpression | None:
-    """x of x**2 / x*x / square(x) / pow(x, 2)."""
-    expr = peel(ctx, expr)
-    if isinstance(expr, cst.BinaryOperation):
-        return expr.left
-    found = call(ctx, expr)
-    return found.args[0] if found and found.args else None
-
-
-@_no_reentry(None)
-def square_sum_kind(ctx: Context, expr: cst.BaseExpression | None, elementwise: bool = True) -> str | None:
-    """SUM_OF_SQUARES, SQUARED_DISTANCE or VARIANCE_UNDER_SQRT when it has no eps, else None.
-
-    `elementwise` also accepts sums of squared scalars (`dx**2 + dy**2`); without it only
-    reductions count (`sum(d**2)`, `var(x)`), which is what `** 0.5` of plain names needs to be
-    told apart from scalar arithmetic such as `(sigma**2 + sigma_data**2) ** 0.5`.
-    """
-    for step in definitions(ctx, expr):
-        if positive_guard(ctx, step) or ctx.const(step) is not None:
-            return None
-        if is_variable(step):
-            continue
-        found = call(ctx, step)
-        if found is not None:
-            return _call_square_kind(ctx, found, elementwise)
-        if is_binary(step, cst.Add, cst.Subtract):
-            return _terms_kind(ctx, step, elementwise)
-        return None
-    return None
-
-
-def _call_square_kind(ctx: Context, found: OpCall, elementwise: bool) -> str | None:
-    if found.op == "var":
-        return VARIANCE_UNDER_SQRT
-    if found.op in ("sum", "mean") and found.args and is_square(ctx, found.args[0]):
-        base = square_base(ctx, found.args[0])
-        return SQUARED_DISTANCE if is_binary(peel(ctx, base), cst.Subtract) else SUM_OF_SQUARES
-    if found.op in ("clamp", "relu", "abs", "maximum") and found.args:  # clamp(v, 0) still lets sqrt reach 0
-        operand = clamp_bounds(found)[0] if found.op == "clamp" else found.args[0]
-        return square_sum_kind(ctx, operand, elementwise)
-    return None
-
-
-def _terms_kind(ctx: Context, expr: cst.BinaryOperation, elementwise: bool) -> str | None:
-    """E[x^2] - E[x]^2 (a variance); |a|^2 + |b|^2 - 2ab (a squared distance); x**2 + y**2 (a sum of squares).
-
-    A difference of squares (`a**2 - b**2`, `b**2 - 4ac`) is none of these: it is not 0 only where
-    everything is 0.
-    """
-    if isinstance(expr.operator, cst.Subtract) and variance_by_moments(ctx, expr):
-        return VARIANCE_UNDER_SQRT
-    squares, subtracted_products = 0, 0
-    for negative, term in _signed_terms(expr):
-        kind = _term_kind(ctx, term, elementwise)
-        if kind is not None and negative or is_eps(ctx, term):
-            return None
-        if kind == SQUARED_DISTANCE:
-            return kind
-        if kind is not None:
-            squares += 1
-        elif negative and is_binary(peel(ctx, term), cst.Multiply, cst.MatrixMultiply):
-            subtracted_products += 1
-        else:
-            return None
-    if squares >= 2 and subtracted_products:
-        return SQUARED_DISTANCE
-    return SUM_OF_SQUARES if squares >= 2 and not subtracted_products else None
-
-
-def _signed_terms(expr: cst.BaseExpression) -> Iterator[tuple[bool, cst.BaseExpression]]:
-    """The terms of a sum with their signs, left to right (iterative: sums can be long)."""
-    stack = [(False, expr)]
-    while stack:
-        negative, node = stack.pop()
-        if is_binary(node, cst.Add, cst.Subtract):
-            stack.append((negative != isinstance(node.operator, cst.Subtract), node.right))
-            stack.append((negative, node.left))
-        else:
-            yield negative, node
-
-
-def _term_kind(ctx: Context, term: cst.BaseExpression, elementwise: bool) -> str | None:
-    while isinstance(term, cst.Subscript):  # (a ** 2).sum(1)[:, None]
-        term = term.value
-    if is_square(ctx, term):
-        return SUM_OF_SQUARES if elementwise else None
-    found = call(ctx, peel(ctx, term))
-    return _call_square_kind(ctx, found, elementwise) if found is not None else None
-
-
-# --- E[x^2] - E[x]^2 -------------------------------------------------------------------------------------
-
-
-def variance_by_moments(ctx: Context, expr: cst.BinaryOperation) -> bool:
-    """`mean(x**2) - mean(x)**2` in any spelling, the same x on both sides (through names)."""
-    second = _mean_of_square(ctx, expr.left)
-    first = _square_of_mean(ctx, expr.right)
-    return second is not None and first is not None and bare(ctx, peel(ctx, second)) == bare(ctx, peel(ctx, first))
-
-
-@_no_reentry(None)
-def _mean_operand(ctx: Context, expr: cst.BaseExpression | None) -> cst.BaseExpression | None:
-    """x of mean(x), or of sum(x) / n."""
-    for step in definitions(ctx, expr, depth=2):
-        if is_variable(step):
-            continue
-        found = call(ctx, step)
-        if found is not None:
-            return found.args[0] if found.op == "mean" and found.args else None
-        if is_binary(step, cst.Divide):
-            total = call(ctx, peel(ctx, step.left))
-            return total.args[0] if total is not None and total.op == "sum" and total.args else None
-        return None
-    return None
-
-
-def _mean_of_square(ctx: Context, expr: cst.BaseExpression) -> cst.BaseExpression | None:
-    operand = _mean_operand(ctx, expr)
-    return square_base(ctx, operand) if operand is not None and is_square(ctx, operand) else None
-
-
-@_no_reentry(None)
-def _square_of_mean(ctx: Context, expr: cst.BaseExpression) -> cst.BaseExpression | None:
-    for step in definitions(ctx, expr, depth=2):
-        if is_square(ctx, step):
-            return _mean_operand(ctx, square_base(ctx, step))
-        if not is_variable(step):
-            return None
-    return None
-
-
-# --- bounded log-scale values (exp overflow) -----------------------------------------------------------------
-
-_BOUNDING = frozenset({"tanh", "sigmoid", "minimum", "softsign"})
-
-
-@_no_reentry(False)
-def bounded_above(ctx: Context, expr: cst.BaseExpression | None, depth: int = 3) -> bool:
-    """Is the value capped from above (a clamp with a max, minimum, tanh, sigmoid, a constant), here or earlier?
-
-    An affine rescaling of a capped value is capped (`lo + (hi - lo) * (tanh(x) + 1) / 2`); so is a name
-    re-assigned from its own old value, which the dataflow cannot see (quiet rather than wrong).
-    """
-    name = None
-    for step in definitions(ctx, expr):
-        if ctx.const(step) is not None:
-            return True
-        if is_variable(step):
-            name = dotted(step)
-            continue
-        return any(_capped_leaf(ctx, leaf, name, depth) for leaf in _arithmetic_leaves(step))
-    return False
-
-
-def _arithmetic_leaves(expr: cst.BaseExpression) -> Iterator[cst.BaseExpression]:
-    stack = [expr]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, cst.BinaryOperation):
-            stack.extend((node.right, node.left))
-        elif isinstance(node, cst.UnaryOperation):
-            stack.append(node.expression)
-        else:
-            yield node
-
-
-def _capped_leaf(ctx: Context, leaf: cst.BaseExpression, name: str | None, depth: int) -> bool:
-    leaf = peel(ctx, leaf)
-    if is_variable(leaf):
-        if ctx.const(leaf) is not None:
-            return False
-        return dotted(leaf) == name or depth > 0 and bounded_above(ctx, leaf, depth - 1)
-    found = call(ctx, leaf)
-    return found is not None and (found.op in _BOUNDING or found.op == "clamp" and clamp_bounds(found)[2] is not None)
-
-
-def scaled_variable(ctx: Context, expr: cst.BaseExpression) -> cst.BaseExpression:
-    """The variable under constant scalings and indexing: `0.5 * logvar`, `-log_std`, `x[:, 1] / 2` -> the name."""
-    for _ in range(8):
-        expr = peel(ctx, expr)
-        if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, (cst.Minus, cst.Plus)):
-            expr = expr.expression
-        elif is_binary(expr, cst.Multiply, cst.Divide):
-            if ctx.const(expr.right) is not None:
-                expr = expr.left
-            elif ctx.const(expr.left) is not None and isinstance(expr.operator, cst.Multiply):
-                expr = expr.right
-            else:
-                return expr
-        elif isinstance(expr, cst.Subscript):
-            expr = expr.value
-        elif op(ctx, expr) in ("mul", "div") and len(call(ctx, expr).args) == 2 \
-                and ctx.const(call(ctx, expr).args[1]) is not None:
-            expr = call(ctx, expr).args[0]
-        else:
-            return expr
-    return expr
-
-
-# --- cosines and the unit interval --------------------------------------------------------------------------
-
-COSINE_SIMILARITY = "a cosine similarity"
-NORMALISED_DOT = "a normalised dot product"
-COSINE = "a cosine"
-
-
-@_no_reentry(None)
-def unit_clamp(ctx: Context, expr: cst.BaseExpression) -> str | None:
-    """"strict" if clamped strictly inside (-1, 1) (here or on an earlier line), "closed" if to [-1, 1]."""
-    for step in definitions(ctx, expr):
-        found = call(ctx, step)
-        if found is not None and found.op == "clamp":
-            _, lower, upper = clamp_bounds(found)
-            low, high = _inside_unit(ctx, lower, -1), _inside_unit(ctx, upper, 1)
-            if low is not None and high is not None:
-                return "strict" if low and high else "closed"
-            return None
-        if not is_variable(step):
-            return None
-    return None
-
-
-def _inside_unit(ctx: Context, bound: cst.BaseExpression | None, unit: int) -> bool | None:
-    """True if the bound is strictly inside ±1, False if it is ±1 itself, None if beyond or unknown."""
-    if bound is None:
-        return None
-    value = ctx.const(bound)
-    if value is not None:
-        return None if math.isnan(value) or abs(value) > 1 or value * unit < 0 else abs(value) < 1
-    if isinstance(bound, cst.UnaryOperation) and isinstance(bound.operator, cst.Minus):  # -(1 - eps)
-        return _inside_unit(ctx, bound.expression, -unit)
-    if unit > 0 and is_binary(bound, cst.Subtract) and const_is(ctx, bound.left, 1):  # 1 - eps
-        return True if is_eps(ctx, bound.right) else None
-    if unit < 0 and is_binary(bound, cst.Add):  # -1 + eps, eps - 1 is a Subtract
-        pair = (bound.left, bound.right)
-        return True if any(const_is(ctx, a, -1) and is_eps(ctx, b) for a, b in (pair, pair[::-1])) else None
-    if unit < 0 and is_binary(bound, cst.Subtract) and const_is(ctx, bound.right, 1) and is_eps(ctx, bound.left):
-        return True
-    return None
-
-
-@_no_reentry(None)
-def cosine_kind(ctx: Context, expr: cst.BaseExpression) -> str | None:
-    """Why a value is a cosine that may round past ±1, or None."""
-    for step in definitions(ctx, expr):
-        if is_variable(step):
-            if ctx.dataflow.value_of(step) is None and _COSINE_NAME.search((identifier(step) or "").lower()):
-                return COSINE
-            continue
-        found = call(ctx, step)
-        if found is not None and found.op in ("cosine_similarity", "cos"):
-            return COSINE_SIMILARITY if found.op == "cosine_similarity" else COSINE
-        return NORMALISED_DOT if normalised_dot(ctx, step) else None
-    return None
-
-
-def normalised_dot(ctx: Context, expr: cst.BaseExpression) -> bool:
-    """dot(a, b) / (norm(a) * norm(b)); (a * b).sum(-1), a @ b, einsum(..., a, b) of normalised a and b."""
-    if is_binary(expr, cst.Divide):
-        return has_norm(ctx, expr.right) and _dot_operands(ctx, expr.left) is not None
-    operands = _dot_operands(ctx, expr)
-    return operands is not None and len(operands) >= 2 and all(_is_normalised(ctx, o) for o in operands[:2])
-
-
-@_no_reentry(None)
-def _dot_operands(ctx: Context, expr: cst.BaseExpression) -> list[cst.BaseExpression] | None:
-    expr = peel(ctx, expr)
-    if is_binary(expr, cst.Divide) and has_norm(ctx, expr.right):  # dot(a, b) / norm(a) / norm(b)
-        return _dot_operands(ctx, expr.left)
-    if is_binary(expr, cst.MatrixMultiply, cst.Multiply):
-        return [expr.left, expr.right]
-    found = call(ctx, expr)
-    if found is None:
-        return None
-    if found.op == "sum" and found.args:
-        return _dot_operands(ctx, found.args[0])
-    if found.op in ("dot", "mul"):
-        return [a for a in found.args if not isinstance(a, (cst.SimpleString, cst.ConcatenatedString))]
-    return None
-
-
-@_no_reentry(False)
-def _is_normalised(ctx: Context, expr: cst.BaseExpression) -> bool:
-    """normalize(x), x / norm(x), through names, transposes and indexing."""
-    for step in definitions(ctx, expr):
-        if isinstance(step, cst.Attribute) and step.attr.value in ("T", "mT"):
-            return _is_normalised(ctx, step.value)
-        if isinstance(step, cst.Subscript):
-            return _is_normalised(ctx, step.value)
-        if is_variable(step):
-            continue
-        if op(ctx, step) == "normalize":
-            return True
-        if isinstance(step, cst.Call) and isinstance(step.func, cst.Attribute) \
-                and step.func.attr.value in ("t", "transpose", "permute"):
-            return _is_normalised(ctx, step.func.value)
-        return is_binary(step, cst.Divide) and has_norm(ctx, step.right)
-    return False
-
-
-@_no_reentry(False)
-def has_norm(ctx: Context, expr: cst.BaseExpression) -> bool:
-    """A norm, a product of norms, or sqrt of a sum of squares (possibly clamped or with an eps)."""
-    for step in definitions(ctx, expr):
-        if is_binary(step, cst.Multiply, cst.Add):
-            return has_norm(ctx, step.left) or has_norm(ctx, step.right)
-        if is_variable(step):
-            continue
-        found = call(ctx, step)
-        if found is None:
-            return False
-        if found.op in ("clamp", "maximum") and found.args:
-            return has_norm(ctx, found.args[0])
-        return found.op == "norm" or found.op == "sqrt" and bool(found.args) \
-            and square_sum_kind(ctx, found.args[0]) in (SUM_OF_SQUARES, SQUARED_DISTANCE)
-    return False
 
 
 # --- where() and friends around a node ------------------------------------------------------------------------

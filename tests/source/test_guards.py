@@ -6,8 +6,9 @@ import libcst as cst
 import pytest
 
 from nanlint.config import Settings
-from nanlint.source import engine, guards
+from nanlint.source import engine, guards, squares
 from nanlint.source.rule import Context, Rule
+from nanlint.source.rules import divisions, logs
 
 
 def analysed(source: str, question):
@@ -48,10 +49,10 @@ def test_a_cycle_in_the_bindings_is_unknown_not_endless():
     ctx = Context(module=cst.parse_module(""))
     p = cst.Name("p")
     ctx.dataflow._store("p", cst.BinaryOperation(left=p, operator=cst.Multiply(), right=p))  # p = p * p, forever
-    assert guards.zero_reason(ctx, p) is None
+    assert logs.zero_reason(ctx, p) is None
     ctx.dataflow._store("m", cst.BinaryOperation(left=cst.Name("m"), operator=cst.BitAnd(), right=cst.Name("m")))
     assert guards.is_mask(ctx, cst.Name("m")) is False
-    assert guards.square_sum_kind(ctx, p) is None and guards.denominator_reason(ctx, p) is None
+    assert squares.square_sum_kind(ctx, p) is None and divisions.denominator_reason(ctx, p) is None
 
 
 def test_variables_are_whole_chains_and_receivers():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from nanlint.source import guards
+from nanlint.source import squares
 from nanlint.source.rule import Rule
 
 
@@ -15,7 +15,7 @@ class CancellationVariance(Rule):
     triggers = ("mean", "sum", "average")
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
-        if isinstance(node.operator, cst.Subtract) and guards.variance_by_moments(self.ctx, node):
+        if isinstance(node.operator, cst.Subtract) and squares.variance_by_moments(self.ctx, node):
             self.report(node, "variance as E[x²] - E[x]² cancels catastrophically when the mean is large against "
                               "the spread and can come out negative (NaN under a sqrt); compute it as "
                               "mean((x - mean(x))**2) or with var()")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from nanlint.source import guards
+from nanlint.source import guards, squares
 from nanlint.source.rule import Rule
 from nanlint.source.traversal import iter_nodes
 
@@ -51,7 +51,7 @@ class SqrtAtZero(Rule):
                elementwise: bool = True) -> None:
         if not differentiable or not self.around.traced(node):
             return  # NumPy, math, no_grad code: sqrt(0) is a fine 0 when no gradient is taken
-        kind = guards.square_sum_kind(self.ctx, operand, elementwise)
+        kind = squares.square_sum_kind(self.ctx, operand, elementwise)
         if kind is None or self.around.checked(operand):
             return
         if root == "rsqrt":

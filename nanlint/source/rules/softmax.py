@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 import libcst as cst
 
-from nanlint.source import guards, ops
+from nanlint.source import guards, ops, squares
 from nanlint.source.dataflow import binding_key
 from nanlint.source.rule import Context, OpCall, PendingFix, Rule
 
@@ -303,7 +303,7 @@ def _safe_exponent(ctx: Context, expr: cst.BaseExpression, depth: int) -> bool:
                 or _negative_times_nonnegative(ctx, left, right) or _negative_times_nonnegative(ctx, right, left)
         if isinstance(operator, cst.Divide):
             return safe(left) and scale(right)
-        return isinstance(operator, cst.MatrixMultiply) and guards.normalised_dot(ctx, step)
+        return isinstance(operator, cst.MatrixMultiply) and squares.normalised_dot(ctx, step)
     if isinstance(step, cst.UnaryOperation) and isinstance(step.operator, cst.Minus):
         inner = settled(ctx, step.expression)
         if guards.is_binary(inner, cst.Subtract) and _is_min(ctx, inner.right):  # -(x - min(x))
@@ -325,7 +325,7 @@ def _safe_exponent(ctx: Context, expr: cst.BaseExpression, depth: int) -> bool:
     if found.op == "where":
         parts = guards.select_parts(found)
         return parts is not None and all(safe(b) for b in parts[1])
-    return found.op == "dot" and guards.normalised_dot(ctx, step)
+    return found.op == "dot" and squares.normalised_dot(ctx, step)
 
 
 def _negative_times_nonnegative(ctx: Context, factor: cst.BaseExpression, other: cst.BaseExpression) -> bool:
@@ -338,7 +338,7 @@ def _negative_times_nonnegative(ctx: Context, factor: cst.BaseExpression, other:
 
 
 def _nonnegative(ctx: Context, expr: cst.BaseExpression, depth: int = 4) -> bool:
-    if guards.is_square(ctx, expr):
+    if squares.is_square(ctx, expr):
         return True
     if guards.is_binary(expr, cst.Add, cst.Multiply, cst.Divide):
         return depth > 0 and all(_nonnegative(ctx, settled(ctx, side) or side, depth - 1)

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import math
+import re
+
 import libcst as cst
 
-from nanlint.source import guards
-from nanlint.source.rule import Rule
+from nanlint.source import guards, squares
+from nanlint.source.rule import Context, Rule
 
 STRICT_CLAMP = "clamp it strictly inside (-1 + eps, 1 - eps) first"
+
+_COSINE_NAME = re.compile(r"(?:^|_)cos(?:ine)?(?:_|\d|$)|^cos(?:ine)?(?:theta|sim|_?angle)")
+
+COSINE_SIMILARITY = "a cosine similarity"
+NORMALISED_DOT = "a normalised dot product"
+COSINE = "a cosine"
 
 
 class UnclampedAcos(Rule):
@@ -37,13 +46,13 @@ class UnclampedAcos(Rule):
     def _check_arc(self, found) -> None:
         """acos(c): NaN once rounding pushes |c| past 1; its derivative is infinite at ±1."""
         name, operand = found.op, found.args[0]
-        clamp = guards.unit_clamp(self.ctx, operand)
+        clamp = unit_clamp(self.ctx, operand)
         if clamp == "closed":
             if guards.differentiable(self.ctx, found) and self.around.traced(found.node):
                 self._report(found.node, operand, f"{name} of a value clamped to [-1, 1]: its gradient is infinite "
                                                   f"at ±1 (NaN in training); {STRICT_CLAMP}")
         elif clamp is None:
-            kind = guards.cosine_kind(self.ctx, operand)
+            kind = cosine_kind(self.ctx, operand)
             if kind is not None:
                 self._report(found.node, operand, f"{name} of {kind} without clamping: rounding pushes it past ±1 "
                                                   f"(NaN) and the gradient is infinite at ±1; {STRICT_CLAMP}")
@@ -70,13 +79,13 @@ class UnclampedAcos(Rule):
                                 clamped_at_zero: bool) -> None:
         expr = guards.peel(self.ctx, expr)
         if not (guards.is_binary(expr, cst.Subtract) and guards.const_is(self.ctx, expr.left, 1)
-                and guards.is_square(self.ctx, expr.right)):
+                and squares.is_square(self.ctx, expr.right)):
             return
-        cosine = guards.square_base(self.ctx, expr.right)
-        clamp = guards.unit_clamp(self.ctx, cosine)
+        cosine = squares.square_base(self.ctx, expr.right)
+        clamp = unit_clamp(self.ctx, cosine)
         if clamp == "strict" or (clamp == "closed" or clamped_at_zero) and not traced:
             return  # without gradients, a clamp to [-1, 1] (or of 1 - c², at 0) is enough
-        kind = "a value clamped to [-1, 1]" if clamp == "closed" else guards.cosine_kind(self.ctx, cosine)
+        kind = "a value clamped to [-1, 1]" if clamp == "closed" else cosine_kind(self.ctx, cosine)
         if kind is not None:
             self._report(node, cosine, f"sqrt(1 - c²) of {kind}: NaN when rounding makes |c| > 1 and an infinite "
                                        "gradient at |c| = 1; clamp c strictly inside (-1, 1) or 1 - c² to a positive "
@@ -85,6 +94,61 @@ class UnclampedAcos(Rule):
     def _report(self, node: cst.CSTNode, operand: cst.BaseExpression, message: str) -> None:
         if not self.around.checked(operand):
             self.report(node, message)
+
+
+# --- cosines and the unit interval --------------------------------------------------------------------------
+
+
+@guards._no_reentry(None)
+def unit_clamp(ctx: Context, expr: cst.BaseExpression) -> str | None:
+    """"strict" if clamped strictly inside (-1, 1) (here or on an earlier line), "closed" if to [-1, 1]."""
+    for step in guards.definitions(ctx, expr):
+        found = guards.call(ctx, step)
+        if found is not None and found.op == "clamp":
+            _, lower, upper = guards.clamp_bounds(found)
+            low, high = _inside_unit(ctx, lower, -1), _inside_unit(ctx, upper, 1)
+            if low is not None and high is not None:
+                return "strict" if low and high else "closed"
+            return None
+        if not guards.is_variable(step):
+            return None
+    return None
+
+
+def _inside_unit(ctx: Context, bound: cst.BaseExpression | None, unit: int) -> bool | None:
+    """True if the bound is strictly inside ±1, False if it is ±1 itself, None if beyond or unknown."""
+    if bound is None:
+        return None
+    value = ctx.const(bound)
+    if value is not None:
+        return None if math.isnan(value) or abs(value) > 1 or value * unit < 0 else abs(value) < 1
+    if isinstance(bound, cst.UnaryOperation) and isinstance(bound.operator, cst.Minus):  # -(1 - eps)
+        return _inside_unit(ctx, bound.expression, -unit)
+    if unit > 0 and guards.is_binary(bound, cst.Subtract) and guards.const_is(ctx, bound.left, 1):  # 1 - eps
+        return True if guards.is_eps(ctx, bound.right) else None
+    if unit < 0 and guards.is_binary(bound, cst.Add):  # -1 + eps, eps - 1 is a Subtract
+        pair = (bound.left, bound.right)
+        return True if any(guards.const_is(ctx, a, -1) and guards.is_eps(ctx, b)
+                           for a, b in (pair, pair[::-1])) else None
+    if unit < 0 and guards.is_binary(bound, cst.Subtract) and guards.const_is(ctx, bound.right, 1) \
+            and guards.is_eps(ctx, bound.left):
+        return True
+    return None
+
+
+@guards._no_reentry(None)
+def cosine_kind(ctx: Context, expr: cst.BaseExpression) -> str | None:
+    """Why a value is a cosine that may round past ±1, or None."""
+    for step in guards.definitions(ctx, expr):
+        if guards.is_variable(step):
+            if ctx.dataflow.value_of(step) is None and _COSINE_NAME.search((guards.identifier(step) or "").lower()):
+                return COSINE
+            continue
+        found = guards.call(ctx, step)
+        if found is not None and found.op in ("cosine_similarity", "cos"):
+            return COSINE_SIMILARITY if found.op == "cosine_similarity" else COSINE
+        return NORMALISED_DOT if squares.normalised_dot(ctx, step) else None
+    return None
 
 
 RULES = [UnclampedAcos]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from nanlint.source import guards
-from nanlint.source.rule import Rule
+from nanlint.source.rule import Context, Rule
 from nanlint.source.traversal import iter_nodes
 
 # Ops whose derivative is infinite (or whose value is NaN) somewhere, by the name the message uses.
@@ -32,7 +32,7 @@ class WhereGradientNan(Rule):
         if parts is None or not guards.differentiable(self.ctx, found) or not self.around.traced(node):
             return  # NumPy's where has no gradients: the unused branch's inf is simply dropped
         condition, branches = parts
-        compared = guards.compared_variables(self.ctx, condition)
+        compared = compared_variables(self.ctx, condition)
         if not compared:
             return
         for branch in branches:
@@ -78,6 +78,23 @@ class WhereGradientNan(Rule):
 def _infinite_slope_at_zero(exponent: float | None) -> bool:
     """x**0.5, x**-1 (x**2.4 and x**2 have finite slopes at 0)."""
     return exponent is not None and exponent < 1 and exponent != 0 and (exponent < 0 or not exponent.is_integer())
+
+
+def compared_variables(ctx: Context, condition: cst.BaseExpression) -> set[str]:
+    """Variables a condition compares with a constant: `x > 0`, `n != 0`, `norm > eps`, `ok` after `ok = n > 0`."""
+    tested = [condition] + [value for name in iter_nodes(condition) if isinstance(name, cst.Name)
+                            for value in [ctx.dataflow.value_of(name)] if isinstance(value, cst.BaseExpression)]
+    found: set[str] = set()
+    for expr in tested:
+        for node in iter_nodes(expr):
+            if not isinstance(node, cst.Comparison):
+                continue
+            sides = [node.left, *(c.comparator for c in node.comparisons)]
+            if any(guards.is_eps(ctx, side) or ctx.const(side) is not None for side in sides):
+                for side in sides:
+                    if ctx.const(side) is None:
+                        found |= guards.variables(ctx, side)
+    return found
 
 
 RULES = [WhereGradientNan]
