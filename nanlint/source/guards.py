@@ -111,7 +111,7 @@ def peel(ctx: Context, expr: cst.BaseExpression) -> cst.BaseExpression:
 _active: set[tuple[str, int]] = set()
 
 
-def _no_reentry(default):
+def no_reentry(default):
     """A recursive question asked again about the same node answers `default` (unknown).
 
     Names are resolved to their latest assignment, so in `p = p * mask` the `p` on the right
@@ -229,7 +229,7 @@ def _not_none(expr: cst.BaseExpression | None) -> cst.BaseExpression | None:
     return None if isinstance(expr, cst.Name) and expr.value == "None" else expr
 
 
-@_no_reentry(False)
+@no_reentry(False)
 def positive_guard(ctx: Context, expr: cst.BaseExpression) -> bool:
     """Is this expression itself bounded away from 0 by construction?"""
     if is_binary(expr, cst.Add):
@@ -263,7 +263,7 @@ def _where_guard(ctx: Context, found: OpCall) -> bool:
         for side in (condition.left, *(c.comparator for c in condition.comparisons)))
 
 
-@_no_reentry(False)
+@no_reentry(False)
 def guarded(ctx: Context, expr: cst.BaseExpression | None) -> bool:
     """Bounded away from 0 here or where its name was last assigned (`p = p.clamp(min=eps)`)."""
     for step in definitions(ctx, expr):
@@ -280,7 +280,7 @@ def guarded(ctx: Context, expr: cst.BaseExpression | None) -> bool:
 # --- masks and selections --------------------------------------------------------------------------
 
 
-@_no_reentry(False)
+@no_reentry(False)
 def is_mask(ctx: Context, expr: cst.BaseExpression | None) -> bool:
     """A 0/1 selection: a comparison, a one-hot, a name like `mask`/`attention_mask`, `~m`, `m1 & m2`, `1 - m`."""
     for step in definitions(ctx, expr):
@@ -309,7 +309,7 @@ def _mask_index(ctx: Context, expr: cst.Subscript) -> bool:
     return any(isinstance(e.slice, cst.Index) and is_mask(ctx, e.slice.value) for e in expr.slice)
 
 
-@_no_reentry(False)
+@no_reentry(False)
 def masked_product(ctx: Context, expr: cst.BaseExpression | None) -> bool:
     """`x * mask`, `p * one_hot`, `x.mul(mask)`, `x[mask]`, `x.masked_fill(m, 0)`: 0 wherever it is masked out."""
     for step in definitions(ctx, expr):
@@ -327,7 +327,7 @@ def masked_product(ctx: Context, expr: cst.BaseExpression | None) -> bool:
     return False
 
 
-@_no_reentry(False)
+@no_reentry(False)
 def is_filtered(ctx: Context, expr: cst.BaseExpression | None) -> bool:
     """A selection that can be empty: `[x for x in xs if ...]`, `filter(...)`, `x[mask]`."""
     for step in definitions(ctx, expr):

@@ -187,6 +187,15 @@ class Context:
         return None
 
 
+def argument(node: cst.Call, position: int | None, keyword: str | None) -> cst.BaseExpression | None:
+    """A call's argument given by `keyword`, else the positional one at `position` (None: keyword only)."""
+    for arg in node.args:
+        if arg.keyword is not None and arg.keyword.value == keyword:
+            return arg.value
+    positional = [a.value for a in node.args if a.keyword is None and not a.star]
+    return positional[position] if position is not None and position < len(positional) else None
+
+
 def _is_self(expr: cst.BaseExpression) -> bool:
     """`self.exp(x)` calls the class's own method, not a tensor op of `self`."""
     return isinstance(expr, cst.Name) and expr.value in ("self", "cls")
@@ -233,4 +242,4 @@ class Rule:
         self.ctx.report(self.code, node, message, fix, covers)
 
 
-__all__ = ["Context", "OpCall", "PendingFix", "Report", "Rule", "dotted"]
+__all__ = ["Context", "OpCall", "PendingFix", "Report", "Rule", "argument", "dotted"]

@@ -14,7 +14,7 @@ from typing import Iterator
 import libcst as cst
 
 from nanlint.source.guards import (
-    _no_reentry, bare, call, clamp_bounds, const_is, definitions, is_binary, is_eps, is_variable, op, peel,
+    no_reentry, bare, call, clamp_bounds, const_is, definitions, is_binary, is_eps, is_variable, op, peel,
     positive_guard,
 )
 from nanlint.source.rule import Context, OpCall
@@ -51,7 +51,7 @@ def square_base(ctx: Context, expr: cst.BaseExpression) -> cst.BaseExpression | 
     return found.args[0] if found and found.args else None
 
 
-@_no_reentry(None)
+@no_reentry(None)
 def square_sum_kind(ctx: Context, expr: cst.BaseExpression | None, elementwise: bool = True) -> str | None:
     """SUM_OF_SQUARES, SQUARED_DISTANCE or VARIANCE_UNDER_SQRT when it has no eps, else None.
 
@@ -142,7 +142,7 @@ def variance_by_moments(ctx: Context, expr: cst.BinaryOperation) -> bool:
     return second is not None and first is not None and bare(ctx, peel(ctx, second)) == bare(ctx, peel(ctx, first))
 
 
-@_no_reentry(None)
+@no_reentry(None)
 def _mean_operand(ctx: Context, expr: cst.BaseExpression | None) -> cst.BaseExpression | None:
     """x of mean(x), or of sum(x) / n."""
     for step in definitions(ctx, expr, depth=2):
@@ -163,7 +163,7 @@ def _mean_of_square(ctx: Context, expr: cst.BaseExpression) -> cst.BaseExpressio
     return square_base(ctx, operand) if operand is not None and is_square(ctx, operand) else None
 
 
-@_no_reentry(None)
+@no_reentry(None)
 def _square_of_mean(ctx: Context, expr: cst.BaseExpression) -> cst.BaseExpression | None:
     for step in definitions(ctx, expr, depth=2):
         if is_square(ctx, step):
@@ -184,7 +184,7 @@ def normalised_dot(ctx: Context, expr: cst.BaseExpression) -> bool:
     return operands is not None and len(operands) >= 2 and all(_is_normalised(ctx, o) for o in operands[:2])
 
 
-@_no_reentry(None)
+@no_reentry(None)
 def _dot_operands(ctx: Context, expr: cst.BaseExpression) -> list[cst.BaseExpression] | None:
     expr = peel(ctx, expr)
     if is_binary(expr, cst.Divide) and has_norm(ctx, expr.right):  # dot(a, b) / norm(a) / norm(b)
@@ -201,7 +201,7 @@ def _dot_operands(ctx: Context, expr: cst.BaseExpression) -> list[cst.BaseExpres
     return None
 
 
-@_no_reentry(False)
+@no_reentry(False)
 def _is_normalised(ctx: Context, expr: cst.BaseExpression) -> bool:
     """normalize(x), x / norm(x), through names, transposes and indexing."""
     for step in definitions(ctx, expr):
@@ -220,7 +220,7 @@ def _is_normalised(ctx: Context, expr: cst.BaseExpression) -> bool:
     return False
 
 
-@_no_reentry(False)
+@no_reentry(False)
 def has_norm(ctx: Context, expr: cst.BaseExpression) -> bool:
     """A norm, a product of norms, or sqrt of a sum of squares (possibly clamped or with an eps)."""
     for step in definitions(ctx, expr):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from nanlint.source import training_ops as table
-from nanlint.source.rule import Context, OpCall, Rule
+from nanlint.source.rule import Context, OpCall, Rule, argument
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ class ModuleFacts:
 
     def _see_function(self, node: cst.Call, qualified: str) -> None:
         if qualified in table.MIXED_PRECISION:
-            if _is_false(_arg(node, None, "enabled")):
+            if _is_false(argument(node, None, "enabled")):
                 return  # `autocast(enabled=False)` switches half precision off
             self.compute_dtypes.add(self._autocast_dtype(node, table.MIXED_PRECISION[qualified]))
         elif qualified in table.PARAMETER_DTYPE_SETTERS and node.args:
@@ -147,7 +147,7 @@ class ModuleFacts:
             self.recurrent = True
         elif qualified in table.FLAG_DEFINERS:
             name_at, default_at = table.FLAG_DEFINERS[qualified]
-            self._add_flag(_arg(node, name_at, "name"), _arg(node, default_at, "default"))
+            self._add_flag(argument(node, name_at, "name"), argument(node, default_at, "default"))
         elif node.args and _op(self.call(node)) == "clamp" and _mentions_gradient(self.ctx, node.args[0].value):
             self.clips_gradients = True
 
@@ -155,7 +155,7 @@ class ModuleFacts:
         if method == "half" and not node.args:
             self.parameter_dtypes.add("float16")
         elif method in table.PARAMETER_DTYPE_METHODS:
-            dtype = _arg(node, 0, "dtype")
+            dtype = argument(node, 0, "dtype")
             if dtype is not None:
                 self._add_parameter_dtype(dtype)
         elif method in table.CLIPPING_METHODS:
@@ -258,10 +258,10 @@ class ModuleFacts:
         return table.DTYPES.get(qualified) if qualified else None
 
     def _autocast_dtype(self, node: cst.Call, default: str) -> str:
-        dtype = self.dtype_of(_arg(node, None, "dtype"))
+        dtype = self.dtype_of(argument(node, None, "dtype"))
         if dtype is not None:
             return dtype
-        device = _arg(node, 0, "device_type")
+        device = argument(node, 0, "device_type")
         if isinstance(device, cst.SimpleString) and device.evaluated_value == "cpu":
             return "bfloat16"  # autocast on CPU computes in bfloat16 unless told otherwise
         return default
@@ -286,10 +286,10 @@ class ModuleFacts:
                 self.flags[text.lstrip("-").replace("-", "_")] = default
 
     def _add_argparse_flag(self, node: cst.Call) -> None:
-        default = _arg(node, None, "default")
+        default = argument(node, None, "default")
         if default is None:
             return
-        dest = _arg(node, None, "dest")
+        dest = argument(node, None, "dest")
         if dest is not None:
             self._add_flag(dest, default)
             return
@@ -302,14 +302,6 @@ class ModuleFacts:
 _DTYPE_WORDS = frozenset({"float16", "half", "bfloat16", "float32", "HalfTensor"})
 _DTYPE_STRINGS = frozenset({"float16", "mixed_float16", "16-mixed", "16-true", "bfloat16", "mixed_bfloat16",
                             "bf16-mixed", "bf16-true", "float32"})
-
-
-def _arg(node: cst.Call, position: int | None, keyword: str | None) -> cst.BaseExpression | None:
-    for arg in node.args:
-        if arg.keyword is not None and arg.keyword.value == keyword:
-            return arg.value
-    positional = [a.value for a in node.args if a.keyword is None and not a.star]
-    return positional[position] if position is not None and position < len(positional) else None
 
 
 def _op(call: OpCall | None) -> str | None:
@@ -403,7 +395,7 @@ class Values:
     def schedule_peak(self, node: cst.Call, schedule: table.Schedule) -> float | None:
         values = []
         for position, keyword in schedule.peaks:
-            given = _arg(node, position, keyword)
+            given = argument(node, position, keyword)
             if schedule.lists:
                 given = self.ctx.resolve(given) if isinstance(given, cst.Name) else given
                 items = [e.value for e in given.elements] if isinstance(given, (cst.List, cst.Tuple)) else []
@@ -444,7 +436,7 @@ class Values:
             return None
         container = self.ctx.resolve(expr.value)
         if isinstance(container, cst.Call):
-            return _arg(container, None, expr.attr.value)
+            return argument(container, None, expr.attr.value)
         return None
 
     def _entry(self, container: cst.BaseExpression, key: str) -> cst.BaseExpression | None:
@@ -458,7 +450,7 @@ class Values:
                         and element.key.evaluated_value == key:
                     return element.value
         if isinstance(container, cst.Call):  # dict(lr=...), SimpleNamespace(lr=...), EasyDict(...)
-            return _arg(container, None, key)
+            return argument(container, None, key)
         return None
 
     def _call(self, expr: cst.Call, depth: int) -> float | FlagRef | None:

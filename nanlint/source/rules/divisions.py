@@ -73,7 +73,7 @@ class UnguardedDivision(Rule):
 _POSITIVE_SUMMANDS = frozenset({"exp", "softmax", "sigmoid", "softplus"})
 
 
-@guards._no_reentry(None)
+@guards.no_reentry(None)
 def denominator_reason(ctx: Context, expr: cst.BaseExpression, plain_sums: bool = False) -> str | None:
     """Why a denominator can be exactly 0 (a norm, std/var, count, masked sum); None when guarded or unknown.
 

@@ -57,7 +57,7 @@ class UnboundedExp(Rule):
 _BOUNDING = frozenset({"tanh", "sigmoid", "minimum", "softsign"})
 
 
-@guards._no_reentry(False)
+@guards.no_reentry(False)
 def bounded_above(ctx: Context, expr: cst.BaseExpression | None, depth: int = 3) -> bool:
     """Is the value capped from above (a clamp with a max, minimum, tanh, sigmoid, a constant), here or earlier?
 

@@ -60,7 +60,7 @@ class UnguardedLog(Rule):
 # --- why a log's argument can be 0 --------------------------------------------------------------------
 
 
-@guards._no_reentry(False)
+@guards.no_reentry(False)
 def is_probability(ctx: Context, expr: cst.BaseExpression | None, inline: bool,
                    names: tuple[str, ...] | list[str] = ()) -> bool:
     """A softmax/sigmoid output (through a name; also inline when `inline`), or a name matching `names`."""
@@ -76,7 +76,7 @@ def is_probability(ctx: Context, expr: cst.BaseExpression | None, inline: bool,
     return named  # a name like `probs` decides only when nothing says where its value comes from
 
 
-@guards._no_reentry(None)
+@guards.no_reentry(None)
 def zero_reason(ctx: Context, expr: cst.BaseExpression, probability_names: tuple[str, ...] | list[str] = (),
                 ) -> str | None:
     """Why the argument of a log can be exactly 0, or None when it is guarded or unknown.

@@ -16,8 +16,8 @@ import numpy as np
 
 from nanlint.source import ops
 from nanlint.source import training_ops as table
-from nanlint.source.rule import OpCall, PendingFix
-from nanlint.source.training_facts import FactsRule, _arg
+from nanlint.source.rule import OpCall, PendingFix, argument
+from nanlint.source.training_facts import FactsRule
 
 FP16 = table.FORMATS["float16"]
 
@@ -66,15 +66,15 @@ class MaskOverflow(FactsRule):
             return
         qualified = self.facts.qualified(node)
         if qualified in _TENSOR_MAKERS:
-            value = _arg(node, _TENSOR_MAKERS[qualified], "value")
-            if self._data_dtype(_arg(node, None, "dtype")):
+            value = argument(node, _TENSOR_MAKERS[qualified], "value")
+            if self._data_dtype(argument(node, None, "dtype")):
                 self._check(value, "fill value")
         elif isinstance(node.func, cst.Attribute) and node.func.attr.value in _FILL_METHODS \
                 and not self.ctx.names.is_module_alias(node.func.value):
-            self._check(_arg(node, _FILL_METHODS[node.func.attr.value] - 1, "fill_value"), "fill value")
+            self._check(argument(node, _FILL_METHODS[node.func.attr.value] - 1, "fill_value"), "fill value")
         elif qualified is not None:
             for keyword in ("fill_value", "padding_value"):
-                self._check(_arg(node, None, keyword), "fill value")
+                self._check(argument(node, None, keyword), "fill value")
 
     def _op(self, call: OpCall) -> None:
         op = call.op
@@ -283,7 +283,7 @@ class EpsUnderflow(FactsRule):
 
     def _optimizer(self, node: cst.Call, qualified: str, optimizer: table.Optimizer) -> None:
         name = qualified.rsplit(".", 1)[1]
-        given = _arg(node, None, optimizer.eps_keyword) if optimizer.eps_keyword else None
+        given = argument(node, None, optimizer.eps_keyword) if optimizer.eps_keyword else None
         if given is not None:
             self._candidate(given, DIVISION, True, f"{name} eps")
         elif optimizer.default_eps is not None:

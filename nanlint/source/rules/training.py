@@ -11,7 +11,8 @@ from __future__ import annotations
 import libcst as cst
 
 from nanlint.source import training_ops as table
-from nanlint.source.training_facts import FactsRule, FlagRef, _arg
+from nanlint.source.training_facts import FactsRule, FlagRef
+from nanlint.source.rule import argument
 
 
 class HighLearningRate(FactsRule):
@@ -32,13 +33,13 @@ class HighLearningRate(FactsRule):
             return
         optimizer = table.OPTIMIZERS.get(qualified)
         if optimizer is not None:
-            given = _arg(node, optimizer.lr_position, "lr")
-            given = given if given is not None else _arg(node, None, "learning_rate")
+            given = argument(node, optimizer.lr_position, "lr")
+            given = given if given is not None else argument(node, None, "learning_rate")
             self._add(node, qualified, optimizer.family, given)
             return
         schedule = table.SCHEDULES.get(qualified)
         if schedule is not None and schedule.optimizer is not None:
-            family = self._family(_arg(node, schedule.optimizer, "optimizer"))
+            family = self._family(argument(node, schedule.optimizer, "optimizer"))
             if family is not None:
                 peak = self.values.schedule_peak(node, schedule)
                 if peak is not None:

@@ -17,8 +17,7 @@ import libcst as cst
 
 from nanlint.source import training_ops as table
 from nanlint.source.dataflow import binding_key
-from nanlint.source.rule import Rule
-from nanlint.source.training_facts import _arg
+from nanlint.source.rule import Rule, argument
 
 RAW = "raw"  # a decoded uint8 image; a raw float image is represented by its conversion call
 
@@ -158,21 +157,21 @@ class MissingInputNormalization(Rule):
             method = func.attr.value
             if method in table.FLOAT_CONVERSION_METHODS:
                 return func.value
-            if method in ("astype", "to", "type") and self._float_dtype(_arg(node, 0, "dtype")):
+            if method in ("astype", "to", "type") and self._float_dtype(argument(node, 0, "dtype")):
                 return func.value
             return None
         if qualified in table.FLOAT_CONVERTING_FUNCTIONS or table.DTYPES.get(qualified or "") in _FLOATS:
-            return _arg(node, 0, "x")
-        if qualified in table.PIXEL_LAYOUT_FUNCTIONS and self._float_dtype(_arg(node, None, "dtype")):
-            return _arg(node, 0, "x")
-        if self.ctx.op(node) == "cast" and self._float_dtype(_arg(node, 1, "dtype")):
-            return _arg(node, 0, "x")
+            return argument(node, 0, "x")
+        if qualified in table.PIXEL_LAYOUT_FUNCTIONS and self._float_dtype(argument(node, None, "dtype")):
+            return argument(node, 0, "x")
+        if self.ctx.op(node) == "cast" and self._float_dtype(argument(node, 1, "dtype")):
+            return argument(node, 0, "x")
         return None
 
     def _layout_source(self, node: cst.Call, qualified: str | None) -> cst.BaseExpression | None:
         func = node.func
         if qualified in table.PIXEL_LAYOUT_FUNCTIONS:
-            return _arg(node, 0, "input")
+            return argument(node, 0, "input")
         if qualified is None and isinstance(func, cst.Attribute) and func.attr.value in table.PIXEL_LAYOUT_METHODS:
             return func.value
         return None

@@ -16,8 +16,7 @@ import libcst as cst
 
 from nanlint.source import ops
 from nanlint.source import training_ops as table
-from nanlint.source.rule import Rule
-from nanlint.source.training_facts import _arg
+from nanlint.source.rule import Rule, argument
 
 LOGITS, PROBABILITIES, LOG_PROBABILITIES = "logits", "probabilities", "log_probabilities"
 _KIND_OF_OP = {"softmax": PROBABILITIES, "sigmoid": PROBABILITIES, "log_softmax": LOG_PROBABILITIES,
@@ -37,7 +36,7 @@ class LossOnProbabilities(Rule):
         qualified = self.ctx.qualify(node.func)
         loss = table.LOSSES.get(qualified or "")
         if loss is not None:
-            self._check(node, loss, node, _arg(node, *loss.prediction))
+            self._check(node, loss, node, argument(node, *loss.prediction))
             return
         if qualified is not None or not isinstance(func, (cst.Name, cst.Attribute, cst.Call)):
             return
@@ -48,13 +47,13 @@ class LossOnProbabilities(Rule):
         if isinstance(built, cst.Call):
             loss = table.LOSSES.get(self.ctx.qualify(built.func) or "")
             if loss is not None:  # an instance: `criterion = nn.CrossEntropyLoss()` ... `criterion(out, y)`
-                self._check(node, loss, built, _arg(node, loss.prediction[0], loss.prediction[1]))
+                self._check(node, loss, built, argument(node, loss.prediction[0], loss.prediction[1]))
 
     def _model_method(self, node: cst.Call, func: cst.Attribute) -> None:
         if func.attr.value == "add" and node.args and isinstance(node.args[0].value, cst.Call):
             self.last_layer[self.ctx.code_of(func.value)] = node.args[0].value
             return
-        given = _arg(node, 1, "loss")
+        given = argument(node, 1, "loss")
         if func.attr.value != "compile" or given is None:
             return
         produced = self._model_output(func.value)
@@ -70,7 +69,7 @@ class LossOnProbabilities(Rule):
         expects = loss.expects
         keras_style = expects == "from_logits"
         if keras_style:
-            expects = LOGITS if _is_true(_arg(constructed, None, "from_logits")) else PROBABILITIES
+            expects = LOGITS if _is_true(argument(constructed, None, "from_logits")) else PROBABILITIES
         produced = self._kind(prediction)
         if produced is not None:
             self._report(node, expects, produced, loss.saturating, self._loss_name(constructed.func), keras_style)
@@ -86,7 +85,7 @@ class LossOnProbabilities(Rule):
                 return None
             if loss.expects != "from_logits":
                 return loss.expects
-            return LOGITS if _is_true(_arg(built, None, "from_logits")) else PROBABILITIES
+            return LOGITS if _is_true(argument(built, None, "from_logits")) else PROBABILITIES
         loss = table.LOSSES.get(self.ctx.qualify(given) or "")  # a loss function passed by name
         if loss is None:
             return None
@@ -121,7 +120,7 @@ class LossOnProbabilities(Rule):
             return None
         qualified = self.ctx.qualify(layer.func) or ""
         if qualified in table.LINEAR_LAYERS:
-            activation = _arg(layer, None, "activation")
+            activation = argument(layer, None, "activation")
             if activation is None or isinstance(activation, cst.Name) and activation.value == "None" \
                     or isinstance(activation, cst.SimpleString) and activation.evaluated_value == "linear":
                 return LOGITS, "a linear layer"
@@ -138,7 +137,7 @@ class LossOnProbabilities(Rule):
             if layers and isinstance(layers[-1], cst.Call):
                 return self._layer_kind(layers[-1], depth - 1)
         if qualified in table.FUNCTIONAL_MODELS:
-            outputs = _arg(layer, 1, "outputs")
+            outputs = argument(layer, 1, "outputs")
             return self._kind(outputs, depth - 1) if outputs is not None else None
         return None
 

@@ -99,7 +99,7 @@ class UnclampedAcos(Rule):
 # --- cosines and the unit interval --------------------------------------------------------------------------
 
 
-@guards._no_reentry(None)
+@guards.no_reentry(None)
 def unit_clamp(ctx: Context, expr: cst.BaseExpression) -> str | None:
     """"strict" if clamped strictly inside (-1, 1) (here or on an earlier line), "closed" if to [-1, 1]."""
     for step in guards.definitions(ctx, expr):
@@ -136,7 +136,7 @@ def _inside_unit(ctx: Context, bound: cst.BaseExpression | None, unit: int) -> b
     return None
 
 
-@guards._no_reentry(None)
+@guards.no_reentry(None)
 def cosine_kind(ctx: Context, expr: cst.BaseExpression) -> str | None:
     """Why a value is a cosine that may round past ±1, or None."""
     for step in guards.definitions(ctx, expr):
