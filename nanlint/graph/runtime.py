@@ -27,7 +27,7 @@ from nanlint.graph.sampling import InputSpec, SampleRun, TensorStats
 
 LOOSE_DEPTH = 3  # widening steps after which an unconfirmed static overflow may be a loose bound
 LOOSE_FACTOR = 2.0 ** 10  # ... when the bound is this many times what the samples reached
-OVERFLOW_CODES = frozenset({"NAN504", "NAN601"})
+OVERFLOW_CODES = frozenset({"NAN504", "NAN506", "NAN601"})  # hazards the samples confirm by an overflow
 
 
 @dataclass(frozen=True)
@@ -182,16 +182,28 @@ def _finding(code: str, message: str, severity: Severity, model, target: str, te
     return Finding(code, page.name, message, settings.severity_of(code, severity), location, evidence=evidence)
 
 
-def _origins(model, run: SampleRun, flagged: set[str]) -> list[str]:
-    """Flagged tensors none of whose producer's inputs are flagged: where a problem starts."""
+def _origins(model, run: SampleRun, flagged: set[str], hit: Callable[[str, int], bool]) -> list[str]:
+    """Flagged tensors where a problem starts: on some sample the tensor is hit while none of its
+    producer's inputs is (judged input by input: an overflow that starts on its own below a rarer one
+    upstream is an origin too)."""
     found = []
-    for name, stats in run.stats.items():
+    for name in run.stats:
         if name not in flagged:
             continue
         node = model.producer.get(name)
-        if node is None or not any(i in flagged for i in node.input):
+        inputs = [i for i in (node.input if node is not None else ()) if i in run.stats]
+        if any(hit(name, s) and not any(hit(i, s) for i in inputs) for s in range(run.samples)):
             found.append(name)
     return found
+
+
+def _sample_hit(run: SampleRun, test: Callable[[str, TensorStats, int], bool]) -> Callable[[str, int], bool]:
+    """hit(tensor, sample) from a test of one tensor's statistics on one sample."""
+    def hit(name: str, sample: int) -> bool:
+        stats = run.stats.get(name)
+        return stats is not None and sample < len(stats.sample_abs_max) and test(name, stats, sample)
+
+    return hit
 
 
 def downstream_count(model, run: SampleRun, flagged: set[str], origin: str) -> int:
@@ -221,8 +233,10 @@ def nonfinite_findings(model, run: SampleRun, target: str, settings, explained: 
     nans = {name for name in nonfinite if run.stats[name].nan and name not in explained}
     infs = _reaching_outputs(model, {name for name in nonfinite if not run.stats[name].nan} - explained)
     findings = []
-    for flagged, what in ((nans, "NaN"), (infs, "Inf")):
-        for name in _origins(model, run, flagged):
+    is_nan = _sample_hit(run, lambda name, stats, s: stats.sample_nan[s])
+    is_inf = _sample_hit(run, lambda name, stats, s: not stats.sample_nan[s] and stats.sample_abs_max[s] == math.inf)
+    for flagged, what, hit in ((nans, "NaN", is_nan), (infs, "Inf", is_inf)):
+        for name in _origins(model, run, flagged, hit):
             stats = run.stats[name]
             count = stats.nan if what == "NaN" else stats.inf
             later = downstream_count(model, run, flagged, name)
@@ -273,7 +287,8 @@ def range_findings(model, run: SampleRun, precision, target: str, settings, head
             close.add(name)
     findings = []
     dtype = lambda name: precision.info(name).name  # noqa: E731
-    for name in _origins(model, run, over):
+    beyond = _sample_hit(run, lambda name, stats, s: stats.sample_abs_max[s] > (precision.limit(name) or math.inf))
+    for name in _origins(model, run, over, beyond):
         if name in reported:
             continue
         stats, limit = run.stats[name], precision.limit(name)
@@ -283,8 +298,10 @@ def range_findings(model, run: SampleRun, precision, target: str, settings, head
         findings.append(_finding("NAN601", message, Severity.error, model, target, name, settings,
                                  Evidence("sampled", observed=stats.observed,
                                           margin=math.log2(stats.abs_max / limit))))
-    for name in _origins(model, run, close | over):
-        if name not in close:
+    near = _sample_hit(run, lambda name, stats, s: stats.sample_abs_max[s] * headroom > (
+        precision.limit(name) or math.inf))
+    for name in _origins(model, run, close | over, near):
+        if name not in close or name in reported:
             continue
         stats, limit = run.stats[name], precision.limit(name)
         message = (f"observed values up to {stats.abs_max:.4g} are within {headroom:g}x of {dtype(name)}'s max "

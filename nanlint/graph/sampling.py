@@ -35,16 +35,27 @@ class TensorStats:
     nan: int = 0
     inf: int = 0
     count: int = 0
+    # Per sample, in feed order: max |x| (inf when any value is not finite) and whether it held a NaN,
+    # so that "where does it start" is judged input by input, not on the union of all samples.
+    sample_abs_max: list[float] = field(default_factory=list)
+    sample_nan: list[bool] = field(default_factory=list)
 
     def update(self, values: np.ndarray) -> None:
         values = np.asarray(values)
         if values.size == 0:
+            self.sample_abs_max.append(0.0)
+            self.sample_nan.append(False)
             return
         values = values.astype(np.float64, copy=False)
         finite = np.isfinite(values)
-        self.nan += int(np.isnan(values).sum())
+        nans = int(np.isnan(values).sum())
+        self.nan += nans
         self.inf += int(np.isinf(values).sum())
         self.count += int(values.size)
+        self.sample_nan.append(nans > 0)
+        self.sample_abs_max.append(float(np.abs(values[finite]).max()) if finite.all() or finite.any() else 0.0)
+        if not finite.all():
+            self.sample_abs_max[-1] = math.inf
         if finite.any():
             kept = values[finite] if not finite.all() else values
             self.min = min(self.min, float(kept.min()))

@@ -91,7 +91,6 @@ def search(model: onnx.ModelProto, specs: list[InputSpec], hazards: list[Hazard]
     rng = np.random.default_rng(seed)
     best: dict[str, tuple[float, dict]] = {}
     steps = {h.key: 0.25 for h in hazards}
-    floats = [s for s in specs if np.issubdtype(_dtype(s), np.floating)]
 
     def evaluate(feed: dict) -> dict[str, float]:
         values = dict(zip(names, session.run(names, feed)))
@@ -116,12 +115,12 @@ def search(model: onnx.ModelProto, specs: list[InputSpec], hazards: list[Hazard]
     while time.perf_counter() - started < budget and len(result.witnesses) < len(hazards):
         open_keys = [h.key for h in hazards if h.key not in result.witnesses]
         key = open_keys[result.evaluations % len(open_keys)]
-        if rng.random() < 0.1 or key not in best or not floats:
+        if rng.random() < 0.1 or key not in best or not specs:
             feed = _random_feed(specs, rng)
             record(feed, evaluate(feed))
             continue
         score, parent = best[key]
-        child = _mutate(parent, floats, steps[key], rng)
+        child = _mutate(parent, specs, steps[key], rng)
         scores = evaluate(child)
         improved = scores[key] > score
         steps[key] = min(1.0, steps[key] * 1.5) if improved else max(1e-7, steps[key] * 0.92)  # 1/5th rule
@@ -149,9 +148,18 @@ def _random_feed(specs: list[InputSpec], rng: np.random.Generator) -> dict[str, 
     return feed
 
 
-def _mutate(parent: dict, floats: list[InputSpec], step: float, rng: np.random.Generator) -> dict:
+def _mutate(parent: dict, specs: list[InputSpec], step: float, rng: np.random.Generator) -> dict:
+    """A child near the parent: Gaussian steps on float inputs, a few positions redrawn on integer ones
+    (token ids, indices), so that the climb also moves through discrete inputs."""
     child = dict(parent)
-    for spec in floats:
+    for spec in specs:
+        if not np.issubdtype(_dtype(spec), np.floating):
+            value = parent[spec.name].copy()
+            if value.size:
+                positions = rng.random(value.shape) < max(1.0 / value.size, 0.05)
+                value[positions] = spec.draw(rng)[positions]
+            child[spec.name] = value
+            continue
         width = spec.high - spec.low
         value = parent[spec.name].astype(np.float64)
         mask = rng.random(value.shape) < max(0.1, 1.0 / max(value.size, 1) ** 0.5)

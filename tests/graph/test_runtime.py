@@ -148,3 +148,65 @@ def test_a_model_onnxruntime_cannot_run_keeps_its_static_findings():
 @pytest.mark.parametrize("fixture", ["stable_softmax", "softmax_op", "exp_of_clip", "fused_layernorm"])
 def test_safe_look_alikes_stay_quiet_with_samples(fixture):
     assert [f for f in analyse(fixture).findings if f.severity.name != "info"] == []
+
+
+def _save(tmp_path, name, nodes, inputs, outputs, initializers=()):
+    from onnx import helper
+
+    graph = helper.make_graph(nodes, name, inputs, outputs, list(initializers))
+    path = tmp_path / f"{name}.onnx"
+    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+    return path
+
+
+def test_an_overflow_that_starts_on_its_own_below_a_rarer_one_is_an_origin_too(tmp_path):
+    # a = 1000 x overflows fp16 only where |x| > 65.5; y = a * a overflows wherever |x| > 0.256: on many
+    # samples y overflows while a is still finite, so y is an origin of its own
+    from onnx import TensorProto, helper, numpy_helper
+
+    x, y = (helper.make_tensor_value_info(n, TensorProto.FLOAT, [4]) for n in ("x", "y"))
+    path = _save(tmp_path, "square", [helper.make_node("Mul", ["x", "k"], ["a"], name="scale"),
+                                      helper.make_node("Mul", ["a", "a"], ["y"], name="square")], [x], [y],
+                 [numpy_helper.from_array(np.float32(1000.0), "k")])
+    options = GraphOptions.from_cli(GraphSettings(), ("cuda-fp16",), ("x=-100,100",), ())
+    [result], errors = analyze_models([str(path)], SETTINGS, options)
+    sampled = {f.location.tensor for f in result.findings if f.code == "NAN601" and f.evidence.kind == "sampled"}
+    assert sampled == {"a", "y"}
+
+
+def test_a_decomposed_norm_is_confirmed_when_its_squares_overflow():
+    [finding] = analyse("torch_rmsnorm").findings
+    assert (finding.code, finding.severity.name, finding.evidence.kind) == ("NAN506", "error", "sampled")
+    assert finding.evidence.observed[1] > 65504
+
+
+def test_a_decomposed_norm_whose_centred_values_stay_small_is_not_confirmed():
+    # decomposed_layernorm's features are all equal, so x - mean(x) is 0: the static bound of the square
+    # (409600) is a false alarm that the samples show, and it stays a warning with what was observed
+    [finding] = analyse("decomposed_layernorm").findings
+    assert (finding.code, finding.severity.name, finding.evidence.kind) == ("NAN506", "warning", "static")
+    assert finding.evidence.observed == (0.0, 0.0)
+
+
+def test_low_headroom_is_not_a_second_finding_on_a_reported_tensor():
+    result = analyse("activation_overflow", ranges=("x=-0.12,0.12",))
+    tensors = [(f.code, f.location.tensor) for f in result.findings]
+    assert len({t for _, t in tensors}) == len(tensors), tensors
+
+
+def test_the_witness_search_moves_integer_inputs(tmp_path):
+    # one token of 1000 has an embedding of 300, whose square overflows float16: a random sequence of 4
+    # rarely contains it, so only a search that moves the token ids finds it
+    from onnx import TensorProto, helper, numpy_helper
+
+    table = np.ones((1000, 8), np.float32)
+    table[637] = 300.0
+    ids = helper.make_tensor_value_info("ids", TensorProto.INT64, [4])
+    out = helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 8])
+    nodes = [helper.make_node("Gather", ["table", "ids"], ["e"], name="embed"),
+             helper.make_node("Mul", ["e", "e"], ["y"], name="square")]
+    path = _save(tmp_path, "embedding", nodes, [ids], [out], [numpy_helper.from_array(table, "table")])
+    options = GraphOptions.from_cli(GraphSettings(), ("cuda-fp16",), ("ids=0,999",), (), samples=0, search=True,
+                                    budget=10.0)
+    [result], errors = analyze_models([str(path)], SETTINGS, options)
+    assert [(f.code, f.location.tensor, f.evidence.kind) for f in result.findings] == [("NAN601", "y", "witness")]
