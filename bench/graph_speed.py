@@ -1,6 +1,7 @@
 """Graph pass speed and memory, as ratios to a baseline measured in the same run.
 
     python bench/graph_speed.py [--models resnet50,bert-base] [--target cuda-fp16] [--repeat 3]
+                                [--growth transformer-depth,transformer-width,resnet-depth]
 
 Models: a ResNet-50-sized CNN (bottleneck blocks 3-4-6-3, 25.6M parameters, 1x3x224x224) and a
 BERT-base-sized encoder (12 layers, hidden 768, 12 heads, FFN 3072, vocabulary 30522, sequence
@@ -9,17 +10,27 @@ torch.onnx.export (opset 17) into a temporary directory; nothing big is committe
 (`pip install torch==2.13.0`), which is never a runtime dependency.
 
 Figures, per model:
-- time ratio: the static pass (`nanlint graph MODEL --target T`: load, interval analysis, checks,
-  in-process, after one warm-up run) / one onnxruntime CPU inference of the same model (warm
-  session); the two are measured alternately, best of --repeat each. Target <= 3.
-- memory ratio: the peak resident memory the static pass adds (in a fresh process, above the
-  memory after imports) / the model file's size. Target <= 3.
+- static ratio: the static pass (`nanlint graph MODEL --target T --samples 0`: load, interval
+  analysis, checks, in-process, after one warm-up run) / one onnxruntime CPU inference of the same
+  model (warm session); the two are measured alternately, best of --repeat each (the inference,
+  short and the most sensitive to load from other processes, 5 times per round). Target <= 3.
+- sampling ratio: the cost of one more sample in nanlint's sampling stage (every intermediate tensor
+  exposed and summarised), from the stage's time at two sample counts: (T(n2) - T(n1)) / (n2 - n1),
+  divided by one inference. The stage's fixed cost (sessions with every tensor exposed) is T(n1) minus
+  n1 samples; the default run (`--samples 16`) pays it once.
+- memory ratio: the peak resident memory the pass adds (in a fresh process, above the memory after
+  imports) / the model file's size, for the static pass and for the default run with 16 samples.
+  Target <= 3.
+
+Growth (--growth): a family of models of one architecture at growing depth or width; the static pass
+and one inference are timed at each size and the exponent k of time ~ size^k is fitted (1: linear).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -27,25 +38,31 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.measure import best_of, fit_exponent, progress, settle, timed  # noqa: E402
+
+DEFAULT_SAMPLES = 16  # nanlint graph's default --samples
+
 
 # --- models ----------------------------------------------------------------------------------------
 
-def resnet50():
+def resnet(blocks=(3, 4, 6, 3), width=64):
+    """A ResNet with bottleneck blocks (ResNet-50: blocks 3-4-6-3, width 64), 1x3x224x224 input."""
     import torch
     from torch import nn
 
     class Bottleneck(nn.Module):
         def __init__(self, inplanes, planes, stride):
             super().__init__()
-            width, out = planes, planes * 4
-            self.conv1, self.bn1 = nn.Conv2d(inplanes, width, 1, bias=False), nn.BatchNorm2d(width)
-            self.conv2, self.bn2 = nn.Conv2d(width, width, 3, stride, 1, bias=False), nn.BatchNorm2d(width)
-            self.conv3, self.bn3 = nn.Conv2d(width, out, 1, bias=False), nn.BatchNorm2d(out)
+            out = planes * 4
+            self.conv1, self.bn1 = nn.Conv2d(inplanes, planes, 1, bias=False), nn.BatchNorm2d(planes)
+            self.conv2, self.bn2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False), nn.BatchNorm2d(planes)
+            self.conv3, self.bn3 = nn.Conv2d(planes, out, 1, bias=False), nn.BatchNorm2d(out)
             self.down = None
             if stride != 1 or inplanes != out:
                 self.down = nn.Sequential(nn.Conv2d(inplanes, out, 1, stride, bias=False), nn.BatchNorm2d(out))
@@ -56,30 +73,32 @@ def resnet50():
             y = torch.relu(self.bn2(self.conv2(y)))
             return torch.relu(self.bn3(self.conv3(y)) + identity)
 
-    class ResNet50(nn.Module):
+    class ResNet(nn.Module):
         def __init__(self):
             super().__init__()
-            self.stem = nn.Sequential(nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
+            self.stem = nn.Sequential(nn.Conv2d(3, width, 7, 2, 3, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
                                       nn.MaxPool2d(3, 2, 1))
-            layers, inplanes = [], 64
-            for planes, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
-                for index in range(blocks):
-                    layers.append(Bottleneck(inplanes, planes, stride if index == 0 else 1))
+            layers, inplanes = [], width
+            for stage, count in enumerate(blocks):
+                planes = width * 2 ** stage
+                for index in range(count):
+                    layers.append(Bottleneck(inplanes, planes, 2 if index == 0 and stage > 0 else 1))
                     inplanes = planes * 4
             self.layers = nn.Sequential(*layers)
-            self.fc = nn.Linear(2048, 1000)
+            self.fc = nn.Linear(inplanes, 1000)
 
         def forward(self, x):
             return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(self.layers(self.stem(x)), 1), 1))
 
-    return ResNet50(), (torch.zeros(1, 3, 224, 224),), ["pixels"], {"pixels": (0.0, 1.0)}
+    return ResNet(), (torch.zeros(1, 3, 224, 224),), ["pixels"], {"pixels": (0.0, 1.0)}
 
 
-def bert_base():
+def transformer(layers=12, hidden=768, vocab=30522, seq=128):
+    """A BERT-style encoder (BERT-base: 12 layers, hidden 768, vocabulary 30522); heads of 64, FFN 4x."""
     import torch
     from torch import nn
 
-    hidden, heads, ffn, layers, vocab, seq = 768, 12, 3072, 12, 30522, 128
+    heads, ffn = hidden // 64, 4 * hidden
 
     class Layer(nn.Module):
         def __init__(self):
@@ -96,7 +115,7 @@ def bert_base():
             x = self.ln1(x + self.out(context))
             return self.ln2(x + self.down(nn.functional.gelu(self.up(x))))
 
-    class Bert(nn.Module):
+    class Encoder(nn.Module):
         def __init__(self):
             super().__init__()
             self.words, self.positions = nn.Embedding(vocab, hidden), nn.Embedding(512, hidden)
@@ -113,21 +132,37 @@ def bert_base():
 
     ids = torch.zeros(1, seq, dtype=torch.int64)
     mask = torch.ones(1, seq, dtype=torch.int64)
-    return Bert(), (ids, mask), ["input_ids", "attention_mask"], {"input_ids": (0.0, vocab - 1.0),
-                                                                 "attention_mask": (0.0, 1.0)}
+    return Encoder(), (ids, mask), ["input_ids", "attention_mask"], {"input_ids": (0.0, vocab - 1.0),
+                                                                    "attention_mask": (0.0, 1.0)}
 
 
-MODELS = {"resnet50": resnet50, "bert-base": bert_base}
+MODELS = {"resnet50": resnet, "bert-base": transformer}
+
+# Families for the growth figures: one architecture, growing depth or width; every stage grows alike, so
+# that size and compute grow together (a small vocabulary, so that the layers make the size).
+FAMILIES = {
+    "transformer-depth": {f"encoder-L{n}-H256": functools.partial(transformer, n, 256, 1000)
+                          for n in (1, 2, 4, 8, 16)},
+    "transformer-width": {f"encoder-L4-H{h}": functools.partial(transformer, 4, h, 1000)
+                          for h in (128, 256, 512, 1024)},
+    "resnet-depth": {f"resnet-{n}-{n}-{n}-{n}": functools.partial(resnet, (n,) * 4) for n in (1, 2, 4, 8)},
+}
+QUICK_FAMILIES = {
+    "transformer-depth": {f"encoder-L{n}-H256": functools.partial(transformer, n, 256, 1000) for n in (1, 2, 4, 8)},
+    "resnet-depth": {f"resnet-{n}-{n}-{n}-{n}-w32": functools.partial(resnet, (n,) * 4, 32) for n in (1, 2, 4)},
+}
 
 
-def export(name: str, directory: Path) -> tuple[Path, dict]:
+def export(name: str, directory: Path, builder=None) -> tuple[Path, dict]:
+    """Export model `name` (one of MODELS, or built by `builder`) with random weights; (path, input ranges)."""
     import torch
 
     torch.manual_seed(0)
-    module, args, names, ranges = MODELS[name]()
+    module, args, names, ranges = (builder or MODELS[name])()
     module.eval()
     path = directory / f"{name}.onnx"
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice, on every export
         torch.onnx.export(module, args, str(path), dynamo=False, opset_version=17, input_names=names,
                           output_names=["y"])
     return path, ranges
@@ -135,13 +170,16 @@ def export(name: str, directory: Path) -> tuple[Path, dict]:
 
 # --- measurements ----------------------------------------------------------------------------------
 
-def inference_session(path: Path):
-    """(seconds to create the session, a function running one inference) with onnxruntime's CPU provider."""
+def inference_session(path: Path, threads: int = 0):
+    """(seconds to create the session, a function running one inference) with onnxruntime's CPU provider
+    (threads: 0 for onnxruntime's default, a thread per core)."""
     import numpy as np
     import onnxruntime
 
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
     start = time.perf_counter()
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     created = time.perf_counter() - start
     feeds = {}
     for spec in session.get_inputs():
@@ -152,21 +190,36 @@ def inference_session(path: Path):
     return created, lambda: session.run(None, feeds)
 
 
-def _timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+INFERENCES_PER_ROUND = 5  # one inference is short and multi-threaded: the most sensitive to load
 
 
-def analysis_run(path: Path, ranges: dict, target: str) -> tuple[float, dict]:
-    """Seconds for the whole static pass on one target, and its summary."""
-    from nanlint.config import Settings
-    from nanlint.graph import GraphOptions, analyze_models
+def static_vs_inference(repeat: int, analyse, *inferences) -> list[float]:
+    """[best static pass, best time of each inference], taking turns so that load from elsewhere hits all
+    alike; each round runs each inference INFERENCES_PER_ROUND times."""
+    best = [math.inf] * (1 + len(inferences))
+    for _ in range(repeat):
+        settle()
+        best[0] = min(best[0], timed(analyse))
+        for index, infer in enumerate(inferences, 1):
+            best[index] = min(best[index], *(timed(infer) for _ in range(INFERENCES_PER_ROUND)))
+    return best
+
+
+def graph_options(ranges: dict, target: str, samples: int):
     from nanlint.config import GraphSettings
+    from nanlint.graph import GraphOptions
+
+    return GraphOptions.from_cli(GraphSettings(), (target,), [f"{k}={lo},{hi}" for k, (lo, hi) in ranges.items()],
+                                 (), samples=samples, search=False)
+
+
+def analysis_run(path: Path, ranges: dict, target: str, samples: int = 0) -> tuple[float, dict]:
+    """Seconds for the whole pass on one target (static only unless `samples`), and its summary."""
+    from nanlint.config import Settings
+    from nanlint.graph import analyze_models
 
     settings = dataclasses.replace(Settings(), select=("ALL",))
-    options = GraphOptions.from_cli(GraphSettings(), (target,), [f"{k}={lo},{hi}" for k, (lo, hi) in ranges.items()],
-                                    ())
+    options = graph_options(ranges, target, samples)
     start = time.perf_counter()
     results, errors = analyze_models([str(path)], settings, options)
     seconds = time.perf_counter() - start
@@ -175,13 +228,20 @@ def analysis_run(path: Path, ranges: dict, target: str) -> tuple[float, dict]:
     return seconds, results[0].summary
 
 
+def sampling_run(model, ranges: dict, samples: int) -> None:
+    """nanlint's sampling stage alone: `samples` inputs drawn from the ranges, every tensor observed."""
+    from nanlint.graph import sample
+
+    sample(model, graph_options(ranges, "cpu", samples))
+
+
 _MEMORY_CHILD = """
 import json, sys
 sys.path.insert(0, {root!r})
 import numpy, onnx, onnxruntime
 from bench.graph_speed import analysis_run, peak_rss, rss_now
 before = rss_now()
-seconds, summary = analysis_run(__import__("pathlib").Path({path!r}), {ranges!r}, {target!r})
+seconds, summary = analysis_run(__import__("pathlib").Path({path!r}), {ranges!r}, {target!r}, {samples!r})
 print(json.dumps({{"before": before, "peak": peak_rss(), "seconds": seconds}}))
 """
 
@@ -202,43 +262,126 @@ def peak_rss() -> int:
     raise RuntimeError("no VmHWM in /proc/self/status")
 
 
-def analysis_memory(path: Path, ranges: dict, target: str) -> int:
-    """Peak resident memory the static pass adds, measured in a fresh process (bytes)."""
-    code = _MEMORY_CHILD.format(root=str(ROOT), path=str(path), ranges=ranges, target=target)
+def analysis_memory(path: Path, ranges: dict, target: str, samples: int = 0) -> int:
+    """Peak resident memory the pass adds, measured in a fresh process (bytes)."""
+    code = _MEMORY_CHILD.format(root=str(ROOT), path=str(path), ranges=ranges, target=target, samples=samples)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     data = json.loads(done.stdout.strip().splitlines()[-1])
     return max(0, data["peak"] - data["before"])
 
 
+@dataclasses.dataclass
+class ModelResult:
+    name: str
+    size: int  # bytes of the .onnx file
+    session: float  # seconds to create the onnxruntime session
+    inference: float  # one warm inference (onnxruntime's default threads)
+    inference_one_thread: float  # the same on one thread: slower, but robust to load from other processes
+    static: float  # the static pass
+    per_sample: float  # one more sample in the sampling stage
+    sampling_setup: float  # the sampling stage's fixed cost
+    memory_static: int  # peak bytes the static pass adds
+    memory_sampled: int  # peak bytes the default run (static + DEFAULT_SAMPLES samples) adds
+    summary: dict
+
+
+def measure_model(name: str, directory: Path, target: str, repeat: int, sample_counts=(2, 6),
+                  builder=None) -> ModelResult:
+    from nanlint.graph.model import load_model
+
+    progress(f"graph: exporting {name}")
+    path, ranges = export(name, directory, builder)
+    created, infer = inference_session(path)
+    _, infer_one_thread = inference_session(path, threads=1)
+    _, summary = analysis_run(path, ranges, target)  # warm-up (kernel sessions are cached)
+    progress(f"graph: {name}: static pass vs one inference, best of {repeat}")
+    static, inference, one_thread = static_vs_inference(repeat, lambda: analysis_run(path, ranges, target), infer,
+                                                        infer_one_thread)
+    progress(f"graph: {name}: sampling at {sample_counts[0]} and {sample_counts[1]} samples, best of {repeat}")
+    model = load_model(str(path))
+    few, many = (best_of(repeat, functools.partial(sampling_run, model, ranges, n)) for n in sample_counts)
+    per_sample = max(0.0, (many - few) / (sample_counts[1] - sample_counts[0]))
+    del model
+    progress(f"graph: {name}: peak memory in fresh processes")
+    memory_static = analysis_memory(path, ranges, target)
+    memory_sampled = analysis_memory(path, ranges, target, DEFAULT_SAMPLES)
+    size = path.stat().st_size
+    path.unlink()
+    setup = few - sample_counts[0] * per_sample
+    return ModelResult(name, size, created, inference, one_thread, static, per_sample, setup, memory_static,
+                       memory_sampled, summary)
+
+
+@dataclasses.dataclass
+class GrowthPoint:
+    name: str
+    size: int
+    inference: float
+    static: float
+
+
+@dataclasses.dataclass
+class Growth:
+    family: str
+    points: list[GrowthPoint]
+
+    @property
+    def exponent(self) -> float:
+        return fit_exponent([p.size for p in self.points], [p.static for p in self.points])
+
+    @property
+    def inference_exponent(self) -> float:
+        return fit_exponent([p.size for p in self.points], [p.inference for p in self.points])
+
+
+def measure_growth(family: str, members: dict, directory: Path, target: str, repeat: int) -> Growth:
+    points = []
+    for name, builder in members.items():
+        progress(f"graph growth: {family}: {name}, best of {repeat}")
+        path, ranges = export(name, directory, builder)
+        _, infer = inference_session(path)
+        analysis_run(path, ranges, target)  # warm-up
+        static, inference = static_vs_inference(repeat, lambda: analysis_run(path, ranges, target), infer)
+        points.append(GrowthPoint(name, path.stat().st_size, inference, static))
+        path.unlink()
+    return Growth(family, points)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="resnet50,bert-base")
+    parser.add_argument("--models", default="resnet50,bert-base", help="comma-separated; '' for none")
     parser.add_argument("--target", default="cuda-fp16")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--growth", default="", help=f"comma-separated families: {', '.join(FAMILIES)}")
     args = parser.parse_args()
-    rows = []
+    import onnxruntime
+
+    print(f"target {args.target}; onnxruntime {onnxruntime.__version__}, CPU, {os.cpu_count()} cores; "
+          f"best of {args.repeat}")
     with tempfile.TemporaryDirectory() as tmp:
-        for name in args.models.split(","):
-            path, ranges = export(name, Path(tmp))
-            size = path.stat().st_size
-            created, infer = inference_session(path)
-            _, summary = analysis_run(path, ranges, args.target)  # warm-up (kernel sessions are cached)
-            # Interleaved, so that load from other processes hits both sides alike; best of each.
-            inference, analysis = math.inf, math.inf
-            for _ in range(args.repeat):
-                inference = min(inference, _timed(infer))
-                analysis = min(analysis, analysis_run(path, ranges, args.target)[0])
-            memory = analysis_memory(path, ranges, args.target)
-            rows.append((name, size, created, inference, analysis, memory, summary))
-    print(f"target {args.target}; onnxruntime {__import__('onnxruntime').__version__}, CPU, "
-          f"{os.cpu_count()} cores; best of {args.repeat}")
-    header = ("model", "size MB", "ort session s", "ort inference s", "static pass s", "time ratio",
-              "peak extra MB", "memory ratio", "tensors", "findings")
-    print(" | ".join(header))
-    for name, size, created, inference, analysis, memory, summary in rows:
-        print(" | ".join([name, f"{size / 2**20:.0f}", f"{created:.2f}", f"{inference:.3f}", f"{analysis:.2f}",
-                          f"{analysis / inference:.1f}x", f"{memory / 2**20:.0f}", f"{memory / size:.2f}x",
-                          str(summary.get("tensors_analysed")), json.dumps(summary.get("by_code"))]))
+        rows = [measure_model(name, Path(tmp), args.target, args.repeat) for name in args.models.split(",") if name]
+        growths = [measure_growth(f, FAMILIES[f], Path(tmp), args.target, args.repeat)
+                   for f in args.growth.split(",") if f]
+    if rows:
+        header = ("model", "size MB", "ort session s", "ort inference s (1 thread)", "static pass s",
+                  "static ratio (1 thread)",
+                  "per sample s", "sample ratio", "sampling setup s", "peak extra MB static/sampled",
+                  "memory ratio static/sampled", "tensors", "findings")
+        print(" | ".join(header))
+    for r in rows:
+        print(" | ".join([r.name, f"{r.size / 2**20:.0f}", f"{r.session:.2f}",
+                          f"{r.inference:.3f} ({r.inference_one_thread:.3f})",
+                          f"{r.static:.2f}",
+                          f"{r.static / r.inference:.1f}x ({r.static / r.inference_one_thread:.1f}x)",
+                          f"{r.per_sample:.3f}", f"{r.per_sample / r.inference:.1f}x", f"{r.sampling_setup:.2f}",
+                          f"{r.memory_static / 2**20:.0f}/{r.memory_sampled / 2**20:.0f}",
+                          f"{r.memory_static / r.size:.2f}x/{r.memory_sampled / r.size:.2f}x",
+                          str(r.summary.get("tensors_analysed")), json.dumps(r.summary.get("by_code"))]))
+    for growth in growths:
+        print(f"{growth.family}: static k = {growth.exponent:.2f}, inference k = {growth.inference_exponent:.2f}")
+        for p in growth.points:
+            print(f"    {p.name:<22} {p.size / 2**20:>8.1f} MB  static {p.static:>7.3f} s  inference "
+                  f"{p.inference:>7.4f} s  ratio {p.static / p.inference:>5.1f}x")
 
 
 if __name__ == "__main__":
