@@ -22,7 +22,7 @@ from onnx import TensorProto
 
 from nanlint.graph.interval import ELEMENTWISE_LIMIT, Interval, join
 from nanlint.graph.model import FLOAT_TYPES, Model, ModelError, describe, node_dependencies, np_dtype, subgraphs
-from nanlint.graph.transfer import lookup
+from nanlint.graph.transfer import lookup, rownorm
 from nanlint.graph.transfer.context import INT_TYPES, NodeContext, NotExact, bound_dtype
 from nanlint.graph.transfer.kernels import KernelError, Kernels
 from nanlint.graph.transfer.shape import check_generator_size
@@ -218,7 +218,7 @@ class _Engine:
                 except KernelError as exc:
                     reason = f"onnxruntime: {exc}"
             if outputs is None and entry is not None:
-                outputs = entry.fn(ctx)
+                outputs = rownorm.apply(ctx, entry.fn(ctx))
                 reason = None
             elif outputs is None:
                 reason = reason or "no transfer function for this op"
@@ -352,7 +352,7 @@ class _Engine:
                 return [None if o is None else Interval.point(o) for o in ctx.run()]
             except KernelError:
                 pass
-        return entry.fn(ctx)
+        return rownorm.apply(ctx, entry.fn(ctx))
 
 
 def _int_range(elem: int) -> tuple[float, float]:

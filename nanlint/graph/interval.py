@@ -15,6 +15,14 @@ collapsed (one range per input) and become element-wise as soon as an op disting
 Signed zeros are not tracked: a bound endpoint of 0 stands for +0 at a lower endpoint and -0 at an
 upper one when dividing, which covers both. `lo`/`hi` bound the non-NaN values; `may_nan` says that
 NaN is possible too.
+
+Row norms: `row_norm`, when set, bounds the Euclidean (L2) norm of every row along the last axis
+(every row free of NaN). A normalisation leaves its output in such a ball (LayerNorm: about
+sqrt(N)*max|gamma| + ||beta||), which an element-wise box cannot express: a linear map then gets
+|x . w| <= ||w||_2 * row_norm instead of sum |w| * max|x|. The transfer functions never carry it by
+themselves: transfer/rownorm.py sets it after each op from an explicit list of ops that create,
+preserve or transform it, and every other op's result drops it. Operations here that keep the values
+(dtype conversion, collapsing, clamping, joins) keep it.
 """
 
 from __future__ import annotations
@@ -47,6 +55,8 @@ class Interval:
     # The tensor's shape; lo/hi broadcast to it. None = unknown (then lo/hi are 0-d).
     shape: tuple[int, ...] | None = None
     _stats: tuple[float, float] | None = field(default=None, repr=False, compare=False)
+    # Every last-axis row has L2 norm <= row_norm (see the module docstring). None = no such bound.
+    row_norm: float | None = field(default=None, kw_only=True)
 
     def __post_init__(self):
         self.lo = _arr(self.lo)
@@ -55,6 +65,8 @@ class Interval:
             self.shape = tuple(np.broadcast_shapes(self.lo.shape, self.hi.shape))
         elif self.shape is not None:
             self.shape = tuple(int(d) for d in self.shape)
+        if self.row_norm is not None and not _row_norm_applies(self.row_norm, self.shape, self.lo):
+            self.row_norm = None
 
     # -- construction ---------------------------------------------------------------------------
 
@@ -168,14 +180,37 @@ class Interval:
     # -- transformations --------------------------------------------------------------------------
 
     def with_shape(self, shape) -> "Interval":
-        return Interval(self.lo, self.hi, self.may_nan, tuple(shape))
+        shape = tuple(shape)
+        # Rows stay the same rows only when the shape does not change.
+        keep = self.row_norm if shape == self.shape else None
+        return Interval(self.lo, self.hi, self.may_nan, shape, row_norm=keep)
+
+    def with_row_norm(self, row_norm: float | None) -> "Interval":
+        """The same bounds with `row_norm` as the row-norm bound (None drops it); the box shrinks into
+        [-row_norm, row_norm], since no element exceeds its row's norm."""
+        if row_norm is None or self.is_point or not _row_norm_applies(row_norm, self.shape, self.lo):
+            if self.row_norm is None:
+                return self
+            out = Interval(self.lo, self.hi, self.may_nan, self.shape)
+            out._stats = self._stats
+            return out
+        lo, hi, stats = self.lo, self.hi, self._stats
+        if self.min() < -row_norm or self.max() > row_norm:
+            cap = _round_up(row_norm, lo.dtype)
+            lo = np.clip(lo, -cap, cap).astype(lo.dtype, copy=False)
+            hi = np.clip(hi, -cap, cap).astype(hi.dtype, copy=False)
+            stats = None
+        out = Interval(lo, hi, self.may_nan, self.shape, row_norm=float(row_norm))
+        out._stats = stats
+        return out
 
     def collapse(self) -> "Interval":
         """One scalar bound pair for the whole tensor."""
         if self.is_collapsed or self.shape is None:
             return self
         dtype = self.lo.dtype if self.lo.dtype.kind == "f" else np.float64
-        out = Interval(np.asarray(self.min(), dtype), np.asarray(self.max(), dtype), self.may_nan, self.shape)
+        out = Interval(np.asarray(self.min(), dtype), np.asarray(self.max(), dtype), self.may_nan, self.shape,
+                       row_norm=self.row_norm)
         out._stats = self._stats
         return out
 
@@ -187,7 +222,8 @@ class Interval:
         lo, hi = round_outward(self.lo, self.hi, dtype)
         if self.is_point and self.lo.dtype.kind == "f" and dtype.itemsize >= self.lo.dtype.itemsize:
             hi = lo
-        return Interval(lo, hi, self.may_nan, self.shape)
+        # Converting bounds does not change the values they bound.
+        return Interval(lo, hi, self.may_nan, self.shape, row_norm=self.row_norm)
 
     def clamp(self, limit: float) -> "Interval":
         """Bounds intersected with [-limit, limit]."""
@@ -195,7 +231,7 @@ class Interval:
             return self
         lo = np.clip(self.lo, -limit, limit).astype(self.lo.dtype, copy=False)
         hi = np.clip(self.hi, -limit, limit).astype(self.hi.dtype, copy=False)
-        return Interval(lo, hi, self.may_nan, self.shape)
+        return Interval(lo, hi, self.may_nan, self.shape, row_norm=self.row_norm)
 
     # Operators, so transfer functions read like the formulas they implement.
     def __add__(self, other): return add(self, as_interval(other))
@@ -208,6 +244,20 @@ class Interval:
     def __rtruediv__(self, other): return div(as_interval(other), self)
     def __neg__(self): return neg(self)
     def __abs__(self): return abs_(self)
+
+
+def _row_norm_applies(row_norm: float, shape, lo: np.ndarray) -> bool:
+    """A row-norm bound needs rows (a known shape of rank >= 1), float values and a finite bound."""
+    return (shape is not None and len(shape) >= 1 and lo.dtype.kind == "f"
+            and math.isfinite(row_norm) and row_norm >= 0)
+
+
+def _round_up(value: float, dtype) -> np.ndarray:
+    """`value` in `dtype`, rounded up (a bound must not shrink when converted)."""
+    out = np.asarray(value, dtype)
+    if float(out) < value:
+        out = np.nextafter(out, np.asarray(np.inf, dtype))
+    return out
 
 
 def contiguous(a, dtype=None) -> np.ndarray:
@@ -450,7 +500,21 @@ def join(a: Interval, b: Interval) -> Interval:
     if a.is_point and b.is_point and a.lo is b.lo:
         return a
     shape = a.shape if a.shape == b.shape else _shape(a, b)
-    return Interval(np.minimum(alo, blo), np.maximum(ahi, bhi), a.may_nan or b.may_nan, shape)
+    # Either value: the larger row-norm bound holds (rows of a point have their exact norm).
+    row_norm = None
+    if a.shape == b.shape and (a.row_norm is not None or b.row_norm is not None):
+        norms = [_row_norm_of(a), _row_norm_of(b)]
+        row_norm = max(norms) if None not in norms else None
+    return Interval(np.minimum(alo, blo), np.maximum(ahi, bhi), a.may_nan or b.may_nan, shape, row_norm=row_norm)
+
+
+def _row_norm_of(iv: Interval) -> float | None:
+    """The interval's row-norm bound, or the largest row norm of an exact value (full-shaped arrays)."""
+    if iv.row_norm is not None or not iv.is_point or iv.lo.dtype.kind != "f" or iv.lo.shape != iv.shape \
+            or not iv.lo.ndim:
+        return iv.row_norm
+    norm = float(np.max(np.sqrt(np.sum(np.square(iv.lo, dtype=np.float64), axis=-1)), initial=0.0))
+    return norm if math.isfinite(norm) else None
 
 
 def clip(a: Interval, lo: Interval | None, hi: Interval | None) -> Interval:

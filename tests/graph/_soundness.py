@@ -11,6 +11,10 @@ Tolerance (float rounding): an output may exceed its bound by
 since kernels and bounds round differently and accumulate sums in different orders (float32), and the
 analysis's kernels flush float32 subnormals to zero (ATOL = 1e-37, a few times the smallest normal).
 NaN outputs must be flagged (`may_nan`); infinite outputs need an infinite bound on their side.
+
+Row norms: a Box with `row_norm` also bounds the L2 norm of its last-axis rows (Interval.row_norm), and
+its points are drawn inside box and ball; an output bound that carries a row norm is checked row by
+row as well (within RTOL).
 """
 
 from __future__ import annotations
@@ -47,6 +51,10 @@ class Box:
     high: float | None = None
     integer: bool = False
     scale: float = 1.0             # magnitude of the draws (before regime scaling)
+    # A fraction f in [0, 1]: the input also has rows of L2 norm <= r, with r from the largest norm of a
+    # row's box point nearest 0 (f = 0: the ball just reaches every row's box) to the largest norm of a
+    # row's magnitudes (f = 1: the ball holds the whole box). None: no row norm.
+    row_norm: float | None = None
 
 
 @dataclass
@@ -126,6 +134,38 @@ def _points(rng, lo, hi, dtype, count: int) -> list[np.ndarray]:
     return out
 
 
+def _nearest_to_zero(lo, hi) -> np.ndarray:
+    return np.clip(0.0, lo.astype(np.float64), hi.astype(np.float64))
+
+
+def _input_interval(lo, hi, box: Box) -> Interval:
+    if box.row_norm is None:
+        return Interval(lo, hi)
+    mag = np.maximum(np.abs(lo), np.abs(hi)).astype(np.float64)
+    low = float(np.max(np.linalg.norm(_nearest_to_zero(lo, hi), axis=-1)))
+    high = float(np.max(np.linalg.norm(mag, axis=-1)))
+    return Interval(lo, hi, row_norm=low + box.row_norm * (high - low))
+
+
+def _ball_points(rng, lo, hi, radius: float, dtype, count: int) -> list[np.ndarray]:
+    """Points of the box pulled, row by row, towards the box point nearest 0 until their norm is <= radius
+    (the largest such point on that segment: box vertices end on the sphere or stay vertices)."""
+    nearest = _nearest_to_zero(lo, hi)
+    out = []
+    for p in _points(rng, lo, hi, dtype, count):
+        d = p.astype(np.float64) - nearest
+        a = np.sum(d * d, axis=-1)
+        b = 2 * np.sum(nearest * d, axis=-1)
+        c = np.sum(nearest * nearest, axis=-1) - radius * radius
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t = (-b + np.sqrt(np.maximum(b * b - 4 * a * c, 0.0))) / (2 * a)
+        t = np.clip(np.where(a > 0, t * (1 - 1e-6), 1.0), 0.0, 1.0)
+        q = nearest + t[..., None] * d
+        np_dtype = np.dtype(helper.tensor_dtype_to_np_dtype(dtype))
+        out.append(np.clip(q.astype(np_dtype), lo, hi).astype(np_dtype))
+    return out
+
+
 def build_model(case: Case, path: str) -> onnx.ModelProto:
     graph_inputs, inits, names = [], [], []
     for i, spec in enumerate(case.inputs):
@@ -176,11 +216,13 @@ def check(case: Case, seeds=SEEDS, points: int = POINTS) -> dict:
                 if isinstance(spec, Box):
                     allowed = tuple(r for r in spec.regimes if r in regimes) or spec.regimes
                     boxes[f"in{i}"] = (_draw_box(rng, spec, regime if regime in allowed else allowed[0]), spec)
-            bounds = {name: Interval(lo, hi) for name, ((lo, hi), _) in boxes.items()}
+            bounds = {name: _input_interval(lo, hi, spec) for name, ((lo, hi), spec) in boxes.items()}
             analysis = analyze(model, {}, input_bounds=bounds, strict=True)
             assert not analysis.unsupported, (f"{case}: unsupported: {analysis.reasons}")
             outs = [analysis.bounds[o] for o in node.output]
-            samples = {name: _points(rng, lo, hi, spec.dtype, points) for name, ((lo, hi), spec) in boxes.items()}
+            samples = {name: _ball_points(rng, lo, hi, bounds[name].row_norm, spec.dtype, points)
+                       if spec.row_norm is not None else _points(rng, lo, hi, spec.dtype, points)
+                       for name, ((lo, hi), spec) in boxes.items()}
             for k in range(points):
                 feeds = {name: samples[name][k] for name in boxes}
                 values = case.reference(feeds) if case.reference else session.run(None, feeds)
@@ -217,6 +259,13 @@ def _assert_inside(case, j, value, iv: Interval, regime, seed, feeds):
             f"{case} out{j} [{regime}, seed {seed}]: value {value[idx]!r} outside [{lo[idx]!r}, {hi[idx]!r}] "
             f"at {idx}; inputs at that point: " +
             ", ".join(f"{k}={np.asarray(v).reshape(-1)[:6]}" for k, v in feeds.items()))
+    if iv.row_norm is not None and value.size:
+        rows = value.reshape(-1, value.shape[-1])
+        norms = np.linalg.norm(rows[~np.isnan(rows).any(axis=1)], axis=1)
+        limit = iv.row_norm * (1 + case.rtol) + ATOL
+        assert np.all(norms <= limit), (
+            f"{case} out{j} [{regime}, seed {seed}]: a row of norm {norms.max()!r} above the row-norm bound "
+            f"{iv.row_norm!r}")
 
 
 def check_model(path: str, ranges: dict, input_shapes: dict | None = None, seeds=SEEDS, points: int = POINTS,

@@ -7,16 +7,21 @@ b = mb ± rb:
 which is exact in the first case and within a factor 1.5 of the best box in the second. MatMul, Gemm
 and Einsum run in numpy (BLAS); Conv and ConvTranspose run onnxruntime's own kernel, mid and rad in
 one call. Bounds are float32 like the kernels, so they hold up to float32 accumulation rounding.
+
+Rows of bounded L2 norm (`Interval.row_norm`, e.g. after a LayerNorm): with exact weights W, output
+column j also lies within +-||W[:, j]||_2 * r (Cauchy-Schwarz), which is intersected with the box
+result; the column norms are computed once per weight.
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import Callable
 
 import numpy as np
 import onnx
 
-from nanlint.graph.interval import Interval, contiguous, finish
+from nanlint.graph.interval import Interval, contiguous, finish, round_outward
 from nanlint.graph.transfer.context import NodeContext, NotExact, run_dtype
 from nanlint.graph.transfer.registry import register
 
@@ -155,11 +160,93 @@ def _dtype_of(ctx: NodeContext, i: int = 0):
     return run_dtype(ctx.in_type(i))
 
 
-@register("linear", "MatMul", depth="widen", note="softmax(s) @ V is a convex combination of V's rows")
+# -- rows of bounded norm ------------------------------------------------------------------------------
+
+# Column norms per weight array, shared by every analysis while the array lives (weights are the
+# Model's own arrays, so analyses of one model for several targets compute them once).
+_COLUMN_NORMS: dict[tuple[int, bool], tuple[weakref.ref, np.ndarray | None]] = {}
+
+
+def column_norms(weight: np.ndarray, transposed: bool = False) -> np.ndarray | None:
+    """Upper bounds of ||W[..., :, j]||_2 for every column j (row j of a transposed 2-D W; the whole
+    vector of a 1-D W), cached per weight array. None when W holds a non-finite value."""
+    key = (id(weight), transposed)
+    cached = _COLUMN_NORMS.get(key)
+    if cached is not None and cached[0]() is weight:
+        return cached[1]
+    norms = _column_norms(weight.T if transposed else weight)
+    try:
+        # The entry goes when the array does (before its id can be reused).
+        ref = weakref.ref(weight, lambda _, key=key: _COLUMN_NORMS.pop(key, None))
+    except TypeError:
+        return norms
+    _COLUMN_NORMS[key] = (ref, norms)
+    return norms
+
+
+def _column_norms(w: np.ndarray) -> np.ndarray | None:
+    vector = w.ndim < 2
+    w = w[:, None] if vector else w
+    k, cols = w.shape[-2], w.shape[-1]
+    dtype = np.float64 if w.dtype == np.float64 else np.float32
+    if w.dtype == dtype:
+        squares = np.einsum("...kj,...kj->...j", w, w)
+    else:
+        # Reduced-precision weights: summed in float32, in slices (no full float32 copy).
+        squares = np.zeros(w.shape[:-2] + (cols,), dtype)
+        step = max(1, (1 << 20) // max(1, cols * int(np.prod(w.shape[:-2], dtype=np.int64))))
+        for start in range(0, k, step):
+            part = np.asarray(w[..., start:start + step, :], dtype)
+            squares += np.einsum("...kj,...kj->...j", part, part)
+    squares = np.asarray(squares, np.float64)
+    if not np.all(np.isfinite(squares)):
+        return None
+    # A sum of k non-negative terms rounds by at most k units (relative): float32's, doubled.
+    norms = np.sqrt(squares) * (1.0 + k * 2.0 ** -23)
+    return norms[..., 0] if vector else norms
+
+
+def row_norm_band(x: Interval, weight: np.ndarray, transposed: bool = False,
+                  scale: float = 1.0) -> np.ndarray | None:
+    """Half-widths h with |scale * x @ W| <= h column-wise, for rows of x with norm <= x.row_norm
+    (broadcastable to the product's shape; float64), or None without a row norm."""
+    if x.row_norm is None or x.shape is None or weight.ndim == 0:
+        return None
+    norms = column_norms(weight, transposed)
+    if norms is None:
+        return None
+    k = weight.shape[-1] if transposed else weight.shape[-2] if weight.ndim >= 2 else weight.shape[0]
+    # float32 accumulation of k products: |fl(x . w) - x . w| <= k u sum|x_i w_i| <= k u ||x|| ||w||.
+    half = norms * (x.row_norm * abs(scale) * (1.0 + (k + 2) * 2.0 ** -23))
+    if weight.ndim >= 2 and len(x.shape) >= 2:
+        half = np.expand_dims(half, -2)  # one bound per column, shared by all rows
+    return half
+
+
+def within_band(out: Interval, lo: np.ndarray, hi: np.ndarray) -> Interval:
+    """`out` intersected with [lo, hi] (both sound: the intersection is never looser than `out`)."""
+    dtype = out.lo.dtype
+    lo = np.maximum(out.lo, lo.astype(dtype) if lo.dtype != dtype else lo)
+    hi = np.minimum(out.hi, hi.astype(dtype) if hi.dtype != dtype else hi)
+    np.minimum(lo, hi, out=lo)  # rounding must not cross the ends (lo is a new array)
+    return Interval(lo, hi, out.may_nan, out.shape)
+
+
+def _band_bounds(half: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray]:
+    lo, hi = round_outward(-half, half, dtype)
+    return lo, hi
+
+
+@register("linear", "MatMul", depth="widen", note="softmax(s) @ V is a convex combination of V's rows; exact W "
+                                                  "and rows of L2 norm <= r: column j within ±‖W[:, j]‖·r")
 def matmul_op(ctx: NodeContext):
     a, b = ctx.x(0), ctx.x(1)
     if b.is_point and not a.is_point:
-        return [exact_weight(ctx, _MATMUL, a, b.lo, dtype=_dtype_of(ctx))]
+        out = exact_weight(ctx, _MATMUL, a, b.lo, dtype=_dtype_of(ctx))
+        half = row_norm_band(a, b.lo)
+        if half is not None:
+            out = within_band(out, *_band_bounds(half, out.lo.dtype))
+        return [out]
     out = bilinear(matmul_product(ctx), a, b, _dtype_of(ctx))
     if _is_softmax_rows(ctx, ctx.node.input[0], a) and b.shape is not None and len(b.shape) >= 2:
         # Attention context: each row of probabilities sums to 1, so each output lies within the
@@ -200,14 +287,36 @@ def transpose_last2(iv: Interval) -> Interval:
     return Interval(lo, hi, iv.may_nan, shape)
 
 
-@register("linear", "Gemm", depth="widen")
+@register("linear", "Gemm", depth="widen", note="exact W and rows of L2 norm <= r (transA = 0): column j "
+                                                "within ±‖W[:, j]‖·r + bias")
 def gemm(ctx: NodeContext):
+    return [_gemm_row_norm(ctx, _gemm_box(ctx))]
+
+
+def _gemm_row_norm(ctx: NodeContext, out: Interval) -> Interval:
+    """alpha * A @ B + beta * C within the row-norm band of A's rows (exact B, transA = 0)."""
+    a, b = ctx.x(0), ctx.x(1)
+    if not b.is_point or a.is_point or int(ctx.attr("transA", 0)) or out.shape is None:
+        return out
+    half = row_norm_band(a, b.lo, bool(int(ctx.attr("transB", 0))), float(ctx.attr("alpha", 1.0)))
+    if half is None:
+        return out
+    lo, hi = _band_bounds(half, out.lo.dtype)
+    band = Interval(lo, hi, shape=out.shape)
+    if ctx.has(2):
+        band = band + ctx.x(2) * Interval.point(np.asarray(float(ctx.attr("beta", 1.0)), out.lo.dtype))
+        if band.may_nan:
+            return out
+    return within_band(out, band.lo, band.hi)
+
+
+def _gemm_box(ctx: NodeContext) -> Interval:
     a, b = ctx.x(0), ctx.x(1)
     if b.is_point and not a.is_point and (not ctx.has(2) or ctx.is_exact(2)):
         rad_attrs = {k: ctx.attrs[k] for k in ("transA", "transB") if k in ctx.attrs}
         rad_attrs["alpha"] = abs(float(ctx.attr("alpha", 1.0)))
         bias = ctx.const(2) if ctx.has(2) else None
-        return [exact_weight(ctx, ctx.node, a, b.lo, bias, _dtype_of(ctx), rad_attrs)]
+        return exact_weight(ctx, ctx.node, a, b.lo, bias, _dtype_of(ctx), rad_attrs)
     if int(ctx.attr("transA", 0)):
         a = transpose_last2(a)
     if int(ctx.attr("transB", 0)):
@@ -222,7 +331,7 @@ def gemm(ctx: NodeContext):
         if beta != 1.0:
             c = c * Interval.point(np.asarray(beta, out.lo.dtype))
         out = out + c
-    return [out]
+    return out
 
 
 @register("linear", "Einsum", depth="widen", note="one varying operand, or two (interval product)")

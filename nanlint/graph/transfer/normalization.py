@@ -13,6 +13,9 @@ its lower bound and the others at their upper bounds, largest the other way roun
 
 Decomposed RMS/L2 normalisation (y / sqrt(mean(y^2) + eps), y * 1/sqrt(...), y / max(||y||, eps)) is
 recognised at its Div/Mul and bounded by sqrt(N) (mean) or 1 (sum).
+
+The same arguments bound the L2 norm of each normalised row (sum z^2 <= N), which rownorm.py records
+as the output's row norm for the linear maps that follow.
 """
 
 from __future__ import annotations
@@ -354,6 +357,24 @@ _TRANSPARENT = ("Cast", "Identity", "Expand")
 
 def decomposed_norm_bound(ctx: NodeContext) -> float | None:
     """sqrt(N) (or 1) when this Div/Mul computes y / sqrt(mean(y^2) + eps) or y / ||y|| in any spelling."""
+    found = _decomposed_norm(ctx)
+    return None if found is None else found[0]
+
+
+def decomposed_row_norm(ctx: NodeContext, out_shape) -> float | None:
+    """The same bound for the L2 norm of each last-axis row, when the reduction covers the last axis:
+    sum_i y_i^2 / (mean(y^2) + eps) <= N over a reduced group, and a row is part of one group."""
+    found = _decomposed_norm(ctx)
+    if found is None:
+        return None
+    bound, y_shape, axes = found
+    if not y_shape or not out_shape or out_shape[-1] != y_shape[-1] or len(y_shape) - 1 not in axes:
+        return None
+    return bound
+
+
+def _decomposed_norm(ctx: NodeContext):
+    """(bound, shape of y, reduced axes) for a normalisation by y's own root mean square or norm."""
     node = ctx.node
     model = ctx.engine.model
     if len(node.input) != 2:
@@ -371,9 +392,11 @@ def decomposed_norm_bound(ctx: NodeContext) -> float | None:
         y, kind, reduced = root
         if _strip(model, num, ("Cast", "Identity")) != _strip(model, y, ("Cast", "Identity")):
             continue
-        count = _reduced_count(ctx, y, reduced)
-        if count:
-            return 1.0 if kind == "sum" else math.sqrt(count)
+        group = _reduced_axes(ctx, y, reduced)
+        if group is not None:
+            count, shape, axes = group
+            if count:
+                return (1.0 if kind == "sum" else math.sqrt(count)), shape, axes
     return None
 
 
@@ -464,8 +487,9 @@ def _square_of(model, name: str) -> str | None:
     return None
 
 
-def _reduced_count(ctx: NodeContext, y: str, reduce_node) -> int | None:
-    """Elements per group of the reduction (keepdims=1 only, so groups broadcast back element-wise)."""
+def _reduced_axes(ctx: NodeContext, y: str, reduce_node):
+    """(elements per group, y's shape, reduced axes) of the reduction (keepdims=1 only, so groups
+    broadcast back element-wise)."""
     iv = ctx.engine.analysis.bounds.get(y)
     shape = iv.shape if iv is not None else ctx.engine.model.shapes.get(y)
     if shape is None:
@@ -482,4 +506,5 @@ def _reduced_count(ctx: NodeContext, y: str, reduce_node) -> int | None:
         axes = list(range(len(shape)))
     if not keepdims and len(axes) != len(shape):
         return None
-    return int(np.prod([shape[a % len(shape)] for a in axes], dtype=np.int64))
+    axes = {a % len(shape) for a in axes} if shape else set()
+    return int(np.prod([shape[a] for a in axes], dtype=np.int64)), tuple(shape), axes

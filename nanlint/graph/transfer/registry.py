@@ -99,4 +99,27 @@ def ops_markdown() -> str:
             name = e.op_type if not e.domain else f"{e.op_type} ({e.domain})"
             lines.append(f"| {name} | {e.depth} | {e.note} |")
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines + _row_norm_lines())
+
+
+def _row_norm_lines() -> list[str]:
+    from nanlint.graph.transfer.rownorm import ROLES
+
+    def names(role):
+        return ", ".join(op if not domain else f"{op} ({domain})"
+                         for (domain, op), r in sorted(ROLES.items(), key=lambda kv: kv[0][1]) if r == role)
+
+    return [
+        "## Row norms",
+        "",
+        "Besides its box, a tensor may carry a bound r on the L2 norm of every row along its last axis "
+        "(a normalised tensor lies in such a ball, which a box cannot express). MatMul and Gemm with exact "
+        "weights W use it: output column j lies within ±‖W[:, j]‖₂·r (+ bias), intersected with the box result.",
+        "",
+        f"- Created by: {names('creates')}, and by Mul/Div computing y / sqrt(mean(y²) + eps) or y / ‖y‖ over "
+        "the last axis (decomposed RMSNorm/LayerNorm): sqrt(N)·max|scale| + ‖bias‖ (1 for y / ‖y‖).",
+        f"- Kept or transformed by: {names('keeps')} (each only where it provably bounds the new rows, "
+        "e.g. Reshape keeps it when the last axis is split or whole rows are merged).",
+        "- Dropped by every other op.",
+        "",
+    ]
