@@ -94,15 +94,17 @@ class Kernels:
 
     def run_linear(self, node: onnx.NodeProto, lo: np.ndarray, hi: np.ndarray, weight: np.ndarray,
                    bias: np.ndarray | None = None, attrs: dict | None = None,
-                   rad_attrs: dict | None = None) -> tuple[np.ndarray, np.ndarray, float, float]:
+                   rad_attrs: dict | None = None,
+                   abs_weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, float, float]:
         """Bounds of node(x, W[, B]) for lo <= x <= hi and exact W, in one onnxruntime call:
         mid = (lo+hi)/2, rad = (hi-lo)/2, out = node(mid, W, B) -+ node(rad, |W|). Returns the output
-        bounds and their min and max (NaN when an indeterminate form appeared)."""
+        bounds and their min and max (NaN when an indeterminate form appeared). `abs_weight`: |W|,
+        when the caller has it."""
         roles = (("v", _elem_type(lo)), ("p", _elem_type(weight))) + ((("p", _elem_type(bias)),) if bias is not None else ())
         session, _ = self._session(node, roles, pair="linear", attrs=attrs, extra=(repr(rad_attrs),), flush=True,
                                    build=lambda d, v, a, r: self._build_linear(node, d, v, a, r, rad_attrs))
         feeds = {"lo": _contiguous(lo), "hi": _contiguous(hi), "w": _contiguous(weight),
-                 "absw": np.abs(weight)}
+                 "absw": np.abs(weight) if abs_weight is None else _contiguous(abs_weight)}
         if bias is not None:
             feeds["b"] = _contiguous(bias)
         out_lo, out_hi, low, high = _call(session, ["out_lo", "out_hi", "low", "high"], feeds, True)

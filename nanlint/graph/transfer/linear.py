@@ -102,16 +102,18 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def exact_weight(ctx: NodeContext, node, x: Interval, weight: np.ndarray, bias: np.ndarray | None = None,
-                 dtype=np.float32, rad_attrs: dict | None = None) -> Interval:
-    """node(x, W[, B]) for exact W in one onnxruntime call (centre/radius conversion included)."""
+                 dtype=np.float32, rad_attrs: dict | None = None, abs_weight: np.ndarray | None = None) -> Interval:
+    """node(x, W[, B]) for exact W in one onnxruntime call (centre/radius conversion included).
+    `abs_weight`: |W| in `dtype` when the caller has it already."""
     if x.shape is None:
         raise NotExact("operand of unknown shape")
     lo, hi = x.broadcast()
     lo, hi = contiguous(lo, dtype), contiguous(hi, dtype)
     weight = contiguous(weight, dtype)
+    abs_weight = np.abs(weight) if abs_weight is None else abs_weight
     bias = None if bias is None else contiguous(bias, dtype)
     if node.op_type == "MatMul" and weight.ndim == 2 and lo.ndim >= 2:
-        shared = _shared_radius(ctx, lo, hi, weight)
+        shared = _shared_radius(ctx, lo, hi, weight, abs_weight)
         if shared is not None:
             return Interval(shared[0], shared[1], x.may_nan, shared[0].shape)
     stacked = node.op_type == "MatMul" and weight.ndim == 2 and lo.ndim > 2
@@ -119,7 +121,8 @@ def exact_weight(ctx: NodeContext, node, x: Interval, weight: np.ndarray, bias: 
         # A stack of rows times one matrix is one GEMM (kernels would loop over the stack).
         lead = lo.shape[:-1]
         lo, hi = lo.reshape(-1, lo.shape[-1]), hi.reshape(-1, hi.shape[-1])
-    out_lo, out_hi, low, high = ctx.engine.kernels.run_linear(node, lo, hi, weight, bias, rad_attrs=rad_attrs)
+    out_lo, out_hi, low, high = ctx.engine.kernels.run_linear(node, lo, hi, weight, bias, rad_attrs=rad_attrs,
+                                                              abs_weight=abs_weight)
     if stacked:
         out_lo, out_hi = out_lo.reshape(lead + out_lo.shape[-1:]), out_hi.reshape(lead + out_hi.shape[-1:])
     if np.isnan(low) or np.isnan(high):
@@ -133,7 +136,7 @@ def exact_weight(ctx: NodeContext, node, x: Interval, weight: np.ndarray, bias: 
 UNIFORM_RADIUS = 1.02
 
 
-def _shared_radius(ctx: NodeContext, lo: np.ndarray, hi: np.ndarray, weight: np.ndarray):
+def _shared_radius(ctx: NodeContext, lo: np.ndarray, hi: np.ndarray, weight: np.ndarray, abs_weight: np.ndarray):
     """x @ W when every row of x has (nearly) the same radius r, as after a LayerNorm bounded by its own
     cap: rad' = max_rows(r) @ |W| is one vector-matrix product instead of a second full GEMM, and
     bounds each row's radius product (|W| >= 0), at most UNIFORM_RADIUS times too wide."""
@@ -151,7 +154,7 @@ def _shared_radius(ctx: NodeContext, lo: np.ndarray, hi: np.ndarray, weight: np.
             return None
     kernels = ctx.engine.kernels
     mid_out = kernels.run(_MATMUL, [mid, weight], flush=True)[0]
-    rad_out = kernels.run(_MATMUL, [r_max[None, :], np.abs(weight)], flush=True)[0]
+    rad_out = kernels.run(_MATMUL, [r_max[None, :], abs_weight], flush=True)[0]
     out_shape = lo.shape[:-1] + (weight.shape[1],)
     return (mid_out - rad_out).reshape(out_shape), (mid_out + rad_out).reshape(out_shape)
 
@@ -167,14 +170,16 @@ def _dtype_of(ctx: NodeContext, i: int = 0):
 _COLUMN_NORMS: dict[tuple[int, bool], tuple[weakref.ref, np.ndarray | None]] = {}
 
 
-def column_norms(weight: np.ndarray, transposed: bool = False) -> np.ndarray | None:
+def column_norms(weight: np.ndarray, transposed: bool = False, values: np.ndarray | None = None) -> np.ndarray | None:
     """Upper bounds of ||W[..., :, j]||_2 for every column j (row j of a transposed 2-D W; the whole
-    vector of a 1-D W), cached per weight array. None when W holds a non-finite value."""
+    vector of a 1-D W), cached per weight array. None when W holds a non-finite value. `values`: the
+    same magnitudes in a faster layout (|W| in float32, aligned), used instead of W when computing."""
     key = (id(weight), transposed)
     cached = _COLUMN_NORMS.get(key)
     if cached is not None and cached[0]() is weight:
         return cached[1]
-    norms = _column_norms(weight.T if transposed else weight)
+    source = weight if values is None else values
+    norms = _column_norms(source.T if transposed else source)
     try:
         # The entry goes when the array does (before its id can be reused).
         ref = weakref.ref(weight, lambda _, key=key: _COLUMN_NORMS.pop(key, None))
@@ -206,13 +211,13 @@ def _column_norms(w: np.ndarray) -> np.ndarray | None:
     return norms[..., 0] if vector else norms
 
 
-def row_norm_band(x: Interval, weight: np.ndarray, transposed: bool = False,
-                  scale: float = 1.0) -> np.ndarray | None:
+def row_norm_band(x: Interval, weight: np.ndarray, transposed: bool = False, scale: float = 1.0,
+                  abs_weight: np.ndarray | None = None) -> np.ndarray | None:
     """Half-widths h with |scale * x @ W| <= h column-wise, for rows of x with norm <= x.row_norm
     (broadcastable to the product's shape; float64), or None without a row norm."""
     if x.row_norm is None or x.shape is None or weight.ndim == 0:
         return None
-    norms = column_norms(weight, transposed)
+    norms = column_norms(weight, transposed, abs_weight)
     if norms is None:
         return None
     k = weight.shape[-1] if transposed else weight.shape[-2] if weight.ndim >= 2 else weight.shape[0]
@@ -224,12 +229,16 @@ def row_norm_band(x: Interval, weight: np.ndarray, transposed: bool = False,
 
 
 def within_band(out: Interval, lo: np.ndarray, hi: np.ndarray) -> Interval:
-    """`out` intersected with [lo, hi] (both sound: the intersection is never looser than `out`)."""
+    """`out` intersected with [lo, hi] (both sound: the intersection is never looser than `out`).
+    Writes into out's arrays: call it only on a result just computed, shared with nobody."""
     dtype = out.lo.dtype
-    lo = np.maximum(out.lo, lo.astype(dtype) if lo.dtype != dtype else lo)
-    hi = np.minimum(out.hi, hi.astype(dtype) if hi.dtype != dtype else hi)
-    np.minimum(lo, hi, out=lo)  # rounding must not cross the ends (lo is a new array)
-    return Interval(lo, hi, out.may_nan, out.shape)
+    new_lo, new_hi = out.lo, out.hi
+    if new_lo is new_hi or new_lo.shape != tuple(out.shape) or not new_lo.flags.writeable:
+        new_lo, new_hi = np.array(np.broadcast_to(new_lo, out.shape)), np.array(np.broadcast_to(new_hi, out.shape))
+    np.maximum(new_lo, lo.astype(dtype) if lo.dtype != dtype else lo, out=new_lo)
+    np.minimum(new_hi, hi.astype(dtype) if hi.dtype != dtype else hi, out=new_hi)
+    np.minimum(new_lo, new_hi, out=new_lo)  # rounding must not cross the ends
+    return Interval(new_lo, new_hi, out.may_nan, out.shape)
 
 
 def _band_bounds(half: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray]:
@@ -242,8 +251,9 @@ def _band_bounds(half: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray]:
 def matmul_op(ctx: NodeContext):
     a, b = ctx.x(0), ctx.x(1)
     if b.is_point and not a.is_point:
-        out = exact_weight(ctx, _MATMUL, a, b.lo, dtype=_dtype_of(ctx))
-        half = row_norm_band(a, b.lo)
+        weight, abs_weight = _weight_and_abs(ctx, a, b.lo)
+        out = exact_weight(ctx, _MATMUL, a, weight, dtype=_dtype_of(ctx), abs_weight=abs_weight)
+        half = row_norm_band(a, b.lo, abs_weight=abs_weight)
         if half is not None:
             out = within_band(out, *_band_bounds(half, out.lo.dtype))
         return [out]
@@ -259,6 +269,15 @@ def matmul_op(ctx: NodeContext):
         out = Interval(np.minimum(lo, hi), hi, out.may_nan, out.shape)
         ctx.depth = "keep"
     return [out]
+
+
+def _weight_and_abs(ctx: NodeContext, x: Interval, weight: np.ndarray):
+    """W in the kernel's dtype, and |W| when rows of x have a norm bound (the column norms are computed
+    from that aligned copy, which the radius product needs anyway)."""
+    if x.row_norm is None:
+        return weight, None
+    weight = contiguous(weight, _dtype_of(ctx))
+    return weight, np.abs(weight)
 
 
 def _is_softmax_rows(ctx: NodeContext, name: str, a: Interval) -> bool:
@@ -290,15 +309,19 @@ def transpose_last2(iv: Interval) -> Interval:
 @register("linear", "Gemm", depth="widen", note="exact W and rows of L2 norm <= r (transA = 0): column j "
                                                 "within ±‖W[:, j]‖·r + bias")
 def gemm(ctx: NodeContext):
-    return [_gemm_row_norm(ctx, _gemm_box(ctx))]
+    a, b = ctx.x(0), ctx.x(1)
+    banded = b.is_point and not a.is_point and not int(ctx.attr("transA", 0))
+    weight, abs_weight = _weight_and_abs(ctx, a, b.lo) if banded else (b.lo, None)
+    out = _gemm_box(ctx, weight, abs_weight)
+    return [_gemm_row_norm(ctx, out, abs_weight) if banded else out]
 
 
-def _gemm_row_norm(ctx: NodeContext, out: Interval) -> Interval:
+def _gemm_row_norm(ctx: NodeContext, out: Interval, abs_weight: np.ndarray | None) -> Interval:
     """alpha * A @ B + beta * C within the row-norm band of A's rows (exact B, transA = 0)."""
     a, b = ctx.x(0), ctx.x(1)
-    if not b.is_point or a.is_point or int(ctx.attr("transA", 0)) or out.shape is None:
+    if out.shape is None:
         return out
-    half = row_norm_band(a, b.lo, bool(int(ctx.attr("transB", 0))), float(ctx.attr("alpha", 1.0)))
+    half = row_norm_band(a, b.lo, bool(int(ctx.attr("transB", 0))), float(ctx.attr("alpha", 1.0)), abs_weight)
     if half is None:
         return out
     lo, hi = _band_bounds(half, out.lo.dtype)
@@ -310,13 +333,13 @@ def _gemm_row_norm(ctx: NodeContext, out: Interval) -> Interval:
     return within_band(out, band.lo, band.hi)
 
 
-def _gemm_box(ctx: NodeContext) -> Interval:
+def _gemm_box(ctx: NodeContext, weight: np.ndarray, abs_weight: np.ndarray | None) -> Interval:
     a, b = ctx.x(0), ctx.x(1)
     if b.is_point and not a.is_point and (not ctx.has(2) or ctx.is_exact(2)):
         rad_attrs = {k: ctx.attrs[k] for k in ("transA", "transB") if k in ctx.attrs}
         rad_attrs["alpha"] = abs(float(ctx.attr("alpha", 1.0)))
         bias = ctx.const(2) if ctx.has(2) else None
-        return exact_weight(ctx, ctx.node, a, b.lo, bias, _dtype_of(ctx), rad_attrs)
+        return exact_weight(ctx, ctx.node, a, weight, bias, _dtype_of(ctx), rad_attrs, abs_weight)
     if int(ctx.attr("transA", 0)):
         a = transpose_last2(a)
     if int(ctx.attr("transB", 0)):
