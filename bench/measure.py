@@ -45,8 +45,14 @@ class Contention:
             cls.others_seconds += max(0.0, busy - own)
 
     @classmethod
-    def average_cores(cls) -> float:
-        return cls.others_seconds / cls.timed_seconds if cls.timed_seconds else math.nan
+    def snapshot(cls) -> tuple[float, float]:
+        return cls.timed_seconds, cls.others_seconds
+
+    @classmethod
+    def average_cores(cls, since: tuple[float, float] = (0.0, 0.0)) -> float:
+        """Cores' worth of CPU others took on average while runs were timed (since a snapshot)."""
+        timed_seconds, others_seconds = cls.timed_seconds - since[0], cls.others_seconds - since[1]
+        return others_seconds / timed_seconds if timed_seconds else math.nan
 
 
 def timed(run) -> float:

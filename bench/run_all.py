@@ -1,8 +1,9 @@
 """All of nanlint's benchmarks in one run, printed as one Markdown table with the machine it ran on.
 
     python bench/run_all.py                  # full run (about 40 minutes on 2 cores)
+    python bench/run_all.py --wait-quiet 120 --output bench/RESULTS.md   # how RESULTS.md is made
     python bench/run_all.py --quick          # a few minutes: smaller corpora and models, fewer repeats
-    python bench/run_all.py --only graph,graph-growth --output bench/RESULTS.md
+    python bench/run_all.py --only graph,graph-growth   # re-run a part
 
 Every figure is a ratio to a baseline measured in the same run, on the same machine:
 - source: nanlint's cold pass vs a bare single-process `libcst.parse_module` of the same files (one and
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import shlex
 import sys
 import tempfile
@@ -173,6 +175,17 @@ def growth_rows(plan: Plan, target: str) -> list[Row]:
 
 HEADER = ["area", "figure", "value", "baseline (same run)", "ratio", "target", "best of N"]
 
+READING = """How to read it: every ratio is nanlint's time (or memory) divided by the baseline measured in the same
+run on the same machine; below 1x nanlint is faster. Targets come from the issues (source pass: issue 3,
+graph pass: issue 5); a growth exponent k (time ~ size^k, fitted on log-log) counts as linear up to 1.15,
+or up to the model's own inference's k on the same family. The graph baseline is one inference in
+onnxruntime's default session (a thread per core); the ratio to a one-thread session, in parentheses,
+moves less when other processes take a core. Timings are the best of N runs; "other processes" says how
+much CPU the rest of the machine took while runs were timed. Each part runs alone too:
+`python bench/source_speed.py --lines 10000,100000,all`, `python bench/fixit_speed.py`,
+`python bench/graph_speed.py --growth transformer-depth,transformer-width,resnet-depth`.
+"""
+
 
 def markdown(rows: list[Row], about: dict[str, str], mode: str) -> str:
     lines_out = [f"- **{key}**: {value}" for key, value in about.items()]
@@ -218,17 +231,19 @@ def main() -> None:
     others = []
     for section in SECTIONS:
         if section in sections:
-            others.append(f"{section}: {wait_for_quiet(args.wait_quiet):.1f}")
+            wait_for_quiet(args.wait_quiet)
+            before = Contention.snapshot()
             rows += measures[section]()
+            others.append(f"{section} {Contention.average_cores(since=before):.2f}")
     about["load average (1, 5, 15 min)"] = f"{start_load} at the start, {load_average()} at the end"
-    about["other processes"] = (f"used {Contention.average_cores():.2f} cores on average during the timed runs "
-                                f"({', '.join(others)} cores as each section started)")
+    about["other processes"] = (f"used {Contention.average_cores():.2f} of the {os.cpu_count()} cores on average "
+                                f"while runs were timed (by section: {', '.join(others)})")
     table = markdown(rows, about, "quick" if args.quick else "full")
     progress("done")
     print(table)
     if args.output:
         command = shlex.join(["python", "bench/run_all.py", *sys.argv[1:]])
-        args.output.write_text(f"# nanlint benchmarks\n\nCommand: `{command}`\n\n{table}")
+        args.output.write_text(f"# nanlint benchmarks\n\nCommand: `{command}`\n\n{table}\n{READING}")
 
 
 if __name__ == "__main__":
