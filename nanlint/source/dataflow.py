@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import libcst as cst
 
-from nanlint.source.traversal import iter_nodes
-
 
 class Scope:
     def __init__(self, kind: str) -> None:
@@ -71,7 +69,6 @@ class Dataflow:
         if key is None:
             return
         old = self.lookup(key) or node.target
-        self._snapshot(node.value)
         operator = _AUG_TO_BINARY.get(type(node.operator))
         value = cst.BinaryOperation(left=old, operator=operator(), right=node.value) if operator else None
         self._store(key, value)
@@ -108,11 +105,15 @@ class Dataflow:
         key = binding_key(expr)
         return None if key is None else self.lookup(key)
 
-    def _snapshot(self, value: cst.BaseExpression) -> None:
-        for node in iter_nodes(value):
-            key = binding_key(node)
-            if key is not None:
-                self.value_at[id(node)] = (node, self.lookup(key))
+    # Every use is snapshotted as the traversal meets it (before any later rebinding): cheaper than
+    # walking each assigned value a second time.
+    def visit_Name(self, node: cst.Name) -> None:
+        self.value_at[id(node)] = (node, self.lookup(node.value))
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        key = binding_key(node)
+        if key is not None:
+            self.value_at[id(node)] = (node, self.lookup(key))
 
     @property
     def in_function(self) -> bool:
@@ -127,7 +128,6 @@ class Dataflow:
         return None
 
     def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
-        self._snapshot(value)
         if isinstance(target, (cst.Tuple, cst.List)):
             for element in target.elements:
                 self._forget(element.value)

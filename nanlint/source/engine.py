@@ -10,20 +10,22 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
 import hashlib
 import multiprocessing
+import re
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from nanlint import catalog
 from nanlint.config import Settings
 from nanlint.findings import Edit, Finding, Fix, SourceLocation
 from nanlint.source import fixes, suppress
+from nanlint.source.positions import resolve as node_positions
 from nanlint.source.cache import Cache, code_fingerprint, key as cache_key
 from nanlint.source.discovery import SourceFile, discover, matches_glob
 from nanlint.source.documents import Document, DocumentError, read_document
@@ -66,6 +68,21 @@ def enabled_rules(settings: Settings) -> list[type[Rule]]:
     return [rule for rule in ALL_RULES if settings.is_selected(rule.code)]
 
 
+def triggered(rule: type[Rule], text: str) -> bool:
+    """Does one of the rule's triggers occur in the text? (Few triggers: substring searches; many: one
+    regex scan, which is several times cheaper than a hundred searches.)"""
+    if not rule.triggers:
+        return True
+    if len(rule.triggers) <= 8:
+        return any(trigger in text for trigger in rule.triggers)
+    return _trigger_pattern(rule.triggers).search(text) is not None
+
+
+@functools.lru_cache(maxsize=None)
+def _trigger_pattern(triggers: tuple[str, ...]) -> re.Pattern:
+    return re.compile("|".join(re.escape(t) for t in triggers))
+
+
 def make_finding(code: str, message: str, location: SourceLocation, settings: Settings,
                  fix: Fix | None = None) -> Finding:
     page = catalog.get(code)
@@ -82,8 +99,7 @@ def lint_document(document: Document, settings: Settings) -> list[Finding]:
     comments = suppress.scan(document.text)
     if comments.whole_file:
         return []
-    rules = [rule for rule in enabled_rules(settings)
-             if not rule.triggers or any(t in document.text for t in rule.triggers)]
+    rules = [rule for rule in enabled_rules(settings) if triggered(rule, document.text)]
     reports: list[Report] = []
     positions: dict = {}
     broken: list[Finding] = []
@@ -94,13 +110,13 @@ def lint_document(document: Document, settings: Settings) -> list[Finding]:
         except DocumentError as error:
             return [located_parse_error(document, error, settings)]
     else:
-        module, broken = parse_recovering(document, settings)
+        module, tree, broken = parse_recovering(document, settings)
         if module is None:
             return broken
         ctx = run_rules(module, rules, settings)
         reports = resolve_overrides(ctx.reports, rules)
         if reports:
-            positions = resolve_positions(module)
+            positions = resolve_positions(module, tree, reports)
     findings = []
     for report in reports:
         finding = to_finding(report, positions, document, settings)
@@ -111,29 +127,32 @@ def lint_document(document: Document, settings: Settings) -> list[Finding]:
     return sorted(broken + findings, key=Finding.sort_key)
 
 
-def resolve_positions(module: cst.Module):
-    """libcst's positions, with room for its recursion on long generated expressions (Python frames only)."""
+def resolve_positions(module: cst.Module, tree: ast.Module | None, reports: list[Report]):
+    """Positions of the reported nodes and their fixes' nodes (libcst's recursion gets room for long
+    generated expressions: Python frames only)."""
+    nodes = [r.node for r in reports] + [node for r in reports if r.fix for node, _ in r.fix.replacements]
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, 20_000))
     try:
-        return MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+        return node_positions(module, tree, nodes)
     except RecursionError:
         return {}  # nothing can be pointed at: the reports are dropped rather than the run
     finally:
         sys.setrecursionlimit(limit)
 
 
-def parse_recovering(document: Document, settings: Settings) -> tuple[cst.Module | None, list[Finding]]:
+def parse_recovering(document: Document, settings: Settings
+                     ) -> tuple[cst.Module | None, ast.Module | None, list[Finding]]:
     """Parse; in a notebook, a broken cell is reported (NAN900) and blanked so the others are still linted."""
     broken: list[Finding] = []
     while True:
         try:
-            return parse(document), broken
+            return *parse(document), broken
         except DocumentError as error:
             broken.append(located_parse_error(document, error, settings))
             cell = broken[-1].location.cell
             if cell is None or len(broken) > 50:
-                return None, broken
+                return None, None, broken
             lines = document.text.split("\n")
             for index, (owner, _) in enumerate(document.cells):
                 if owner == cell:
@@ -146,21 +165,22 @@ def located_parse_error(document: Document, error: DocumentError, settings: Sett
     return parse_error(document.path, DocumentError(error.message, line, error.column, cell), settings)
 
 
-def parse(document: Document) -> cst.Module:
-    """Python's parser first (fast, and it rejects what would crash libcst's), then libcst."""
-    check_syntax(document)
+def parse(document: Document) -> tuple[cst.Module, ast.Module]:
+    """Python's parser first (fast, and it rejects what would crash libcst's), then libcst; both trees
+    are kept (Python's knows where statements start, see positions.py)."""
+    tree = check_syntax(document)
     try:
-        return cst.parse_module(document.text)
+        return cst.parse_module(document.text), tree
     except cst.ParserSyntaxError as exc:
         raise DocumentError(f"syntax error: {exc.message}", exc.raw_line, exc.raw_column + 1) from None
     except (RecursionError, MemoryError, ValueError) as exc:
         raise DocumentError(f"cannot parse: {type(exc).__name__}") from None
 
 
-def check_syntax(document: Document) -> None:
+def check_syntax(document: Document) -> ast.Module:
     flags = ast.PyCF_ONLY_AST | (ast.PyCF_ALLOW_TOP_LEVEL_AWAIT if document.is_notebook else 0)
     try:
-        compile(document.text, document.path, "exec", flags, dont_inherit=True)
+        return compile(document.text, document.path, "exec", flags, dont_inherit=True)
     except SyntaxError as exc:
         raise DocumentError(f"syntax error: {exc.msg}", exc.lineno or 1, exc.offset or 1) from None
     except (RecursionError, MemoryError, ValueError, OverflowError) as exc:

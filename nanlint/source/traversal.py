@@ -45,15 +45,32 @@ def child_fields(node_type: type) -> tuple[str, ...]:
     return fields
 
 
+def _node_types() -> frozenset[type]:
+    """Every libcst node class: a set lookup on type() is far cheaper than isinstance on the CSTNode ABC."""
+    found, pending = set(), [cst.CSTNode]
+    while pending:
+        for sub in pending.pop().__subclasses__():
+            if sub not in found:
+                found.add(sub)
+                pending.append(sub)
+    return frozenset(found)
+
+
+_NODE_TYPES = _node_types()
+_SEQUENCES = (list, tuple)
+
+
 def children(node: cst.CSTNode) -> list[cst.CSTNode]:
     """Direct children that can hold code, in source order."""
     found: list[cst.CSTNode] = []
+    node_types = _NODE_TYPES
     for name in child_fields(type(node)):
         value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
+        kind = type(value)
+        if kind in node_types:
             found.append(value)
-        elif isinstance(value, (list, tuple)):
-            found.extend(v for v in value if isinstance(v, cst.CSTNode))
+        elif kind in _SEQUENCES:
+            found.extend(v for v in value if type(v) in node_types)
     return found
 
 
@@ -77,25 +94,32 @@ class Dispatcher:
                 self.leave[node_type].insert(0, getattr(visitor, attr))
 
     def walk(self, root: cst.CSTNode) -> None:
+        """Visit in source order. The stack holds nodes to enter, and (node,) tuples to leave -- pushed
+        only for node types that have leave handlers, which are few."""
         enter, leave = self.enter, self.leave
-        stack: list[tuple[cst.CSTNode, bool]] = [(root, False)]
+        stack: list = [root]
         while stack:
-            node, done = stack.pop()
-            node_type = type(node)
-            if done:
-                for handler in leave.get(node_type, ()):
+            item = stack.pop()
+            if type(item) is tuple:
+                node = item[0]
+                for handler in leave[type(node)]:
                     try:
                         handler(node)
-                    except RecursionError:
+                    except RecursionError:  # a rule's reasoning on a pathologically deep expression
                         continue
                 continue
-            for handler in enter.get(node_type, ()):
-                try:
-                    handler(node)
-                except RecursionError:  # a rule's reasoning on a pathologically deep expression: no verdict
-                    continue
-            stack.append((node, True))
-            stack.extend((child, False) for child in reversed(children(node)))
+            handlers = enter.get(type(item))
+            if handlers:
+                for handler in handlers:
+                    try:
+                        handler(item)
+                    except RecursionError:
+                        continue
+            if type(item) in leave:
+                stack.append((item,))
+            found = children(item)
+            found.reverse()
+            stack.extend(found)
 
 
 _plans: dict[type, list[tuple[str, type, str]]] = {}
