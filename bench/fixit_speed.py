@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -24,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.corpus import CACHE  # noqa: E402
-from bench.measure import best_of_alternating, progress  # noqa: E402
+from bench.measure import ROOT, best_of_alternating, progress  # noqa: E402
 from bench.source_speed import PACKAGE, Corpus, subset, whole_package  # noqa: E402
 
 FIXIT = "fixit==2.2.1"
@@ -71,8 +72,8 @@ def fixit_python(requirement: str = FIXIT) -> Path:
     return python
 
 
-def _run(command: list[str], cwd: Path, allowed=(0, 1)) -> str:
-    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+def _run(command: list[str], cwd: Path, allowed=(0, 1), env=None) -> str:
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)
     if done.returncode not in allowed:
         raise SystemExit(f"{' '.join(command[:4])} ... failed with exit code {done.returncode}:\n"
                          f"{done.stderr[-2000:]}")
@@ -85,18 +86,20 @@ def measure(requirement: str = PACKAGE, lines: int | None = 100_000, repeat: int
     corpus = package if lines is None else subset(package, lines)
     python = fixit_python(fixit)
     directory = str(corpus.directory)
+    # the nanlint next to these scripts, as in-process runs import it (not another checkout's install)
     nanlint = [sys.executable, "-m", "nanlint", "check", directory, "--no-cache", "--select", "ALL", "--exit-zero",
                "-q", "--statistics"]
+    own = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     fixit_one = [str(python), "-c", _SINGLE_PROCESS.format(rule=RULE), directory]
     fixit_cli = [str(python), "-m", "fixit", "--rules", RULE, "lint", directory]  # exit 1: violations, 2: errors
     files, found, errors = (int(n) for n in _run(fixit_one, RULES).split())
     if files != len(corpus.files):
         raise SystemExit(f"Fixit checked {files} files, not the corpus's {len(corpus.files)}")
     progress(f"fixit: {corpus.lines:,} lines, {len(corpus.files)} files: one process each, best of {repeat}")
-    nanlint1, fixit1 = best_of_alternating(repeat, lambda: _run(nanlint + ["-j", "1"], RULES),
+    nanlint1, fixit1 = best_of_alternating(repeat, lambda: _run(nanlint + ["-j", "1"], RULES, env=own),
                                            lambda: _run(fixit_one, RULES))
     progress(f"fixit: command lines as users run them, best of {repeat}")
-    nanlint_cli, fixit_cli_time = best_of_alternating(repeat, lambda: _run(nanlint, RULES),
+    nanlint_cli, fixit_cli_time = best_of_alternating(repeat, lambda: _run(nanlint, RULES, env=own),
                                                       lambda: _run(fixit_cli, RULES, allowed=(0, 1, 2, 3)))
     version = _run([str(python), "-m", "fixit", "--version"], RULES).split()[-1]
     return FixitResult(version, corpus, repeat, nanlint1, fixit1, nanlint_cli, fixit_cli_time, files, found, errors)

@@ -32,7 +32,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import fixit_speed, graph_speed, source_speed  # noqa: E402
-from bench.measure import Contention, load_average, machine, progress, wait_for_quiet  # noqa: E402
+from bench.measure import (Contention, load_average, machine, nanlint_revision, progress,  # noqa: E402
+                           wait_for_quiet)
 
 SECTIONS = ("source", "fixit", "graph", "graph-growth")
 # Growth exponents up to this count as linear (timing noise and fixed costs shift k a little). A model
@@ -175,14 +176,15 @@ def growth_rows(plan: Plan, target: str) -> list[Row]:
 
 HEADER = ["area", "figure", "value", "baseline (same run)", "ratio", "target", "best of N"]
 
-READING = """How to read it: every ratio is nanlint's time (or memory) divided by the baseline measured in the same
-run on the same machine; below 1x nanlint is faster. Targets come from the issues (source pass: issue 3,
-graph pass: issue 5; none is set against Fixit, nor for sampling); a growth exponent k (time ~ size^k, fitted on log-log) counts as linear up to 1.15,
-or up to the model's own inference's k on the same family. The graph baseline is one inference in
-onnxruntime's default session (a thread per core); the ratio to a one-thread session, in parentheses,
-moves less when other processes take a core. Timings are the best of N runs; "other processes" says how
-much CPU the rest of the machine took while runs were timed. Each part runs alone too:
-`python bench/source_speed.py --lines 10000,100000,all`, `python bench/fixit_speed.py`,
+READING = """How to read it: every ratio is nanlint's time (or memory) divided by the baseline measured in
+the same run on the same machine; below 1x nanlint is faster. Targets come from the issues (source pass:
+issue 3, graph pass: issue 5; none is set against Fixit, nor for sampling); a growth exponent k (time ~
+size^k, fitted on log-log) counts as linear up to 1.15, or up to the model's own inference's k on the
+same family. The graph baseline is one inference in onnxruntime's default session (a thread per core);
+the ratio to a one-thread session, in parentheses, moves less when other processes take a core. Timings
+are the best of N runs; "other processes" says how much CPU the rest of the machine took while runs were
+timed. Measure a checkout nobody edits meanwhile (a `git clone` of the commit named above). Each part
+runs alone too: `python bench/source_speed.py --lines 10000,100000,all`, `python bench/fixit_speed.py`,
 `python bench/graph_speed.py --growth transformer-depth,transformer-width,resnet-depth`.
 """
 
@@ -235,6 +237,8 @@ def main() -> None:
             before = Contention.snapshot()
             rows += measures[section]()
             others.append(f"{section} {Contention.average_cores(since=before):.2f}")
+    if nanlint_revision() != about["nanlint"]:
+        about["nanlint"] += f", **changed during the run** to {nanlint_revision()}: re-run for consistent figures"
     about["load average (1, 5, 15 min)"] = f"{start_load} at the start, {load_average()} at the end"
     about["other processes"] = (f"used {Contention.average_cores():.2f} of the {os.cpu_count()} cores on average "
                                 f"while runs were timed (by section: {', '.join(others)})")
