@@ -9,6 +9,7 @@ report something; files spread over worker processes.
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -170,11 +171,32 @@ def parse(document: Document) -> tuple[cst.Module, ast.Module]:
     are kept (Python's knows where statements start, see positions.py)."""
     tree = check_syntax(document)
     try:
-        return cst.parse_module(document.text), tree
+        with _trusted_nodes():
+            return cst.parse_module(document.text), tree
     except cst.ParserSyntaxError as exc:
         raise DocumentError(f"syntax error: {exc.message}", exc.raw_line, exc.raw_column + 1) from None
     except (RecursionError, MemoryError, ValueError) as exc:
         raise DocumentError(f"cannot parse: {type(exc).__name__}") from None
+
+
+def _skip_validation(node: cst.CSTNode) -> None:
+    pass
+
+
+@contextlib.contextmanager
+def _trusted_nodes():
+    """libcst validates every node as it is built (CSTNode.__post_init__); nodes its parser builds
+    from source that Python's parser accepted are valid by construction (libcst's own PERF note
+    there), and skipping the check saves ~10% of a parse. Validation stays on for the nodes that
+    fixes build. Only the source pass parses, one file at a time per process."""
+    cst.CSTNode.__post_init__ = _skip_validation
+    try:
+        yield
+    finally:
+        cst.CSTNode.__post_init__ = _VALIDATING_POST_INIT
+
+
+_VALIDATING_POST_INIT = cst.CSTNode.__post_init__
 
 
 def check_syntax(document: Document) -> ast.Module:

@@ -165,3 +165,23 @@ def test_long_generated_expressions_are_linted_not_nan900():
               "z = x / (" + " + ".join(f"a{i}" for i in range(900)) + ")\n"
               "w = x == np.nan\n")
     assert [f.code for f in lint_text(source)] == ["NAN112"]
+
+
+def test_parsing_skips_libcst_validation_only_while_it_parses(monkeypatch):
+    import libcst as cst
+
+    from nanlint.source.documents import Document
+    from nanlint.source.engine import DocumentError, parse
+
+    source = "import torch\ny = torch.log(torch.softmax(x, dim=-1))\n"
+    module, _ = parse(Document(path="m.py", text=source))
+    assert module.code == source  # the trusted parse builds the same tree (round trip)
+    def crash(text):
+        cst.Name("not a name")  # not validated inside the parse
+        raise RecursionError
+
+    monkeypatch.setattr(cst, "parse_module", crash)
+    with pytest.raises(DocumentError, match="cannot parse: RecursionError"):
+        parse(Document(path="deep.py", text="x = 1\n"))
+    with pytest.raises(cst.CSTValidationError):  # nodes built afterwards (fixes) are validated again
+        cst.Name("not a name")
