@@ -185,3 +185,25 @@ def test_parsing_skips_libcst_validation_only_while_it_parses(monkeypatch):
         parse(Document(path="deep.py", text="x = 1\n"))
     with pytest.raises(cst.CSTValidationError):  # nodes built afterwards (fixes) are validated again
         cst.Name("not a name")
+
+
+def test_the_cyclic_collector_is_paused_per_file_and_restored(tmp_path):
+    import gc
+
+    from nanlint.source.engine import _cyclic_gc_paused
+
+    root = tree(tmp_path, {"a.py": BAD})
+    assert gc.isenabled()
+    with _cyclic_gc_paused():
+        with _cyclic_gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the outer pause still holds
+    assert gc.isenabled()
+    assert [(Path(p).name, c, line) for p, c, line in run([root], root)[0]] == [("a.py", "NAN112", 2)]
+    assert gc.isenabled()
+    gc.disable()  # a caller's own choice is kept
+    try:
+        run([root], root)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
