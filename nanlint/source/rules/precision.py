@@ -72,9 +72,32 @@ class MaskOverflow(FactsRule):
         elif isinstance(node.func, cst.Attribute) and node.func.attr.value in _FILL_METHODS \
                 and not self.ctx.names.is_module_alias(node.func.value):
             self._check(argument(node, _FILL_METHODS[node.func.attr.value] - 1, "fill_value"), "fill value")
+        elif _indexed_update(node) is not None:
+            self._masked_write(_indexed_update(node), argument(node, 0, "values"))
         elif qualified is not None:
             for keyword in ("fill_value", "padding_value"):
                 self._check(argument(node, None, keyword), "fill value")
+
+    # --- writes through a boolean index: `scores[mask] = -1e9`, `x.at[mask].set(-1e9)` --------
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            if isinstance(target.target, cst.Subscript):
+                self._masked_write(target.target, node.value)
+
+    def _masked_write(self, subscript: cst.Subscript, value: cst.BaseExpression | None) -> None:
+        """A float fill constant written at the positions a mask selects (a dict or list key is not a mask;
+        an integer is a token or class id written into an integer tensor)."""
+        indices = [element.slice.value for element in subscript.slice if isinstance(element.slice, cst.Index)]
+        if value is not None and self._float_spelled(value) and any(self._mask_like(index) for index in indices):
+            self._check(value, "mask fill value")
+
+    def _float_spelled(self, expr: cst.BaseExpression) -> bool:
+        """A float literal (through a sign and names) or a dtype's limit."""
+        expr = self.ctx.resolve(expr) if isinstance(expr, cst.Name) else expr
+        if isinstance(expr, cst.UnaryOperation):
+            return self._float_spelled(expr.expression)
+        return isinstance(expr, cst.Float) or dtype_limit(self.ctx, self.facts, expr) is not None
 
     def _op(self, call: OpCall) -> None:
         op = call.op
@@ -217,6 +240,16 @@ class MaskOverflow(FactsRule):
             advice = fix.message if fix else "use finfo(dtype).min of the tensor's own dtype"
             self.report(value_node, f"{what} {shown} is beyond the float16 range (max 65504): it overflows to "
                                     f"{'-' if value < 0 else ''}inf in half precision; {advice}", fix)
+
+
+def _indexed_update(node: cst.Call) -> cst.Subscript | None:
+    """The `x.at[index]` of JAX's functional update `x.at[index].set(value)`."""
+    func = node.func
+    if isinstance(func, cst.Attribute) and func.attr.value == "set" and isinstance(func.value, cst.Subscript):
+        owner = func.value.value
+        if isinstance(owner, cst.Attribute) and owner.attr.value == "at":
+            return func.value
+    return None
 
 
 def _call_name(node: cst.Call) -> str:

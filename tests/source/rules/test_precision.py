@@ -102,6 +102,48 @@ def test_additive_masks():
     assert lint(source, "NAN201")[0][3] == fill("-1e9", what="additive mask constant")
 
 
+def test_fills_written_through_a_boolean_index():
+    source = """\
+        import jax.numpy as jnp
+        import numpy as np
+        import torch
+
+        NEG = -1e10
+
+        def fill(scores, mask, x, pad, logits):
+            scores[mask] = -1e9
+            scores[~mask] = NEG
+            x[:, pad == 0] = -3.4e38
+            y = x.at[mask].set(-1e9)
+            logits[..., ~(np.arange(4) < 2)] = -1e30
+            z = jnp.where(mask, x, 0.0)
+            return scores, y, z, torch.softmax(scores, -1)
+        """
+    assert lint(source, "NAN201") == [
+        ("NAN201", 8, 20, fill("-1e9", what="mask fill value")),
+        ("NAN201", 9, 21, fill("NEG (-1e+10)", what="mask fill value")),
+        ("NAN201", 10, 22, fill("-3.4e38", what="mask fill value")),
+        ("NAN201", 11, 24, fill("-1e9", what="mask fill value")),
+        ("NAN201", 12, 40, fill("-1e30", what="mask fill value"))]
+
+
+def test_indexed_writes_that_are_not_masks_are_clean():
+    source = """\
+        import torch
+
+        def setup(config, table, x, i, mask, ids):
+            config["max_positions"] = 1e9          # a dict entry
+            table[0] = 1e10                        # an integer position
+            x[i] = -1e9                            # a plain index, not a mask
+            x[mask] = float("-inf")                # -inf is what a mask fill should be
+            x[mask] = torch.finfo(x.dtype).min
+            y = x.at[i].set(-1e9)
+            ids[ids == -200] = 151646               # a token id into an integer tensor
+            return config, table, x, y, torch.softmax(x, -1)
+        """
+    assert codes(source, "NAN201") == []
+
+
 def test_a_full_mask_converted_to_the_data_dtype_later():
     source = """\
         import torch
