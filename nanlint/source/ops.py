@@ -6,6 +6,8 @@ Adding a framework, or a spelling, is adding rows here.
 
 from __future__ import annotations
 
+import libcst as cst
+
 # Namespaces that mirror NumPy's API: one row covers them all.
 NUMPY_LIKE = ("numpy", "jax.numpy", "cupy", "autograd.numpy", "mxnet.np", "dask.array", "keras.ops",
               "tensorflow.experimental.numpy")
@@ -178,6 +180,21 @@ DIFFERENTIABLE_ROOTS = frozenset({"torch", "tensorflow", "jax", "flax", "keras",
 
 # Clamps whose bounds come first: jax.lax.clamp(min, x, max).
 CLAMP_BOUNDS_FIRST = frozenset({"jax.lax.clamp"})
+
+
+# Functional indexed writes, `x.at[index].set(value)` (JAX): the accessor attribute, the writing methods.
+INDEXED_WRITE_ACCESSOR, INDEXED_WRITE_METHODS = "at", frozenset({"set"})
+
+
+def indexed_write(node: cst.Call):
+    """The `x.at[index]` subscript of a functional indexed write, else None."""
+    func = node.func
+    if isinstance(func, cst.Attribute) and func.attr.value in INDEXED_WRITE_METHODS \
+            and isinstance(func.value, cst.Subscript):
+        owner = func.value.value
+        if isinstance(owner, cst.Attribute) and owner.attr.value == INDEXED_WRITE_ACCESSOR:
+            return func.value
+    return None
 
 
 def differentiable(qualified: str | None) -> bool:

@@ -72,8 +72,8 @@ class MaskOverflow(FactsRule):
         elif isinstance(node.func, cst.Attribute) and node.func.attr.value in _FILL_METHODS \
                 and not self.ctx.names.is_module_alias(node.func.value):
             self._check(argument(node, _FILL_METHODS[node.func.attr.value] - 1, "fill_value"), "fill value")
-        elif _indexed_update(node) is not None:
-            self._masked_write(_indexed_update(node), argument(node, 0, "values"))
+        elif ops.indexed_write(node) is not None:
+            self._masked_write(ops.indexed_write(node), argument(node, 0, "values"))
         elif qualified is not None:
             for keyword in ("fill_value", "padding_value"):
                 self._check(argument(node, None, keyword), "fill value")
@@ -240,16 +240,6 @@ class MaskOverflow(FactsRule):
             advice = fix.message if fix else "use finfo(dtype).min of the tensor's own dtype"
             self.report(value_node, f"{what} {shown} is beyond the float16 range (max 65504): it overflows to "
                                     f"{'-' if value < 0 else ''}inf in half precision; {advice}", fix)
-
-
-def _indexed_update(node: cst.Call) -> cst.Subscript | None:
-    """The `x.at[index]` of JAX's functional update `x.at[index].set(value)`."""
-    func = node.func
-    if isinstance(func, cst.Attribute) and func.attr.value == "set" and isinstance(func.value, cst.Subscript):
-        owner = func.value.value
-        if isinstance(owner, cst.Attribute) and owner.attr.value == "at":
-            return func.value
-    return None
 
 
 def _call_name(node: cst.Call) -> str:
