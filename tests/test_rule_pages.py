@@ -68,3 +68,11 @@ def test_implemented_page_has_examples(code):
 def test_page_file_names_match_titles():
     for path in catalog.rules_dir().glob("*.md"):
         assert re.fullmatch(r"NAN\d{3}", path.stem), path
+
+
+def test_unused_suppression_page_examples():
+    """NAN901 is no rule class (the engine reports it) and is opt-in: its examples run with it selected."""
+    example, = PAGES["NAN901"].examples("Example")
+    fixed, = PAGES["NAN901"].examples("Use instead")
+    assert codes(example, ("ALL", "NAN901")) == ["NAN901"]
+    assert codes(fixed, ("ALL", "NAN901")) == []
