@@ -41,28 +41,40 @@ class TensorStats:
     sample_nan: list[bool] = field(default_factory=list)
 
     def update(self, values: np.ndarray) -> None:
+        """Fold in one sample's tensor. A finite tensor (the common case) costs two reductions, three when
+        its range straddles 0; only a tensor holding NaN or Inf is scanned element by element."""
         values = np.asarray(values)
         if values.size == 0:
             self.sample_abs_max.append(0.0)
             self.sample_nan.append(False)
             return
-        values = values.astype(np.float64, copy=False)
+        low, high = float(values.min()), float(values.max())  # NaN anywhere makes them NaN
+        if math.isfinite(low) and math.isfinite(high):
+            self.count += int(values.size)
+            self.sample_nan.append(False)
+            self.sample_abs_max.append(max(-low, high))
+            closest = float(np.abs(values).min()) if low < 0 < high else min(abs(low), abs(high))
+            self._fold(low, high, closest)
+            return
+        self._update_nonfinite(values)
+
+    def _update_nonfinite(self, values: np.ndarray) -> None:
         finite = np.isfinite(values)
         nans = int(np.isnan(values).sum())
         self.nan += nans
-        self.inf += int(np.isinf(values).sum())
+        self.inf += int(values.size - finite.sum()) - nans
         self.count += int(values.size)
         self.sample_nan.append(nans > 0)
-        self.sample_abs_max.append(float(np.abs(values[finite]).max()) if finite.all() or finite.any() else 0.0)
-        if not finite.all():
-            self.sample_abs_max[-1] = math.inf
-        if finite.any():
-            kept = values[finite] if not finite.all() else values
-            self.min = min(self.min, float(kept.min()))
-            self.max = max(self.max, float(kept.max()))
+        self.sample_abs_max.append(math.inf)
+        kept = values[finite]
+        if kept.size:
             magnitudes = np.abs(kept)
-            self.abs_max = max(self.abs_max, float(magnitudes.max()))
-            self.abs_min = min(self.abs_min, float(magnitudes.min()))
+            self._fold(float(kept.min()), float(kept.max()), float(magnitudes.min()))
+
+    def _fold(self, low: float, high: float, closest: float) -> None:
+        self.min, self.max = min(self.min, low), max(self.max, high)
+        self.abs_max = max(self.abs_max, -low, high)
+        self.abs_min = min(self.abs_min, closest)
 
     @property
     def nonfinite(self) -> int:

@@ -64,3 +64,42 @@ def test_a_model_onnxruntime_rejects_is_a_sampling_error():
     model.graph.node[0].op_type = "NoSuchOp"
     with pytest.raises(SamplingError, match="onnxruntime cannot load the model"):
         run_samples(model, [{"x": np.zeros((2, 3), np.float32)}])
+
+
+def _reference_stats(samples: list[np.ndarray]) -> dict:
+    """What TensorStats must hold, computed the slow, obvious way in float64."""
+    values = np.concatenate([s.ravel() for s in samples]).astype(np.float64)
+    finite = values[np.isfinite(values)]
+    return {"min": finite.min() if finite.size else np.inf, "max": finite.max() if finite.size else -np.inf,
+            "abs_max": np.abs(finite).max() if finite.size else 0.0,
+            "abs_min": np.abs(finite).min() if finite.size else np.inf,
+            "nan": int(np.isnan(values).sum()), "inf": int(np.isinf(values).sum()), "count": values.size,
+            "sample_nan": [bool(np.isnan(s).any()) for s in samples],
+            "sample_abs_max": [np.inf if not np.isfinite(s).all() else float(np.abs(s).max()) for s in samples]}
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.float64])
+def test_tensor_statistics_match_a_reference(seed, dtype):
+    rng = np.random.default_rng(seed)
+    samples = []
+    for _ in range(4):
+        sample = (rng.standard_normal(int(rng.integers(1, 50))) * 10 ** rng.uniform(-3, 3)
+                  + rng.choice([0.0, 5.0, -5.0])).astype(dtype)
+        if rng.random() < 0.3:
+            sample[rng.integers(sample.size)] = rng.choice([np.nan, np.inf, -np.inf])
+        samples.append(sample)
+    stats = sampling.TensorStats()
+    for sample in samples:
+        stats.update(sample)
+    expected = _reference_stats(samples)
+    observed = {key: getattr(stats, key) for key in expected}
+    assert observed == expected  # exact: min, max and |x| of floats are exact in any float width
+
+
+def test_tensor_statistics_of_an_all_nan_and_an_empty_sample():
+    stats = sampling.TensorStats()
+    stats.update(np.array([np.nan, np.nan], np.float32))
+    stats.update(np.zeros((0, 3), np.float32))
+    assert (stats.nan, stats.inf, stats.count, stats.observed) == (2, 0, 2, None)
+    assert (stats.sample_nan, stats.sample_abs_max) == ([True, False], [np.inf, 0.0])
