@@ -235,11 +235,11 @@ def sample(model, options: GraphOptions):
     feeds = load_feeds(runtime.inputs, model.inputs) if runtime.inputs else draw_feeds(specs, runtime.samples,
                                                                                        runtime.seed)
     sizes = {name: math.prod(shape) for name, shape in model.shapes.items() if shape is not None}
-    proto = model.proto_with_data()
+    proto, weights = model.runnable()
     if options.progress is None:
-        return run_samples(proto, feeds, sizes, runtime.provider)
+        return run_samples(proto, feeds, sizes, runtime.provider, weights=weights)
     with options.progress("sampling", len(feeds)) as bar:
-        return run_samples(proto, feeds, sizes, runtime.provider, progress=bar.update)
+        return run_samples(proto, feeds, sizes, runtime.provider, progress=bar.update, weights=weights)
 
 
 def input_specs(model, options: GraphOptions):
@@ -268,9 +268,9 @@ def with_runtime_evidence(model, found, samples, precision, target: str, setting
         confirmed = {f.location.tensor for f in findings if f.evidence and f.evidence.kind != "static"}
         findings += runtime.nonfinite_findings(model, samples, target, settings, confirmed)
     if options.runtime.search and graded.open_hazards:
-        proto = model.proto_with_data()
+        proto, weights = model.runnable()
         findings = runtime.find_witnesses(proto, input_specs(model, options), findings, graded.open_hazards,
-                                          options.runtime, settings)
+                                          options.runtime, settings, weights)
     return findings
 
 

@@ -97,6 +97,17 @@ class Model:
     def domain_version(self, domain: str) -> int:
         return self.opsets.get(_norm_domain(domain), 1)
 
+    def runnable(self) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
+        """The model for onnxruntime without a serialized copy of its weights: `proto` (external
+        initializers left external) and the arrays of those initializers, for
+        SessionOptions.add_external_initializers. Serializing a 400 MB model and parsing it back
+        cost seconds; this costs a copy of the weights inside onnxruntime only."""
+        weights = {}
+        for tensor in self.proto.graph.initializer:
+            if tensor.data_location == TensorProto.EXTERNAL and tensor.name in self.constants:
+                weights[tensor.name] = np.ascontiguousarray(self.constants[tensor.name])
+        return self.proto, weights
+
     def proto_with_data(self) -> onnx.ModelProto:
         """A copy of `proto` with every main-graph initializer's data inline, e.g. to run the model with
         onnxruntime from memory. Costs a copy of the weights (and cannot exceed protobuf's 2 GB)."""

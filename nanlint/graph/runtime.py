@@ -316,11 +316,13 @@ def range_findings(model, run: SampleRun, precision, target: str, settings, head
 
 
 def find_witnesses(proto: onnx.ModelProto, specs: list[InputSpec], graded: list[Finding], open_hazards,
-                   options: RuntimeOptions, settings) -> list[Finding]:
+                   options: RuntimeOptions, settings, weights=None) -> list[Finding]:
+    """Witness inputs for the open hazards (`weights`: the arrays of external initializers, see
+    Model.runnable)."""
     hazards = [witness_search.Hazard(str(index), watch.tensor, watch.score) for index, watch in open_hazards]
     if not hazards:
         return graded
-    result = witness_search.search(proto, specs, hazards, options.budget, options.seed, options.provider)
+    result = witness_search.search(proto, specs, hazards, options.budget, options.seed, options.provider, weights)
     for key, witness in result.witnesses.items():
         index = int(key)
         finding = graded[index]

@@ -135,12 +135,17 @@ def _chunks(tensors: list[str], sizes: Mapping[str, int]) -> list[list[str]]:
     return chunks
 
 
-def _session(model: onnx.ModelProto, provider: str):
+def _session(model: onnx.ModelProto, provider: str, weights: Mapping[str, np.ndarray] | None = None):
+    """A session keeping every tensor; `weights`: arrays of the model's external initializers (see
+    Model.runnable)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL  # keep every tensor
     options.log_severity_level = 3
+    if weights:
+        names = list(weights)
+        options.add_external_initializers(names, [onnxruntime.OrtValue.ortvalue_from_numpy(weights[n]) for n in names])
     try:
         return onnxruntime.InferenceSession(model.SerializeToString(), options, providers=[provider])
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises many types; the user gets one line
@@ -149,13 +154,14 @@ def _session(model: onnx.ModelProto, provider: str):
 
 def run_samples(model: onnx.ModelProto, feeds: Iterable[Mapping[str, np.ndarray]],
                 sizes: Mapping[str, int] | None = None, provider: str = "CPUExecutionProvider",
-                progress=None) -> SampleRun:
-    """Observed statistics of every exposable float tensor over the given input feeds."""
+                progress=None, weights: Mapping[str, np.ndarray] | None = None) -> SampleRun:
+    """Observed statistics of every exposable float tensor over the given input feeds (`weights`: the
+    arrays of external initializers, see Model.runnable)."""
     feeds = list(feeds)
     tensors = exposable_tensors(model)
     result = SampleRun(stats={name: TensorStats() for name in tensors}, samples=len(feeds), provider=provider)
     for chunk in _chunks(tensors, sizes or {}):
-        session = _session(_with_outputs(model, chunk), provider)
+        session = _session(_with_outputs(model, chunk), provider, weights)
         outputs = [o.name for o in session.get_outputs()]
         for feed in feeds:
             try:

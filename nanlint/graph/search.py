@@ -79,14 +79,15 @@ def outside_unit(x: np.ndarray) -> float:
 
 
 def search(model: onnx.ModelProto, specs: list[InputSpec], hazards: list[Hazard], budget: float,
-           seed: int = 0, provider: str = "CPUExecutionProvider") -> SearchResult:
-    """Search for a witness of each hazard within `budget` seconds."""
+           seed: int = 0, provider: str = "CPUExecutionProvider", weights=None) -> SearchResult:
+    """Search for a witness of each hazard within `budget` seconds (`weights`: the arrays of external
+    initializers, see Model.runnable)."""
     started = time.perf_counter()
     result = SearchResult()
     if not hazards or budget <= 0:
         return result
     tensors = list(dict.fromkeys(h.tensor for h in hazards))
-    session = _session(_with_outputs(model, tensors), provider)
+    session = _session(_with_outputs(model, tensors), provider, weights)
     names = [o.name for o in session.get_outputs()]
     rng = np.random.default_rng(seed)
     best: dict[str, tuple[float, dict]] = {}

@@ -103,3 +103,40 @@ def test_tensor_statistics_of_an_all_nan_and_an_empty_sample():
     stats.update(np.zeros((0, 3), np.float32))
     assert (stats.nan, stats.inf, stats.count, stats.observed) == (2, 0, 2, None)
     assert (stats.sample_nan, stats.sample_abs_max) == ([True, False], [np.inf, 0.0])
+
+
+def linear_model() -> onnx.ModelProto:
+    rng = np.random.default_rng(0)
+    weights = [onnx.numpy_helper.from_array(rng.standard_normal((64, 64)).astype(np.float32), f"w{i}")
+               for i in range(3)]
+    nodes = [helper.make_node("MatMul", ["x", "w0"], ["a"]), helper.make_node("Relu", ["a"], ["r"]),
+             helper.make_node("MatMul", ["r", "w1"], ["b"]), helper.make_node("Tanh", ["b"], ["t"]),
+             helper.make_node("MatMul", ["t", "w2"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", T.FLOAT, [4, 64])],
+                              [helper.make_tensor_value_info("y", T.FLOAT, [4, 64])], weights)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.mark.parametrize("layout", ["external data file", "weights kept in the model file"])
+def test_sampling_and_search_run_weights_left_in_place_like_inline_ones(tmp_path, monkeypatch, layout):
+    """Weights that stay on disk (external data, or a large model's own file mapped) reach onnxruntime
+    as external initializers: the same statistics as the model with its weights inline."""
+    from nanlint.graph import model as model_module
+    from nanlint.graph.model import load_model
+    from nanlint.graph.search import Hazard, search
+
+    proto = linear_model()
+    path = tmp_path / "m.onnx"
+    if layout == "external data file":
+        onnx.save_model(linear_model(), path, save_as_external_data=True, location="m.data", size_threshold=0)
+    else:
+        onnx.save_model(proto, path)
+        monkeypatch.setattr(model_module, "EXTERNALIZE_ABOVE_BYTES", 0)
+    model = load_model(str(path))
+    runnable, weights = model.runnable()
+    assert sorted(weights) == ["w0", "w1", "w2"]
+    feeds = draw_feeds([InputSpec("x", T.FLOAT, (4, 64), -1, 1)], 4)
+    assert run_samples(runnable, feeds, weights=weights).stats == run_samples(proto, feeds).stats
+    found = search(runnable, [InputSpec("x", T.FLOAT, (4, 64), -1, 1)], [Hazard("h", "y", lambda v: float(v.max()))],
+                   budget=0.5, weights=weights)
+    assert found.witnesses["h"].score > 0
