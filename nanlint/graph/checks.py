@@ -189,7 +189,9 @@ def constants_out_of_range(ctx: Context) -> None:
         info = ctx.precision.info(name)
         if info is None or ctx.precision.own_dtypes or not ctx.model.consumers.get(name) or value.size == 0:
             continue
-        low, high = _finite_range(value)
+        low, high = ctx.raw(name) or (math.nan, math.nan)  # the analysis has reduced most weights already
+        if not (math.isfinite(low) and math.isfinite(high)):
+            low, high = _finite_range(value)
         if low is None:
             continue
         peak = max(-low, high)

@@ -468,3 +468,25 @@ def test_profile_can_mark_a_kernel_that_overflows_like_exp(tmp_path):
     finding = only(run(model, bounds, str(profile)))
     assert brief([finding]) == [("NAN504", "op", "y", "warning")]
     assert finding.message.startswith("Softplus input can reach 20, beyond ln(65504) = 11.09 for float16")
+
+
+def test_constant_holding_inf_and_a_large_finite_value_reports_the_finite_one(tmp_path):
+    """The analysis's bound of such a constant is infinite; the message names the largest finite value."""
+    import onnx
+
+    from nanlint.config import GraphSettings
+    from nanlint.graph import GraphOptions, analyze_models
+
+    mask = np.array([[0.0, -np.inf], [-1e9, 0.0]], np.float32)
+    graph = helper.make_graph([helper.make_node("Add", ["x", "mask"], ["y"], name="add")], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 2])],
+                              [numpy_helper.from_array(mask, "mask")])
+    path = tmp_path / "m.onnx"
+    onnx.save_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    options = GraphOptions.from_cli(GraphSettings(), ("cuda-fp16",), ["x=-1,1"], (), samples=0, search=False)
+    results, errors = analyze_models([str(path)], dataclasses.replace(Settings(), select=("NAN701",)), options)
+    assert errors == []
+    assert [f.message for f in results[0].findings] == [
+        "constant 'mask' holds -1e+09, beyond float16's finite range (max 65504): "
+        "the float16 conversion clips it to -65504"]
