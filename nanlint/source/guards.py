@@ -29,7 +29,7 @@ import libcst as cst
 
 from nanlint.source import ops
 from nanlint.source.names import dotted
-from nanlint.source.rule import Context, OpCall
+from nanlint.source.rule import Context, OpCall, Rule
 from nanlint.source.traversal import children, iter_nodes
 
 # Why a value can be exactly 0 (the rules put these in their messages).
@@ -533,3 +533,13 @@ def plus_eps(ctx: Context, node: cst.BaseExpression, eps: float, enclose: bool) 
         text = f"({text})"
     result = f"{text} + {number(eps)}"
     return f"({result})" if enclose and not getattr(node, "lpar", None) else result
+
+
+class SurroundedRule(Rule):
+    """A rule that judges a value by what encloses it: reads the file's Surroundings as `self.around`."""
+
+    uses: tuple[type, ...] = (Surroundings,)
+
+    @property
+    def around(self) -> Surroundings:
+        return self.ctx.tracker(Surroundings)

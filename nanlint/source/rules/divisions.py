@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from nanlint.source import guards, squares
-from nanlint.source.rule import Context, OpCall, PendingFix, Rule
+from nanlint.source.rule import Context, OpCall, PendingFix
 
 # Why a denominator can be exactly 0 (in the message; the reasons shared with NAN104 are in guards).
 NORM = "a norm, which is 0 for a zero vector"
@@ -21,22 +21,17 @@ _ADVICE = {
 }
 
 
-class UnguardedDivision(Rule):
+class UnguardedDivision(guards.SurroundedRule):
     """NAN105: `x / d` where d is a sum, norm, std, var or count without an eps or clamp."""
 
     code = "NAN105"
     triggers = ("/", "div", "reciprocal")
-    uses = (guards.Surroundings,)
     options = {
         # also flag `x / x.sum()` of values not known to be masked or relu'd (off: normalising positive
         # weights is everywhere and rarely all-zero)
         "plain-sums": False,
         "fix-eps": 1e-8,
     }
-
-    @property
-    def around(self) -> guards.Surroundings:
-        return self.ctx.tracker(guards.Surroundings)
 
     def visit_Call(self, node: cst.Call) -> None:
         found = guards.call(self.ctx, node)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from nanlint.source import guards
-from nanlint.source.rule import Context, OpCall, PendingFix, Rule
+from nanlint.source.rule import Context, OpCall, PendingFix
 
 # Why a log's argument can be exactly 0 (in the message; the reasons shared with NAN105 are in guards).
 PROBABILITY = "a probability that can be 0"
@@ -22,21 +22,16 @@ _ADVICE = {
 }
 
 
-class UnguardedLog(Rule):
+class UnguardedLog(guards.SurroundedRule):
     """NAN104: log(p) of a probability through a name, of 1 - p, of a masked product or sum, of a count."""
 
     code = "NAN104"
     triggers = ("log",)
-    uses = (guards.Surroundings,)
     options = {
         # names taken for probabilities when their assignment says nothing else (`log(probs)` of a parameter)
         "probability-names": ["prob", "probs", "proba", "probas", "probability", "probabilities"],
         "fix-eps": 1e-8,
     }
-
-    @property
-    def around(self) -> guards.Surroundings:
-        return self.ctx.tracker(guards.Surroundings)
 
     def visit_Call(self, node: cst.Call) -> None:
         found = guards.call(self.ctx, node)

@@ -5,22 +5,16 @@ from __future__ import annotations
 import libcst as cst
 
 from nanlint.source import guards, squares
-from nanlint.source.rule import Rule
 from nanlint.source.traversal import iter_nodes
 
 _HALF_POWERS = {0.5: "sqrt", -0.5: "rsqrt"}
 
 
-class SqrtAtZero(Rule):
+class SqrtAtZero(guards.SurroundedRule):
     """NAN106: sqrt(sum(x**2)), sqrt(var), rsqrt(mean(x**2)) without an eps under the root, where gradients flow."""
 
     code = "NAN106"
     triggers = ("sqrt", "**", "pow")
-    uses = (guards.Surroundings,)
-
-    @property
-    def around(self) -> guards.Surroundings:
-        return self.ctx.tracker(guards.Surroundings)
 
     def visit_Call(self, node: cst.Call) -> None:
         found = guards.call(self.ctx, node)

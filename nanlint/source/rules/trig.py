@@ -8,7 +8,7 @@ import re
 import libcst as cst
 
 from nanlint.source import guards, squares
-from nanlint.source.rule import Context, Rule
+from nanlint.source.rule import Context
 
 STRICT_CLAMP = "clamp it strictly inside (-1 + eps, 1 - eps) first"
 
@@ -19,16 +19,11 @@ NORMALISED_DOT = "a normalised dot product"
 COSINE = "a cosine"
 
 
-class UnclampedAcos(Rule):
+class UnclampedAcos(guards.SurroundedRule):
     """NAN108: acos(cosine_similarity(a, b)), asin(dot / (norm * norm)), sqrt(1 - cos**2)."""
 
     code = "NAN108"
     triggers = ("acos", "asin", "arccos", "arcsin", "sqrt", "**")
-    uses = (guards.Surroundings,)
-
-    @property
-    def around(self) -> guards.Surroundings:
-        return self.ctx.tracker(guards.Surroundings)
 
     def visit_Call(self, node: cst.Call) -> None:
         found = guards.call(self.ctx, node)

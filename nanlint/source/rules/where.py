@@ -5,24 +5,19 @@ from __future__ import annotations
 import libcst as cst
 
 from nanlint.source import guards
-from nanlint.source.rule import Context, Rule
+from nanlint.source.rule import Context
 from nanlint.source.traversal import iter_nodes
 
 # Ops whose derivative is infinite (or whose value is NaN) somewhere, by the name the message uses.
 _UNSAFE = {"log": "log", "sqrt": "sqrt", "rsqrt": "rsqrt", "acos": "acos", "asin": "asin", "reciprocal": "reciprocal"}
 
 
-class WhereGradientNan(Rule):
+class WhereGradientNan(guards.SurroundedRule):
     """NAN110: `where(x > 0, log(x), 0)`; the double where `where(x > 0, log(where(x > 0, x, 1)), 0)` is the fix."""
 
     code = "NAN110"
     triggers = ("where", "masked_fill", "select", "switch")
-    uses = (guards.Surroundings,)
     overrides = ("NAN104", "NAN105", "NAN106", "NAN108")
-
-    @property
-    def around(self) -> guards.Surroundings:
-        return self.ctx.tracker(guards.Surroundings)
 
     def visit_Call(self, node: cst.Call) -> None:
         found = guards.call(self.ctx, node)
