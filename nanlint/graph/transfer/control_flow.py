@@ -19,6 +19,22 @@ UNROLL_LIMIT = 8
 WIDEN_AFTER = 3
 
 
+def _fixpoint(state, one_step, what: str):
+    """Iterate `one_step(state) -> (next state, the step's outputs)` on the joined state until it stops
+    growing, widening what still grows after WIDEN_AFTER rounds: (stable state, last step's outputs)."""
+    acc = list(state)
+    for round_ in range(WIDEN_AFTER + 2):
+        next_state, outs = one_step(acc)
+        new = [_join_shaped(a, o) for a, o in zip(acc, next_state)]
+        if all(n is not None and _contains(a, n) for a, n in zip(acc, new)):
+            return acc, outs
+        if round_ >= WIDEN_AFTER:
+            new = [_widen(a, n) if n is not None and a.shape == n.shape else Interval.unbounded(a.shape)
+                   for a, n in zip(acc, new)]
+        acc = new
+    raise NotExact(f"{what} state does not stabilise")
+
+
 def _join_shaped(a: Interval | None, b: Interval | None) -> Interval | None:
     if a is None or b is None:
         return None
@@ -116,18 +132,11 @@ def loop(ctx: NodeContext):
     top = float(trip - 1) if trip is not None else np.inf
     iteration = Interval.range(0, top, (), np.float64)
     any_cond = Interval.range(0, 1, cond_in.shape, np.float64)
-    acc = list(state)
-    for round_ in range(WIDEN_AFTER + 2):
+    def one_step(acc):
         outs = step(iteration, any_cond, acc)
-        new = [_join_shaped(a, o) for a, o in zip(acc, outs[1:1 + n_state])]
-        if all(n is not None and _contains(a, n) for a, n in zip(acc, new)):
-            break
-        if round_ >= WIDEN_AFTER:
-            new = [_widen(a, n) if n is not None and a.shape == n.shape else Interval.unbounded(a.shape)
-                   for a, n in zip(acc, new)]
-        acc = new
-    else:
-        raise NotExact("loop state does not stabilise")
+        return outs[1:1 + n_state], outs
+
+    acc, outs = _fixpoint(state, one_step, "loop")
     scan_out = [_repeat(outs[1 + n_state + k], trip) if outs[1 + n_state + k] is not None else None
                 for k in range(n_scan)]
     return acc + scan_out
@@ -189,18 +198,11 @@ def scan(ctx: NodeContext):
     for s, axis in zip(seqs, axes):
         lo, hi = s.broadcast()
         slices.append(Interval(np.min(lo, axis=axis), np.max(hi, axis=axis), s.may_nan))
-    acc = list(state)
-    for round_ in range(WIDEN_AFTER + 2):
+    def one_step(acc):
         outs = run(acc, slices)
-        new = [_join_shaped(a, o) for a, o in zip(acc, outs[:n_state])]
-        if all(n is not None and _contains(a, n) for a, n in zip(acc, new)):
-            break
-        if round_ >= WIDEN_AFTER:
-            new = [_widen(a, n) if n is not None and a.shape == n.shape else Interval.unbounded(a.shape)
-                   for a, n in zip(acc, new)]
-        acc = new
-    else:
-        raise NotExact("scan state does not stabilise")
+        return outs[:n_state], outs
+
+    acc, outs = _fixpoint(state, one_step, "scan")
     scan_out = []
     for k in range(n_scan_out):
         part = outs[n_state + k]
