@@ -182,6 +182,10 @@ DIFFERENTIABLE_ROOTS = frozenset({"torch", "tensorflow", "jax", "flax", "keras",
 CLAMP_BOUNDS_FIRST = frozenset({"jax.lax.clamp"})
 
 
+# Frameworks without finfo whose dtypes carry their limits (`x.dtype.min`): NAN201's fix spells that.
+DTYPE_LIMIT_ATTRIBUTES = frozenset({"tensorflow"})
+
+
 # Functional indexed writes, `x.at[index].set(value)` (JAX): the accessor attribute, the writing methods.
 INDEXED_WRITE_ACCESSOR, INDEXED_WRITE_METHODS = "at", frozenset({"set"})
 

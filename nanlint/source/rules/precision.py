@@ -211,19 +211,19 @@ class MaskOverflow(FactsRule):
         if source is None or not (isinstance(source, cst.Name) or isinstance(source, cst.Attribute)
                                   and _dotted(source)):
             return None
+        limit = "min" if value < 0 else "max"
         finfo = self._finfo_spelling(call)
-        if finfo is None:
+        if finfo is not None:
+            text = f"{finfo}({self.ctx.code_of(source)}.dtype).{limit}"
+        elif any(ops.canonical(n).split(".")[0] in ops.DTYPE_LIMIT_ATTRIBUTES for n in _namespaces(call)):
+            text = f"{self.ctx.code_of(source)}.dtype.{limit}"
+        else:
             return None
-        text = f"{finfo}({self.ctx.code_of(source)}.dtype).{'min' if value < 0 else 'max'}"
         return PendingFix("safe", f"use {text}", ((node, text),))
 
     def _finfo_spelling(self, call: OpCall) -> str | None:
         """The finfo of the framework the op belongs to, as this file can spell it."""
-        if call.qualified is not None:
-            namespaces = [call.qualified.rsplit(".", 1)[0]]
-        else:  # a method: the namespaces that have this op as a function
-            namespaces = [name.rsplit(".", 1)[0] for name in ops.FUNCTIONS.get(call.op, [])]
-        for namespace in namespaces:
+        for namespace in _namespaces(call):
             candidate = f"{namespace}.finfo"
             if ops.function_op(candidate) == "finfo":
                 spelled = self.ctx.spelling(candidate)
@@ -240,6 +240,13 @@ class MaskOverflow(FactsRule):
             advice = fix.message if fix else "use finfo(dtype).min of the tensor's own dtype"
             self.report(value_node, f"{what} {shown} is beyond the float16 range (max 65504): it overflows to "
                                     f"{'-' if value < 0 else ''}inf in half precision; {advice}", fix)
+
+
+def _namespaces(call: OpCall) -> list[str]:
+    """The namespace of the op's function, or for a method, the namespaces that have it as a function."""
+    if call.qualified is not None:
+        return [call.qualified.rsplit(".", 1)[0]]
+    return [name.rsplit(".", 1)[0] for name in ops.FUNCTIONS.get(call.op, [])]
 
 
 def _call_name(node: cst.Call) -> str:

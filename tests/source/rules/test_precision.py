@@ -75,7 +75,7 @@ def test_fill_constants_in_every_framework():
     messages = [message for *_, message in lint(source, "NAN201")]
     assert messages[0] == fill("-INF (-1e+12)", "use torch.finfo(scores.dtype).min")
     assert messages[2] == fill("-1e9", "use jnp.finfo(x.dtype).min")
-    assert messages[3] == fill("-1e9")  # this file cannot spell a finfo for TensorFlow: no fix
+    assert messages[3] == fill("-1e9", "use x.dtype.min")  # TensorFlow has no finfo; its dtypes carry limits
     assert messages[7] == fill("1e10", sign="")
     assert messages[12] == fill("np.finfo(np.float32).min (-3.40282e+38)", "use torch.finfo(scores.dtype).min",
                                 "mask fill value")
@@ -263,6 +263,20 @@ def test_fixed_torch_masked_fill_computes_the_same_values():
     assert torch.isfinite(half).all()
     with pytest.raises(RuntimeError):
         before["attend"](scores.half(), mask)
+
+
+def test_tensorflow_fix_uses_the_dtype_limits():
+    source = textwrap.dedent("""\
+        import tensorflow as tf
+
+        def attend(scores, mask):
+            scores = tf.where(mask, scores, -1e9)
+            return tf.nn.softmax(scores, axis=-1)
+        """)
+    fixed = _fixed(source)
+    assert fixed == source.replace("-1e9)", "scores.dtype.min)")
+    cst.parse_module(fixed)
+    assert codes(fixed, "NAN201") == []
 
 
 def test_no_fix_where_the_dtype_source_is_not_a_plain_name():
