@@ -32,6 +32,8 @@ from typing import Callable
 
 import numpy as np
 
+from bench.graph_speed import transformer
+
 FP16_MAX = 65504.0
 IMAGE_RANGE = (-2.5, 2.5)  # ImageNet-normalised pixels lie in about [-2.1, 2.6]
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
@@ -318,40 +320,8 @@ def bert() -> Bench:
     import torch
     from torch import nn
 
-    hidden, heads, ffn, layers = 256, 4, 1024, 4
-
-    class Layer(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.qkv, self.out = nn.Linear(hidden, 3 * hidden), nn.Linear(hidden, hidden)
-            self.ln1, self.ln2 = nn.LayerNorm(hidden, eps=1e-12), nn.LayerNorm(hidden, eps=1e-12)
-            self.up, self.down = nn.Linear(hidden, ffn), nn.Linear(ffn, hidden)
-
-        def forward(self, x, bias):
-            b, t, _ = x.shape
-            q, k, v = self.qkv(x).view(b, t, 3, heads, hidden // heads).permute(2, 0, 3, 1, 4)
-            scores = q @ k.transpose(-1, -2) / (hidden // heads) ** 0.5 + bias
-            context = (torch.softmax(scores, -1) @ v).transpose(1, 2).reshape(b, t, hidden)
-            x = self.ln1(x + self.out(context))  # post-LN, as in BERT
-            return self.ln2(x + self.down(nn.functional.gelu(self.up(x))))
-
-    class Bert(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.words, self.positions = nn.Embedding(VOCAB, hidden), nn.Embedding(512, hidden)
-            self.types, self.ln = nn.Embedding(2, hidden), nn.LayerNorm(hidden, eps=1e-12)
-            self.layers = nn.ModuleList(Layer() for _ in range(layers))
-
-        def forward(self, input_ids, attention_mask):
-            positions = torch.arange(input_ids.shape[1]).unsqueeze(0)
-            x = self.ln(self.words(input_ids) + self.positions(positions) + self.types(torch.zeros_like(input_ids)))
-            bias = (1.0 - attention_mask[:, None, None, :].float()) * -10000.0
-            for layer in self.layers:
-                x = layer(x, bias)
-            return x
-
     torch.manual_seed(2)
-    model = Bert()
+    model = transformer(layers=4, hidden=256, vocab=VOCAB, seq=BERT_SEQ)[0]  # heads of 64, FFN 1024
     for module in model.modules():  # Hugging Face's BERT init
         if isinstance(module, (nn.Linear, nn.Embedding)):
             nn.init.normal_(module.weight, 0.0, 0.02)
