@@ -24,9 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.corpus import CACHE  # noqa: E402
-from bench.measure import ROOT, best_of_alternating, progress  # noqa: E402
-from bench.source_speed import PACKAGE, Corpus, subset, whole_package  # noqa: E402
+from bench.corpus import CACHE
+from bench.measure import ROOT, best_of_alternating, progress
+from bench.source_speed import PACKAGE, Corpus, subset, whole_package
 
 FIXIT = "fixit==2.2.1"
 RULES = Path(__file__).resolve().parent / "fixit_rules"
@@ -75,20 +75,31 @@ def fixit_python(requirement: str = FIXIT) -> Path:
 def _run(command: list[str], cwd: Path, allowed=(0, 1), env=None) -> str:
     done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)
     if done.returncode not in allowed:
-        raise SystemExit(f"{' '.join(command[:4])} ... failed with exit code {done.returncode}:\n"
-                         f"{done.stderr[-2000:]}")
+        raise SystemExit(f"{' '.join(command[:4])} ... failed with exit code {done.returncode}:\n{done.stderr[-2000:]}")
     return done.stdout
 
 
-def measure(requirement: str = PACKAGE, lines: int | None = 100_000, repeat: int = 3,
-            fixit: str = FIXIT) -> FixitResult:
+def measure(
+    requirement: str = PACKAGE, lines: int | None = 100_000, repeat: int = 3, fixit: str = FIXIT
+) -> FixitResult:
     package = whole_package(requirement)
     corpus = package if lines is None else subset(package, lines)
     python = fixit_python(fixit)
     directory = str(corpus.directory)
     # the nanlint next to these scripts, as in-process runs import it (not another checkout's install)
-    nanlint = [sys.executable, "-m", "nanlint", "check", directory, "--no-cache", "--select", "ALL", "--exit-zero",
-               "-q", "--statistics"]
+    nanlint = [
+        sys.executable,
+        "-m",
+        "nanlint",
+        "check",
+        directory,
+        "--no-cache",
+        "--select",
+        "ALL",
+        "--exit-zero",
+        "-q",
+        "--statistics",
+    ]
     own = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     fixit_one = [str(python), "-c", _SINGLE_PROCESS.format(rule=RULE), directory]
     fixit_cli = [str(python), "-m", "fixit", "--rules", RULE, "lint", directory]  # exit 1: violations, 2: errors
@@ -96,11 +107,13 @@ def measure(requirement: str = PACKAGE, lines: int | None = 100_000, repeat: int
     if files != len(corpus.files):
         raise SystemExit(f"Fixit checked {files} files, not the corpus's {len(corpus.files)}")
     progress(f"fixit: {corpus.lines:,} lines, {len(corpus.files)} files: one process each, best of {repeat}")
-    nanlint1, fixit1 = best_of_alternating(repeat, lambda: _run(nanlint + ["-j", "1"], RULES, env=own),
-                                           lambda: _run(fixit_one, RULES))
+    nanlint1, fixit1 = best_of_alternating(
+        repeat, lambda: _run(nanlint + ["-j", "1"], RULES, env=own), lambda: _run(fixit_one, RULES)
+    )
     progress(f"fixit: command lines as users run them, best of {repeat}")
-    nanlint_cli, fixit_cli_time = best_of_alternating(repeat, lambda: _run(nanlint, RULES, env=own),
-                                                      lambda: _run(fixit_cli, RULES, allowed=(0, 1, 2, 3)))
+    nanlint_cli, fixit_cli_time = best_of_alternating(
+        repeat, lambda: _run(nanlint, RULES, env=own), lambda: _run(fixit_cli, RULES, allowed=(0, 1, 2, 3))
+    )
     version = _run([str(python), "-m", "fixit", "--version"], RULES).split()[-1]
     return FixitResult(version, corpus, repeat, nanlint1, fixit1, nanlint_cli, fixit_cli_time, files, found, errors)
 
@@ -113,13 +126,19 @@ def main() -> None:
     parser.add_argument("--fixit", default=FIXIT, help="the Fixit requirement to install")
     args = parser.parse_args()
     result = measure(args.package, None if args.lines == "all" else int(args.lines), args.repeat, args.fixit)
-    print(f"corpus: {result.corpus.name}: {len(result.corpus.files)} files, {result.corpus.lines} lines; "
-          f"Fixit {result.fixit_version}: {result.fixit_findings} findings, {result.fixit_errors} files it could not "
-          f"lint; best of {args.repeat}")
-    print(f"one process:   nanlint {result.nanlint1:.2f} s, Fixit {result.fixit1:.2f} s, "
-          f"ratio {result.nanlint1 / result.fixit1:.2f}")
-    print(f"command lines: nanlint {result.nanlint_cli:.2f} s, fixit lint {result.fixit_cli:.2f} s, "
-          f"ratio {result.nanlint_cli / result.fixit_cli:.2f}")
+    print(
+        f"corpus: {result.corpus.name}: {len(result.corpus.files)} files, {result.corpus.lines} lines; "
+        f"Fixit {result.fixit_version}: {result.fixit_findings} findings, {result.fixit_errors} files it could not "
+        f"lint; best of {args.repeat}"
+    )
+    print(
+        f"one process:   nanlint {result.nanlint1:.2f} s, Fixit {result.fixit1:.2f} s, "
+        f"ratio {result.nanlint1 / result.fixit1:.2f}"
+    )
+    print(
+        f"command lines: nanlint {result.nanlint_cli:.2f} s, fixit lint {result.fixit_cli:.2f} s, "
+        f"ratio {result.nanlint_cli / result.fixit_cli:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -66,8 +66,15 @@ class Bench:
         partial = path.with_suffix(".partial")
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer warnings about shapes fixed at export: intended here
-            torch.onnx.export(self.module, args, str(partial), dynamo=False, opset_version=17,
-                              input_names=self.input_names, output_names=["y"])
+            torch.onnx.export(
+                self.module,
+                args,
+                str(partial),
+                dynamo=False,
+                opset_version=17,
+                input_names=self.input_names,
+                output_names=["y"],
+            )
         partial.rename(path)
         return path
 
@@ -79,7 +86,7 @@ def run_torch(module, feeds: list[dict[str, np.ndarray]], names: list[str], batc
     outs = []
     with torch.no_grad():
         for start in range(0, len(feeds), batch):
-            chunk = feeds[start:start + batch]
+            chunk = feeds[start : start + batch]
             args = [torch.from_numpy(np.concatenate([f[n] for f in chunk])) for n in names]
             outs.append(module(*args))
     return torch.cat(outs)
@@ -105,7 +112,7 @@ def realistic_images(rng: np.random.Generator, count: int) -> list[dict[str, np.
         for _ in range(rng.integers(1, 5)):
             y0, x0 = rng.integers(0, size, 2)
             h, w = rng.integers(size // 10, size // 2, 2)
-            image[:, y0:y0 + h, x0:x0 + w] = rng.uniform(0, 1, (3, 1, 1))
+            image[:, y0 : y0 + h, x0 : x0 + w] = rng.uniform(0, 1, (3, 1, 1))
         image = np.clip(image + rng.normal(0, 0.04, image.shape), 0, 1)
         normalised = (image - IMAGENET_MEAN[:, None, None]) / IMAGENET_STD[:, None, None]
         feeds.append({"pixels": np.clip(normalised, *IMAGE_RANGE)[None].astype(np.float32)})
@@ -119,8 +126,9 @@ def _box_blur(image: np.ndarray, width: int) -> np.ndarray:
         padded = np.pad(image, [(half, half) if a == axis else (0, 0) for a in range(3)], mode="edge")
         sums = np.cumsum(np.insert(padded, 0, 0.0, axis=axis), axis=axis)
         size = image.shape[axis]
-        image = (np.take(sums, np.arange(width, width + size), axis=axis)
-                 - np.take(sums, np.arange(size), axis=axis)) / width
+        image = (
+            np.take(sums, np.arange(width, width + size), axis=axis) - np.take(sums, np.arange(size), axis=axis)
+        ) / width
     return image
 
 
@@ -145,8 +153,9 @@ def resnet18(hot: bool) -> Bench:
     class ResNet18(nn.Module):
         def __init__(self):
             super().__init__()
-            self.stem = nn.Sequential(nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
-                                      nn.MaxPool2d(3, 2, 1))
+            self.stem = nn.Sequential(
+                nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(3, 2, 1)
+            )
             blocks, inplanes = [], 64
             for planes, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
                 blocks += [Block(inplanes, planes, stride), Block(planes, planes, 1)]
@@ -181,10 +190,19 @@ def resnet18(hot: bool) -> Bench:
         _measure_batchnorm(model, statistics_images, after=hot_bn)  # later layers trained with it
     model.eval()
     example = {"pixels": np.zeros((1, 3, IMAGE_SIZE, IMAGE_SIZE), np.float32)}
-    description = ("ResNet-18 (1x3x160x160, 11.7M parameters), BatchNorm statistics from realistic images"
-                   + ("; one channel of layer3.1.bn2 scaled to cross 65504 on some images" if hot else ""))
-    return Bench(name, model, ["pixels"], {"pixels": IMAGE_RANGE}, realistic_images,
-                 lambda fresh: pgd_images(model, fresh), description, example)
+    description = "ResNet-18 (1x3x160x160, 11.7M parameters), BatchNorm statistics from realistic images" + (
+        "; one channel of layer3.1.bn2 scaled to cross 65504 on some images" if hot else ""
+    )
+    return Bench(
+        name,
+        model,
+        ["pixels"],
+        {"pixels": IMAGE_RANGE},
+        realistic_images,
+        lambda fresh: pgd_images(model, fresh),
+        description,
+        example,
+    )
 
 
 def _measure_batchnorm(model, images, after=None) -> None:
@@ -195,7 +213,7 @@ def _measure_batchnorm(model, images, after=None) -> None:
 
     norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
     if after is not None:
-        norms = norms[norms.index(after) + 1:]
+        norms = norms[norms.index(after) + 1 :]
     for norm in norms:
         norm.reset_running_stats()
         norm.momentum = None
@@ -222,8 +240,9 @@ def _channel_peaks(model, module, images) -> np.ndarray:
     return np.concatenate(seen)
 
 
-def pgd_images(model, fresh: list[dict[str, np.ndarray]], targets: int = 3, starts: int = 4,
-               steps: int = 10) -> list[dict[str, np.ndarray]]:
+def pgd_images(
+    model, fresh: list[dict[str, np.ndarray]], targets: int = 3, starts: int = 4, steps: int = 10
+) -> list[dict[str, np.ndarray]]:
     """Adversarial images: projected sign-gradient ascent on log max |activation| of the `targets`
     modules whose activations peak highest relative to 65504 on the fresh images, from the
     `starts` fresh images that excite each of them most; every step stays inside the input range."""
@@ -241,7 +260,7 @@ def pgd_images(model, fresh: list[dict[str, np.ndarray]], targets: int = 3, star
         start = images[np.argsort(-peaks[index])[:starts]].clone()
         x = start.requires_grad_(True)
         captured = []
-        handle = module.register_forward_hook(lambda m, i, o: captured.append(o))
+        handle = module.register_forward_hook(lambda m, i, o, captured=captured: captured.append(o))
         for _ in range(steps):
             captured.clear()
             model(x)
@@ -259,11 +278,13 @@ def _module_peaks(model, modules, inputs) -> np.ndarray:
     import torch
 
     peaks = {id(m): [] for m in modules}
-    handles = [m.register_forward_hook(lambda m, i, o: peaks[id(m)].append(o.abs().flatten(1).amax(1).numpy()))
-               for m in modules]
+    handles = [
+        m.register_forward_hook(lambda m, i, o: peaks[id(m)].append(o.abs().flatten(1).amax(1).numpy()))
+        for m in modules
+    ]
     with torch.no_grad():
         for start in range(0, len(inputs), 32):
-            model(inputs[start:start + 32])
+            model(inputs[start : start + 32])
     for handle in handles:
         handle.remove()
     return np.stack([np.concatenate(peaks[id(m)]) for m in modules])
@@ -292,12 +313,11 @@ def token_scan(module, names: list[str], seq: int, leaves, top: int = 8) -> list
     build, for each module, sequences of its highest-scoring tokens: the best two repeated, and the
     top ones mixed."""
     order = np.random.default_rng(0).permutation(VOCAB)
-    feeds = [{"input_ids": order[start:start + seq][None].astype(np.int64)} for start in range(0, VOCAB, seq)]
+    feeds = [{"input_ids": order[start : start + seq][None].astype(np.int64)} for start in range(0, VOCAB, seq)]
     ones = {"attention_mask": np.ones((1, seq), np.int64)} if "attention_mask" in names else {}
     feeds = [{**feed, **ones} for feed in feeds if feed["input_ids"].shape[1] == seq]
     peaks = {id(m): [] for m in leaves}  # per module: [sequences, positions] of max |x| over features
-    handles = [m.register_forward_hook(lambda m, i, o: peaks[id(m)].append(o.abs().amax(-1).numpy()))
-               for m in leaves]
+    handles = [m.register_forward_hook(lambda m, i, o: peaks[id(m)].append(o.abs().amax(-1).numpy())) for m in leaves]
     run_torch(module, feeds, names, batch=64)
     for handle in handles:
         handle.remove()
@@ -331,11 +351,16 @@ def bert() -> Bench:
     names = ["input_ids", "attention_mask"]
     leaves = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.LayerNorm))]
     example = {"input_ids": np.zeros((1, BERT_SEQ), np.int64), "attention_mask": np.ones((1, BERT_SEQ), np.int64)}
-    return Bench("bert", model, names, {"input_ids": (0.0, VOCAB - 1.0), "attention_mask": (0.0, 1.0)},
-                 lambda rng, n: token_feeds(rng, n, BERT_SEQ, with_mask=True),
-                 lambda fresh: token_scan(model, names, BERT_SEQ, leaves),
-                 "BERT-style post-LN encoder (4 layers, hidden 256, FFN 1024, vocab 8192, seq 64), N(0, 0.02) "
-                 "weights", example)
+    return Bench(
+        "bert",
+        model,
+        names,
+        {"input_ids": (0.0, VOCAB - 1.0), "attention_mask": (0.0, 1.0)},
+        lambda rng, n: token_feeds(rng, n, BERT_SEQ, with_mask=True),
+        lambda fresh: token_scan(model, names, BERT_SEQ, leaves),
+        "BERT-style post-LN encoder (4 layers, hidden 256, FFN 1024, vocab 8192, seq 64), N(0, 0.02) weights",
+        example,
+    )
 
 
 # --- T5-style encoder --------------------------------------------------------------------------------
@@ -369,7 +394,7 @@ def t5() -> Bench:
         def forward(self, x, position_bias):
             b, t, _ = x.shape
             h = self.norm1(x)
-            split = lambda y: y.view(b, t, heads, d_kv).transpose(1, 2)  # noqa: E731
+            split = lambda y: y.view(b, t, heads, d_kv).transpose(1, 2)
             scores = split(self.q(h)) @ split(self.k(h)).transpose(-1, -2) + position_bias  # no 1/sqrt(d)
             context = (torch.softmax(scores, -1) @ split(self.v(h))).transpose(1, 2).reshape(b, t, -1)
             x = x + self.o(context)
@@ -395,14 +420,14 @@ def t5() -> Bench:
     model = T5Encoder()
     with torch.no_grad():  # Hugging Face's T5 init (factor 1.0)
         nn.init.normal_(model.embed.weight, 0.0, 1.0)
-        nn.init.normal_(model.relative.weight, 0.0, d_model ** -0.5)
+        nn.init.normal_(model.relative.weight, 0.0, d_model**-0.5)
         for block in model.blocks:
             nn.init.normal_(block.q.weight, 0.0, (d_model * d_kv) ** -0.5)
             for linear in (block.k, block.v):
-                nn.init.normal_(linear.weight, 0.0, d_model ** -0.5)
+                nn.init.normal_(linear.weight, 0.0, d_model**-0.5)
             nn.init.normal_(block.o.weight, 0.0, (heads * d_kv) ** -0.5)
-            nn.init.normal_(block.wi.weight, 0.0, d_model ** -0.5)
-            nn.init.normal_(block.wo.weight, 0.0, d_ff ** -0.5)
+            nn.init.normal_(block.wi.weight, 0.0, d_model**-0.5)
+            nn.init.normal_(block.wo.weight, 0.0, d_ff**-0.5)
     model.eval()
     rng = np.random.default_rng(303)
     _plant_massive_activations(model, rng, hot_tokens=64)
@@ -410,12 +435,17 @@ def t5() -> Bench:
     names = ["input_ids"]
     leaves = [m for m in model.modules() if isinstance(m, nn.Linear)]
     example = {"input_ids": np.zeros((1, T5_SEQ), np.int64)}
-    return Bench("t5", model, names, {"input_ids": (0.0, VOCAB - 1.0)},
-                 lambda rng, n: token_feeds(rng, n, T5_SEQ, with_mask=False),
-                 lambda fresh: token_scan(model, names, T5_SEQ, leaves),
-                 "T5-style encoder (2 blocks, d_model 512, d_ff 2048, vocab 8192, seq 32), decomposed RMSNorm; "
-                 "block 1 FF overflows on inputs with one of 64 rare tokens, block 2 FF scaled to straddle 65504",
-                 example)
+    return Bench(
+        "t5",
+        model,
+        names,
+        {"input_ids": (0.0, VOCAB - 1.0)},
+        lambda rng, n: token_feeds(rng, n, T5_SEQ, with_mask=False),
+        lambda fresh: token_scan(model, names, T5_SEQ, leaves),
+        "T5-style encoder (2 blocks, d_model 512, d_ff 2048, vocab 8192, seq 32), decomposed RMSNorm; "
+        "block 1 FF overflows on inputs with one of 64 rare tokens, block 2 FF scaled to straddle 65504",
+        example,
+    )
 
 
 def relative_buckets(seq: int, buckets: int = 32, max_distance: int = 128):
@@ -427,8 +457,10 @@ def relative_buckets(seq: int, buckets: int = 32, max_distance: int = 128):
     bucket = (relative > 0).long() * half
     distance = relative.abs()
     exact = half // 2
-    large = exact + (torch.log(distance.float().clamp(min=1) / exact) / math.log(max_distance / exact)
-                     * (half - exact)).long()
+    large = (
+        exact
+        + (torch.log(distance.float().clamp(min=1) / exact) / math.log(max_distance / exact) * (half - exact)).long()
+    )
     return bucket + torch.where(distance < exact, distance, large.clamp(max=half - 1))
 
 

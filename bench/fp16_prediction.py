@@ -66,6 +66,7 @@ CALIBRATION_SEED, FRESH_SEED = 11, 22
 
 # --- ground truth ----------------------------------------------------------------------------------
 
+
 @dataclass
 class Graph:
     """Dataflow of the ONNX model: which node outputs exist and who reads what."""
@@ -75,7 +76,7 @@ class Graph:
     producer_inputs: dict[str, list[str]]  # tensor -> inputs of the node producing it
 
     @classmethod
-    def of(cls, proto) -> "Graph":
+    def of(cls, proto) -> Graph:
         import onnx
 
         types = {vi.name: vi.type.tensor_type.elem_type for vi in (*proto.graph.value_info, *proto.graph.output)}
@@ -119,8 +120,7 @@ def peaks_per_input(path: Path, feeds: list[dict]) -> tuple[Graph, np.ndarray]:
     exposed.graph.output.extend(onnx.helper.make_empty_tensor_value_info(name) for name in graph.tensors)
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
-    session = onnxruntime.InferenceSession(exposed.SerializeToString(), options,
-                                           providers=["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(exposed.SerializeToString(), options, providers=["CPUExecutionProvider"])
     peaks = np.zeros((len(feeds), len(graph.tensors)))
     for row, feed in enumerate(feeds):
         for column, value in enumerate(session.run(graph.tensors, feed)):
@@ -132,6 +132,7 @@ def peaks_per_input(path: Path, feeds: list[dict]) -> tuple[Graph, np.ndarray]:
 
 # --- predictions -----------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Prediction:
     tensor: str
@@ -142,9 +143,10 @@ class Prediction:
 
 def predictions(path: Path, ranges: dict, **runtime) -> tuple[list[Prediction], dict]:
     """The overflow predictions of `nanlint graph` on one model, and the run's summary."""
+    import onnx
+
     from nanlint.config import GraphSettings, Settings
     from nanlint.graph import GraphOptions, analyze_models
-    import onnx
 
     settings = dataclasses.replace(Settings(), select=("ALL",))
     declared = [f"{name}={lo},{hi}" for name, (lo, hi) in ranges.items()]
@@ -152,8 +154,7 @@ def predictions(path: Path, ranges: dict, **runtime) -> tuple[list[Prediction], 
     [result], errors = analyze_models([str(path)], settings, options)
     if errors:
         raise SystemExit(f"nanlint failed on {path}: {errors}")
-    producers = {out: node for node in onnx.load(str(path), load_external_data=False).graph.node
-                 for out in node.output}
+    producers = {out: node for node in onnx.load(str(path), load_external_data=False).graph.node for out in node.output}
     found = []
     for finding in result.findings:
         tensor = predicted_tensor(finding, producers)
@@ -194,8 +195,9 @@ PREDICTORS = [
     Predictor("drawn: warning+", "drawn", _warnings_up),
     Predictor("sampled: error", "sampled", _errors),
     Predictor("sampled: warning+", "sampled", _warnings_up),
-    Predictor("sampled: static-evidence warning", "sampled",
-              lambda p: p.severity == "warning" and p.evidence == "static"),
+    Predictor(
+        "sampled: static-evidence warning", "sampled", lambda p: p.severity == "warning" and p.evidence == "static"
+    ),
     Predictor("sampled: any incl. info", "sampled", lambda p: True),
     Predictor("search: error", "search", _errors),
     Predictor("search: warning+", "search", _warnings_up),
@@ -203,6 +205,7 @@ PREDICTORS = [
 
 
 # --- scoring ---------------------------------------------------------------------------------------
+
 
 @dataclass
 class Score:
@@ -213,7 +216,7 @@ class Score:
     origins: int = 0
     origins_covered: int = 0
 
-    def __add__(self, other: "Score") -> "Score":
+    def __add__(self, other: Score) -> Score:
         return Score(*(a + b for a, b in zip(dataclasses.astuple(self), dataclasses.astuple(other))))
 
     @property
@@ -237,8 +240,14 @@ class Coverage:
     correct: set[str]  # predictions that cover a true tensor on some input
 
     def score(self, predicted: set[str]) -> Score:
-        return Score(len(predicted), len(self.correct), len(self.truth), len(self.covered), len(self.origins),
-                     len(self.origins & self.covered))
+        return Score(
+            len(predicted),
+            len(self.correct),
+            len(self.truth),
+            len(self.covered),
+            len(self.origins),
+            len(self.origins & self.covered),
+        )
 
 
 def coverage(graph: Graph, over: np.ndarray, predicted: set[str]) -> Coverage:
@@ -264,6 +273,7 @@ def coverage(graph: Graph, over: np.ndarray, predicted: set[str]) -> Coverage:
 
 
 # --- the run ---------------------------------------------------------------------------------------
+
 
 @dataclass
 class ModelReport:
@@ -293,9 +303,12 @@ def evaluate(name: str, args) -> ModelReport:
     calib_path = CACHE / f"{path.stem}-calibration-{args.calibration}.npz"
     np.savez(calib_path, **{n: np.stack([f[n] for f in calibration]) for n in bench.input_names})
     runs = {}
-    for run, runtime in (("static", {"samples": 0}), ("drawn", {"samples": args.samples}),
-                         ("sampled", {"inputs": str(calib_path)}),
-                         ("search", {"inputs": str(calib_path), "search": True, "budget": args.budget})):
+    for run, runtime in (
+        ("static", {"samples": 0}),
+        ("drawn", {"samples": args.samples}),
+        ("sampled", {"inputs": str(calib_path)}),
+        ("search", {"inputs": str(calib_path), "search": True, "budget": args.budget}),
+    ):
         started = time.perf_counter()
         runs[run], _ = predictions(path, bench.ranges, **runtime)
         seconds[run] = time.perf_counter() - started
@@ -308,7 +321,7 @@ def evaluate(name: str, args) -> ModelReport:
     graph, peaks = peaks_per_input(path, fresh + adversarial)
     seconds["truth"] = time.perf_counter() - started
     over = peaks >= FP16_INF
-    truth = {graph.tensors[c]: float(over[:len(fresh), c].mean()) for c in np.flatnonzero(over.any(axis=0))}
+    truth = {graph.tensors[c]: float(over[: len(fresh), c].mean()) for c in np.flatnonzero(over.any(axis=0))}
     between = int(((peaks > 65504) & ~over).any(axis=0).sum())
     if between:
         print(f"note: {name}: {between} tensors peak in (65504, 65520): finite in float16, not counted")
@@ -318,10 +331,21 @@ def evaluate(name: str, args) -> ModelReport:
         result = coverage(graph, over, predicted)
         scores[predictor.label], covered[predictor.label] = result.score(predicted), sorted(result.covered)
     origins = coverage(graph, over, set()).origins
-    in_order = lambda names: sorted(names, key=graph.tensors.index)  # noqa: E731
+    in_order = lambda names: sorted(names, key=graph.tensors.index)
     truth = {name: truth[name] for name in in_order(truth)}
-    return ModelReport(name, bench.description, len(graph.tensors), len(fresh), len(adversarial), truth,
-                       in_order(origins), runs, scores, covered, seconds)
+    return ModelReport(
+        name,
+        bench.description,
+        len(graph.tensors),
+        len(fresh),
+        len(adversarial),
+        truth,
+        in_order(origins),
+        runs,
+        scores,
+        covered,
+        seconds,
+    )
 
 
 def percent(value: float | None) -> str:
@@ -329,8 +353,18 @@ def percent(value: float | None) -> str:
 
 
 def print_table(reports: list[ModelReport]) -> None:
-    header = ("model", "predictor", "predicted", "correct", "precision", "true", "covered", "recall",
-              "origins", "origin recall")
+    header = (
+        "model",
+        "predictor",
+        "predicted",
+        "correct",
+        "precision",
+        "true",
+        "covered",
+        "recall",
+        "origins",
+        "origin recall",
+    )
     rows = []
     for predictor in PREDICTORS:
         total = Score()
@@ -342,21 +376,38 @@ def print_table(reports: list[ModelReport]) -> None:
     widths = [max(len(header[0]), *(len(r[0]) for r in rows)), max(len(header[1]), *(len(r[1]) for r in rows))]
     print(" | ".join([header[0].ljust(widths[0]), header[1].ljust(widths[1]), *header[2:]]))
     for model, label, s in sorted(rows, key=lambda r: (r[0] == "ALL", r[0], [p.label for p in PREDICTORS].index(r[1]))):
-        cells = [str(s.predicted), str(s.correct), percent(s.precision), str(s.truth), str(s.covered),
-                 percent(s.recall), str(s.origins), percent(s.origin_recall)]
-        print(" | ".join([model.ljust(widths[0]), label.ljust(widths[1]), *(c.rjust(len(h)) for c, h in
-                                                                            zip(cells, header[2:]))]))
+        cells = [
+            str(s.predicted),
+            str(s.correct),
+            percent(s.precision),
+            str(s.truth),
+            str(s.covered),
+            percent(s.recall),
+            str(s.origins),
+            percent(s.origin_recall),
+        ]
+        print(
+            " | ".join(
+                [model.ljust(widths[0]), label.ljust(widths[1]), *(c.rjust(len(h)) for c, h in zip(cells, header[2:]))]
+            )
+        )
 
 
-DETAIL_COLUMNS = {"S": "static pass alone (warning+)", "E": "sampled: error", "W": "sampled: warning+",
-                  "X": "search: error"}
+DETAIL_COLUMNS = {
+    "S": "static pass alone (warning+)",
+    "E": "sampled: error",
+    "W": "sampled: warning+",
+    "X": "search: error",
+}
 
 
 def print_details(report: ModelReport) -> None:
     print(f"\n## {report.name}: {report.description}")
-    print(f"{report.tensors} float tensors; truth from {report.fresh} fresh + {report.adversarial} adversarial "
-          f"inputs; {len(report.truth)} tensors overflow (o: an origin on some input; % of fresh inputs on which "
-          f"it overflows; covered by " + ", ".join(f"{k} = {v}" for k, v in DETAIL_COLUMNS.items()) + "):")
+    print(
+        f"{report.tensors} float tensors; truth from {report.fresh} fresh + {report.adversarial} adversarial "
+        f"inputs; {len(report.truth)} tensors overflow (o: an origin on some input; % of fresh inputs on which "
+        f"it overflows; covered by " + ", ".join(f"{k} = {v}" for k, v in DETAIL_COLUMNS.items()) + "):"
+    )
     for name, share in report.truth.items():
         marks = "".join(key if name in report.covered[label] else "." for key, label in DETAIL_COLUMNS.items())
         print(f"  {'o' if name in report.origins else ' '} {100 * share:5.1f}% {marks} {name}")
@@ -383,9 +434,11 @@ def main() -> None:
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     started = time.perf_counter()
     reports = [evaluate(name, args) for name in args.models.split(",")]
-    print(f"target {TARGET}; nanlint given {args.calibration} calibration inputs; truth on {args.fresh} fresh "
-          f"realistic inputs + adversarial ones; search budget {args.budget:g}s; "
-          f"{time.perf_counter() - started:.0f}s in all")
+    print(
+        f"target {TARGET}; nanlint given {args.calibration} calibration inputs; truth on {args.fresh} fresh "
+        f"realistic inputs + adversarial ones; search budget {args.budget:g}s; "
+        f"{time.perf_counter() - started:.0f}s in all"
+    )
     print_table(reports)
     if args.verbose:
         for report in reports:

@@ -51,6 +51,7 @@ DEFAULT_SAMPLES = 16  # nanlint graph's default --samples
 
 # --- models ----------------------------------------------------------------------------------------
 
+
 def resnet(blocks=(3, 4, 6, 3), width=64):
     """A ResNet with bottleneck blocks (ResNet-50: blocks 3-4-6-3, width 64), 1x3x224x224 input."""
     import torch
@@ -76,11 +77,12 @@ def resnet(blocks=(3, 4, 6, 3), width=64):
     class ResNet(nn.Module):
         def __init__(self):
             super().__init__()
-            self.stem = nn.Sequential(nn.Conv2d(3, width, 7, 2, 3, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
-                                      nn.MaxPool2d(3, 2, 1))
+            self.stem = nn.Sequential(
+                nn.Conv2d(3, width, 7, 2, 3, bias=False), nn.BatchNorm2d(width), nn.ReLU(), nn.MaxPool2d(3, 2, 1)
+            )
             layers, inplanes = [], width
             for stage, count in enumerate(blocks):
-                planes = width * 2 ** stage
+                planes = width * 2**stage
                 for index in range(count):
                     layers.append(Bottleneck(inplanes, planes, 2 if index == 0 and stage > 0 else 1))
                     inplanes = planes * 4
@@ -132,8 +134,12 @@ def transformer(layers=12, hidden=768, vocab=30522, seq=128):
 
     ids = torch.zeros(1, seq, dtype=torch.int64)
     mask = torch.ones(1, seq, dtype=torch.int64)
-    return Encoder(), (ids, mask), ["input_ids", "attention_mask"], {"input_ids": (0.0, vocab - 1.0),
-                                                                    "attention_mask": (0.0, 1.0)}
+    return (
+        Encoder(),
+        (ids, mask),
+        ["input_ids", "attention_mask"],
+        {"input_ids": (0.0, vocab - 1.0), "attention_mask": (0.0, 1.0)},
+    )
 
 
 MODELS = {"resnet50": resnet, "bert-base": transformer}
@@ -141,10 +147,10 @@ MODELS = {"resnet50": resnet, "bert-base": transformer}
 # Families for the growth figures: one architecture, growing depth or width; every stage grows alike, so
 # that size and compute grow together (a small vocabulary, so that the layers make the size).
 FAMILIES = {
-    "transformer-depth": {f"encoder-L{n}-H256": functools.partial(transformer, n, 256, 1000)
-                          for n in (1, 2, 4, 8, 16)},
-    "transformer-width": {f"encoder-L4-H{h}": functools.partial(transformer, 4, h, 1000)
-                          for h in (128, 256, 512, 1024)},
+    "transformer-depth": {f"encoder-L{n}-H256": functools.partial(transformer, n, 256, 1000) for n in (1, 2, 4, 8, 16)},
+    "transformer-width": {
+        f"encoder-L4-H{h}": functools.partial(transformer, 4, h, 1000) for h in (128, 256, 512, 1024)
+    },
     "resnet-depth": {f"resnet-{n}-{n}-{n}-{n}": functools.partial(resnet, (n,) * 4) for n in (1, 2, 4, 8)},
 }
 QUICK_FAMILIES = {
@@ -163,12 +169,14 @@ def export(name: str, directory: Path, builder=None) -> tuple[Path, dict]:
     path = directory / f"{name}.onnx"
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice, on every export
-        torch.onnx.export(module, args, str(path), dynamo=False, opset_version=17, input_names=names,
-                          output_names=["y"])
+        torch.onnx.export(
+            module, args, str(path), dynamo=False, opset_version=17, input_names=names, output_names=["y"]
+        )
     return path, ranges
 
 
 # --- measurements ----------------------------------------------------------------------------------
+
 
 def inference_session(path: Path, threads: int = 0):
     """(seconds to create the session, a function running one inference) with onnxruntime's CPU provider
@@ -209,8 +217,14 @@ def graph_options(ranges: dict, target: str, samples: int):
     from nanlint.config import GraphSettings
     from nanlint.graph import GraphOptions
 
-    return GraphOptions.from_cli(GraphSettings(), (target,), [f"{k}={lo},{hi}" for k, (lo, hi) in ranges.items()],
-                                 (), samples=samples, search=False)
+    return GraphOptions.from_cli(
+        GraphSettings(),
+        (target,),
+        [f"{k}={lo},{hi}" for k, (lo, hi) in ranges.items()],
+        (),
+        samples=samples,
+        search=False,
+    )
 
 
 def analysis_run(path: Path, ranges: dict, target: str, samples: int = 0) -> tuple[float, dict]:
@@ -285,8 +299,9 @@ class ModelResult:
     summary: dict
 
 
-def measure_model(name: str, directory: Path, target: str, repeat: int, sample_counts=(2, 6),
-                  builder=None) -> ModelResult:
+def measure_model(
+    name: str, directory: Path, target: str, repeat: int, sample_counts=(2, 6), builder=None
+) -> ModelResult:
     from nanlint.graph.model import load_model
 
     progress(f"graph: exporting {name}")
@@ -295,8 +310,9 @@ def measure_model(name: str, directory: Path, target: str, repeat: int, sample_c
     _, infer_one_thread = inference_session(path, threads=1)
     _, summary = analysis_run(path, ranges, target)  # warm-up (kernel sessions are cached)
     progress(f"graph: {name}: static pass vs one inference, best of {repeat}")
-    static, inference, one_thread = static_vs_inference(repeat, lambda: analysis_run(path, ranges, target), infer,
-                                                        infer_one_thread)
+    static, inference, one_thread = static_vs_inference(
+        repeat, lambda: analysis_run(path, ranges, target), infer, infer_one_thread
+    )
     progress(f"graph: {name}: sampling at {sample_counts[0]} and {sample_counts[1]} samples, best of {repeat}")
     model = load_model(str(path))
     few, many = (best_of(repeat, functools.partial(sampling_run, model, ranges, n)) for n in sample_counts)
@@ -308,8 +324,9 @@ def measure_model(name: str, directory: Path, target: str, repeat: int, sample_c
     size = path.stat().st_size
     path.unlink()
     setup = few - sample_counts[0] * per_sample
-    return ModelResult(name, size, created, inference, one_thread, static, per_sample, setup, memory_static,
-                       memory_sampled, summary)
+    return ModelResult(
+        name, size, created, inference, one_thread, static, per_sample, setup, memory_static, memory_sampled, summary
+    )
 
 
 @dataclasses.dataclass
@@ -341,7 +358,9 @@ def measure_growth(family: str, members: dict, directory: Path, target: str, rep
         path, ranges = export(name, directory, builder)
         _, infer = inference_session(path)
         analysis_run(path, ranges, target)  # warm-up
-        static, inference = static_vs_inference(repeat, lambda: analysis_run(path, ranges, target), infer)
+        static, inference = static_vs_inference(
+            repeat, lambda path=path, ranges=ranges: analysis_run(path, ranges, target), infer
+        )
         points.append(GrowthPoint(name, path.stat().st_size, inference, static))
         path.unlink()
     return Growth(family, points)
@@ -356,32 +375,59 @@ def main() -> None:
     args = parser.parse_args()
     import onnxruntime
 
-    print(f"target {args.target}; onnxruntime {onnxruntime.__version__}, CPU, {os.cpu_count()} cores; "
-          f"best of {args.repeat}")
+    print(
+        f"target {args.target}; onnxruntime {onnxruntime.__version__}, CPU, {os.cpu_count()} cores; "
+        f"best of {args.repeat}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         rows = [measure_model(name, Path(tmp), args.target, args.repeat) for name in args.models.split(",") if name]
-        growths = [measure_growth(f, FAMILIES[f], Path(tmp), args.target, args.repeat)
-                   for f in args.growth.split(",") if f]
+        growths = [
+            measure_growth(f, FAMILIES[f], Path(tmp), args.target, args.repeat) for f in args.growth.split(",") if f
+        ]
     if rows:
-        header = ("model", "size MB", "ort session s", "ort inference s (1 thread)", "static pass s",
-                  "static ratio (1 thread)",
-                  "per sample s", "sample ratio", "sampling setup s", "peak extra MB static/sampled",
-                  "memory ratio static/sampled", "tensors", "findings")
+        header = (
+            "model",
+            "size MB",
+            "ort session s",
+            "ort inference s (1 thread)",
+            "static pass s",
+            "static ratio (1 thread)",
+            "per sample s",
+            "sample ratio",
+            "sampling setup s",
+            "peak extra MB static/sampled",
+            "memory ratio static/sampled",
+            "tensors",
+            "findings",
+        )
         print(" | ".join(header))
     for r in rows:
-        print(" | ".join([r.name, f"{r.size / 2**20:.0f}", f"{r.session:.2f}",
-                          f"{r.inference:.3f} ({r.inference_one_thread:.3f})",
-                          f"{r.static:.2f}",
-                          f"{r.static / r.inference:.1f}x ({r.static / r.inference_one_thread:.1f}x)",
-                          f"{r.per_sample:.3f}", f"{r.per_sample / r.inference:.1f}x", f"{r.sampling_setup:.2f}",
-                          f"{r.memory_static / 2**20:.0f}/{r.memory_sampled / 2**20:.0f}",
-                          f"{r.memory_static / r.size:.2f}x/{r.memory_sampled / r.size:.2f}x",
-                          str(r.summary.get("tensors_analysed")), json.dumps(r.summary.get("by_code"))]))
+        print(
+            " | ".join(
+                [
+                    r.name,
+                    f"{r.size / 2**20:.0f}",
+                    f"{r.session:.2f}",
+                    f"{r.inference:.3f} ({r.inference_one_thread:.3f})",
+                    f"{r.static:.2f}",
+                    f"{r.static / r.inference:.1f}x ({r.static / r.inference_one_thread:.1f}x)",
+                    f"{r.per_sample:.3f}",
+                    f"{r.per_sample / r.inference:.1f}x",
+                    f"{r.sampling_setup:.2f}",
+                    f"{r.memory_static / 2**20:.0f}/{r.memory_sampled / 2**20:.0f}",
+                    f"{r.memory_static / r.size:.2f}x/{r.memory_sampled / r.size:.2f}x",
+                    str(r.summary.get("tensors_analysed")),
+                    json.dumps(r.summary.get("by_code")),
+                ]
+            )
+        )
     for growth in growths:
         print(f"{growth.family}: static k = {growth.exponent:.2f}, inference k = {growth.inference_exponent:.2f}")
         for p in growth.points:
-            print(f"    {p.name:<22} {p.size / 2**20:>8.1f} MB  static {p.static:>7.3f} s  inference "
-                  f"{p.inference:>7.4f} s  ratio {p.static / p.inference:>5.1f}x")
+            print(
+                f"    {p.name:<22} {p.size / 2**20:>8.1f} MB  static {p.static:>7.3f} s  inference "
+                f"{p.inference:>7.4f} s  ratio {p.static / p.inference:>5.1f}x"
+            )
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.graph_speed import export  # noqa: E402
+from bench.graph_speed import export
 
 SHAPE = [1, 3, 224, 224]
 LINEAR = ("Conv", "Gemm")
@@ -95,8 +95,13 @@ class Twin:
 
     def model(self, x: str) -> onnx.ModelProto:
         inputs = [helper.make_tensor_value_info(x + end, TensorProto.FLOAT, SHAPE) for end in ("@lo", "@hi")]
-        graph = helper.make_graph(self.nodes, "twin", inputs, [onnx.ValueInfoProto(name=o) for o in self.outputs],
-                                  [numpy_helper.from_array(v, k) for k, v in self.weights.items()])
+        graph = helper.make_graph(
+            self.nodes,
+            "twin",
+            inputs,
+            [onnx.ValueInfoProto(name=o) for o in self.outputs],
+            [numpy_helper.from_array(v, k) for k, v in self.weights.items()],
+        )
         return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 

@@ -130,10 +130,16 @@ def nanlint_revision() -> str:
     from nanlint import __version__
 
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                                check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "nanlint"], cwd=ROOT,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "nanlint"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return __version__
     return f"{__version__} ({commit}{'+dirty' if dirty else ''})"
@@ -151,8 +157,9 @@ def machine() -> dict[str, str]:
         "CPU": f"{cpu_model()}, {os.cpu_count()} cores, {memory_total()}",
         "OS": f"{platform.system()} {platform.release()}",
         "Python": sys.version.split()[0],
-        "packages": ", ".join(f"{name} {version(name)}" for name in ("onnxruntime", "libcst", "onnx", "numpy",
-                                                                     "torch")),
+        "packages": ", ".join(
+            f"{name} {version(name)}" for name in ("onnxruntime", "libcst", "onnx", "numpy", "torch")
+        ),
         "nanlint": nanlint_revision(),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }

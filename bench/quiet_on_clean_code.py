@@ -17,12 +17,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.corpus import count_lines, python_files, unpacked  # noqa: E402
-from nanlint.config import Settings  # noqa: E402
-from nanlint.source.engine import CheckOptions, check_paths  # noqa: E402
+from bench.corpus import count_lines, python_files, unpacked
+from nanlint.config import Settings
+from nanlint.source.engine import CheckOptions, check_paths
 
-PACKAGES = ["timm==1.0.11", "transformers==4.46.3", "diffusers==0.31.0", "keras==3.6.0", "flax==0.10.2",
-            "optax==0.2.4", "lightning==2.4.0"]
+PACKAGES = [
+    "timm==1.0.11",
+    "transformers==4.46.3",
+    "diffusers==0.31.0",
+    "keras==3.6.0",
+    "flax==0.10.2",
+    "optax==0.2.4",
+    "lightning==2.4.0",
+]
 
 
 def main() -> None:
@@ -49,11 +56,15 @@ def main() -> None:
             if finding.code in args.show:
                 loc = finding.location
                 text = Path(loc.path).read_text(errors="replace").splitlines()[loc.line - 1].strip()
-                print(f"    {Path(loc.path).relative_to(root / 'src')}:{loc.line}:{loc.column} {finding.code} "
-                      f"{finding.message}\n        {text}")
+                print(
+                    f"    {Path(loc.path).relative_to(root / 'src')}:{loc.line}:{loc.column} {finding.code} "
+                    f"{finding.message}\n        {text}"
+                )
     count = sum(total.values())
-    print(f"{'all':<24} {total_lines:>9} {count:>8} {1000 * count / max(total_lines, 1):>8.3f}  "
-          + ", ".join(f"{c}:{n}" for c, n in sorted(total.items())))
+    print(
+        f"{'all':<24} {total_lines:>9} {count:>8} {1000 * count / max(total_lines, 1):>8.3f}  "
+        + ", ".join(f"{c}:{n}" for c, n in sorted(total.items()))
+    )
 
 
 if __name__ == "__main__":

@@ -31,9 +31,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import fixit_speed, graph_speed, source_speed  # noqa: E402
-from bench.measure import (Contention, load_average, machine, nanlint_revision, progress,  # noqa: E402
-                           wait_for_quiet)
+from bench import fixit_speed, graph_speed, source_speed
+from bench.measure import Contention, load_average, machine, nanlint_revision, progress, wait_for_quiet
 
 SECTIONS = ("source", "fixit", "graph", "graph-growth")
 # Growth exponents up to this count as linear (timing noise and fixed costs shift k a little). A model
@@ -53,8 +52,7 @@ class Plan:
 
 
 FULL = Plan((10_000, 100_000, None), 100_000, ("resnet50", "bert-base"), graph_speed.FAMILIES, 3, 5, (2, 10))
-QUICK = Plan((10_000, 30_000, 100_000), 10_000, ("resnet50", "bert-base"), graph_speed.QUICK_FAMILIES, 2, 3,
-             (2, 6))
+QUICK = Plan((10_000, 30_000, 100_000), 10_000, ("resnet50", "bert-base"), graph_speed.QUICK_FAMILIES, 2, 3, (2, 6))
 
 
 @dataclasses.dataclass
@@ -71,8 +69,15 @@ class Row:
     def cells(self) -> list[str]:
         verdict = {True: "met", False: "**missed**", None: ""}[self.met]
         target = f"{self.target} {verdict}".strip()
-        return [self.area, self.figure, self.value, self.baseline, self.ratio, target,
-                str(self.repeat) if self.repeat else ""]
+        return [
+            self.area,
+            self.figure,
+            self.value,
+            self.baseline,
+            self.ratio,
+            target,
+            str(self.repeat) if self.repeat else "",
+        ]
 
 
 def seconds(value: float) -> str:
@@ -93,6 +98,7 @@ def ratio(value: float) -> str:
 
 # --- sections --------------------------------------------------------------------------------------
 
+
 def source_rows(plan: Plan) -> list[Row]:
     result = source_speed.measure(source_speed.PACKAGE, plan.source_lines, plan.repeat)
     top = result.headline
@@ -100,20 +106,52 @@ def source_rows(plan: Plan) -> list[Row]:
     parse = f"bare `libcst.parse_module`, 1 process: {seconds(top.parse)}"
     n = plan.repeat
     rows = [
-        Row("source", f"cold, 1 worker, all rules ({corpus})", seconds(top.cold1), parse,
-            ratio(top.cold1 / top.parse), "<= 1.5x", top.cold1 / top.parse <= 1.5, n),
-        Row("source", "cold, 2 workers", seconds(result.cold2), parse, ratio(result.cold2 / top.parse), "< 1x",
-            result.cold2 / top.parse < 1, n),
-        Row("source", "warm (cached), 1 worker", seconds(result.warm), f"cold, 1 worker: {seconds(top.cold1)}",
-            ratio(result.warm / top.cold1), "<= 0.1x", result.warm / top.cold1 <= 0.1, n),
+        Row(
+            "source",
+            f"cold, 1 worker, all rules ({corpus})",
+            seconds(top.cold1),
+            parse,
+            ratio(top.cold1 / top.parse),
+            "<= 1.5x",
+            top.cold1 / top.parse <= 1.5,
+            n,
+        ),
+        Row(
+            "source",
+            "cold, 2 workers",
+            seconds(result.cold2),
+            parse,
+            ratio(result.cold2 / top.parse),
+            "< 1x",
+            result.cold2 / top.parse < 1,
+            n,
+        ),
+        Row(
+            "source",
+            "warm (cached), 1 worker",
+            seconds(result.warm),
+            f"cold, 1 worker: {seconds(top.cold1)}",
+            ratio(result.warm / top.cold1),
+            "<= 0.1x",
+            result.warm / top.cold1 <= 0.1,
+            n,
+        ),
     ]
     first = result.points[0]
     points = ", ".join(f"{lines(p.corpus.lines)}: {seconds(p.cold1)}" for p in result.points)
     parses = ", ".join(f"{lines(p.corpus.lines)}: {seconds(p.parse)}" for p in result.points)
-    rows.append(Row("growth", f"source pass (cold, 1 worker) vs lines of code: {points}",
-                    f"k = {result.exponent:.2f}", f"bare parse ({parses}): k = {result.parse_exponent:.2f}",
-                    f"{ratio(first.cold1 / first.parse)} to {ratio(top.cold1 / top.parse)} of a parse",
-                    f"k <= {LINEAR}", result.exponent <= LINEAR, n))
+    rows.append(
+        Row(
+            "growth",
+            f"source pass (cold, 1 worker) vs lines of code: {points}",
+            f"k = {result.exponent:.2f}",
+            f"bare parse ({parses}): k = {result.parse_exponent:.2f}",
+            f"{ratio(first.cold1 / first.parse)} to {ratio(top.cold1 / top.parse)} of a parse",
+            f"k <= {LINEAR}",
+            result.exponent <= LINEAR,
+            n,
+        )
+    )
     return rows
 
 
@@ -122,12 +160,22 @@ def fixit_rows(plan: Plan) -> list[Row]:
     corpus = f"{len(r.corpus.files)} files, {r.corpus.lines:,} lines of transformers"
     rule = "one qualified-name rule (log of softmax)"
     return [
-        Row("source vs Fixit", f"`nanlint check -j 1`, all rules ({corpus})", seconds(r.nanlint1),
-            f"Fixit {r.fixit_version}, {rule}, 1 process: {seconds(r.fixit1)}", ratio(r.nanlint1 / r.fixit1),
-            repeat=plan.repeat),
-        Row("source vs Fixit", "`nanlint check` (a worker per core)", seconds(r.nanlint_cli),
+        Row(
+            "source vs Fixit",
+            f"`nanlint check -j 1`, all rules ({corpus})",
+            seconds(r.nanlint1),
+            f"Fixit {r.fixit_version}, {rule}, 1 process: {seconds(r.fixit1)}",
+            ratio(r.nanlint1 / r.fixit1),
+            repeat=plan.repeat,
+        ),
+        Row(
+            "source vs Fixit",
+            "`nanlint check` (a worker per core)",
+            seconds(r.nanlint_cli),
             f"`fixit lint` (a process per core), {rule}: {seconds(r.fixit_cli)}",
-            ratio(r.nanlint_cli / r.fixit_cli), repeat=plan.repeat),
+            ratio(r.nanlint_cli / r.fixit_cli),
+            repeat=plan.repeat,
+        ),
     ]
 
 
@@ -141,18 +189,42 @@ def graph_rows(plan: Plan, target: str) -> list[Row]:
             one_thread = f"{infer} (on 1 thread: {seconds(r.inference_one_thread)})"
             n = plan.graph_repeat
             rows += [
-                Row("graph", f"{label}: static pass, target {target}", seconds(r.static), one_thread,
-                    f"{ratio(r.static / r.inference)} ({ratio(r.static / r.inference_one_thread)})", "<= 3x",
-                    r.static / r.inference <= 3, n),
-                Row("graph", f"{name}: sampling, cost of one sample (fixed cost of the stage: "
-                    f"{seconds(r.sampling_setup)})", seconds(r.per_sample), infer, ratio(r.per_sample / r.inference),
-                    "", None, n),
-                Row("graph", f"{name}: peak memory, static pass", megabytes(r.memory_static),
-                    f"model file: {megabytes(r.size)}", ratio(r.memory_static / r.size), "<= 3x",
-                    r.memory_static / r.size <= 3),
-                Row("graph", f"{name}: peak memory, default run (static + {graph_speed.DEFAULT_SAMPLES} samples)",
-                    megabytes(r.memory_sampled), f"model file: {megabytes(r.size)}",
-                    ratio(r.memory_sampled / r.size)),
+                Row(
+                    "graph",
+                    f"{label}: static pass, target {target}",
+                    seconds(r.static),
+                    one_thread,
+                    f"{ratio(r.static / r.inference)} ({ratio(r.static / r.inference_one_thread)})",
+                    "<= 3x",
+                    r.static / r.inference <= 3,
+                    n,
+                ),
+                Row(
+                    "graph",
+                    f"{name}: sampling, cost of one sample (fixed cost of the stage: {seconds(r.sampling_setup)})",
+                    seconds(r.per_sample),
+                    infer,
+                    ratio(r.per_sample / r.inference),
+                    "",
+                    None,
+                    n,
+                ),
+                Row(
+                    "graph",
+                    f"{name}: peak memory, static pass",
+                    megabytes(r.memory_static),
+                    f"model file: {megabytes(r.size)}",
+                    ratio(r.memory_static / r.size),
+                    "<= 3x",
+                    r.memory_static / r.size <= 3,
+                ),
+                Row(
+                    "graph",
+                    f"{name}: peak memory, default run (static + {graph_speed.DEFAULT_SAMPLES} samples)",
+                    megabytes(r.memory_sampled),
+                    f"model file: {megabytes(r.size)}",
+                    ratio(r.memory_sampled / r.size),
+                ),
             ]
     return rows
 
@@ -164,11 +236,19 @@ def growth_rows(plan: Plan, target: str) -> list[Row]:
             g = graph_speed.measure_growth(family, members, Path(tmp), target, plan.graph_repeat)
             points = ", ".join(f"{megabytes(p.size)}: {seconds(p.static)}" for p in g.points)
             linear = g.exponent <= max(LINEAR, g.inference_exponent + 0.05)
-            rows.append(Row("growth", f"graph static pass vs model size, {family} ({points})",
-                            f"k = {g.exponent:.2f}", f"one inference: k = {g.inference_exponent:.2f}",
-                            f"{ratio(g.points[0].static / g.points[0].inference)} to "
-                            f"{ratio(g.points[-1].static / g.points[-1].inference)} of an inference",
-                            f"k <= {LINEAR} or inference's k", linear, plan.graph_repeat))
+            rows.append(
+                Row(
+                    "growth",
+                    f"graph static pass vs model size, {family} ({points})",
+                    f"k = {g.exponent:.2f}",
+                    f"one inference: k = {g.inference_exponent:.2f}",
+                    f"{ratio(g.points[0].static / g.points[0].inference)} to "
+                    f"{ratio(g.points[-1].static / g.points[-1].inference)} of an inference",
+                    f"k <= {LINEAR} or inference's k",
+                    linear,
+                    plan.graph_repeat,
+                )
+            )
     return rows
 
 
@@ -205,9 +285,13 @@ def main() -> None:
     parser.add_argument("--graph-repeat", type=int, help="best of N for the graph timings")
     parser.add_argument("--target", default="cuda-fp16", help="graph target profile")
     parser.add_argument("--output", type=Path, help="also write the table (with the command) to this file")
-    parser.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",
-                        help="before each round of timed runs, wait up to this long for other processes to go "
-                             "quiet (below 0.3 cores)")
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="before each round of timed runs, wait up to this long for other processes to go quiet (below 0.3 cores)",
+    )
     args = parser.parse_args()
 
     sections = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -218,17 +302,23 @@ def main() -> None:
         try:
             import torch  # noqa: F401 - only to export the benchmark models
         except ImportError:
-            sys.exit("the graph benchmarks export models with torch: pip install torch==2.13.0 "
-                     "(or --only source,fixit)")
+            sys.exit(
+                "the graph benchmarks export models with torch: pip install torch==2.13.0 (or --only source,fixit)"
+            )
     plan = QUICK if args.quick else FULL
-    plan = dataclasses.replace(plan, repeat=args.repeat or plan.repeat,
-                               graph_repeat=args.graph_repeat or plan.graph_repeat)
+    plan = dataclasses.replace(
+        plan, repeat=args.repeat or plan.repeat, graph_repeat=args.graph_repeat or plan.graph_repeat
+    )
 
     Contention.wait_seconds = args.wait_quiet
     about = machine()
     start_load = load_average()
-    measures = {"source": lambda: source_rows(plan), "fixit": lambda: fixit_rows(plan),
-                "graph": lambda: graph_rows(plan, args.target), "graph-growth": lambda: growth_rows(plan, args.target)}
+    measures = {
+        "source": lambda: source_rows(plan),
+        "fixit": lambda: fixit_rows(plan),
+        "graph": lambda: graph_rows(plan, args.target),
+        "graph-growth": lambda: growth_rows(plan, args.target),
+    }
     rows: list[Row] = []
     others = []
     for section in SECTIONS:
@@ -240,8 +330,10 @@ def main() -> None:
     if nanlint_revision() != about["nanlint"]:
         about["nanlint"] += f", **changed during the run** to {nanlint_revision()}: re-run for consistent figures"
     about["load average (1, 5, 15 min)"] = f"{start_load} at the start, {load_average()} at the end"
-    about["other processes"] = (f"used {Contention.average_cores():.2f} of the {os.cpu_count()} cores on average "
-                                f"while runs were timed (by section: {', '.join(others)})")
+    about["other processes"] = (
+        f"used {Contention.average_cores():.2f} of the {os.cpu_count()} cores on average "
+        f"while runs were timed (by section: {', '.join(others)})"
+    )
     table = markdown(rows, about, "quick" if args.quick else "full")
     progress("done")
     print(table)

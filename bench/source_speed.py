@@ -27,10 +27,10 @@ import libcst
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.corpus import CACHE, count_lines, python_files, unpacked  # noqa: E402
-from bench.measure import best_of, best_of_alternating, fit_exponent, progress  # noqa: E402
-from nanlint.config import Settings  # noqa: E402
-from nanlint.source.engine import CheckOptions, check_paths  # noqa: E402
+from bench.corpus import CACHE, count_lines, python_files, unpacked
+from bench.measure import best_of, best_of_alternating, fit_exponent, progress
+from nanlint.config import Settings
+from nanlint.source.engine import CheckOptions, check_paths
 
 PACKAGE = "transformers==4.46.3"
 
@@ -111,7 +111,7 @@ def bare_parse(files) -> None:
     for path in files:
         try:
             libcst.parse_module(path.read_bytes())
-        except Exception:  # noqa: BLE001 - the baseline parses what it can
+        except Exception:
             pass
 
 
@@ -134,8 +134,11 @@ def measure(requirement: str = PACKAGE, lines: tuple[int | None, ...] = (None,),
         points = []
         for corpus in corpora:
             progress(f"source: {corpus.lines:,} lines: bare parse vs nanlint cold, best of {repeat}")
-            parse, cold1 = best_of_alternating(repeat, lambda: bare_parse(corpus.files),
-                                               lambda: nanlint_run(corpus.directory, cache, 1, fresh=True))
+            parse, cold1 = best_of_alternating(
+                repeat,
+                lambda corpus=corpus: bare_parse(corpus.files),
+                lambda corpus=corpus: nanlint_run(corpus.directory, cache, 1, fresh=True),
+            )
             points.append(SizePoint(corpus, parse, cold1))
         largest = corpora[-1]
         progress(f"source: {largest.lines:,} lines: 2 workers cold, then warm")
@@ -156,28 +159,38 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--package", default=PACKAGE)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--lines", type=parse_lines, default=(None,),
-                        help="comma-separated corpus sizes in lines ('all': the whole package), e.g. 10000,all")
+    parser.add_argument(
+        "--lines",
+        type=parse_lines,
+        default=(None,),
+        help="comma-separated corpus sizes in lines ('all': the whole package), e.g. 10000,all",
+    )
     args = parser.parse_args()
 
     result = measure(args.package, args.lines, args.repeat)
     top = result.headline
-    print(f"corpus: {args.package}: {len(top.corpus.files)} files, {top.corpus.lines} lines; {result.findings} "
-          f"findings (all rules); best of {args.repeat}")
+    print(
+        f"corpus: {args.package}: {len(top.corpus.files)} files, {top.corpus.lines} lines; {result.findings} "
+        f"findings (all rules); best of {args.repeat}"
+    )
     print(f"{'measure':<34} {'seconds':>8} {'ratio':>7}  target")
-    print(f"{'bare libcst.parse_module, 1 core':<34} {top.parse:>8.2f} {1:>7.2f}  baseline "
-          f"({top.corpus.lines / top.parse:,.0f} lines/s)")
+    print(
+        f"{'bare libcst.parse_module, 1 core':<34} {top.parse:>8.2f} {1:>7.2f}  baseline "
+        f"({top.corpus.lines / top.parse:,.0f} lines/s)"
+    )
     print(f"{'nanlint cold, 1 worker':<34} {top.cold1:>8.2f} {top.cold1 / top.parse:>7.2f}  <= 1.5x parse")
     print(f"{'nanlint cold, 2 workers':<34} {result.cold2:>8.2f} {result.cold2 / top.parse:>7.2f}  < 1.0x parse")
-    print(f"{'nanlint warm (cached), 1 worker':<34} {result.warm:>8.2f} {result.warm / top.cold1:>7.3f}  "
-          f"<= 0.1x cold")
+    print(f"{'nanlint warm (cached), 1 worker':<34} {result.warm:>8.2f} {result.warm / top.cold1:>7.3f}  <= 0.1x cold")
     if len(result.points) > 1:
         print(f"{'lines':>10} {'parse s':>8} {'cold s':>8} {'ratio':>6}")
         for point in result.points:
-            print(f"{point.corpus.lines:>10,} {point.parse:>8.2f} {point.cold1:>8.2f} "
-                  f"{point.cold1 / point.parse:>6.2f}")
-        print(f"growth exponent (time ~ lines^k): nanlint k = {result.exponent:.2f}, bare parse k = "
-              f"{result.parse_exponent:.2f}")
+            print(
+                f"{point.corpus.lines:>10,} {point.parse:>8.2f} {point.cold1:>8.2f} {point.cold1 / point.parse:>6.2f}"
+            )
+        print(
+            f"growth exponent (time ~ lines^k): nanlint k = {result.exponent:.2f}, bare parse k = "
+            f"{result.parse_exponent:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -158,8 +158,7 @@ def markdown_table(pages=None) -> str:
     """The rule table: code, name, summary, severity, fix, status; one row per page."""
     pages = load().values() if pages is None else pages
     rows = ["| code | name | summary | severity | fix | status |", "|---|---|---|---|---|---|"]
-    rows += [f"| {p.code} | {p.name} | {_cell(p.summary)} | {p.severity.name} | {p.fix} | {p.status} |"
-             for p in pages]
+    rows += [f"| {p.code} | {p.name} | {_cell(p.summary)} | {p.severity.name} | {p.fix} | {p.status} |" for p in pages]
     return "\n".join(rows) + "\n"
 
 

@@ -48,19 +48,36 @@ def shared_options(func):
         click.option("--select", help="Codes or prefixes to enable (comma-separated), e.g. NAN1,NAN201."),
         click.option("--extend-select", help="Codes or prefixes to enable on top of the selection."),
         click.option("--ignore", help="Codes or prefixes to disable."),
-        click.option("--format", "output_format", type=click.Choice(FORMAT_NAMES), default="text",
-                      show_default=True, help="Output format."),
+        click.option(
+            "--format",
+            "output_format",
+            type=click.Choice(FORMAT_NAMES),
+            default="text",
+            show_default=True,
+            help="Output format.",
+        ),
         click.option("--output-format", "output_format", type=click.Choice(FORMAT_NAMES), hidden=True),
-        click.option("--output-file", "-o", type=click.Path(dir_okay=False, writable=True),
-                     help="Write the report to this file instead of stdout."),
-        click.option("--fail-on", type=click.Choice(["error", "warning", "info"]),
-                      help="Lowest severity that makes the exit code 1 [default: warning]."),
+        click.option(
+            "--output-file",
+            "-o",
+            type=click.Path(dir_okay=False, writable=True),
+            help="Write the report to this file instead of stdout.",
+        ),
+        click.option(
+            "--fail-on",
+            type=click.Choice(["error", "warning", "info"]),
+            help="Lowest severity that makes the exit code 1 [default: warning].",
+        ),
         click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings."),
         click.option("--statistics", is_flag=True, help="Count findings per code instead of listing them."),
         click.option("--quiet", "-q", is_flag=True, help="Print findings only, no summary."),
         click.option("--no-color", is_flag=True, help="Never colour the output."),
-        click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                     help="Use this pyproject.toml or nanlint.toml instead of the nearest one."),
+        click.option(
+            "--config",
+            "config_path",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="Use this pyproject.toml or nanlint.toml instead of the nearest one.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -133,11 +150,12 @@ def guarded(func):
             sys.exit(EXIT_OK)
         except KeyboardInterrupt:
             raise UsageFailure("interrupted") from None
-        except Exception as exc:  # noqa: BLE001 - the contract is exit 2, not a traceback
+        except Exception as exc:
             if os.environ.get("NANLINT_DEBUG"):
                 raise
-            raise UsageFailure(f"internal error: {type(exc).__name__}: {exc} (set NANLINT_DEBUG=1 for details)") \
-                from None
+            raise UsageFailure(
+                f"internal error: {type(exc).__name__}: {exc} (set NANLINT_DEBUG=1 for details)"
+            ) from None
 
     return wrapper
 
@@ -190,18 +208,46 @@ def exit_on_sigterm() -> None:
 @click.option("--diff", is_flag=True, help="Show the fixes as a diff instead of writing them.")
 @click.option("--show-fixes", is_flag=True, help="List the fixes that were applied.")
 @click.option("--add-noqa", is_flag=True, help="Add `# nanlint: ignore[...]` to every line with findings.")
-@click.option("--baseline", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Report only findings not recorded in this baseline file.")
-@click.option("--write-baseline", type=click.Path(dir_okay=False, path_type=Path),
-              help="Record the current findings in this baseline file.")
+@click.option(
+    "--baseline",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Report only findings not recorded in this baseline file.",
+)
+@click.option(
+    "--write-baseline",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Record the current findings in this baseline file.",
+)
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes [default: all cores].")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the result cache.")
 @click.option("--force-exclude", is_flag=True, help="Apply exclude patterns to paths given explicitly too.")
 @click.option("--stdin-filename", help="The name to report for source read from stdin ('-').")
 @guarded
-def check(paths, select, extend_select, ignore, output_format, output_file, fail_on, exit_zero, statistics,
-          quiet, no_color, config_path, fix, unsafe_fixes, diff, show_fixes, add_noqa, baseline, write_baseline,
-          jobs, no_cache, force_exclude, stdin_filename) -> None:
+def check(
+    paths,
+    select,
+    extend_select,
+    ignore,
+    output_format,
+    output_file,
+    fail_on,
+    exit_zero,
+    statistics,
+    quiet,
+    no_color,
+    config_path,
+    fix,
+    unsafe_fixes,
+    diff,
+    show_fixes,
+    add_noqa,
+    baseline,
+    write_baseline,
+    jobs,
+    no_cache,
+    force_exclude,
+    stdin_filename,
+) -> None:
     """Lint Python sources and notebooks for NaN/Inf hazards."""
     from nanlint.source.engine import CheckOptions, check_paths
 
@@ -211,34 +257,55 @@ def check(paths, select, extend_select, ignore, output_format, output_file, fail
         raise UsageFailure("--fix/--diff, --add-noqa and --write-baseline cannot be combined")
     paths = paths or (Path("."),)
     start = Path(stdin_filename).parent if stdin_filename and paths == (Path("-"),) else paths[0]
-    settings = resolve_settings(config_path, start if start.exists() else Path.cwd(),
-                                select, extend_select, ignore, fail_on)
+    settings = resolve_settings(
+        config_path, start if start.exists() else Path.cwd(), select, extend_select, ignore, fail_on
+    )
     stdin_text = sys.stdin.read() if Path("-") in paths else None
-    options = CheckOptions(jobs=jobs or os.cpu_count() or 1, use_cache=not no_cache, force_exclude=force_exclude,
-                           stdin_filename=stdin_filename, stdin_text=stdin_text, fix=fix, diff=diff,
-                           unsafe_fixes=unsafe_fixes, add_noqa=add_noqa)
+    options = CheckOptions(
+        jobs=jobs or os.cpu_count() or 1,
+        use_cache=not no_cache,
+        force_exclude=force_exclude,
+        stdin_filename=stdin_filename,
+        stdin_text=stdin_text,
+        fix=fix,
+        diff=diff,
+        unsafe_fixes=unsafe_fixes,
+        add_noqa=add_noqa,
+    )
     result = check_paths(list(paths), settings, options)
     for message in result.errors:
         click.echo(f"nanlint: error: {message}", err=True)
     findings = apply_baseline(result.findings, settings, baseline, write_baseline)
-    report_options = ReportOptions(color=use_color(no_color, output_format, output_file), statistics=statistics,
-                                   quiet=quiet, show_fixes=show_fixes, unsafe_fixes=unsafe_fixes,
-                                   root=str(Path.cwd()))
-    run = Run(command="check", findings=findings, checked=result.checked, fixed=len(result.fixed),
-              fixes_hidden=0 if unsafe_fixes else sum(f.fix is not None and f.fix.applicability == "unsafe"
-                                                      for f in findings), errors=list(result.errors))
+    report_options = ReportOptions(
+        color=use_color(no_color, output_format, output_file),
+        statistics=statistics,
+        quiet=quiet,
+        show_fixes=show_fixes,
+        unsafe_fixes=unsafe_fixes,
+        root=str(Path.cwd()),
+    )
+    run = Run(
+        command="check",
+        findings=findings,
+        checked=result.checked,
+        fixed=len(result.fixed),
+        fixes_hidden=0
+        if unsafe_fixes
+        else sum(f.fix is not None and f.fix.applicability == "unsafe" for f in findings),
+        errors=list(result.errors),
+    )
     sys.exit(report_check(run, result, settings, output_format, output_file, report_options, exit_zero))
 
 
-def apply_baseline(findings: list[Finding], settings: Settings, baseline: Path | None,
-                   write_baseline: Path | None) -> list[Finding]:
+def apply_baseline(
+    findings: list[Finding], settings: Settings, baseline: Path | None, write_baseline: Path | None
+) -> list[Finding]:
     from nanlint.source import baseline as baselines
 
     try:
         if write_baseline is not None:
             count = baselines.write(write_baseline, findings, settings.root)
-            click.echo(f"Wrote {count} finding{'s' if count != 1 else ''} to the baseline {write_baseline}.",
-                       err=True)
+            click.echo(f"Wrote {count} finding{'s' if count != 1 else ''} to the baseline {write_baseline}.", err=True)
             return []
         if baseline is not None:
             return baselines.new_findings(findings, baselines.load(baseline), settings.root)
@@ -247,8 +314,15 @@ def apply_baseline(findings: list[Finding], settings: Settings, baseline: Path |
     return findings
 
 
-def report_check(run: Run, result, settings: Settings, output_format: str, output_file: str | None,
-                 report_options: ReportOptions, exit_zero: bool) -> int:
+def report_check(
+    run: Run,
+    result,
+    settings: Settings,
+    output_format: str,
+    output_file: str | None,
+    report_options: ReportOptions,
+    exit_zero: bool,
+) -> int:
     """Print what a check run produced and return its exit code."""
     if result.fixed_stdin is not None:  # `--fix -`: the fixed source goes to stdout, findings to stderr
         click.echo(result.fixed_stdin, nl=False)
@@ -283,30 +357,82 @@ def fixes_summary(fixed: list[Finding]) -> str:
 @main.command()
 @click.argument("models", nargs=-1, type=click.Path(path_type=Path))
 @shared_options
-@click.option("--target", "targets", multiple=True, metavar="NAME|PROFILE.json",
-              help="Execution-provider profile (repeatable), e.g. cuda-fp16, or a profile file of your own.")
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="NAME|PROFILE.json",
+    help="Execution-provider profile (repeatable), e.g. cuda-fp16, or a profile file of your own.",
+)
 @click.option("--list-targets", is_flag=True, help="List the built-in target profiles and exit.")
-@click.option("--input-range", "input_ranges", multiple=True, metavar="NAME=LO,HI",
-              help="Value range of a model input (repeatable; '*=LO,HI' for every other input) [default: -1,1].")
-@click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=D0,D1,...",
-              help="Concrete shape for a model input with symbolic dimensions (repeatable).")
-@click.option("--samples", type=click.IntRange(min=0),
-              help="Inputs drawn from the declared ranges and run with onnxruntime (0: static only) [default: 16].")
-@click.option("--inputs", "inputs_file", type=click.Path(exists=True, dir_okay=False),
-              help="Calibration data: an .npz with one array per input, first axis = samples.")
+@click.option(
+    "--input-range",
+    "input_ranges",
+    multiple=True,
+    metavar="NAME=LO,HI",
+    help="Value range of a model input (repeatable; '*=LO,HI' for every other input) [default: -1,1].",
+)
+@click.option(
+    "--input-shape",
+    "input_shapes",
+    multiple=True,
+    metavar="NAME=D0,D1,...",
+    help="Concrete shape for a model input with symbolic dimensions (repeatable).",
+)
+@click.option(
+    "--samples",
+    type=click.IntRange(min=0),
+    help="Inputs drawn from the declared ranges and run with onnxruntime (0: static only) [default: 16].",
+)
+@click.option(
+    "--inputs",
+    "inputs_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Calibration data: an .npz with one array per input, first axis = samples.",
+)
 @click.option("--provider", help="onnxruntime execution provider for sampling [default: CPUExecutionProvider].")
-@click.option("--search/--no-search", default=None,
-              help="Search for a concrete input that triggers each static hazard not seen in samples.")
+@click.option(
+    "--search/--no-search",
+    default=None,
+    help="Search for a concrete input that triggers each static hazard not seen in samples.",
+)
 @click.option("--budget", type=click.FloatRange(min=0), help="Seconds for the witness search per target [default: 10].")
 @click.option("--witness-dir", type=click.Path(file_okay=False), help="Save witness inputs here as .npz.")
-@click.option("--headroom", type=click.FloatRange(min=1), help="NAN602 when observed max |x| is within this factor "
-              "of the dtype's max [default: 4].")
+@click.option(
+    "--headroom",
+    type=click.FloatRange(min=1),
+    help="NAN602 when observed max |x| is within this factor of the dtype's max [default: 4].",
+)
 @click.option("--emit-block-list", type=click.Path(dir_okay=False), help="Write the nodes to keep in fp32 (JSON).")
 @click.option("--write-mixed", type=click.Path(dir_okay=False), help="Write a mixed-precision model for the target.")
 @guarded
-def graph(models, select, extend_select, ignore, output_format, output_file, fail_on, exit_zero, statistics,
-          quiet, no_color, config_path, targets, list_targets, input_ranges, input_shapes, samples, inputs_file,
-          provider, search, budget, witness_dir, headroom, emit_block_list, write_mixed) -> None:
+def graph(
+    models,
+    select,
+    extend_select,
+    ignore,
+    output_format,
+    output_file,
+    fail_on,
+    exit_zero,
+    statistics,
+    quiet,
+    no_color,
+    config_path,
+    targets,
+    list_targets,
+    input_ranges,
+    input_shapes,
+    samples,
+    inputs_file,
+    provider,
+    search,
+    budget,
+    witness_dir,
+    headroom,
+    emit_block_list,
+    write_mixed,
+) -> None:
     """Analyse ONNX models for overflow and domain hazards on a target precision."""
     from nanlint.graph import GraphOptions, analyze_models, list_target_names
 
@@ -315,20 +441,34 @@ def graph(models, select, extend_select, ignore, output_format, output_file, fai
         return
     if not models:
         raise UsageFailure("no model given (usage: nanlint graph MODEL.onnx ...)")
-    settings = resolve_settings(config_path, models[0] if models[0].exists() else Path.cwd(),
-                                select, extend_select, ignore, fail_on)
+    settings = resolve_settings(
+        config_path, models[0] if models[0].exists() else Path.cwd(), select, extend_select, ignore, fail_on
+    )
     try:
-        options = GraphOptions.from_cli(settings.graph, targets, input_ranges, input_shapes, samples=samples,
-                                        inputs=inputs_file, provider=provider, search=search, budget=budget,
-                                        witness_dir=witness_dir, headroom=headroom, block_list=emit_block_list,
-                                        write_mixed=write_mixed, progress=None if quiet else progress_bars())
+        options = GraphOptions.from_cli(
+            settings.graph,
+            targets,
+            input_ranges,
+            input_shapes,
+            samples=samples,
+            inputs=inputs_file,
+            provider=provider,
+            search=search,
+            budget=budget,
+            witness_dir=witness_dir,
+            headroom=headroom,
+            block_list=emit_block_list,
+            write_mixed=write_mixed,
+            progress=None if quiet else progress_bars(),
+        )
     except ValueError as exc:
         raise UsageFailure(str(exc)) from None
     results, errors = analyze_models([str(m) for m in models], settings, options)
     findings = [f for r in results for f in r.findings]
     run = Run(command="graph", findings=findings, checked=len(results), graphs=results, errors=list(errors))
-    report_options = ReportOptions(color=use_color(no_color, output_format, output_file), statistics=statistics,
-                                   quiet=quiet, root=str(Path.cwd()))
+    report_options = ReportOptions(
+        color=use_color(no_color, output_format, output_file), statistics=statistics, quiet=quiet, root=str(Path.cwd())
+    )
     for message in errors:
         click.echo(f"nanlint: error: {message}", err=True)
     emit(run, output_format, output_file, report_options)
@@ -353,14 +493,19 @@ def progress_bars():
 
 def describe_mixed(path: str, recheck: dict) -> str:
     overflowing = recheck["overflowing"]
-    head = (f"Wrote {path} for {recheck['target']}: {recheck['nodes_in_fp32']} nodes kept in fp32, "
-            f"{recheck['fp16_tensors']} fp16 tensors")
+    head = (
+        f"Wrote {path} for {recheck['target']}: {recheck['nodes_in_fp32']} nodes kept in fp32, "
+        f"{recheck['fp16_tensors']} fp16 tensors"
+    )
     if not recheck["checked"]:
         return head + " (no samples to re-check them; run with --samples)."
     if not overflowing:
         return head + f"; none of the {recheck['checked']} sampled ones overflows fp16."
-    return head + f"; still beyond fp16 on the samples: {', '.join(overflowing[:5])}" + \
-        (f" and {len(overflowing) - 5} more." if len(overflowing) > 5 else ".")
+    return (
+        head
+        + f"; still beyond fp16 on the samples: {', '.join(overflowing[:5])}"
+        + (f" and {len(overflowing) - 5} more." if len(overflowing) > 5 else ".")
+    )
 
 
 def describe_targets(names: list[str]) -> str:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -22,8 +23,22 @@ from nanlint.findings import Severity
 CONFIG_FILES = ("nanlint.toml", "pyproject.toml")
 DEFAULT_SELECT = ("NAN1", "NAN2", "NAN3", "NAN5", "NAN6", "NAN7", "NAN900")
 DEFAULT_EXCLUDE = (
-    ".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", ".mypy_cache", ".ruff_cache",
-    ".pytest_cache", ".nanlint_cache", "__pycache__", "node_modules", "build", "dist", "site-packages",
+    ".git",
+    ".hg",
+    ".svn",
+    ".venv",
+    "venv",
+    ".tox",
+    ".nox",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".pytest_cache",
+    ".nanlint_cache",
+    "__pycache__",
+    "node_modules",
+    "build",
+    "dist",
+    "site-packages",
 )
 
 
@@ -151,7 +166,7 @@ def _bool(key: str, value: Any) -> bool:
 
 def _severity(key: str, value: Any) -> Severity:
     if not isinstance(value, str):
-        raise ConfigError(f"'{key}' must be \"error\", \"warning\" or \"info\"")
+        raise ConfigError(f'\'{key}\' must be "error", "warning" or "info"')
     try:
         return Severity.parse(value)
     except ValueError as exc:
@@ -181,7 +196,7 @@ def _per_file_ignores(key: str, value: Any) -> dict[str, tuple[str, ...]]:
 
 def _severities(key: str, value: Any) -> dict[str, Severity]:
     if not isinstance(value, dict):
-        raise ConfigError(f"'{key}' must be a table of CODE = \"error\"|\"warning\"|\"info\"")
+        raise ConfigError(f'\'{key}\' must be a table of CODE = "error"|"warning"|"info"')
     return {_selector(f"{key}.{code}", code): _severity(f"{key}.{code}", sev) for code, sev in value.items()}
 
 

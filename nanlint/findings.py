@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, replace
-from typing import Union
 
 
 class Severity(enum.IntEnum):
@@ -15,7 +14,7 @@ class Severity(enum.IntEnum):
     error = 3
 
     @classmethod
-    def parse(cls, text: str) -> "Severity":
+    def parse(cls, text: str) -> Severity:
         try:
             return cls[text.lower()]
         except KeyError:
@@ -78,7 +77,7 @@ class Evidence:
     witness: str | None = None
 
 
-Location = Union[SourceLocation, GraphLocation]
+Location = SourceLocation | GraphLocation
 
 
 @dataclass(frozen=True)
@@ -95,7 +94,7 @@ class Finding:
     def is_graph(self) -> bool:
         return isinstance(self.location, GraphLocation)
 
-    def with_severity(self, severity: Severity) -> "Finding":
+    def with_severity(self, severity: Severity) -> Finding:
         return replace(self, severity=severity)
 
     def sort_key(self) -> tuple:

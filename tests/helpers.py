@@ -13,8 +13,10 @@ def lint(source: str, select: str | tuple[str, ...] = "ALL", path: str = "exampl
     """Findings of `source` (dedented) with the given selection, as (code, line, column, message) tuples."""
     codes = (select,) if isinstance(select, str) else tuple(select)
     config = dataclasses.replace(Settings(), select=codes, **settings)
-    return [(f.code, f.location.line, f.location.column, f.message)
-            for f in lint_text(textwrap.dedent(source), path, config)]
+    return [
+        (f.code, f.location.line, f.location.column, f.message)
+        for f in lint_text(textwrap.dedent(source), path, config)
+    ]
 
 
 def codes(source: str, select: str | tuple[str, ...] = "ALL", **kwargs) -> list[str]:

@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from nanlint import catalog, config
-from nanlint.cli import main
 from nanlint.catalog import CatalogError, check_selector, markdown_table, parse_page, with_table
+from nanlint.cli import main
 from nanlint.findings import Severity
 from tests.report.samples import page
 
@@ -38,8 +38,11 @@ Nothing.
 
 def test_parse_page():
     parsed = parse_page(GOOD_PAGE)
-    assert (parsed.code, parsed.name, parsed.summary) == ("NAN555", "made-up-rule",
-                                                          "First line of the summary and its second line.")
+    assert (parsed.code, parsed.name, parsed.summary) == (
+        "NAN555",
+        "made-up-rule",
+        "First line of the summary and its second line.",
+    )
     assert (parsed.severity, parsed.fix, parsed.pass_) == (Severity.info, "unsafe", "graph")
     assert not parsed.implemented and parsed.status == "planned"
     assert parsed.section("What it does") == "Nothing."
@@ -48,13 +51,16 @@ def test_parse_page():
     assert implemented.implemented and implemented.status == "implemented"
 
 
-@pytest.mark.parametrize("text,message", [
-    ("", "first line must be '# NANxxx rule-name'"),
-    ("# NAN1 short\n", "first line must be '# NANxxx rule-name'"),
-    ("# NAN555 Bad_Name\n", "first line must be '# NANxxx rule-name'"),
-    ("# NAN555 made-up-rule\n\n- Severity: info\n", "no summary paragraph after the title"),
-    ("# NAN555 made-up-rule\n\nSummary.\n\n- Severity: info\n- Pass: graph\n", "header lacks Fix"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("", "first line must be '# NANxxx rule-name'"),
+        ("# NAN1 short\n", "first line must be '# NANxxx rule-name'"),
+        ("# NAN555 Bad_Name\n", "first line must be '# NANxxx rule-name'"),
+        ("# NAN555 made-up-rule\n\n- Severity: info\n", "no summary paragraph after the title"),
+        ("# NAN555 made-up-rule\n\nSummary.\n\n- Severity: info\n- Pass: graph\n", "header lacks Fix"),
+    ],
+)
 def test_malformed_pages(text, message):
     with pytest.raises(CatalogError, match=re.escape(message)):
         parse_page(text, "rules/NAN555.md")
@@ -72,9 +78,17 @@ def test_get_and_name_of():
         catalog.get("NAN999")
 
 
-@pytest.mark.parametrize("selector,canonical", [
-    ("NAN112", "NAN112"), ("nan112", "NAN112"), (" NAN1 ", "NAN1"), ("NAN", "NAN"), ("all", "ALL"), ("NAN90", "NAN90"),
-])
+@pytest.mark.parametrize(
+    "selector,canonical",
+    [
+        ("NAN112", "NAN112"),
+        ("nan112", "NAN112"),
+        (" NAN1 ", "NAN1"),
+        ("NAN", "NAN"),
+        ("all", "ALL"),
+        ("NAN90", "NAN90"),
+    ],
+)
 def test_selectors(selector, canonical):
     assert check_selector(selector) == canonical
 
@@ -94,8 +108,10 @@ def test_matches():
 
 
 def test_markdown_table():
-    pages = [dataclasses.replace(page("NAN112", "nan-comparison", "error"), summary="a | b"),
-             page("NAN113", "log1p-expm1", "info", implemented=False)]
+    pages = [
+        dataclasses.replace(page("NAN112", "nan-comparison", "error"), summary="a | b"),
+        page("NAN113", "log1p-expm1", "info", implemented=False),
+    ]
     assert markdown_table(pages) == (
         "| code | name | summary | severity | fix | status |\n"
         "|---|---|---|---|---|---|\n"
@@ -107,7 +123,10 @@ def test_markdown_table():
 def test_with_table_replaces_only_between_the_markers():
     readme = f"intro\n{catalog.TABLE_BEGIN}\nstale\n{catalog.TABLE_END}\noutro\n"
     pages = [page("NAN112", "nan-comparison", "error")]
-    assert with_table(readme, pages) == f"intro\n{catalog.TABLE_BEGIN}\n{markdown_table(pages)}{catalog.TABLE_END}\noutro\n"
+    assert (
+        with_table(readme, pages)
+        == f"intro\n{catalog.TABLE_BEGIN}\n{markdown_table(pages)}{catalog.TABLE_END}\noutro\n"
+    )
     assert with_table(with_table(readme, pages), pages) == with_table(readme, pages)
     with pytest.raises(CatalogError, match="README lacks the markers"):
         with_table("no markers\n")
@@ -122,14 +141,16 @@ def test_readme_table_lists_every_code_with_its_status():
     text = README.read_text(encoding="utf-8")
     rows = re.findall(r"^\| (NAN\d{3}) \| ([a-z0-9-]+) \|.*\| (implemented|planned) \|$", text, re.M)
     assert [(code, name, status) for code, name, status in rows] == [
-        (p.code, p.name, p.status) for p in catalog.load().values()]
+        (p.code, p.name, p.status) for p in catalog.load().values()
+    ]
 
 
 def test_generator_command(tmp_path):
     stale = tmp_path / "README.md"
     stale.write_text(f"# x\n\n{catalog.TABLE_BEGIN}\n{catalog.TABLE_END}\n", encoding="utf-8")
-    check = subprocess.run([sys.executable, "-m", "nanlint.catalog", "--check", str(stale)], capture_output=True,
-                           text=True, cwd=ROOT)
+    check = subprocess.run(
+        [sys.executable, "-m", "nanlint.catalog", "--check", str(stale)], capture_output=True, text=True, cwd=ROOT
+    )
     assert check.returncode == 1 and "rule table out of date" in check.stdout
     assert catalog.main([str(stale)]) == 0
     assert with_table(stale.read_text(encoding="utf-8")) == stale.read_text(encoding="utf-8")
@@ -156,8 +177,16 @@ def test_quick_start_is_exactly_two_commands():
 
 def test_ci_runs_the_readme_test_command():
     extract = subprocess.run(
-        ["bash", "-c", "awk '/^## Quick start/{q=1} q&&/^```sh/{b=1;next} b&&/^```/{exit} b{print}' README.md "
-                       "| sed -n 2p"], cwd=ROOT, capture_output=True, text=True, check=True)
+        [
+            "bash",
+            "-c",
+            "awk '/^## Quick start/{q=1} q&&/^```sh/{b=1;next} b&&/^```/{exit} b{print}' README.md | sed -n 2p",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert extract.stdout.strip() == quick_start()[1]
     assert "awk '/^## Quick start/" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
 
@@ -165,8 +194,9 @@ def test_ci_runs_the_readme_test_command():
 def test_readme_example_output_is_what_the_example_gives():
     text = README.read_text(encoding="utf-8")
     shown = re.search(r"^(fixtures/example/train\.py:\d+:\d+: NAN112 .*)$", text, re.M).group(1)
-    result = CliRunner().invoke(main, ["check", str(ROOT / "fixtures" / "example"), "--select", "NAN112",
-                                       "--no-cache", "-q"])
+    result = CliRunner().invoke(
+        main, ["check", str(ROOT / "fixtures" / "example"), "--select", "NAN112", "--no-cache", "-q"]
+    )
     assert result.exit_code == 1
     assert [line.replace(str(ROOT) + "/", "") for line in result.stdout.splitlines()] == [shown]
 
@@ -180,8 +210,19 @@ def test_readme_documents_every_config_key():
 
 def test_readme_documents_the_shared_options():
     text = README.read_text(encoding="utf-8")
-    for option in ("--select", "--extend-select", "--ignore", "--format", "--output-file", "--fail-on", "--exit-zero",
-                   "--statistics", "--quiet", "--no-color", "--config"):
+    for option in (
+        "--select",
+        "--extend-select",
+        "--ignore",
+        "--format",
+        "--output-file",
+        "--fail-on",
+        "--exit-zero",
+        "--statistics",
+        "--quiet",
+        "--no-color",
+        "--config",
+    ):
         assert f"`{option}" in text or f", {option}" in text, option
 
 

@@ -81,8 +81,10 @@ def test_finding_exits_1(project):
 def test_directory_is_walked(project):
     result = run("check", ".")
     assert result.exit_code == 1
-    assert result.stdout == "./bad.py:5:12: NAN112 [*] comparison with NaN is always False; use isnan() to test for NaN\n" \
-        + SUMMARY
+    assert (
+        result.stdout
+        == "./bad.py:5:12: NAN112 [*] comparison with NaN is always False; use isnan() to test for NaN\n" + SUMMARY
+    )
 
 
 def test_no_path_means_the_current_directory(project):
@@ -99,10 +101,17 @@ def test_fail_on_with_an_error_finding(project, fail_on, code):
     assert run("check", "bad.py", "--fail-on", fail_on).exit_code == code
 
 
-@pytest.mark.parametrize("severity,fail_on,code", [
-    ("warning", None, 1), ("warning", "error", 0), ("warning", "info", 1),
-    ("info", None, 0), ("info", "warning", 0), ("info", "info", 1),
-])
+@pytest.mark.parametrize(
+    "severity,fail_on,code",
+    [
+        ("warning", None, 1),
+        ("warning", "error", 0),
+        ("warning", "info", 1),
+        ("info", None, 0),
+        ("info", "warning", 0),
+        ("info", "info", 1),
+    ],
+)
 def test_fail_on_with_a_demoted_finding(project, severity, fail_on, code):
     (project / "pyproject.toml").write_text(f'[tool.nanlint]\nseverity = {{NAN112 = "{severity}"}}\n')
     args = ["check", "bad.py"] + (["--fail-on", fail_on] if fail_on else [])
@@ -139,8 +148,9 @@ def test_internal_error_is_one_line(project, monkeypatch):
         raise RuntimeError("boom")
 
     monkeypatch.setattr("nanlint.source.engine.check_paths", explode)
-    one_line_error(run("check", "bad.py"),
-                   re.escape("internal error: RuntimeError: boom (set NANLINT_DEBUG=1 for details)"))
+    one_line_error(
+        run("check", "bad.py"), re.escape("internal error: RuntimeError: boom (set NANLINT_DEBUG=1 for details)")
+    )
 
 
 def test_bad_option_is_one_line(project):
@@ -152,23 +162,26 @@ def test_bad_option_is_one_line(project):
 # --- selection ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("args,found", [
-    ((), True),
-    (("--select", "NAN112"), True),
-    (("--select", "nan112"), True),
-    (("--select", "NAN1"), True),
-    (("--select", "NAN11"), True),
-    (("--select", "ALL"), True),
-    (("--select", "NAN2"), False),
-    (("--select", "NAN2,NAN3"), False),
-    (("--select", "NAN2", "--extend-select", "NAN112"), True),
-    (("--select", "NAN2", "--extend-select", "NAN1"), True),
-    (("--ignore", "NAN112"), False),
-    (("--ignore", "NAN1"), False),
-    (("--select", "NAN1", "--ignore", "NAN112"), False),
-    (("--select", "NAN112", "--ignore", "NAN2"), True),
-    (("--extend-select", "NAN901", "--ignore", "NAN11"), False),
-])
+@pytest.mark.parametrize(
+    "args,found",
+    [
+        ((), True),
+        (("--select", "NAN112"), True),
+        (("--select", "nan112"), True),
+        (("--select", "NAN1"), True),
+        (("--select", "NAN11"), True),
+        (("--select", "ALL"), True),
+        (("--select", "NAN2"), False),
+        (("--select", "NAN2,NAN3"), False),
+        (("--select", "NAN2", "--extend-select", "NAN112"), True),
+        (("--select", "NAN2", "--extend-select", "NAN1"), True),
+        (("--ignore", "NAN112"), False),
+        (("--ignore", "NAN1"), False),
+        (("--select", "NAN1", "--ignore", "NAN112"), False),
+        (("--select", "NAN112", "--ignore", "NAN2"), True),
+        (("--extend-select", "NAN901", "--ignore", "NAN11"), False),
+    ],
+)
 def test_select_ignore_extend_select(project, args, found):
     result = run("check", "bad.py", *args)
     assert result.exit_code == (1 if found else 0)
@@ -179,8 +192,10 @@ def test_select_ignore_extend_select(project, args, found):
 @pytest.mark.parametrize("value", ["NAN999", "NAN8", "FOO", "NAN1,NAN1O4"])
 def test_unknown_rule_code_is_a_one_line_error(project, option, value):
     bad = value.split(",")[-1]
-    one_line_error(run("check", "bad.py", option, value),
-                   re.escape(f"'{bad}' matches no rule code (use a code such as NAN104, a prefix such as NAN1, or ALL)"))
+    one_line_error(
+        run("check", "bad.py", option, value),
+        re.escape(f"'{bad}' matches no rule code (use a code such as NAN104, a prefix such as NAN1, or ALL)"),
+    )
 
 
 def test_command_line_selection_overrides_config(project):
@@ -196,17 +211,28 @@ def test_command_line_selection_overrides_config(project):
 def test_format_json(project):
     result = run("check", "bad.py", "clean.py", "--format", "json")
     assert result.exit_code == 1
-    assert json.loads(result.stdout) == [{
-        "code": "NAN112", "name": "nan-comparison",
-        "message": "comparison with NaN is always False; use isnan() to test for NaN", "severity": "error",
-        "path": "bad.py", "line": 5, "column": 12, "end_line": 5, "end_column": 26,
-        "fix": {"applicability": "safe", "message": "use np.isnan()",
-                "edits": [{"line": 5, "column": 12, "end_line": 5, "end_column": 26, "content": "np.isnan(loss)"}]}}]
+    assert json.loads(result.stdout) == [
+        {
+            "code": "NAN112",
+            "name": "nan-comparison",
+            "message": "comparison with NaN is always False; use isnan() to test for NaN",
+            "severity": "error",
+            "path": "bad.py",
+            "line": 5,
+            "column": 12,
+            "end_line": 5,
+            "end_column": 26,
+            "fix": {
+                "applicability": "safe",
+                "message": "use np.isnan()",
+                "edits": [{"line": 5, "column": 12, "end_line": 5, "end_column": 26, "content": "np.isnan(loss)"}],
+            },
+        }
+    ]
 
 
 def test_output_format_is_an_alias(project):
-    assert run("check", "bad.py", "--output-format", "json").stdout == \
-        run("check", "bad.py", "--format", "json").stdout
+    assert run("check", "bad.py", "--output-format", "json").stdout == run("check", "bad.py", "--format", "json").stdout
 
 
 def test_format_github(project):
@@ -214,7 +240,8 @@ def test_format_github(project):
     assert result.exit_code == 1
     assert result.stdout == (
         "::error file=bad.py,line=5,col=12,endLine=5,endColumn=26,title=nanlint (NAN112)"
-        "::comparison with NaN is always False; use isnan() to test for NaN\n" + FINDING + SUMMARY)
+        "::comparison with NaN is always False; use isnan() to test for NaN\n" + FINDING + SUMMARY
+    )
 
 
 def test_format_sarif_is_valid_and_repo_relative(project):
@@ -228,7 +255,8 @@ def test_format_sarif_is_valid_and_repo_relative(project):
     assert finding["ruleId"] == "NAN112" and finding["level"] == "error"
     assert finding["locations"][0]["physicalLocation"] == {
         "artifactLocation": {"uri": "src/bad.py", "uriBaseId": "%SRCROOT%"},
-        "region": {"startLine": 5, "startColumn": 12, "endLine": 5, "endColumn": 26}}
+        "region": {"startLine": 5, "startColumn": 12, "endLine": 5, "endColumn": 26},
+    }
     assert log["runs"][0]["tool"]["driver"]["rules"][0]["help"]["markdown"] == catalog.get("NAN112").text
 
 
@@ -247,16 +275,19 @@ def test_output_file(project):
 
 
 def test_output_file_in_a_missing_directory_is_one_line(project):
-    one_line_error(run("check", "bad.py", "-o", "no/such/dir/report.txt"),
-                   r"cannot write no/such/dir/report\.txt: No such file or directory")
+    one_line_error(
+        run("check", "bad.py", "-o", "no/such/dir/report.txt"),
+        r"cannot write no/such/dir/report\.txt: No such file or directory",
+    )
 
 
 def test_statistics(project):
     (project / "more.py").write_text(BAD + "\n\nassert 1.0 != np.nan\n")
     result = run("check", "bad.py", "more.py", "--statistics")
     assert result.exit_code == 1
-    assert result.stdout == ("    3\tNAN112\t[*] nan-comparison\nFound 3 findings (3 errors).\n"
-                             "[*] 3 fixable with the `--fix` option.\n")
+    assert result.stdout == (
+        "    3\tNAN112\t[*] nan-comparison\nFound 3 findings (3 errors).\n[*] 3 fixable with the `--fix` option.\n"
+    )
 
 
 def test_quiet(project):
@@ -292,8 +323,10 @@ def test_config_option(project, tmp_path_factory):
 
 
 def test_config_option_errors_are_one_line(project):
-    one_line_error(run("check", "bad.py", "--config", "missing.toml"),
-                   r"Invalid value for '--config': File 'missing.toml' does not exist\..*")
+    one_line_error(
+        run("check", "bad.py", "--config", "missing.toml"),
+        r"Invalid value for '--config': File 'missing.toml' does not exist\..*",
+    )
     (project / "pyproject.toml").write_text("[project]\nname = 'x'\n")
     one_line_error(run("check", "bad.py", "--config", "pyproject.toml"), r".*pyproject.toml: no \[tool.nanlint\] table")
 
@@ -363,13 +396,18 @@ def test_console_script(project):
     assert (done.returncode, done.stdout) == (0, f"nanlint, version {__version__}\n")
 
 
-@pytest.mark.parametrize("argv,stderr", [
-    (("check", "missing.py"), "nanlint: error: missing.py: no such file or directory\n"),
-    (("check", "bad.py", "--select", "NAN999"),
-     "nanlint: error: 'NAN999' matches no rule code (use a code such as NAN104, a prefix such as NAN1, or ALL)\n"),
-    (("rule", "NAN999"), "nanlint: error: unknown rule code 'NAN999'\n"),
-    (("check", "--zzzzzzzz"), "nanlint: error: No such option '--zzzzzzzz'. (see 'nanlint check --help')\n"),
-])
+@pytest.mark.parametrize(
+    "argv,stderr",
+    [
+        (("check", "missing.py"), "nanlint: error: missing.py: no such file or directory\n"),
+        (
+            ("check", "bad.py", "--select", "NAN999"),
+            "nanlint: error: 'NAN999' matches no rule code (use a code such as NAN104, a prefix such as NAN1, or ALL)\n",
+        ),
+        (("rule", "NAN999"), "nanlint: error: unknown rule code 'NAN999'\n"),
+        (("check", "--zzzzzzzz"), "nanlint: error: No such option '--zzzzzzzz'. (see 'nanlint check --help')\n"),
+    ],
+)
 def test_errors_in_a_real_process(project, argv, stderr):
     done = process(console_script(), *argv, cwd=project)
     assert (done.returncode, done.stdout, done.stderr) == (2, "", stderr)
@@ -385,9 +423,16 @@ def test_bad_config_in_a_real_process(project):
 @pytest.mark.parametrize("options,code", [((), 1), (("--exit-zero",), 0)])
 def test_reader_leaving_early_keeps_the_exit_code(project, options, code):
     """`nanlint check | head -n 1`: the closed pipe is neither a traceback nor a different exit code."""
-    (project / "many.py").write_text("import numpy as np\n" + "".join(f"a{i} = x == np.nan\n" for i in range(1500)))  # > a pipe's buffer
-    reader = subprocess.Popen([console_script(), "check", "many.py", "--no-cache", *options], cwd=project, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    (project / "many.py").write_text(
+        "import numpy as np\n" + "".join(f"a{i} = x == np.nan\n" for i in range(1500))
+    )  # > a pipe's buffer
+    reader = subprocess.Popen(
+        [console_script(), "check", "many.py", "--no-cache", *options],
+        cwd=project,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     first = reader.stdout.readline()
     reader.stdout.close()
     stderr = reader.stderr.read()
@@ -405,8 +450,19 @@ def test_stdin(project):
 def test_help_lists_the_shared_options(project):
     result = run("check", "--help")
     assert result.exit_code == 0
-    for option in ("--select", "--extend-select", "--ignore", "--format", "--output-file", "--fail-on",
-                   "--exit-zero", "--statistics", "--quiet", "--no-color", "--config"):
+    for option in (
+        "--select",
+        "--extend-select",
+        "--ignore",
+        "--format",
+        "--output-file",
+        "--fail-on",
+        "--exit-zero",
+        "--statistics",
+        "--quiet",
+        "--no-color",
+        "--config",
+    ):
         assert option in result.stdout, option
     assert "--output-format" not in result.stdout  # the hidden ruff-compatible alias
     assert textwrap.dedent(result.stdout).startswith("Usage: main check [OPTIONS] [PATHS]...")

@@ -13,15 +13,28 @@ from click.testing import CliRunner
 
 from nanlint.cli import main
 from nanlint.config import (
-    DEFAULT_EXCLUDE, DEFAULT_SELECT, ConfigError, GraphSettings, Settings, find_config, load_settings, parse_table,
+    DEFAULT_EXCLUDE,
+    DEFAULT_SELECT,
+    ConfigError,
+    GraphSettings,
+    Settings,
+    find_config,
+    load_settings,
+    parse_table,
 )
 from nanlint.findings import Severity
 
 # Options of two imaginary rules: the schema is passed in, so these tests do not depend on which
 # rules happen to have options today.
 SCHEMA = {
-    "NAN301": {"max-lr": 1.0, "optimizers": ["Adam"], "strict": False, "warmup-steps": 100,
-               "limits": {"sgd": 1.0}, "mode": "lenient"},
+    "NAN301": {
+        "max-lr": 1.0,
+        "optimizers": ["Adam"],
+        "strict": False,
+        "warmup-steps": 100,
+        "limits": {"sgd": 1.0},
+        "mode": "lenient",
+    },
     "NAN105": {"ignore-names": []},
 }
 BAD_SOURCE = "import numpy as np\n\n\ndef has_nan(loss):\n    return loss == np.nan\n"
@@ -162,14 +175,26 @@ def test_every_key_is_parsed(tmp_path):
     assert settings.cache_dir == ".cache/nanlint"
     assert settings.per_file_ignores == {"tests/*": ("NAN112",), "notebooks/**/*.ipynb": ("NAN1", "NAN3")}
     assert settings.severity == {"NAN112": Severity.warning, "NAN2": Severity.error}
-    assert settings.rule_options == {"NAN301": {"max-lr": 3.0, "optimizers": ("Adam", "SGD"), "strict": True,
-                                                "warmup-steps": 10, "limits": {"sgd": 0.5, "adam": 0.01},
-                                                "mode": "strict"}}
+    assert settings.rule_options == {
+        "NAN301": {
+            "max-lr": 3.0,
+            "optimizers": ("Adam", "SGD"),
+            "strict": True,
+            "warmup-steps": 10,
+            "limits": {"sgd": 0.5, "adam": 0.01},
+            "mode": "strict",
+        }
+    }
     assert isinstance(settings.rule_options["NAN301"]["max-lr"], float)
     assert settings.graph == GraphSettings(
-        targets=("cuda-fp16", "cpu"), samples=32, headroom=8.0, search=True, budget=30.0,
+        targets=("cuda-fp16", "cpu"),
+        samples=32,
+        headroom=8.0,
+        search=True,
+        budget=30.0,
         input_ranges={"pixel_values": (-1.0, 1.0), "input_ids": (0.0, 30521.0), "scores": (-math.inf, math.inf)},
-        input_shapes={"pixel_values": (1, 3, 224, 224)})
+        input_shapes={"pixel_values": (1, 3, 224, 224)},
+    )
 
 
 def test_selection_semantics(tmp_path):
@@ -192,8 +217,9 @@ def test_severity_override_longest_prefix_wins(tmp_path):
     assert settings.severity_of("NAN112", Severity.error) is Severity.warning
     assert settings.severity_of("NAN202", Severity.warning) is Severity.error  # NAN2
     assert settings.severity_of("NAN104", Severity.warning) is Severity.warning  # not configured
-    specific = Settings(severity={"NAN2": Severity.info, "NAN20": Severity.warning, "NAN201": Severity.error,
-                                  "ALL": Severity.info})
+    specific = Settings(
+        severity={"NAN2": Severity.info, "NAN20": Severity.warning, "NAN201": Severity.error, "ALL": Severity.info}
+    )
     assert specific.severity_of("NAN201", Severity.info) is Severity.error
     assert specific.severity_of("NAN202", Severity.info) is Severity.warning
     assert specific.severity_of("NAN210", Severity.error) is Severity.info
@@ -215,61 +241,75 @@ def test_empty_table_is_defaults(tmp_path):
 # --- errors name the key ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("table,message", [
-    ("colour = true", "unknown key 'colour' (known: select, extend-select, ignore, per-file-ignores, exclude, "
-                      "extend-exclude, respect-gitignore, fail-on, severity, cache-dir, graph, rules)"),
-    ("extend_select = ['NAN1']", "unknown key 'extend_select' (did you mean 'extend-select'? known: "),
-    ("select = 'NAN1'", "'select' must be a list of strings"),
-    ("select = [1]", "'select' must be a list of strings"),
-    ("select = ['NAN999']", "'select': 'NAN999' matches no rule code"),
-    ("ignore = ['E501']", "'ignore': 'E501' matches no rule code"),
-    ("extend-select = ['NAN1O4']", "'extend-select': 'NAN1O4' matches no rule code"),
-    ("exclude = 'build'", "'exclude' must be a list of strings"),
-    ("extend-exclude = [true]", "'extend-exclude' must be a list of strings"),
-    ("respect-gitignore = 'yes'", "'respect-gitignore' must be true or false"),
-    ("fail-on = 'fatal'", "'fail-on': unknown severity 'fatal' (expected error, warning or info)"),
-    ("fail-on = 2", "'fail-on' must be \"error\", \"warning\" or \"info\""),
-    ("cache-dir = 3", "'cache-dir' must be a string"),
-    ("per-file-ignores = ['tests/*']", "'per-file-ignores' must be a table of glob = [codes]"),
-    ("per-file-ignores = {'tests/*' = 'NAN112'}", "'per-file-ignores.tests/*' must be a list of strings"),
-    ("per-file-ignores = {'tests/*' = ['NAN999']}", "'per-file-ignores.tests/*': 'NAN999' matches no rule code"),
-    ("severity = ['NAN112']", "'severity' must be a table of CODE = \"error\"|\"warning\"|\"info\""),
-    ("severity = {NAN112 = 'fatal'}", "'severity.NAN112': unknown severity 'fatal'"),
-    ("severity = {NAN112 = 1}", "'severity.NAN112' must be \"error\", \"warning\" or \"info\""),
-    ("severity = {NAN999 = 'info'}", "'severity.NAN999': 'NAN999' matches no rule code"),
-    ("rules = 3", "'rules' must be a table of [rules.NANxxx] tables"),
-    ("rules = {NAN112 = {x = 1}}", "'rules.NAN112': rule NAN112 has no options"),
-    ("rules = {NAN301 = 1}", "'rules.NAN301' must be a table"),
-    ("rules = {NAN301 = {max_lr = 1}}", "unknown option 'rules.NAN301.max_lr' (known: limits, max-lr, mode, "
-                                        "optimizers, strict, warmup-steps)"),
-    ("rules = {NAN301 = {max-lr = 'high'}}", "'rules.NAN301.max-lr' must be a number"),
-    ("rules = {NAN301 = {max-lr = true}}", "'rules.NAN301.max-lr' must be a number"),
-    ("rules = {NAN301 = {max-lr = nan}}", "'rules.NAN301.max-lr' must be a number"),
-    ("rules = {NAN301 = {warmup-steps = 1.5}}", "'rules.NAN301.warmup-steps' must be an integer"),
-    ("rules = {NAN301 = {strict = 1}}", "'rules.NAN301.strict' must be true or false"),
-    ("rules = {NAN301 = {optimizers = 'Adam'}}", "'rules.NAN301.optimizers' must be a list of strings"),
-    ("rules = {NAN301 = {limits = 1}}", "'rules.NAN301.limits' must be a table"),
-    ("rules = {NAN301 = {limits = {sgd = 'x'}}}", "'rules.NAN301.limits.sgd' must be a number"),
-    ("rules = {NAN301 = {mode = 1}}", "'rules.NAN301.mode' must be a string"),
-    ("graph = 1", "'graph' must be a table"),
-    ("graph = {target = ['cpu']}", "unknown key 'graph.target' (known: targets, input-ranges, input-shapes, "
-                                   "samples, headroom, search, budget)"),
-    ("graph = {input_ranges = {}}", "unknown key 'graph.input_ranges' (did you mean 'input-ranges'? known: "),
-    ("graph = {targets = 'cpu'}", "'graph.targets' must be a list of strings"),
-    ("graph = {samples = -1}", "'graph.samples' must be >= 0"),
-    ("graph = {samples = 2.5}", "'graph.samples' must be an integer"),
-    ("graph = {headroom = 0.5}", "'graph.headroom' must be >= 1.0"),
-    ("graph = {search = 1}", "'graph.search' must be true or false"),
-    ("graph = {budget = -1}", "'graph.budget' must be >= 0.0"),
-    ("graph = {input-ranges = [1]}", "'graph.input-ranges' must be a table of input = [lo, hi]"),
-    ("graph = {input-ranges = {x = [1]}}", "'graph.input-ranges.x' must be [lo, hi]"),
-    ("graph = {input-ranges = {x = ['a', 1]}}", "'graph.input-ranges.x' must be a number"),
-    ("graph = {input-ranges = {x = [nan, 1]}}", "'graph.input-ranges.x' must be a number"),
-    ("graph = {input-ranges = {x = [2, 1]}}", "'graph.input-ranges.x': lo 2.0 is above hi 1.0"),
-    ("graph = {input-shapes = {x = 3}}", "'graph.input-shapes.x' must be a list of dimensions, e.g. [1, 3, 224, 224]"),
-    ("graph = {input-shapes = {x = [1, -3]}}", "'graph.input-shapes.x' must be >= 0"),
-    ("graph = {input-shapes = {x = [1, 'batch']}}", "'graph.input-shapes.x' must be an integer"),
-])
+@pytest.mark.parametrize(
+    "table,message",
+    [
+        (
+            "colour = true",
+            "unknown key 'colour' (known: select, extend-select, ignore, per-file-ignores, exclude, "
+            "extend-exclude, respect-gitignore, fail-on, severity, cache-dir, graph, rules)",
+        ),
+        ("extend_select = ['NAN1']", "unknown key 'extend_select' (did you mean 'extend-select'? known: "),
+        ("select = 'NAN1'", "'select' must be a list of strings"),
+        ("select = [1]", "'select' must be a list of strings"),
+        ("select = ['NAN999']", "'select': 'NAN999' matches no rule code"),
+        ("ignore = ['E501']", "'ignore': 'E501' matches no rule code"),
+        ("extend-select = ['NAN1O4']", "'extend-select': 'NAN1O4' matches no rule code"),
+        ("exclude = 'build'", "'exclude' must be a list of strings"),
+        ("extend-exclude = [true]", "'extend-exclude' must be a list of strings"),
+        ("respect-gitignore = 'yes'", "'respect-gitignore' must be true or false"),
+        ("fail-on = 'fatal'", "'fail-on': unknown severity 'fatal' (expected error, warning or info)"),
+        ("fail-on = 2", '\'fail-on\' must be "error", "warning" or "info"'),
+        ("cache-dir = 3", "'cache-dir' must be a string"),
+        ("per-file-ignores = ['tests/*']", "'per-file-ignores' must be a table of glob = [codes]"),
+        ("per-file-ignores = {'tests/*' = 'NAN112'}", "'per-file-ignores.tests/*' must be a list of strings"),
+        ("per-file-ignores = {'tests/*' = ['NAN999']}", "'per-file-ignores.tests/*': 'NAN999' matches no rule code"),
+        ("severity = ['NAN112']", '\'severity\' must be a table of CODE = "error"|"warning"|"info"'),
+        ("severity = {NAN112 = 'fatal'}", "'severity.NAN112': unknown severity 'fatal'"),
+        ("severity = {NAN112 = 1}", '\'severity.NAN112\' must be "error", "warning" or "info"'),
+        ("severity = {NAN999 = 'info'}", "'severity.NAN999': 'NAN999' matches no rule code"),
+        ("rules = 3", "'rules' must be a table of [rules.NANxxx] tables"),
+        ("rules = {NAN112 = {x = 1}}", "'rules.NAN112': rule NAN112 has no options"),
+        ("rules = {NAN301 = 1}", "'rules.NAN301' must be a table"),
+        (
+            "rules = {NAN301 = {max_lr = 1}}",
+            "unknown option 'rules.NAN301.max_lr' (known: limits, max-lr, mode, optimizers, strict, warmup-steps)",
+        ),
+        ("rules = {NAN301 = {max-lr = 'high'}}", "'rules.NAN301.max-lr' must be a number"),
+        ("rules = {NAN301 = {max-lr = true}}", "'rules.NAN301.max-lr' must be a number"),
+        ("rules = {NAN301 = {max-lr = nan}}", "'rules.NAN301.max-lr' must be a number"),
+        ("rules = {NAN301 = {warmup-steps = 1.5}}", "'rules.NAN301.warmup-steps' must be an integer"),
+        ("rules = {NAN301 = {strict = 1}}", "'rules.NAN301.strict' must be true or false"),
+        ("rules = {NAN301 = {optimizers = 'Adam'}}", "'rules.NAN301.optimizers' must be a list of strings"),
+        ("rules = {NAN301 = {limits = 1}}", "'rules.NAN301.limits' must be a table"),
+        ("rules = {NAN301 = {limits = {sgd = 'x'}}}", "'rules.NAN301.limits.sgd' must be a number"),
+        ("rules = {NAN301 = {mode = 1}}", "'rules.NAN301.mode' must be a string"),
+        ("graph = 1", "'graph' must be a table"),
+        (
+            "graph = {target = ['cpu']}",
+            "unknown key 'graph.target' (known: targets, input-ranges, input-shapes, "
+            "samples, headroom, search, budget)",
+        ),
+        ("graph = {input_ranges = {}}", "unknown key 'graph.input_ranges' (did you mean 'input-ranges'? known: "),
+        ("graph = {targets = 'cpu'}", "'graph.targets' must be a list of strings"),
+        ("graph = {samples = -1}", "'graph.samples' must be >= 0"),
+        ("graph = {samples = 2.5}", "'graph.samples' must be an integer"),
+        ("graph = {headroom = 0.5}", "'graph.headroom' must be >= 1.0"),
+        ("graph = {search = 1}", "'graph.search' must be true or false"),
+        ("graph = {budget = -1}", "'graph.budget' must be >= 0.0"),
+        ("graph = {input-ranges = [1]}", "'graph.input-ranges' must be a table of input = [lo, hi]"),
+        ("graph = {input-ranges = {x = [1]}}", "'graph.input-ranges.x' must be [lo, hi]"),
+        ("graph = {input-ranges = {x = ['a', 1]}}", "'graph.input-ranges.x' must be a number"),
+        ("graph = {input-ranges = {x = [nan, 1]}}", "'graph.input-ranges.x' must be a number"),
+        ("graph = {input-ranges = {x = [2, 1]}}", "'graph.input-ranges.x': lo 2.0 is above hi 1.0"),
+        (
+            "graph = {input-shapes = {x = 3}}",
+            "'graph.input-shapes.x' must be a list of dimensions, e.g. [1, 3, 224, 224]",
+        ),
+        ("graph = {input-shapes = {x = [1, -3]}}", "'graph.input-shapes.x' must be >= 0"),
+        ("graph = {input-shapes = {x = [1, 'batch']}}", "'graph.input-shapes.x' must be an integer"),
+    ],
+)
 def test_bad_values_name_the_key(tmp_path, table, message):
     path = write(tmp_path / "pyproject.toml", f"[tool.nanlint]\n{table}\n")
     with pytest.raises(ConfigError) as error:
@@ -300,18 +340,22 @@ def project(tmp_path, monkeypatch):
     return tmp_path
 
 
-@pytest.mark.parametrize("table,key", [
-    ("unknown-key = 1", "unknown key 'unknown-key'"),
-    ("select = 'NAN1'", "'select' must be a list of strings"),
-    ("graph = {samples = 'many'}", "'graph.samples' must be an integer"),
-    ("rules = {NAN112 = {threshold = 1}}", "'rules.NAN112': rule NAN112 has no options"),
-])
+@pytest.mark.parametrize(
+    "table,key",
+    [
+        ("unknown-key = 1", "unknown key 'unknown-key'"),
+        ("select = 'NAN1'", "'select' must be a list of strings"),
+        ("graph = {samples = 'many'}", "'graph.samples' must be an integer"),
+        ("rules = {NAN112 = {threshold = 1}}", "'rules.NAN112': rule NAN112 has no options"),
+    ],
+)
 def test_cli_exits_2_with_one_line_naming_the_key(project, table, key):
     write(project / "pyproject.toml", f"[tool.nanlint]\n{table}\n")
     result = cli("check", "bad.py")
     assert result.exit_code == 2 and result.stdout == ""
-    assert re.fullmatch(rf"nanlint: error: {re.escape(str(project / 'pyproject.toml'))}: {re.escape(key)}.*\n",
-                        result.stderr)
+    assert re.fullmatch(
+        rf"nanlint: error: {re.escape(str(project / 'pyproject.toml'))}: {re.escape(key)}.*\n", result.stderr
+    )
 
 
 def test_config_is_found_from_the_checked_path_not_the_cwd(project, tmp_path_factory):
@@ -323,11 +367,14 @@ def test_config_is_found_from_the_checked_path_not_the_cwd(project, tmp_path_fac
 
 
 def test_per_file_ignores_globs(project):
-    write(project / "pyproject.toml", """\
+    write(
+        project / "pyproject.toml",
+        """\
         [tool.nanlint.per-file-ignores]
         "tests/*" = ["NAN112"]
         "*_generated.py" = ["NAN1"]
-        """)
+        """,
+    )
     write(project / "tests" / "test_x.py", BAD_SOURCE)
     write(project / "src" / "model_generated.py", BAD_SOURCE)
     write(project / "src" / "model.py", BAD_SOURCE)

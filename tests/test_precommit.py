@@ -55,16 +55,30 @@ def test_graph_hook():
 def test_invalid_manifest_is_rejected(tmp_path):
     # The schema check above is not vacuous.
     broken = tmp_path / "hooks.yaml"
-    broken.write_text("- id: nanlint\n  name: nanlint\n  entry: nanlint check\n  language: python\n"
-                      "  types_or: [pythonn]\n")
+    broken.write_text(
+        "- id: nanlint\n  name: nanlint\n  entry: nanlint check\n  language: python\n  types_or: [pythonn]\n"
+    )
     with pytest.raises(clientlib.InvalidManifestError):
         clientlib.load_manifest(str(broken))
 
 
 def _notebook(code: str) -> str:
-    return json.dumps({"cells": [{"cell_type": "code", "source": code.splitlines(keepends=True), "metadata": {},
-                                  "outputs": [], "execution_count": None}],
-                       "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    return json.dumps(
+        {
+            "cells": [
+                {
+                    "cell_type": "code",
+                    "source": code.splitlines(keepends=True),
+                    "metadata": {},
+                    "outputs": [],
+                    "execution_count": None,
+                }
+            ],
+            "metadata": {},
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        }
+    )
 
 
 @pytest.mark.skipif(not (ROOT / ".git").exists(), reason="try-repo needs this checkout to be a git repository")
@@ -77,13 +91,25 @@ def test_try_repo(tmp_path):
     (repo / "nb.ipynb").write_text(_notebook(BAD))
     (repo / "build" / "gen.py").write_text(BAD)  # excluded by default: --force-exclude keeps it out
     (repo / "notes.txt").write_text(BAD)  # not a Python file: never passed to the hook
-    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"), "NO_COLOR": "1",
-           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    env = {
+        **os.environ,
+        "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
+        "NO_COLOR": "1",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+    }
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True, env=env)
     subprocess.run(["git", "add", "."], cwd=repo, check=True, env=env)
-    done = subprocess.run([sys.executable, "-m", "pre_commit", "try-repo", str(ROOT), "--all-files", "--color=never"],
-                          cwd=repo, capture_output=True, text=True, env=env, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "try-repo", str(ROOT), "--all-files", "--color=never"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     output = done.stdout + done.stderr
     assert done.returncode == 1, output
     assert "- hook id: nanlint\n- exit code: 1\n" in output

@@ -17,7 +17,7 @@ def _table_and_machine(text: str) -> tuple[list[str], list[str]]:
 def test_readme_shows_the_latest_benchmark_table():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     results = (ROOT / "bench" / "RESULTS.md").read_text(encoding="utf-8")
-    section = readme[readme.index("## Benchmarks"):readme.index("## Development")]
+    section = readme[readme.index("## Benchmarks") : readme.index("## Development")]
     table, machine = _table_and_machine(results)
     assert len(table) > 10
     assert _table_and_machine(section) == (table, machine), "copy bench/RESULTS.md's table into README"

@@ -11,10 +11,43 @@ from nanlint.catalog import SECTIONS
 from nanlint.source.rules import ALL_RULES
 from tests.helpers import codes
 
-DESIGN_CODES = ["NAN101", "NAN102", "NAN103", "NAN104", "NAN105", "NAN106", "NAN107", "NAN108", "NAN109",
-                "NAN110", "NAN111", "NAN112", "NAN113", "NAN201", "NAN202", "NAN203", "NAN301", "NAN302",
-                "NAN303", "NAN304", "NAN305", "NAN501", "NAN502", "NAN503", "NAN504", "NAN505", "NAN506",
-                "NAN601", "NAN602", "NAN603", "NAN701", "NAN702", "NAN799", "NAN900", "NAN901"]
+DESIGN_CODES = [
+    "NAN101",
+    "NAN102",
+    "NAN103",
+    "NAN104",
+    "NAN105",
+    "NAN106",
+    "NAN107",
+    "NAN108",
+    "NAN109",
+    "NAN110",
+    "NAN111",
+    "NAN112",
+    "NAN113",
+    "NAN201",
+    "NAN202",
+    "NAN203",
+    "NAN301",
+    "NAN302",
+    "NAN303",
+    "NAN304",
+    "NAN305",
+    "NAN501",
+    "NAN502",
+    "NAN503",
+    "NAN504",
+    "NAN505",
+    "NAN506",
+    "NAN601",
+    "NAN602",
+    "NAN603",
+    "NAN701",
+    "NAN702",
+    "NAN799",
+    "NAN900",
+    "NAN901",
+]
 SOURCE_RULES = {rule.code: rule for rule in ALL_RULES}
 PAGES = catalog.load()
 
@@ -36,8 +69,10 @@ def test_implemented_source_rule_page_says_so(code):
     assert PAGES[code].implemented, f"rules/{code}.md still says 'not implemented yet'"
 
 
-@pytest.mark.parametrize("code", [c for c in DESIGN_CODES if PAGES[c].implemented and PAGES[c].pass_ == "source"
-                                  and c not in ("NAN900", "NAN901")])
+@pytest.mark.parametrize(
+    "code",
+    [c for c in DESIGN_CODES if PAGES[c].implemented and PAGES[c].pass_ == "source" and c not in ("NAN900", "NAN901")],
+)
 def test_implemented_page_has_a_rule(code):
     assert code in SOURCE_RULES, f"rules/{code}.md says implemented but no source rule has that code"
 
@@ -72,7 +107,7 @@ def test_page_file_names_match_titles():
 
 def test_unused_suppression_page_examples():
     """NAN901 is no rule class (the engine reports it) and is opt-in: its examples run with it selected."""
-    example, = PAGES["NAN901"].examples("Example")
-    fixed, = PAGES["NAN901"].examples("Use instead")
+    (example,) = PAGES["NAN901"].examples("Example")
+    (fixed,) = PAGES["NAN901"].examples("Use instead")
     assert codes(example, ("ALL", "NAN901")) == ["NAN901"]
     assert codes(fixed, ("ALL", "NAN901")) == []

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
 
 from nanlint.graph.runtime import RuntimeOptions
 from nanlint.graph.sampling import available_providers
@@ -40,8 +40,9 @@ class GraphOptions:
     progress: Callable | None = None  # progress(label, length) -> context manager with .update(n)
 
     @classmethod
-    def from_cli(cls, graph_settings, targets: Iterable[str], input_ranges: Iterable[str],
-                 input_shapes: Iterable[str], **runtime) -> "GraphOptions":
+    def from_cli(
+        cls, graph_settings, targets: Iterable[str], input_ranges: Iterable[str], input_shapes: Iterable[str], **runtime
+    ) -> GraphOptions:
         """Options from the command line on top of [tool.nanlint.graph]; ValueError (one line) when bad.
 
         `runtime` takes samples, inputs, provider, search, budget, witness_dir, headroom, block_list,
@@ -54,21 +55,29 @@ class GraphOptions:
         default = ranges.pop(ALL_INPUTS, DEFAULT_RANGE)
         names = tuple(dict.fromkeys(targets)) or tuple(graph_settings.targets) or ("cpu",)
         extras = {key: runtime.pop(key, None) for key in ("block_list", "write_mixed", "progress")}
-        return cls(names, ranges, shapes, default, load_profiles(names), runtime_options(graph_settings, **runtime),
-                   **extras)
+        return cls(
+            names, ranges, shapes, default, load_profiles(names), runtime_options(graph_settings, **runtime), **extras
+        )
 
 
-def runtime_options(graph_settings, samples=None, inputs=None, provider=None, search=None, budget=None,
-                    witness_dir=None, headroom=None) -> RuntimeOptions | None:
+def runtime_options(
+    graph_settings, samples=None, inputs=None, provider=None, search=None, budget=None, witness_dir=None, headroom=None
+) -> RuntimeOptions | None:
     samples = graph_settings.samples if samples is None else samples
     search = graph_settings.search if search is None else search
     if samples <= 0 and not inputs and not search:
         return None
     if provider is not None and provider not in available_providers():
         raise ValueError(f"--provider {provider}: not available here (available: {', '.join(available_providers())})")
-    return RuntimeOptions(samples=samples, inputs=inputs, provider=provider or "CPUExecutionProvider",
-                          headroom=graph_settings.headroom if headroom is None else headroom, search=search,
-                          budget=graph_settings.budget if budget is None else budget, witness_dir=witness_dir)
+    return RuntimeOptions(
+        samples=samples,
+        inputs=inputs,
+        provider=provider or "CPUExecutionProvider",
+        headroom=graph_settings.headroom if headroom is None else headroom,
+        search=search,
+        budget=graph_settings.budget if budget is None else budget,
+        witness_dir=witness_dir,
+    )
 
 
 def load_profiles(targets: Iterable[str]) -> tuple[Profile, ...]:
@@ -130,12 +139,15 @@ def analyze_models(paths: list[str], settings, options: GraphOptions):
         seen_inputs.update(outcome.inputs or ())
         loaded += outcome.inputs is not None
         errors.extend(outcome.errors)
-        results.append(GraphResult(path, tuple(p.name for p in profiles), outcome.findings, outcome.summary,
-                                   outcome.profile))
+        results.append(
+            GraphResult(path, tuple(p.name for p in profiles), outcome.findings, outcome.summary, outcome.profile)
+        )
     unknown = sorted(set(options.input_ranges) - seen_inputs)
     if unknown and loaded:
-        errors.append(f"--input-range names no input of the model{'s' if len(paths) > 1 else ''}: "
-                      f"{', '.join(unknown)} (inputs: {', '.join(sorted(seen_inputs)) or 'none'})")
+        errors.append(
+            f"--input-range names no input of the model{'s' if len(paths) > 1 else ''}: "
+            f"{', '.join(unknown)} (inputs: {', '.join(sorted(seen_inputs)) or 'none'})"
+        )
     return results, errors
 
 
@@ -149,8 +161,8 @@ class ModelOutcome:
 
 
 def analyze_model(path: str, settings, options: GraphOptions, profiles: tuple[Profile, ...]) -> ModelOutcome:
-    from nanlint.graph.model import ModelError, load_model
     from nanlint.graph.mixed import MixedPrecisionError
+    from nanlint.graph.model import ModelError, load_model
     from nanlint.graph.sampling import SamplingError
 
     try:
@@ -162,7 +174,7 @@ def analyze_model(path: str, settings, options: GraphOptions, profiles: tuple[Pr
         return run_targets(model, settings, options, profiles)
     except (SamplingError, MixedPrecisionError) as exc:
         return ModelOutcome([], summarize([], None, profiles), [f"{path}: {exc}"], model.inputs)
-    except Exception as exc:  # noqa: BLE001 - one model's internal error must not stop the others
+    except Exception as exc:
         if os.environ.get("NANLINT_DEBUG"):
             raise
         message = f"{path}: internal error in the graph analysis: {type(exc).__name__}: {exc}"
@@ -177,10 +189,13 @@ def unreadable(path: str, message: str, settings, profiles: tuple[Profile, ...])
         return []
     page = catalog.get("NAN900")
     prefix = f"{path}: "
-    text = message[len(prefix):] if message.startswith(prefix) else message
+    text = message[len(prefix) :] if message.startswith(prefix) else message
     location = GraphLocation(path, profiles[0].name if profiles else "cpu", None, None, None)
-    return [Finding("NAN900", page.name, f"cannot read model: {text}", settings.severity_of("NAN900", page.severity),
-                    location)]
+    return [
+        Finding(
+            "NAN900", page.name, f"cannot read model: {text}", settings.severity_of("NAN900", page.severity), location
+        )
+    ]
 
 
 def run_targets(model, settings, options: GraphOptions, profiles: tuple[Profile, ...]) -> ModelOutcome:
@@ -212,8 +227,9 @@ def run_targets(model, settings, options: GraphOptions, profiles: tuple[Profile,
         first = first or analysis
         found = checks.check(model, analysis, profile, precision, patterns, settings)
         if samples is not None:
-            found = with_runtime_evidence(model, found, samples, precision, profile.name, settings, options,
-                                          first_target=order == 0)
+            found = with_runtime_evidence(
+                model, found, samples, precision, profile.name, settings, options, first_target=order == 0
+            )
         per_target.append((profile, precision, found))
         findings.extend(sorted(found, key=lambda f: (order, *rank(f))))
     summary = summarize(findings, first, profiles, model)
@@ -232,8 +248,9 @@ def sample(model, options: GraphOptions):
 
     specs = input_specs(model, options)
     runtime = options.runtime
-    feeds = load_feeds(runtime.inputs, model.inputs) if runtime.inputs else draw_feeds(specs, runtime.samples,
-                                                                                       runtime.seed)
+    feeds = (
+        load_feeds(runtime.inputs, model.inputs) if runtime.inputs else draw_feeds(specs, runtime.samples, runtime.seed)
+    )
     sizes = {name: math.prod(shape) for name, shape in model.shapes.items() if shape is not None}
     proto, weights = model.runnable()
     if options.progress is None:
@@ -256,21 +273,24 @@ def input_specs(model, options: GraphOptions):
     return specs
 
 
-def with_runtime_evidence(model, found, samples, precision, target: str, settings, options: GraphOptions,
-                          first_target: bool):
+def with_runtime_evidence(
+    model, found, samples, precision, target: str, settings, options: GraphOptions, first_target: bool
+):
     from nanlint.graph import runtime
 
     graded = runtime.grade(found, samples, model, precision, settings)
     findings = graded.findings
-    findings += runtime.range_findings(model, samples, precision, target, settings, options.runtime.headroom,
-                                       graded.watched)
+    findings += runtime.range_findings(
+        model, samples, precision, target, settings, options.runtime.headroom, graded.watched
+    )
     if first_target and settings.is_selected("NAN603"):
         confirmed = {f.location.tensor for f in findings if f.evidence and f.evidence.kind != "static"}
         findings += runtime.nonfinite_findings(model, samples, target, settings, confirmed)
     if options.runtime.search and graded.open_hazards:
         proto, weights = model.runnable()
-        findings = runtime.find_witnesses(proto, input_specs(model, options), findings, graded.open_hazards,
-                                          options.runtime, settings, weights)
+        findings = runtime.find_witnesses(
+            proto, input_specs(model, options), findings, graded.open_hazards, options.runtime, settings, weights
+        )
     return findings
 
 
@@ -286,8 +306,11 @@ def tensor_profile(model, analysis, samples) -> list:
             if bound is None and stats is None:
                 continue
             static = (float(bound.min()), float(bound.max())) if bound is not None else None
-            rows.append(TensorProfile(tensor, node.name or None, node.op_type, static,
-                                      stats.observed if stats is not None else None))
+            rows.append(
+                TensorProfile(
+                    tensor, node.name or None, node.op_type, static, stats.observed if stats is not None else None
+                )
+            )
     return rows
 
 
@@ -302,8 +325,11 @@ def precision_fixes(model, per_target, samples, options: GraphOptions, outcome: 
         outcome.errors.append("--emit-block-list/--write-mixed need a reduced-precision --target (e.g. cuda-fp16)")
         return
     profile, precision, found = chosen
-    over = {name for name, stats in (samples.stats.items() if samples else ())
-            if precision.limit(name) is not None and stats.abs_max > precision.limit(name)}
+    over = {
+        name
+        for name, stats in (samples.stats.items() if samples else ())
+        if precision.limit(name) is not None and stats.abs_max > precision.limit(name)
+    }
     proto = mixed.name_unnamed_nodes(model.proto_with_data())
     blocked = mixed.block_list(proto, found, profile.name, extra_tensors=over)
     if options.block_list:

@@ -13,8 +13,8 @@ by a domain-sensitive op (Div, Log, Sqrt, Softmax, ...) whose checks want elemen
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
 
 import numpy as np
 import onnx
@@ -30,32 +30,54 @@ from nanlint.graph.transfer.shape import check_generator_size
 # After their last consumer, tensors with more elements than this keep one scalar bound pair.
 RETAIN_ELEMENTWISE = 1 << 16
 # Ops whose inputs keep element-wise bounds: their checks ask "can this element be <= 0 / 0 / huge".
-DOMAIN_OPS = frozenset({"Div", "Log", "Sqrt", "Pow", "Reciprocal", "Mod", "Acos", "Asin", "Acosh", "Atanh",
-                        "Exp", "Softmax", "LogSoftmax", "Softplus", "ReduceLogSum", "ReduceLogSumExp"})
+DOMAIN_OPS = frozenset(
+    {
+        "Div",
+        "Log",
+        "Sqrt",
+        "Pow",
+        "Reciprocal",
+        "Mod",
+        "Acos",
+        "Asin",
+        "Acosh",
+        "Atanh",
+        "Exp",
+        "Softmax",
+        "LogSoftmax",
+        "Softplus",
+        "ReduceLogSum",
+        "ReduceLogSumExp",
+    }
+)
 
 
 @dataclass
 class Analysis:
-    bounds: dict[str, Interval]              # every tensor (graph inputs, node outputs, constants)
-    unsupported: list[onnx.NodeProto]        # nodes bounded as unbounded (-> NAN799)
-    depth: dict[str, int]                    # widening steps since the last op that resets bounds
+    bounds: dict[str, Interval]  # every tensor (graph inputs, node outputs, constants)
+    unsupported: list[onnx.NodeProto]  # nodes bounded as unbounded (-> NAN799)
+    depth: dict[str, int]  # widening steps since the last op that resets bounds
     clamped: dict[str, tuple[float, float]]  # tensors clamped to the target range: the raw bound
     reasons: dict[str, str] = field(default_factory=dict)  # node description -> why it is unsupported
     shapes: dict[str, tuple[int, ...] | None] = field(default_factory=dict)  # shapes the analysis computed
-    dtypes: dict[str, int] = field(default_factory=dict)   # elem type of every tensor bounded (model.dtypes
-                                                           # completed by what the analysis computed)
+    dtypes: dict[str, int] = field(default_factory=dict)  # elem type of every tensor bounded (model.dtypes
+    # completed by what the analysis computed)
 
     def bound(self, name: str) -> Interval | None:
         return self.bounds.get(name)
 
 
-def analyze(model: Model, input_ranges: Mapping[str, tuple[float, float]],
-            limit: Callable[[str], float | None] | None = None,
-            default_range: tuple[float, float] = (-1.0, 1.0), *,
-            elementwise_limit: int = ELEMENTWISE_LIMIT,
-            keep_elementwise: Callable[[str], bool] | None = None,
-            input_bounds: Mapping[str, Interval] | None = None,
-            strict: bool = False) -> Analysis:
+def analyze(
+    model: Model,
+    input_ranges: Mapping[str, tuple[float, float]],
+    limit: Callable[[str], float | None] | None = None,
+    default_range: tuple[float, float] = (-1.0, 1.0),
+    *,
+    elementwise_limit: int = ELEMENTWISE_LIMIT,
+    keep_elementwise: Callable[[str], bool] | None = None,
+    input_bounds: Mapping[str, Interval] | None = None,
+    strict: bool = False,
+) -> Analysis:
     """Bounds for every tensor of `model`, inputs ranging over `input_ranges` (else `default_range`).
 
     `limit(tensor)` is the finite max of the dtype the tensor is stored in on the target; bounds beyond
@@ -89,7 +111,7 @@ def _kernels_for(model: Model) -> Kernels:
 class _Scope:
     """Tensor bounds visible to a graph: its own, then its enclosing graphs', then the constants."""
 
-    def __init__(self, engine: "_Engine", parent: "_Scope | None" = None):
+    def __init__(self, engine: _Engine, parent: _Scope | None = None):
         self.engine = engine
         self.parent = parent
         self.values: dict[str, Interval] = {}
@@ -114,7 +136,7 @@ class _Engine:
         self.dtypes = dict(model.dtypes)
         self.analysis = Analysis(bounds={}, unsupported=[], depth={}, clamped={})
         self._constants: dict[str, Interval] = {}
-        self.unbounded: set[str] = set()    # outputs of unsupported nodes
+        self.unbounded: set[str] = set()  # outputs of unsupported nodes
 
     # -- lookups ----------------------------------------------------------------------------------
 
@@ -229,7 +251,7 @@ class _Engine:
                 raise KernelError(f"{describe(node)}: {exc}") from exc
             reason = str(exc) or type(exc).__name__
             outputs = None
-        except Exception as exc:  # noqa: BLE001 - a transfer-function failure must not stop the analysis
+        except Exception as exc:
             if self.strict:
                 raise RuntimeError(f"{describe(node)}: {type(exc).__name__}: {exc}") from exc
             reason = f"{type(exc).__name__}: {exc}"
@@ -243,8 +265,14 @@ class _Engine:
             self.unbounded.update(o for o in node.output if o)
             outputs = []
         depth_rule = ctx.depth or (entry.depth if entry is not None and reason is None else "keep")
-        base = max((self.analysis.depth.get(name, 0) for name, iv in zip(node.input, inputs)
-                    if name and not (iv is not None and iv.is_point)), default=0)
+        base = max(
+            (
+                self.analysis.depth.get(name, 0)
+                for name, iv in zip(node.input, inputs)
+                if name and not (iv is not None and iv.is_point)
+            ),
+            default=0,
+        )
         results = []
         for j, name in enumerate(node.output):
             iv = outputs[j] if j < len(outputs) else None
@@ -288,7 +316,7 @@ class _Engine:
             iv = iv.astype(bound_dtype(elem))
             if not iv.is_point:
                 iv = iv.sanitized()
-        if (iv.size is not None and iv.size > self.elementwise_limit and not iv.is_collapsed):
+        if iv.size is not None and iv.size > self.elementwise_limit and not iv.is_collapsed:
             iv = iv.collapse()
         if self.limit is not None and (elem is None or elem in FLOAT_TYPES):
             limit = self.limit(name)
@@ -302,7 +330,9 @@ class _Engine:
         if scope.parent is not None and name in bounds:
             # Subgraph tensors (loop bodies run several times): the bound covers every run.
             old = bounds[name]
-            iv_all = join(old, iv) if old.shape == iv.shape else join(old.collapse(), iv.collapse()).with_shape(iv.shape)
+            iv_all = (
+                join(old, iv) if old.shape == iv.shape else join(old.collapse(), iv.collapse()).with_shape(iv.shape)
+            )
             bounds[name] = iv_all
         else:
             bounds[name] = iv
@@ -317,7 +347,9 @@ class _Engine:
 
     # -- subgraphs and synthetic nodes (used by transfer functions) ------------------------------
 
-    def run_subgraph(self, graph: onnx.GraphProto, bindings: Mapping[str, Interval], scope: _Scope) -> list[Interval | None]:
+    def run_subgraph(
+        self, graph: onnx.GraphProto, bindings: Mapping[str, Interval], scope: _Scope
+    ) -> list[Interval | None]:
         """Bound a subgraph's outputs, its formal inputs bound to `bindings`, outer names from `scope`."""
         inner = _Scope(self, scope)
         for vi in graph.input:
@@ -331,23 +363,35 @@ class _Engine:
             self.eval_node(node, inner)
         return [inner.get(o.name) for o in graph.output]
 
-    def eval_synthetic(self, op_type: str, inputs: list[Interval | None], attrs: dict | None = None,
-                       domain: str = "", n_outputs: int = 1, scope: _Scope | None = None,
-                       dtypes: list[int | None] | None = None) -> list[Interval | None]:
+    def eval_synthetic(
+        self,
+        op_type: str,
+        inputs: list[Interval | None],
+        attrs: dict | None = None,
+        domain: str = "",
+        n_outputs: int = 1,
+        scope: _Scope | None = None,
+        dtypes: list[int | None] | None = None,
+    ) -> list[Interval | None]:
         """Bound one made-up node on given intervals (composite ops: FastGelu = Add then Gelu, ...)."""
         names = [f"__synthetic_in{i}" if iv is not None else "" for i, iv in enumerate(inputs)]
-        node = onnx.helper.make_node(op_type, names, [f"__synthetic_out{j}" for j in range(n_outputs)],
-                                     domain=domain, **(attrs or {}))
+        node = onnx.helper.make_node(
+            op_type, names, [f"__synthetic_out{j}" for j in range(n_outputs)], domain=domain, **(attrs or {})
+        )
         entry = lookup(domain, op_type)
         if entry is None:
             raise NotExact(f"no transfer function for {op_type}")
         for i, iv in enumerate(inputs):
             if iv is not None:
-                self.dtypes[names[i]] = (dtypes[i] if dtypes and dtypes[i] else _elem_of(iv) or TensorProto.FLOAT)
+                self.dtypes[names[i]] = dtypes[i] if dtypes and dtypes[i] else _elem_of(iv) or TensorProto.FLOAT
         for j in range(n_outputs):
             self.dtypes.pop(f"__synthetic_out{j}", None)
         ctx = NodeContext(self, node, list(inputs), scope or _Scope(self))
-        if all(iv is None or iv.is_point for iv in inputs) and any(iv is not None for iv in inputs) and entry.fold is True:
+        if (
+            all(iv is None or iv.is_point for iv in inputs)
+            and any(iv is not None for iv in inputs)
+            and entry.fold is True
+        ):
             try:
                 return [None if o is None else Interval.point(o) for o in ctx.run()]
             except KernelError:
@@ -367,7 +411,7 @@ def _elem_of(iv: Interval) -> int | None:
     if iv.is_point:
         try:
             return onnx.helper.np_dtype_to_tensor_dtype(dtype)
-        except Exception:  # noqa: BLE001
+        except Exception:
             return None
     if dtype.kind in "iu":
         return onnx.helper.np_dtype_to_tensor_dtype(dtype)
@@ -393,12 +437,19 @@ def _integral(iv: Interval, elem: int) -> Interval:
         return Interval(a, a, False, iv.shape)
     low, high = _int_range(elem)
     with np.errstate(invalid="ignore"):
-        lo = np.clip(np.nan_to_num(np.floor(np.asarray(iv.lo, np.float64)), nan=low, neginf=low, posinf=high), low, high)
-        hi = np.clip(np.nan_to_num(np.ceil(np.asarray(iv.hi, np.float64)), nan=high, neginf=low, posinf=high), low, high)
-    if (iv.shape is not None and lo.shape == tuple(iv.shape) and lo.size <= RETAIN_ELEMENTWISE
-            and np.array_equal(lo, hi) and (lo.size == 0 or float(np.max(np.abs(lo))) < 2**53)):
+        lo = np.clip(
+            np.nan_to_num(np.floor(np.asarray(iv.lo, np.float64)), nan=low, neginf=low, posinf=high), low, high
+        )
+        hi = np.clip(
+            np.nan_to_num(np.ceil(np.asarray(iv.hi, np.float64)), nan=high, neginf=low, posinf=high), low, high
+        )
+    if (
+        iv.shape is not None
+        and lo.shape == tuple(iv.shape)
+        and lo.size <= RETAIN_ELEMENTWISE
+        and np.array_equal(lo, hi)
+        and (lo.size == 0 or float(np.max(np.abs(lo))) < 2**53)
+    ):
         # Bounds that pin every element (a decided comparison, an exact index): an exact value.
         return Interval.point(lo.astype(target))
     return Interval(lo, hi, False, iv.shape)
-
-

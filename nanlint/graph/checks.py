@@ -19,8 +19,9 @@ for domain hazards, log2(1 + distance past the edge of the domain).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import onnx
@@ -40,9 +41,14 @@ OPTIONS: dict[str, dict[str, Any]] = {
 
 # Normalization ops and their epsilon attribute's default (None: only an explicit attribute is checked).
 EPSILON_OPS = {
-    "LayerNormalization": 1e-5, "BatchNormalization": 1e-5, "InstanceNormalization": 1e-5,
-    "GroupNormalization": 1e-5, "RMSNormalization": 1e-5, "SkipLayerNormalization": None,
-    "SimplifiedLayerNormalization": None, "SkipSimplifiedLayerNormalization": None,
+    "LayerNormalization": 1e-5,
+    "BatchNormalization": 1e-5,
+    "InstanceNormalization": 1e-5,
+    "GroupNormalization": 1e-5,
+    "RMSNormalization": 1e-5,
+    "SkipLayerNormalization": None,
+    "SimplifiedLayerNormalization": None,
+    "SkipSimplifiedLayerNormalization": None,
 }
 
 
@@ -122,9 +128,17 @@ class Context:
 
     # -- reporting ------------------------------------------------------------------------------
 
-    def report(self, code: str, node: onnx.NodeProto | None, tensor: str | None, message: str,
-               bound: tuple[float, float] | None = None, margin: float | None = None, certain: bool = False,
-               claims: Iterable[str] = ()) -> None:
+    def report(
+        self,
+        code: str,
+        node: onnx.NodeProto | None,
+        tensor: str | None,
+        message: str,
+        bound: tuple[float, float] | None = None,
+        margin: float | None = None,
+        certain: bool = False,
+        claims: Iterable[str] = (),
+    ) -> None:
         self.claimed.update(name for name in claims if name)
         if node is not None:
             self.claimed.update(out for out in node.output if out)
@@ -132,8 +146,13 @@ class Context:
             return
         page = catalog.get(code)
         severity = self.settings.severity_of(code, Severity.error if certain else page.severity)
-        location = GraphLocation(self.model.path, self.profile.name, (node.name or None) if node is not None else None,
-                                 node.op_type if node is not None else None, tensor)
+        location = GraphLocation(
+            self.model.path,
+            self.profile.name,
+            (node.name or None) if node is not None else None,
+            node.op_type if node is not None else None,
+            tensor,
+        )
         evidence = Evidence("static", bound=bound, margin=margin, depth=self.depth(tensor))
         self.findings.append(Finding(code, page.name, message, severity, location, evidence=evidence))
 
@@ -143,8 +162,17 @@ def check(model, analysis, profile: Profile, precision: Precision, patterns: Pat
     ctx = Context(model, analysis, profile, precision, patterns, settings, nodes=all_nodes(model))
     ctx.unknown = unknown_tensors(model, analysis)
     ctx.downstream = downstream_of_overflows(ctx)
-    for run in (constants_out_of_range, epsilons, naive_softmaxes, masked_softmaxes, normalizations,
-                exp_overflow, domains, activation_overflow, unsupported_ops):
+    for run in (
+        constants_out_of_range,
+        epsilons,
+        naive_softmaxes,
+        masked_softmaxes,
+        normalizations,
+        exp_overflow,
+        domains,
+        activation_overflow,
+        unsupported_ops,
+    ):
         run(ctx)
     return ctx.findings
 
@@ -198,12 +226,21 @@ def constants_out_of_range(ctx: Context) -> None:
         if peak < info.overflow or peak < min_ratio * info.max:
             continue
         producer = ctx.model.producer.get(name)
-        fate = (f"the {info.name} conversion clips it to {'-' if peak == -low else ''}{num(info.max)}"
-                if ctx.profile.constants == "clip" else "it becomes inf")
-        ctx.report("NAN701", producer, name,
-                   f"constant '{name}' holds {num(high if peak == high else low)}, beyond {info.name}'s finite "
-                   f"range (max {num(info.max)}): {fate}",
-                   bound=(low, high), margin=math.log2(peak / info.max), certain=True)
+        fate = (
+            f"the {info.name} conversion clips it to {'-' if peak == -low else ''}{num(info.max)}"
+            if ctx.profile.constants == "clip"
+            else "it becomes inf"
+        )
+        ctx.report(
+            "NAN701",
+            producer,
+            name,
+            f"constant '{name}' holds {num(high if peak == high else low)}, beyond {info.name}'s finite "
+            f"range (max {num(info.max)}): {fate}",
+            bound=(low, high),
+            margin=math.log2(peak / info.max),
+            certain=True,
+        )
 
 
 def _finite_range(value: np.ndarray) -> tuple[float | None, float | None]:
@@ -235,11 +272,16 @@ def attribute_epsilon(ctx: Context, node: onnx.NodeProto) -> None:
     if eps is None or dtype is None or eps <= 0 or ctx.precision.applied(float(eps), dtype) != 0:
         return
     info = DTYPES[dtype]
-    ctx.report("NAN702", node, None,
-               f"{node.op_type} epsilon {num(eps)} becomes 0 in {dtype}, where the kernel applies it on "
-               f"{ctx.profile.name}: a constant row divides 0 by 0; use an epsilon of at least {num(info.tiny)}",
-               bound=(float(eps), float(eps)), margin=math.log2(info.underflow(ctx.profile.flush_subnormals) / eps),
-               claims=node.output)
+    ctx.report(
+        "NAN702",
+        node,
+        None,
+        f"{node.op_type} epsilon {num(eps)} becomes 0 in {dtype}, where the kernel applies it on "
+        f"{ctx.profile.name}: a constant row divides 0 by 0; use an epsilon of at least {num(info.tiny)}",
+        bound=(float(eps), float(eps)),
+        margin=math.log2(info.underflow(ctx.profile.flush_subnormals) / eps),
+        claims=node.output,
+    )
 
 
 def lower_guard(ctx: Context, guard) -> None:
@@ -250,12 +292,16 @@ def lower_guard(ctx: Context, guard) -> None:
     if ctx.precision.applied(stored, dtype) != 0:
         return
     info = DTYPES[dtype]
-    ctx.report("NAN702", ctx.model.producer.get(guard.constant), guard.constant,
-               f"epsilon {num(guard.value)} becomes 0 in {dtype}, where {guard.node.op_type} applies it: it no "
-               f"longer keeps the input of {guard.protects.op_type} away from 0; use at least {num(info.tiny)}",
-               bound=(guard.value, guard.value), margin=math.log2(info.underflow(ctx.profile.flush_subnormals)
-                                                                 / guard.value),
-               claims=[*guard.node.output, *guard.protects.output])
+    ctx.report(
+        "NAN702",
+        ctx.model.producer.get(guard.constant),
+        guard.constant,
+        f"epsilon {num(guard.value)} becomes 0 in {dtype}, where {guard.node.op_type} applies it: it no "
+        f"longer keeps the input of {guard.protects.op_type} away from 0; use at least {num(info.tiny)}",
+        bound=(guard.value, guard.value),
+        margin=math.log2(info.underflow(ctx.profile.flush_subnormals) / guard.value),
+        claims=[*guard.node.output, *guard.protects.output],
+    )
 
 
 def upper_guard(ctx: Context, guard) -> None:
@@ -266,11 +312,16 @@ def upper_guard(ctx: Context, guard) -> None:
     if ctx.precision.applied(stored, dtype) < 1.0:
         return
     gap = 1.0 - guard.value
-    ctx.report("NAN702", ctx.model.producer.get(guard.constant), guard.constant,
-               f"bound {guard.value:.8g} (1 - {gap:.2g}) rounds to 1 in {dtype}, where {guard.node.op_type} "
-               f"applies it: the epsilon is absorbed and 1 - x can reach 0 before {guard.protects.op_type}",
-               bound=(guard.value, guard.value), margin=math.log2(DTYPES[dtype].eps / 2 / gap),
-               claims=[*guard.node.output, *guard.protects.output])
+    ctx.report(
+        "NAN702",
+        ctx.model.producer.get(guard.constant),
+        guard.constant,
+        f"bound {guard.value:.8g} (1 - {gap:.2g}) rounds to 1 in {dtype}, where {guard.node.op_type} "
+        f"applies it: the epsilon is absorbed and 1 - x can reach 0 before {guard.protects.op_type}",
+        bound=(guard.value, guard.value),
+        margin=math.log2(DTYPES[dtype].eps / 2 / gap),
+        claims=[*guard.node.output, *guard.protects.output],
+    )
 
 
 # --- NAN505: softmax --------------------------------------------------------------------------
@@ -288,16 +339,29 @@ def naive_softmaxes(ctx: Context) -> None:
             continue
         overflow = math.log(info.max)
         if bound[1] > overflow:
-            ctx.report("NAN505", pattern.div, pattern.div.output[0],
-                       f"softmax spelled Exp -> ReduceSum -> Div without subtracting the max: exp({num(bound[1])}) "
-                       f"overflows {info.name} (ln of its max is {overflow:.4g}), giving inf/inf = NaN; use Softmax",
-                       bound=bound, margin=(bound[1] - overflow) / math.log(2), certain=bound[0] > overflow,
-                       claims=_outputs(pattern.nodes))
+            ctx.report(
+                "NAN505",
+                pattern.div,
+                pattern.div.output[0],
+                f"softmax spelled Exp -> ReduceSum -> Div without subtracting the max: exp({num(bound[1])}) "
+                f"overflows {info.name} (ln of its max is {overflow:.4g}), giving inf/inf = NaN; use Softmax",
+                bound=bound,
+                margin=(bound[1] - overflow) / math.log(2),
+                certain=bound[0] > overflow,
+                claims=_outputs(pattern.nodes),
+            )
         elif row_can_underflow(ctx, logits, pattern.reduce, info):
-            ctx.report("NAN505", pattern.div, pattern.div.output[0],
-                       f"softmax spelled Exp -> ReduceSum -> Div without subtracting the max: every exp of a row can "
-                       f"underflow to 0 in {info.name} (logits down to {num(bound[0])}), giving 0/0 = NaN; "
-                       "use Softmax", bound=bound, margin=0.0, claims=_outputs(pattern.nodes))
+            ctx.report(
+                "NAN505",
+                pattern.div,
+                pattern.div.output[0],
+                f"softmax spelled Exp -> ReduceSum -> Div without subtracting the max: every exp of a row can "
+                f"underflow to 0 in {info.name} (logits down to {num(bound[0])}), giving 0/0 = NaN; "
+                "use Softmax",
+                bound=bound,
+                margin=0.0,
+                claims=_outputs(pattern.nodes),
+            )
 
 
 def _outputs(nodes: Iterable[onnx.NodeProto]) -> list[str]:
@@ -350,10 +414,15 @@ def masked_softmaxes(ctx: Context) -> None:
             continue
         what = "Softmax" if node.op_type == "Softmax" else "LogSoftmax"
         result = "0/0 = NaN" if what == "Softmax" else "the log of a zero sum, NaN"
-        ctx.report("NAN505" if what == "Softmax" else "NAN501", node, node.output[0],
-                   f"{what} over rows that can be entirely -inf (fully masked, e.g. an all-padding sequence): "
-                   f"{result}; mask with a large finite negative value or guard empty rows",
-                   bound=ctx.raw(logits), margin=0.0)
+        ctx.report(
+            "NAN505" if what == "Softmax" else "NAN501",
+            node,
+            node.output[0],
+            f"{what} over rows that can be entirely -inf (fully masked, e.g. an all-padding sequence): "
+            f"{result}; mask with a large finite negative value or guard empty rows",
+            bound=ctx.raw(logits),
+            margin=0.0,
+        )
 
 
 def _minus_inf_possible(ctx: Context, tensor: str, budget: int = 64) -> bool:
@@ -407,23 +476,35 @@ def normalizations(ctx: Context) -> None:
         claims = _outputs(pattern.nodes)
         bound = ctx.raw(square)
         if bound is not None and bound[1] >= info.overflow:
-            ctx.report("NAN506", pattern.square, square,
-                       f"{pattern.kind} decomposed into Pow/ReduceMean/Sqrt/Div runs in {info.name} on "
-                       f"{ctx.profile.name}: the square of its input can reach {num(bound[1])}, beyond {info.name}'s "
-                       f"max {num(info.max)}; use the fused {_fused(pattern.kind)} or keep these nodes in float32",
-                       bound=bound, margin=math.log2(bound[1] / info.max), certain=bound[0] >= info.overflow,
-                       claims=claims)
+            ctx.report(
+                "NAN506",
+                pattern.square,
+                square,
+                f"{pattern.kind} decomposed into Pow/ReduceMean/Sqrt/Div runs in {info.name} on "
+                f"{ctx.profile.name}: the square of its input can reach {num(bound[1])}, beyond {info.name}'s "
+                f"max {num(info.max)}; use the fused {_fused(pattern.kind)} or keep these nodes in float32",
+                bound=bound,
+                margin=math.log2(bound[1] / info.max),
+                certain=bound[0] >= info.overflow,
+                claims=claims,
+            )
             continue
         total = reduction_sum(ctx, pattern.reduce)
         accumulate = ctx.precision.compute_dtype(pattern.reduce)
         if total is None or accumulate not in REDUCED or total < DTYPES[accumulate].overflow:
             continue
         reduce_info = DTYPES[accumulate]
-        ctx.report("NAN506", pattern.reduce, pattern.reduce.output[0],
-                   f"{pattern.kind} decomposed into Pow/ReduceMean/Sqrt/Div runs in {accumulate} on "
-                   f"{ctx.profile.name}: the sum of squares can reach {num(total)}, beyond {accumulate}'s max "
-                   f"{num(reduce_info.max)}; use the fused {_fused(pattern.kind)} or keep these nodes in float32",
-                   bound=(0.0, total), margin=math.log2(total / reduce_info.max), claims=claims)
+        ctx.report(
+            "NAN506",
+            pattern.reduce,
+            pattern.reduce.output[0],
+            f"{pattern.kind} decomposed into Pow/ReduceMean/Sqrt/Div runs in {accumulate} on "
+            f"{ctx.profile.name}: the sum of squares can reach {num(total)}, beyond {accumulate}'s max "
+            f"{num(reduce_info.max)}; use the fused {_fused(pattern.kind)} or keep these nodes in float32",
+            bound=(0.0, total),
+            margin=math.log2(total / reduce_info.max),
+            claims=claims,
+        )
 
 
 def _fused(kind: str) -> str:
@@ -469,10 +550,16 @@ def exp_like(ctx: Context, node: onnx.NodeProto) -> None:
     edge = math.log(info.max)
     if bound[1] <= edge:
         return
-    ctx.report("NAN504", node, result,
-               f"{node.op_type} input can reach {num(bound[1])}, beyond ln({num(info.max)}) = {edge:.4g} for "
-               f"{info.name}: the result overflows to inf; subtract the max or clamp the input first",
-               bound=bound, margin=(bound[1] - edge) / math.log(2), certain=bound[0] > edge)
+    ctx.report(
+        "NAN504",
+        node,
+        result,
+        f"{node.op_type} input can reach {num(bound[1])}, beyond ln({num(info.max)}) = {edge:.4g} for "
+        f"{info.name}: the result overflows to inf; subtract the max or clamp the input first",
+        bound=bound,
+        margin=(bound[1] - edge) / math.log(2),
+        certain=bound[0] > edge,
+    )
 
 
 def variable_power(ctx: Context, node: onnx.NodeProto) -> None:
@@ -480,14 +567,25 @@ def variable_power(ctx: Context, node: onnx.NodeProto) -> None:
     result = node.output[0]
     bound = ctx.raw(result)
     info = ctx.precision.info(result)
-    if result in ctx.claimed or bound is None or info is None or ctx.inputs_spoiled(node) or \
-            any(name in ctx.unknown for name in node.input) or max(-bound[0], bound[1]) < info.overflow:
+    if (
+        result in ctx.claimed
+        or bound is None
+        or info is None
+        or ctx.inputs_spoiled(node)
+        or any(name in ctx.unknown for name in node.input)
+        or max(-bound[0], bound[1]) < info.overflow
+    ):
         return
     peak = max(-bound[0], bound[1])
-    ctx.report("NAN504", node, result,
-               f"Pow with a computed exponent (bound {span(ctx.raw(node.input[1]) or (math.nan, math.nan))}) can "
-               f"reach {num(peak)}, beyond {info.name}'s max {num(info.max)}: clamp the exponent",
-               bound=bound, margin=math.log2(peak / info.max))
+    ctx.report(
+        "NAN504",
+        node,
+        result,
+        f"Pow with a computed exponent (bound {span(ctx.raw(node.input[1]) or (math.nan, math.nan))}) can "
+        f"reach {num(peak)}, beyond {info.name}'s max {num(info.max)}: clamp the exponent",
+        bound=bound,
+        margin=math.log2(peak / info.max),
+    )
 
 
 # --- NAN501-NAN503: domains ------------------------------------------------------------------------
@@ -499,16 +597,28 @@ def domains(ctx: Context) -> None:
             continue
         op = node.op_type
         if op == "Log":
-            zero_or_negative(ctx, node, "NAN501", "Log of a value that can be <= 0", "-inf or NaN; clamp the input "
-                             "to a positive minimum first", allow_zero=False)
+            zero_or_negative(
+                ctx,
+                node,
+                "NAN501",
+                "Log of a value that can be <= 0",
+                "-inf or NaN; clamp the input to a positive minimum first",
+                allow_zero=False,
+            )
         elif op in ("Div", "Mod") and len(node.input) == 2:
-            can_be_zero(ctx, node, node.input[1], f"{op} by a value that can be 0", "inf or NaN; add an epsilon to "
-                        "the denominator or clamp it away from 0")
+            can_be_zero(
+                ctx,
+                node,
+                node.input[1],
+                f"{op} by a value that can be 0",
+                "inf or NaN; add an epsilon to the denominator or clamp it away from 0",
+            )
         elif op == "Reciprocal":
             can_be_zero(ctx, node, node.input[0], "Reciprocal of a value that can be 0", "inf; add an epsilon first")
         elif op == "Sqrt":
-            zero_or_negative(ctx, node, "NAN503", "Sqrt of a value that can be negative", "NaN; clamp at 0 first",
-                             allow_zero=True)
+            zero_or_negative(
+                ctx, node, "NAN503", "Sqrt of a value that can be negative", "NaN; clamp at 0 first", allow_zero=True
+            )
         elif op in ("Acos", "Asin", "Atanh", "Acosh"):
             bounded_domain(ctx, node)
         elif op == "Pow" and len(node.input) == 2:
@@ -528,12 +638,25 @@ def zero_or_negative(ctx: Context, node: onnx.NodeProto, code: str, what: str, e
         return
     lo, hi = bound
     if lo < 0 or (lo == 0 and not allow_zero):
-        ctx.report(code, node, node.output[0], f"{what} (bound {span(bound)}): {effect}", bound=bound,
-                   margin=math.log2(1 + max(0.0, -lo)), certain=hi < 0 or (hi == 0 and not allow_zero))
+        ctx.report(
+            code,
+            node,
+            node.output[0],
+            f"{what} (bound {span(bound)}): {effect}",
+            bound=bound,
+            margin=math.log2(1 + max(0.0, -lo)),
+            certain=hi < 0 or (hi == 0 and not allow_zero),
+        )
     elif not allow_zero and underflows(ctx, source, bound):
         info = ctx.precision.info(source)
-        ctx.report(code, node, node.output[0], f"{what}: its lower bound {num(lo)} underflows to 0 in {info.name} "
-                   f"({effect})", bound=bound, margin=0.0)
+        ctx.report(
+            code,
+            node,
+            node.output[0],
+            f"{what}: its lower bound {num(lo)} underflows to 0 in {info.name} ({effect})",
+            bound=bound,
+            margin=0.0,
+        )
 
 
 def underflows(ctx: Context, tensor: str, bound: tuple[float, float]) -> bool:
@@ -553,16 +676,31 @@ def can_be_zero(ctx: Context, node: onnx.NodeProto, source: str, what: str, effe
         return
     lo, hi = bound
     if lo <= 0 <= hi:
-        ctx.report("NAN502", node, node.output[0], f"{what} (bound {span(bound)}): {effect}", bound=bound,
-                   margin=math.log2(1 + min(-lo, hi)), certain=lo == hi == 0)
+        ctx.report(
+            "NAN502",
+            node,
+            node.output[0],
+            f"{what} (bound {span(bound)}): {effect}",
+            bound=bound,
+            margin=math.log2(1 + min(-lo, hi)),
+            certain=lo == hi == 0,
+        )
     elif underflows(ctx, source, bound):
         info = ctx.precision.info(source)
-        ctx.report("NAN502", node, node.output[0], f"{what} after rounding: the bound {span(bound)} underflows to 0 "
-                   f"in {info.name} ({effect})", bound=bound, margin=0.0)
+        ctx.report(
+            "NAN502",
+            node,
+            node.output[0],
+            f"{what} after rounding: the bound {span(bound)} underflows to 0 in {info.name} ({effect})",
+            bound=bound,
+            margin=0.0,
+        )
 
 
 _BOUNDED = {  # op: (lowest valid input, highest valid input, endpoints valid)
-    "Acos": (-1.0, 1.0, True), "Asin": (-1.0, 1.0, True), "Atanh": (-1.0, 1.0, False),
+    "Acos": (-1.0, 1.0, True),
+    "Asin": (-1.0, 1.0, True),
+    "Atanh": (-1.0, 1.0, False),
     "Acosh": (1.0, math.inf, True),
 }
 
@@ -578,9 +716,16 @@ def bounded_domain(ctx: Context, node: onnx.NodeProto) -> None:
         return
     past = max(low - lo, hi - high, 0.0)
     domain = f"[{num(low)}, {num(high)}]" if closed else f"({num(low)}, {num(high)})"
-    ctx.report("NAN503", node, node.output[0],
-               f"{node.op_type} of a value that can leave {domain} (bound {span(bound)}): NaN; clamp the input to "
-               f"{domain} first", bound=bound, margin=math.log2(1 + past), certain=hi < low or lo > high)
+    ctx.report(
+        "NAN503",
+        node,
+        node.output[0],
+        f"{node.op_type} of a value that can leave {domain} (bound {span(bound)}): NaN; clamp the input to "
+        f"{domain} first",
+        bound=bound,
+        margin=math.log2(1 + past),
+        certain=hi < low or lo > high,
+    )
 
 
 def power_domain(ctx: Context, node: onnx.NodeProto) -> None:
@@ -598,15 +743,26 @@ def power_domain(ctx: Context, node: onnx.NodeProto) -> None:
         return
     lo, hi = base_bound
     if lo < 0 and fractional:
-        ctx.report("NAN503", node, node.output[0],
-                   f"Pow with a fractional exponent {span(exp_bound)} of a base that can be negative (bound "
-                   f"{span(base_bound)}): NaN; clamp the base at 0 first", bound=base_bound,
-                   margin=math.log2(1 + -lo), certain=hi < 0 and exp_values is not None)
+        ctx.report(
+            "NAN503",
+            node,
+            node.output[0],
+            f"Pow with a fractional exponent {span(exp_bound)} of a base that can be negative (bound "
+            f"{span(base_bound)}): NaN; clamp the base at 0 first",
+            bound=base_bound,
+            margin=math.log2(1 + -lo),
+            certain=hi < 0 and exp_values is not None,
+        )
     elif exp_bound[0] < 0 and lo <= 0 <= hi:
-        ctx.report("NAN502", node, node.output[0],
-                   f"Pow with a negative exponent {span(exp_bound)} of a base that can be 0 (bound "
-                   f"{span(base_bound)}): inf; add an epsilon to the base first", bound=base_bound,
-                   margin=math.log2(1 + min(-lo, hi)))
+        ctx.report(
+            "NAN502",
+            node,
+            node.output[0],
+            f"Pow with a negative exponent {span(exp_bound)} of a base that can be 0 (bound "
+            f"{span(base_bound)}): inf; add an epsilon to the base first",
+            bound=base_bound,
+            margin=math.log2(1 + min(-lo, hi)),
+        )
 
 
 # --- NAN601: activations -------------------------------------------------------------------------
@@ -631,11 +787,16 @@ def activation_overflow(ctx: Context) -> None:
         ranked.append((peak / info.max, tensor, producer, info, bound))
     for ratio, tensor, producer, info, bound in sorted(ranked, key=lambda item: -item[0]):
         times = "beyond" if math.isinf(ratio) else f"{num(ratio)}x"
-        ctx.report("NAN601", producer, tensor,
-                   f"tensor '{tensor}' can reach {num(bound[1] if bound[1] >= -bound[0] else bound[0])}, {times} "
-                   f"{info.name}'s max {num(info.max)}: it overflows to inf",
-                   bound=bound, margin=math.log2(ratio) if math.isfinite(ratio) else math.inf,
-                   certain=bound[0] >= info.overflow or bound[1] <= -info.overflow)
+        ctx.report(
+            "NAN601",
+            producer,
+            tensor,
+            f"tensor '{tensor}' can reach {num(bound[1] if bound[1] >= -bound[0] else bound[0])}, {times} "
+            f"{info.name}'s max {num(info.max)}: it overflows to inf",
+            bound=bound,
+            margin=math.log2(ratio) if math.isfinite(ratio) else math.inf,
+            certain=bound[0] >= info.overflow or bound[1] <= -info.overflow,
+        )
 
 
 # --- NAN799: unsupported ops ---------------------------------------------------------------------
@@ -646,6 +807,10 @@ def unsupported_ops(ctx: Context) -> None:
         if any(name in ctx.unknown for name in node.input):
             continue  # blind only because an op upstream is: that op is the finding (see blind_spots)
         domain = f"{node.domain}." if node.domain not in ("", "ai.onnx") else ""
-        ctx.report("NAN799", node, node.output[0] if node.output else None,
-                   f"{domain}{node.op_type} is not supported by the interval analysis: its outputs are treated as "
-                   "unbounded, and hazards downstream of them are not reported")
+        ctx.report(
+            "NAN799",
+            node,
+            node.output[0] if node.output else None,
+            f"{domain}{node.op_type} is not supported by the interval analysis: its outputs are treated as "
+            "unbounded, and hazards downstream of them are not reported",
+        )

@@ -71,7 +71,7 @@ class Interval:
     # -- construction ---------------------------------------------------------------------------
 
     @classmethod
-    def point(cls, a, shape: tuple[int, ...] | None = None) -> "Interval":
+    def point(cls, a, shape: tuple[int, ...] | None = None) -> Interval:
         """The exact value `a` (lo and hi are the same array, no copy).
 
         Arrays above NAN_SCAN_LIMIT elements (weights) are not scanned for NaN here: a NaN weight
@@ -81,13 +81,14 @@ class Interval:
         return cls(a, a, may_nan=may_nan, shape=a.shape if shape is None else shape)
 
     @classmethod
-    def range(cls, lo: float, hi: float, shape: tuple[int, ...] | None, dtype=np.float32,
-              may_nan: bool = False) -> "Interval":
+    def range(
+        cls, lo: float, hi: float, shape: tuple[int, ...] | None, dtype=np.float32, may_nan: bool = False
+    ) -> Interval:
         """Every element within [lo, hi] (one collapsed bound pair)."""
         return cls(np.asarray(lo, dtype), np.asarray(hi, dtype), may_nan=may_nan, shape=shape)
 
     @classmethod
-    def unbounded(cls, shape: tuple[int, ...] | None = None, dtype=np.float32) -> "Interval":
+    def unbounded(cls, shape: tuple[int, ...] | None = None, dtype=np.float32) -> Interval:
         return cls.range(-_INF, _INF, shape, dtype, may_nan=True)
 
     # -- queries ----------------------------------------------------------------------------------
@@ -106,7 +107,7 @@ class Interval:
     def size(self) -> int | None:
         return None if self.shape is None else math.prod(self.shape)
 
-    def sanitized(self) -> "Interval":
+    def sanitized(self) -> Interval:
         """NaN endpoints (indeterminate forms in a bound computation) widened to -inf/+inf, NaN flagged."""
         if self._stats is not None:
             return self
@@ -179,13 +180,13 @@ class Interval:
 
     # -- transformations --------------------------------------------------------------------------
 
-    def with_shape(self, shape) -> "Interval":
+    def with_shape(self, shape) -> Interval:
         shape = tuple(shape)
         # Rows stay the same rows only when the shape does not change.
         keep = self.row_norm if shape == self.shape else None
         return Interval(self.lo, self.hi, self.may_nan, shape, row_norm=keep)
 
-    def with_row_norm(self, row_norm: float | None) -> "Interval":
+    def with_row_norm(self, row_norm: float | None) -> Interval:
         """The same bounds with `row_norm` as the row-norm bound (None drops it); the box shrinks into
         [-row_norm, row_norm], since no element exceeds its row's norm."""
         if row_norm is None or self.is_point or not _row_norm_applies(row_norm, self.shape, self.lo):
@@ -204,17 +205,22 @@ class Interval:
         out._stats = stats
         return out
 
-    def collapse(self) -> "Interval":
+    def collapse(self) -> Interval:
         """One scalar bound pair for the whole tensor."""
         if self.is_collapsed or self.shape is None:
             return self
         dtype = self.lo.dtype if self.lo.dtype.kind == "f" else np.float64
-        out = Interval(np.asarray(self.min(), dtype), np.asarray(self.max(), dtype), self.may_nan, self.shape,
-                       row_norm=self.row_norm)
+        out = Interval(
+            np.asarray(self.min(), dtype),
+            np.asarray(self.max(), dtype),
+            self.may_nan,
+            self.shape,
+            row_norm=self.row_norm,
+        )
         out._stats = self._stats
         return out
 
-    def astype(self, dtype) -> "Interval":
+    def astype(self, dtype) -> Interval:
         """Bounds converted to `dtype`, rounded outwards when precision is lost."""
         dtype = np.dtype(dtype)
         if self.lo.dtype == dtype and self.hi.dtype == dtype:
@@ -225,7 +231,7 @@ class Interval:
         # Converting bounds does not change the values they bound.
         return Interval(lo, hi, self.may_nan, self.shape, row_norm=self.row_norm)
 
-    def clamp(self, limit: float) -> "Interval":
+    def clamp(self, limit: float) -> Interval:
         """Bounds intersected with [-limit, limit]."""
         if -limit <= self.min() and self.max() <= limit:
             return self
@@ -234,22 +240,40 @@ class Interval:
         return Interval(lo, hi, self.may_nan, self.shape, row_norm=self.row_norm)
 
     # Operators, so transfer functions read like the formulas they implement.
-    def __add__(self, other): return add(self, as_interval(other))
-    def __radd__(self, other): return add(as_interval(other), self)
-    def __sub__(self, other): return sub(self, as_interval(other))
-    def __rsub__(self, other): return sub(as_interval(other), self)
-    def __mul__(self, other): return mul(self, as_interval(other))
-    def __rmul__(self, other): return mul(as_interval(other), self)
-    def __truediv__(self, other): return div(self, as_interval(other))
-    def __rtruediv__(self, other): return div(as_interval(other), self)
-    def __neg__(self): return neg(self)
-    def __abs__(self): return abs_(self)
+    def __add__(self, other):
+        return add(self, as_interval(other))
+
+    def __radd__(self, other):
+        return add(as_interval(other), self)
+
+    def __sub__(self, other):
+        return sub(self, as_interval(other))
+
+    def __rsub__(self, other):
+        return sub(as_interval(other), self)
+
+    def __mul__(self, other):
+        return mul(self, as_interval(other))
+
+    def __rmul__(self, other):
+        return mul(as_interval(other), self)
+
+    def __truediv__(self, other):
+        return div(self, as_interval(other))
+
+    def __rtruediv__(self, other):
+        return div(as_interval(other), self)
+
+    def __neg__(self):
+        return neg(self)
+
+    def __abs__(self):
+        return abs_(self)
 
 
 def _row_norm_applies(row_norm: float, shape, lo: np.ndarray) -> bool:
     """A row-norm bound needs rows (a known shape of rank >= 1), float values and a finite bound."""
-    return (shape is not None and len(shape) >= 1 and lo.dtype.kind == "f"
-            and math.isfinite(row_norm) and row_norm >= 0)
+    return shape is not None and len(shape) >= 1 and lo.dtype.kind == "f" and math.isfinite(row_norm) and row_norm >= 0
 
 
 def _round_up(value: float, dtype) -> np.ndarray:
@@ -346,6 +370,7 @@ def _point_result(a: Interval, b: Interval, fn, dtype) -> Interval:
 
 
 # -- arithmetic ------------------------------------------------------------------------------------
+
 
 def add(a: Interval, b: Interval) -> Interval:
     dt = _result_dtype(a, b)
@@ -510,8 +535,13 @@ def join(a: Interval, b: Interval) -> Interval:
 
 def _row_norm_of(iv: Interval) -> float | None:
     """The interval's row-norm bound, or the largest row norm of an exact value (full-shaped arrays)."""
-    if iv.row_norm is not None or not iv.is_point or iv.lo.dtype.kind != "f" or iv.lo.shape != iv.shape \
-            or not iv.lo.ndim:
+    if (
+        iv.row_norm is not None
+        or not iv.is_point
+        or iv.lo.dtype.kind != "f"
+        or iv.lo.shape != iv.shape
+        or not iv.lo.ndim
+    ):
         return iv.row_norm
     norm = float(np.max(np.sqrt(np.sum(np.square(iv.lo, dtype=np.float64), axis=-1)), initial=0.0))
     return norm if math.isfinite(norm) else None
@@ -543,14 +573,14 @@ def pow_(a: Interval, b: Interval) -> Interval:
         # For a base >= 0, x**y is monotone in x for fixed y and in y for fixed x, so its extremes over
         # a box sit at the box's corners.
         plo, phi = np.maximum(alo, 0), np.maximum(ahi, 0)
-        corners = [plo ** blo, plo ** bhi, phi ** blo, phi ** bhi]
+        corners = [plo**blo, plo**bhi, phi**blo, phi**bhi]
         lo = np.fmin(np.fmin(corners[0], corners[1]), np.fmin(corners[2], corners[3]))
         hi = np.fmax(np.fmax(corners[0], corners[1]), np.fmax(corners[2], corners[3]))
         negative_base = a.min() < 0
         if negative_base:
             # Integer exponents of negative bases give +-|x|**y; other exponents give NaN.
             mig, mag = magnitude(a)
-            m = [mig ** blo, mig ** bhi, mag ** blo, mag ** bhi]
+            m = [mig**blo, mig**bhi, mag**blo, mag**bhi]
             big = np.fmax(np.fmax(m[0], m[1]), np.fmax(m[2], m[3]))
             neg_part = alo < 0
             lo = np.where(neg_part, np.fmin(lo, -big), lo)
@@ -569,9 +599,9 @@ def _pow_scalar(a: Interval, y: float, dt, y_nan: bool) -> Interval:
             k = int(y)
             if k % 2 == 0:
                 mig, mag = magnitude(Interval(alo, ahi, shape=a.shape))
-                lo, hi = (mig ** y, mag ** y) if k > 0 else (mag ** y, mig ** y)
+                lo, hi = (mig**y, mag**y) if k > 0 else (mag**y, mig**y)
             elif k > 0:
-                lo, hi = alo ** y, ahi ** y
+                lo, hi = alo**y, ahi**y
             else:
                 # Odd negative power: decreasing on each side of the pole at 0.
                 return finish_pow_reciprocal(alo, ahi, y, may_nan, a.shape)
@@ -580,14 +610,14 @@ def _pow_scalar(a: Interval, y: float, dt, y_nan: bool) -> Interval:
         if a.min() < 0:
             may_nan = True
         plo, phi = np.maximum(alo, 0), np.maximum(ahi, 0)
-        lo, hi = (plo ** y, phi ** y) if y > 0 else (phi ** y, plo ** y)
+        lo, hi = (plo**y, phi**y) if y > 0 else (phi**y, plo**y)
         return finish(lo, hi, may_nan, a.shape)
 
 
 def finish_pow_reciprocal(alo, ahi, y, may_nan, shape) -> Interval:
     blo, bhi = _nonzero_endpoints(alo, ahi)
     with np.errstate(all="ignore"):
-        p, q = blo ** y, bhi ** y
+        p, q = blo**y, bhi**y
         lo, hi = np.fmin(p, q), np.fmax(p, q)
         straddle = (alo < 0) & (ahi > 0)
         lo = np.where(straddle, -_INF, lo)

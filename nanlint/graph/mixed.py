@@ -37,8 +37,13 @@ def _tensors_to_keep(findings: list[Finding], target: str) -> set[str]:
     keep = set()
     for finding in findings:
         loc = finding.location
-        if (isinstance(loc, GraphLocation) and loc.target == target and finding.code in PRECISION_CODES
-                and finding.severity >= Severity.warning and loc.tensor):
+        if (
+            isinstance(loc, GraphLocation)
+            and loc.target == target
+            and finding.code in PRECISION_CODES
+            and finding.severity >= Severity.warning
+            and loc.tensor
+        ):
             keep.add(loc.tensor)
     return keep
 
@@ -74,17 +79,19 @@ def name_unnamed_nodes(model: onnx.ModelProto) -> onnx.ModelProto:
     return named
 
 
-def write_mixed(model: onnx.ModelProto, findings: list[Finding], target: str, path: str,
-                extra_tensors=()) -> onnx.ModelProto:
+def write_mixed(
+    model: onnx.ModelProto, findings: list[Finding], target: str, path: str, extra_tensors=()
+) -> onnx.ModelProto:
     """Convert to fp16 with the blocked nodes kept in fp32 (inputs and outputs keep their types)."""
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
     named = name_unnamed_nodes(model)
     blocked = block_list(named, findings, target, extra_tensors)
     try:
-        mixed = convert_float_to_float16(named, keep_io_types=True, node_block_list=blocked.nodes,
-                                         disable_shape_infer=False)
-    except Exception as exc:  # noqa: BLE001 - the converter raises assorted types
+        mixed = convert_float_to_float16(
+            named, keep_io_types=True, node_block_list=blocked.nodes, disable_shape_infer=False
+        )
+    except Exception as exc:
         raise MixedPrecisionError(f"onnxruntime's float16 converter failed: {str(exc).splitlines()[0]}") from None
     mixed = drop_round_trip_casts(mixed)
     try:
@@ -151,8 +158,13 @@ def recheck(mixed: onnx.ModelProto, samples, target: str) -> dict:
     stats = samples.stats if samples is not None else {}
     overflowing = sorted(t for t in half if t in stats and stats[t].abs_max > FP16_MAX)
     kept = sum(1 for n in mixed.graph.node if n.op_type != "Cast" and not _all_fp16(n, half))
-    return {"target": target, "fp16_tensors": len(half), "checked": sum(t in stats for t in half),
-            "overflowing": overflowing, "nodes_in_fp32": kept}
+    return {
+        "target": target,
+        "fp16_tensors": len(half),
+        "checked": sum(t in stats for t in half),
+        "overflowing": overflowing,
+        "nodes_in_fp32": kept,
+    }
 
 
 def _all_fp16(node: onnx.NodeProto, half: set[str]) -> bool:

@@ -18,8 +18,8 @@ from __future__ import annotations
 import mmap
 import os
 from collections import deque
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Iterator, Mapping
 
 import numpy as np
 import onnx
@@ -48,10 +48,14 @@ _SKELETON_KEEP_ELEMENTS = 4096
 MIN_OPSET = 7
 MAX_OPSET = onnx.defs.onnx_opset_version()
 
-FLOAT_TYPES = frozenset({TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.DOUBLE, TensorProto.BFLOAT16}
-                        | {getattr(TensorProto, n) for n in ("FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2",
-                                                             "FLOAT8E5M2FNUZ", "FLOAT8E8M0", "FLOAT4E2M1")
-                           if hasattr(TensorProto, n)})
+FLOAT_TYPES = frozenset(
+    {TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.DOUBLE, TensorProto.BFLOAT16}
+    | {
+        getattr(TensorProto, n)
+        for n in ("FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2", "FLOAT8E5M2FNUZ", "FLOAT8E8M0", "FLOAT4E2M1")
+        if hasattr(TensorProto, n)
+    }
+)
 
 
 class ModelError(Exception):
@@ -60,20 +64,20 @@ class ModelError(Exception):
 
 @dataclass
 class Model:
-    path: str                                   # as given
-    proto: onnx.ModelProto                      # after function inlining and shape inference
-    nodes: list[onnx.NodeProto]                 # main graph, topological order
-    inputs: list[str]                           # real graph inputs (initializers excluded)
+    path: str  # as given
+    proto: onnx.ModelProto  # after function inlining and shape inference
+    nodes: list[onnx.NodeProto]  # main graph, topological order
+    inputs: list[str]  # real graph inputs (initializers excluded)
     outputs: list[str]
-    dtypes: dict[str, int]                      # tensor -> TensorProto elem type (where known)
-    shapes: dict[str, tuple[int, ...] | None]   # concrete shapes after binding dynamic dims (None: unknown)
-    constants: dict[str, np.ndarray]            # initializers and Constant outputs (read-only arrays)
-    producer: dict[str, onnx.NodeProto]         # tensor -> node producing it (subgraphs included)
+    dtypes: dict[str, int]  # tensor -> TensorProto elem type (where known)
+    shapes: dict[str, tuple[int, ...] | None]  # concrete shapes after binding dynamic dims (None: unknown)
+    constants: dict[str, np.ndarray]  # initializers and Constant outputs (read-only arrays)
+    producer: dict[str, onnx.NodeProto]  # tensor -> node producing it (subgraphs included)
     consumers: dict[str, list[onnx.NodeProto]]  # tensor -> nodes reading it (a control-flow node for
-                                                # tensors its subgraphs read from the outer scope)
-    opset: int                                  # default-domain opset
-    opsets: dict[str, int] = field(default_factory=dict)   # domain -> version ("" for ONNX)
-    warnings: list[str] = field(default_factory=list)      # checker / shape-inference complaints (not fatal)
+    # tensors its subgraphs read from the outer scope)
+    opset: int  # default-domain opset
+    opsets: dict[str, int] = field(default_factory=dict)  # domain -> version ("" for ONNX)
+    warnings: list[str] = field(default_factory=list)  # checker / shape-inference complaints (not fatal)
     input_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # bound graph-input shapes
     _orders: dict[tuple, list[onnx.NodeProto]] = field(default_factory=dict, repr=False)
 
@@ -87,11 +91,13 @@ class Model:
 
     def walk(self) -> Iterator[tuple[onnx.NodeProto, int]]:
         """Every node with its subgraph depth (0 = main graph), main graph in topological order."""
+
         def visit(nodes, depth):
             for node in nodes:
                 yield node, depth
                 for graph in subgraphs(node):
                     yield from visit(self.graph_nodes(graph), depth + 1)
+
         yield from visit(self.nodes, 0)
 
     def domain_version(self, domain: str) -> int:
@@ -132,7 +138,7 @@ def load_model(path: str, input_shapes: Mapping[str, tuple[int, ...]] = {}) -> M
         raise ModelError(f"{path}: model nesting is too deep") from None
     except MemoryError:
         raise ModelError(f"{path}: model is too large to load") from None
-    except Exception as exc:  # noqa: BLE001 - any library failure becomes a one-line user error
+    except Exception as exc:
         raise ModelError(f"{path}: cannot load model: {_one_line(exc)}") from None
 
 
@@ -146,6 +152,7 @@ def _norm_domain(domain: str) -> str:
 
 
 # -- graph utilities (also used by the analysis for subgraphs) -------------------------------------
+
 
 def subgraphs(node: onnx.NodeProto) -> list[onnx.GraphProto]:
     out = []
@@ -176,8 +183,7 @@ def _all_names(graph: onnx.GraphProto) -> set[str]:
 
 def graph_key(graph: onnx.GraphProto) -> tuple:
     """A stable identity for a subgraph: its name, inputs and node outputs (unique in SSA form)."""
-    return (graph.name, tuple(i.name for i in graph.input),
-            tuple(o for node in graph.node for o in node.output))
+    return (graph.name, tuple(i.name for i in graph.input), tuple(o for node in graph.node for o in node.output))
 
 
 def implicit_inputs(graph: onnx.GraphProto) -> set[str]:
@@ -200,7 +206,11 @@ def node_dependencies(node: onnx.NodeProto) -> list[str]:
 
 
 def describe(node: onnx.NodeProto) -> str:
-    return f"'{node.name}' ({node.op_type})" if node.name else f"{node.op_type} -> {node.output[0] if node.output else '?'}"
+    return (
+        f"'{node.name}' ({node.op_type})"
+        if node.name
+        else f"{node.op_type} -> {node.output[0] if node.output else '?'}"
+    )
 
 
 def topological_order(graph: onnx.GraphProto, outer: set[str] = frozenset()) -> list[onnx.NodeProto]:
@@ -247,6 +257,7 @@ def topological_order(graph: onnx.GraphProto, outer: set[str] = frozenset()) -> 
 
 # -- tensors ----------------------------------------------------------------------------------------
 
+
 def np_dtype(elem_type: int) -> np.dtype:
     return np.dtype(onnx.helper.tensor_dtype_to_np_dtype(elem_type))
 
@@ -265,13 +276,25 @@ def tensor_array(tensor: onnx.TensorProto, external: dict[str, np.ndarray] | Non
         return external[name]
     dims = tuple(int(d) for d in tensor.dims)
     if any(d < 0 for d in dims) or _count(dims) > MAX_TENSOR_ELEMENTS:
-        raise ModelError(f"tensor '{name}' declares shape {list(dims)}, above the limit of "
-                         f"{MAX_TENSOR_ELEMENTS} elements")
+        raise ModelError(
+            f"tensor '{name}' declares shape {list(dims)}, above the limit of {MAX_TENSOR_ELEMENTS} elements"
+        )
     if tensor.data_type == TensorProto.STRING:
         raise ValueError("string tensor")
-    simple = {TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.FLOAT16, TensorProto.INT8, TensorProto.UINT8,
-              TensorProto.INT16, TensorProto.UINT16, TensorProto.INT32, TensorProto.UINT32, TensorProto.INT64,
-              TensorProto.UINT64, TensorProto.BOOL}
+    simple = {
+        TensorProto.FLOAT,
+        TensorProto.DOUBLE,
+        TensorProto.FLOAT16,
+        TensorProto.INT8,
+        TensorProto.UINT8,
+        TensorProto.INT16,
+        TensorProto.UINT16,
+        TensorProto.INT32,
+        TensorProto.UINT32,
+        TensorProto.INT64,
+        TensorProto.UINT64,
+        TensorProto.BOOL,
+    }
     if tensor.HasField("raw_data") and tensor.data_type in simple:
         dtype = np_dtype(tensor.data_type).newbyteorder("<")
         raw = tensor.raw_data
@@ -302,6 +325,7 @@ def _tensor_type(value_info) -> tuple[int | None, list | None]:
 
 
 # -- the loader -------------------------------------------------------------------------------------
+
 
 class _Loader:
     def __init__(self, path: str, input_shapes: dict[str, tuple[int, ...]]):
@@ -334,10 +358,22 @@ class _Loader:
         for out in outputs:
             if out not in producer and out not in constants and out not in input_names:
                 self.fail(f"graph output '{out}' is not produced by any node")
-        return Model(path=self.path, proto=proto, nodes=nodes, inputs=input_names, outputs=outputs,
-                     dtypes=dtypes, shapes=shapes, constants=constants, producer=producer,
-                     consumers=consumers, opset=opsets.get("", MAX_OPSET), opsets=opsets,
-                     warnings=self.warnings, input_shapes=bound)
+        return Model(
+            path=self.path,
+            proto=proto,
+            nodes=nodes,
+            inputs=input_names,
+            outputs=outputs,
+            dtypes=dtypes,
+            shapes=shapes,
+            constants=constants,
+            producer=producer,
+            consumers=consumers,
+            opset=opsets.get("", MAX_OPSET),
+            opsets=opsets,
+            warnings=self.warnings,
+            input_shapes=bound,
+        )
 
     def check_subgraphs(self, nodes, depth: int) -> None:
         """Cycles and double definitions inside If/Loop/Scan bodies (topological_order raises)."""
@@ -363,8 +399,10 @@ class _Loader:
         if st.st_size == 0:
             self.fail("empty file, not an ONNX model")
         if st.st_size > MAX_MODEL_FILE_BYTES:
-            self.fail(f"file of {st.st_size} bytes exceeds the protobuf limit of 2 GiB "
-                      "(large models keep their weights in external data)")
+            self.fail(
+                f"file of {st.st_size} bytes exceeds the protobuf limit of 2 GiB "
+                "(large models keep their weights in external data)"
+            )
         try:
             with open(self.path, "rb") as handle:
                 if st.st_size >= EXTERNALIZE_ABOVE_BYTES:
@@ -380,7 +418,7 @@ class _Loader:
         proto = onnx.ModelProto()
         try:
             proto.ParseFromString(data)
-        except Exception:  # noqa: BLE001 - DecodeError and friends
+        except Exception:
             self.fail("not an ONNX model (protobuf parsing failed)")
         del data
         if not proto.HasField("graph") or proto.ir_version <= 0:
@@ -450,10 +488,15 @@ class _Loader:
             where = f"tensor '{tensor.name}'"
             if not location:
                 self.fail(f"{where}: external data without a location")
-            if (os.path.isabs(location) or location.startswith(("/", "\\")) or
-                    (len(location) > 1 and location[1] == ":")):
-                self.fail(f"{where}: external data path '{location}' is absolute "
-                          "(only files inside the model's directory are read)")
+            if (
+                os.path.isabs(location)
+                or location.startswith(("/", "\\"))
+                or (len(location) > 1 and location[1] == ":")
+            ):
+                self.fail(
+                    f"{where}: external data path '{location}' is absolute "
+                    "(only files inside the model's directory are read)"
+                )
             parts = location.replace("\\", "/").split("/")
             if ".." in parts:
                 self.fail(f"{where}: external data path '{location}' leaves the model's directory")
@@ -473,7 +516,7 @@ class _Loader:
                 self.fail(f"{where}: declares shape {list(dims)}, above the limit of {MAX_TENSOR_ELEMENTS} elements")
             try:
                 dtype = np_dtype(tensor.data_type)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 self.fail(f"{where}: unknown data type {tensor.data_type}")
             if dtype.kind not in "fiub" or dtype.itemsize * 8 < 8:
                 self.fail(f"{where}: external data of type {tensor.data_type} is not supported")
@@ -481,8 +524,10 @@ class _Loader:
             if length is None:
                 length = need
             if offset < 0 or length != need or offset + length > size:
-                self.fail(f"{where}: external data ({length} bytes at offset {offset} in a file of {size}) "
-                          f"does not match its shape {list(dims)}")
+                self.fail(
+                    f"{where}: external data ({length} bytes at offset {offset} in a file of {size}) "
+                    f"does not match its shape {list(dims)}"
+                )
             total += length
             if total > MAX_EXTERNAL_DATA_BYTES:
                 self.fail(f"external data exceeds {MAX_EXTERNAL_DATA_BYTES} bytes")
@@ -504,8 +549,10 @@ class _Loader:
         """Concrete shapes for the graph inputs: --input-shape where given, 1 for other dynamic dims."""
         unknown = set(self.input_shapes) - set(names)
         if unknown:
-            self.fail(f"--input-shape names no graph input: {', '.join(sorted(unknown))} "
-                      f"(inputs: {', '.join(names) or 'none'})")
+            self.fail(
+                f"--input-shape names no graph input: {', '.join(sorted(unknown))} "
+                f"(inputs: {', '.join(names) or 'none'})"
+            )
         bound = {}
         by_name = {i.name: i for i in proto.graph.input}
         for name in names:
@@ -572,23 +619,25 @@ class _Loader:
         if len(skel.functions):
             try:
                 from onnx import inliner
+
                 skel = inliner.inline_local_functions(skel)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 self.warnings.append(f"function inlining failed: {_one_line(exc)}")
         inferred = None
         for data_prop in (True, False):
             try:
-                inferred = onnx.shape_inference.infer_shapes(skel, check_type=False, strict_mode=False,
-                                                             data_prop=data_prop)
+                inferred = onnx.shape_inference.infer_shapes(
+                    skel, check_type=False, strict_mode=False, data_prop=data_prop
+                )
                 break
-            except Exception as exc:  # noqa: BLE001 - inference is best effort
+            except Exception as exc:
                 message = f"shape inference failed: {_one_line(exc)}"
         if inferred is None:
             self.warnings.append(message)
             inferred = skel
         try:
             onnx.checker.check_model(inferred, skip_opset_compatibility_check=True)
-        except Exception as exc:  # noqa: BLE001 - onnxruntime accepts models the checker rejects
+        except Exception as exc:
             self.warnings.append(f"onnx checker: {_one_line(exc)}")
         g = proto.graph
         g.ClearField("node")
@@ -615,7 +664,7 @@ class _Loader:
                     constants[t.name] = tensor_array(t, self.external)
                 except ModelError as exc:
                     self.fail(str(exc))
-                except Exception:  # noqa: BLE001 - strings, odd encodings: not numeric constants
+                except Exception:
                     pass
             for node in graph.node:
                 if node.op_type == "Constant" and _norm_domain(node.domain) == "" and len(node.output) == 1:
@@ -654,7 +703,7 @@ class _Loader:
                     continue
             except ModelError as exc:
                 self.fail(str(exc))
-            except Exception:  # noqa: BLE001
+            except Exception:
                 return None
             arr.flags.writeable = False
             return arr
@@ -671,8 +720,10 @@ class _Loader:
                     dtypes[vi.name] = elem
                 concrete = None if dims is None or any(d is None for d in dims) else tuple(dims)
                 if concrete is not None and _count(concrete) > MAX_TENSOR_ELEMENTS:
-                    self.fail(f"tensor '{vi.name}' has shape {list(concrete)}, above the limit of "
-                              f"{MAX_TENSOR_ELEMENTS} elements")
+                    self.fail(
+                        f"tensor '{vi.name}' has shape {list(concrete)}, above the limit of "
+                        f"{MAX_TENSOR_ELEMENTS} elements"
+                    )
                 if concrete is not None or vi.name not in shapes:
                     shapes[vi.name] = concrete
             for t in graph.initializer:
@@ -688,7 +739,7 @@ class _Loader:
             if name not in dtypes:
                 try:
                     dtypes[name] = onnx.helper.np_dtype_to_tensor_dtype(arr.dtype)
-                except Exception:  # noqa: BLE001
+                except Exception:
                     pass
         return dtypes, shapes
 

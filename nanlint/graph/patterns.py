@@ -13,8 +13,8 @@ never bounds or targets.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import numpy as np
 import onnx
@@ -102,8 +102,11 @@ class Patterns:
     def by_node(self) -> dict[int, str]:
         """id(node) -> the name of the profile pattern it belongs to (the first one wins)."""
         member: dict[int, str] = {}
-        for kind, found in (("decomposed-normalization", self.normalizations),
-                            ("naive-softmax", self.naive_softmaxes), ("eps-guard", self.guards)):
+        for kind, found in (
+            ("decomposed-normalization", self.normalizations),
+            ("naive-softmax", self.naive_softmaxes),
+            ("eps-guard", self.guards),
+        ):
             for pattern in found:
                 for node in pattern.nodes:
                     member.setdefault(id(node), kind)
@@ -113,8 +116,9 @@ class Patterns:
 def find_patterns(model, max_epsilon: float) -> Patterns:
     graph = _Graph(model)
     stable = [n for n in all_nodes(model) if n.op_type == "Exp" and n.input and graph.max_subtracted(n.input[0])]
-    return Patterns(graph.normalizations(), graph.spelled_softmaxes(), graph.guards(max_epsilon), stable,
-                    graph.unit_ratios())
+    return Patterns(
+        graph.normalizations(), graph.spelled_softmaxes(), graph.guards(max_epsilon), stable, graph.unit_ratios()
+    )
 
 
 class _Graph:
@@ -186,8 +190,7 @@ class _Graph:
                 if mean is not None:
                     nodes[:0] = mean
                 normalized = [n.output[0] for n in chain if n.op_type in ("Div", "Mul")]
-                found.append(Normalization("LayerNorm" if mean else "RMSNorm", base, square, reduce, nodes,
-                                           normalized))
+                found.append(Normalization("LayerNorm" if mean else "RMSNorm", base, square, reduce, nodes, normalized))
         return found
 
     def rsqrt_chain(self, variance: str) -> list[onnx.NodeProto] | None:
@@ -199,7 +202,7 @@ class _Graph:
             step = next(iter(self.uses(tensor)), None)
             if step is None:
                 return None
-            node, index = step
+            node, _ = step
             chain.append(node)
             if node.op_type == "Sqrt":
                 return chain + self.normalizing_uses(node.output[0], inverse=False)
@@ -232,8 +235,12 @@ class _Graph:
             if node.op_type != "Div" or len(node.input) != 2:
                 continue
             norm = self.source(node.input[1])
-            while norm is not None and norm.op_type in ("Add", "Max", "Clip") and norm.input and \
-                    all(self.constant(name) is not None for name in norm.input[1:] if name):
+            while (
+                norm is not None
+                and norm.op_type in ("Add", "Max", "Clip")
+                and norm.input
+                and all(self.constant(name) is not None for name in norm.input[1:] if name)
+            ):
                 norm = self.source(norm.input[0])
             if norm is not None and self.norm_of(norm) == self.origin(node.input[0]):
                 found.append(node)
@@ -310,6 +317,7 @@ class _Graph:
 
     def guard_constants(self, node: onnx.NodeProto, max_epsilon: float) -> list[tuple[str, str, float]]:
         """(kind, constant tensor, value) of the epsilons `node` applies."""
+
         def small(name: str) -> float | None:
             value = self.constant(name) if name else None
             if value is None or value.size == 0 or value.dtype.kind != "f":
@@ -347,8 +355,9 @@ class _Graph:
                 return node
             if node.op_type == "Sub" and index == 1 and negated:
                 found = self.protected_use(node.output[0], False, depth - 1)
-            elif node.op_type in ("Add", "Mul", "ReduceSum", "ReduceMean", "Sqrt") or \
-                    (node.op_type == "Sub" and index == 0):
+            elif node.op_type in ("Add", "Mul", "ReduceSum", "ReduceMean", "Sqrt") or (
+                node.op_type == "Sub" and index == 0
+            ):
                 found = self.protected_use(node.output[0], negated, depth - 1)
             else:
                 continue

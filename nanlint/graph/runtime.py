@@ -13,9 +13,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import onnx
@@ -26,7 +26,7 @@ from nanlint.graph import search as witness_search
 from nanlint.graph.sampling import InputSpec, SampleRun, TensorStats
 
 LOOSE_DEPTH = 3  # widening steps after which an unconfirmed static overflow may be a loose bound
-LOOSE_FACTOR = 2.0 ** 10  # ... when the bound is this many times what the samples reached
+LOOSE_FACTOR = 2.0**10  # ... when the bound is this many times what the samples reached
 OVERFLOW_CODES = frozenset({"NAN504", "NAN506", "NAN601"})  # hazards the samples confirm by an overflow
 
 
@@ -72,8 +72,9 @@ def watch_for(finding: Finding, model, precision) -> Watch | None:
     op = node.op_type
     if finding.code == "NAN505":  # a naive softmax overflows at its Exp
         numerator = model.producer.get(node.input[0])
-        return _overflow_watch(node.input[0], precision) if numerator is not None and \
-            numerator.op_type == "Exp" else None
+        return (
+            _overflow_watch(node.input[0], precision) if numerator is not None and numerator.op_type == "Exp" else None
+        )
     if finding.code == "NAN501":
         tiny = underflow_threshold(precision, node.input[0])
         return Watch(node.input[0], lambda x: float(tiny - x.min()) if x.size else -math.inf)
@@ -145,13 +146,20 @@ def grade(findings: list[Finding], run: SampleRun, model, precision, settings) -
         observed = described.observed if described else None
         evidence = finding.evidence or Evidence("static")
         if observed_score(watch, stats) >= 0:
-            graded.append(_with(finding, settings.severity_of(finding.code, Severity.error),
-                                dataclasses.replace(evidence, kind="sampled", observed=observed)))
+            graded.append(
+                _with(
+                    finding,
+                    settings.severity_of(finding.code, Severity.error),
+                    dataclasses.replace(evidence, kind="sampled", observed=observed),
+                )
+            )
             continue
         evidence = dataclasses.replace(evidence, observed=observed)
         if is_loose(finding, stats, precision) and finding.severity < Severity.error:
-            note = (f" (static bound only: it widened through {evidence.depth} layers, while samples peak at "
-                    f"{stats.abs_max:.3g})")
+            note = (
+                f" (static bound only: it widened through {evidence.depth} layers, while samples peak at "
+                f"{stats.abs_max:.3g})"
+            )
             graded.append(_with(finding, Severity.info, evidence, note))
         else:
             graded.append(dataclasses.replace(finding, evidence=evidence))
@@ -166,19 +174,28 @@ def is_loose(finding: Finding, stats: TensorStats | None, precision) -> bool:
         return False
     limit = precision.limit(finding.location.tensor) or math.inf
     observed = max(stats.abs_max, 1e-30)
-    return ((evidence.depth or 0) >= LOOSE_DEPTH and _abs_max(evidence.bound) >= LOOSE_FACTOR * observed
-            and observed * LOOSE_FACTOR ** 0.5 < limit)
+    return (
+        (evidence.depth or 0) >= LOOSE_DEPTH
+        and _abs_max(evidence.bound) >= LOOSE_FACTOR * observed
+        and observed * LOOSE_FACTOR**0.5 < limit
+    )
 
 
 # --- what only the samples show ------------------------------------------------------------------------
 
 
-def _finding(code: str, message: str, severity: Severity, model, target: str, tensor: str, settings,
-             evidence: Evidence) -> Finding:
+def _finding(
+    code: str, message: str, severity: Severity, model, target: str, tensor: str, settings, evidence: Evidence
+) -> Finding:
     node = model.producer.get(tensor)
     page = catalog.get(code)
-    location = GraphLocation(model.path, target, (node.name or None) if node is not None else None,
-                             node.op_type if node is not None else None, tensor)
+    location = GraphLocation(
+        model.path,
+        target,
+        (node.name or None) if node is not None else None,
+        node.op_type if node is not None else None,
+        tensor,
+    )
     return Finding(code, page.name, message, settings.severity_of(code, severity), location, evidence=evidence)
 
 
@@ -199,6 +216,7 @@ def _origins(model, run: SampleRun, flagged: set[str], hit: Callable[[str, int],
 
 def _sample_hit(run: SampleRun, test: Callable[[str, TensorStats, int], bool]) -> Callable[[str, int], bool]:
     """hit(tensor, sample) from a test of one tensor's statistics on one sample."""
+
     def hit(name: str, sample: int) -> bool:
         stats = run.stats.get(name)
         return stats is not None and sample < len(stats.sample_abs_max) and test(name, stats, sample)
@@ -222,8 +240,9 @@ def _plural(count: int, one: str, many: str) -> str:
     return f"{count} {one if count == 1 else many}"
 
 
-def nonfinite_findings(model, run: SampleRun, target: str, settings, explained: set[str] = frozenset()
-                       ) -> list[Finding]:
+def nonfinite_findings(
+    model, run: SampleRun, target: str, settings, explained: set[str] = frozenset()
+) -> list[Finding]:
     """NAN603: where the fp32 model itself first produces NaN, or an Inf that reaches an output, on the
     samples. An infinity that a later op absorbs (a -inf mask before a Softmax) is not a hazard; a
     tensor a confirmed finding already explains is not reported twice."""
@@ -240,11 +259,23 @@ def nonfinite_findings(model, run: SampleRun, target: str, settings, explained: 
             stats = run.stats[name]
             count = stats.nan if what == "NaN" else stats.inf
             later = downstream_count(model, run, flagged, name)
-            message = (f"produces {count} {what} values in fp32 on {_plural(run.samples, 'sample', 'samples')}"
-                       + (" that reach the model's output" if what == "Inf" else "")
-                       + (f"; {_plural(later, 'tensor', 'tensors')} downstream inherit them" if later else ""))
-            findings.append(_finding("NAN603", message, Severity.error, model, target, name, settings,
-                                     Evidence("sampled", observed=stats.observed)))
+            message = (
+                f"produces {count} {what} values in fp32 on {_plural(run.samples, 'sample', 'samples')}"
+                + (" that reach the model's output" if what == "Inf" else "")
+                + (f"; {_plural(later, 'tensor', 'tensors')} downstream inherit them" if later else "")
+            )
+            findings.append(
+                _finding(
+                    "NAN603",
+                    message,
+                    Severity.error,
+                    model,
+                    target,
+                    name,
+                    settings,
+                    Evidence("sampled", observed=stats.observed),
+                )
+            )
     return findings
 
 
@@ -266,15 +297,16 @@ def _reaching_outputs(model, flagged: set[str]) -> set[str]:
     frontier = list(reached)
     while frontier:
         node = model.producer.get(frontier.pop())
-        for name in (node.input if node is not None else ()):
+        for name in node.input if node is not None else ():
             if name in flagged and name not in reached:
                 reached.add(name)
                 frontier.append(name)
     return reached
 
 
-def range_findings(model, run: SampleRun, precision, target: str, settings, headroom: float,
-                   reported: set[str]) -> list[Finding]:
+def range_findings(
+    model, run: SampleRun, precision, target: str, settings, headroom: float, reported: set[str]
+) -> list[Finding]:
     """NAN601 (sampled) where observed values exceed the target dtype, NAN602 within `headroom` of it."""
     over, close = set(), set()
     for name, stats in run.stats.items():
@@ -286,37 +318,67 @@ def range_findings(model, run: SampleRun, precision, target: str, settings, head
         elif stats.abs_max * headroom > limit:
             close.add(name)
     findings = []
-    dtype = lambda name: precision.info(name).name  # noqa: E731
+    dtype = lambda name: precision.info(name).name
     beyond = _sample_hit(run, lambda name, stats, s: stats.sample_abs_max[s] > (precision.limit(name) or math.inf))
     for name in _origins(model, run, over, beyond):
         if name in reported:
             continue
         stats, limit = run.stats[name], precision.limit(name)
         later = downstream_count(model, run, over, name)
-        message = (f"observed values up to {stats.abs_max:.4g} exceed {dtype(name)}'s max {limit:.6g}: inf on "
-                   f"{target}" + (f"; {_plural(later, 'tensor', 'tensors')} downstream exceed it too" if later else ""))
-        findings.append(_finding("NAN601", message, Severity.error, model, target, name, settings,
-                                 Evidence("sampled", observed=stats.observed,
-                                          margin=math.log2(stats.abs_max / limit))))
-    near = _sample_hit(run, lambda name, stats, s: stats.sample_abs_max[s] * headroom > (
-        precision.limit(name) or math.inf))
+        message = (
+            f"observed values up to {stats.abs_max:.4g} exceed {dtype(name)}'s max {limit:.6g}: inf on "
+            f"{target}" + (f"; {_plural(later, 'tensor', 'tensors')} downstream exceed it too" if later else "")
+        )
+        findings.append(
+            _finding(
+                "NAN601",
+                message,
+                Severity.error,
+                model,
+                target,
+                name,
+                settings,
+                Evidence("sampled", observed=stats.observed, margin=math.log2(stats.abs_max / limit)),
+            )
+        )
+    near = _sample_hit(
+        run, lambda name, stats, s: stats.sample_abs_max[s] * headroom > (precision.limit(name) or math.inf)
+    )
     for name in _origins(model, run, close | over, near):
         if name not in close or name in reported:
             continue
         stats, limit = run.stats[name], precision.limit(name)
-        message = (f"observed values up to {stats.abs_max:.4g} are within {headroom:g}x of {dtype(name)}'s max "
-                   f"{limit:.6g} ({limit / stats.abs_max:.2g}x headroom)")
-        findings.append(_finding("NAN602", message, Severity.info, model, target, name, settings,
-                                 Evidence("sampled", observed=stats.observed,
-                                          margin=math.log2(stats.abs_max * headroom / limit))))
+        message = (
+            f"observed values up to {stats.abs_max:.4g} are within {headroom:g}x of {dtype(name)}'s max "
+            f"{limit:.6g} ({limit / stats.abs_max:.2g}x headroom)"
+        )
+        findings.append(
+            _finding(
+                "NAN602",
+                message,
+                Severity.info,
+                model,
+                target,
+                name,
+                settings,
+                Evidence("sampled", observed=stats.observed, margin=math.log2(stats.abs_max * headroom / limit)),
+            )
+        )
     return [f for f in findings if settings.is_selected(f.code)]
 
 
 # --- witnesses -----------------------------------------------------------------------------------------
 
 
-def find_witnesses(proto: onnx.ModelProto, specs: list[InputSpec], graded: list[Finding], open_hazards,
-                   options: RuntimeOptions, settings, weights=None) -> list[Finding]:
+def find_witnesses(
+    proto: onnx.ModelProto,
+    specs: list[InputSpec],
+    graded: list[Finding],
+    open_hazards,
+    options: RuntimeOptions,
+    settings,
+    weights=None,
+) -> list[Finding]:
     """Witness inputs for the open hazards (`weights`: the arrays of external initializers, see
     Model.runnable)."""
     hazards = [witness_search.Hazard(str(index), watch.tensor, watch.score) for index, watch in open_hazards]

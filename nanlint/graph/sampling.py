@@ -10,8 +10,8 @@ under a memory budget.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 
 import numpy as np
 import onnx
@@ -104,8 +104,10 @@ def available_providers() -> list[str]:
 
 def exposable_tensors(model: onnx.ModelProto) -> list[str]:
     """Node outputs of float type in the main graph (and graph inputs), in topological order."""
-    types = {vi.name: vi.type.tensor_type.elem_type
-             for vi in (*model.graph.value_info, *model.graph.input, *model.graph.output)}
+    types = {
+        vi.name: vi.type.tensor_type.elem_type
+        for vi in (*model.graph.value_info, *model.graph.input, *model.graph.output)
+    }
     names = [vi.name for vi in model.graph.input if types.get(vi.name) in FLOAT_TYPES]
     for node in model.graph.node:
         names.extend(out for out in node.output if out and types.get(out, onnx.TensorProto.FLOAT) in FLOAT_TYPES)
@@ -117,8 +119,9 @@ def _with_outputs(model: onnx.ModelProto, tensors: list[str]) -> onnx.ModelProto
     exposed.CopyFrom(model)
     known = {vi.name: vi for vi in (*model.graph.value_info, *model.graph.input, *model.graph.output)}
     del exposed.graph.output[:]  # exactly this chunk: the model's own outputs come in their chunk
-    exposed.graph.output.extend(known[name] if name in known else onnx.helper.make_empty_tensor_value_info(name)
-                                for name in tensors)
+    exposed.graph.output.extend(
+        known[name] if name in known else onnx.helper.make_empty_tensor_value_info(name) for name in tensors
+    )
     return exposed
 
 
@@ -148,13 +151,18 @@ def _session(model: onnx.ModelProto, provider: str, weights: Mapping[str, np.nda
         options.add_external_initializers(names, [onnxruntime.OrtValue.ortvalue_from_numpy(weights[n]) for n in names])
     try:
         return onnxruntime.InferenceSession(model.SerializeToString(), options, providers=[provider])
-    except Exception as exc:  # noqa: BLE001 - onnxruntime raises many types; the user gets one line
+    except Exception as exc:
         raise SamplingError(f"onnxruntime cannot load the model: {str(exc).splitlines()[0]}") from None
 
 
-def run_samples(model: onnx.ModelProto, feeds: Iterable[Mapping[str, np.ndarray]],
-                sizes: Mapping[str, int] | None = None, provider: str = "CPUExecutionProvider",
-                progress=None, weights: Mapping[str, np.ndarray] | None = None) -> SampleRun:
+def run_samples(
+    model: onnx.ModelProto,
+    feeds: Iterable[Mapping[str, np.ndarray]],
+    sizes: Mapping[str, int] | None = None,
+    provider: str = "CPUExecutionProvider",
+    progress=None,
+    weights: Mapping[str, np.ndarray] | None = None,
+) -> SampleRun:
     """Observed statistics of every exposable float tensor over the given input feeds (`weights`: the
     arrays of external initializers, see Model.runnable)."""
     feeds = list(feeds)
@@ -166,7 +174,7 @@ def run_samples(model: onnx.ModelProto, feeds: Iterable[Mapping[str, np.ndarray]
         for feed in feeds:
             try:
                 values = session.run(outputs, dict(feed))
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 raise SamplingError(f"onnxruntime failed to run the model: {str(exc).splitlines()[0]}") from None
             for name, value in zip(outputs, values):
                 if name in result.stats and isinstance(value, np.ndarray) and value.dtype.kind == "f":
@@ -178,10 +186,16 @@ def run_samples(model: onnx.ModelProto, feeds: Iterable[Mapping[str, np.ndarray]
 
 # --- inputs ---------------------------------------------------------------------------------------
 
-NUMPY_TYPES = {onnx.TensorProto.FLOAT: np.float32, onnx.TensorProto.FLOAT16: np.float16,
-               onnx.TensorProto.DOUBLE: np.float64, onnx.TensorProto.INT64: np.int64,
-               onnx.TensorProto.INT32: np.int32, onnx.TensorProto.BOOL: np.bool_, onnx.TensorProto.UINT8: np.uint8,
-               onnx.TensorProto.INT8: np.int8}
+NUMPY_TYPES = {
+    onnx.TensorProto.FLOAT: np.float32,
+    onnx.TensorProto.FLOAT16: np.float16,
+    onnx.TensorProto.DOUBLE: np.float64,
+    onnx.TensorProto.INT64: np.int64,
+    onnx.TensorProto.INT32: np.int32,
+    onnx.TensorProto.BOOL: np.bool_,
+    onnx.TensorProto.UINT8: np.uint8,
+    onnx.TensorProto.INT8: np.int8,
+}
 
 
 @dataclass(frozen=True)
@@ -195,8 +209,10 @@ class InputSpec:
     def draw(self, rng: np.random.Generator) -> np.ndarray:
         dtype = NUMPY_TYPES.get(self.elem_type)
         if dtype is None:
-            raise SamplingError(f"input {self.name!r} has an element type nanlint cannot sample "
-                                f"({onnx.TensorProto.DataType.Name(self.elem_type)})")
+            raise SamplingError(
+                f"input {self.name!r} has an element type nanlint cannot sample "
+                f"({onnx.TensorProto.DataType.Name(self.elem_type)})"
+            )
         if np.issubdtype(dtype, np.floating):
             return rng.uniform(self.low, self.high, self.shape).astype(dtype)
         if dtype is np.bool_:
@@ -227,8 +243,9 @@ def load_feeds(path: str, names: list[str]) -> list[dict[str, np.ndarray]]:
         with np.load(path, allow_pickle=False) as data:
             missing = [n for n in names if n not in data.files]
             if missing:
-                raise SamplingError(f"{path}: no array for input(s) {', '.join(missing)} "
-                                    f"(has {', '.join(data.files) or 'none'})")
+                raise SamplingError(
+                    f"{path}: no array for input(s) {', '.join(missing)} (has {', '.join(data.files) or 'none'})"
+                )
             arrays = {n: data[n] for n in names}
     except (OSError, ValueError) as exc:
         raise SamplingError(f"{path}: cannot read calibration data: {exc}") from None

@@ -9,8 +9,8 @@ has a slope to follow. All open hazards share each inference.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import onnx
@@ -78,8 +78,15 @@ def outside_unit(x: np.ndarray) -> float:
 # --- the search ---------------------------------------------------------------------------------------
 
 
-def search(model: onnx.ModelProto, specs: list[InputSpec], hazards: list[Hazard], budget: float,
-           seed: int = 0, provider: str = "CPUExecutionProvider", weights=None) -> SearchResult:
+def search(
+    model: onnx.ModelProto,
+    specs: list[InputSpec],
+    hazards: list[Hazard],
+    budget: float,
+    seed: int = 0,
+    provider: str = "CPUExecutionProvider",
+    weights=None,
+) -> SearchResult:
     """Search for a witness of each hazard within `budget` seconds (`weights`: the arrays of external
     initializers, see Model.runnable)."""
     started = time.perf_counter()

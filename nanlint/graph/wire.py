@@ -95,9 +95,15 @@ def _tensor(buf, start: int, end: int, location: str) -> bytes | None:
     if raw is None or raw[2] - raw[1] < MIN_MOVED_BYTES:
         return None
     field_start, payload, payload_end = raw
-    return (bytes(buf[start:field_start]) + bytes(buf[payload_end:end]) + _entry("location", location)
-            + _entry("offset", str(payload)) + _entry("length", str(payload_end - payload))
-            + _encode_varint((_TENSOR_LOCATION << 3) | _VARINT) + _encode_varint(_EXTERNAL))
+    return (
+        bytes(buf[start:field_start])
+        + bytes(buf[payload_end:end])
+        + _entry("location", location)
+        + _entry("offset", str(payload))
+        + _entry("length", str(payload_end - payload))
+        + _encode_varint((_TENSOR_LOCATION << 3) | _VARINT)
+        + _encode_varint(_EXTERNAL)
+    )
 
 
 def externalize_weights(buf, location: str) -> bytes | None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from nanlint.findings import Finding, Severity
 
@@ -61,8 +61,13 @@ def severity_counts(findings: list[Finding]) -> dict[Severity, int]:
 def formats() -> dict[str, Callable[[Run, ReportOptions], str]]:
     from nanlint.report import github, html, json, sarif, text
 
-    return {"text": text.render, "json": json.render, "github": github.render, "sarif": sarif.render,
-            "html": html.render}
+    return {
+        "text": text.render,
+        "json": json.render,
+        "github": github.render,
+        "sarif": sarif.render,
+        "html": html.render,
+    }
 
 
 FORMAT_NAMES = ("text", "json", "github", "sarif", "html")

@@ -23,8 +23,13 @@ def escape_property(value: str) -> str:
 def annotation(finding: Finding) -> str:
     loc = finding.location
     if isinstance(loc, SourceLocation) and loc.cell is None:
-        props = [("file", loc.path), ("line", loc.line), ("col", loc.column),
-                 ("endLine", loc.end_line), ("endColumn", loc.end_column)]
+        props = [
+            ("file", loc.path),
+            ("line", loc.line),
+            ("col", loc.column),
+            ("endLine", loc.end_line),
+            ("endColumn", loc.end_column),
+        ]
         message = finding.message
     elif isinstance(loc, SourceLocation):
         # A notebook's lines are counted inside a cell; no line of the .ipynb JSON matches them,

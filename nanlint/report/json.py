@@ -29,8 +29,13 @@ def source_object(finding: Finding) -> dict:
             "applicability": finding.fix.applicability,
             "message": finding.fix.message,
             "edits": [
-                {"line": e.line, "column": e.column, "end_line": e.end_line, "end_column": e.end_column,
-                 "content": e.content}
+                {
+                    "line": e.line,
+                    "column": e.column,
+                    "end_line": e.end_line,
+                    "end_column": e.end_column,
+                    "content": e.content,
+                }
                 for e in finding.fix.edits
             ],
         }

@@ -25,8 +25,8 @@ import json
 import math
 import os
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
-from typing import Callable
 from urllib.parse import quote
 
 from nanlint import __version__, catalog
@@ -119,11 +119,19 @@ def source_result(finding: Finding, loc: SourceLocation, root: str) -> tuple[dic
         properties = {"cell": loc.cell, "line": loc.line, "column": loc.column}
     result: dict = {"message": {"text": message}, "locations": [{"physicalLocation": physical}]}
     if finding.fix is not None and finding.fix.edits and loc.cell is None:
-        change = {"artifactLocation": artifact,
-                  "replacements": [{"deletedRegion": _edit_region(e), "insertedContent": {"text": e.content}}
-                                   for e in finding.fix.edits]}
-        result["fixes"] = [{"description": {"text": finding.fix.message}, "artifactChanges": [change],
-                            "properties": {"applicability": finding.fix.applicability}}]
+        change = {
+            "artifactLocation": artifact,
+            "replacements": [
+                {"deletedRegion": _edit_region(e), "insertedContent": {"text": e.content}} for e in finding.fix.edits
+            ],
+        }
+        result["fixes"] = [
+            {
+                "description": {"text": finding.fix.message},
+                "artifactChanges": [change],
+                "properties": {"applicability": finding.fix.applicability},
+            }
+        ]
     if properties:
         result["properties"] = properties
     return result, (artifact["uri"], finding.code, finding.message)
@@ -137,15 +145,22 @@ def graph_result(finding: Finding, loc: GraphLocation, root: str) -> tuple[dict,
     kind = evidence.kind if evidence else "static"
     location: dict = {"physicalLocation": {"artifactLocation": artifact, "region": {"startLine": 1}}}
     if loc.node or loc.tensor:
-        location["logicalLocations"] = [{
-            "name": site,
-            "kind": "function" if loc.node else "member",
-            "fullyQualifiedName": f"{artifact['uri']}::{site}",
-        }]
-    properties = {"target": loc.target, "node": loc.node, "op_type": loc.op_type, "tensor": loc.tensor,
-                  "evidence": kind,
-                  "bound": _finite_pair(evidence.bound) if evidence else None,
-                  "observed": _finite_pair(evidence.observed) if evidence else None}
+        location["logicalLocations"] = [
+            {
+                "name": site,
+                "kind": "function" if loc.node else "member",
+                "fullyQualifiedName": f"{artifact['uri']}::{site}",
+            }
+        ]
+    properties = {
+        "target": loc.target,
+        "node": loc.node,
+        "op_type": loc.op_type,
+        "tensor": loc.tensor,
+        "evidence": kind,
+        "bound": _finite_pair(evidence.bound) if evidence else None,
+        "observed": _finite_pair(evidence.observed) if evidence else None,
+    }
     if evidence is not None and evidence.witness:
         properties["witness"] = evidence.witness
     result = {
@@ -170,32 +185,38 @@ def sarif_log(run: Run, options: ReportOptions, describe: Callable[[str], RulePa
             body, identity = graph_result(finding, loc, options.root)
         occurrence = occurrences[identity]
         occurrences[identity] += 1
-        results.append({
-            "ruleId": finding.code,
-            "ruleIndex": index[finding.code],
-            "level": LEVELS[finding.severity],
-            **body,
-            "partialFingerprints": {FINGERPRINT_KEY: _fingerprint(*identity, occurrence)},
-        })
+        results.append(
+            {
+                "ruleId": finding.code,
+                "ruleIndex": index[finding.code],
+                "level": LEVELS[finding.severity],
+                **body,
+                "partialFingerprints": {FINGERPRINT_KEY: _fingerprint(*identity, occurrence)},
+            }
+        )
     invocation: dict = {"executionSuccessful": not run.errors}
     if run.errors:
         invocation["toolExecutionNotifications"] = [{"level": "error", "message": {"text": e}} for e in run.errors]
     return {
         "$schema": SCHEMA_URI,
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "nanlint",
-                "version": __version__,
-                "semanticVersion": __version__,
-                "informationUri": INFORMATION_URI,
-                "rules": [rule_descriptor(describe(code)) for code in codes],
-            }},
-            "invocations": [invocation],
-            "originalUriBaseIds": {SRCROOT: {"uri": root_uri(options.root)}},
-            "columnKind": "unicodeCodePoints",
-            "results": results,
-        }],
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "nanlint",
+                        "version": __version__,
+                        "semanticVersion": __version__,
+                        "informationUri": INFORMATION_URI,
+                        "rules": [rule_descriptor(describe(code)) for code in codes],
+                    }
+                },
+                "invocations": [invocation],
+                "originalUriBaseIds": {SRCROOT: {"uri": root_uri(options.root)}},
+                "columnKind": "unicodeCodePoints",
+                "results": results,
+            }
+        ],
     }
 
 

@@ -66,15 +66,20 @@ def summary(run: Run, options: ReportOptions) -> list[str]:
             lines.append("All checks passed!")
         return lines
     counts = severity_counts(run.findings)
-    parts = ", ".join(f"{counts[s]} {s.name}" + ("s" if counts[s] != 1 and s is not Severity.info else "")
-                      for s in (Severity.error, Severity.warning, Severity.info) if counts[s])
+    parts = ", ".join(
+        f"{counts[s]} {s.name}" + ("s" if counts[s] != 1 and s is not Severity.info else "")
+        for s in (Severity.error, Severity.warning, Severity.info)
+        if counts[s]
+    )
     lines.append(f"Found {_plural(len(run.findings), 'finding')} ({parts}).")
     fixable = sum(is_fixable(f, options) for f in run.findings)
     if fixable:
         lines.append(f"[*] {fixable} fixable with the `--fix` option.")
     if run.fixes_hidden:
-        lines.append(f"({_plural(run.fixes_hidden, 'hidden fix', 'hidden fixes')} can be enabled with the "
-                     "`--unsafe-fixes` option.)")
+        lines.append(
+            f"({_plural(run.fixes_hidden, 'hidden fix', 'hidden fixes')} can be enabled with the "
+            "`--unsafe-fixes` option.)"
+        )
     return lines
 
 

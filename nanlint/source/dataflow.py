@@ -22,8 +22,11 @@ def binding_key(target: cst.BaseExpression) -> str | None:
     """`x` -> "x", `self.x` -> "self.x"; None for targets that are not tracked."""
     if isinstance(target, cst.Name):
         return target.value
-    if (isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name)
-            and target.value.value in ("self", "cls")):
+    if (
+        isinstance(target, cst.Attribute)
+        and isinstance(target.value, cst.Name)
+        and target.value.value in ("self", "cls")
+    ):
         return f"self.{target.attr.value}"
     return None
 
@@ -153,6 +156,10 @@ class Dataflow:
 
 
 _AUG_TO_BINARY = {
-    cst.AddAssign: cst.Add, cst.SubtractAssign: cst.Subtract, cst.MultiplyAssign: cst.Multiply,
-    cst.DivideAssign: cst.Divide, cst.PowerAssign: cst.Power, cst.FloorDivideAssign: cst.FloorDivide,
+    cst.AddAssign: cst.Add,
+    cst.SubtractAssign: cst.Subtract,
+    cst.MultiplyAssign: cst.Multiply,
+    cst.DivideAssign: cst.Divide,
+    cst.PowerAssign: cst.Power,
+    cst.FloorDivideAssign: cst.FloorDivide,
 }

@@ -54,8 +54,10 @@ def matches_glob(path: Path, root: Path, patterns, name_only: bool = False) -> b
         if "/" in pattern.rstrip("/"):
             if _path_regex(pattern).fullmatch(relative):
                 return True
-        elif any(fnmatch.fnmatchcase(part, pattern.rstrip("/"))
-                 for part in ([path.name] if name_only else relative.split("/"))):
+        elif any(
+            fnmatch.fnmatchcase(part, pattern.rstrip("/"))
+            for part in ([path.name] if name_only else relative.split("/"))
+        ):
             return True
     return False
 
@@ -106,8 +108,11 @@ def discover(paths: list[Path], settings: Settings, force_exclude: bool) -> tupl
                 continue
             files.append(SourceFile(given, str(given)))
         else:
-            if force_exclude and given.resolve() != settings.root and \
-                    _excluded(given, settings.root, excludes, gitignore, is_dir=True):
+            if (
+                force_exclude
+                and given.resolve() != settings.root
+                and _excluded(given, settings.root, excludes, gitignore, is_dir=True)
+            ):
                 continue
             files.extend(_walk(given, settings.root, excludes, gitignore))
     seen: set[Path] = set()
@@ -120,18 +125,22 @@ def discover(paths: list[Path], settings: Settings, force_exclude: bool) -> tupl
     return unique, errors
 
 
-def _excluded(path: Path, root: Path, excludes, gitignore: GitIgnore | None, is_dir: bool,
-              walking: bool = False) -> bool:
+def _excluded(
+    path: Path, root: Path, excludes, gitignore: GitIgnore | None, is_dir: bool, walking: bool = False
+) -> bool:
     # While walking, parents were already checked on the way down: only the name is new.
-    return matches_glob(path, root, excludes, name_only=walking) or (gitignore is not None and gitignore.ignored(path, is_dir))
+    return matches_glob(path, root, excludes, name_only=walking) or (
+        gitignore is not None and gitignore.ignored(path, is_dir)
+    )
 
 
 def _walk(top: Path, root: Path, excludes, gitignore: GitIgnore | None) -> list[SourceFile]:
     found = []
     for directory, dirnames, filenames in os.walk(top):
         base = Path(directory)
-        dirnames[:] = sorted(d for d in dirnames
-                             if not _excluded(base / d, root, excludes, gitignore, is_dir=True, walking=True))
+        dirnames[:] = sorted(
+            d for d in dirnames if not _excluded(base / d, root, excludes, gitignore, is_dir=True, walking=True)
+        )
         for name in sorted(filenames):
             if not name.endswith(SOURCE_SUFFIXES):
                 continue

@@ -28,10 +28,11 @@ from nanlint import catalog
 from nanlint.config import Settings
 from nanlint.findings import Edit, Finding, Fix, SourceLocation
 from nanlint.source import fixes, suppress
-from nanlint.source.positions import resolve as node_positions
-from nanlint.source.cache import Cache, code_fingerprint, key as cache_key
+from nanlint.source.cache import Cache, code_fingerprint
+from nanlint.source.cache import key as cache_key
 from nanlint.source.discovery import SourceFile, discover, matches_glob
 from nanlint.source.documents import Document, DocumentError, read_document
+from nanlint.source.positions import resolve as node_positions
 from nanlint.source.rule import Context, Report, Rule
 from nanlint.source.rules import ALL_RULES
 from nanlint.source.traversal import Dispatcher
@@ -81,13 +82,14 @@ def triggered(rule: type[Rule], text: str) -> bool:
     return _trigger_pattern(rule.triggers).search(text) is not None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _trigger_pattern(triggers: tuple[str, ...]) -> re.Pattern:
     return re.compile("|".join(re.escape(t) for t in triggers))
 
 
-def make_finding(code: str, message: str, location: SourceLocation, settings: Settings,
-                 fix: Fix | None = None) -> Finding:
+def make_finding(
+    code: str, message: str, location: SourceLocation, settings: Settings, fix: Fix | None = None
+) -> Finding:
     page = catalog.get(code)
     return Finding(code, page.name, message, settings.severity_of(code, page.severity), location, fix)
 
@@ -144,8 +146,9 @@ def resolve_positions(module: cst.Module, tree: ast.Module | None, reports: list
         sys.setrecursionlimit(limit)
 
 
-def parse_recovering(document: Document, settings: Settings
-                     ) -> tuple[cst.Module | None, ast.Module | None, list[Finding]]:
+def parse_recovering(
+    document: Document, settings: Settings
+) -> tuple[cst.Module | None, ast.Module | None, list[Finding]]:
     """Parse; in a notebook, a broken cell is reported (NAN900) and blanked so the others are still linted."""
     broken: list[Finding] = []
     while True:
@@ -244,8 +247,11 @@ def resolve_overrides(reports: list[Report], rules: list[type[Rule]]) -> list[Re
         unique.setdefault((report.code, id(report.node)), report)
     kept = []
     for report in unique.values():
-        covered = any(report.code in overrides.get(other.code, ()) and _covers(other, report.node)
-                      for other in unique.values() if other is not report)
+        covered = any(
+            report.code in overrides.get(other.code, ()) and _covers(other, report.node)
+            for other in unique.values()
+            if other is not report
+        )
         if not covered:
             kept.append(report)
     return kept
@@ -270,8 +276,7 @@ def to_finding(report: Report, positions, document: Document, settings: Settings
         return None
     cell, line = document.locate(position.start.line)
     _, end_line = document.locate(position.end.line)
-    location = SourceLocation(document.path, line, position.start.column + 1, end_line, position.end.column + 1,
-                              cell)
+    location = SourceLocation(document.path, line, position.start.column + 1, end_line, position.end.column + 1, cell)
     fix = None
     if report.fix is not None:
         edits = []
@@ -287,8 +292,9 @@ def to_finding(report: Report, positions, document: Document, settings: Settings
     return make_finding(report.code, report.message, location, settings, fix)
 
 
-def unused_suppressions(comments: suppress.Suppressions, ran: set[str], document: Document,
-                        settings: Settings) -> list[Finding]:
+def unused_suppressions(
+    comments: suppress.Suppressions, ran: set[str], document: Document, settings: Settings
+) -> list[Finding]:
     findings = []
     for comment, code in comments.unused():
         if code is not None and code not in ran:
@@ -315,8 +321,12 @@ def lint_text(text: str, path: str = "example.py", settings: Settings | None = N
 
 def settings_fingerprint(settings: Settings) -> str:
     codes = sorted(rule.code for rule in enabled_rules(settings))
-    parts = [codes, settings.is_selected(UNUSED_SUPPRESSION), sorted(settings.rule_options.items()),
-             sorted((c, s.name) for c, s in settings.severity.items())]
+    parts = [
+        codes,
+        settings.is_selected(UNUSED_SUPPRESSION),
+        sorted(settings.rule_options.items()),
+        sorted((c, s.name) for c, s in settings.severity.items()),
+    ]
     return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
@@ -485,4 +495,3 @@ def _map(files: list[SourceFile], settings: Settings, options: CheckOptions):
     results = list(executor.map(_lint_file_job, work, chunksize=chunk))
     executor.shutdown()
     return results
-

@@ -57,8 +57,11 @@ def apply_edits(text: str, edits: list[Edit]) -> str:
     def offset(line: int, column: int) -> int:
         return starts[min(line, len(starts) - 1)] + column - 1
 
-    spans = sorted(((offset(e.line, e.column), offset(e.end_line, e.end_column), e.content) for e in edits),
-                   key=lambda span: (span[0], span[1]), reverse=True)
+    spans = sorted(
+        ((offset(e.line, e.column), offset(e.end_line, e.end_column), e.content) for e in edits),
+        key=lambda span: (span[0], span[1]),
+        reverse=True,
+    )
     for start, end, content in spans:
         text = text[:start] + content + text[end:]
     return text
@@ -73,7 +76,7 @@ def select_fixes(findings: list[Finding], unsafe: bool) -> list[Finding]:
             continue
         cell = finding.location.cell or 0
         spans = [((cell, e.line, e.column), (cell, e.end_line, e.end_column)) for e in finding.fix.edits]
-        if any(a < d and c < b or a == b == c == d for a, b in spans for c, d in taken):
+        if any((a < d and c < b) or a == b == c == d for a, b in spans for c, d in taken):
             continue
         chosen.append(finding)
         taken.extend(spans)
@@ -167,8 +170,7 @@ def suppression_edits(path: str, data: bytes, findings: list[Finding]) -> list[t
             edits.append((cell, Edit(line, column, line, end, f"# nanlint: ignore[{', '.join(merged)}]")))
         else:  # replace trailing whitespace, if any, by the comment
             content_end, end = len(text.rstrip()) + 1, len(text) + 1
-            edits.append((cell, Edit(line, content_end, line, end,
-                                     f"  # nanlint: ignore[{', '.join(sorted(codes))}]")))
+            edits.append((cell, Edit(line, content_end, line, end, f"  # nanlint: ignore[{', '.join(sorted(codes))}]")))
     return edits
 
 
@@ -176,8 +178,10 @@ def lines_by_cell(path: str, data: bytes) -> dict[int | None, list[str]]:
     if not path.endswith(".ipynb"):
         return {None: decode(data).splitlines()}
     cells = json.loads(data.decode("utf-8"))["cells"]
-    return {number: ("".join(c["source"]) if isinstance(c.get("source"), list) else c.get("source", "")).splitlines()
-            for number, c in enumerate(cells, start=1)}
+    return {
+        number: ("".join(c["source"]) if isinstance(c.get("source"), list) else c.get("source", "")).splitlines()
+        for number, c in enumerate(cells, start=1)
+    }
 
 
 # --- writing ------------------------------------------------------------------------------------

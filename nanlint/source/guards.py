@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 import libcst as cst
 
@@ -117,6 +117,7 @@ def no_reentry(default):
     Names are resolved to their latest assignment, so in `p = p * mask` the `p` on the right
     resolves to `p * mask` itself; without this, asking about it would never end.
     """
+
     def decorate(function):
         @functools.wraps(function)
         def ask(ctx, expr, *args, **kwargs):
@@ -128,7 +129,9 @@ def no_reentry(default):
                 return function(ctx, expr, *args, **kwargs)
             finally:
                 _active.discard(key)
+
         return ask
+
     return decorate
 
 
@@ -203,14 +206,19 @@ def is_eps(ctx: Context, expr: cst.BaseExpression | None) -> bool:
     name = identifier(expr.func if isinstance(expr, cst.Call) else expr)
     if name is not None and _EPS_NAME.search(name.lower()):
         return True
-    if isinstance(expr, cst.Call) and identifier(expr.func) in ("tensor", "constant", "array", "as_tensor") \
-            and expr.args and expr.args[0].keyword is None:
+    if (
+        isinstance(expr, cst.Call)
+        and identifier(expr.func) in ("tensor", "constant", "array", "as_tensor")
+        and expr.args
+        and expr.args[0].keyword is None
+    ):
         return is_eps(ctx, expr.args[0].value)  # torch.tensor(1e-8)
     return False
 
 
-def clamp_bounds(found: OpCall) -> tuple[cst.BaseExpression | None, cst.BaseExpression | None,
-                                         cst.BaseExpression | None]:
+def clamp_bounds(
+    found: OpCall,
+) -> tuple[cst.BaseExpression | None, cst.BaseExpression | None, cst.BaseExpression | None]:
     """(operand, lower, upper) of a clamp op in any spelling; a missing bound is None."""
     if found.qualified in ops.CLAMP_BOUNDS_FIRST:
         return found.arg(1), found.arg(0), found.arg(2)
@@ -260,7 +268,8 @@ def _where_guard(ctx: Context, found: OpCall) -> bool:
         return True
     return isinstance(condition, cst.Comparison) and any(
         const_is(ctx, side, 0) or is_eps(ctx, side)
-        for side in (condition.left, *(c.comparator for c in condition.comparisons)))
+        for side in (condition.left, *(c.comparator for c in condition.comparisons))
+    )
 
 
 @no_reentry(False)
@@ -376,8 +385,9 @@ def select_parts(found: OpCall) -> tuple[cst.BaseExpression, list[cst.BaseExpres
     """(condition, selected values) of where(c, a, b) / masked_fill(a, c, v); None otherwise."""
     if found.op == "where":
         condition = found.arg(0, "condition", "cond", "pred")
-        branches = [b for b in (found.arg(1, "x", "input", "on_true"), found.arg(2, "y", "other", "on_false"))
-                    if b is not None]
+        branches = [
+            b for b in (found.arg(1, "x", "input", "on_true"), found.arg(2, "y", "other", "on_false")) if b is not None
+        ]
         return (condition, branches) if condition is not None and len(branches) == 2 else None
     if found.op == "masked_fill" and len(found.args) >= 2:
         return found.args[1], [found.args[0]]
@@ -528,8 +538,11 @@ def number(value: float) -> str:
 def plus_eps(ctx: Context, node: cst.BaseExpression, eps: float, enclose: bool) -> str:
     """Source of `node + eps`; `enclose` puts it in parentheses (for a receiver or a divisor) unless node has its own."""
     text = bare(ctx, node)
-    if isinstance(node, _LOOSE) or is_binary(node, *_LOOSE_OPERATORS) or (
-            isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Not)):
+    if (
+        isinstance(node, _LOOSE)
+        or is_binary(node, *_LOOSE_OPERATORS)
+        or (isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Not))
+    ):
         text = f"({text})"
     result = f"{text} + {number(eps)}"
     return f"({result})" if enclose and not getattr(node, "lpar", None) else result

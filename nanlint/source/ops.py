@@ -9,8 +9,16 @@ from __future__ import annotations
 import libcst as cst
 
 # Namespaces that mirror NumPy's API: one row covers them all.
-NUMPY_LIKE = ("numpy", "jax.numpy", "cupy", "autograd.numpy", "mxnet.np", "dask.array", "keras.ops",
-              "tensorflow.experimental.numpy")
+NUMPY_LIKE = (
+    "numpy",
+    "jax.numpy",
+    "cupy",
+    "autograd.numpy",
+    "mxnet.np",
+    "dask.array",
+    "keras.ops",
+    "tensorflow.experimental.numpy",
+)
 TORCH = ("torch",)
 TORCH_FUNCTIONAL = ("torch.nn.functional",)
 TENSORFLOW = ("tensorflow", "tensorflow.math")
@@ -38,46 +46,61 @@ def _rows(namespaces: tuple[str, ...], *names: str) -> list[str]:
 
 # op -> qualified names of functions computing it.
 FUNCTIONS: dict[str, list[str]] = {
-    "exp": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND + SCIPY_SPECIAL, "exp")
-    + ["math.exp", "jax.lax.exp"],
+    "exp": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND + SCIPY_SPECIAL, "exp") + ["math.exp", "jax.lax.exp"],
     "expm1": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + SCIPY_SPECIAL, "expm1") + ["math.expm1", "jax.lax.expm1"],
     "log": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "log", "log2", "log10")
     + ["math.log", "math.log2", "math.log10", "jax.lax.log"],
     "log1p": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + SCIPY_SPECIAL, "log1p") + ["math.log1p", "jax.lax.log1p"],
-    "softmax": _rows(TORCH + TORCH_FUNCTIONAL + TF_NN + ("tensorflow.math",) + KERAS_BACKEND + JAX_NN
-                     + SCIPY_SPECIAL + ("keras.activations", "keras.ops"), "softmax"),
+    "softmax": _rows(
+        TORCH
+        + TORCH_FUNCTIONAL
+        + TF_NN
+        + ("tensorflow.math",)
+        + KERAS_BACKEND
+        + JAX_NN
+        + SCIPY_SPECIAL
+        + ("keras.activations", "keras.ops"),
+        "softmax",
+    ),
     "log_softmax": _rows(TORCH + TORCH_FUNCTIONAL + TF_NN + JAX_NN + SCIPY_SPECIAL + ("keras.ops",), "log_softmax")
     + _rows(TF_NN + ("tensorflow.math",), "log_softmax"),
-    "sigmoid": _rows(TORCH + TORCH_FUNCTIONAL + TENSORFLOW + TF_NN + KERAS_BACKEND + JAX_NN
-                     + ("keras.activations", "keras.ops"), "sigmoid")
+    "sigmoid": _rows(
+        TORCH + TORCH_FUNCTIONAL + TENSORFLOW + TF_NN + KERAS_BACKEND + JAX_NN + ("keras.activations", "keras.ops"),
+        "sigmoid",
+    )
     + _rows(SCIPY_SPECIAL, "expit"),
     "log_sigmoid": _rows(TORCH_FUNCTIONAL + JAX_NN + ("tensorflow.math", "keras.ops"), "logsigmoid", "log_sigmoid")
     + _rows(SCIPY_SPECIAL, "log_expit"),
-    "softplus": _rows(TORCH_FUNCTIONAL + TF_NN + ("tensorflow.math",) + JAX_NN + KERAS_BACKEND
-                      + ("keras.activations", "keras.ops"), "softplus"),
+    "softplus": _rows(
+        TORCH_FUNCTIONAL + TF_NN + ("tensorflow.math",) + JAX_NN + KERAS_BACKEND + ("keras.activations", "keras.ops"),
+        "softplus",
+    ),
     "logsumexp": _rows(TORCH + SCIPY_SPECIAL + ("keras.ops",), "logsumexp")
-    + _rows(TENSORFLOW, "reduce_logsumexp") + _rows(JAX_NN, "logsumexp") + ["keras.backend.logsumexp"],
+    + _rows(TENSORFLOW, "reduce_logsumexp")
+    + _rows(JAX_NN, "logsumexp")
+    + ["keras.backend.logsumexp"],
     "logaddexp": _rows(NUMPY_LIKE + TORCH + ("tensorflow.experimental.numpy",), "logaddexp", "logaddexp2"),
-    "sum": _rows(NUMPY_LIKE + TORCH, "sum", "nansum") + _rows(TENSORFLOW + KERAS_BACKEND, "reduce_sum", "sum")
+    "sum": _rows(NUMPY_LIKE + TORCH, "sum", "nansum")
+    + _rows(TENSORFLOW + KERAS_BACKEND, "reduce_sum", "sum")
     + ["builtins.sum", "math.fsum"],
-    "segment_max": _rows(TENSORFLOW, "segment_max", "unsorted_segment_max") + ["jax.ops.segment_max",
-                                                                             "torch_scatter.scatter_max"],
-    "gather": _rows(TORCH, "index_select", "gather", "take_along_dim") + _rows(NUMPY_LIKE, "take", "take_along_axis")
+    "segment_max": _rows(TENSORFLOW, "segment_max", "unsorted_segment_max")
+    + ["jax.ops.segment_max", "torch_scatter.scatter_max"],
+    "gather": _rows(TORCH, "index_select", "gather", "take_along_dim")
+    + _rows(NUMPY_LIKE, "take", "take_along_axis")
     + ["tensorflow.gather", "tensorflow.gather_nd"],
     "segment_sum": _rows(TORCH, "scatter_add", "index_add", "segment_reduce")
-    + _rows(TENSORFLOW, "segment_sum", "unsorted_segment_sum") + ["jax.ops.segment_sum",
-                                                                  "torch_scatter.scatter_add",
-                                                                  "torch_scatter.scatter_sum",
-                                                                  "torch_scatter.scatter"],
-    "mean": _rows(NUMPY_LIKE + TORCH, "mean", "nanmean", "average") + _rows(TENSORFLOW + KERAS_BACKEND, "reduce_mean",
-                                                                            "mean"),
+    + _rows(TENSORFLOW, "segment_sum", "unsorted_segment_sum")
+    + ["jax.ops.segment_sum", "torch_scatter.scatter_add", "torch_scatter.scatter_sum", "torch_scatter.scatter"],
+    "mean": _rows(NUMPY_LIKE + TORCH, "mean", "nanmean", "average")
+    + _rows(TENSORFLOW + KERAS_BACKEND, "reduce_mean", "mean"),
     "max": _rows(NUMPY_LIKE + TORCH, "max", "amax", "nanmax") + _rows(TENSORFLOW + KERAS_BACKEND, "reduce_max", "max"),
     "min": _rows(NUMPY_LIKE + TORCH, "min", "amin", "nanmin") + _rows(TENSORFLOW + KERAS_BACKEND, "reduce_min", "min"),
     "maximum": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "maximum", "fmax") + ["builtins.max"],
     "minimum": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "minimum", "fmin") + ["builtins.min"],
     "clamp": _rows(NUMPY_LIKE + TORCH + KERAS_BACKEND, "clip", "clamp", "clamp_min", "clip_min")
     + _rows(TORCH, "clamp_max")
-    + _rows(TENSORFLOW, "clip_by_value") + ["jax.lax.clamp"],
+    + _rows(TENSORFLOW, "clip_by_value")
+    + ["jax.lax.clamp"],
     "nan_to_num": _rows(NUMPY_LIKE + TORCH, "nan_to_num") + ["tensorflow.experimental.numpy.nan_to_num"],
     "sqrt": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "sqrt") + ["math.sqrt", "jax.lax.sqrt"],
     "rsqrt": _rows(TORCH + TENSORFLOW, "rsqrt") + ["jax.lax.rsqrt"],
@@ -85,14 +108,19 @@ FUNCTIONS: dict[str, list[str]] = {
     + ["math.pow", "builtins.pow"],
     "square": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "square"),
     "norm": _rows(("numpy.linalg", "jax.numpy.linalg", "torch.linalg", "cupy.linalg"), "norm", "vector_norm")
-    + _rows(TORCH + TENSORFLOW, "norm") + ["tensorflow.linalg.norm", "math.hypot", "math.dist",
-                                           "torch.cdist", "scipy.spatial.distance.cdist"],
+    + _rows(TORCH + TENSORFLOW, "norm")
+    + ["tensorflow.linalg.norm", "math.hypot", "math.dist", "torch.cdist", "scipy.spatial.distance.cdist"],
     "std": _rows(NUMPY_LIKE + TORCH, "std", "nanstd") + _rows(TENSORFLOW + KERAS_BACKEND, "reduce_std", "std"),
     "var": _rows(NUMPY_LIKE + TORCH, "var", "nanvar") + _rows(TENSORFLOW + KERAS_BACKEND, "reduce_variance", "var"),
     "moments": ["tensorflow.nn.moments", "torch.var_mean", "torch.std_mean"],
     "count": _rows(NUMPY_LIKE + TORCH + TENSORFLOW, "count_nonzero") + ["builtins.len"],
-    "normalize": ["torch.nn.functional.normalize", "tensorflow.math.l2_normalize", "tensorflow.nn.l2_normalize",
-                  "keras.backend.l2_normalize", "sklearn.preprocessing.normalize"],
+    "normalize": [
+        "torch.nn.functional.normalize",
+        "tensorflow.math.l2_normalize",
+        "tensorflow.nn.l2_normalize",
+        "keras.backend.l2_normalize",
+        "sklearn.preprocessing.normalize",
+    ],
     "div": _rows(NUMPY_LIKE + TORCH + TENSORFLOW, "divide", "true_divide", "div", "truediv", "realdiv")
     + ["jax.lax.div"],
     "safe_div": _rows(TENSORFLOW, "divide_no_nan", "div_no_nan") + ["tensorflow.math.xdivy"],
@@ -100,14 +128,20 @@ FUNCTIONS: dict[str, list[str]] = {
     "acos": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "arccos", "acos") + ["math.acos", "jax.lax.acos"],
     "asin": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "arcsin", "asin") + ["math.asin", "jax.lax.asin"],
     "cos": _rows(NUMPY_LIKE + TORCH + TENSORFLOW, "cos") + ["math.cos"],
-    "cosine_similarity": ["torch.nn.functional.cosine_similarity", "torch.cosine_similarity",
-                          "keras.losses.cosine_similarity", "optax.cosine_similarity"],
-    "dot": _rows(NUMPY_LIKE + TORCH, "dot", "vdot", "inner", "einsum", "matmul") + _rows(TENSORFLOW, "tensordot",
-                                                                                       "matmul")
-    + ["torch.nn.functional.linear"] + _rows(TORCH, "mm", "bmm"),
-    "where": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "where") + ["tensorflow.where_v2", "jax.lax.select",
-                                                                                      "keras.backend.switch"],
-    "isnan": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "isnan") + _rows(TENSORFLOW, "is_nan")
+    "cosine_similarity": [
+        "torch.nn.functional.cosine_similarity",
+        "torch.cosine_similarity",
+        "keras.losses.cosine_similarity",
+        "optax.cosine_similarity",
+    ],
+    "dot": _rows(NUMPY_LIKE + TORCH, "dot", "vdot", "inner", "einsum", "matmul")
+    + _rows(TENSORFLOW, "tensordot", "matmul")
+    + ["torch.nn.functional.linear"]
+    + _rows(TORCH, "mm", "bmm"),
+    "where": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "where")
+    + ["tensorflow.where_v2", "jax.lax.select", "keras.backend.switch"],
+    "isnan": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "isnan")
+    + _rows(TENSORFLOW, "is_nan")
     + ["math.isnan"],
     "isfinite": _rows(NUMPY_LIKE + TORCH + TENSORFLOW, "isfinite", "is_finite") + ["math.isfinite"],
     "abs": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "abs", "absolute") + ["builtins.abs", "math.fabs"],
@@ -123,35 +157,114 @@ FUNCTIONS: dict[str, list[str]] = {
     "mul": _rows(NUMPY_LIKE + TORCH + TENSORFLOW, "multiply", "mul"),
     "layout": _rows(NUMPY_LIKE + TORCH + TENSORFLOW, "reshape", "squeeze", "expand_dims", "unsqueeze")
     + ["tensorflow.stop_gradient", "jax.lax.stop_gradient"],
-    "no_grad": ["torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad", "torch.autograd.grad_mode.no_grad",
-                "torch.autograd.grad_mode.inference_mode"],
+    "no_grad": [
+        "torch.no_grad",
+        "torch.inference_mode",
+        "torch.autograd.no_grad",
+        "torch.autograd.grad_mode.no_grad",
+        "torch.autograd.grad_mode.inference_mode",
+    ],
 }
 
 # `x.exp()`: method name -> op, for receivers that are tensors/arrays rather than modules.
 METHODS: dict[str, str] = {
-    "exp": "exp", "exp_": "exp", "expm1": "expm1",
-    "log": "log", "log_": "log", "log2": "log", "log10": "log", "log1p": "log1p",
-    "softmax": "softmax", "log_softmax": "log_softmax", "sigmoid": "sigmoid", "sigmoid_": "sigmoid",
+    "exp": "exp",
+    "exp_": "exp",
+    "expm1": "expm1",
+    "log": "log",
+    "log_": "log",
+    "log2": "log",
+    "log10": "log",
+    "log1p": "log1p",
+    "softmax": "softmax",
+    "log_softmax": "log_softmax",
+    "sigmoid": "sigmoid",
+    "sigmoid_": "sigmoid",
     "logsumexp": "logsumexp",
-    "sum": "sum", "nansum": "sum", "scatter_add": "segment_sum", "scatter_add_": "segment_sum",
-    "index_add": "segment_sum", "index_add_": "segment_sum", "scatter_reduce": "segment_sum",
-    "mean": "mean", "nanmean": "mean", "max": "max", "amax": "max", "min": "min", "amin": "min",
-    "maximum": "maximum", "minimum": "minimum", "clamp": "clamp", "clip": "clamp", "clamp_": "clamp",
-    "clip_": "clamp", "clamp_min": "clamp", "clamp_min_": "clamp", "nan_to_num": "nan_to_num",
-    "nan_to_num_": "nan_to_num", "sqrt": "sqrt", "sqrt_": "sqrt", "rsqrt": "rsqrt", "pow": "pow", "pow_": "pow",
-    "square": "square", "norm": "norm", "std": "std", "var": "var", "count_nonzero": "count",
-    "div": "div", "div_": "div", "divide": "div", "true_divide": "div", "reciprocal": "reciprocal",
-    "acos": "acos", "arccos": "acos", "asin": "asin", "arcsin": "asin", "cos": "cos",
-    "dot": "dot", "matmul": "dot", "isnan": "isnan", "abs": "abs", "masked_fill": "masked_fill",
-    "masked_fill_": "masked_fill", "tanh": "tanh", "relu": "relu",
-    "clamp_max": "clamp", "clamp_max_": "clamp", "mul": "mul", "mul_": "mul", "multiply": "mul",
+    "sum": "sum",
+    "nansum": "sum",
+    "scatter_add": "segment_sum",
+    "scatter_add_": "segment_sum",
+    "index_add": "segment_sum",
+    "index_add_": "segment_sum",
+    "scatter_reduce": "segment_sum",
+    "mean": "mean",
+    "nanmean": "mean",
+    "max": "max",
+    "amax": "max",
+    "min": "min",
+    "amin": "min",
+    "maximum": "maximum",
+    "minimum": "minimum",
+    "clamp": "clamp",
+    "clip": "clamp",
+    "clamp_": "clamp",
+    "clip_": "clamp",
+    "clamp_min": "clamp",
+    "clamp_min_": "clamp",
+    "nan_to_num": "nan_to_num",
+    "nan_to_num_": "nan_to_num",
+    "sqrt": "sqrt",
+    "sqrt_": "sqrt",
+    "rsqrt": "rsqrt",
+    "pow": "pow",
+    "pow_": "pow",
+    "square": "square",
+    "norm": "norm",
+    "std": "std",
+    "var": "var",
+    "count_nonzero": "count",
+    "div": "div",
+    "div_": "div",
+    "divide": "div",
+    "true_divide": "div",
+    "reciprocal": "reciprocal",
+    "acos": "acos",
+    "arccos": "acos",
+    "asin": "asin",
+    "arcsin": "asin",
+    "cos": "cos",
+    "dot": "dot",
+    "matmul": "dot",
+    "isnan": "isnan",
+    "abs": "abs",
+    "masked_fill": "masked_fill",
+    "masked_fill_": "masked_fill",
+    "tanh": "tanh",
+    "relu": "relu",
+    "clamp_max": "clamp",
+    "clamp_max_": "clamp",
+    "mul": "mul",
+    "mul_": "mul",
+    "multiply": "mul",
     # value-preserving conversions and re-arrangements: guards and masks are seen through them
-    "float": "cast", "double": "cast", "half": "cast", "bfloat16": "cast", "long": "cast", "int": "cast",
-    "bool": "cast", "to": "cast", "type": "cast", "type_as": "cast", "astype": "cast",
-    "detach": "layout", "clone": "layout", "contiguous": "layout", "view": "layout", "view_as": "layout",
-    "reshape": "layout", "squeeze": "layout", "unsqueeze": "layout", "flatten": "layout", "expand": "layout",
+    "float": "cast",
+    "double": "cast",
+    "half": "cast",
+    "bfloat16": "cast",
+    "long": "cast",
+    "int": "cast",
+    "bool": "cast",
+    "to": "cast",
+    "type": "cast",
+    "type_as": "cast",
+    "astype": "cast",
+    "detach": "layout",
+    "clone": "layout",
+    "contiguous": "layout",
+    "view": "layout",
+    "view_as": "layout",
+    "reshape": "layout",
+    "squeeze": "layout",
+    "unsqueeze": "layout",
+    "flatten": "layout",
+    "expand": "layout",
     "expand_as": "layout",
-    "mm": "dot", "bmm": "dot", "index_select": "gather", "gather": "gather", "take": "gather",
+    "mm": "dot",
+    "bmm": "dot",
+    "index_select": "gather",
+    "gather": "gather",
+    "take": "gather",
 }
 
 # Classes whose instances compute an op when called: `self.act = nn.Softmax(-1)` ... `self.act(x)`.
@@ -175,8 +288,23 @@ CONSTANTS: dict[str, list[str]] = {
 
 # Roots of namespaces whose ops are traced for gradients: an infinite derivative (sqrt at 0, the unused
 # branch of a where) matters there, not in NumPy, SciPy or math.
-DIFFERENTIABLE_ROOTS = frozenset({"torch", "tensorflow", "jax", "flax", "keras", "tf_keras", "optax", "autograd",
-                                  "mxnet", "paddle", "mlx", "haiku", "equinox"})
+DIFFERENTIABLE_ROOTS = frozenset(
+    {
+        "torch",
+        "tensorflow",
+        "jax",
+        "flax",
+        "keras",
+        "tf_keras",
+        "optax",
+        "autograd",
+        "mxnet",
+        "paddle",
+        "mlx",
+        "haiku",
+        "equinox",
+    }
+)
 
 # Clamps whose bounds come first: jax.lax.clamp(min, x, max).
 CLAMP_BOUNDS_FIRST = frozenset({"jax.lax.clamp"})
@@ -193,8 +321,11 @@ INDEXED_WRITE_ACCESSOR, INDEXED_WRITE_METHODS = "at", frozenset({"set"})
 def indexed_write(node: cst.Call):
     """The `x.at[index]` subscript of a functional indexed write, else None."""
     func = node.func
-    if isinstance(func, cst.Attribute) and func.attr.value in INDEXED_WRITE_METHODS \
-            and isinstance(func.value, cst.Subscript):
+    if (
+        isinstance(func, cst.Attribute)
+        and func.attr.value in INDEXED_WRITE_METHODS
+        and isinstance(func.value, cst.Subscript)
+    ):
         owner = func.value.value
         if isinstance(owner, cst.Attribute) and owner.attr.value == INDEXED_WRITE_ACCESSOR:
             return func.value
@@ -208,7 +339,7 @@ def differentiable(qualified: str | None) -> bool:
 def canonical(qualified: str) -> str:
     for prefix, replacement in CANONICAL_PREFIXES:
         if qualified.startswith(prefix):
-            return replacement + qualified[len(prefix):]
+            return replacement + qualified[len(prefix) :]
     return qualified
 
 
@@ -242,47 +373,107 @@ def constant_op(qualified: str | None) -> str | None:
 # The function a fix calls, by the namespace of the code it repairs ("this framework's log_softmax").
 # Only names that exist: torch.max(x, dim) returns (values, indices), so the max is amax; NumPy has no
 # softmax, so NumPy code is repaired with scipy.special (when the file imports it).
-_TORCH_FIXES = {"softmax": "torch.softmax", "log_softmax": "torch.log_softmax", "logsumexp": "torch.logsumexp",
-                "log_sigmoid": "torch.nn.functional.logsigmoid", "softplus": "torch.nn.functional.softplus",
-                "logaddexp": "torch.logaddexp", "log1p": "torch.log1p", "expm1": "torch.expm1", "max": "torch.amax"}
-_TORCH_MODULE_FIXES = {**_TORCH_FIXES, "softmax": "torch.nn.functional.softmax",
-                       "log_softmax": "torch.nn.functional.log_softmax"}
-_SCIPY_FIXES = {"softmax": "scipy.special.softmax", "log_softmax": "scipy.special.log_softmax",
-                "log_sigmoid": "scipy.special.log_expit", "logsumexp": "scipy.special.logsumexp"}
-_JAX_FIXES = {"softmax": "jax.nn.softmax", "log_softmax": "jax.nn.log_softmax", "log_sigmoid": "jax.nn.log_sigmoid",
-              "logsumexp": "jax.nn.logsumexp", "softplus": "jax.nn.softplus", "logaddexp": "jax.numpy.logaddexp",
-              "log1p": "jax.numpy.log1p", "expm1": "jax.numpy.expm1", "max": "jax.numpy.max"}
-_TF_FIXES = {"softmax": "tensorflow.nn.softmax", "log_softmax": "tensorflow.nn.log_softmax",
-             "log_sigmoid": "tensorflow.math.log_sigmoid", "logsumexp": "tensorflow.math.reduce_logsumexp",
-             "softplus": "tensorflow.math.softplus", "log1p": "tensorflow.math.log1p",
-             "expm1": "tensorflow.math.expm1", "max": "tensorflow.math.reduce_max"}
+_TORCH_FIXES = {
+    "softmax": "torch.softmax",
+    "log_softmax": "torch.log_softmax",
+    "logsumexp": "torch.logsumexp",
+    "log_sigmoid": "torch.nn.functional.logsigmoid",
+    "softplus": "torch.nn.functional.softplus",
+    "logaddexp": "torch.logaddexp",
+    "log1p": "torch.log1p",
+    "expm1": "torch.expm1",
+    "max": "torch.amax",
+}
+_TORCH_MODULE_FIXES = {
+    **_TORCH_FIXES,
+    "softmax": "torch.nn.functional.softmax",
+    "log_softmax": "torch.nn.functional.log_softmax",
+}
+_SCIPY_FIXES = {
+    "softmax": "scipy.special.softmax",
+    "log_softmax": "scipy.special.log_softmax",
+    "log_sigmoid": "scipy.special.log_expit",
+    "logsumexp": "scipy.special.logsumexp",
+}
+_JAX_FIXES = {
+    "softmax": "jax.nn.softmax",
+    "log_softmax": "jax.nn.log_softmax",
+    "log_sigmoid": "jax.nn.log_sigmoid",
+    "logsumexp": "jax.nn.logsumexp",
+    "softplus": "jax.nn.softplus",
+    "logaddexp": "jax.numpy.logaddexp",
+    "log1p": "jax.numpy.log1p",
+    "expm1": "jax.numpy.expm1",
+    "max": "jax.numpy.max",
+}
+_TF_FIXES = {
+    "softmax": "tensorflow.nn.softmax",
+    "log_softmax": "tensorflow.nn.log_softmax",
+    "log_sigmoid": "tensorflow.math.log_sigmoid",
+    "logsumexp": "tensorflow.math.reduce_logsumexp",
+    "softplus": "tensorflow.math.softplus",
+    "log1p": "tensorflow.math.log1p",
+    "expm1": "tensorflow.math.expm1",
+    "max": "tensorflow.math.reduce_max",
+}
 _FLAX_OPS = ("softmax", "log_softmax", "log_sigmoid", "logsumexp", "softplus")
 FIX_FUNCTIONS: dict[str, dict[str, str]] = {
-    "torch": _TORCH_FIXES, "torch.nn.functional": _TORCH_MODULE_FIXES, "torch.nn": _TORCH_MODULE_FIXES,
-    "torch.special": {**_TORCH_FIXES, **{op: f"torch.special.{op}"
-                                         for op in ("softmax", "log_softmax", "logsumexp", "log1p", "expm1")}},
+    "torch": _TORCH_FIXES,
+    "torch.nn.functional": _TORCH_MODULE_FIXES,
+    "torch.nn": _TORCH_MODULE_FIXES,
+    "torch.special": {
+        **_TORCH_FIXES,
+        **{op: f"torch.special.{op}" for op in ("softmax", "log_softmax", "logsumexp", "log1p", "expm1")},
+    },
     **{ns: {op: f"{ns}.{op}" for op in ("logaddexp", "log1p", "expm1", "max")} for ns in NUMPY_LIKE},
     "numpy": {**_SCIPY_FIXES, **{op: f"numpy.{op}" for op in ("logaddexp", "log1p", "expm1", "max")}},
     "scipy.special": {**_SCIPY_FIXES, "log1p": "scipy.special.log1p", "expm1": "scipy.special.expm1"},
-    "jax.numpy": _JAX_FIXES, "jax.nn": _JAX_FIXES, "jax.scipy.special": _JAX_FIXES,
+    "jax.numpy": _JAX_FIXES,
+    "jax.nn": _JAX_FIXES,
+    "jax.scipy.special": _JAX_FIXES,
     "jax.lax": {"log1p": "jax.lax.log1p", "expm1": "jax.lax.expm1", "max": "jax.numpy.max"},
     **{ns: {op: f"{ns}.{op}" for op in _FLAX_OPS} for ns in ("flax.linen", "flax.nnx")},
-    "tensorflow": _TF_FIXES, "tensorflow.math": _TF_FIXES, "tensorflow.nn": _TF_FIXES,
-    "keras.backend": {"softmax": "keras.backend.softmax", "logsumexp": "keras.backend.logsumexp",
-                      "softplus": "keras.backend.softplus", "max": "keras.backend.max"},
-    "keras.ops": {op: f"keras.ops.{op}" for op in ("softmax", "log_softmax", "log_sigmoid", "logsumexp", "softplus",
-                                                   "logaddexp", "log1p", "expm1", "max")},
+    "tensorflow": _TF_FIXES,
+    "tensorflow.math": _TF_FIXES,
+    "tensorflow.nn": _TF_FIXES,
+    "keras.backend": {
+        "softmax": "keras.backend.softmax",
+        "logsumexp": "keras.backend.logsumexp",
+        "softplus": "keras.backend.softplus",
+        "max": "keras.backend.max",
+    },
+    "keras.ops": {
+        op: f"keras.ops.{op}"
+        for op in (
+            "softmax",
+            "log_softmax",
+            "log_sigmoid",
+            "logsumexp",
+            "softplus",
+            "logaddexp",
+            "log1p",
+            "expm1",
+            "max",
+        )
+    },
     "math": {"log1p": "math.log1p", "expm1": "math.expm1"},
 }
 # Where a namespace lacks the function, the ones to try next: TensorFlow first (tf.keras.ops only
 # exists from Keras 3 on), then Keras 3's ops.
 FIX_FALLBACKS: dict[str, tuple[str, ...]] = {
-    "keras.backend": ("tensorflow", "keras.ops"), "keras.activations": ("tensorflow", "keras.ops"),
+    "keras.backend": ("tensorflow", "keras.ops"),
+    "keras.activations": ("tensorflow", "keras.ops"),
     "keras.layers": ("tensorflow", "keras.ops"),
 }
 # Tensor methods fixes may call (`x.log_softmax(-1)`), for receivers that have tensor methods such as `.exp()`.
-FIX_METHODS: dict[str, str] = {"softmax": "softmax", "log_softmax": "log_softmax", "logsumexp": "logsumexp",
-                               "log1p": "log1p", "expm1": "expm1", "max": "amax"}
+FIX_METHODS: dict[str, str] = {
+    "softmax": "softmax",
+    "log_softmax": "log_softmax",
+    "logsumexp": "logsumexp",
+    "log1p": "log1p",
+    "expm1": "expm1",
+    "max": "amax",
+}
 # Keyword names of a reduction's axis and keepdims, by top-level package (NumPy's names elsewhere).
 AXIS_KEYWORDS: dict[str, tuple[str, str]] = {"torch": ("dim", "keepdim")}
 # The namespace of tensor methods: fixes of `x.sigmoid()` call its functions, and use its keywords.

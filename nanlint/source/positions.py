@@ -50,7 +50,7 @@ def _pairs(statements, python: list[ast.stmt]):
     index = 0
     for statement in statements:
         count = len(statement.body) if isinstance(statement, cst.SimpleStatementLine) else 1
-        held = python[index:index + count]
+        held = python[index : index + count]
         if len(held) != count:
             raise _Misaligned
         yield statement, held
@@ -75,11 +75,15 @@ def _statements(module, statements, python, indents: list[str], wanted: set[int]
 def _generate(module: cst.Module, statement: cst.CSTNode, indents: list[str], first_line: int) -> dict:
     """Positions from generating one statement at its indentation, moved to start at `first_line`."""
     provider = PositionProvider()
-    state = PositionProvidingCodegenState(default_indent=module.default_indent,
-                                          default_newline=module.default_newline, provider=provider)
+    state = PositionProvidingCodegenState(
+        default_indent=module.default_indent, default_newline=module.default_newline, provider=provider
+    )
     state.indent_tokens.extend(indents)
     statement._codegen(state)
     shift = first_line - 1 - len(statement.leading_lines)  # decorators follow the leading lines
-    return {node: CodeRange(CodePosition(r.start.line + shift, r.start.column),
-                            CodePosition(r.end.line + shift, r.end.column))
-            for node, r in provider._computed.items()}
+    return {
+        node: CodeRange(
+            CodePosition(r.start.line + shift, r.start.column), CodePosition(r.end.line + shift, r.end.column)
+        )
+        for node, r in provider._computed.items()
+    }

@@ -72,8 +72,14 @@ class Context:
 
     # --- reporting ------------------------------------------------------------------
 
-    def report(self, code: str, node: cst.CSTNode, message: str, fix: PendingFix | None = None,
-               covers: tuple[cst.CSTNode, ...] = ()) -> None:
+    def report(
+        self,
+        code: str,
+        node: cst.CSTNode,
+        message: str,
+        fix: PendingFix | None = None,
+        covers: tuple[cst.CSTNode, ...] = (),
+    ) -> None:
         self.reports.append(Report(code, node, message, fix, covers))
 
     def code_of(self, node: cst.CSTNode) -> str:
@@ -111,8 +117,12 @@ class Context:
             op = ops.module_class_op(self.qualify(constructed.func))
             if op is not None:
                 return OpCall(op, expr, positional, keywords, method=False)
-        if isinstance(func, cst.Attribute) and func.attr.value in ops.METHODS \
-                and not self.names.is_module_alias(func.value) and not _is_self(func.value):
+        if (
+            isinstance(func, cst.Attribute)
+            and func.attr.value in ops.METHODS
+            and not self.names.is_module_alias(func.value)
+            and not _is_self(func.value)
+        ):
             return OpCall(ops.METHODS[func.attr.value], expr, (func.value, *positional), keywords, method=True)
         return None
 
@@ -138,7 +148,7 @@ class Context:
         for local, target in self.names.aliases.items():
             for prefix in dict.fromkeys((target, ops.canonical(target + ".")[:-1])):
                 if qualified == prefix or qualified.startswith(prefix + "."):
-                    candidate = local + qualified[len(prefix):]
+                    candidate = local + qualified[len(prefix) :]
                     if best is None or len(candidate) < len(best):
                         best = candidate
         return best
@@ -214,7 +224,7 @@ def _fold(operator: cst.BaseBinaryOp, left: float | None, right: float | None) -
         if isinstance(operator, cst.Divide):
             return left / right
         if isinstance(operator, cst.Power):
-            return float(left ** right)
+            return float(left**right)
     except (ZeroDivisionError, OverflowError, ValueError, TypeError):
         return None
     return None
@@ -237,8 +247,9 @@ class Rule:
     def option(self, name: str) -> Any:
         return self.ctx.options.get(self.code, {}).get(name, self.options[name])
 
-    def report(self, node: cst.CSTNode, message: str, fix: PendingFix | None = None,
-               covers: tuple[cst.CSTNode, ...] = ()) -> None:
+    def report(
+        self, node: cst.CSTNode, message: str, fix: PendingFix | None = None, covers: tuple[cst.CSTNode, ...] = ()
+    ) -> None:
         self.ctx.report(self.code, node, message, fix, covers)
 
 

@@ -9,12 +9,22 @@ Asked like everything in nanlint.source.guards: in semantic ops, through names, 
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import libcst as cst
 
 from nanlint.source.guards import (
-    no_reentry, bare, call, clamp_bounds, const_is, definitions, is_binary, is_eps, is_variable, op, peel,
+    bare,
+    call,
+    clamp_bounds,
+    const_is,
+    definitions,
+    is_binary,
+    is_eps,
+    is_variable,
+    no_reentry,
+    op,
+    peel,
     positive_guard,
 )
 from nanlint.source.rule import Context, OpCall
@@ -39,7 +49,7 @@ def is_square(ctx: Context, expr: cst.BaseExpression | None) -> bool:
     found = call(ctx, expr)
     if found is None:
         return False
-    return found.op == "square" or found.op == "pow" and const_is(ctx, found.arg(1, "exponent", "y", "x2"), 2)
+    return found.op == "square" or (found.op == "pow" and const_is(ctx, found.arg(1, "exponent", "y", "x2"), 2))
 
 
 def square_base(ctx: Context, expr: cst.BaseExpression) -> cst.BaseExpression | None:
@@ -96,7 +106,7 @@ def _terms_kind(ctx: Context, expr: cst.BinaryOperation, elementwise: bool) -> s
     squares, subtracted_products = 0, 0
     for negative, term in _signed_terms(expr):
         kind = _term_kind(ctx, term, elementwise)
-        if kind is not None and negative or is_eps(ctx, term):
+        if (kind is not None and negative) or is_eps(ctx, term):
             return None
         if kind == SQUARED_DISTANCE:
             return kind
@@ -213,8 +223,11 @@ def _is_normalised(ctx: Context, expr: cst.BaseExpression) -> bool:
             continue
         if op(ctx, step) == "normalize":
             return True
-        if isinstance(step, cst.Call) and isinstance(step.func, cst.Attribute) \
-                and step.func.attr.value in ("t", "transpose", "permute"):
+        if (
+            isinstance(step, cst.Call)
+            and isinstance(step.func, cst.Attribute)
+            and step.func.attr.value in ("t", "transpose", "permute")
+        ):
             return _is_normalised(ctx, step.func.value)
         return is_binary(step, cst.Divide) and has_norm(ctx, step.right)
     return False
@@ -233,6 +246,9 @@ def has_norm(ctx: Context, expr: cst.BaseExpression) -> bool:
             return False
         if found.op in ("clamp", "maximum") and found.args:
             return has_norm(ctx, found.args[0])
-        return found.op == "norm" or found.op == "sqrt" and bool(found.args) \
+        return found.op == "norm" or (
+            found.op == "sqrt"
+            and bool(found.args)
             and square_sum_kind(ctx, found.args[0]) in (SUM_OF_SQUARES, SQUARED_DISTANCE)
+        )
     return False

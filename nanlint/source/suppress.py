@@ -23,7 +23,7 @@ class Suppression:
     column: int  # 1-based column of the '#'
     end_column: int
     codes: frozenset[str] | None  # None: every code on the line
-    reportable: bool  # a bare `# noqa` may belong to another linter: never called unused
+    reportable: bool  # a bare noqa comment may belong to another linter: never called unused
     used: set[str] = field(default_factory=set)
 
     def covers(self, code: str) -> bool:

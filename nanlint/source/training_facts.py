@@ -31,9 +31,9 @@ class FlagRef:
 @dataclass
 class ModuleFacts:
     ctx: Context
-    compute_dtypes: set[str] = field(default_factory=set)    # reduced-precision dtypes the module computes in
+    compute_dtypes: set[str] = field(default_factory=set)  # reduced-precision dtypes the module computes in
     parameter_dtypes: set[str] = field(default_factory=set)  # reduced-precision dtypes of its parameters
-    float32: bool = False            # an explicit float32 dtype is named
+    float32: bool = False  # an explicit float32 dtype is named
     clips_gradients: bool = False
     recurrent: bool = False
     flags: dict[str, cst.BaseExpression] = field(default_factory=dict)  # flag name -> default expression
@@ -84,8 +84,9 @@ class ModuleFacts:
     @property
     def _imported(self) -> set[str]:
         """Reduced-precision dtypes imported by name (`from torch import float16`)."""
-        return {table.DTYPES.get(target) for local, target in self.ctx.names.aliases.items()
-                if local in _DTYPE_WORDS} - {None}
+        return {
+            table.DTYPES.get(target) for local, target in self.ctx.names.aliases.items() if local in _DTYPE_WORDS
+        } - {None}
 
     @property
     def half_parameters(self) -> bool:
@@ -212,8 +213,11 @@ class ModuleFacts:
     def see_dict_element(self, node: cst.DictElement) -> None:
         """`{"gradient_clipping": 1.0}` in a trainer's config."""
         key = node.key
-        if isinstance(key, cst.SimpleString) and key.evaluated_value in table.CLIPPING_KEYWORDS \
-                and _switched_on(self.ctx, node.value):
+        if (
+            isinstance(key, cst.SimpleString)
+            and key.evaluated_value in table.CLIPPING_KEYWORDS
+            and _switched_on(self.ctx, node.value)
+        ):
             self.clips_gradients = True
 
     def enter_function(self, node: cst.FunctionDef) -> None:
@@ -235,8 +239,7 @@ class ModuleFacts:
         `fp16 = True`: a half-precision switch."""
         value = node.value
         for target in node.targets:
-            if isinstance(target.target, cst.Name) and target.target.value in table.HALF_FLAGS \
-                    and not _is_false(value):
+            if isinstance(target.target, cst.Name) and target.target.value in table.HALF_FLAGS and not _is_false(value):
                 self.compute_dtypes.add("float16")
         if isinstance(value, cst.Name) and self.parameters:
             found, default = Values(self.ctx, self).parameter(value.value)
@@ -300,8 +303,19 @@ class ModuleFacts:
 
 
 _DTYPE_WORDS = frozenset({"float16", "half", "bfloat16", "float32", "HalfTensor"})
-_DTYPE_STRINGS = frozenset({"float16", "mixed_float16", "16-mixed", "16-true", "bfloat16", "mixed_bfloat16",
-                            "bf16-mixed", "bf16-true", "float32"})
+_DTYPE_STRINGS = frozenset(
+    {
+        "float16",
+        "mixed_float16",
+        "16-mixed",
+        "16-true",
+        "bfloat16",
+        "mixed_bfloat16",
+        "bf16-mixed",
+        "bf16-true",
+        "float32",
+    }
+)
 
 
 def _op(call: OpCall | None) -> str | None:
@@ -376,8 +390,9 @@ class Values:
             held = self._field(expr)
             if held is not None:
                 return self.number(held, depth - 1)
-            if isinstance(expr.value, (cst.Name, cst.Attribute)) and expr.attr.value in self.facts.flags \
-                    or _looks_like_flags(expr):
+            if (
+                isinstance(expr.value, (cst.Name, cst.Attribute)) and expr.attr.value in self.facts.flags
+            ) or _looks_like_flags(expr):
                 return FlagRef(expr.attr.value)
         if isinstance(expr, cst.Call):
             return self._call(expr, depth)
@@ -446,8 +461,11 @@ class Values:
             container = self.ctx.resolve(container)
         if isinstance(container, cst.Dict):
             for element in container.elements:
-                if isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString) \
-                        and element.key.evaluated_value == key:
+                if (
+                    isinstance(element, cst.DictElement)
+                    and isinstance(element.key, cst.SimpleString)
+                    and element.key.evaluated_value == key
+                ):
                     return element.value
         if isinstance(container, cst.Call):  # dict(lr=...), SimpleNamespace(lr=...), EasyDict(...)
             return argument(container, None, key)

@@ -44,13 +44,14 @@ REGIMES = ("straddle", "positive", "negative", "tiny", "huge", "narrow")
 @dataclass
 class Box:
     """A varying input: element-wise bounds drawn per seed."""
+
     shape: tuple
     dtype: int = TensorProto.FLOAT
     regimes: tuple = REGIMES
-    low: float | None = None       # clip boxes into [low, high] (domains, index ranges)
+    low: float | None = None  # clip boxes into [low, high] (domains, index ranges)
     high: float | None = None
     integer: bool = False
-    scale: float = 1.0             # magnitude of the draws (before regime scaling)
+    scale: float = 1.0  # magnitude of the draws (before regime scaling)
     # A fraction f in [0, 1]: the input also has rows of L2 norm <= r, with r from the largest norm of a
     # row's box point nearest 0 (f = 0: the ball just reaches every row's box) to the largest norm of a
     # row's magnitudes (f = 1: the ball holds the whole box). None: no row norm.
@@ -60,18 +61,18 @@ class Box:
 @dataclass
 class Case:
     op: str
-    inputs: list                    # Box | np.ndarray (a constant initializer) | None (omitted)
+    inputs: list  # Box | np.ndarray (a constant initializer) | None (omitted)
     attrs: dict = field(default_factory=dict)
     domain: str = ""
     opset: int = 17
     outputs: int = 1
     output_types: list | None = None  # elem types of outputs when not float (for the model signature)
-    regimes: tuple | None = None    # restrict regimes for every box
+    regimes: tuple | None = None  # restrict regimes for every box
     rtol: float = RTOL
     scale_tol: float = SCALE_TOL
     check_outputs: tuple | None = None  # which outputs to check (default all)
     name: str = ""
-    reference: object = None        # feeds -> outputs, for ops onnxruntime's CPU provider lacks
+    reference: object = None  # feeds -> outputs, for ops onnxruntime's CPU provider lacks
 
     def __str__(self):
         return self.name or self.op
@@ -218,11 +219,14 @@ def check(case: Case, seeds=SEEDS, points: int = POINTS) -> dict:
                     boxes[f"in{i}"] = (_draw_box(rng, spec, regime if regime in allowed else allowed[0]), spec)
             bounds = {name: _input_interval(lo, hi, spec) for name, ((lo, hi), spec) in boxes.items()}
             analysis = analyze(model, {}, input_bounds=bounds, strict=True)
-            assert not analysis.unsupported, (f"{case}: unsupported: {analysis.reasons}")
+            assert not analysis.unsupported, f"{case}: unsupported: {analysis.reasons}"
             outs = [analysis.bounds[o] for o in node.output]
-            samples = {name: _ball_points(rng, lo, hi, bounds[name].row_norm, spec.dtype, points)
-                       if spec.row_norm is not None else _points(rng, lo, hi, spec.dtype, points)
-                       for name, ((lo, hi), spec) in boxes.items()}
+            samples = {
+                name: _ball_points(rng, lo, hi, bounds[name].row_norm, spec.dtype, points)
+                if spec.row_norm is not None
+                else _points(rng, lo, hi, spec.dtype, points)
+                for name, ((lo, hi), spec) in boxes.items()
+            }
             for k in range(points):
                 feeds = {name: samples[name][k] for name in boxes}
                 values = case.reference(feeds) if case.reference else session.run(None, feeds)
@@ -237,7 +241,7 @@ def check(case: Case, seeds=SEEDS, points: int = POINTS) -> dict:
 
 
 def _assert_inside(case, j, value, iv: Interval, regime, seed, feeds):
-    value = value.astype(np.float64) if value.dtype.kind != "b" else value.astype(np.float64)
+    value = value.astype(np.float64)
     if iv.shape is not None:
         assert tuple(value.shape) == tuple(iv.shape), f"{case} out{j}: shape {value.shape} != bound shape {iv.shape}"
     lo = np.broadcast_to(np.asarray(iv.lo, np.float64), value.shape)
@@ -248,8 +252,11 @@ def _assert_inside(case, j, value, iv: Interval, regime, seed, feeds):
     finite = np.concatenate([np.abs(lo[np.isfinite(lo)]).ravel(), np.abs(hi[np.isfinite(hi)]).ravel(), [0.0]])
     scale = finite.max()
     with np.errstate(invalid="ignore", over="ignore"):
-        tol = case.rtol * (np.where(np.isfinite(lo), np.abs(lo), 0) + np.where(np.isfinite(hi), np.abs(hi), 0)) \
-            + case.scale_tol * scale + ATOL
+        tol = (
+            case.rtol * (np.where(np.isfinite(lo), np.abs(lo), 0) + np.where(np.isfinite(hi), np.abs(hi), 0))
+            + case.scale_tol * scale
+            + ATOL
+        )
         below = (value < lo - tol) & ~nan
         above = (value > hi + tol) & ~nan
     bad = below | above
@@ -257,19 +264,29 @@ def _assert_inside(case, j, value, iv: Interval, regime, seed, feeds):
         idx = tuple(np.argwhere(bad)[0])
         raise AssertionError(
             f"{case} out{j} [{regime}, seed {seed}]: value {value[idx]!r} outside [{lo[idx]!r}, {hi[idx]!r}] "
-            f"at {idx}; inputs at that point: " +
-            ", ".join(f"{k}={np.asarray(v).reshape(-1)[:6]}" for k, v in feeds.items()))
+            f"at {idx}; inputs at that point: "
+            + ", ".join(f"{k}={np.asarray(v).reshape(-1)[:6]}" for k, v in feeds.items())
+        )
     if iv.row_norm is not None and value.size:
         rows = value.reshape(-1, value.shape[-1])
         norms = np.linalg.norm(rows[~np.isnan(rows).any(axis=1)], axis=1)
         limit = iv.row_norm * (1 + case.rtol) + ATOL
         assert np.all(norms <= limit), (
             f"{case} out{j} [{regime}, seed {seed}]: a row of norm {norms.max()!r} above the row-norm bound "
-            f"{iv.row_norm!r}")
+            f"{iv.row_norm!r}"
+        )
 
 
-def check_model(path: str, ranges: dict, input_shapes: dict | None = None, seeds=SEEDS, points: int = POINTS,
-                rtol: float = RTOL, scale_tol: float = SCALE_TOL, **analyze_kwargs):
+def check_model(
+    path: str,
+    ranges: dict,
+    input_shapes: dict | None = None,
+    seeds=SEEDS,
+    points: int = POINTS,
+    rtol: float = RTOL,
+    scale_tol: float = SCALE_TOL,
+    **analyze_kwargs,
+):
     """Soundness of a whole model: every graph output, on points drawn from the input ranges."""
     model = load_model(path, input_shapes or {})
     analysis = analyze(model, ranges, strict=True, **analyze_kwargs)

@@ -45,8 +45,13 @@ def hand_analysis(model, precision: Precision, bounds: dict, unsupported=(), dep
     for name, value in model.constants.items():
         analysis.bounds[name] = Interval.point(np.asarray(value, np.float64))
     for name, bound in bounds.items():
-        interval = bound if isinstance(bound, Interval) else Interval(
-            np.asarray(bound[0], np.float64), np.asarray(bound[1], np.float64), shape=model.shapes.get(name))
+        interval = (
+            bound
+            if isinstance(bound, Interval)
+            else Interval(
+                np.asarray(bound[0], np.float64), np.asarray(bound[1], np.float64), shape=model.shapes.get(name)
+            )
+        )
         limit = precision.limit(name)
         if limit is not None and (interval.min() < -limit or interval.max() > limit):
             analysis.clamped[name] = (interval.min(), interval.max())

@@ -20,8 +20,15 @@ from nanlint.graph import GraphOptions, analyze_models, list_target_names
 from tests.graph.checks_support import FIXTURES
 
 TARGETS = tuple(list_target_names())
-FP16 = ("coreml-fp16", "cuda-fp16", "directml-fp16", "openvino-gpu-fp16", "tensorrt-fp16", "tensorrt-fp16-ln-fp32",
-        "webgpu-fp16")
+FP16 = (
+    "coreml-fp16",
+    "cuda-fp16",
+    "directml-fp16",
+    "openvino-gpu-fp16",
+    "tensorrt-fp16",
+    "tensorrt-fp16-ln-fp32",
+    "webgpu-fp16",
+)
 EVERY = TARGETS
 
 # fixture -> [(targets, findings on each of them)]
@@ -47,8 +54,12 @@ EXPECTED = {
     "masked_softmax": [(EVERY, [("NAN505", "softmax", "y", "warning")])],
     "causal_softmax": [],
     "mask_fp32_min": [(FP16 + ("cuda-bf16",), [("NAN701", None, "causal_mask", "error")])],
-    "decomposed_layernorm": [(("coreml-fp16", "cuda-fp16", "directml-fp16", "tensorrt-fp16", "webgpu-fp16"),
-                              [("NAN506", "ln.pow", "squared", "warning")])],
+    "decomposed_layernorm": [
+        (
+            ("coreml-fp16", "cuda-fp16", "directml-fp16", "tensorrt-fp16", "webgpu-fp16"),
+            [("NAN506", "ln.pow", "squared", "warning")],
+        )
+    ],
     "fused_layernorm": [],
     "layernorm_eps12": [(("coreml-fp16", "directml-fp16"), [("NAN702", "ln", None, "warning")])],
     "decomposed_layernorm_eps12": [(("coreml-fp16",), [("NAN702", None, "eps", "warning")])],
@@ -60,8 +71,12 @@ EXPECTED = {
     "cancelled_square": [(EVERY, [("NAN501", "log", "y", "warning")])],
     "deep_relu_mlp": [(FP16, [("NAN601", "layer8", "h8", "warning")])],
     "nan_constant": [],
-    "torch_rmsnorm": [(("coreml-fp16", "cuda-fp16", "directml-fp16", "tensorrt-fp16", "webgpu-fp16"),
-                       [("NAN506", "/Pow", "/Pow_output_0", "warning")])],
+    "torch_rmsnorm": [
+        (
+            ("coreml-fp16", "cuda-fp16", "directml-fp16", "tensorrt-fp16", "webgpu-fp16"),
+            [("NAN506", "/Pow", "/Pow_output_0", "warning")],
+        )
+    ],
 }
 SETTINGS = dataclasses.replace(Settings(), select=("ALL",))
 
@@ -117,9 +132,13 @@ def test_input_ranges_decide():
 def test_summary():
     result = analyse("pow_fractional", targets=("cpu", "cuda-fp16"))
     assert result.summary == {
-        "findings": 4, "by_severity": {"error": 0, "warning": 4, "info": 0},
-        "by_code": {"NAN502": 2, "NAN503": 2}, "tensors_analysed": result.summary["tensors_analysed"],
-        "unsupported_ops": [], "targets": ["cpu", "cuda-fp16"]}
+        "findings": 4,
+        "by_severity": {"error": 0, "warning": 4, "info": 0},
+        "by_code": {"NAN502": 2, "NAN503": 2},
+        "tensors_analysed": result.summary["tensors_analysed"],
+        "unsupported_ops": [],
+        "targets": ["cpu", "cuda-fp16"],
+    }
     assert result.summary["tensors_analysed"] >= 6  # x, y, z, r and the two exponents
     assert analyse("unsupported_op", targets=("cpu",)).summary["unsupported_ops"] == ["Mystery"]
 
@@ -172,20 +191,39 @@ def test_hazards_inside_if_branches(tmp_path):
     import numpy as np
     from onnx import TensorProto, helper, numpy_helper
 
-    then = helper.make_graph([helper.make_node("Relu", ["x"], ["r"], name="relu"),
-                              helper.make_node("Log", ["r"], ["a"], name="log_in_branch")], "then", [],
-                             [helper.make_tensor_value_info("a", TensorProto.FLOAT, [4])])
-    other = helper.make_graph([helper.make_node("Identity", ["x"], ["b"])], "else", [],
-                              [helper.make_tensor_value_info("b", TensorProto.FLOAT, [4])])
+    then = helper.make_graph(
+        [
+            helper.make_node("Relu", ["x"], ["r"], name="relu"),
+            helper.make_node("Log", ["r"], ["a"], name="log_in_branch"),
+        ],
+        "then",
+        [],
+        [helper.make_tensor_value_info("a", TensorProto.FLOAT, [4])],
+    )
+    other = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["b"])],
+        "else",
+        [],
+        [helper.make_tensor_value_info("b", TensorProto.FLOAT, [4])],
+    )
     graph = helper.make_graph(
-        [helper.make_node("Greater", ["flag", "zero"], ["c"]),
-         helper.make_node("If", ["c"], ["y"], name="if", then_branch=then, else_branch=other)], "g",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4]), helper.make_tensor_value_info("flag", TensorProto.FLOAT, [])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])], [numpy_helper.from_array(np.float32(0), "zero")])
+        [
+            helper.make_node("Greater", ["flag", "zero"], ["c"]),
+            helper.make_node("If", ["c"], ["y"], name="if", then_branch=then, else_branch=other),
+        ],
+        "g",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [4]),
+            helper.make_tensor_value_info("flag", TensorProto.FLOAT, []),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])],
+        [numpy_helper.from_array(np.float32(0), "zero")],
+    )
     path = tmp_path / "if.onnx"
     path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
     options = GraphOptions.from_cli(GraphSettings(), ("cpu",), (), (), samples=0)
     results, errors = analyze_models([str(path)], SETTINGS, options)
     assert errors == []
-    assert [(f.code, f.location.node, f.location.tensor) for f in results[0].findings] == \
-        [("NAN501", "log_in_branch", "a")]
+    assert [(f.code, f.location.node, f.location.tensor) for f in results[0].findings] == [
+        ("NAN501", "log_in_branch", "a")
+    ]

@@ -25,9 +25,17 @@ def test_list_targets():
     result = invoke("--list-targets")
     assert result.exit_code == 0 and result.stderr == ""
     lines = result.stdout.splitlines()
-    assert [line.split()[0] for line in lines] == ["cpu", "coreml-fp16", "cuda-bf16", "cuda-fp16", "directml-fp16",
-                                                   "openvino-gpu-fp16", "tensorrt-fp16", "tensorrt-fp16-ln-fp32",
-                                                   "webgpu-fp16"]
+    assert [line.split()[0] for line in lines] == [
+        "cpu",
+        "coreml-fp16",
+        "cuda-bf16",
+        "cuda-fp16",
+        "directml-fp16",
+        "openvino-gpu-fp16",
+        "tensorrt-fp16",
+        "tensorrt-fp16-ln-fp32",
+        "webgpu-fp16",
+    ]
     assert lines[0] == "cpu                    onnxruntime CPU provider: the model's own dtypes"
 
 
@@ -39,10 +47,21 @@ def test_unreadable_model_is_nan900_and_exit_2(tmp_path):
     assert result.stderr == f"nanlint: error: {bad}: not an ONNX model (protobuf parsing failed)\n"
     data = json.loads(result.stdout)
     assert data["model"] == str(bad) and data["targets"] == ["cuda-fp16"]
-    assert data["findings"] == [{
-        "code": "NAN900", "name": "parse-error", "message": "cannot read model: not an ONNX model (protobuf parsing "
-        "failed)", "severity": "error", "target": "cuda-fp16", "node": None, "op_type": None, "tensor": None,
-        "evidence": "static", "bound": None, "observed": None}]
+    assert data["findings"] == [
+        {
+            "code": "NAN900",
+            "name": "parse-error",
+            "message": "cannot read model: not an ONNX model (protobuf parsing failed)",
+            "severity": "error",
+            "target": "cuda-fp16",
+            "node": None,
+            "op_type": None,
+            "tensor": None,
+            "evidence": "static",
+            "bound": None,
+            "observed": None,
+        }
+    ]
 
 
 def test_missing_model(tmp_path):
@@ -52,14 +71,22 @@ def test_missing_model(tmp_path):
     assert "NAN900 cannot read model" in result.stdout
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--target", "tpu"], "unknown target 'tpu' (known: cpu, coreml-fp16, cuda-bf16, cuda-fp16, directml-fp16, "
-                          "openvino-gpu-fp16, tensorrt-fp16, tensorrt-fp16-ln-fp32, webgpu-fp16; or a path to a "
-                          "profile file)"),
-    (["--input-range", "x=1"], "--input-range 'x=1': expected NAME=LO,HI (e.g. pixels=0,1)"),
-    (["--input-shape", "x=a"], "--input-shape 'x=a': expected NAME=D0,D1,... with whole numbers >= 0 "
-                               "(e.g. input=1,3,224,224)"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (
+            ["--target", "tpu"],
+            "unknown target 'tpu' (known: cpu, coreml-fp16, cuda-bf16, cuda-fp16, directml-fp16, "
+            "openvino-gpu-fp16, tensorrt-fp16, tensorrt-fp16-ln-fp32, webgpu-fp16; or a path to a "
+            "profile file)",
+        ),
+        (["--input-range", "x=1"], "--input-range 'x=1': expected NAME=LO,HI (e.g. pixels=0,1)"),
+        (
+            ["--input-shape", "x=a"],
+            "--input-shape 'x=a': expected NAME=D0,D1,... with whole numbers >= 0 (e.g. input=1,3,224,224)",
+        ),
+    ],
+)
 def test_bad_options_exit_2_with_one_line(args, message):
     result = invoke(FIXTURES / "log_of_relu.onnx", *args)
     assert (result.exit_code, result.stdout, result.stderr) == (2, "", f"nanlint: error: {message}\n")
@@ -70,28 +97,48 @@ def test_bad_profile_file(tmp_path):
     profile.write_text('{"name": "mine", "description": "d", "float": "float8"}')
     result = invoke(FIXTURES / "log_of_relu.onnx", "--target", profile)
     assert result.exit_code == 2
-    assert result.stderr == f"nanlint: error: target profile {profile}: 'float' must be one of float16, bfloat16, " \
-                            "float32, float64, model, got 'float8'\n"
+    assert (
+        result.stderr == f"nanlint: error: target profile {profile}: 'float' must be one of float16, bfloat16, "
+        "float32, float64, model, got 'float8'\n"
+    )
 
 
 def test_no_model_given():
     result = invoke()
-    assert (result.exit_code, result.stderr) == (2, "nanlint: error: no model given (usage: nanlint graph "
-                                                    "MODEL.onnx ...)\n")
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "nanlint: error: no model given (usage: nanlint graph MODEL.onnx ...)\n",
+    )
 
 
 ROOT = FIXTURES.parents[1]
 NAIVE_JSON = {
     "model": "fixtures/models/naive_softmax.onnx",
     "targets": ["cuda-fp16"],
-    "findings": [{
-        "code": "NAN505", "name": "naive-softmax-subgraph",
-        "message": "softmax spelled Exp -> ReduceSum -> Div without subtracting the max: exp(16) overflows float16 "
-                   "(ln of its max is 11.09), giving inf/inf = NaN; use Softmax",
-        "severity": "warning", "target": "cuda-fp16", "node": "div", "op_type": "Div", "tensor": "y",
-        "evidence": "static", "bound": [-16.0, 16.0], "observed": None}],
-    "summary": {"findings": 1, "by_severity": {"error": 0, "warning": 1, "info": 0}, "by_code": {"NAN505": 1},
-                "tensors_analysed": 7, "unsupported_ops": [], "targets": ["cuda-fp16"]},
+    "findings": [
+        {
+            "code": "NAN505",
+            "name": "naive-softmax-subgraph",
+            "message": "softmax spelled Exp -> ReduceSum -> Div without subtracting the max: exp(16) overflows float16 "
+            "(ln of its max is 11.09), giving inf/inf = NaN; use Softmax",
+            "severity": "warning",
+            "target": "cuda-fp16",
+            "node": "div",
+            "op_type": "Div",
+            "tensor": "y",
+            "evidence": "static",
+            "bound": [-16.0, 16.0],
+            "observed": None,
+        }
+    ],
+    "summary": {
+        "findings": 1,
+        "by_severity": {"error": 0, "warning": 1, "info": 0},
+        "by_code": {"NAN505": 1},
+        "tensors_analysed": 7,
+        "unsupported_ops": [],
+        "targets": ["cuda-fp16"],
+    },
 }
 
 
@@ -107,10 +154,14 @@ def test_text_and_exit_codes(monkeypatch):
     monkeypatch.chdir(ROOT)
     model = "fixtures/models/naive_softmax.onnx"
     result = invoke(model, "--target", "cuda-fp16")
-    assert (result.exit_code, result.stdout) == (1, (
-        "fixtures/models/naive_softmax.onnx:div (Div) NAN505 softmax spelled Exp -> ReduceSum -> Div without "
-        "subtracting the max: exp(16) overflows float16 (ln of its max is 11.09), giving inf/inf = NaN; use Softmax "
-        "[static, cuda-fp16]\nFound 1 finding (1 warning).\n"))
+    assert (result.exit_code, result.stdout) == (
+        1,
+        (
+            "fixtures/models/naive_softmax.onnx:div (Div) NAN505 softmax spelled Exp -> ReduceSum -> Div without "
+            "subtracting the max: exp(16) overflows float16 (ln of its max is 11.09), giving inf/inf = NaN; use Softmax "
+            "[static, cuda-fp16]\nFound 1 finding (1 warning).\n"
+        ),
+    )
     assert invoke(model, "--target", "cuda-fp16", "--exit-zero").exit_code == 0
     assert invoke(model, "--target", "cuda-fp16", "--fail-on", "error").exit_code == 0
     clean = invoke(model, "--target", "cpu")
@@ -121,8 +172,14 @@ def test_text_and_exit_codes(monkeypatch):
 
 def test_several_models_give_an_array(monkeypatch):
     monkeypatch.chdir(ROOT)
-    result = invoke("fixtures/models/naive_softmax.onnx", "fixtures/models/softmax_op.onnx", "--target", "cuda-fp16",
-                    "--format", "json")
+    result = invoke(
+        "fixtures/models/naive_softmax.onnx",
+        "fixtures/models/softmax_op.onnx",
+        "--target",
+        "cuda-fp16",
+        "--format",
+        "json",
+    )
     data = json.loads(result.stdout)
     assert [d["model"] for d in data] == ["fixtures/models/naive_softmax.onnx", "fixtures/models/softmax_op.onnx"]
     assert [len(d["findings"]) for d in data] == [1, 0]
@@ -131,8 +188,9 @@ def test_several_models_give_an_array(monkeypatch):
 
 def test_config_targets_and_ranges(tmp_path, monkeypatch):
     shutil.copy(FIXTURES / "exp_overflow.onnx", tmp_path / "model.onnx")
-    (tmp_path / "pyproject.toml").write_text('[tool.nanlint.graph]\ntargets = ["coreml-fp16"]\n'
-                                             'input-ranges = {x = [-0.5, 0.5]}\n')
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.nanlint.graph]\ntargets = ["coreml-fp16"]\ninput-ranges = {x = [-0.5, 0.5]}\n'
+    )
     monkeypatch.chdir(tmp_path)
     assert invoke("model.onnx").exit_code == 0  # logits up to 8 with x in [-0.5, 0.5]
     result = invoke("model.onnx", "--input-range", "x=-1,1", "--format", "json")
@@ -142,11 +200,13 @@ def test_config_targets_and_ranges(tmp_path, monkeypatch):
 
 def test_user_profile_on_the_command_line(tmp_path, monkeypatch):
     profile = tmp_path / "npu.json"
-    profile.write_text('{"name": "npu", "description": "an NPU that computes LayerNorm in float16", '
-                       '"float": "float16"}')
+    profile.write_text(
+        '{"name": "npu", "description": "an NPU that computes LayerNorm in float16", "float": "float16"}'
+    )
     monkeypatch.chdir(ROOT)
-    result = invoke("fixtures/models/layernorm_eps12.onnx", "--target", profile, "--target", "cuda-fp16",
-                    "--format", "json")
+    result = invoke(
+        "fixtures/models/layernorm_eps12.onnx", "--target", profile, "--target", "cuda-fp16", "--format", "json"
+    )
     data = json.loads(result.stdout)
     assert data["targets"] == ["npu", "cuda-fp16"]
     assert [(f["code"], f["target"], f["node"]) for f in data["findings"]] == [("NAN702", "npu", "ln")]
@@ -155,7 +215,8 @@ def test_user_profile_on_the_command_line(tmp_path, monkeypatch):
 def test_real_process_bad_model_one_line(tmp_path):
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"\x00" * 10)
-    done = subprocess.run([sys.executable, "-m", "nanlint", "graph", str(bad), "--samples", "0"], capture_output=True, text=True,
-                          cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", "nanlint", "graph", str(bad), "--samples", "0"], capture_output=True, text=True, cwd=ROOT
+    )
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr

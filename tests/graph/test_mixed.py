@@ -7,34 +7,50 @@ import json
 import numpy as np
 import onnx
 import onnxruntime
-from onnx import TensorProto as T, helper, numpy_helper
+from onnx import TensorProto as T
+from onnx import helper, numpy_helper
 
 from nanlint.findings import Evidence, Finding, GraphLocation, Severity
 from nanlint.graph.mixed import block_list, fp16_tensors, write_mixed
-from nanlint.graph.sampling import draw_feeds, InputSpec, run_samples
+from nanlint.graph.sampling import InputSpec, draw_feeds, run_samples
 
 
 def model() -> onnx.ModelProto:
     """x -> Mul(big=1e6) -> Add(-1e6 shift) -> Relu -> Tanh; the product overflows fp16, the rest is small."""
     x = helper.make_tensor_value_info("x", T.FLOAT, [4])
     y = helper.make_tensor_value_info("y", T.FLOAT, [4])
-    inits = [numpy_helper.from_array(np.array([1e6] * 4, np.float32), "big"),
-             numpy_helper.from_array(np.array([-1e6] * 4, np.float32), "shift")]
-    nodes = [helper.make_node("Mul", ["x", "big"], ["scaled"], name="scale"),
-             helper.make_node("Add", ["scaled", "shift"], ["centred"], name="centre"),
-             helper.make_node("Relu", ["centred"], ["r"]),  # unnamed
-             helper.make_node("Tanh", ["r"], ["y"], name="squash")]
+    inits = [
+        numpy_helper.from_array(np.array([1e6] * 4, np.float32), "big"),
+        numpy_helper.from_array(np.array([-1e6] * 4, np.float32), "shift"),
+    ]
+    nodes = [
+        helper.make_node("Mul", ["x", "big"], ["scaled"], name="scale"),
+        helper.make_node("Add", ["scaled", "shift"], ["centred"], name="centre"),
+        helper.make_node("Relu", ["centred"], ["r"]),  # unnamed
+        helper.make_node("Tanh", ["r"], ["y"], name="squash"),
+    ]
     graph = helper.make_graph(nodes, "g", [x], [y], initializer=inits)
     return onnx.shape_inference.infer_shapes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
 
 
 def finding(code: str, tensor: str, node: str | None, target: str = "cuda-fp16") -> Finding:
-    return Finding(code, "x", "m", Severity.error, GraphLocation("m.onnx", target, node, None, tensor),
-                   evidence=Evidence("sampled"))
+    return Finding(
+        code,
+        "x",
+        "m",
+        Severity.error,
+        GraphLocation("m.onnx", target, node, None, tensor),
+        evidence=Evidence("sampled"),
+    )
 
 
-FINDINGS = [finding("NAN701", "big", None), finding("NAN701", "shift", None), finding("NAN601", "scaled", "scale"),
-            finding("NAN601", "scaled", "scale", target="cuda-bf16"), finding("NAN603", "y", "squash")]
+FINDINGS = [
+    finding("NAN701", "big", None),
+    finding("NAN701", "shift", None),
+    finding("NAN601", "scaled", "scale"),
+    finding("NAN601", "scaled", "scale", target="cuda-bf16"),
+    finding("NAN603", "y", "squash"),
+]
 
 
 def test_block_list_keeps_producers_and_consumers_of_out_of_range_tensors():

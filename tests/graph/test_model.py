@@ -26,10 +26,12 @@ def simple_model(opset: int = 17, weight: np.ndarray | None = None, shape=("batc
     w = np.arange(12, dtype=np.float32).reshape(4, 3) / 10 if weight is None else weight
     x = helper.make_tensor_value_info("x", F, list(shape))
     y = helper.make_tensor_value_info("y", F, None)
-    nodes = [helper.make_node("Constant", [], ["b"], value=numpy_helper.from_array(np.ones(3, np.float32))),
-             helper.make_node("MatMul", ["x", "w"], ["xw"], name="mm"),
-             helper.make_node("Add", ["xw", "b"], ["z"], name="add"),
-             helper.make_node("Relu", ["z"], ["y"], name="relu")]
+    nodes = [
+        helper.make_node("Constant", [], ["b"], value=numpy_helper.from_array(np.ones(3, np.float32))),
+        helper.make_node("MatMul", ["x", "w"], ["xw"], name="mm"),
+        helper.make_node("Add", ["xw", "b"], ["z"], name="add"),
+        helper.make_node("Relu", ["z"], ["y"], name="relu"),
+    ]
     graph = helper.make_graph(nodes, "simple", [x], [y], [numpy_helper.from_array(w, "w")])
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
 
@@ -38,7 +40,7 @@ def test_loads_a_model_with_types_shapes_constants_and_indexes(tmp_path):
     m = load_model(_save(simple_model(), tmp_path / "m.onnx"))
     assert [n.name for n in m.nodes][1:] == ["mm", "add", "relu"]
     assert m.inputs == ["x"] and m.outputs == ["y"] and m.opset == 17
-    assert m.input_shapes == {"x": (1, 4)}           # symbolic batch bound to 1
+    assert m.input_shapes == {"x": (1, 4)}  # symbolic batch bound to 1
     assert m.shapes["xw"] == (1, 3) and m.dtypes["y"] == F
     np.testing.assert_array_equal(m.constants["b"], np.ones(3))
     assert m.constants["w"].shape == (4, 3) and not m.constants["w"].flags.writeable
@@ -83,6 +85,7 @@ def test_old_opset_7_model_loads_and_analyses(tmp_path):
 
 # -- unreadable and hostile files -----------------------------------------------------------------
 
+
 def test_missing_empty_directory_and_garbage_files(tmp_path):
     with pytest.raises(ModelError, match="no such file"):
         load_model(str(tmp_path / "missing.onnx"))
@@ -124,16 +127,24 @@ def test_mutated_bytes_never_raise_anything_but_model_error(tmp_path):
 def test_cycles_undefined_and_duplicate_tensors_are_refused(tmp_path):
     x = helper.make_tensor_value_info("x", F, [2])
     y = helper.make_tensor_value_info("y", F, [2])
-    cyc = helper.make_graph([helper.make_node("Add", ["x", "b"], ["a"], name="n1"),
-                             helper.make_node("Relu", ["a"], ["b"], name="n2"),
-                             helper.make_node("Identity", ["a"], ["y"])], "g", [x], [y])
+    cyc = helper.make_graph(
+        [
+            helper.make_node("Add", ["x", "b"], ["a"], name="n1"),
+            helper.make_node("Relu", ["a"], ["b"], name="n2"),
+            helper.make_node("Identity", ["a"], ["y"]),
+        ],
+        "g",
+        [x],
+        [y],
+    )
     with pytest.raises(ModelError, match="cycle"):
         load_model(_save(helper.make_model(cyc), tmp_path / "cycle.onnx"))
     undefined = helper.make_graph([helper.make_node("Add", ["x", "ghost"], ["y"])], "g", [x], [y])
     with pytest.raises(ModelError, match="undefined tensor 'ghost'"):
         load_model(_save(helper.make_model(undefined), tmp_path / "undef.onnx"))
-    twice = helper.make_graph([helper.make_node("Relu", ["x"], ["y"]), helper.make_node("Neg", ["x"], ["y"])],
-                              "g", [x], [y])
+    twice = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"]), helper.make_node("Neg", ["x"], ["y"])], "g", [x], [y]
+    )
     with pytest.raises(ModelError, match="produced more than once"):
         load_model(_save(helper.make_model(twice), tmp_path / "twice.onnx"))
 
@@ -169,13 +180,21 @@ def test_node_cap(tmp_path, monkeypatch):
 def test_computed_shape_above_the_cap_stops_the_analysis(tmp_path, monkeypatch):
     x = helper.make_tensor_value_info("x", F, [1])
     y = helper.make_tensor_value_info("y", F, None)
-    g = helper.make_graph([helper.make_node("Add", ["x", "s"], ["sum"]),
-                           helper.make_node("Cast", ["sum"], ["n"], to=TensorProto.INT64),
-                           helper.make_node("ConstantOfShape", ["n"], ["y"])], "g", [x], [y],
-                          [numpy_helper.from_array(np.array([1e6], np.float32), "s")])
+    g = helper.make_graph(
+        [
+            helper.make_node("Add", ["x", "s"], ["sum"]),
+            helper.make_node("Cast", ["sum"], ["n"], to=TensorProto.INT64),
+            helper.make_node("ConstantOfShape", ["n"], ["y"]),
+        ],
+        "g",
+        [x],
+        [y],
+        [numpy_helper.from_array(np.array([1e6], np.float32), "s")],
+    )
     path = _save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "m.onnx")
     monkeypatch.setattr(model_mod, "MAX_TENSOR_ELEMENTS", 1000)
     import nanlint.graph.transfer.context as context
+
     monkeypatch.setattr(context, "MAX_TENSOR_ELEMENTS", 1000)
     m = load_model(path)
     with pytest.raises(ModelError, match="above the limit"):
@@ -184,11 +203,13 @@ def test_computed_shape_above_the_cap_stops_the_analysis(tmp_path, monkeypatch):
 
 # -- external data ----------------------------------------------------------------------------------
 
+
 def _external_model(tmp_path, location: str) -> str:
     proto = simple_model(weight=np.arange(12, dtype=np.float32).reshape(4, 3) / 4096)
     path = tmp_path / "ext.onnx"
-    onnx.save(proto, str(path), save_as_external_data=True, all_tensors_to_one_file=True, location="w.bin",
-              size_threshold=0)
+    onnx.save(
+        proto, str(path), save_as_external_data=True, all_tensors_to_one_file=True, location="w.bin", size_threshold=0
+    )
     if location != "w.bin":
         m = onnx.load(str(path), load_external_data=False)
         for t in m.graph.initializer:
@@ -203,9 +224,9 @@ def test_external_data_inside_the_directory_is_memory_mapped(tmp_path):
     m = load_model(_external_model(tmp_path, "w.bin"))
     w = m.constants["w"]
     assert w.shape == (4, 3) and w[0, 1] == pytest.approx(1 / 4096)
-    assert not w.flags.owndata and not w.flags.writeable       # a view of the mapped file, not a copy
+    assert not w.flags.owndata and not w.flags.writeable  # a view of the mapped file, not a copy
     init = next(t for t in m.proto.graph.initializer if t.name == "w")
-    assert init.data_location == TensorProto.EXTERNAL          # the proto is not inflated
+    assert init.data_location == TensorProto.EXTERNAL  # the proto is not inflated
     a = analyze(m, {"x": (0.0, 1.0)}, strict=True)
     assert a.bounds["y"].max() > 0
 
@@ -267,16 +288,21 @@ def test_missing_or_short_external_data_is_refused(tmp_path):
 
 # -- subgraphs, functions, other domains -----------------------------------------------------------
 
+
 def if_model() -> onnx.ModelProto:
     x = helper.make_tensor_value_info("x", F, [3])
     y = helper.make_tensor_value_info("y", F, None)
-    then_g = helper.make_graph([helper.make_node("Exp", ["x"], ["t"])], "then", [],
-                               [helper.make_tensor_value_info("t", F, None)])
-    else_g = helper.make_graph([helper.make_node("Neg", ["x"], ["e"])], "else", [],
-                               [helper.make_tensor_value_info("e", F, None)])
-    nodes = [helper.make_node("ReduceSum", ["x"], ["s"], keepdims=0),
-             helper.make_node("Greater", ["s", "zero"], ["c"]),
-             helper.make_node("If", ["c"], ["y"], then_branch=then_g, else_branch=else_g, name="branch")]
+    then_g = helper.make_graph(
+        [helper.make_node("Exp", ["x"], ["t"])], "then", [], [helper.make_tensor_value_info("t", F, None)]
+    )
+    else_g = helper.make_graph(
+        [helper.make_node("Neg", ["x"], ["e"])], "else", [], [helper.make_tensor_value_info("e", F, None)]
+    )
+    nodes = [
+        helper.make_node("ReduceSum", ["x"], ["s"], keepdims=0),
+        helper.make_node("Greater", ["s", "zero"], ["c"]),
+        helper.make_node("If", ["c"], ["y"], then_branch=then_g, else_branch=else_g, name="branch"),
+    ]
     g = helper.make_graph(nodes, "if", [x], [y], [numpy_helper.from_array(np.float32(0), "zero")])
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
 
@@ -292,14 +318,20 @@ def test_subgraphs_are_ordered_and_walked(tmp_path):
 
 
 def test_local_functions_are_inlined(tmp_path):
-    fn = helper.make_function("my.fn", "Swishish", ["a"], ["b"],
-                              [helper.make_node("Sigmoid", ["a"], ["s"]), helper.make_node("Mul", ["a", "s"], ["b"])],
-                              opset_imports=[helper.make_opsetid("", 17)])
+    fn = helper.make_function(
+        "my.fn",
+        "Swishish",
+        ["a"],
+        ["b"],
+        [helper.make_node("Sigmoid", ["a"], ["s"]), helper.make_node("Mul", ["a", "s"], ["b"])],
+        opset_imports=[helper.make_opsetid("", 17)],
+    )
     x = helper.make_tensor_value_info("x", F, [4])
     y = helper.make_tensor_value_info("y", F, None)
     g = helper.make_graph([helper.make_node("Swishish", ["x"], ["y"], domain="my.fn")], "g", [x], [y])
-    proto = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("my.fn", 1)],
-                              functions=[fn])
+    proto = helper.make_model(
+        g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("my.fn", 1)], functions=[fn]
+    )
     m = load_model(_save(proto, tmp_path / "fn.onnx"))
     assert sorted(n.op_type for n in m.nodes) == ["Mul", "Sigmoid"]
     a = analyze(m, {"x": (-2.0, 2.0)}, strict=True)
@@ -319,8 +351,10 @@ def test_contrib_domain_model_loads_and_is_bounded(tmp_path):
 def test_input_without_declared_shape_needs_input_shapes(tmp_path):
     x = helper.make_tensor_value_info("x", F, None)
     y = helper.make_tensor_value_info("y", F, None)
-    path = _save(helper.make_model(helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y])),
-                 tmp_path / "noshape.onnx")
+    path = _save(
+        helper.make_model(helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y])),
+        tmp_path / "noshape.onnx",
+    )
     with pytest.raises(ModelError, match="has no declared shape"):
         load_model(path)
     assert load_model(path, {"x": (2, 3)}).input_shapes == {"x": (2, 3)}
@@ -342,6 +376,7 @@ def test_weights_inside_a_large_file_stay_in_the_file(tmp_path, monkeypatch):
     assert {e.key: e.value for e in init.external_data}["location"] == "big.onnx"
     # The standard ONNX loader resolves the same references.
     from onnx.external_data_helper import load_external_data_for_model
+
     copy = onnx.ModelProto()
     copy.CopyFrom(m.proto)
     load_external_data_for_model(copy, str(tmp_path))
@@ -356,6 +391,6 @@ def test_weights_inside_a_large_file_stay_in_the_file(tmp_path, monkeypatch):
 def test_wire_surgery_declines_what_it_does_not_understand():
     from nanlint.graph.wire import externalize_weights
 
-    assert externalize_weights(b"\x3a\xff\xff\xff\xff\x0f", "m.onnx") is None   # length beyond the buffer
+    assert externalize_weights(b"\x3a\xff\xff\xff\xff\x0f", "m.onnx") is None  # length beyond the buffer
     assert externalize_weights(b"", "m.onnx") is None
-    assert externalize_weights(simple_model().SerializeToString(), "m.onnx") is None   # nothing large
+    assert externalize_weights(simple_model().SerializeToString(), "m.onnx") is None  # nothing large

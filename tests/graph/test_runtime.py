@@ -106,8 +106,20 @@ def test_calibration_data_replaces_random_samples(tmp_path):
 def test_block_list_and_mixed_model_from_the_cli(tmp_path):
     block = tmp_path / "block.json"
     mixed = tmp_path / "mixed.onnx"
-    result = CliRunner().invoke(main, ["graph", str(FIXTURES / "activation_overflow.onnx"), "--target", "cuda-fp16",
-                                       "--emit-block-list", str(block), "--write-mixed", str(mixed), "-q"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "graph",
+            str(FIXTURES / "activation_overflow.onnx"),
+            "--target",
+            "cuda-fp16",
+            "--emit-block-list",
+            str(block),
+            "--write-mixed",
+            str(mixed),
+            "-q",
+        ],
+    )
     assert result.exit_code == 1
     listed = json.loads(block.read_text())
     assert listed["node_block_list"] and listed["tensor_block_list"] == []
@@ -120,15 +132,26 @@ def test_block_list_and_mixed_model_from_the_cli(tmp_path):
 
 def test_write_mixed_reports_the_recheck(tmp_path):
     mixed = tmp_path / "mixed.onnx"
-    result = CliRunner().invoke(main, ["graph", str(FIXTURES / "activation_overflow.onnx"), "--target", "cuda-fp16",
-                                       "--write-mixed", str(mixed)])
+    result = CliRunner().invoke(
+        main,
+        ["graph", str(FIXTURES / "activation_overflow.onnx"), "--target", "cuda-fp16", "--write-mixed", str(mixed)],
+    )
     assert f"Wrote {mixed} for cuda-fp16:" in result.stderr
     assert "none of the" in result.stderr and "sampled ones overflows fp16." in result.stderr
 
 
 def test_block_list_needs_a_reduced_precision_target(tmp_path):
-    result = CliRunner().invoke(main, ["graph", str(FIXTURES / "exp_overflow.onnx"), "--target", "cpu",
-                                       "--emit-block-list", str(tmp_path / "b.json")])
+    result = CliRunner().invoke(
+        main,
+        [
+            "graph",
+            str(FIXTURES / "exp_overflow.onnx"),
+            "--target",
+            "cpu",
+            "--emit-block-list",
+            str(tmp_path / "b.json"),
+        ],
+    )
     assert result.exit_code == 2 and "need a reduced-precision --target" in result.stderr
 
 
@@ -165,11 +188,19 @@ def test_an_overflow_that_starts_on_its_own_below_a_rarer_one_is_an_origin_too(t
     from onnx import TensorProto, helper, numpy_helper
 
     x, y = (helper.make_tensor_value_info(n, TensorProto.FLOAT, [4]) for n in ("x", "y"))
-    path = _save(tmp_path, "square", [helper.make_node("Mul", ["x", "k"], ["a"], name="scale"),
-                                      helper.make_node("Mul", ["a", "a"], ["y"], name="square")], [x], [y],
-                 [numpy_helper.from_array(np.float32(1000.0), "k")])
+    path = _save(
+        tmp_path,
+        "square",
+        [
+            helper.make_node("Mul", ["x", "k"], ["a"], name="scale"),
+            helper.make_node("Mul", ["a", "a"], ["y"], name="square"),
+        ],
+        [x],
+        [y],
+        [numpy_helper.from_array(np.float32(1000.0), "k")],
+    )
     options = GraphOptions.from_cli(GraphSettings(), ("cuda-fp16",), ("x=-100,100",), ())
-    [result], errors = analyze_models([str(path)], SETTINGS, options)
+    [result], _ = analyze_models([str(path)], SETTINGS, options)
     sampled = {f.location.tensor for f in result.findings if f.code == "NAN601" and f.evidence.kind == "sampled"}
     assert sampled == {"a", "y"}
 
@@ -203,10 +234,13 @@ def test_the_witness_search_moves_integer_inputs(tmp_path):
     table[637] = 300.0
     ids = helper.make_tensor_value_info("ids", TensorProto.INT64, [4])
     out = helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 8])
-    nodes = [helper.make_node("Gather", ["table", "ids"], ["e"], name="embed"),
-             helper.make_node("Mul", ["e", "e"], ["y"], name="square")]
+    nodes = [
+        helper.make_node("Gather", ["table", "ids"], ["e"], name="embed"),
+        helper.make_node("Mul", ["e", "e"], ["y"], name="square"),
+    ]
     path = _save(tmp_path, "embedding", nodes, [ids], [out], [numpy_helper.from_array(table, "table")])
-    options = GraphOptions.from_cli(GraphSettings(), ("cuda-fp16",), ("ids=0,999",), (), samples=0, search=True,
-                                    budget=10.0)
-    [result], errors = analyze_models([str(path)], SETTINGS, options)
+    options = GraphOptions.from_cli(
+        GraphSettings(), ("cuda-fp16",), ("ids=0,999",), (), samples=0, search=True, budget=10.0
+    )
+    [result], _ = analyze_models([str(path)], SETTINGS, options)
     assert [(f.code, f.location.tensor, f.evidence.kind) for f in result.findings] == [("NAN601", "y", "witness")]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto as T, helper
+from onnx import TensorProto as T
+from onnx import helper
 
 from nanlint.graph import sampling
 from nanlint.graph.sampling import InputSpec, SamplingError, draw_feeds, load_feeds, run_samples
@@ -14,9 +15,12 @@ from nanlint.graph.sampling import InputSpec, SamplingError, draw_feeds, load_fe
 def exp_log_model() -> onnx.ModelProto:
     x = helper.make_tensor_value_info("x", T.FLOAT, [2, 3])
     y = helper.make_tensor_value_info("y", T.FLOAT, [2, 3])
-    nodes = [helper.make_node("Exp", ["x"], ["e"], name="exp"), helper.make_node("Log", ["e"], ["l"], name="log"),
-             helper.make_node("Sub", ["l", "x"], ["y"], name="sub"),
-             helper.make_node("Shape", ["x"], ["s"], name="shape")]
+    nodes = [
+        helper.make_node("Exp", ["x"], ["e"], name="exp"),
+        helper.make_node("Log", ["e"], ["l"], name="log"),
+        helper.make_node("Sub", ["l", "x"], ["y"], name="sub"),
+        helper.make_node("Shape", ["x"], ["s"], name="shape"),
+    ]
     graph = helper.make_graph(nodes, "g", [x], [y])
     return onnx.shape_inference.infer_shapes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
 
@@ -70,12 +74,17 @@ def _reference_stats(samples: list[np.ndarray]) -> dict:
     """What TensorStats must hold, computed the slow, obvious way in float64."""
     values = np.concatenate([s.ravel() for s in samples]).astype(np.float64)
     finite = values[np.isfinite(values)]
-    return {"min": finite.min() if finite.size else np.inf, "max": finite.max() if finite.size else -np.inf,
-            "abs_max": np.abs(finite).max() if finite.size else 0.0,
-            "abs_min": np.abs(finite).min() if finite.size else np.inf,
-            "nan": int(np.isnan(values).sum()), "inf": int(np.isinf(values).sum()), "count": values.size,
-            "sample_nan": [bool(np.isnan(s).any()) for s in samples],
-            "sample_abs_max": [np.inf if not np.isfinite(s).all() else float(np.abs(s).max()) for s in samples]}
+    return {
+        "min": finite.min() if finite.size else np.inf,
+        "max": finite.max() if finite.size else -np.inf,
+        "abs_max": np.abs(finite).max() if finite.size else 0.0,
+        "abs_min": np.abs(finite).min() if finite.size else np.inf,
+        "nan": int(np.isnan(values).sum()),
+        "inf": int(np.isinf(values).sum()),
+        "count": values.size,
+        "sample_nan": [bool(np.isnan(s).any()) for s in samples],
+        "sample_abs_max": [np.inf if not np.isfinite(s).all() else float(np.abs(s).max()) for s in samples],
+    }
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -84,8 +93,9 @@ def test_tensor_statistics_match_a_reference(seed, dtype):
     rng = np.random.default_rng(seed)
     samples = []
     for _ in range(4):
-        sample = (rng.standard_normal(int(rng.integers(1, 50))) * 10 ** rng.uniform(-3, 3)
-                  + rng.choice([0.0, 5.0, -5.0])).astype(dtype)
+        sample = (
+            rng.standard_normal(int(rng.integers(1, 50))) * 10 ** rng.uniform(-3, 3) + rng.choice([0.0, 5.0, -5.0])
+        ).astype(dtype)
         if rng.random() < 0.3:
             sample[rng.integers(sample.size)] = rng.choice([np.nan, np.inf, -np.inf])
         samples.append(sample)
@@ -107,13 +117,23 @@ def test_tensor_statistics_of_an_all_nan_and_an_empty_sample():
 
 def linear_model() -> onnx.ModelProto:
     rng = np.random.default_rng(0)
-    weights = [onnx.numpy_helper.from_array(rng.standard_normal((64, 64)).astype(np.float32), f"w{i}")
-               for i in range(3)]
-    nodes = [helper.make_node("MatMul", ["x", "w0"], ["a"]), helper.make_node("Relu", ["a"], ["r"]),
-             helper.make_node("MatMul", ["r", "w1"], ["b"]), helper.make_node("Tanh", ["b"], ["t"]),
-             helper.make_node("MatMul", ["t", "w2"], ["y"])]
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", T.FLOAT, [4, 64])],
-                              [helper.make_tensor_value_info("y", T.FLOAT, [4, 64])], weights)
+    weights = [
+        onnx.numpy_helper.from_array(rng.standard_normal((64, 64)).astype(np.float32), f"w{i}") for i in range(3)
+    ]
+    nodes = [
+        helper.make_node("MatMul", ["x", "w0"], ["a"]),
+        helper.make_node("Relu", ["a"], ["r"]),
+        helper.make_node("MatMul", ["r", "w1"], ["b"]),
+        helper.make_node("Tanh", ["b"], ["t"]),
+        helper.make_node("MatMul", ["t", "w2"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", T.FLOAT, [4, 64])],
+        [helper.make_tensor_value_info("y", T.FLOAT, [4, 64])],
+        weights,
+    )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
@@ -137,6 +157,11 @@ def test_sampling_and_search_run_weights_left_in_place_like_inline_ones(tmp_path
     assert sorted(weights) == ["w0", "w1", "w2"]
     feeds = draw_feeds([InputSpec("x", T.FLOAT, (4, 64), -1, 1)], 4)
     assert run_samples(runnable, feeds, weights=weights).stats == run_samples(proto, feeds).stats
-    found = search(runnable, [InputSpec("x", T.FLOAT, (4, 64), -1, 1)], [Hazard("h", "y", lambda v: float(v.max()))],
-                   budget=0.5, weights=weights)
+    found = search(
+        runnable,
+        [InputSpec("x", T.FLOAT, (4, 64), -1, 1)],
+        [Hazard("h", "y", lambda v: float(v.max()))],
+        budget=0.5,
+        weights=weights,
+    )
     assert found.witnesses["h"].score > 0

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import onnxruntime
-from onnx import TensorProto as T, helper
+from onnx import TensorProto as T
+from onnx import helper
 
 from nanlint.graph.sampling import InputSpec, draw_feeds, run_samples
 from nanlint.graph.search import Hazard, exceeds, near_zero, save_witness, search
@@ -18,8 +19,10 @@ def reciprocal_of_shifted_input() -> onnx.ModelProto:
     x = helper.make_tensor_value_info("x", T.FLOAT, [1])
     y = helper.make_tensor_value_info("y", T.FLOAT, [1])
     shift = helper.make_tensor("shift", T.FLOAT, [1], [0.3])
-    nodes = [helper.make_node("Sub", ["x", "shift"], ["d"], name="sub"),
-             helper.make_node("Reciprocal", ["d"], ["y"], name="recip")]
+    nodes = [
+        helper.make_node("Sub", ["x", "shift"], ["d"], name="sub"),
+        helper.make_node("Reciprocal", ["d"], ["y"], name="recip"),
+    ]
     graph = helper.make_graph(nodes, "g", [x], [y], initializer=[shift])
     return onnx.shape_inference.infer_shapes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
 

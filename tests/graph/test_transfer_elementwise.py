@@ -12,11 +12,49 @@ from tests.graph._soundness import Box, Case, check
 X = Box((3, 5))
 UNIT = Box((3, 5), low=-1.0, high=1.0)
 
-CASES = [Case(op, [X], opset=20) for op in (
-    "Relu", "Exp", "Sinh", "Asinh", "Atan", "Softplus", "Softsign", "Floor", "Ceil", "Round", "Sign", "Selu",
-    "Celu", "Tanh", "Sigmoid", "Erf", "HardSigmoid", "LeakyRelu", "Elu", "ThresholdedRelu", "Shrink", "Log",
-    "Sqrt", "Asin", "Acosh", "Atanh", "Neg", "Acos", "Gelu", "Mish", "HardSwish", "Abs", "Cosh", "Sin",
-    "Cos", "Tan", "IsNaN", "IsInf")] + [
+CASES = [
+    Case(op, [X], opset=20)
+    for op in (
+        "Relu",
+        "Exp",
+        "Sinh",
+        "Asinh",
+        "Atan",
+        "Softplus",
+        "Softsign",
+        "Floor",
+        "Ceil",
+        "Round",
+        "Sign",
+        "Selu",
+        "Celu",
+        "Tanh",
+        "Sigmoid",
+        "Erf",
+        "HardSigmoid",
+        "LeakyRelu",
+        "Elu",
+        "ThresholdedRelu",
+        "Shrink",
+        "Log",
+        "Sqrt",
+        "Asin",
+        "Acosh",
+        "Atanh",
+        "Neg",
+        "Acos",
+        "Gelu",
+        "Mish",
+        "HardSwish",
+        "Abs",
+        "Cosh",
+        "Sin",
+        "Cos",
+        "Tan",
+        "IsNaN",
+        "IsInf",
+    )
+] + [
     Case("Swish", [X], opset=24),
     Case("Swish", [X], attrs={"alpha": 2.5}, opset=24, name="Swish-alpha"),
     Case("Gelu", [X], attrs={"approximate": "tanh"}, opset=20, name="Gelu-tanh"),
@@ -31,8 +69,12 @@ CASES = [Case(op, [X], opset=20) for op in (
     Case("Cast", [X], attrs={"to": TensorProto.FLOAT16}, name="Cast-fp16"),
     Case("Cast", [X], attrs={"to": TensorProto.INT32}, name="Cast-int32"),
     Case("Cast", [X], attrs={"to": TensorProto.BOOL}, name="Cast-bool"),
-    Case("Cast", [Box((3, 5), dtype=TensorProto.INT64, integer=True)], attrs={"to": TensorProto.FLOAT},
-         name="Cast-int-to-float"),
+    Case(
+        "Cast",
+        [Box((3, 5), dtype=TensorProto.INT64, integer=True)],
+        attrs={"to": TensorProto.FLOAT},
+        name="Cast-int-to-float",
+    ),
     Case("CastLike", [X, np.zeros((), np.float16)]),
     Case("CastLike", [X, np.zeros((), np.int64)], name="CastLike-int"),
 ]
@@ -50,18 +92,20 @@ def _bounds(op, lo, hi, **kwargs):
 
 def _bound_of(op, lo, hi, opset=17, attrs=None):
     """Bounds of a single-input op for one given box (through the analysis)."""
-    from tests.graph._soundness import build_model
-    from nanlint.graph.analysis import analyze
-    from nanlint.graph.model import load_model
     import os
     import tempfile
+
+    from nanlint.graph.analysis import analyze
+    from nanlint.graph.model import load_model
+    from tests.graph._soundness import build_model
 
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "m.onnx")
         build_model(Case(op, [Box(np.shape(lo))], attrs=attrs or {}, opset=opset), path)
         model = load_model(path)
-    analysis = analyze(model, {}, input_bounds={"in0": Interval(np.asarray(lo, np.float32), np.asarray(hi, np.float32))},
-                       strict=True)
+    analysis = analyze(
+        model, {}, input_bounds={"in0": Interval(np.asarray(lo, np.float32), np.asarray(hi, np.float32))}, strict=True
+    )
     return analysis.bounds["out0"]
 
 
@@ -95,14 +139,14 @@ def test_log_of_interval_reaching_zero_flags_nan_and_minus_inf():
 
 def test_gelu_minimum_is_included_only_when_reached():
     out = _bound_of("Gelu", np.array([-2.0, 0.0], np.float32), np.array([1.0, 1.0], np.float32), opset=20)
-    assert -0.1702 < out.lo[0] < -0.1699          # the interval holds the minimum near -0.75
-    assert out.lo[1] == 0.0                        # [0, 1]: monotone part only
+    assert -0.1702 < out.lo[0] < -0.1699  # the interval holds the minimum near -0.75
+    assert out.lo[1] == 0.0  # [0, 1]: monotone part only
 
 
 def test_sin_bounds_follow_the_period():
     out = _bound_of("Sin", np.array([0.0, 0.0, 2.0], np.float32), np.array([1.0, 3.0, 9.0], np.float32))
     np.testing.assert_allclose([out.lo[0], out.hi[0]], [0.0, np.sin(1.0)], atol=1e-6)
-    np.testing.assert_allclose([out.lo[1], out.hi[1]], [0.0, 1.0], atol=1e-6)   # peak at pi/2
+    np.testing.assert_allclose([out.lo[1], out.hi[1]], [0.0, 1.0], atol=1e-6)  # peak at pi/2
     np.testing.assert_allclose([out.lo[2], out.hi[2]], [-1.0, 1.0], atol=1e-6)  # a full period
 
 

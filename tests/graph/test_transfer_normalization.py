@@ -29,29 +29,65 @@ CASES = [
     Case("LogSoftmax", [X], opset=13, rtol=1e-4),
     Case("Hardmax", [X], opset=13),
     Case("LayerNormalization", [X, GAMMA, BETA], outputs=3, **NORM),
-    Case("LayerNormalization", [X, np.ones((3, 6), np.float32)], attrs={"axis": 1, "epsilon": 1e-3},
-         name="LayerNormalization-axis1", **NORM),
+    Case(
+        "LayerNormalization",
+        [X, np.ones((3, 6), np.float32)],
+        attrs={"axis": 1, "epsilon": 1e-3},
+        name="LayerNormalization-axis1",
+        **NORM,
+    ),
     Case("LayerNormalization", [X, Box((6,)), Box((6,))], name="LayerNormalization-varying-affine", **NORM),
     Case("RMSNormalization", [X, GAMMA], opset=23, **NORM),
     Case("SimplifiedLayerNormalization", [X, GAMMA], outputs=2, **NORM),
-    Case("InstanceNormalization", [Box((2, 3, 4, 2)), np.array([1.0, -2.0, 0.5], np.float32),
-                                   np.array([0.0, 1.0, -1.0], np.float32)], **NORM),
-    Case("GroupNormalization", [Box((2, 4, 3)), np.array([1.0, -0.5], np.float32), np.array([0.2, 0.0], np.float32)],
-         attrs={"num_groups": 2}, opset=18, **NORM),
-    Case("GroupNormalization", [Box((2, 4, 3)), np.array([1.0, -0.5, 2.0, 1.0], np.float32),
-                                np.array([0.2, 0.0, -1.0, 0.5], np.float32)], attrs={"num_groups": 2}, opset=21,
-         name="GroupNormalization-per-channel", **NORM),
+    Case(
+        "InstanceNormalization",
+        [Box((2, 3, 4, 2)), np.array([1.0, -2.0, 0.5], np.float32), np.array([0.0, 1.0, -1.0], np.float32)],
+        **NORM,
+    ),
+    Case(
+        "GroupNormalization",
+        [Box((2, 4, 3)), np.array([1.0, -0.5], np.float32), np.array([0.2, 0.0], np.float32)],
+        attrs={"num_groups": 2},
+        opset=18,
+        **NORM,
+    ),
+    Case(
+        "GroupNormalization",
+        [Box((2, 4, 3)), np.array([1.0, -0.5, 2.0, 1.0], np.float32), np.array([0.2, 0.0, -1.0, 0.5], np.float32)],
+        attrs={"num_groups": 2},
+        opset=21,
+        name="GroupNormalization-per-channel",
+        **NORM,
+    ),
     Case("MeanVarianceNormalization", [Box((2, 3, 2, 2))], **NORM),
     Case("LpNormalization", [X], attrs={"axis": -1, "p": 2}, **NORM),
     Case("LpNormalization", [X], attrs={"axis": 1, "p": 1}, name="LpNormalization-L1", **NORM),
     Case("LRN", [Box((1, 5, 3, 3))], attrs={"size": 3}, **NORM),
-    Case("BatchNormalization", [Box((2, 3, 4)), np.ones(3, np.float32), np.zeros(3, np.float32),
-                                np.zeros(3, np.float32), np.ones(3, np.float32)],
-         attrs={"training_mode": 1}, outputs=3, opset=15, check_outputs=(0,), name="BatchNormalization-training",
-         **NORM),
+    Case(
+        "BatchNormalization",
+        [
+            Box((2, 3, 4)),
+            np.ones(3, np.float32),
+            np.zeros(3, np.float32),
+            np.zeros(3, np.float32),
+            np.ones(3, np.float32),
+        ],
+        attrs={"training_mode": 1},
+        outputs=3,
+        opset=15,
+        check_outputs=(0,),
+        name="BatchNormalization-training",
+        **NORM,
+    ),
     Case("Attention", [Box((1, 2, 3, 4)), Box((1, 2, 5, 4)), Box((1, 2, 5, 4))], opset=23, **NORM),
-    Case("Attention", [Box((1, 3, 8)), Box((1, 5, 4)), Box((1, 5, 4))],
-         attrs={"q_num_heads": 2, "kv_num_heads": 1}, opset=23, name="Attention-3d-gqa", **NORM),
+    Case(
+        "Attention",
+        [Box((1, 3, 8)), Box((1, 5, 4)), Box((1, 5, 4))],
+        attrs={"q_num_heads": 2, "kv_num_heads": 1},
+        opset=23,
+        name="Attention-3d-gqa",
+        **NORM,
+    ),
 ]
 
 
@@ -90,6 +126,7 @@ def _single(op, inputs, bounds, attrs=None, opset=17, outputs=1):
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "m.onnx")
         from tests.graph._soundness import build_model
+
         build_model(Case(op, inputs, attrs=attrs or {}, opset=opset, outputs=outputs), path)
         model = load_model(path)
     return analyze(model, {}, input_bounds=bounds, strict=True)
@@ -117,8 +154,12 @@ def test_layer_norm_of_an_exact_input_is_exact():
 
 
 def test_rms_norm_cap_is_sqrt_n():
-    a = _single("RMSNormalization", [Box((1, 4)), np.ones(4, np.float32)],
-                {"in0": Interval(np.full((1, 4), -1e10, np.float32), np.full((1, 4), 1e10, np.float32))}, opset=23)
+    a = _single(
+        "RMSNormalization",
+        [Box((1, 4)), np.ones(4, np.float32)],
+        {"in0": Interval(np.full((1, 4), -1e10, np.float32), np.full((1, 4), 1e10, np.float32))},
+        opset=23,
+    )
     assert a.bounds["out0"].max() == pytest.approx(2.0, rel=1e-6)
 
 
@@ -130,12 +171,17 @@ def _decomposed_rms_model(path, eps=1e-6, reduce="ReduceMean", square="Pow"):
         nodes.append(helper.make_node("Pow", ["x", "two"], ["sq"]))
     else:
         nodes.append(helper.make_node("Mul", ["x", "x"], ["sq"]))
-    nodes += [helper.make_node(reduce, ["sq", "axes"], ["ms"], keepdims=1),
-              helper.make_node("Add", ["ms", "eps"], ["mse"]),
-              helper.make_node("Sqrt", ["mse"], ["rms"]),
-              helper.make_node("Div", ["x", "rms"], ["y"])]
-    inits = [numpy_helper.from_array(np.float32(2.0), "two"), numpy_helper.from_array(np.array([-1], np.int64), "axes"),
-             numpy_helper.from_array(np.float32(eps), "eps")]
+    nodes += [
+        helper.make_node(reduce, ["sq", "axes"], ["ms"], keepdims=1),
+        helper.make_node("Add", ["ms", "eps"], ["mse"]),
+        helper.make_node("Sqrt", ["mse"], ["rms"]),
+        helper.make_node("Div", ["x", "rms"], ["y"]),
+    ]
+    inits = [
+        numpy_helper.from_array(np.float32(2.0), "two"),
+        numpy_helper.from_array(np.array([-1], np.int64), "axes"),
+        numpy_helper.from_array(np.float32(eps), "eps"),
+    ]
     g = helper.make_graph(nodes, "rms", [x], [y], inits)
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)]), path)
 
@@ -162,13 +208,22 @@ def test_division_by_an_unrelated_norm_is_not_capped(tmp_path):
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 8])
     z = helper.make_tensor_value_info("z", TensorProto.FLOAT, [2, 8])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
-    nodes = [helper.make_node("Mul", ["z", "z"], ["sq"]),
-             helper.make_node("ReduceMean", ["sq", "axes"], ["ms"], keepdims=1),
-             helper.make_node("Add", ["ms", "eps"], ["mse"]),
-             helper.make_node("Sqrt", ["mse"], ["rms"]),
-             helper.make_node("Div", ["x", "rms"], ["y"])]
-    inits = [numpy_helper.from_array(np.array([-1], np.int64), "axes"), numpy_helper.from_array(np.float32(1e-6), "eps")]
-    onnx.save(helper.make_model(helper.make_graph(nodes, "g", [x, z], [y], inits),
-                                opset_imports=[helper.make_opsetid("", 18)]), path)
+    nodes = [
+        helper.make_node("Mul", ["z", "z"], ["sq"]),
+        helper.make_node("ReduceMean", ["sq", "axes"], ["ms"], keepdims=1),
+        helper.make_node("Add", ["ms", "eps"], ["mse"]),
+        helper.make_node("Sqrt", ["mse"], ["rms"]),
+        helper.make_node("Div", ["x", "rms"], ["y"]),
+    ]
+    inits = [
+        numpy_helper.from_array(np.array([-1], np.int64), "axes"),
+        numpy_helper.from_array(np.float32(1e-6), "eps"),
+    ]
+    onnx.save(
+        helper.make_model(
+            helper.make_graph(nodes, "g", [x, z], [y], inits), opset_imports=[helper.make_opsetid("", 18)]
+        ),
+        path,
+    )
     a = analyze(load_model(path), {"x": (-1.0, 1.0), "z": (-1.0, 1.0)}, strict=True)
     assert a.bounds["y"].max() == pytest.approx(1 / math.sqrt(1e-6), rel=1e-3)

@@ -16,14 +16,39 @@ def w(gates, *shape):
 
 
 CASES = [
-    Case("RNN", [Box((SEQ, BATCH, IN)), w(1, IN), w(1, H), w(2)[..., None].reshape(1, 2 * H)],
-         attrs={"hidden_size": H}, outputs=2),
-    Case("GRU", [Box((SEQ, BATCH, IN)), w(3, IN), w(3, H), w(6).reshape(1, 6 * H), None, Box((1, BATCH, H))],
-         attrs={"hidden_size": H}, outputs=2),
-    Case("LSTM", [Box((SEQ, BATCH, IN)), w(4, IN), w(4, H), w(8).reshape(1, 8 * H), None, Box((1, BATCH, H)),
-                  Box((1, BATCH, H))], attrs={"hidden_size": H}, outputs=3),
-    Case("LSTM", [Box((SEQ, BATCH, IN)), np.concatenate([w(4, IN), w(4, IN)]), np.concatenate([w(4, H), w(4, H)])],
-         attrs={"hidden_size": H, "direction": "bidirectional"}, outputs=3, name="LSTM-bidirectional"),
+    Case(
+        "RNN",
+        [Box((SEQ, BATCH, IN)), w(1, IN), w(1, H), w(2)[..., None].reshape(1, 2 * H)],
+        attrs={"hidden_size": H},
+        outputs=2,
+    ),
+    Case(
+        "GRU",
+        [Box((SEQ, BATCH, IN)), w(3, IN), w(3, H), w(6).reshape(1, 6 * H), None, Box((1, BATCH, H))],
+        attrs={"hidden_size": H},
+        outputs=2,
+    ),
+    Case(
+        "LSTM",
+        [
+            Box((SEQ, BATCH, IN)),
+            w(4, IN),
+            w(4, H),
+            w(8).reshape(1, 8 * H),
+            None,
+            Box((1, BATCH, H)),
+            Box((1, BATCH, H)),
+        ],
+        attrs={"hidden_size": H},
+        outputs=3,
+    ),
+    Case(
+        "LSTM",
+        [Box((SEQ, BATCH, IN)), np.concatenate([w(4, IN), w(4, IN)]), np.concatenate([w(4, H), w(4, H)])],
+        attrs={"hidden_size": H, "direction": "bidirectional"},
+        outputs=3,
+        name="LSTM-bidirectional",
+    ),
 ]
 
 

@@ -23,8 +23,9 @@ CASES = [
     Case("ReduceL2", [X, AX], opset=18, **SUM),
     Case("ReduceSumSquare", [X, AX], opset=18, **SUM),
     Case("ReduceProd", [X, AX], opset=18, **SUM),
-    Case("ReduceProd", [Box((2, 3, 4), regimes=("positive", "narrow")), AX], opset=18, name="ReduceProd-positive",
-         **SUM),
+    Case(
+        "ReduceProd", [Box((2, 3, 4), regimes=("positive", "narrow")), AX], opset=18, name="ReduceProd-positive", **SUM
+    ),
     Case("CumSum", [X, np.array(2, np.int64)], attrs={"reverse": 1}, **SUM),
     Case("CumProd", [X, np.array(2, np.int64)], opset=26, **SUM),
     Case("ArgMax", [X], attrs={"axis": 1}),
@@ -38,10 +39,14 @@ CASES = [
     Case("GlobalMaxPool", [IMG]),
     Case("LpPool", [IMG], attrs={"kernel_shape": [2, 2], "p": 2}, **SUM),
     Case("GlobalLpPool", [IMG], attrs={"p": 3}, **SUM),
-    Case("MaxRoiPool", [IMG, np.array([[0, 0, 0, 3, 3], [0, 1, 1, 4, 4]], np.float32)],
-         attrs={"pooled_shape": [2, 2]}),
-    Case("RoiAlign", [IMG, np.array([[0.5, 0.5, 3.0, 3.5]], np.float32), np.array([0], np.int64)],
-         attrs={"output_height": 2, "output_width": 2}, opset=16, **SUM),
+    Case("MaxRoiPool", [IMG, np.array([[0, 0, 0, 3, 3], [0, 1, 1, 4, 4]], np.float32)], attrs={"pooled_shape": [2, 2]}),
+    Case(
+        "RoiAlign",
+        [IMG, np.array([[0.5, 0.5, 3.0, 3.5]], np.float32), np.array([0], np.int64)],
+        attrs={"output_height": 2, "output_width": 2},
+        opset=16,
+        **SUM,
+    ),
 ]
 
 

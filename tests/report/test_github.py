@@ -65,8 +65,9 @@ def test_text_part_is_never_coloured_and_honours_statistics_and_quiet():
     assert "\x1b[" not in coloured
     annotations = "".join(github.annotation(f) + "\n" for f in SOURCE_FINDINGS)
     assert github.render(run, ReportOptions(quiet=True)) == annotations + text.render(run, ReportOptions(quiet=True))
-    assert github.render(run, ReportOptions(statistics=True)) == \
-        annotations + text.render(run, ReportOptions(statistics=True))
+    assert github.render(run, ReportOptions(statistics=True)) == annotations + text.render(
+        run, ReportOptions(statistics=True)
+    )
 
 
 def test_graph_annotations_point_at_the_model():

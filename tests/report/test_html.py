@@ -20,13 +20,28 @@ from nanlint.report.html import OBSERVED_COLOR, STATIC_COLOR, render
 
 def sample_run() -> Run:
     loc = GraphLocation("model.onnx", "cuda-fp16", "/ffn/Mul", "Mul", "ffn_out")
-    findings = [Finding("NAN601", "activation-overflow", "can exceed fp16 <max> & overflow", Severity.error, loc,
-                        evidence=Evidence("sampled", bound=(-1e6, 1e6), observed=(-7e4, 9e4), margin=3.0)),
-                Finding("NAN799", "unsupported-op", "op X is not bounded", Severity.info,
-                        GraphLocation("model.onnx", "cuda-fp16", None, "X", "x_out"),
-                        evidence=Evidence("static", bound=(-math.inf, math.inf)))]
-    profile = [TensorProfile(f"t{i}", f"/layer{i}/MatMul", "MatMul", (-(2.0 ** i), 2.0 ** i),
-                             (-(1.5 ** i), 1.5 ** i)) for i in range(40)]
+    findings = [
+        Finding(
+            "NAN601",
+            "activation-overflow",
+            "can exceed fp16 <max> & overflow",
+            Severity.error,
+            loc,
+            evidence=Evidence("sampled", bound=(-1e6, 1e6), observed=(-7e4, 9e4), margin=3.0),
+        ),
+        Finding(
+            "NAN799",
+            "unsupported-op",
+            "op X is not bounded",
+            Severity.info,
+            GraphLocation("model.onnx", "cuda-fp16", None, "X", "x_out"),
+            evidence=Evidence("static", bound=(-math.inf, math.inf)),
+        ),
+    ]
+    profile = [
+        TensorProfile(f"t{i}", f"/layer{i}/MatMul", "MatMul", (-(2.0**i), 2.0**i), (-(1.5**i), 1.5**i))
+        for i in range(40)
+    ]
     profile.append(TensorProfile("x_out", None, "X", (-math.inf, math.inf), None))
     result = GraphResult("model.onnx", ("cuda-fp16",), findings, {}, profile)
     return Run(command="graph", findings=findings, checked=1, graphs=[result])
@@ -61,8 +76,8 @@ def _png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
     pos, chunks = 8, {}
     idat = b""
     while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + length]
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        body = data[pos + 8 : pos + 8 + length]
         if kind == b"IDAT":
             idat += body
         else:
@@ -75,13 +90,14 @@ def _png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
     stride = width * channels
     rows, previous = [], bytearray(stride)
     for r in range(height):
-        kind, line = raw[r * (stride + 1)], bytearray(raw[r * (stride + 1) + 1:(r + 1) * (stride + 1)])
+        kind, line = raw[r * (stride + 1)], bytearray(raw[r * (stride + 1) + 1 : (r + 1) * (stride + 1)])
         for i in range(stride):
             a = line[i - channels] if i >= channels else 0
             b, c = previous[i], previous[i - channels] if i >= channels else 0
             p = a + b - c
-            predictor = a if abs(p - a) <= abs(p - b) and abs(p - a) <= abs(p - c) else (b if abs(p - b) <= abs(p - c)
-                                                                                       else c)
+            predictor = (
+                a if abs(p - a) <= abs(p - b) and abs(p - a) <= abs(p - c) else (b if abs(p - b) <= abs(p - c) else c)
+            )
             line[i] = (line[i] + (0, a, b, (a + b) // 2, predictor)[kind]) & 0xFF
         rows.append(bytes(line))
         previous = line
@@ -89,24 +105,43 @@ def _png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
 
 
 def _count_color(rows, channels: int, hex_color: str) -> int:
-    target = bytes(int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
-    return sum(row[i:i + 3] == target for row in rows for i in range(0, len(row), channels))
+    target = bytes(int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
+    return sum(row[i : i + 3] == target for row in rows for i in range(0, len(row), channels))
 
 
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
-@pytest.mark.skipif(BROWSER is None and not os.environ.get("NANLINT_REQUIRE_BROWSER"),
-                    reason="no Chromium on this machine (CI installs it and sets NANLINT_REQUIRE_BROWSER)")
+@pytest.mark.skipif(
+    BROWSER is None and not os.environ.get("NANLINT_REQUIRE_BROWSER"),
+    reason="no Chromium on this machine (CI installs it and sets NANLINT_REQUIRE_BROWSER)",
+)
 def test_plot_renders_in_headless_chromium(tmp_path: Path):
     assert BROWSER, "NANLINT_REQUIRE_BROWSER is set but no Chromium was found"
     page = tmp_path / "report.html"
     page.write_text(render(sample_run(), ReportOptions()))
     shot = tmp_path / "shot.png"
-    subprocess.run([BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    f"--user-data-dir={tmp_path / 'profile'}", "--hide-scrollbars", "--window-size=1200,1000",
-                    f"--screenshot={shot}", page.as_uri()], check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            BROWSER,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--hide-scrollbars",
+            "--window-size=1200,1000",
+            f"--screenshot={shot}",
+            page.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     width, channels, rows = _png_pixels(shot.read_bytes())
     assert width == 1200
     assert _count_color(rows, channels, STATIC_COLOR) > 200  # the static squares are drawn

@@ -7,15 +7,33 @@ import json
 from nanlint.report import GraphResult, ReportOptions, Run
 from nanlint.report import json as json_report
 from tests.report.samples import (
-    AWKWARD, COMPARISON, GRAPH_FINDINGS, LOG_SOFTMAX, NOTEBOOK, SOURCE_FINDINGS, graph_run, source_run,
+    AWKWARD,
+    COMPARISON,
+    GRAPH_FINDINGS,
+    LOG_SOFTMAX,
+    NOTEBOOK,
+    SOURCE_FINDINGS,
+    graph_run,
+    source_run,
 )
 
 SOURCE_KEYS = ["code", "name", "message", "severity", "path", "line", "column", "end_line", "end_column", "fix"]
 FIX_KEYS = ["applicability", "message", "edits"]
 EDIT_KEYS = ["line", "column", "end_line", "end_column", "content"]
 GRAPH_KEYS = ["model", "targets", "findings", "summary"]
-GRAPH_FINDING_KEYS = ["code", "name", "message", "severity", "target", "node", "op_type", "tensor", "evidence",
-                      "bound", "observed"]
+GRAPH_FINDING_KEYS = [
+    "code",
+    "name",
+    "message",
+    "severity",
+    "target",
+    "node",
+    "op_type",
+    "tensor",
+    "evidence",
+    "bound",
+    "observed",
+]
 
 EXPECTED_SOURCE = """\
 [
@@ -200,8 +218,9 @@ def test_source_objects_follow_the_contract():
 
 
 def _number_or_null_pair(value) -> bool:
-    return value is None or (isinstance(value, list) and len(value) == 2
-                             and all(v is None or type(v) is float for v in value))
+    return value is None or (
+        isinstance(value, list) and len(value) == 2 and all(v is None or type(v) is float for v in value)
+    )
 
 
 def test_graph_object_follows_the_contract():

@@ -13,7 +13,14 @@ from nanlint import __version__, catalog
 from nanlint.findings import Finding, GraphLocation, Severity, SourceLocation
 from nanlint.report import GraphResult, ReportOptions, Run, sarif
 from tests.report.samples import (
-    AWKWARD, COMPARISON, GRAPH_FINDINGS, LOG_SOFTMAX, NOTEBOOK, PAGES, SOURCE_FINDINGS, UNSAFE_FIX,
+    AWKWARD,
+    COMPARISON,
+    GRAPH_FINDINGS,
+    LOG_SOFTMAX,
+    NOTEBOOK,
+    PAGES,
+    SOURCE_FINDINGS,
+    UNSAFE_FIX,
 )
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -73,8 +80,9 @@ def test_schema_rejects_what_github_would_reject():
     assert len(schema_errors(log)) == 3
 
 
-@pytest.mark.parametrize("findings", [[], SOURCE_FINDINGS, GRAPH_FINDINGS, [AWKWARD]], ids=["none", "source",
-                                                                                          "graph", "awkward"])
+@pytest.mark.parametrize(
+    "findings", [[], SOURCE_FINDINGS, GRAPH_FINDINGS, [AWKWARD]], ids=["none", "source", "graph", "awkward"]
+)
 def test_valid_against_the_schema(findings):
     run = Run(command="check", findings=[rooted(f) for f in findings], errors=["x.py: cannot read"])
     assert schema_errors(json.loads(render_fixed(run))) == []
@@ -94,7 +102,10 @@ def test_driver():
 def test_levels_and_rule_index():
     results = _results([rooted(f) for f in [COMPARISON, LOG_SOFTMAX, NOTEBOOK]])
     assert [(r["ruleId"], r["ruleIndex"], r["level"]) for r in results] == [
-        ("NAN112", 1, "error"), ("NAN102", 0, "warning"), ("NAN113", 2, "note")]
+        ("NAN112", 1, "error"),
+        ("NAN102", 0, "warning"),
+        ("NAN113", 2, "note"),
+    ]
 
 
 def test_severity_override_changes_the_level_not_the_default():
@@ -106,9 +117,14 @@ def test_severity_override_changes_the_level_not_the_default():
 
 def test_source_location_is_repo_relative_with_a_region():
     [result] = _results([rooted(COMPARISON)])
-    assert result["locations"] == [{"physicalLocation": {
-        "artifactLocation": {"uri": "src/train.py", "uriBaseId": "%SRCROOT%"},
-        "region": {"startLine": 12, "startColumn": 8, "endLine": 12, "endColumn": 25}}}]
+    assert result["locations"] == [
+        {
+            "physicalLocation": {
+                "artifactLocation": {"uri": "src/train.py", "uriBaseId": "%SRCROOT%"},
+                "region": {"startLine": 12, "startColumn": 8, "endLine": 12, "endColumn": 25},
+            }
+        }
+    ]
 
 
 def test_relative_paths_resolve_against_the_working_directory(tmp_path, monkeypatch):
@@ -117,20 +133,27 @@ def test_relative_paths_resolve_against_the_working_directory(tmp_path, monkeypa
     finding = dataclasses.replace(COMPARISON, location=dataclasses.replace(COMPARISON.location, path="m/a b.py"))
     [result] = _results([finding], ReportOptions(root=str(tmp_path)))
     assert result["locations"][0]["physicalLocation"]["artifactLocation"] == {
-        "uri": "pkg/m/a%20b.py", "uriBaseId": "%SRCROOT%"}
+        "uri": "pkg/m/a%20b.py",
+        "uriBaseId": "%SRCROOT%",
+    }
 
 
 def test_path_outside_the_root_is_an_absolute_file_uri():
     [result] = _results([rooted(COMPARISON, "/elsewhere")])
-    assert result["locations"][0]["physicalLocation"]["artifactLocation"] == {
-        "uri": "file:///elsewhere/src/train.py"}
+    assert result["locations"][0]["physicalLocation"]["artifactLocation"] == {"uri": "file:///elsewhere/src/train.py"}
 
 
 def test_notebook_result_points_at_line_1_and_names_the_cell():
     # GitHub requires region.startLine (GH1003); cell lines match no line of the notebook's JSON
     [result] = _results([rooted(NOTEBOOK)])
-    assert result["locations"] == [{"physicalLocation": {
-        "artifactLocation": {"uri": "notebooks/explore.ipynb", "uriBaseId": "%SRCROOT%"}, "region": {"startLine": 1}}}]
+    assert result["locations"] == [
+        {
+            "physicalLocation": {
+                "artifactLocation": {"uri": "notebooks/explore.ipynb", "uriBaseId": "%SRCROOT%"},
+                "region": {"startLine": 1},
+            }
+        }
+    ]
     assert result["message"]["text"] == "cell 2, line 3: log(1 + x) loses precision for small x; use log1p(x)"
     assert result["properties"] == {"cell": 2, "line": 3, "column": 7}
     assert "fixes" not in result  # its edits are in cell coordinates, which SARIF regions cannot express
@@ -138,31 +161,53 @@ def test_notebook_result_points_at_line_1_and_names_the_cell():
 
 def test_fix_becomes_a_sarif_fix():
     [safe, unsafe] = _results([rooted(LOG_SOFTMAX), rooted(UNSAFE_FIX)])
-    assert safe["fixes"] == [{
-        "description": {"text": "Use log_softmax"},
-        "artifactChanges": [{
-            "artifactLocation": {"uri": "src/train.py", "uriBaseId": "%SRCROOT%"},
-            "replacements": [{"deletedRegion": {"startLine": 20, "startColumn": 12, "endLine": 20, "endColumn": 38},
-                              "insertedContent": {"text": "F.log_softmax(logits, dim=-1)"}}]}],
-        "properties": {"applicability": "safe"}}]
+    assert safe["fixes"] == [
+        {
+            "description": {"text": "Use log_softmax"},
+            "artifactChanges": [
+                {
+                    "artifactLocation": {"uri": "src/train.py", "uriBaseId": "%SRCROOT%"},
+                    "replacements": [
+                        {
+                            "deletedRegion": {"startLine": 20, "startColumn": 12, "endLine": 20, "endColumn": 38},
+                            "insertedContent": {"text": "F.log_softmax(logits, dim=-1)"},
+                        }
+                    ],
+                }
+            ],
+            "properties": {"applicability": "safe"},
+        }
+    ]
     assert unsafe["fixes"][0]["properties"] == {"applicability": "unsafe"}
     assert "fixes" not in _results([rooted(COMPARISON)])[0]
 
 
 def test_graph_result_points_at_the_model_with_a_logical_location():
     div, overflow, constant = _results([rooted(f) for f in GRAPH_FINDINGS])
-    assert div["locations"] == [{
-        "physicalLocation": {"artifactLocation": {"uri": "models/net.onnx", "uriBaseId": "%SRCROOT%"},
-                             "region": {"startLine": 1}},
-        "logicalLocations": [{"name": "Div_3", "kind": "function", "fullyQualifiedName": "models/net.onnx::Div_3"}],
-    }]
+    assert div["locations"] == [
+        {
+            "physicalLocation": {
+                "artifactLocation": {"uri": "models/net.onnx", "uriBaseId": "%SRCROOT%"},
+                "region": {"startLine": 1},
+            },
+            "logicalLocations": [{"name": "Div_3", "kind": "function", "fullyQualifiedName": "models/net.onnx::Div_3"}],
+        }
+    ]
     assert div["message"]["text"] == "Div_3 (Div): denominator can be 0 [static, cuda-fp16]"
-    assert div["properties"] == {"target": "cuda-fp16", "node": "Div_3", "op_type": "Div", "tensor": "div_out",
-                                 "evidence": "static", "bound": [None, None], "observed": None}
+    assert div["properties"] == {
+        "target": "cuda-fp16",
+        "node": "Div_3",
+        "op_type": "Div",
+        "tensor": "div_out",
+        "evidence": "static",
+        "bound": [None, None],
+        "observed": None,
+    }
     assert overflow["properties"]["observed"] == [-3.25, 71000.0]
     # A tensor without a producing node (an initializer) is a member, not a function.
     assert constant["locations"][0]["logicalLocations"] == [
-        {"name": "mask_fill", "kind": "member", "fullyQualifiedName": "models/net.onnx::mask_fill"}]
+        {"name": "mask_fill", "kind": "member", "fullyQualifiedName": "models/net.onnx::mask_fill"}
+    ]
     assert constant["message"]["text"] == "mask_fill: mask constant -1e9 becomes -inf in float16 [static, cuda-fp16]"
 
 
@@ -189,8 +234,9 @@ def test_fingerprints_do_not_depend_on_the_checkout_location():
 
 def test_graph_fingerprint_ignores_bounds_and_message():
     div = rooted(GRAPH_FINDINGS[0])
-    looser = dataclasses.replace(div, message="denominator can be 0 (|x| < 1e-3)",
-                                 evidence=dataclasses.replace(div.evidence, bound=(-1.0, 1.0)))
+    looser = dataclasses.replace(
+        div, message="denominator can be 0 (|x| < 1e-3)", evidence=dataclasses.replace(div.evidence, bound=(-1.0, 1.0))
+    )
     assert _results([div])[0]["partialFingerprints"] == _results([looser])[0]["partialFingerprints"]
     other_target = dataclasses.replace(div, location=dataclasses.replace(div.location, target="cpu"))
     assert _results([div])[0]["partialFingerprints"] != _results([other_target])[0]["partialFingerprints"]
@@ -198,24 +244,37 @@ def test_graph_fingerprint_ignores_bounds_and_message():
 
 def test_errors_are_tool_execution_notifications():
     log = json.loads(render_fixed(Run(command="check", findings=[], errors=["nope.py: no such file or directory"])))
-    assert log["runs"][0]["invocations"] == [{"executionSuccessful": False, "toolExecutionNotifications": [
-        {"level": "error", "message": {"text": "nope.py: no such file or directory"}}]}]
+    assert log["runs"][0]["invocations"] == [
+        {
+            "executionSuccessful": False,
+            "toolExecutionNotifications": [
+                {"level": "error", "message": {"text": "nope.py: no such file or directory"}}
+            ],
+        }
+    ]
     assert log["runs"][0]["results"] == [] and log["runs"][0]["tool"]["driver"]["rules"] == []
 
 
 def test_graph_run_with_several_models():
     a = rooted(GRAPH_FINDINGS[0])
     b = dataclasses.replace(a, location=dataclasses.replace(a.location, model=f"{ROOT}/other.onnx"))
-    run = Run(command="graph", findings=[a, b], checked=2,
-              graphs=[GraphResult(a.location.model, ("cpu",), [a]), GraphResult(b.location.model, ("cpu",), [b])])
+    run = Run(
+        command="graph",
+        findings=[a, b],
+        checked=2,
+        graphs=[GraphResult(a.location.model, ("cpu",), [a]), GraphResult(b.location.model, ("cpu",), [b])],
+    )
     results = json.loads(render_fixed(run))["runs"][0]["results"]
     assert [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results] == [
-        "models/net.onnx", "other.onnx"]
+        "models/net.onnx",
+        "other.onnx",
+    ]
 
 
 def test_graph_finding_without_node_or_tensor_has_no_logical_location():
-    bare = Finding("NAN799", "unsupported-op", "m", Severity.info, GraphLocation(f"{ROOT}/m.onnx", "cpu", None, None,
-                                                                                  None))
+    bare = Finding(
+        "NAN799", "unsupported-op", "m", Severity.info, GraphLocation(f"{ROOT}/m.onnx", "cpu", None, None, None)
+    )
     log = json.loads(sarif.render(Run(command="graph", findings=[bare]), OPTIONS))
     assert "logicalLocations" not in log["runs"][0]["results"][0]["locations"][0]
     assert schema_errors(log) == []

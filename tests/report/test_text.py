@@ -12,10 +12,7 @@ SOURCE_LINES = (
     "src/train.py:31:5: NAN104 log of `p`, which can be 0\n"
     "notebooks/explore.ipynb:cell 2:3:7: NAN113 [*] log(1 + x) loses precision for small x; use log1p(x)\n"
 )
-SOURCE_SUMMARY = (
-    "Found 4 findings (1 error, 2 warnings, 1 info).\n"
-    "[*] 2 fixable with the `--fix` option.\n"
-)
+SOURCE_SUMMARY = "Found 4 findings (1 error, 2 warnings, 1 info).\n[*] 2 fixable with the `--fix` option.\n"
 
 
 def test_source_findings_plain():
@@ -73,8 +70,10 @@ def test_statistics_sorts_by_count_then_code():
 def test_quiet_prints_findings_only():
     assert text.render(source_run(), ReportOptions(quiet=True)) == SOURCE_LINES
     assert text.render(source_run([]), ReportOptions(quiet=True)) == ""
-    assert text.render(source_run([COMPARISON]), ReportOptions(quiet=True, statistics=True)) == \
-        "    1\tNAN112\t    nan-comparison\n"
+    assert (
+        text.render(source_run([COMPARISON]), ReportOptions(quiet=True, statistics=True))
+        == "    1\tNAN112\t    nan-comparison\n"
+    )
 
 
 def test_nothing_found():
@@ -113,12 +112,21 @@ def test_graph_finding_without_node_or_tensor():
 
 
 def test_control_characters_cannot_break_lines():
-    assert text.line(AWKWARD, ReportOptions()) == \
-        "data,v1/odd:name.py:2:1: NAN105 100% of x / s: s can be 0,\\r\\nthen inf"
-    hostile = Finding("NAN502", "division-by-zero", "m", Severity.error,
-                      GraphLocation("m.onnx", "cpu", "evil\nm.onnx:1:1: NAN112 forged\x1b[2J", "Div", None))
-    assert text.line(hostile, ReportOptions()) == \
-        "m.onnx:evil\\nm.onnx:1:1: NAN112 forged\\x1b[2J (Div) NAN502 m [static, cpu]"
+    assert (
+        text.line(AWKWARD, ReportOptions())
+        == "data,v1/odd:name.py:2:1: NAN105 100% of x / s: s can be 0,\\r\\nthen inf"
+    )
+    hostile = Finding(
+        "NAN502",
+        "division-by-zero",
+        "m",
+        Severity.error,
+        GraphLocation("m.onnx", "cpu", "evil\nm.onnx:1:1: NAN112 forged\x1b[2J", "Div", None),
+    )
+    assert (
+        text.line(hostile, ReportOptions())
+        == "m.onnx:evil\\nm.onnx:1:1: NAN112 forged\\x1b[2J (Div) NAN502 m [static, cpu]"
+    )
 
 
 def test_notebook_location_names_the_cell():

@@ -38,13 +38,13 @@ def mutate(data: bytes, rng: random.Random) -> bytes:
             data[position] ^= 1 << rng.randrange(8)
     elif kind == "splice":
         start = rng.randrange(len(data))
-        data[start:start] = data[rng.randrange(len(data)):][: rng.randint(1, 64)]
+        data[start:start] = data[rng.randrange(len(data)) :][: rng.randint(1, 64)]
     elif kind == "zero":
         start = rng.randrange(len(data))
-        data[start:start + rng.randint(1, 32)] = bytes(min(32, len(data) - start))
+        data[start : start + rng.randint(1, 32)] = bytes(min(32, len(data) - start))
     else:
         start = rng.randrange(len(data))
-        data += data[start:start + rng.randint(1, 128)]
+        data += data[start : start + rng.randint(1, 128)]
     return bytes(data)
 
 
@@ -53,8 +53,20 @@ def limit_memory() -> None:
 
 
 def run_cli(paths: list[Path], *extra: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "nanlint", "graph", *map(str, paths), "--format", "json", "--samples", "2",
-               "--target", "cuda-fp16", *extra]
+    command = [
+        sys.executable,
+        "-m",
+        "nanlint",
+        "graph",
+        *map(str, paths),
+        "--format",
+        "json",
+        "--samples",
+        "2",
+        "--target",
+        "cuda-fp16",
+        *extra,
+    ]
     return subprocess.run(command, capture_output=True, text=True, timeout=TIME_LIMIT, preexec_fn=limit_memory)
 
 
@@ -95,13 +107,22 @@ def hostile_models(directory: Path) -> dict[str, Path]:
     made = {
         "wrong_opset": _model([relu], [x], [y], opset=99),
         "ancient_opset": _model([relu], [x], [y], opset=1),
-        "cycle": _model([helper.make_node("Add", ["x", "b"], ["a"]), helper.make_node("Relu", ["a"], ["b"]),
-                         helper.make_node("Identity", ["a"], ["y"])], [x], [y]),
-        "gigantic_shape": _model([relu], [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2**20, 2**20])],
-                                 [y]),
-        "gigantic_constant": _model([helper.make_node("ConstantOfShape", ["shape"], ["big"]),
-                                     helper.make_node("Identity", ["x"], ["y"])], [x], [y],
-                                    [numpy_helper.from_array(np.array([2**20, 2**20, 2**10], np.int64), "shape")]),
+        "cycle": _model(
+            [
+                helper.make_node("Add", ["x", "b"], ["a"]),
+                helper.make_node("Relu", ["a"], ["b"]),
+                helper.make_node("Identity", ["a"], ["y"]),
+            ],
+            [x],
+            [y],
+        ),
+        "gigantic_shape": _model([relu], [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2**20, 2**20])], [y]),
+        "gigantic_constant": _model(
+            [helper.make_node("ConstantOfShape", ["shape"], ["big"]), helper.make_node("Identity", ["x"], ["y"])],
+            [x],
+            [y],
+            [numpy_helper.from_array(np.array([2**20, 2**20, 2**10], np.int64), "shape")],
+        ),
         "undefined_input": _model([helper.make_node("Relu", ["nowhere"], ["y"])], [x], [y]),
     }
     paths = {}
@@ -114,8 +135,7 @@ def hostile_models(directory: Path) -> dict[str, Path]:
     proto = _model([helper.make_node("Add", ["x", "w"], ["y"])], [x], [y], [weights])
     inner = directory / "inner"
     inner.mkdir()
-    onnx.save_model(proto, str(inner / "escape.onnx"), save_as_external_data=True, location="w.bin",
-                    size_threshold=0)
+    onnx.save_model(proto, str(inner / "escape.onnx"), save_as_external_data=True, location="w.bin", size_threshold=0)
     (outside / "w.bin").write_bytes((inner / "w.bin").read_bytes())
     escaped = onnx.load(str(inner / "escape.onnx"), load_external_data=False)
     for entry in escaped.graph.initializer[0].external_data:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nanlint import catalog
 from nanlint.config import Settings
@@ -20,14 +21,40 @@ from nanlint.source.fixes import fix_source
 ALL = Settings(select=("ALL",))
 ROOT = Path(__file__).resolve().parents[2]
 
-SNIPPETS = [block for page in catalog.load().values() for title in ("Example", "Use instead")
-            for block in page.examples(title)]
+SNIPPETS = [
+    block for page in catalog.load().values() for title in ("Example", "Use instead") for block in page.examples(title)
+]
 SNIPPETS += [p.read_text() for p in sorted((ROOT / "fixtures").rglob("*.py")) if p.stat().st_size < 20_000]
-SNIPPETS += ["import torch\nimport torch.nn.functional as F\n\ndef loss(logits, y, mask):\n"
-             "    p = torch.softmax(logits, -1)\n    nll = -torch.log(p.gather(1, y[:, None]))\n"
-             "    return (nll * mask).sum() / mask.sum()\n"]
-TOKENS = ["np.log(", "torch.exp(", ")", "(", " / ", ".sum()", " + 1e-8", "float('nan')", "== np.nan", "\n",
-          "    ", "lambda x: ", "-1e9", "softmax(x, -1)", "**2", "[", "]", ":", ",", "if x > 0 else", "\\", "'", '"']
+SNIPPETS += [
+    "import torch\nimport torch.nn.functional as F\n\ndef loss(logits, y, mask):\n"
+    "    p = torch.softmax(logits, -1)\n    nll = -torch.log(p.gather(1, y[:, None]))\n"
+    "    return (nll * mask).sum() / mask.sum()\n"
+]
+TOKENS = [
+    "np.log(",
+    "torch.exp(",
+    ")",
+    "(",
+    " / ",
+    ".sum()",
+    " + 1e-8",
+    "float('nan')",
+    "== np.nan",
+    "\n",
+    "    ",
+    "lambda x: ",
+    "-1e9",
+    "softmax(x, -1)",
+    "**2",
+    "[",
+    "]",
+    ":",
+    ",",
+    "if x > 0 else",
+    "\\",
+    "'",
+    '"',
+]
 
 
 def assert_positions_inside(source: str, findings) -> None:

@@ -45,9 +45,11 @@ def test_functions_have_their_own_names_and_see_module_constants():
 
 
 def test_self_attributes_are_shared_by_methods_of_one_class():
-    source = ("class A:\n    def __init__(self):\n        self.w = make()\n"
-              "    def forward(self):\n        use(self.w)\n"
-              "class B:\n    def forward(self):\n        use(self.w)\n")
+    source = (
+        "class A:\n    def __init__(self):\n        self.w = make()\n"
+        "    def forward(self):\n        use(self.w)\n"
+        "class B:\n    def forward(self):\n        use(self.w)\n"
+    )
     assert values_at_calls(source) == ["make()", None]
 
 

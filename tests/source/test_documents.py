@@ -14,11 +14,16 @@ from tests.helpers import lint
 def notebook(*cells: str | tuple[str, str]) -> bytes:
     def cell(spec):
         kind, text = spec if isinstance(spec, tuple) else ("code", spec)
-        return {"cell_type": kind, "metadata": {}, "source": text.splitlines(keepends=True),
-                **({"outputs": [], "execution_count": None} if kind == "code" else {})}
+        return {
+            "cell_type": kind,
+            "metadata": {},
+            "source": text.splitlines(keepends=True),
+            **({"outputs": [], "execution_count": None} if kind == "code" else {}),
+        }
 
-    return json.dumps({"cells": [cell(c) for c in cells], "metadata": {}, "nbformat": 4,
-                       "nbformat_minor": 5}, indent=1).encode()
+    return json.dumps(
+        {"cells": [cell(c) for c in cells], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, indent=1
+    ).encode()
 
 
 def test_pep263_encoding_is_honoured():
@@ -30,10 +35,13 @@ def test_bom_is_dropped():
     assert read_document("a.py", b"\xef\xbb\xbfx = 1\n").text == "x = 1\n"
 
 
-@pytest.mark.parametrize("data,message", [
-    (b"x = 1\x00\n", "file contains NUL bytes; not Python source"),
-    (b"x = '\xff'\n", "cannot decode as utf-8: invalid byte at offset 5"),
-])
+@pytest.mark.parametrize(
+    "data,message",
+    [
+        (b"x = 1\x00\n", "file contains NUL bytes; not Python source"),
+        (b"x = '\xff'\n", "cannot decode as utf-8: invalid byte at offset 5"),
+    ],
+)
 def test_unreadable_bytes(data, message):
     with pytest.raises(DocumentError) as error:
         read_document("a.py", data)
@@ -47,8 +55,7 @@ def test_huge_files_are_refused(monkeypatch):
 
 
 def test_magics_become_blank_lines():
-    assert cell_lines("%matplotlib inline\nx = 1\n!ls\nfiles = !ls\nobj?\ny = 2") == \
-        ["", "x = 1", "", "", "", "y = 2"]
+    assert cell_lines("%matplotlib inline\nx = 1\n!ls\nfiles = !ls\nobj?\ny = 2") == ["", "x = 1", "", "", "", "y = 2"]
 
 
 def test_non_python_cell_magics_blank_the_cell_and_timing_magics_keep_it():
@@ -70,8 +77,7 @@ def test_notebook_findings_report_cell_and_line(tmp_path):
 
     result = check_paths([path], Settings(root=tmp_path), CheckOptions(use_cache=False))
     [finding] = result.findings
-    assert (finding.code, finding.location.cell, finding.location.line, finding.location.column) == \
-        ("NAN112", 2, 2, 7)
+    assert (finding.code, finding.location.cell, finding.location.line, finding.location.column) == ("NAN112", 2, 2, 7)
 
 
 def test_a_broken_cell_is_reported_and_the_other_cells_are_still_linted():

@@ -42,16 +42,27 @@ def test_directories_are_walked_in_order_with_display_paths_joined(tmp_path):
 
 
 def test_default_and_configured_excludes(tmp_path):
-    tree(tmp_path, {"a.py": BAD, ".venv/lib/x.py": BAD, "build/gen.py": BAD, "gen/skip.py": BAD,
-                    "keep/gen/kept.py": BAD})
+    tree(
+        tmp_path, {"a.py": BAD, ".venv/lib/x.py": BAD, "build/gen.py": BAD, "gen/skip.py": BAD, "keep/gen/kept.py": BAD}
+    )
     settings = dataclasses.replace(Settings(root=tmp_path), extend_exclude=("gen/*",))
     findings, _ = run([tmp_path], tmp_path, settings=settings)
     assert sorted(Path(p).relative_to(tmp_path).as_posix() for p, *_ in findings) == ["a.py", "keep/gen/kept.py"]
 
 
 def test_gitignore_is_respected_unless_disabled(tmp_path):
-    tree(tmp_path, {".git/HEAD": "", ".gitignore": "ignored/\n*.gen.py\n", "ignored/a.py": BAD, "x.gen.py": BAD,
-                    "sub/.gitignore": "local.py\n", "sub/local.py": BAD, "sub/kept.py": BAD})
+    tree(
+        tmp_path,
+        {
+            ".git/HEAD": "",
+            ".gitignore": "ignored/\n*.gen.py\n",
+            "ignored/a.py": BAD,
+            "x.gen.py": BAD,
+            "sub/.gitignore": "local.py\n",
+            "sub/local.py": BAD,
+            "sub/kept.py": BAD,
+        },
+    )
     findings, _ = run([tmp_path], tmp_path)
     assert [Path(p).name for p, *_ in findings] == ["kept.py"]
     settings = dataclasses.replace(Settings(root=tmp_path), respect_gitignore=False)
@@ -75,10 +86,15 @@ def test_per_file_ignores(tmp_path):
 def test_missing_paths_and_unreadable_files_are_errors_but_the_rest_is_checked(tmp_path):
     tree(tmp_path, {"a.py": BAD, "broken.py": "def (:\n", "nul.py": b"x\x00"})
     findings, result = run([tmp_path, tmp_path / "missing.py"], tmp_path)
-    assert [(Path(p).name, c) for p, c, _ in findings] == [("a.py", "NAN112"), ("broken.py", "NAN900"),
-                                                          ("nul.py", "NAN900")]
-    assert result.errors == [f"{tmp_path / 'missing.py'}: no such file or directory",
-                             "2 files could not be read (see NAN900)"]
+    assert [(Path(p).name, c) for p, c, _ in findings] == [
+        ("a.py", "NAN112"),
+        ("broken.py", "NAN900"),
+        ("nul.py", "NAN900"),
+    ]
+    assert result.errors == [
+        f"{tmp_path / 'missing.py'}: no such file or directory",
+        "2 files could not be read (see NAN900)",
+    ]
 
 
 def test_workers_give_the_same_findings_as_one_process(tmp_path):
@@ -131,8 +147,10 @@ def test_stdin_with_a_filename(tmp_path):
     command = [sys.executable, "-m", "nanlint", "check", "-", "--stdin-filename", "pkg/mod.py", "--no-cache"]
     done = subprocess.run(command, input=BAD, capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 1
-    assert done.stdout.splitlines()[0] == \
-        "pkg/mod.py:2:7: NAN112 [*] comparison with NaN is always False; use isnan() to test for NaN"
+    assert (
+        done.stdout.splitlines()[0]
+        == "pkg/mod.py:2:7: NAN112 [*] comparison with NaN is always False; use isnan() to test for NaN"
+    )
 
 
 def test_nothing_is_written_without_fix(tmp_path):
@@ -161,9 +179,11 @@ def test_a_star_in_a_path_pattern_stays_inside_one_directory(tmp_path):
 def test_long_generated_expressions_are_linted_not_nan900():
     from nanlint.source.engine import lint_text
 
-    source = ("import numpy as np\ny = np.log(x + " + " + ".join(["1.0"] * 900) + ")\n"
-              "z = x / (" + " + ".join(f"a{i}" for i in range(900)) + ")\n"
-              "w = x == np.nan\n")
+    source = (
+        "import numpy as np\ny = np.log(x + " + " + ".join(["1.0"] * 900) + ")\n"
+        "z = x / (" + " + ".join(f"a{i}" for i in range(900)) + ")\n"
+        "w = x == np.nan\n"
+    )
     assert [f.code for f in lint_text(source)] == ["NAN112"]
 
 
@@ -176,6 +196,7 @@ def test_parsing_skips_libcst_validation_only_while_it_parses(monkeypatch):
     source = "import torch\ny = torch.log(torch.softmax(x, dim=-1))\n"
     module, _ = parse(Document(path="m.py", text=source))
     assert module.code == source  # the trusted parse builds the same tree (round trip)
+
     def crash(text):
         cst.Name("not a name")  # not validated inside the parse
         raise RecursionError

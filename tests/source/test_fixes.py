@@ -81,9 +81,21 @@ def test_encoding_bom_and_crlf_are_preserved(probe):
 
 
 def notebook_bytes(cells: list[str], indent: int = 1) -> bytes:
-    nb = {"cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
-                     "source": c.splitlines(keepends=True)} for c in cells],
-          "metadata": {"kernelspec": {"name": "python3"}}, "nbformat": 4, "nbformat_minor": 5}
+    nb = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "metadata": {},
+                "outputs": [],
+                "source": c.splitlines(keepends=True),
+            }
+            for c in cells
+        ],
+        "metadata": {"kernelspec": {"name": "python3"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
     return (json.dumps(nb, indent=indent, ensure_ascii=False) + "\n").encode()
 
 
@@ -106,8 +118,9 @@ def test_cli_fix_writes_only_files_that_change(probe, tmp_path):
     (tmp_path / "bad.py").write_text(SOURCE)
     (tmp_path / "clean.py").write_text("x = 1\n")
     clean_before = (tmp_path / "clean.py").stat().st_mtime_ns
-    result = CliRunner().invoke(main, ["check", str(tmp_path), "--fix", "--select", "NAN112", "--no-cache",
-                                       "--show-fixes"])
+    result = CliRunner().invoke(
+        main, ["check", str(tmp_path), "--fix", "--select", "NAN112", "--no-cache", "--show-fixes"]
+    )
     assert (tmp_path / "bad.py").read_text() == "import numpy as np\na = np.isnan(x)\nb = y != np.nan\n"
     assert (tmp_path / "clean.py").stat().st_mtime_ns == clean_before
     assert result.exit_code == 1
@@ -118,13 +131,15 @@ def test_cli_fix_writes_only_files_that_change(probe, tmp_path):
         "(1 hidden fix can be enabled with the `--unsafe-fixes` option.)\n"
         "Fixed 1 finding:\n"
         f"- {tmp_path / 'bad.py'}:\n"
-        "    1 \u00d7 NAN112 (nan-comparison)\n")
+        "    1 \u00d7 NAN112 (nan-comparison)\n"
+    )
 
 
 def test_cli_diff_writes_nothing(probe, tmp_path):
     (tmp_path / "bad.py").write_text(SOURCE)
-    result = CliRunner().invoke(main, ["check", str(tmp_path / "bad.py"), "--diff", "--select", "NAN112",
-                                       "--no-cache", "--unsafe-fixes"])
+    result = CliRunner().invoke(
+        main, ["check", str(tmp_path / "bad.py"), "--diff", "--select", "NAN112", "--no-cache", "--unsafe-fixes"]
+    )
     assert (tmp_path / "bad.py").read_text() == SOURCE
     assert result.exit_code == 1
     path = str(tmp_path / "bad.py")
@@ -151,8 +166,10 @@ def test_add_noqa_then_clean_and_merges_with_existing(tmp_path):
     runner = CliRunner()
     result = runner.invoke(main, ["check", str(path), "--add-noqa", "--select", "NAN112", "--no-cache"])
     assert result.output == "Added 2 suppressions.\n"
-    assert path.read_text() == ("import numpy as np\na = x == np.nan  # nanlint: ignore[NAN112]\n"
-                                "b = x == np.nan  # nanlint: ignore[NAN104, NAN112]\n")
+    assert path.read_text() == (
+        "import numpy as np\na = x == np.nan  # nanlint: ignore[NAN112]\n"
+        "b = x == np.nan  # nanlint: ignore[NAN104, NAN112]\n"
+    )
     assert runner.invoke(main, ["check", str(path), "--select", "NAN112", "--no-cache"]).exit_code == 0
 
 

@@ -26,20 +26,46 @@ def analysed(source: str, question):
     return answers
 
 
-@pytest.mark.parametrize("name,expected", [
-    ("log_std", True), ("actor_log_std", True), ("LOG_STD", True), ("_log_std", True), ("log_std2", True),
-    ("log_std_raw", True), ("log_stdev", False), ("dialog_std", False), ("catalog_scale", False), ("std", False),
-])
+@pytest.mark.parametrize(
+    "name,expected",
+    [
+        ("log_std", True),
+        ("actor_log_std", True),
+        ("LOG_STD", True),
+        ("_log_std", True),
+        ("log_std2", True),
+        ("log_std_raw", True),
+        ("log_stdev", False),
+        ("dialog_std", False),
+        ("catalog_scale", False),
+        ("std", False),
+    ],
+)
 def test_name_stems_match_at_word_boundaries(name, expected):
     assert guards.names_match(name, ("log_std", "log_scale")) is expected
 
 
-@pytest.mark.parametrize("expression,expected", [
-    ("1e-8", True), ("eps", True), ("self.eps", True), ("EPSILON", True), ("layer_norm_eps", True),
-    ("torch.finfo(x.dtype).eps", True), ("np.finfo(np.float32).tiny", True), ("K.epsilon()", True),
-    ("torch.tensor(1e-6)", True), ("smooth", True), ("1", True), ("0", False), ("-1e-8", False),
-    ("steps", False), ("epsilon_greedy_steps", True), ("x", False),
-])
+@pytest.mark.parametrize(
+    "expression,expected",
+    [
+        ("1e-8", True),
+        ("eps", True),
+        ("self.eps", True),
+        ("EPSILON", True),
+        ("layer_norm_eps", True),
+        ("torch.finfo(x.dtype).eps", True),
+        ("np.finfo(np.float32).tiny", True),
+        ("K.epsilon()", True),
+        ("torch.tensor(1e-6)", True),
+        ("smooth", True),
+        ("1", True),
+        ("0", False),
+        ("-1e-8", False),
+        ("steps", False),
+        ("epsilon_greedy_steps", True),
+        ("x", False),
+    ],
+)
 def test_positive_constants(expression, expected):
     source = f"import torch\nimport numpy as np\nfrom keras import backend as K\nprobe({expression})\n"
     assert analysed(source, guards.is_eps) == [expected]
@@ -65,15 +91,18 @@ def test_condition_variables_follow_names_of_tests():
     assert analysed(source, guards.condition_variables) == [{"ok", "a", "b"}]
 
 
-@pytest.mark.parametrize("expression,enclose,expected", [
-    ("p", False, "p + 1e-8"),
-    ("p", True, "(p + 1e-8)"),
-    ("(p)", True, "p + 1e-8"),
-    ("1 - p", True, "(1 - p + 1e-8)"),
-    ("a if c else b", False, "(a if c else b) + 1e-8"),
-    ("a | b", False, "(a | b) + 1e-8"),
-    ("-p", False, "-p + 1e-8"),
-])
+@pytest.mark.parametrize(
+    "expression,enclose,expected",
+    [
+        ("p", False, "p + 1e-8"),
+        ("p", True, "(p + 1e-8)"),
+        ("(p)", True, "p + 1e-8"),
+        ("1 - p", True, "(1 - p + 1e-8)"),
+        ("a if c else b", False, "(a if c else b) + 1e-8"),
+        ("a | b", False, "(a | b) + 1e-8"),
+        ("-p", False, "-p + 1e-8"),
+    ],
+)
 def test_plus_eps_parenthesises_only_where_needed(expression, enclose, expected):
     assert analysed(f"probe({expression})\n", lambda ctx, e: guards.plus_eps(ctx, e, 1e-8, enclose)) == [expected]
 

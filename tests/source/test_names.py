@@ -5,9 +5,9 @@ from __future__ import annotations
 import libcst as cst
 import pytest
 
+from nanlint.source.engine import _ImportTracker
 from nanlint.source.rule import Context
 from nanlint.source.traversal import Dispatcher
-from nanlint.source.engine import _ImportTracker
 
 
 def resolve_last_call(source: str):
@@ -22,22 +22,25 @@ def resolve_last_call(source: str):
     return ctx, ctx.call(expr)
 
 
-@pytest.mark.parametrize("source,op,qualified", [
-    ("import torch as T\nT.log(x)", "log", "torch.log"),
-    ("from torch import log as L\nL(x)", "log", "torch.log"),
-    ("import torch.nn.functional as F\nF.softmax(x, -1)", "softmax", "torch.nn.functional.softmax"),
-    ("import tensorflow.compat.v1 as tf\ntf.log(x)", "log", "tensorflow.log"),
-    ("import tensorflow as tf\ntf.math.log(x)", "log", "tensorflow.math.log"),
-    ("import tensorflow as tf\ntf.keras.backend.exp(x)", "exp", "keras.backend.exp"),
-    ("from tensorflow.keras import backend as K\nK.log(x)", "log", "keras.backend.log"),
-    ("import jax.numpy as jnp\njnp.exp(x)", "exp", "jax.numpy.exp"),
-    ("import jax\njax.nn.softmax(x)", "softmax", "jax.nn.softmax"),
-    ("from scipy.special import expit\nexpit(x)", "sigmoid", "scipy.special.expit"),
-    ("import math\nmath.sqrt(x)", "sqrt", "math.sqrt"),
-    ("import numpy as np\nnp.linalg.norm(x)", "norm", "numpy.linalg.norm"),
-    ("import torch\ntorch.special.expit(x)", "sigmoid", "torch.special.expit"),
-    ("max(n, 1)", "maximum", "builtins.max"),
-])
+@pytest.mark.parametrize(
+    "source,op,qualified",
+    [
+        ("import torch as T\nT.log(x)", "log", "torch.log"),
+        ("from torch import log as L\nL(x)", "log", "torch.log"),
+        ("import torch.nn.functional as F\nF.softmax(x, -1)", "softmax", "torch.nn.functional.softmax"),
+        ("import tensorflow.compat.v1 as tf\ntf.log(x)", "log", "tensorflow.log"),
+        ("import tensorflow as tf\ntf.math.log(x)", "log", "tensorflow.math.log"),
+        ("import tensorflow as tf\ntf.keras.backend.exp(x)", "exp", "keras.backend.exp"),
+        ("from tensorflow.keras import backend as K\nK.log(x)", "log", "keras.backend.log"),
+        ("import jax.numpy as jnp\njnp.exp(x)", "exp", "jax.numpy.exp"),
+        ("import jax\njax.nn.softmax(x)", "softmax", "jax.nn.softmax"),
+        ("from scipy.special import expit\nexpit(x)", "sigmoid", "scipy.special.expit"),
+        ("import math\nmath.sqrt(x)", "sqrt", "math.sqrt"),
+        ("import numpy as np\nnp.linalg.norm(x)", "norm", "numpy.linalg.norm"),
+        ("import torch\ntorch.special.expit(x)", "sigmoid", "torch.special.expit"),
+        ("max(n, 1)", "maximum", "builtins.max"),
+    ],
+)
 def test_function_forms(source, op, qualified):
     _, call = resolve_last_call(source)
     assert (call.op, call.qualified, call.method) == (op, qualified, False)
@@ -57,8 +60,10 @@ def test_a_module_attribute_is_not_a_method_call():
 
 
 def test_module_instances_compute_their_op():
-    source = "import torch.nn as nn\nclass M:\n    def __init__(self):\n        self.act = nn.Softmax(-1)\n" \
-             "    def forward(self, x):\n        return self.act(x)\n"
+    source = (
+        "import torch.nn as nn\nclass M:\n    def __init__(self):\n        self.act = nn.Softmax(-1)\n"
+        "    def forward(self, x):\n        return self.act(x)\n"
+    )
     module = cst.parse_module(source)
     ctx = Context(module=module)
     seen = []
@@ -89,10 +94,21 @@ def test_spelling_uses_the_files_aliases():
     assert ctx.spelling("jax.numpy.log1p") is None
 
 
-@pytest.mark.parametrize("expr,value", [
-    ("1e-8", 1e-8), ("-1e9", -1e9), ("2 ** -10", 2 ** -10), ("1 / 255", 1 / 255), ("float('-inf')", float("-inf")),
-    ("-np.inf", float("-inf")), ("EPS", 1e-12), ("-EPS * 2", -2e-12), ("x", None), ("f(1)", None),
-])
+@pytest.mark.parametrize(
+    "expr,value",
+    [
+        ("1e-8", 1e-8),
+        ("-1e9", -1e9),
+        ("2 ** -10", 2**-10),
+        ("1 / 255", 1 / 255),
+        ("float('-inf')", float("-inf")),
+        ("-np.inf", float("-inf")),
+        ("EPS", 1e-12),
+        ("-EPS * 2", -2e-12),
+        ("x", None),
+        ("f(1)", None),
+    ],
+)
 def test_constants_fold_through_module_names(expr, value):
     ctx, _ = resolve_last_call(f"import numpy as np\nEPS = 1e-12\nprint({expr})")
     arg = ctx.module.body[-1].body[0].value.args[0].value
@@ -105,7 +121,9 @@ def test_a_method_called_on_self_is_the_classs_own_method():
 
 
 def test_spelling_through_canonical_prefixes():
-    ctx, _ = resolve_last_call("import tensorflow.compat.v1 as tf\nfrom tensorflow.keras import backend as K\ntf.log(x)")
+    ctx, _ = resolve_last_call(
+        "import tensorflow.compat.v1 as tf\nfrom tensorflow.keras import backend as K\ntf.log(x)"
+    )
     assert ctx.spelling("tensorflow.nn.log_softmax") == "tf.nn.log_softmax"
     assert ctx.spelling("keras.backend.logsumexp") == "K.logsumexp"
 

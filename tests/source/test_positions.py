@@ -18,15 +18,23 @@ SOURCES = {
     "decorators and comments": (
         "import torch\n\n\n# a comment\n@decorator(1)\n@other\ndef f(x):  # trailing\n    '''doc'''\n\n"
         "    # inside\n    return torch.log(x)\n\n\nclass A(Base):\n    eps = 1e-8\n\n    @staticmethod\n"
-        "    def g(y, *, z=2):\n        if y:\n            return y / z\n        a = 1; b = 2\n        return a\n"),
+        "    def g(y, *, z=2):\n        if y:\n            return y / z\n        a = 1; b = 2\n        return a\n"
+    ),
     "tabs and nested classes": "class A:\n\tclass B:\n\t\tdef f(self):\n\t\t\treturn 1\n\tx = [\n\t\t1,\n\t\t2]\n",
     "crlf": "import numpy as np\r\n\r\ndef f(x):\r\n    return np.exp(x) / np.exp(x).sum()\r\n",
     "multiline strings": 'x = """\nline\n"""\ndef f():\n    s = f"{1}\\n"\n    return """a\nb"""\n',
-    "async and with": ("async def f():\n    async with a as b:\n        await b\n    with c:\n        pass\n"
-                       "if x:\n    pass\nelif y:\n    pass\nelse:\n    z = 1\n"),
+    "async and with": (
+        "async def f():\n    async with a as b:\n        await b\n    with c:\n        pass\n"
+        "if x:\n    pass\nelif y:\n    pass\nelse:\n    z = 1\n"
+    ),
 }
-SOURCES.update({f"rule page {code} {i}": block for code, page in sorted(catalog.load().items())
-                for i, block in enumerate(page.examples("Example") + page.examples("Use instead"))})
+SOURCES.update(
+    {
+        f"rule page {code} {i}": block
+        for code, page in sorted(catalog.load().items())
+        for i, block in enumerate(page.examples("Example") + page.examples("Use instead"))
+    }
+)
 SOURCES.update({str(p.relative_to(ROOT)): p.read_text() for p in sorted((ROOT / "nanlint" / "source").glob("*.py"))})
 
 

@@ -33,9 +33,10 @@ import json
 import math
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -72,19 +73,27 @@ class DtypeInfo:
 
 def _ieee(name: str, mantissa_bits: int, max_exponent: int, min_exponent: int, onnx_type: int) -> DtypeInfo:
     """Facts of a binary float with `mantissa_bits` stored fraction bits."""
-    top = 2.0 ** max_exponent
-    largest = (2.0 - 2.0 ** -mantissa_bits) * top
+    top = 2.0**max_exponent
+    largest = (2.0 - 2.0**-mantissa_bits) * top
     half_ulp = 2.0 ** (max_exponent - mantissa_bits - 1)
-    return DtypeInfo(name, largest, min(largest + half_ulp, sys.float_info.max), 2.0 ** (min_exponent - mantissa_bits),
-                     2.0 ** min_exponent, 2.0 ** -mantissa_bits, onnx_type)
+    return DtypeInfo(
+        name,
+        largest,
+        min(largest + half_ulp, sys.float_info.max),
+        2.0 ** (min_exponent - mantissa_bits),
+        2.0**min_exponent,
+        2.0**-mantissa_bits,
+        onnx_type,
+    )
 
 
 DTYPES: dict[str, DtypeInfo] = {
     "float16": _ieee("float16", 10, 15, -14, 10),
     "bfloat16": _ieee("bfloat16", 7, 127, -126, 16),
     "float32": _ieee("float32", 23, 127, -126, 1),
-    "float64": DtypeInfo("float64", sys.float_info.max, sys.float_info.max, 5e-324, sys.float_info.min,
-                         sys.float_info.epsilon, 11),
+    "float64": DtypeInfo(
+        "float64", sys.float_info.max, sys.float_info.max, 5e-324, sys.float_info.min, sys.float_info.epsilon, 11
+    ),
 }
 BY_ONNX_TYPE = {info.onnx_type: info for info in DTYPES.values()}
 REDUCED = ("float16", "bfloat16")
@@ -166,8 +175,9 @@ def _load_file(path: Path, seen: tuple[str, ...] = ()) -> Profile:
         data = tomllib.loads(raw.decode("utf-8")) if path.suffix == ".toml" else json.loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:
         message = " ".join(str(exc).split())
-        raise ProfileError(f"target profile {path}: invalid {'TOML' if path.suffix == '.toml' else 'JSON'}: "
-                           f"{message}") from None
+        raise ProfileError(
+            f"target profile {path}: invalid {'TOML' if path.suffix == '.toml' else 'JSON'}: {message}"
+        ) from None
     try:
         return _parse(data, path, seen)
     except ProfileError as exc:
@@ -190,7 +200,7 @@ def _parse(data: Any, path: Path, seen: tuple[str, ...]) -> Profile:
     _dtype("float", float_dtype, allow_model=True)
     constants = data.get("constants", base.constants if base else "round")
     if constants not in ("round", "clip"):
-        raise ProfileError(f"'constants' must be \"round\" or \"clip\", got {constants!r}")
+        raise ProfileError(f'\'constants\' must be "round" or "clip", got {constants!r}')
     flush = data.get("flush_subnormals", base.flush_subnormals if base else False)
     if not isinstance(flush, bool):
         raise ProfileError("'flush_subnormals' must be true or false")

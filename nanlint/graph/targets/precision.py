@@ -17,8 +17,9 @@ from nanlint.graph.targets import BY_ONNX_TYPE, DTYPES, DtypeInfo, OpPrecision, 
 
 _NARROWEST_FIRST = ("float16", "bfloat16", "float32", "float64")
 _FLOAT32 = onnx.TensorProto.FLOAT
-_BOOL_OPS = frozenset({"Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual", "And", "Or", "Xor", "Not",
-                       "IsNaN", "IsInf"})
+_BOOL_OPS = frozenset(
+    {"Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual", "And", "Or", "Xor", "Not", "IsNaN", "IsInf"}
+)
 _INT64_OPS = frozenset({"Shape", "Size", "ArgMax", "ArgMin", "NonZero", "NonMaxSuppression"})
 
 

@@ -3,10 +3,8 @@
 Importing this package fills the registry; `lookup(domain, op_type)` finds an op's entry.
 """
 
-from nanlint.graph.transfer.registry import FAMILIES, REGISTRY, OpEntry, lookup, ops_markdown, register, supported_ops
-
 # Families register their ops on import (order is irrelevant).
-from nanlint.graph.transfer import (  # noqa: E402,F401
+from nanlint.graph.transfer import (  # noqa: F401
     arithmetic,
     contrib,
     control_flow,
@@ -19,5 +17,6 @@ from nanlint.graph.transfer import (  # noqa: E402,F401
     reduction,
     shape,
 )
+from nanlint.graph.transfer.registry import FAMILIES, REGISTRY, OpEntry, lookup, ops_markdown, register, supported_ops
 
 __all__ = ["FAMILIES", "REGISTRY", "OpEntry", "lookup", "ops_markdown", "register", "supported_ops"]

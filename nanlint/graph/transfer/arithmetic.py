@@ -48,8 +48,12 @@ def _minus_own_maximum(ctx: NodeContext) -> bool:
     return bool(keepdims) or reduces_all
 
 
-@register("arithmetic", "Mul", depth="widen", note="a product of two varying operands widens; x * 1/rms(x) "
-                                                   "patterns are bounded by sqrt(N)")
+@register(
+    "arithmetic",
+    "Mul",
+    depth="widen",
+    note="a product of two varying operands widens; x * 1/rms(x) patterns are bounded by sqrt(N)",
+)
 def mul(ctx: NodeContext):
     a, b = ctx.x(0), ctx.x(1)
     # x * x of the same tensor is a square (>= 0), not a product of two independent values.
@@ -59,8 +63,13 @@ def mul(ctx: NodeContext):
     return [_refine_norm(ctx, out)]
 
 
-@register("arithmetic", "Div", depth="widen", fold=_no_integer_zero_divisor,
-          note="denominators touching 0 give infinite bounds; x / rms(x) patterns are bounded by sqrt(N)")
+@register(
+    "arithmetic",
+    "Div",
+    depth="widen",
+    fold=_no_integer_zero_divisor,
+    note="denominators touching 0 give infinite bounds; x / rms(x) patterns are bounded by sqrt(N)",
+)
 def div(ctx: NodeContext):
     a, b = ctx.x(0), ctx.x(1)
     out = a / b
@@ -84,8 +93,12 @@ def reciprocal(ctx: NodeContext):
     return [iv_ops.reciprocal(ctx.x(0))]
 
 
-@register("arithmetic", "Pow", depth="widen", note="integer exponents of any base; fractional exponents "
-                                                   "of negative bases flag NaN")
+@register(
+    "arithmetic",
+    "Pow",
+    depth="widen",
+    note="integer exponents of any base; fractional exponents of negative bases flag NaN",
+)
 def power(ctx: NodeContext):
     if ctx.x(1).is_point:
         ctx.depth = "keep"
@@ -167,6 +180,7 @@ def clip(ctx: NodeContext):
 
 # -- comparisons and logic: boolean intervals within [0, 1] ---------------------------------------
 
+
 def _bool(lo, hi, shape) -> Interval:
     return Interval(np.asarray(lo, np.float64), np.asarray(hi, np.float64), False, shape)
 
@@ -209,8 +223,15 @@ def logic(ctx: NodeContext):
     return [_bool(lo, hi, iv_ops._shape(a, b))]
 
 
-@register("arithmetic", "BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor", "BitwiseNot",
-          note="exact operands only; otherwise the integer type's range")
+@register(
+    "arithmetic",
+    "BitShift",
+    "BitwiseAnd",
+    "BitwiseOr",
+    "BitwiseXor",
+    "BitwiseNot",
+    note="exact operands only; otherwise the integer type's range",
+)
 def bitwise(ctx: NodeContext):
     shapes = [ctx.x(i).shape for i in range(ctx.n_inputs) if ctx.has(i)]
     shape = None if None in shapes else np.broadcast_shapes(*shapes)

@@ -9,7 +9,7 @@ import onnx
 from onnx import TensorProto, helper
 
 from nanlint.graph.interval import Interval
-from nanlint.graph.model import FLOAT_TYPES, ModelError, MAX_TENSOR_ELEMENTS, np_dtype
+from nanlint.graph.model import FLOAT_TYPES, MAX_TENSOR_ELEMENTS, ModelError, np_dtype
 
 if TYPE_CHECKING:  # pragma: no cover
     from nanlint.graph.analysis import _Engine
@@ -19,25 +19,35 @@ class NotExact(Exception):
     """A parameter input the transfer function needs exactly (a shape, axes, indices) is only bounded."""
 
 
-INT_TYPES = frozenset({TensorProto.INT8, TensorProto.INT16, TensorProto.INT32, TensorProto.INT64,
-                       TensorProto.UINT8, TensorProto.UINT16, TensorProto.UINT32, TensorProto.UINT64})
+INT_TYPES = frozenset(
+    {
+        TensorProto.INT8,
+        TensorProto.INT16,
+        TensorProto.INT32,
+        TensorProto.INT64,
+        TensorProto.UINT8,
+        TensorProto.UINT16,
+        TensorProto.UINT32,
+        TensorProto.UINT64,
+    }
+)
 
 
 def run_dtype(elem: int | None) -> np.dtype:
     """The dtype a kernel runs in for a tensor of ONNX type `elem`: reduced floats run in float32."""
-    if elem is None or elem in FLOAT_TYPES and elem != TensorProto.DOUBLE:
+    if elem is None or (elem in FLOAT_TYPES and elem != TensorProto.DOUBLE):
         return np.dtype(np.float32)
     if elem == TensorProto.DOUBLE:
         return np.dtype(np.float64)
     try:
         return np_dtype(elem)
-    except Exception:  # noqa: BLE001
+    except Exception:
         return np.dtype(np.float32)
 
 
 def bound_dtype(elem: int | None) -> np.dtype:
     """The dtype bounds are carried in (see interval.py)."""
-    if elem is None or elem in FLOAT_TYPES and elem != TensorProto.DOUBLE:
+    if elem is None or (elem in FLOAT_TYPES and elem != TensorProto.DOUBLE):
         return np.dtype(np.float32)
     return np.dtype(np.float64)
 
@@ -59,12 +69,12 @@ def to_run(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 
 class NodeContext:
-    def __init__(self, engine: "_Engine", node: onnx.NodeProto, inputs: list[Interval | None], scope):
+    def __init__(self, engine: _Engine, node: onnx.NodeProto, inputs: list[Interval | None], scope):
         self.engine = engine
         self.node = node
         self.inputs = inputs
         self.scope = scope
-        self.depth: str | None = None        # overrides the registry's depth rule ("keep"/"widen"/"reset")
+        self.depth: str | None = None  # overrides the registry's depth rule ("keep"/"widen"/"reset")
         self._attrs: dict[str, Any] | None = None
 
     # -- attributes and types ---------------------------------------------------------------------
@@ -149,8 +159,14 @@ class NodeContext:
         feeds = [None if v is None else self._run_input(i, v) for i, v in enumerate(values)]
         return self.engine.kernels.run(self.node, feeds, attrs)
 
-    def lift(self, data=(0,), decreasing: bool = False, attrs: dict | None = None,
-             values: dict[int, Interval] | None = None, elementwise: bool = False) -> list[Interval | None]:
+    def lift(
+        self,
+        data=(0,),
+        decreasing: bool = False,
+        attrs: dict | None = None,
+        values: dict[int, Interval] | None = None,
+        elementwise: bool = False,
+    ) -> list[Interval | None]:
         """Run the kernel on the lower and on the upper bounds of the `data` inputs.
 
         Sound for ops that are non-decreasing (or, with `decreasing`, non-increasing) in every data
@@ -189,15 +205,16 @@ class NodeContext:
         lo_out, hi_out = self.engine.kernels.run_pair(self.node, lo_feeds, hi_feeds, set(data), attrs)
         if decreasing:
             lo_out, hi_out = hi_out, lo_out
-        shapes = [None if l is None else (l.shape if all(ivs[i].shape is not None for i in data) else None)
-                  for l in lo_out]
-        return [None if l is None else Interval(l, h, may_nan, s) for l, h, s in zip(lo_out, hi_out, shapes)]
+        shapes = [
+            None if lo is None else (lo.shape if all(ivs[i].shape is not None for i in data) else None) for lo in lo_out
+        ]
+        return [None if lo is None else Interval(lo, hi, may_nan, s) for lo, hi, s in zip(lo_out, hi_out, shapes)]
 
 
 def _guess(arr: np.ndarray) -> int | None:
     try:
         return helper.np_dtype_to_tensor_dtype(arr.dtype)
-    except Exception:  # noqa: BLE001
+    except Exception:
         return None
 
 

@@ -50,8 +50,12 @@ def skip_layer_norm(ctx: NodeContext):
     x = _skip_sum(ctx, 4)
     inputs = [x, ctx.x(2), ctx.x(3) if ctx.has(3) else None]
     y, mean, inv_std = ctx.engine.eval_synthetic(
-        "LayerNormalization", inputs, {"axis": -1, "epsilon": float(ctx.attr("epsilon", 1e-12))},
-        n_outputs=3, scope=ctx.scope)
+        "LayerNormalization",
+        inputs,
+        {"axis": -1, "epsilon": float(ctx.attr("epsilon", 1e-12))},
+        n_outputs=3,
+        scope=ctx.scope,
+    )
     return [y, mean, inv_std, x]
 
 
@@ -59,13 +63,16 @@ def skip_layer_norm(ctx: NodeContext):
 def skip_simplified_layer_norm(ctx: NodeContext):
     x = _skip_sum(ctx, 3)
     y, inv_std = ctx.engine.eval_synthetic(
-        "SimplifiedLayerNormalization", [x, ctx.x(2)], {"axis": -1, "epsilon": float(ctx.attr("epsilon", 1e-12))},
-        n_outputs=2, scope=ctx.scope)
+        "SimplifiedLayerNormalization",
+        [x, ctx.x(2)],
+        {"axis": -1, "epsilon": float(ctx.attr("epsilon", 1e-12))},
+        n_outputs=2,
+        scope=ctx.scope,
+    )
     return [y, None, inv_std, x]
 
 
-@register("contrib", "EmbedLayerNormalization", domain=MS, depth="reset",
-          note="LayerNorm of summed embedding lookups")
+@register("contrib", "EmbedLayerNormalization", domain=MS, depth="reset", note="LayerNorm of summed embedding lookups")
 def embed_layer_norm(ctx: NodeContext):
     ids = ctx.x(0)
     if ids.shape is None:
@@ -77,13 +84,20 @@ def embed_layer_norm(ctx: NodeContext):
     if ctx.has(4) and ctx.has(1):
         total = total + _lookup(ctx, 4, 1)
     hidden = ctx.x(2).shape[1]
-    total = Interval(np.broadcast_to(total.lo, (batch, seq, hidden)) if total.lo.ndim else total.lo,
-                     np.broadcast_to(total.hi, (batch, seq, hidden)) if total.hi.ndim else total.hi,
-                     total.may_nan, (batch, seq, hidden))
+    total = Interval(
+        np.broadcast_to(total.lo, (batch, seq, hidden)) if total.lo.ndim else total.lo,
+        np.broadcast_to(total.hi, (batch, seq, hidden)) if total.hi.ndim else total.hi,
+        total.may_nan,
+        (batch, seq, hidden),
+    )
     inputs = [total, ctx.x(5), ctx.x(6)]
-    y, _, _ = ctx.engine.eval_synthetic("LayerNormalization", inputs,
-                                        {"axis": -1, "epsilon": float(ctx.attr("epsilon", 1e-12))},
-                                        n_outputs=3, scope=ctx.scope)
+    y, _, _ = ctx.engine.eval_synthetic(
+        "LayerNormalization",
+        inputs,
+        {"axis": -1, "epsilon": float(ctx.attr("epsilon", 1e-12))},
+        n_outputs=3,
+        scope=ctx.scope,
+    )
     return [y, Interval.range(0, seq, (batch,), np.float64), total]
 
 
@@ -115,8 +129,13 @@ def fused_matmul(ctx: NodeContext):
     return [out * Interval.point(np.asarray(alpha, np.float32)) if alpha != 1.0 else out]
 
 
-_ACTIVATION_PARAMS = {"LeakyRelu": ("alpha",), "HardSigmoid": ("alpha", "beta"), "Elu": ("alpha",),
-                      "Selu": ("alpha", "gamma"), "ThresholdedRelu": ("alpha",)}
+_ACTIVATION_PARAMS = {
+    "LeakyRelu": ("alpha",),
+    "HardSigmoid": ("alpha", "beta"),
+    "Elu": ("alpha",),
+    "Selu": ("alpha", "gamma"),
+    "ThresholdedRelu": ("alpha",),
+}
 
 
 def _activation(ctx: NodeContext, y: Interval, name: str, params: list[float]) -> Interval:
@@ -151,6 +170,7 @@ def fused_gemm(ctx: NodeContext):
 
 
 # -- attention ------------------------------------------------------------------------------------
+
 
 def _column_hull(values: list[tuple[Interval, str]], heads_out: int, head_size: int) -> tuple[np.ndarray, np.ndarray]:
     """Per (batch, head, d) hull of value rows. values: (interval, "BLD" (3-D packed) or "BNLH")."""
@@ -199,11 +219,11 @@ def attention_contrib(ctx: NodeContext):
     q_size, k_size, v_size = sizes if sizes else (total // 3,) * 3
     if not w.is_point:
         raise NotExact("Attention with varying weights")
-    wv = np.asarray(w.lo)[:, q_size + k_size:q_size + k_size + v_size]
+    wv = np.asarray(w.lo)[:, q_size + k_size : q_size + k_size + v_size]
     v = bilinear(matmul_product(ctx), x, Interval.point(contiguous(wv, np.float32)), np.float32)
     if ctx.has(2):
         bias = ctx.x(2)
-        v = v + Interval(np.asarray(bias.lo)[q_size + k_size:], np.asarray(bias.hi)[q_size + k_size:], bias.may_nan)
+        v = v + Interval(np.asarray(bias.lo)[q_size + k_size :], np.asarray(bias.hi)[q_size + k_size :], bias.may_nan)
     head_size = v_size // heads
     values = [(v, "BLD")]
     if ctx.has(4):
@@ -215,8 +235,14 @@ def attention_contrib(ctx: NodeContext):
     return [_hull_output(lo, hi, out_shape, "BSD", v.may_nan)]
 
 
-@register("contrib", "MultiHeadAttention", "GroupQueryAttention", domain=MS, depth="reset",
-          note="convex combination of the value rows")
+@register(
+    "contrib",
+    "MultiHeadAttention",
+    "GroupQueryAttention",
+    domain=MS,
+    depth="reset",
+    note="convex combination of the value rows",
+)
 def multi_head_attention(ctx: NodeContext):
     q = ctx.x(0)
     if not ctx.has(2) or q.shape is None or len(q.shape) != 3:
@@ -253,8 +279,11 @@ def _mask_may_nan(mask: Interval | None) -> bool:
     lo = np.asarray(mask.lo)
     if lo.ndim == 0:
         return bool(lo == 0 or lo == -np.inf)
-    blocked = (lo == 0) if lo.dtype == bool or mask.lo.dtype.kind == "f" and mask.max() <= 1 and mask.min() >= 0 \
+    blocked = (
+        (lo == 0)
+        if lo.dtype == bool or (mask.lo.dtype.kind == "f" and mask.max() <= 1 and mask.min() >= 0)
         else (lo == -np.inf)
+    )
     return bool(np.any(np.all(blocked, axis=-1)))
 
 
@@ -291,8 +320,11 @@ def _rotary(ctx: NodeContext, x_index: int, cos_index: int, sin_index: int):
     # Each rotated pair gives x_i cos - x_j sin: at most (|cos| + |sin|) * max|x|; others pass through.
     factor = max(1.0, cos.abs_max() + sin.abs_max())
     m = x.abs_max() * factor
-    return [Interval(np.asarray(-m, np.float32), np.asarray(m, np.float32), x.may_nan or cos.may_nan or sin.may_nan,
-                     x.shape)]
+    return [
+        Interval(
+            np.asarray(-m, np.float32), np.asarray(m, np.float32), x.may_nan or cos.may_nan or sin.may_nan, x.shape
+        )
+    ]
 
 
 @register("contrib", "RotaryEmbedding", domain=MS, note="|y| <= (|cos| + |sin|) max|x|")

@@ -29,8 +29,10 @@ def _fixpoint(state, one_step, what: str):
         if all(n is not None and _contains(a, n) for a, n in zip(acc, new)):
             return acc, outs
         if round_ >= WIDEN_AFTER:
-            new = [_widen(a, n) if n is not None and a.shape == n.shape else Interval.unbounded(a.shape)
-                   for a, n in zip(acc, new)]
+            new = [
+                _widen(a, n) if n is not None and a.shape == n.shape else Interval.unbounded(a.shape)
+                for a, n in zip(acc, new)
+            ]
         acc = new
     raise NotExact(f"{what} state does not stabilise")
 
@@ -48,16 +50,22 @@ def _contains(outer: Interval, inner: Interval) -> bool:
     if inner.may_nan and not outer.may_nan:
         return False
     with np.errstate(invalid="ignore"):
-        return bool(np.all(np.asarray(inner.lo) >= np.asarray(outer.lo)) and
-                    np.all(np.asarray(inner.hi) <= np.asarray(outer.hi)))
+        return bool(
+            np.all(np.asarray(inner.lo) >= np.asarray(outer.lo))
+            and np.all(np.asarray(inner.hi) <= np.asarray(outer.hi))
+        )
 
 
 def _widen(old: Interval, new: Interval) -> Interval:
     """Endpoints still moving go to infinity (the classic interval widening)."""
     lo = np.where(np.asarray(new.lo) < np.asarray(old.lo), -np.inf, old.lo)
     hi = np.where(np.asarray(new.hi) > np.asarray(old.hi), np.inf, old.hi)
-    return Interval(lo.astype(np.result_type(old.lo.dtype, np.float32)),
-                    hi.astype(np.result_type(old.hi.dtype, np.float32)), old.may_nan or new.may_nan, old.shape)
+    return Interval(
+        lo.astype(np.result_type(old.lo.dtype, np.float32)),
+        hi.astype(np.result_type(old.hi.dtype, np.float32)),
+        old.may_nan or new.may_nan,
+        old.shape,
+    )
 
 
 @register("control flow", "If", fold=False, note="an exact condition picks its branch, else both are joined")
@@ -88,8 +96,12 @@ def _repeat(part: Interval, count: int | None, axis: int = 0) -> Interval:
         c = part.collapse()
         return Interval(c.lo, c.hi, c.may_nan, None)
     shape = part.shape[:axis] + (count,) + part.shape[axis:]
-    return Interval(np.expand_dims(np.asarray(part.lo), axis) if part.lo.ndim else part.lo,
-                    np.expand_dims(np.asarray(part.hi), axis) if part.hi.ndim else part.hi, part.may_nan, shape)
+    return Interval(
+        np.expand_dims(np.asarray(part.lo), axis) if part.lo.ndim else part.lo,
+        np.expand_dims(np.asarray(part.hi), axis) if part.hi.ndim else part.hi,
+        part.may_nan,
+        shape,
+    )
 
 
 @register("control flow", "Loop", fold=False, note="unrolled up to 8 exact iterations, else widened")
@@ -118,7 +130,7 @@ def loop(ctx: NodeContext):
             if c_iv.is_point and not bool(np.all(c_iv.lo)):
                 break
             outs = step(Interval.point(np.asarray(i, np.int64)), c_iv, current)
-            c_iv, current = outs[0], list(outs[1:1 + n_state])
+            c_iv, current = outs[0], list(outs[1 : 1 + n_state])
             always_true = always_true and c_iv.is_point and bool(np.all(c_iv.lo))
             for k in range(n_scan):
                 scans[k].append(outs[1 + n_state + k])
@@ -132,13 +144,15 @@ def loop(ctx: NodeContext):
     top = float(trip - 1) if trip is not None else np.inf
     iteration = Interval.range(0, top, (), np.float64)
     any_cond = Interval.range(0, 1, cond_in.shape, np.float64)
+
     def one_step(acc):
         outs = step(iteration, any_cond, acc)
-        return outs[1:1 + n_state], outs
+        return outs[1 : 1 + n_state], outs
 
     acc, outs = _fixpoint(state, one_step, "loop")
-    scan_out = [_repeat(outs[1 + n_state + k], trip) if outs[1 + n_state + k] is not None else None
-                for k in range(n_scan)]
+    scan_out = [
+        _repeat(outs[1 + n_state + k], trip) if outs[1 + n_state + k] is not None else None for k in range(n_scan)
+    ]
     return acc + scan_out
 
 
@@ -198,6 +212,7 @@ def scan(ctx: NodeContext):
     for s, axis in zip(seqs, axes):
         lo, hi = s.broadcast()
         slices.append(Interval(np.min(lo, axis=axis), np.max(hi, axis=axis), s.may_nan))
+
     def one_step(acc):
         outs = run(acc, slices)
         return outs[:n_state], outs

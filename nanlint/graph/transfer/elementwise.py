@@ -12,10 +12,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
-from nanlint.graph.interval import Interval, finish
 from onnx import TensorProto
 
+from nanlint.graph.interval import Interval, finish
 from nanlint.graph.model import np_dtype
 from nanlint.graph.transfer.context import INT_TYPES, NodeContext, NotExact
 from nanlint.graph.transfer.registry import register
@@ -39,24 +38,32 @@ def _finite(x: Interval) -> Interval:
     return Interval(np.clip(x.lo, -big, big), np.clip(x.hi, -big, big), x.may_nan, x.shape)
 
 
-def monotone(ctx: NodeContext, decreasing: bool = False, domain: tuple[float, float] | None = None,
-             x: Interval | None = None) -> Interval:
+def monotone(
+    ctx: NodeContext, decreasing: bool = False, domain: tuple[float, float] | None = None, x: Interval | None = None
+) -> Interval:
     """Bounds of an element-wise monotone op on input 0 (or `x`)."""
     x = ctx.x(0) if x is None else x
     nan = False
     if domain is not None:
         x, nan = _clip_domain(x, *domain)
     (out,) = ctx.lift((0,), decreasing=decreasing, values={0: x}, elementwise=True)[:1]
-    low, high = (np.min(out.lo), np.max(out.hi)) if not out.is_point and out.lo.size and out.lo.dtype.kind == "f" \
+    low, high = (
+        (np.min(out.lo), np.max(out.hi))
+        if not out.is_point and out.lo.size and out.lo.dtype.kind == "f"
         else (0.0, 0.0)
+    )
     if not (np.isnan(low) or np.isnan(high)) and not out.is_point and out.lo.size and out.lo.dtype.kind == "f":
         out._stats = (float(low), float(high))
     if np.isnan(low) or np.isnan(high):
         # The kernel's value at an infinite bound is NaN (e.g. x * Phi(x) at -inf): use the limit
         # approached from the largest finite input instead.
         (alt,) = ctx.lift((0,), decreasing=decreasing, values={0: _finite(x)}, elementwise=True)[:1]
-        out = Interval(np.where(np.isnan(out.lo), alt.lo, out.lo), np.where(np.isnan(out.hi), alt.hi, out.hi),
-                       out.may_nan, out.shape)
+        out = Interval(
+            np.where(np.isnan(out.lo), alt.lo, out.lo),
+            np.where(np.isnan(out.hi), alt.hi, out.hi),
+            out.may_nan,
+            out.shape,
+        )
     if (nan or x.may_nan) and not out.may_nan:
         stats = out._stats
         out = Interval(out.lo, out.hi, True, out.shape)
@@ -75,8 +82,23 @@ def monotone_either(ctx: NodeContext, x: Interval | None = None) -> Interval:
 
 # -- monotone increasing ----------------------------------------------------------------------------
 
-@register("monotone", "Relu", "Exp", "Sinh", "Asinh", "Atan", "Softplus", "Softsign", "Floor", "Ceil",
-          "Round", "Sign", "Selu", "Celu")
+
+@register(
+    "monotone",
+    "Relu",
+    "Exp",
+    "Sinh",
+    "Asinh",
+    "Atan",
+    "Softplus",
+    "Softsign",
+    "Floor",
+    "Ceil",
+    "Round",
+    "Sign",
+    "Selu",
+    "Celu",
+)
 def increasing(ctx: NodeContext):
     return [monotone(ctx)]
 
@@ -150,6 +172,7 @@ def atanh(ctx: NodeContext):
 
 # -- monotone decreasing ----------------------------------------------------------------------------
 
+
 @register("monotone", "Neg")
 def negate(ctx: NodeContext):
     return [monotone(ctx, decreasing=True)]
@@ -178,8 +201,14 @@ def cast(ctx: NodeContext):
     if target == TensorProto.BOOL:
         zero_free = (x.lo > 0) | (x.hi < 0)
         nonzero_possible = (x.lo != 0) | (x.hi != 0)
-        return [Interval(zero_free.astype(np.float64), nonzero_possible.astype(np.float64) if not x.may_nan
-                         else np.ones((), np.float64), False, x.shape)]
+        return [
+            Interval(
+                zero_free.astype(np.float64),
+                nonzero_possible.astype(np.float64) if not x.may_nan else np.ones((), np.float64),
+                False,
+                x.shape,
+            )
+        ]
     if target in INT_TYPES:
         info = np.iinfo(np_dtype(target))
         if x.min() < info.min or x.max() > info.max or x.may_nan:
@@ -189,6 +218,7 @@ def cast(ctx: NodeContext):
 
 
 # -- not monotone: known extrema --------------------------------------------------------------------
+
 
 def with_extrema(ctx: NodeContext, extrema, x: Interval | None = None) -> Interval:
     """Kernel at both ends, plus each extremum ((c_lo, c_hi), value, "min"|"max") the interval reaches."""
@@ -279,8 +309,9 @@ def sin_cos(ctx: NodeContext):
     lo, hi = np.fmin(ends.lo, ends.hi), np.fmax(ends.lo, ends.hi)
     shift = 0.0 if ctx.node.op_type == "Sin" else math.pi / 2
     # sin peaks at pi/2 + 2k*pi and bottoms at -pi/2 + 2k*pi; cos(x) = sin(x + pi/2).
-    wide = (np.asarray(x.hi, np.float64) - np.asarray(x.lo, np.float64) >= 2 * math.pi) | \
-           (np.maximum(np.abs(x.lo), np.abs(x.hi)) > 1e7)
+    wide = (np.asarray(x.hi, np.float64) - np.asarray(x.lo, np.float64) >= 2 * math.pi) | (
+        np.maximum(np.abs(x.lo), np.abs(x.hi)) > 1e7
+    )
     hi = np.where(_periodic_hits(x.lo, x.hi, math.pi / 2 - shift) | wide, 1.0, hi)
     lo = np.where(_periodic_hits(x.lo, x.hi, -math.pi / 2 - shift) | wide, -1.0, lo)
     nan = x.may_nan or x.min() == -_INF or x.max() == _INF
@@ -293,8 +324,11 @@ def tan(ctx: NodeContext):
     (ends,) = ctx.lift((0,), elementwise=True)[:1]
     if ends.is_point:
         return [ends]
-    pole = _periodic_hits(x.lo, x.hi, math.pi / 2) | _periodic_hits(x.lo, x.hi, -math.pi / 2) | \
-        (np.asarray(x.hi, np.float64) - np.asarray(x.lo, np.float64) >= math.pi)
+    pole = (
+        _periodic_hits(x.lo, x.hi, math.pi / 2)
+        | _periodic_hits(x.lo, x.hi, -math.pi / 2)
+        | (np.asarray(x.hi, np.float64) - np.asarray(x.lo, np.float64) >= math.pi)
+    )
     lo = np.where(pole, -_INF, ends.lo)
     hi = np.where(pole, _INF, ends.hi)
     nan = x.may_nan or x.min() == -_INF or x.max() == _INF

@@ -8,7 +8,7 @@ None declines, and onnxruntime runs the op); the soundness tests run the same op
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -90,7 +90,7 @@ def shape(inputs, attrs, opset):
     dims = np.asarray(inputs[0].shape, np.int64)
     start = int(attrs.get("start", 0))
     end = attrs.get("end")
-    return [dims[start:] if end is None else dims[start:int(end)]]
+    return [dims[start:] if end is None else dims[start : int(end)]]
 
 
 def relu(inputs, attrs, opset):
@@ -101,8 +101,15 @@ def relu(inputs, attrs, opset):
 
 
 NUMPY_KERNELS: dict[str, Callable] = {
-    "Identity": identity, "Reshape": reshape, "Transpose": transpose, "Squeeze": squeeze,
-    "Unsqueeze": unsqueeze, "Flatten": flatten, "Concat": concat, "Gather": gather, "Shape": shape,
+    "Identity": identity,
+    "Reshape": reshape,
+    "Transpose": transpose,
+    "Squeeze": squeeze,
+    "Unsqueeze": unsqueeze,
+    "Flatten": flatten,
+    "Concat": concat,
+    "Gather": gather,
+    "Shape": shape,
     "Relu": relu,
 }
 

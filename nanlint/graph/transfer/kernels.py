@@ -56,8 +56,9 @@ class Kernels:
 
     # -- public -----------------------------------------------------------------------------------
 
-    def run(self, node: onnx.NodeProto, inputs: list[np.ndarray | None], attrs: dict | None = None,
-            flush: bool = False) -> list[np.ndarray | None]:
+    def run(
+        self, node: onnx.NodeProto, inputs: list[np.ndarray | None], attrs: dict | None = None, flush: bool = False
+    ) -> list[np.ndarray | None]:
         """Outputs of `node` on concrete `inputs` (None for omitted optional inputs). `flush`: subnormals
         count as 0 (for sums of products only, see _session_options)."""
         fast = self._numpy(node, inputs, attrs)
@@ -68,16 +69,27 @@ class Kernels:
         feeds = {f"p{i}": _contiguous(a) for i, a in enumerate(inputs) if a is not None}
         return self._run(session, outputs, feeds, flush)
 
-    def run_pair(self, node: onnx.NodeProto, lo: list[np.ndarray | None], hi: list[np.ndarray | None],
-                 varying: set[int], attrs: dict | None = None, flush: bool = False) -> tuple[list, list]:
+    def run_pair(
+        self,
+        node: onnx.NodeProto,
+        lo: list[np.ndarray | None],
+        hi: list[np.ndarray | None],
+        varying: set[int],
+        attrs: dict | None = None,
+        flush: bool = False,
+    ) -> tuple[list, list]:
         """Outputs on the lower and on the upper inputs; inputs outside `varying` are shared (lo[i])."""
         fast_lo = self._numpy(node, lo, attrs)
-        fast_hi = self._numpy(node, [hi[i] if i in varying else lo[i] for i in range(len(lo))], attrs) \
-            if fast_lo is not None else None
+        fast_hi = (
+            self._numpy(node, [hi[i] if i in varying else lo[i] for i in range(len(lo))], attrs)
+            if fast_lo is not None
+            else None
+        )
         if fast_hi is not None:
             return fast_lo, fast_hi
-        roles = tuple(None if lo[i] is None else ("v" if i in varying else "p", _elem_type(lo[i]))
-                      for i in range(len(lo)))
+        roles = tuple(
+            None if lo[i] is None else ("v" if i in varying else "p", _elem_type(lo[i])) for i in range(len(lo))
+        )
         session, outputs = self._session(node, roles, pair=True, attrs=attrs, flush=flush)
         feeds = {}
         for i, role in enumerate(roles):
@@ -92,19 +104,39 @@ class Kernels:
         half = len(values) // 2
         return values[:half], values[half:]
 
-    def run_linear(self, node: onnx.NodeProto, lo: np.ndarray, hi: np.ndarray, weight: np.ndarray,
-                   bias: np.ndarray | None = None, attrs: dict | None = None,
-                   rad_attrs: dict | None = None,
-                   abs_weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, float, float]:
+    def run_linear(
+        self,
+        node: onnx.NodeProto,
+        lo: np.ndarray,
+        hi: np.ndarray,
+        weight: np.ndarray,
+        bias: np.ndarray | None = None,
+        attrs: dict | None = None,
+        rad_attrs: dict | None = None,
+        abs_weight: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, float, float]:
         """Bounds of node(x, W[, B]) for lo <= x <= hi and exact W, in one onnxruntime call:
         mid = (lo+hi)/2, rad = (hi-lo)/2, out = node(mid, W, B) -+ node(rad, |W|). Returns the output
         bounds and their min and max (NaN when an indeterminate form appeared). `abs_weight`: |W|,
         when the caller has it."""
-        roles = (("v", _elem_type(lo)), ("p", _elem_type(weight))) + ((("p", _elem_type(bias)),) if bias is not None else ())
-        session, _ = self._session(node, roles, pair="linear", attrs=attrs, extra=(repr(rad_attrs),), flush=True,
-                                   build=lambda d, v, a, r: self._build_linear(node, d, v, a, r, rad_attrs))
-        feeds = {"lo": _contiguous(lo), "hi": _contiguous(hi), "w": _contiguous(weight),
-                 "absw": np.abs(weight) if abs_weight is None else _contiguous(abs_weight)}
+        roles = (("v", _elem_type(lo)), ("p", _elem_type(weight))) + (
+            (("p", _elem_type(bias)),) if bias is not None else ()
+        )
+        session, _ = self._session(
+            node,
+            roles,
+            pair="linear",
+            attrs=attrs,
+            extra=(repr(rad_attrs),),
+            flush=True,
+            build=lambda d, v, a, r: self._build_linear(node, d, v, a, r, rad_attrs),
+        )
+        feeds = {
+            "lo": _contiguous(lo),
+            "hi": _contiguous(hi),
+            "w": _contiguous(weight),
+            "absw": np.abs(weight) if abs_weight is None else _contiguous(abs_weight),
+        }
         if bias is not None:
             feeds["b"] = _contiguous(bias)
         out_lo, out_hi, low, high = _call(session, ["out_lo", "out_hi", "low", "high"], feeds, True)
@@ -112,22 +144,33 @@ class Kernels:
 
     def _build_linear(self, node, domain, version, attributes, roles, rad_attrs):
         h = helper
-        inputs = [h.make_tensor_value_info("lo", roles[0][1], None), h.make_tensor_value_info("hi", roles[0][1], None),
-                  h.make_tensor_value_info("w", roles[1][1], None), h.make_tensor_value_info("absw", roles[1][1], None)]
+        inputs = [
+            h.make_tensor_value_info("lo", roles[0][1], None),
+            h.make_tensor_value_info("hi", roles[0][1], None),
+            h.make_tensor_value_info("w", roles[1][1], None),
+            h.make_tensor_value_info("absw", roles[1][1], None),
+        ]
         if len(roles) > 2:
             inputs.append(h.make_tensor_value_info("b", roles[2][1], None))
         half = onnx.numpy_helper.from_array(np.asarray(0.5, helper.tensor_dtype_to_np_dtype(roles[0][1])), "half")
         mid_node = h.make_node(node.op_type, ["mid", "w"] + (["b"] if len(roles) > 2 else []), ["m"], domain=domain)
         mid_node.attribute.extend(attributes)
         rad_node = h.make_node(node.op_type, ["rad", "absw"], ["r"], domain=domain)
-        rad_node.attribute.extend(attributes if rad_attrs is None else
-                                  [h.make_attribute(k, v) for k, v in rad_attrs.items()])
-        nodes = [h.make_node("Add", ["lo", "hi"], ["sum"]), h.make_node("Mul", ["sum", "half"], ["mid"]),
-                 h.make_node("Sub", ["hi", "lo"], ["diff"]), h.make_node("Mul", ["diff", "half"], ["rad"]),
-                 mid_node, rad_node,
-                 h.make_node("Sub", ["m", "r"], ["out_lo"]), h.make_node("Add", ["m", "r"], ["out_hi"]),
-                 h.make_node("ReduceMin", ["out_lo"], ["low"], keepdims=0),
-                 h.make_node("ReduceMax", ["out_hi"], ["high"], keepdims=0)]
+        rad_node.attribute.extend(
+            attributes if rad_attrs is None else [h.make_attribute(k, v) for k, v in rad_attrs.items()]
+        )
+        nodes = [
+            h.make_node("Add", ["lo", "hi"], ["sum"]),
+            h.make_node("Mul", ["sum", "half"], ["mid"]),
+            h.make_node("Sub", ["hi", "lo"], ["diff"]),
+            h.make_node("Mul", ["diff", "half"], ["rad"]),
+            mid_node,
+            rad_node,
+            h.make_node("Sub", ["m", "r"], ["out_lo"]),
+            h.make_node("Add", ["m", "r"], ["out_hi"]),
+            h.make_node("ReduceMin", ["out_lo"], ["low"], keepdims=0),
+            h.make_node("ReduceMax", ["out_hi"], ["high"], keepdims=0),
+        ]
         outputs = [onnx.ValueInfoProto(name=n) for n in ("out_lo", "out_hi", "low", "high")]
         graph = h.make_graph(nodes, "linear", inputs, outputs, [half])
         opsets = [h.make_opsetid("", max(version, 13) if domain == "" else 17)]
@@ -137,7 +180,7 @@ class Kernels:
         model.ir_version = max(h.find_min_ir_version_for(opsets, ignore_unknown=True), 7)
         try:
             session = _create(model, self._options[True], True)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise KernelError(_first_line(exc)) from None
         return session, ["out_lo", "out_hi", "low", "high"]
 
@@ -162,15 +205,24 @@ class Kernels:
             # onnxruntime may not know the newest opsets yet.
             try:
                 version = max(onnx.defs.get_schema(node.op_type, version, "").since_version, 7)
-            except Exception:  # noqa: BLE001 - not an ONNX op: onnxruntime decides
+            except Exception:
                 pass
         return domain, version
 
     def _session(self, node, roles, pair, attrs: dict | None, extra: tuple = (), build=None, flush: bool = False):
         domain, version = self._opset(node)
         attributes = list(node.attribute) if attrs is None else [helper.make_attribute(k, v) for k, v in attrs.items()]
-        key = (domain, node.op_type, version, b"".join(a.SerializeToString() for a in attributes),
-               roles, len(node.output), pair, extra, flush)
+        key = (
+            domain,
+            node.op_type,
+            version,
+            b"".join(a.SerializeToString() for a in attributes),
+            roles,
+            len(node.output),
+            pair,
+            extra,
+            flush,
+        )
         with self._lock:
             found = self._sessions.get(key)
         if found is None:
@@ -193,8 +245,9 @@ class Kernels:
         copies = ("lo", "hi") if pair else ("",)
         nodes, all_outputs, graph_outputs = [], [], []
         for copy in copies:
-            names = ["" if role is None else f"{copy}{i}" if role[0] == "v" else f"p{i}"
-                     for i, role in enumerate(roles)]
+            names = [
+                "" if role is None else f"{copy}{i}" if role[0] == "v" else f"p{i}" for i, role in enumerate(roles)
+            ]
             # Omitted optional outputs stay omitted: some kernels behave differently when asked for them.
             outs = [f"{copy}out{j}" if name else "" for j, name in enumerate(node.output)]
             new = helper.make_node(node.op_type, names, outs, domain=domain)
@@ -215,11 +268,11 @@ class Kernels:
         model = helper.make_model(graph, opset_imports=opsets)
         try:
             model.ir_version = max(helper.find_min_ir_version_for(opsets, ignore_unknown=True), 7)
-        except Exception:  # noqa: BLE001
+        except Exception:
             model.ir_version = 8
         try:
             session = _create(model, self._options[flush], flush)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise KernelError(_first_line(exc)) from None
         return session, all_outputs
 
@@ -227,14 +280,16 @@ class Kernels:
 # A flushing session sets flush-to-zero on the thread that builds or runs it, and onnxruntime leaves it
 # set. Sessions are built and run on worker threads, one per mode, so the caller's numpy and the
 # exact kernels keep IEEE subnormals.
-_WORKERS = {flush: ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"nanlint-kernels-{flush}")
-            for flush in (False, True)}
+_WORKERS = {
+    flush: ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"nanlint-kernels-{flush}") for flush in (False, True)
+}
 
 
 def _create(model: onnx.ModelProto, options: ort.SessionOptions, flush: bool) -> ort.InferenceSession:
     data = model.SerializeToString()
-    return _WORKERS[flush].submit(
-        lambda: ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])).result()
+    return (
+        _WORKERS[flush].submit(lambda: ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])).result()
+    )
 
 
 def _call(session, names, feeds, flush: bool):
@@ -243,7 +298,7 @@ def _call(session, names, feeds, flush: bool):
 
     try:
         return _WORKERS[flush].submit(run).result()
-    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types
+    except Exception as exc:
         raise KernelError(_first_line(exc)) from None
 
 

@@ -32,9 +32,25 @@ def lift_or_hull(ctx: NodeContext, data=(0,), fill: list[Interval] = ()) -> list
         return [hull(ctx, data, list(fill))]
 
 
-@register("layout", "Identity", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "DepthToSpace",
-          "SpaceToDepth", "Tile", "Expand", "Slice", "ReverseSequence", "Trilu", "CenterCropPad", "Compress",
-          "Upsample")
+@register(
+    "layout",
+    "Identity",
+    "Reshape",
+    "Transpose",
+    "Squeeze",
+    "Unsqueeze",
+    "Flatten",
+    "DepthToSpace",
+    "SpaceToDepth",
+    "Tile",
+    "Expand",
+    "Slice",
+    "ReverseSequence",
+    "Trilu",
+    "CenterCropPad",
+    "Compress",
+    "Upsample",
+)
 def copy_layout(ctx: NodeContext):
     return lift_or_hull(ctx, (0,))
 
@@ -119,8 +135,8 @@ def gather_hull(ctx: NodeContext) -> Interval:
         lows.append(lo_full[sl].min(axis=axis, keepdims=True))
         highs.append(hi_full[sl].max(axis=axis, keepdims=True))
     lo, hi = np.minimum.reduce(lows), np.maximum.reduce(highs)
-    out_shape = data.shape[:axis] + idx.shape + data.shape[axis + 1:]
-    keep = data.shape[:axis] + (1,) * len(idx.shape) + data.shape[axis + 1:]
+    out_shape = data.shape[:axis] + idx.shape + data.shape[axis + 1 :]
+    keep = data.shape[:axis] + (1,) * len(idx.shape) + data.shape[axis + 1 :]
     return Interval(lo.reshape(keep), hi.reshape(keep), data.may_nan, out_shape)
 
 
@@ -134,8 +150,9 @@ def gather_elements(ctx: NodeContext):
     axis = int(ctx.attr("axis", 0)) % len(data.shape)
     lo, hi = data.broadcast()
     sl = tuple(slice(0, idx.shape[k]) if k != axis else slice(None) for k in range(len(data.shape)))
-    return [Interval(lo[sl].min(axis=axis, keepdims=True), hi[sl].max(axis=axis, keepdims=True),
-                     data.may_nan, idx.shape)]
+    return [
+        Interval(lo[sl].min(axis=axis, keepdims=True), hi[sl].max(axis=axis, keepdims=True), data.may_nan, idx.shape)
+    ]
 
 
 @register("layout", "GatherND", note="bounded indices: hull of the data")
@@ -145,8 +162,9 @@ def gather_nd(ctx: NodeContext):
     return [hull(ctx, (0,))]
 
 
-@register("layout", "Resize", note="nearest and linear: monotone; cubic: exact centre, radius times the "
-                                   "kernel's absolute sum")
+@register(
+    "layout", "Resize", note="nearest and linear: monotone; cubic: exact centre, radius times the kernel's absolute sum"
+)
 def resize(ctx: NodeContext):
     mode = ctx.attr("mode", "nearest")
     if mode != "cubic":
@@ -165,10 +183,15 @@ def resize(ctx: NodeContext):
 
 def cubic_abs_sum(a: float) -> float:
     """max over t of sum_i |w_i(t)| for the Keys cubic kernel with coefficient a (grid + margin)."""
+
     def w(s):
         s = np.abs(s)
-        return np.where(s <= 1, (a + 2) * s**3 - (a + 3) * s**2 + 1,
-                        np.where(s < 2, a * s**3 - 5 * a * s**2 + 8 * a * s - 4 * a, 0.0))
+        return np.where(
+            s <= 1,
+            (a + 2) * s**3 - (a + 3) * s**2 + 1,
+            np.where(s < 2, a * s**3 - 5 * a * s**2 + 8 * a * s - 4 * a, 0.0),
+        )
+
     t = np.linspace(0, 1, 2001)
     total = sum(np.abs(w(t + k)) for k in (-2, -1, 0, 1))
     return float(total.max()) * 1.001 + 1e-6

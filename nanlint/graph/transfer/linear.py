@@ -16,7 +16,7 @@ result; the column norms are computed once per weight.
 from __future__ import annotations
 
 import weakref
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import onnx
@@ -101,8 +101,16 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.matmul(a, b)
 
 
-def exact_weight(ctx: NodeContext, node, x: Interval, weight: np.ndarray, bias: np.ndarray | None = None,
-                 dtype=np.float32, rad_attrs: dict | None = None, abs_weight: np.ndarray | None = None) -> Interval:
+def exact_weight(
+    ctx: NodeContext,
+    node,
+    x: Interval,
+    weight: np.ndarray,
+    bias: np.ndarray | None = None,
+    dtype=np.float32,
+    rad_attrs: dict | None = None,
+    abs_weight: np.ndarray | None = None,
+) -> Interval:
     """node(x, W[, B]) for exact W in one onnxruntime call (centre/radius conversion included).
     `abs_weight`: |W| in `dtype` when the caller has it already."""
     if x.shape is None:
@@ -121,8 +129,9 @@ def exact_weight(ctx: NodeContext, node, x: Interval, weight: np.ndarray, bias: 
         # A stack of rows times one matrix is one GEMM (kernels would loop over the stack).
         lead = lo.shape[:-1]
         lo, hi = lo.reshape(-1, lo.shape[-1]), hi.reshape(-1, hi.shape[-1])
-    out_lo, out_hi, low, high = ctx.engine.kernels.run_linear(node, lo, hi, weight, bias, rad_attrs=rad_attrs,
-                                                              abs_weight=abs_weight)
+    out_lo, out_hi, low, high = ctx.engine.kernels.run_linear(
+        node, lo, hi, weight, bias, rad_attrs=rad_attrs, abs_weight=abs_weight
+    )
     if stacked:
         out_lo, out_hi = out_lo.reshape(lead + out_lo.shape[-1:]), out_hi.reshape(lead + out_hi.shape[-1:])
     if np.isnan(low) or np.isnan(high):
@@ -201,18 +210,19 @@ def _column_norms(w: np.ndarray) -> np.ndarray | None:
         squares = np.zeros(w.shape[:-2] + (cols,), dtype)
         step = max(1, (1 << 20) // max(1, cols * int(np.prod(w.shape[:-2], dtype=np.int64))))
         for start in range(0, k, step):
-            part = np.asarray(w[..., start:start + step, :], dtype)
+            part = np.asarray(w[..., start : start + step, :], dtype)
             squares += np.einsum("...kj,...kj->...j", part, part)
     squares = np.asarray(squares, np.float64)
     if not np.all(np.isfinite(squares)):
         return None
     # A sum of k non-negative terms rounds by at most k units (relative): float32's, doubled.
-    norms = np.sqrt(squares) * (1.0 + k * 2.0 ** -23)
+    norms = np.sqrt(squares) * (1.0 + k * 2.0**-23)
     return norms[..., 0] if vector else norms
 
 
-def row_norm_band(x: Interval, weight: np.ndarray, transposed: bool = False, scale: float = 1.0,
-                  abs_weight: np.ndarray | None = None) -> np.ndarray | None:
+def row_norm_band(
+    x: Interval, weight: np.ndarray, transposed: bool = False, scale: float = 1.0, abs_weight: np.ndarray | None = None
+) -> np.ndarray | None:
     """Half-widths h with |scale * x @ W| <= h column-wise, for rows of x with norm <= x.row_norm
     (broadcastable to the product's shape; float64), or None without a row norm."""
     if x.row_norm is None or x.shape is None or weight.ndim == 0:
@@ -222,7 +232,7 @@ def row_norm_band(x: Interval, weight: np.ndarray, transposed: bool = False, sca
         return None
     k = weight.shape[-1] if transposed else weight.shape[-2] if weight.ndim >= 2 else weight.shape[0]
     # float32 accumulation of k products: |fl(x . w) - x . w| <= k u sum|x_i w_i| <= k u ||x|| ||w||.
-    half = norms * (x.row_norm * abs(scale) * (1.0 + (k + 2) * 2.0 ** -23))
+    half = norms * (x.row_norm * abs(scale) * (1.0 + (k + 2) * 2.0**-23))
     if weight.ndim >= 2 and len(x.shape) >= 2:
         half = np.expand_dims(half, -2)  # one bound per column, shared by all rows
     return half
@@ -246,8 +256,13 @@ def _band_bounds(half: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
-@register("linear", "MatMul", depth="widen", note="softmax(s) @ V is a convex combination of V's rows; exact W "
-                                                  "and rows of L2 norm <= r: column j within ±‖W[:, j]‖·r")
+@register(
+    "linear",
+    "MatMul",
+    depth="widen",
+    note="softmax(s) @ V is a convex combination of V's rows; exact W "
+    "and rows of L2 norm <= r: column j within ±‖W[:, j]‖·r",
+)
 def matmul_op(ctx: NodeContext):
     a, b = ctx.x(0), ctx.x(1)
     if b.is_point and not a.is_point:
@@ -306,8 +321,12 @@ def transpose_last2(iv: Interval) -> Interval:
     return Interval(lo, hi, iv.may_nan, shape)
 
 
-@register("linear", "Gemm", depth="widen", note="exact W and rows of L2 norm <= r (transA = 0): column j "
-                                                "within ±‖W[:, j]‖·r + bias")
+@register(
+    "linear",
+    "Gemm",
+    depth="widen",
+    note="exact W and rows of L2 norm <= r (transA = 0): column j within ±‖W[:, j]‖·r + bias",
+)
 def gemm(ctx: NodeContext):
     a, b = ctx.x(0), ctx.x(1)
     banded = b.is_point and not a.is_point and not int(ctx.attr("transA", 0))
@@ -404,14 +423,22 @@ def _conv_lifted(ctx: NodeContext) -> Interval:
             (mid,) = kernels.run(node, [mx, mw] + ([bias] if bias is not None else []), flush=True)[:1]
             rad = None
         elif rw is None:
-            lo, hi = kernels.run_pair(node, [mx, mw] + ([bias] if bias is not None else []),
-                                      [rx, np.abs(mw)] + ([zero_bias] if bias is not None else []), {0, 1, 2},
-                                      flush=True)
+            lo, hi = kernels.run_pair(
+                node,
+                [mx, mw] + ([bias] if bias is not None else []),
+                [rx, np.abs(mw)] + ([zero_bias] if bias is not None else []),
+                {0, 1, 2},
+                flush=True,
+            )
             mid, rad = lo[0], hi[0]
         else:
-            lo, hi = kernels.run_pair(node, [mx, mw] + ([bias] if bias is not None else []),
-                                      [np.abs(mx), rw] + ([zero_bias] if bias is not None else []), {0, 1, 2},
-                                      flush=True)
+            lo, hi = kernels.run_pair(
+                node,
+                [mx, mw] + ([bias] if bias is not None else []),
+                [np.abs(mx), rw] + ([zero_bias] if bias is not None else []),
+                {0, 1, 2},
+                flush=True,
+            )
             mid, rad = lo[0], hi[0]
             if rx is not None:
                 (extra,) = kernels.run(node, [rx, np.abs(mw) + rw], flush=True)[:1]
@@ -422,8 +449,11 @@ def _conv_lifted(ctx: NodeContext) -> Interval:
             out = finish(mid - rad, mid + rad, may_nan, mid.shape)
     if bias_iv is not None:
         channel = (1, -1) + (1,) * (len(out.shape) - 2)
-        out = out + Interval(np.reshape(bias_iv.lo, channel) if bias_iv.lo.ndim else bias_iv.lo,
-                             np.reshape(bias_iv.hi, channel) if bias_iv.hi.ndim else bias_iv.hi, bias_iv.may_nan)
+        out = out + Interval(
+            np.reshape(bias_iv.lo, channel) if bias_iv.lo.ndim else bias_iv.lo,
+            np.reshape(bias_iv.hi, channel) if bias_iv.hi.ndim else bias_iv.hi,
+            bias_iv.may_nan,
+        )
     return out
 
 
@@ -436,6 +466,7 @@ def conv(ctx: NodeContext):
 def batch_norm(ctx: NodeContext):
     if int(ctx.attr("training_mode", 0)) and ctx.opset >= 14:
         from nanlint.graph.transfer.normalization import batch_norm_training
+
         return batch_norm_training(ctx)
     x = ctx.x(0)
     if x.shape is None:
@@ -450,10 +481,10 @@ def batch_norm(ctx: NodeContext):
             offset = bias - mean * k
         dtype = x.lo.dtype if x.lo.dtype.kind == "f" else np.float32
         return [x * Interval.point(k.astype(dtype)) + Interval.point(offset.astype(dtype))]
-    scale, bias, mean, var = (Interval(np.reshape(p.lo, channel), np.reshape(p.hi, channel), p.may_nan)
-                              for p in params)
+    scale, bias, mean, var = (Interval(np.reshape(p.lo, channel), np.reshape(p.hi, channel), p.may_nan) for p in params)
     var_eps = var + Interval.point(np.asarray(eps, np.float64))
     lo_v = np.maximum(np.asarray(var_eps.lo, np.float64), 0)
-    std = Interval(np.sqrt(lo_v), np.sqrt(np.maximum(np.asarray(var_eps.hi, np.float64), 0)),
-                   var_eps.may_nan or var_eps.min() < 0)
+    std = Interval(
+        np.sqrt(lo_v), np.sqrt(np.maximum(np.asarray(var_eps.hi, np.float64), 0)), var_eps.may_nan or var_eps.min() < 0
+    )
     return [(x - mean) / std * scale + bias]

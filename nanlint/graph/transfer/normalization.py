@@ -48,8 +48,9 @@ def _infinite(iv: Interval) -> bool:
     return iv.min() == -np.inf or iv.max() == np.inf
 
 
-def normalized_bounds(lo: np.ndarray, hi: np.ndarray, eps: float, centered: bool = True,
-                      add: float = 0.0) -> tuple[np.ndarray, np.ndarray, dict]:
+def normalized_bounds(
+    lo: np.ndarray, hi: np.ndarray, eps: float, centered: bool = True, add: float = 0.0
+) -> tuple[np.ndarray, np.ndarray, dict]:
     """Bounds of z = d / (sqrt(var + eps) + add) row-wise over (outer, n) float64 bounds."""
     n = lo.shape[1]
     if centered:
@@ -98,8 +99,9 @@ def _as_float32(lo64: np.ndarray, hi64: np.ndarray, shape, may_nan: bool, dtype=
     return Interval(lo, hi, may_nan, tuple(shape))
 
 
-def normalize_last(ctx: NodeContext, x: Interval, axis: int, eps: float, centered: bool,
-                   add: float = 0.0) -> tuple[Interval, dict]:
+def normalize_last(
+    ctx: NodeContext, x: Interval, axis: int, eps: float, centered: bool, add: float = 0.0
+) -> tuple[Interval, dict]:
     """z for a normalisation over the axes [axis, rank) of x."""
     if x.shape is None:
         raise NotExact("input of unknown shape")
@@ -113,6 +115,7 @@ def normalize_last(ctx: NodeContext, x: Interval, axis: int, eps: float, centere
 
 
 # -- LayerNormalization and RMS variants -------------------------------------------------------------
+
 
 def _inv_std(stats: dict, eps: float, shape) -> Interval:
     with np.errstate(divide="ignore"):
@@ -133,8 +136,9 @@ def layer_norm(ctx: NodeContext):
     return [y, mean, _inv_std(stats, eps, outer)]
 
 
-@register("normalization", "RMSNormalization", "SimplifiedLayerNormalization", depth="reset",
-          note="|x / rms(x)| <= sqrt(N)")
+@register(
+    "normalization", "RMSNormalization", "SimplifiedLayerNormalization", depth="reset", note="|x / rms(x)| <= sqrt(N)"
+)
 def rms_norm(ctx: NodeContext):
     x = ctx.x(0)
     eps = float(ctx.attr("epsilon", 1e-5))
@@ -161,27 +165,40 @@ def _reshaped(iv: Interval | None, shape) -> Interval | None:
     return Interval(lo, hi, iv.may_nan)
 
 
-@register("normalization", "GroupNormalization", depth="reset", note="scale/bias per group (opset 18) or "
-                                                                     "per channel (opset 21)")
+@register(
+    "normalization",
+    "GroupNormalization",
+    depth="reset",
+    note="scale/bias per group (opset 18) or per channel (opset 21)",
+)
 def group_norm(ctx: NodeContext):
     x = ctx.x(0)
     groups = int(ctx.attr("num_groups"))
     if x.shape is None or len(x.shape) < 2 or x.shape[1] % groups:
         raise NotExact("group norm shape")
     n, c = x.shape[:2]
-    grouped = Interval(x.lo.reshape((n, groups, -1)) if x.lo.ndim else x.lo,
-                       x.hi.reshape((n, groups, -1)) if x.hi.ndim else x.hi,
-                       x.may_nan, (n, groups, int(np.prod(x.shape[2:], dtype=np.int64)) * (c // groups)))
+    grouped = Interval(
+        x.lo.reshape((n, groups, -1)) if x.lo.ndim else x.lo,
+        x.hi.reshape((n, groups, -1)) if x.hi.ndim else x.hi,
+        x.may_nan,
+        (n, groups, int(np.prod(x.shape[2:], dtype=np.int64)) * (c // groups)),
+    )
     z, _ = normalize_last(ctx, grouped, 2, float(ctx.attr("epsilon", 1e-5)), centered=True)
     z = Interval(z.lo.reshape(x.shape), z.hi.reshape(x.shape), z.may_nan, x.shape)
     channel = (1, -1) + (1,) * (len(x.shape) - 2)
     scale, bias = ctx.x(1), ctx.x(2)
     if scale.shape is not None and scale.shape[0] == groups and groups != c:
         repeat = c // groups
-        scale = Interval(np.repeat(np.broadcast_to(scale.lo, scale.shape), repeat),
-                         np.repeat(np.broadcast_to(scale.hi, scale.shape), repeat), scale.may_nan)
-        bias = Interval(np.repeat(np.broadcast_to(bias.lo, bias.shape), repeat),
-                        np.repeat(np.broadcast_to(bias.hi, bias.shape), repeat), bias.may_nan)
+        scale = Interval(
+            np.repeat(np.broadcast_to(scale.lo, scale.shape), repeat),
+            np.repeat(np.broadcast_to(scale.hi, scale.shape), repeat),
+            scale.may_nan,
+        )
+        bias = Interval(
+            np.repeat(np.broadcast_to(bias.lo, bias.shape), repeat),
+            np.repeat(np.broadcast_to(bias.hi, bias.shape), repeat),
+            bias.may_nan,
+        )
     return [_affine(z, _reshaped(scale, channel), _reshaped(bias, channel))]
 
 
@@ -229,15 +246,15 @@ def lp_norm(ctx: NodeContext):
     lo64, hi64 = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
     mig = np.maximum(np.maximum(lo64, 0), -hi64)
     mag = np.maximum(np.abs(lo64), np.abs(hi64))
-    norm_lo = np.sum(mig ** p, axis=axis, keepdims=True) ** (1 / p)
-    norm_hi = np.sum(mag ** p, axis=axis, keepdims=True) ** (1 / p)
+    norm_lo = np.sum(mig**p, axis=axis, keepdims=True) ** (1 / p)
+    norm_hi = np.sum(mag**p, axis=axis, keepdims=True) ** (1 / p)
     with np.errstate(divide="ignore", invalid="ignore"):
         z_lo = np.where(lo64 >= 0, lo64 / norm_hi, lo64 / norm_lo)
         z_hi = np.where(hi64 >= 0, hi64 / norm_lo, hi64 / norm_hi)
     z_lo = np.clip(np.nan_to_num(z_lo, nan=-1.0), -1.0, 1.0)
     z_hi = np.clip(np.nan_to_num(z_hi, nan=1.0), -1.0, 1.0)
     # A norm that can vanish (or underflow in float32) makes the kernel return 0 there.
-    vanish = norm_lo ** p < FLOAT32_UNDERFLOW if p == 2 else norm_lo < FLOAT32_UNDERFLOW
+    vanish = norm_lo**p < FLOAT32_UNDERFLOW if p == 2 else norm_lo < FLOAT32_UNDERFLOW
     z_lo = np.where(vanish, np.minimum(z_lo, 0.0), z_lo)
     z_hi = np.where(vanish, np.maximum(z_hi, 0.0), z_hi)
     may_nan = x.may_nan or _infinite(x)
@@ -256,11 +273,12 @@ def lrn(ctx: NodeContext):
     # y = x * f with f = (bias + alpha/size * window sum of squares)^-beta in (0, bias^-beta].
     top = x.abs_max() ** 2 * size
     f_lo = (bias + alpha / size * top) ** -beta if math.isfinite(top) else 0.0
-    factor = Interval(np.asarray(f_lo, np.float64), np.asarray(bias ** -beta, np.float64), False, ())
+    factor = Interval(np.asarray(f_lo, np.float64), np.asarray(bias**-beta, np.float64), False, ())
     return [x * factor]
 
 
 # -- softmax ----------------------------------------------------------------------------------------
+
 
 def _softmax_layout(ctx: NodeContext, x: Interval) -> tuple[int, int]:
     """(outer axes count, whether the softmax runs over all trailing axes)."""
@@ -282,7 +300,7 @@ def _softmax_rows(ctx: NodeContext, x: Interval):
     if flatten:
         shape3 = (outer, int(np.prod(x.shape[axis:], dtype=np.int64)), 1)
     else:
-        shape3 = (outer, x.shape[axis], int(np.prod(x.shape[axis + 1:], dtype=np.int64)))
+        shape3 = (outer, x.shape[axis], int(np.prod(x.shape[axis + 1 :], dtype=np.int64)))
     lo = np.asarray(lo, np.float64).reshape(shape3)
     hi = np.asarray(hi, np.float64).reshape(shape3)
     return lo, hi
@@ -306,7 +324,7 @@ def softmax_log_terms(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.nd
         m_lo = lo_c.max(axis=1, keepdims=True)
         e_lo = np.exp(lo_c - m_lo)
         s_lo = e_lo.sum(axis=1, keepdims=True)
-        others_lo = np.maximum((s_lo - e_lo) - slack * s_lo, 0.0)   # rounded down
+        others_lo = np.maximum((s_lo - e_lo) - slack * s_lo, 0.0)  # rounded down
         log_b = (m_lo - hi_c) + np.log(others_lo)
     if not finite:
         log_a = np.where(np.isnan(log_a), np.inf, log_a)

@@ -29,8 +29,11 @@ def quantize_linear_contrib(ctx: NodeContext):
 def dynamic_quantize(ctx: NodeContext):
     x = ctx.x(0)
     top = (max(x.max(), 0.0) - min(x.min(), 0.0)) / 255.0
-    return [Interval.range(0, 255, x.shape, np.float64), Interval.range(0.0, top, (), np.float32),
-            Interval.range(0, 255, (), np.float64)]
+    return [
+        Interval.range(0, 255, x.shape, np.float64),
+        Interval.range(0.0, top, (), np.float32),
+        Interval.range(0, 255, (), np.float64),
+    ]
 
 
 def _dequantized(ctx: NodeContext, value: int, scale: int | None, zero: int | None, row_axis: bool) -> Interval:
@@ -90,8 +93,9 @@ def _real_conv(ctx: NodeContext, x: Interval, w: Interval, bias: Interval | None
     attrs = {k: v for k, v in ctx.attrs.items()}
     f32 = lambda iv: Interval(np.asarray(iv.lo, np.float32), np.asarray(iv.hi, np.float32), iv.may_nan, iv.shape)
     inputs = [f32(x), f32(w)] + ([f32(bias)] if bias is not None else [])
-    (out,) = ctx.engine.eval_synthetic("Conv", inputs, attrs, scope=ctx.scope,
-                                       dtypes=[TensorProto.FLOAT] * len(inputs))[:1]
+    (out,) = ctx.engine.eval_synthetic(
+        "Conv", inputs, attrs, scope=ctx.scope, dtypes=[TensorProto.FLOAT] * len(inputs)
+    )[:1]
     return out
 
 

@@ -28,8 +28,9 @@ def _range(name: str, alpha: float | None) -> tuple[float, float] | None:
 
 def _activations(ctx: NodeContext, per_direction: int) -> list[tuple[str, tuple[float, float] | None]]:
     defaults = {"RNN": ["Tanh"], "GRU": ["Sigmoid", "Tanh"], "LSTM": ["Sigmoid", "Tanh", "Tanh"]}
-    names = [n.decode() if isinstance(n, bytes) else n for n in ctx.attr("activations", [])] or \
-        defaults[ctx.node.op_type] * 2
+    names = [n.decode() if isinstance(n, bytes) else n for n in ctx.attr("activations", [])] or defaults[
+        ctx.node.op_type
+    ] * 2
     alphas = list(ctx.attr("activation_alpha", []))
     out = []
     for k, name in enumerate(names):
@@ -58,7 +59,7 @@ def _mag(iv: Interval | None) -> float:
 
 @register("recurrent", "RNN", depth="reset", note="bounded activations only (default Tanh)")
 def rnn(ctx: NodeContext):
-    seq, y_shape, yh_shape = _shapes(ctx)
+    _, y_shape, yh_shape = _shapes(ctx)
     acts = _activations(ctx, 1)
     if any(r is None for _, r in acts):
         raise NotExact("unbounded RNN activation")
@@ -74,7 +75,7 @@ def rnn(ctx: NodeContext):
 
 @register("recurrent", "GRU", depth="reset", note="convex combination of the candidate and the state")
 def gru(ctx: NodeContext):
-    seq, y_shape, yh_shape = _shapes(ctx)
+    _, y_shape, yh_shape = _shapes(ctx)
     acts = _activations(ctx, 2)
     for k in range(0, len(acts), 2):
         gate, cand = acts[k], acts[k + 1]
@@ -103,5 +104,8 @@ def lstm(ctx: NodeContext):
     # Every step's h is o * h(c) with o in [0, 1]; only a zero sequence length returns h_0 itself.
     last = max(h_mag, _mag(h0)) if ctx.has(4) else h_mag
     c_bound = _mag(c0) + seq * g_mag
-    return [Interval.range(-h_mag, h_mag, y_shape), Interval.range(-last, last, yh_shape),
-            Interval.range(-c_bound, c_bound, yh_shape)]
+    return [
+        Interval.range(-h_mag, h_mag, y_shape),
+        Interval.range(-last, last, yh_shape),
+        Interval.range(-c_bound, c_bound, yh_shape),
+    ]

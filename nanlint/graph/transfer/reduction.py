@@ -12,8 +12,21 @@ from nanlint.graph.transfer.context import NodeContext, NotExact
 from nanlint.graph.transfer.registry import register
 
 
-@register("reduction", "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceLogSumExp", "CumSum",
-          "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "MaxRoiPool", "RoiAlign")
+@register(
+    "reduction",
+    "ReduceSum",
+    "ReduceMean",
+    "ReduceMax",
+    "ReduceMin",
+    "ReduceLogSumExp",
+    "CumSum",
+    "MaxPool",
+    "AveragePool",
+    "GlobalAveragePool",
+    "GlobalMaxPool",
+    "MaxRoiPool",
+    "RoiAlign",
+)
 def monotone_reduction(ctx: NodeContext):
     outs = ctx.lift((0,))
     if ctx.node.op_type == "MaxPool" and len(outs) > 1 and outs[1] is not None and not outs[1].is_point:
@@ -32,8 +45,7 @@ def reduce_log_sum(ctx: NodeContext):
     return [Interval(lo, hi, out.may_nan or nan, out.shape)]
 
 
-@register("reduction", "ReduceL1", "ReduceL2", "ReduceSumSquare", "LpPool", "GlobalLpPool",
-          note="monotone in |x|")
+@register("reduction", "ReduceL1", "ReduceL2", "ReduceSumSquare", "LpPool", "GlobalLpPool", note="monotone in |x|")
 def magnitude_reduction(ctx: NodeContext):
     x = ctx.x(0)
     mig, mag = iv_ops.magnitude(x)
@@ -46,7 +58,7 @@ def reduce_prod(ctx: NodeContext):
     x = ctx.x(0)
     if x.min() >= 0:
         return ctx.lift((0,))
-    mig, mag = iv_ops.magnitude(x)
+    _, mag = iv_ops.magnitude(x)
     (big,) = ctx.lift((0,), values={0: Interval(mag, mag, x.may_nan, x.shape)})[:1]
     return [Interval(-big.hi, big.hi, x.may_nan, big.shape)]
 
@@ -54,8 +66,8 @@ def reduce_prod(ctx: NodeContext):
 def _reduced_shape(shape, axis: int, keepdims: int) -> tuple[int, ...]:
     axis %= len(shape)
     if keepdims:
-        return shape[:axis] + (1,) + shape[axis + 1:]
-    return shape[:axis] + shape[axis + 1:]
+        return shape[:axis] + (1,) + shape[axis + 1 :]
+    return shape[:axis] + shape[axis + 1 :]
 
 
 @register("reduction", "ArgMax", "ArgMin", depth="reset", note="indices within the axis")

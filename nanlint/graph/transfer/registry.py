@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 # Families, in documentation order, with how they bound an op.
 FAMILIES: dict[str, str] = {
     "layout": "moves or copies elements without changing them: the kernel runs on `lo` and on `hi`",
     "monotone": "element-wise monotone: the kernel runs on `lo` and `hi` (swapped when decreasing)",
     "elementwise": "element-wise, not monotone: the kernel at both ends plus the function's known "
-                   "extrema inside the interval",
+    "extrema inside the interval",
     "arithmetic": "interval arithmetic on the operands (corners, poles, masks)",
     "linear": "linear in one operand: centre/radius form `mid' = op(mid, W)`, `rad' = op(rad, |W|)`; "
-              "an interval product when both operands vary",
+    "an interval product when both operands vary",
     "normalization": "bounded by the normalisation itself (about sqrt(N)·|scale| + bias whatever the input), "
-                     "intersected with interval arithmetic on the input",
+    "intersected with interval arithmetic on the input",
     "reduction": "reductions and scans: monotone in each element (of x or of |x|)",
     "shape": "shapes, sizes, generators and integer index tensors, tracked exactly where they decide shapes",
     "control flow": "subgraphs: If joins both branches, Loop/Scan iterate to a bound with widening",
-    "recurrent": "RNN/GRU/LSTM: hidden states bounded by their gate activations, cell states by the "
-                 "number of steps",
+    "recurrent": "RNN/GRU/LSTM: hidden states bounded by their gate activations, cell states by the number of steps",
     "quantization": "quantize/dequantize: monotone affine maps with rounding and saturation",
     "contrib": "onnxruntime contrib ops (domain com.microsoft) that exporters and optimizers emit",
 }
@@ -34,18 +33,19 @@ class OpEntry:
     op_type: str
     family: str
     fn: Callable
-    depth: str = "keep"      # "widen": a widening step (linear layers, products); "reset": the op's own
-                             # range bounds the output (Softmax, LayerNorm, Sigmoid, Tanh, Clip, ...)
+    depth: str = "keep"  # "widen": a widening step (linear layers, products); "reset": the op's own
+    # range bounds the output (Softmax, LayerNorm, Sigmoid, Tanh, Clip, ...)
     fold: bool | Callable = True  # with all inputs exact, run the kernel itself (False for random ops and
-                                  # control flow; a callable(ctx) decides per node, e.g. no integer /0)
+    # control flow; a callable(ctx) decides per node, e.g. no integer /0)
     note: str = ""
 
 
 REGISTRY: dict[tuple[str, str], OpEntry] = {}
 
 
-def register(family: str, *ops: str, domain: str = "", depth: str = "keep", fold: bool | Callable = True,
-             note: str = ""):
+def register(
+    family: str, *ops: str, domain: str = "", depth: str = "keep", fold: bool | Callable = True, note: str = ""
+):
     """Decorator: `fn(ctx) -> list[Interval | None]` bounds the outputs of every op in `ops`."""
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family}")
@@ -93,8 +93,14 @@ def ops_markdown() -> str:
         members = [e for e in entries if e.family == family]
         if not members:
             continue
-        lines += [f"## {family} ({len(members)})", "", description[0].upper() + description[1:] + ".", "",
-                  "| op | depth | note |", "|---|---|---|"]
+        lines += [
+            f"## {family} ({len(members)})",
+            "",
+            description[0].upper() + description[1:] + ".",
+            "",
+            "| op | depth | note |",
+            "|---|---|---|",
+        ]
         for e in members:
             name = e.op_type if not e.domain else f"{e.op_type} ({e.domain})"
             lines.append(f"| {name} | {e.depth} | {e.note} |")
@@ -106,8 +112,11 @@ def _row_norm_lines() -> list[str]:
     from nanlint.graph.transfer.rownorm import ROLES
 
     def names(role):
-        return ", ".join(op if not domain else f"{op} ({domain})"
-                         for (domain, op), r in sorted(ROLES.items(), key=lambda kv: kv[0][1]) if r == role)
+        return ", ".join(
+            op if not domain else f"{op} ({domain})"
+            for (domain, op), r in sorted(ROLES.items(), key=lambda kv: kv[0][1])
+            if r == role
+        )
 
     return [
         "## Row norms",

@@ -15,7 +15,7 @@ bounds grown by float rounding (`_rounded`). A rule may return None whenever it 
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from onnx import TensorProto
@@ -31,21 +31,23 @@ RULES: dict[tuple[str, str], Callable[[NodeContext, int, Interval], float | None
 ROLES: dict[tuple[str, str], str] = {}
 
 # Relative growth of a row norm per rounded term: twice float32's unit roundoff (float32 kernels).
-UNIT = 2.0 ** -23
+UNIT = 2.0**-23
 # Normalisations compute mean and variance in float32 before dividing: their output norm may exceed
 # the exact bound by a little more than a rounding of each element.
-NORMALIZATION_SLACK = 2.0 ** -10
+NORMALIZATION_SLACK = 2.0**-10
 # Relative rounding of one stored value per float type (other float types: float32's).
-_STORAGE_UNIT = {TensorProto.FLOAT16: 2.0 ** -11, TensorProto.BFLOAT16: 2.0 ** -8, TensorProto.DOUBLE: 2.0 ** -53}
+_STORAGE_UNIT = {TensorProto.FLOAT16: 2.0**-11, TensorProto.BFLOAT16: 2.0**-8, TensorProto.DOUBLE: 2.0**-53}
 
 
 def rule(role: str, *ops: str, domain: str = ""):
     """Decorator: `fn(ctx, j, out)` bounds the row norm of output j of every op in `ops`."""
+
     def decorate(fn):
         for op in ops:
             RULES[(domain, op)] = fn
             ROLES[(domain, op)] = role
         return fn
+
     return decorate
 
 
@@ -63,7 +65,7 @@ def apply(ctx: NodeContext, outputs: list) -> list:
                 norm = fn(ctx, j, out)
             except NotExact:
                 norm = None
-            except Exception:  # noqa: BLE001 - a missing row norm only loses precision, never the analysis
+            except Exception:
                 if ctx.engine.strict:
                     raise
                 norm = None
@@ -87,11 +89,12 @@ def _rounded(norm: float | None, ctx: NodeContext, j: int = 0, terms: int = 1, s
     """`norm` grown by the rounding of `terms`-term float32 sums and of storing the output."""
     if norm is None:
         return None
-    storage = _STORAGE_UNIT.get(ctx.out_type(j), 2.0 ** -24)
+    storage = _STORAGE_UNIT.get(ctx.out_type(j), 2.0**-24)
     return norm * (1.0 + slack + terms * UNIT + 2 * storage)
 
 
 # -- operand norms ----------------------------------------------------------------------------------
+
 
 def value_row_norm(a: np.ndarray, last: int) -> float:
     """Largest L2 norm of the last-axis rows of `a` broadcast to a last axis of length `last`."""
@@ -147,6 +150,7 @@ def _inputs(ctx: NodeContext) -> list[int]:
 
 # -- ops that create a row norm ---------------------------------------------------------------------
 
+
 def _normalized(ctx: NodeContext, out: Interval, count: int, scale: int | None, bias: int | None) -> float | None:
     """sqrt(count) * max|scale| + ||bias rows||: the output of a normalisation over `count` elements
     (z with sum z^2 <= count over each normalised group, a row lying in one group), then y = z*scale + bias."""
@@ -198,6 +202,7 @@ def _embed_layer_norm(ctx, j, out):
 
 
 # -- element-wise arithmetic -------------------------------------------------------------------------
+
 
 @rule("keeps", "Mul")
 def _mul(ctx, j, out):
@@ -274,6 +279,7 @@ def _dropout(ctx, j, out):
 
 
 # -- layout -----------------------------------------------------------------------------------------
+
 
 @rule("keeps", "Reshape", "Flatten", "Squeeze", "Unsqueeze")
 def _reshape(ctx, j, out):

@@ -32,7 +32,7 @@ def shape_op(ctx: NodeContext):
     shape = _shape_of(ctx)
     start = int(ctx.attr("start", 0))
     end = ctx.attr("end")
-    dims = shape[start:] if end is None else shape[start:int(end)]
+    dims = shape[start:] if end is None else shape[start : int(end)]
     return [Interval.point(np.asarray(dims, np.int64))]
 
 
@@ -82,7 +82,9 @@ def range_op(ctx: NodeContext):
     start, limit = ctx.x(0), ctx.x(1)
     lo = min(start.min(), limit.min())
     hi = max(start.max(), limit.max())
-    return [Interval.range(lo, hi, ctx.out_shape(0), np.float64 if ctx.out_type(0) != TensorProto.FLOAT else np.float32)]
+    return [
+        Interval.range(lo, hi, ctx.out_shape(0), np.float64 if ctx.out_type(0) != TensorProto.FLOAT else np.float32)
+    ]
 
 
 @register("shape", "NonZero", note="indices within the input's dimensions; count from inference")
@@ -155,6 +157,7 @@ def dropout(ctx: NodeContext):
 
 
 # -- output sizes of generators, checked before anything is allocated --------------------------------
+
 
 def _count(shape) -> int:
     n = 1

@@ -5,17 +5,42 @@ from __future__ import annotations
 from typing import Any
 
 from nanlint.source.rule import Rule
-from nanlint.source.rules import comparisons
-from nanlint.source.rules import logsumexp, softmax
-from nanlint.source.rules import discarded, divisions, exps, logs, moments, roots, trig, where
-from nanlint.source.rules import precision, training, training_init, training_inputs, training_losses
+from nanlint.source.rules import (
+    comparisons,
+    discarded,
+    divisions,
+    exps,
+    logs,
+    logsumexp,
+    moments,
+    precision,
+    roots,
+    softmax,
+    training,
+    training_init,
+    training_inputs,
+    training_losses,
+    trig,
+    where,
+)
 
 ALL_RULES: list[type[Rule]] = [
     *comparisons.RULES,
-    *softmax.RULES, *logsumexp.RULES,
-    *logs.RULES, *divisions.RULES, *roots.RULES, *moments.RULES, *trig.RULES, *exps.RULES, *where.RULES,
+    *softmax.RULES,
+    *logsumexp.RULES,
+    *logs.RULES,
+    *divisions.RULES,
+    *roots.RULES,
+    *moments.RULES,
+    *trig.RULES,
+    *exps.RULES,
+    *where.RULES,
     *discarded.RULES,
-    *precision.RULES, *training.RULES, *training_inputs.RULES, *training_init.RULES, *training_losses.RULES,
+    *precision.RULES,
+    *training.RULES,
+    *training_inputs.RULES,
+    *training_init.RULES,
+    *training_losses.RULES,
 ]
 
 # Rule options and their defaults, for validating [tool.nanlint.rules.NANxxx].

@@ -8,9 +8,16 @@ import libcst as cst
 
 from nanlint.source.rule import PendingFix, Rule
 
-_ALWAYS = {cst.Equal: "always False", cst.NotEqual: "always True", cst.Is: "only true for that very object",
-           cst.IsNot: "only false for that very object", cst.LessThan: "always False",
-           cst.LessThanEqual: "always False", cst.GreaterThan: "always False", cst.GreaterThanEqual: "always False"}
+_ALWAYS = {
+    cst.Equal: "always False",
+    cst.NotEqual: "always True",
+    cst.Is: "only true for that very object",
+    cst.IsNot: "only false for that very object",
+    cst.LessThan: "always False",
+    cst.LessThanEqual: "always False",
+    cst.GreaterThan: "always False",
+    cst.GreaterThanEqual: "always False",
+}
 _NEGATED = (cst.NotEqual, cst.IsNot)
 _FIXABLE = (cst.Equal, cst.Is, *_NEGATED)
 # Where isnan() comes from when the NaN itself says nothing (float("nan"), a module constant): NumPy's
@@ -30,8 +37,9 @@ class NanComparison(Rule):
             verdict = _ALWAYS.get(type(target.operator))
             nan_side = left if self._is_nan(left) else target.comparator if self._is_nan(target.comparator) else None
             if verdict and nan_side is not None:
-                self.report(node, f"comparison with NaN is {verdict}; use isnan() to test for NaN",
-                            self._fix(node, nan_side))
+                self.report(
+                    node, f"comparison with NaN is {verdict}; use isnan() to test for NaN", self._fix(node, nan_side)
+                )
                 return
             left = target.comparator
 

@@ -21,8 +21,10 @@ class DiscardedGuard(Rule):
         if found is None or found.op not in _GUARDS or self._in_place(found):
             return
         name = guards.identifier(found.node.func) or found.op
-        self.report(found.node, f"the result of {name}() is discarded, so nothing is guarded; assign it "
-                                f"(x = ...) or use the in-place form")
+        self.report(
+            found.node,
+            f"the result of {name}() is discarded, so nothing is guarded; assign it (x = ...) or use the in-place form",
+        )
 
     @staticmethod
     def _in_place(found) -> bool:

@@ -57,8 +57,11 @@ class UnguardedDivision(guards.SurroundedRule):
         if reason is None or self.around.checked(denominator):
             return
         eps = self.option("fix-eps")
-        fix = PendingFix("unsafe", f"add {guards.number(eps)} to the denominator",
-                         ((denominator, guards.plus_eps(self.ctx, denominator, eps, enclose)),))
+        fix = PendingFix(
+            "unsafe",
+            f"add {guards.number(eps)} to the denominator",
+            ((denominator, guards.plus_eps(self.ctx, denominator, eps, enclose)),),
+        )
         advice = _ADVICE.get(reason, "add an eps (x / (d + eps)) or clamp it (d.clamp(min=eps))")
         self.report(division, f"division by {reason}: inf or NaN there; {advice}", fix)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import libcst as cst
 
@@ -18,8 +18,21 @@ class UnboundedExp(Rule):
     triggers = ("exp",)
     options = {
         # name stems (matched at word boundaries, any case) of log-scale values
-        "log-scale-names": ["logvar", "log_var", "log_variance", "log_std", "logstd", "log_stddev", "log_sigma",
-                            "logsigma", "log_scale", "logscale", "log_alpha", "logits_std", "log_precision"],
+        "log-scale-names": [
+            "logvar",
+            "log_var",
+            "log_variance",
+            "log_std",
+            "logstd",
+            "log_stddev",
+            "log_sigma",
+            "logsigma",
+            "log_scale",
+            "logscale",
+            "log_alpha",
+            "logits_std",
+            "log_precision",
+        ],
     }
 
     def __init__(self, ctx) -> None:
@@ -45,11 +58,17 @@ class UnboundedExp(Rule):
         if bounded_above(self.ctx, variable):
             return
         if id(found.node) in self.clamped_after:
-            self.report(found.node, f"clamping exp({name}) afterwards is too late: exp has already overflowed to "
-                                    f"inf and its gradient is NaN; clamp {name} before exp")
+            self.report(
+                found.node,
+                f"clamping exp({name}) afterwards is too late: exp has already overflowed to "
+                f"inf and its gradient is NaN; clamp {name} before exp",
+            )
         else:
-            self.report(found.node, f"exp of the log-scale value {name} without clamping it first: it overflows to "
-                                    f"inf for large values; clamp {name} before exp (e.g. to [-20, 20])")
+            self.report(
+                found.node,
+                f"exp of the log-scale value {name} without clamping it first: it overflows to "
+                f"inf for large values; clamp {name} before exp (e.g. to [-20, 20])",
+            )
 
 
 # --- bounded log-scale values (exp overflow) -----------------------------------------------------------------
@@ -92,10 +111,11 @@ def _capped_leaf(ctx: Context, leaf: cst.BaseExpression, name: str | None, depth
     if guards.is_variable(leaf):
         if ctx.const(leaf) is not None:
             return False
-        return dotted(leaf) == name or depth > 0 and bounded_above(ctx, leaf, depth - 1)
+        return dotted(leaf) == name or (depth > 0 and bounded_above(ctx, leaf, depth - 1))
     found = guards.call(ctx, leaf)
-    return found is not None and (found.op in _BOUNDING
-                                  or found.op == "clamp" and guards.clamp_bounds(found)[2] is not None)
+    return found is not None and (
+        found.op in _BOUNDING or (found.op == "clamp" and guards.clamp_bounds(found)[2] is not None)
+    )
 
 
 def scaled_variable(ctx: Context, expr: cst.BaseExpression) -> cst.BaseExpression:
@@ -113,8 +133,11 @@ def scaled_variable(ctx: Context, expr: cst.BaseExpression) -> cst.BaseExpressio
                 return expr
         elif isinstance(expr, cst.Subscript):
             expr = expr.value
-        elif guards.op(ctx, expr) in ("mul", "div") and len(guards.call(ctx, expr).args) == 2 \
-                and ctx.const(guards.call(ctx, expr).args[1]) is not None:
+        elif (
+            guards.op(ctx, expr) in ("mul", "div")
+            and len(guards.call(ctx, expr).args) == 2
+            and ctx.const(guards.call(ctx, expr).args[1]) is not None
+        ):
             expr = guards.call(ctx, expr).args[0]
         else:
             return expr

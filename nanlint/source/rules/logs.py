@@ -15,7 +15,7 @@ RELU = "a relu output, which is 0 for negative inputs"
 
 _ADVICE = {
     PROBABILITY: "clamp it first (log(p.clamp(min=eps))) or compute log-probabilities directly "
-                 "(log_softmax, log_sigmoid)",
+    "(log_softmax, log_sigmoid)",
     ONE_MINUS_PROBABILITY: "clamp it away from 0 or use a log-space form (log1p(-p), log_sigmoid(-x))",
     guards.COUNT: "clamp the count to at least 1",
     guards.NONZERO_COUNT: "clamp the count to at least 1",
@@ -46,8 +46,11 @@ class UnguardedLog(guards.SurroundedRule):
         if reason is None or self.around.checked(operand):
             return
         eps = self.option("fix-eps")
-        fix = PendingFix("unsafe", f"add {guards.number(eps)} inside the log",
-                         ((operand, guards.plus_eps(self.ctx, operand, eps, enclose=found.method)),))
+        fix = PendingFix(
+            "unsafe",
+            f"add {guards.number(eps)} inside the log",
+            ((operand, guards.plus_eps(self.ctx, operand, eps, enclose=found.method)),),
+        )
         advice = _ADVICE.get(reason, "add an eps or clamp it first (log(x + eps))")
         self.report(found.node, f"log of {reason}: -inf there, and NaN gradients; {advice}", fix)
 
@@ -56,8 +59,9 @@ class UnguardedLog(guards.SurroundedRule):
 
 
 @guards.no_reentry(False)
-def is_probability(ctx: Context, expr: cst.BaseExpression | None, inline: bool,
-                   names: tuple[str, ...] | list[str] = ()) -> bool:
+def is_probability(
+    ctx: Context, expr: cst.BaseExpression | None, inline: bool, names: tuple[str, ...] | list[str] = ()
+) -> bool:
     """A softmax/sigmoid output (through a name; also inline when `inline`), or a name matching `names`."""
     named = False
     for index, step in enumerate(guards.definitions(ctx, expr)):
@@ -72,8 +76,11 @@ def is_probability(ctx: Context, expr: cst.BaseExpression | None, inline: bool,
 
 
 @guards.no_reentry(None)
-def zero_reason(ctx: Context, expr: cst.BaseExpression, probability_names: tuple[str, ...] | list[str] = (),
-                ) -> str | None:
+def zero_reason(
+    ctx: Context,
+    expr: cst.BaseExpression,
+    probability_names: tuple[str, ...] | list[str] = (),
+) -> str | None:
     """Why the argument of a log can be exactly 0, or None when it is guarded or unknown.
 
     A softmax/sigmoid written inline (`log(softmax(x))`, `log(1 - sigmoid(x))`) is left to NAN102;

@@ -7,14 +7,33 @@ import libcst as cst
 from nanlint.source import guards, ops
 from nanlint.source.rule import Context, OpCall, PendingFix, Rule
 from nanlint.source.rules.softmax import (
-    additive_terms, atom, axis_arguments_only, call_code, capped, exp_calls, exponent, fix_function, is_constant,
-    is_natural_log, namespace, normaliser, op_call, pure_exp, reduction_arguments, reduction_axis, settled,
+    additive_terms,
+    atom,
+    axis_arguments_only,
+    call_code,
+    capped,
+    exp_calls,
+    exponent,
+    fix_function,
+    is_constant,
+    is_natural_log,
+    namespace,
+    normaliser,
+    op_call,
+    pure_exp,
+    reduction_arguments,
+    reduction_axis,
+    settled,
 )
 
-NAIVE_LOGSUMEXP = ("naive logsumexp: exp overflows to inf for large inputs (and the log of a sum that underflowed "
-                   "to 0 is -inf); use logsumexp")
-NAIVE_SOFTPLUS = ("naive softplus: exp(x) overflows to inf for x > ~88 in float32 and the gradient is inf / inf = "
-                  "NaN; use softplus(x)")
+NAIVE_LOGSUMEXP = (
+    "naive logsumexp: exp overflows to inf for large inputs (and the log of a sum that underflowed "
+    "to 0 is -inf); use logsumexp"
+)
+NAIVE_SOFTPLUS = (
+    "naive softplus: exp(x) overflows to inf for x > ~88 in float32 and the gradient is inf / inf = "
+    "NaN; use softplus(x)"
+)
 NAIVE_LOGADDEXP = "naive logaddexp: exp overflows to inf for large inputs; use logaddexp(a, b)"
 
 
@@ -65,8 +84,12 @@ class NaiveLogSumExp(Rule):
         if len(exps) == 1 and len(constants) == 1 and guards.const_is(self.ctx, constants[0], 1):
             self._softplus(log, (exps[0][0], inline))
         elif len(exps) == 2 and not constants:
-            self.report(log.node, NAIVE_LOGADDEXP, self._logaddexp_fix(log, [e for e, _ in exps], inline),
-                        covers=tuple(e.node for e, _ in exps))
+            self.report(
+                log.node,
+                NAIVE_LOGADDEXP,
+                self._logaddexp_fix(log, [e for e, _ in exps], inline),
+                covers=tuple(e.node for e, _ in exps),
+            )
         else:
             self.report(log.node, NAIVE_LOGSUMEXP, covers=tuple(e.node for e, _ in exps))
         return True
@@ -78,8 +101,13 @@ class NaiveLogSumExp(Rule):
             operand = guards.bare(self.ctx, exponent(exp))
             space = namespace(self.ctx, exp)
             softplus, logaddexp = fix_function(self.ctx, space, "softplus"), fix_function(self.ctx, space, "logaddexp")
-            code = f"{softplus.spelled}({operand})" if softplus else \
-                f"{logaddexp.spelled}(0, {operand})" if logaddexp else None
+            code = (
+                f"{softplus.spelled}({operand})"
+                if softplus
+                else f"{logaddexp.spelled}(0, {operand})"
+                if logaddexp
+                else None
+            )
             if code is not None:
                 fix = PendingFix("safe" if inline else "unsafe", f"use {code.split('(')[0]}", ((log.node, code),))
         self.report(log.node, NAIVE_SOFTPLUS, fix, covers=(exp.node,))
@@ -91,8 +119,9 @@ class NaiveLogSumExp(Rule):
         if function is None:
             return None
         operands = ", ".join(guards.bare(self.ctx, exponent(e)) for e in exps)
-        return PendingFix("safe" if inline else "unsafe", f"use {function.spelled}",
-                          ((log.node, f"{function.spelled}({operands})"),))
+        return PendingFix(
+            "safe" if inline else "unsafe", f"use {function.spelled}", ((log.node, f"{function.spelled}({operands})"),)
+        )
 
     # --- log(sum(exp(x))) -------------------------------------------------------------------------------------------
 
@@ -111,8 +140,12 @@ class NaiveLogSumExp(Rule):
         self.report(log.node, NAIVE_LOGSUMEXP, fix, covers=(total.reduction.node, *(e.node for e in total.exps)))
 
     def _logsumexp_fix(self, log: OpCall, reduction: OpCall, exp: OpCall, inline: bool) -> PendingFix | None:
-        if not is_natural_log(log) or reduction.op != "sum" or not axis_arguments_only(reduction) \
-                or reduction.qualified in ("builtins.sum", "math.fsum"):
+        if (
+            not is_natural_log(log)
+            or reduction.op != "sum"
+            or not axis_arguments_only(reduction)
+            or reduction.qualified in ("builtins.sum", "math.fsum")
+        ):
             return None
         has_axis = reduction_axis(reduction)[0] is not None
         rest = reduction_arguments(reduction)
@@ -124,7 +157,7 @@ class NaiveLogSumExp(Rule):
         else:
             space = namespace(self.ctx, exp if reduction.method else reduction)
             function = fix_function(self.ctx, space, "logsumexp")
-            if function is None or function.qualified in ops.NEEDS_AXIS and not has_axis:
+            if function is None or (function.qualified in ops.NEEDS_AXIS and not has_axis):
                 return None
             code, name = call_code(self.ctx, function.spelled, exponent(exp), rest), function.spelled
         return PendingFix("safe" if inline else "unsafe", f"use {name}", ((log.node, code),))
@@ -159,8 +192,9 @@ class Log1pExpm1(Rule):
         if isinstance(node.operator, cst.Subtract) and guards.const_is(self.ctx, node.right, 1):
             candidates = (node.left,)
         elif isinstance(node.operator, cst.Add):
-            candidates = tuple(b for a, b in ((node.left, node.right), (node.right, node.left))
-                               if guards.const_is(self.ctx, a, -1))
+            candidates = tuple(
+                b for a, b in ((node.left, node.right), (node.right, node.left)) if guards.const_is(self.ctx, a, -1)
+            )
         else:
             return
         for candidate in candidates:
@@ -169,8 +203,9 @@ class Log1pExpm1(Rule):
                 self.report(node, EXP_MINUS_ONE, self._fix(found, exponent(found), "expm1", node))
                 return
 
-    def _fix(self, found: OpCall, operand: cst.BaseExpression, op: str,
-             target: cst.CSTNode | None = None) -> PendingFix | None:
+    def _fix(
+        self, found: OpCall, operand: cst.BaseExpression, op: str, target: cst.CSTNode | None = None
+    ) -> PendingFix | None:
         """found(...) (or the whole `target`) -> op(operand) in found's framework, as a method for methods."""
         if found.method:
             method = ops.FIX_METHODS[op]

@@ -16,9 +16,12 @@ class CancellationVariance(Rule):
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         if isinstance(node.operator, cst.Subtract) and squares.variance_by_moments(self.ctx, node):
-            self.report(node, "variance as E[x²] - E[x]² cancels catastrophically when the mean is large against "
-                              "the spread and can come out negative (NaN under a sqrt); compute it as "
-                              "mean((x - mean(x))**2) or with var()")
+            self.report(
+                node,
+                "variance as E[x²] - E[x]² cancels catastrophically when the mean is large against "
+                "the spread and can come out negative (NaN under a sqrt); compute it as "
+                "mean((x - mean(x))**2) or with var()",
+            )
 
 
 RULES = [CancellationVariance]

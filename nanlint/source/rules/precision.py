@@ -23,8 +23,14 @@ FP16 = table.FORMATS["float16"]
 
 # Where a fill value sits in a call, by op: (position, keywords) -- receivers of methods are argument 0.
 _FILL_METHODS = {"fill_": 1, "new_full": 2, "new_tensor": 1}
-_TENSOR_MAKERS = {"torch.tensor": 0, "tensorflow.constant": 0, "tensorflow.convert_to_tensor": 0,
-                  "numpy.array": 0, "jax.numpy.array": 0, "jax.numpy.asarray": 0}
+_TENSOR_MAKERS = {
+    "torch.tensor": 0,
+    "tensorflow.constant": 0,
+    "tensorflow.convert_to_tensor": 0,
+    "numpy.array": 0,
+    "jax.numpy.array": 0,
+    "jax.numpy.asarray": 0,
+}
 _MASK_BUILDERS = frozenset({"triu", "tril", "band_part", "logical_not", "ones_like"})
 
 
@@ -41,7 +47,7 @@ def dtype_limit(ctx, facts, expr: cst.BaseExpression | None) -> float | None:
     if dtype is None:
         return None
     fmt = table.FORMATS[dtype]
-    return {"min": -fmt.max, "max": fmt.max, "eps": 2.0 ** -fmt.mantissa_bits}.get(expr.attr.value, fmt.tiny)
+    return {"min": -fmt.max, "max": fmt.max, "eps": 2.0**-fmt.mantissa_bits}.get(expr.attr.value, fmt.tiny)
 
 
 class MaskOverflow(FactsRule):
@@ -50,8 +56,16 @@ class MaskOverflow(FactsRule):
     code = "NAN201"
     # Every positive spells a large number: a digit with an exponent of 5 or more (1e9, 3.4e38, 1e+09), a long
     # integer, a power, or a dtype's limit.
-    triggers = tuple(f"{digit}{e}{exponent}" for digit in "0123456789" for e in "eE" for exponent in "56789123+") \
-        + ("finfo", "float32.m", "float64.m", "00000", "10 **", "10**", "2 **", "2**")
+    triggers = tuple(f"{digit}{e}{exponent}" for digit in "0123456789" for e in "eE" for exponent in "56789123+") + (
+        "finfo",
+        "float32.m",
+        "float64.m",
+        "00000",
+        "10 **",
+        "10**",
+        "2 **",
+        "2**",
+    )
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
@@ -69,8 +83,11 @@ class MaskOverflow(FactsRule):
             value = argument(node, _TENSOR_MAKERS[qualified], "value")
             if self._data_dtype(argument(node, None, "dtype")):
                 self._check(value, "fill value")
-        elif isinstance(node.func, cst.Attribute) and node.func.attr.value in _FILL_METHODS \
-                and not self.ctx.names.is_module_alias(node.func.value):
+        elif (
+            isinstance(node.func, cst.Attribute)
+            and node.func.attr.value in _FILL_METHODS
+            and not self.ctx.names.is_module_alias(node.func.value)
+        ):
             self._check(argument(node, _FILL_METHODS[node.func.attr.value] - 1, "fill_value"), "fill value")
         elif ops.indexed_write(node) is not None:
             self._masked_write(ops.indexed_write(node), argument(node, 0, "values"))
@@ -205,11 +222,13 @@ class MaskOverflow(FactsRule):
         fix = self._fix(value_node, value, fix_dtype_of, namespace_of) if namespace_of is not None else None
         self.pending.setdefault(id(value_node), (value_node, value, what, fix))
 
-    def _fix(self, node: cst.BaseExpression, value: float, source: cst.BaseExpression | None,
-             call: OpCall) -> PendingFix | None:
+    def _fix(
+        self, node: cst.BaseExpression, value: float, source: cst.BaseExpression | None, call: OpCall
+    ) -> PendingFix | None:
         """`finfo(x.dtype).min` of the tensor the value is written into, when that tensor is a plain name."""
-        if source is None or not (isinstance(source, cst.Name) or isinstance(source, cst.Attribute)
-                                  and _dotted(source)):
+        if source is None or not (
+            isinstance(source, cst.Name) or (isinstance(source, cst.Attribute) and _dotted(source))
+        ):
             return None
         limit = "min" if value < 0 else "max"
         finfo = self._finfo_spelling(call)
@@ -238,8 +257,12 @@ class MaskOverflow(FactsRule):
             text = self.ctx.code_of(value_node).strip()
             shown = text if _is_literal(value_node) else f"{text} ({value:g})"
             advice = fix.message if fix else "use finfo(dtype).min of the tensor's own dtype"
-            self.report(value_node, f"{what} {shown} is beyond the float16 range (max 65504): it overflows to "
-                                    f"{'-' if value < 0 else ''}inf in half precision; {advice}", fix)
+            self.report(
+                value_node,
+                f"{what} {shown} is beyond the float16 range (max 65504): it overflows to "
+                f"{'-' if value < 0 else ''}inf in half precision; {advice}",
+                fix,
+            )
 
 
 def _namespaces(call: OpCall) -> list[str]:
@@ -278,8 +301,22 @@ class EpsUnderflow(FactsRule):
 
     code = "NAN202"
     # Every positive runs in half precision, and says so (see training_facts).
-    triggers = ("float16", "half", "Half", "fp16", "FP16", "autocast", "GradScaler", "use_amp", "amp.", "precision=16",
-                "precision='16", 'precision="16', "16-mixed", "16-true")
+    triggers = (
+        "float16",
+        "half",
+        "Half",
+        "fp16",
+        "FP16",
+        "autocast",
+        "GradScaler",
+        "use_amp",
+        "amp.",
+        "precision=16",
+        "precision='16",
+        'precision="16',
+        "16-mixed",
+        "16-true",
+    )
     options = {"norm_layers": True}
 
     def __init__(self, ctx) -> None:
@@ -370,8 +407,10 @@ class EpsUnderflow(FactsRule):
             if not (self.facts.half_parameters if parameters else self.facts.half):
                 continue
             if value < FP16.subnormal:
-                problem, advice = "underflows to 0 in float16 (smallest subnormal 6e-08), so it guards nothing", \
-                    "1e-6" if kind == ZERO else "1e-4"
+                problem, advice = (
+                    "underflows to 0 in float16 (smallest subnormal 6e-08), so it guards nothing",
+                    "1e-6" if kind == ZERO else "1e-4",
+                )
             elif kind == DIVISION and value < FP16.tiny:
                 problem, advice = "is subnormal in float16 (below 6.1e-05): dividing by it overflows to inf", "1e-4"
             else:
@@ -399,8 +438,12 @@ class AbsorbedEps(FactsRule):
         if not isinstance(node.operator, _ARITHMETIC):
             return
         for operand, other in ((node.left, node.right), (node.right, node.left)):
-            if isinstance(operand, cst.BinaryOperation) and isinstance(operand.operator, (cst.Add, cst.Subtract)) \
-                    and self._candidate(operand) and self.ctx.const(other) is not None:
+            if (
+                isinstance(operand, cst.BinaryOperation)
+                and isinstance(operand.operator, (cst.Add, cst.Subtract))
+                and self._candidate(operand)
+                and self.ctx.const(other) is not None
+            ):
                 del self.pending[id(operand)]  # constant arithmetic all the way: no tensor meets it here
 
     def on_call(self, node: cst.Call) -> None:
@@ -436,9 +479,12 @@ class AbsorbedEps(FactsRule):
             if round_to(big + eps, dtype) != round_to(big, dtype):
                 continue
             spacing = _spacing(big, dtype)
-            self.report(expr, f"eps {abs(eps):g} is absorbed: {self.ctx.code_of(expr).strip()} rounds to {big:g} in "
-                              f"{dtype} (spacing {spacing:.2g} there), so it has no effect; apply the eps where the "
-                              f"value is small (1 - x + eps) or use an eps >= {spacing:.2g}")
+            self.report(
+                expr,
+                f"eps {abs(eps):g} is absorbed: {self.ctx.code_of(expr).strip()} rounds to {big:g} in "
+                f"{dtype} (spacing {spacing:.2g} there), so it has no effect; apply the eps where the "
+                f"value is small (1 - x + eps) or use an eps >= {spacing:.2g}",
+            )
 
 
 def round_to(value: float, dtype: str) -> float:

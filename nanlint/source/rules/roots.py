@@ -41,8 +41,9 @@ class SqrtAtZero(guards.SurroundedRule):
                 return guards.differentiable(self.ctx, found)
         return guards.uses_autodiff(self.ctx)
 
-    def _check(self, node: cst.CSTNode, root: str, operand: cst.BaseExpression, differentiable: bool,
-               elementwise: bool = True) -> None:
+    def _check(
+        self, node: cst.CSTNode, root: str, operand: cst.BaseExpression, differentiable: bool, elementwise: bool = True
+    ) -> None:
         if not differentiable or not self.around.traced(node):
             return  # NumPy, math, no_grad code: sqrt(0) is a fine 0 when no gradient is taken
         kind = squares.square_sum_kind(self.ctx, operand, elementwise)
@@ -51,8 +52,11 @@ class SqrtAtZero(guards.SurroundedRule):
         if root == "rsqrt":
             self.report(node, f"rsqrt of {kind} with no eps inside is inf at 0; add the eps inside (rsqrt(v + eps))")
         else:
-            self.report(node, f"sqrt of {kind} with no eps inside: its gradient is infinite at 0 (NaN in training); "
-                              "add the eps inside the sqrt (sqrt(v + eps)) or use a norm function")
+            self.report(
+                node,
+                f"sqrt of {kind} with no eps inside: its gradient is infinite at 0 (NaN in training); "
+                "add the eps inside the sqrt (sqrt(v + eps)) or use a norm function",
+            )
 
 
 RULES = [SqrtAtZero]

@@ -26,8 +26,12 @@ from nanlint.source.rule import Context, OpCall, PendingFix, Rule
 def op_call(ctx: Context, expr: cst.BaseExpression | None) -> OpCall | None:
     """The op a call computes; a method called on `self`/`cls` is the class's own method, not a tensor op."""
     found = guards.call(ctx, expr)
-    if found is not None and found.method and isinstance(found.args[0], cst.Name) \
-            and found.args[0].value in ("self", "cls"):
+    if (
+        found is not None
+        and found.method
+        and isinstance(found.args[0], cst.Name)
+        and found.args[0].value in ("self", "cls")
+    ):
         return None
     return found
 
@@ -48,7 +52,7 @@ def spell(ctx: Context, qualified: str) -> str | None:
     spelled = ctx.spelling(qualified)
     for prefix, replacement in ops.CANONICAL_PREFIXES:
         if spelled is None and qualified.startswith(replacement):
-            spelled = ctx.spelling(prefix + qualified[len(replacement):])
+            spelled = ctx.spelling(prefix + qualified[len(replacement) :])
     return spelled
 
 
@@ -77,8 +81,16 @@ def is_natural_log(found: OpCall) -> bool:
 # --- source of operands ------------------------------------------------------------------------------------
 
 _ATOMS = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Float, cst.SimpleString)
-_ARITHMETIC = (cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.FloorDivide, cst.Modulo, cst.MatrixMultiply,
-               cst.Power)
+_ARITHMETIC = (
+    cst.Add,
+    cst.Subtract,
+    cst.Multiply,
+    cst.Divide,
+    cst.FloorDivide,
+    cst.Modulo,
+    cst.MatrixMultiply,
+    cst.Power,
+)
 
 
 def atom(ctx: Context, node: cst.BaseExpression) -> str:
@@ -91,7 +103,8 @@ def minuend(ctx: Context, node: cst.BaseExpression) -> str:
     """Source of node usable as the left side of `-`."""
     text = ctx.code_of(node)
     arithmetic = guards.is_binary(node, *_ARITHMETIC) or (
-        isinstance(node, cst.UnaryOperation) and not isinstance(node.operator, cst.Not))
+        isinstance(node, cst.UnaryOperation) and not isinstance(node.operator, cst.Not)
+    )
     return text if isinstance(node, _ATOMS) or arithmetic or node.lpar else f"({text})"
 
 
@@ -163,16 +176,16 @@ class Normaliser:
 
 def segment_reduce(found: OpCall) -> str:
     """How a scatter/segment op reduces: "sum" unless a reduce string says otherwise."""
-    reduce = found.keywords.get("reduce") or next(
-        (a for a in found.args if isinstance(a, cst.SimpleString)), None)
+    reduce = found.keywords.get("reduce") or next((a for a in found.args if isinstance(a, cst.SimpleString)), None)
     if isinstance(reduce, cst.SimpleString):
         value = reduce.evaluated_value
         return value if isinstance(value, str) else "sum"
     return "sum"
 
 
-def normaliser(ctx: Context, expr: cst.BaseExpression, inplace: dict | None = None,
-               depth: int = 6) -> Normaliser | None:
+def normaliser(
+    ctx: Context, expr: cst.BaseExpression, inplace: dict | None = None, depth: int = 6
+) -> Normaliser | None:
     """The sum of exps that expr is -- through names, `+ eps`, clamps, indexing, reshapes -- or None."""
     if depth <= 0:
         return None
@@ -258,8 +271,9 @@ def is_constant(ctx: Context, expr: cst.BaseExpression) -> bool:
 # Ops whose output is bounded: exp of it cannot overflow.
 _BOUNDED = frozenset({"tanh", "sigmoid", "softmax", "cos", "cosine_similarity"})
 # Ops whose output is >= 0: exp of minus it cannot overflow.
-_NONNEGATIVE = frozenset({"abs", "relu", "sqrt", "square", "norm", "exp", "softplus", "sigmoid", "softmax", "count",
-                          "std", "var"})
+_NONNEGATIVE = frozenset(
+    {"abs", "relu", "sqrt", "square", "norm", "exp", "softplus", "sigmoid", "softmax", "count", "std", "var"}
+)
 _OVERFLOW = 80.0  # exp(88.7) overflows float32; constants below this are harmless exponents
 
 
@@ -297,10 +311,14 @@ def _safe_exponent(ctx: Context, expr: cst.BaseExpression, depth: int) -> bool:
             shift = ctx.const(left) is None and subtracts_max(ctx, right)  # 1 - x is no shift of the values
             return shift or _is_min(ctx, left) or safe(left)
         if isinstance(operator, cst.Add):
-            return safe(left) and is_constant(ctx, right) or safe(right) and is_constant(ctx, left)
+            return (safe(left) and is_constant(ctx, right)) or (safe(right) and is_constant(ctx, left))
         if isinstance(operator, cst.Multiply):  # a temperature or scale times a capped exponent
-            return safe(left) and scale(right) or safe(right) and scale(left) \
-                or _negative_times_nonnegative(ctx, left, right) or _negative_times_nonnegative(ctx, right, left)
+            return (
+                (safe(left) and scale(right))
+                or (safe(right) and scale(left))
+                or _negative_times_nonnegative(ctx, left, right)
+                or _negative_times_nonnegative(ctx, right, left)
+            )
         if isinstance(operator, cst.Divide):
             return safe(left) and scale(right)
         return isinstance(operator, cst.MatrixMultiply) and squares.normalised_dot(ctx, step)
@@ -341,8 +359,9 @@ def _nonnegative(ctx: Context, expr: cst.BaseExpression, depth: int = 4) -> bool
     if squares.is_square(ctx, expr):
         return True
     if guards.is_binary(expr, cst.Add, cst.Multiply, cst.Divide):
-        return depth > 0 and all(_nonnegative(ctx, settled(ctx, side) or side, depth - 1)
-                                 for side in (expr.left, expr.right))
+        return depth > 0 and all(
+            _nonnegative(ctx, settled(ctx, side) or side, depth - 1) for side in (expr.left, expr.right)
+        )
     value = ctx.const(expr)
     if value is not None:
         return value >= 0
@@ -382,7 +401,7 @@ def subtracts_max(ctx: Context, expr: cst.BaseExpression, depth: int = 4) -> boo
 def _is_min(ctx: Context, expr: cst.BaseExpression) -> bool:
     step = settled(ctx, expr)
     for _ in range(4):  # x.min(0).values, x.min(0)[0]; bounded: `x = x[0]` refers to itself
-        if not (isinstance(step, cst.Subscript) or step is not None and _attribute_of_value(step)):
+        if not (isinstance(step, cst.Subscript) or (step is not None and _attribute_of_value(step))):
             break
         step = settled(ctx, step.value)
     found = op_call(ctx, step)
@@ -390,7 +409,7 @@ def _is_min(ctx: Context, expr: cst.BaseExpression) -> bool:
         return False
     if found.op == "minimum":
         return len(found.args) == 1
-    return found.op == "min" or found.op == "segment_sum" and segment_reduce(found) in ("min", "amin")
+    return found.op == "min" or (found.op == "segment_sum" and segment_reduce(found) in ("min", "amin"))
 
 
 # --- reductions ----------------------------------------------------------------------------------------------
@@ -422,8 +441,9 @@ def reduction_arguments(found: OpCall) -> list[cst.Arg]:
     return list(found.node.args if found.method else found.node.args[1:])
 
 
-def call_code(ctx: Context, function: str | None, first: cst.BaseExpression, rest: list[cst.Arg],
-              method: str | None = None) -> str:
+def call_code(
+    ctx: Context, function: str | None, first: cst.BaseExpression, rest: list[cst.Arg], method: str | None = None
+) -> str:
     """`function(first, *rest)`, or `first.method(*rest)`, keeping the rest's own source."""
     if method is not None:
         head, args = f"{atom(ctx, first)}.{method}", rest
@@ -435,8 +455,10 @@ def call_code(ctx: Context, function: str | None, first: cst.BaseExpression, res
 
 # --- NAN101 ---------------------------------------------------------------------------------------------------
 
-NAIVE_SOFTMAX = ("naive softmax: exp overflows to inf for large inputs and inf / inf is NaN; "
-                 "subtract the max before exp or use softmax()")
+NAIVE_SOFTMAX = (
+    "naive softmax: exp overflows to inf for large inputs and inf / inf is NaN; "
+    "subtract the max before exp or use softmax()"
+)
 
 
 class NaiveSoftmax(Rule):
@@ -544,8 +566,9 @@ class NaiveSoftmax(Rule):
             code = f"{name}({guards.bare(self.ctx, exponent(exp))}, {keyword}={axis_code})"
         return PendingFix("safe", f"use {name}", ((division, code),))
 
-    def _subtract_max(self, exps: list[OpCall], axis: cst.BaseExpression | None,
-                      applicability: str) -> PendingFix | None:
+    def _subtract_max(
+        self, exps: list[OpCall], axis: cst.BaseExpression | None, applicability: str
+    ) -> PendingFix | None:
         replacements = []
         for exp in exps:
             operand = exponent(exp)
@@ -575,11 +598,14 @@ class NaiveSoftmax(Rule):
 
 # --- NAN102 ---------------------------------------------------------------------------------------------------
 
-LOG_SOFTMAX = ("log of softmax: -inf (and NaN gradients) when a probability underflows to 0, and imprecise "
-               "before that; use log_softmax")
+LOG_SOFTMAX = (
+    "log of softmax: -inf (and NaN gradients) when a probability underflows to 0, and imprecise "
+    "before that; use log_softmax"
+)
 LOG_SIGMOID = "log of sigmoid: -inf when sigmoid(x) underflows to 0 for very negative x; use log_sigmoid(x)"
-LOG_ONE_MINUS_SIGMOID = ("log(1 - sigmoid(x)): -inf when sigmoid(x) rounds to 1 (x > ~17 in float32); "
-                         "use log_sigmoid(-x)")
+LOG_ONE_MINUS_SIGMOID = (
+    "log(1 - sigmoid(x)): -inf when sigmoid(x) rounds to 1 (x > ~17 in float32); use log_sigmoid(-x)"
+)
 
 
 class LogOfProbability(Rule):
@@ -614,12 +640,14 @@ class LogOfProbability(Rule):
             return None
         name, code = replacement
         if index is not None:
-            code += self.ctx.code_of(index.with_changes(lpar=[], rpar=[]))[len(self.ctx.code_of(index.value)):]
+            code += self.ctx.code_of(index.with_changes(lpar=[], rpar=[]))[len(self.ctx.code_of(index.value)) :]
         return PendingFix("safe", f"use {name}", ((log.node, code),))
 
     def _log_space_call(self, inner: OpCall, op: str) -> tuple[str, str] | None:
         """(name, source) of the log-space call computing log(inner)."""
-        arguments = self.ctx.code_of(inner.node.with_changes(lpar=[], rpar=[]))[len(self.ctx.code_of(inner.node.func)):]
+        arguments = self.ctx.code_of(inner.node.with_changes(lpar=[], rpar=[]))[
+            len(self.ctx.code_of(inner.node.func)) :
+        ]
         if inner.method and op in ops.FIX_METHODS:  # x.softmax(-1) -> x.log_softmax(-1)
             method = ops.FIX_METHODS[op]
             return f".{method}()", f"{self.ctx.code_of(inner.args[0])}.{method}{arguments}"
@@ -642,7 +670,9 @@ class LogOfProbability(Rule):
         if not isinstance(constructed, cst.Call):
             return ""
         for index, arg in enumerate(constructed.args):
-            if arg.keyword is None and index == 0 or arg.keyword is not None and arg.keyword.value in ("dim", "axis"):
+            if (arg.keyword is None and index == 0) or (
+                arg.keyword is not None and arg.keyword.value in ("dim", "axis")
+            ):
                 return f", {ops.axis_keywords(function.qualified)[0]}={self.ctx.code_of(arg.value)}"
         return ""
 

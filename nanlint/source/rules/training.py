@@ -11,8 +11,8 @@ from __future__ import annotations
 import libcst as cst
 
 from nanlint.source import training_ops as table
-from nanlint.source.training_facts import FactsRule, FlagRef
 from nanlint.source.rule import argument
+from nanlint.source.training_facts import FactsRule, FlagRef
 
 
 class HighLearningRate(FactsRule):
@@ -71,11 +71,17 @@ class HighLearningRate(FactsRule):
             if rate is None or limit is None or rate <= limit * factor:
                 continue
             what = "peak learning rate" if scheduled else "learning rate"
-            clipped = f" even with gradient clipping (limit {limit * factor:g})" if factor != 1.0 else \
-                f" (limit {limit:g} for {family}-type optimizers)"
+            clipped = (
+                f" even with gradient clipping (limit {limit * factor:g})"
+                if factor != 1.0
+                else f" (limit {limit:g} for {family}-type optimizers)"
+            )
             advice = "lower it" if factor != 1.0 else "lower it or clip gradients"
-            self.report(call, f"{what} {rate:g} of {name} is too high{clipped}: updates overshoot and the loss "
-                              f"diverges to inf/NaN; {advice}")
+            self.report(
+                call,
+                f"{what} {rate:g} of {name} is too high{clipped}: updates overshoot and the loss "
+                f"diverges to inf/NaN; {advice}",
+            )
 
 
 def _short(qualified: str) -> str:
@@ -97,8 +103,11 @@ class MissingGradientClipping(FactsRule):
         if isinstance(func, cst.Attribute) and not self.ctx.names.is_module_alias(func.value):
             method = func.attr.value
             if method in table.STEP_METHODS:
-                steps_optimizer = method == "apply_gradients" or self._is_optimizer(func.value) or (
-                    node.args and self._is_optimizer(node.args[0].value))  # `scaler.step(optimizer)`
+                steps_optimizer = (
+                    method == "apply_gradients"
+                    or self._is_optimizer(func.value)
+                    or (node.args and self._is_optimizer(node.args[0].value))
+                )  # `scaler.step(optimizer)`
                 if steps_optimizer:
                     self.steps.append(node)
             elif method in table.FIT_METHODS and self._is_model(func.value):
@@ -125,9 +134,12 @@ class MissingGradientClipping(FactsRule):
         if not self.facts.recurrent or self.facts.clips_gradients:
             return
         for step in self.steps:
-            self.report(step, "recurrent model trained without gradient clipping: gradients that explode through "
-                              "time turn the weights inf/NaN; clip the gradients' global norm before this step "
-                              "(clip_grad_norm_, clipnorm=, optax.clip_by_global_norm)")
+            self.report(
+                step,
+                "recurrent model trained without gradient clipping: gradients that explode through "
+                "time turn the weights inf/NaN; clip the gradients' global norm before this step "
+                "(clip_grad_norm_, clipnorm=, optax.clip_by_global_norm)",
+            )
 
 
 def _last_name(expr: cst.BaseExpression) -> str:

@@ -18,8 +18,18 @@ from nanlint.source.rule import Rule
 
 class LargeInitScale(Rule):
     code = "NAN304"
-    triggers = ("normal_", "normal(", "Normal(", "uniform_", "uniform(", "Uniform(", "randn", "rand(", "random_normal",
-                "random_uniform")
+    triggers = (
+        "normal_",
+        "normal(",
+        "Normal(",
+        "uniform_",
+        "uniform(",
+        "Uniform(",
+        "randn",
+        "rand(",
+        "random_normal",
+        "random_uniform",
+    )
     options = {"max_std": 1.0, "fan_in_factor": 5.0}
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -67,7 +77,7 @@ class LargeInitScale(Rule):
     # --- scale and fan-in -------------------------------------------------------------------
 
     def _check(self, args: _Args, sampler: table.Sampler, fan_in: int | None, factor: float) -> None:
-        loc_node, loc = self._value(args, sampler.loc)
+        _, loc = self._value(args, sampler.loc)
         scale_node, scale = self._value(args, sampler.scale)
         if loc is None or scale is None:
             return
@@ -79,14 +89,20 @@ class LargeInitScale(Rule):
         where = scale_node if scale_node is not None and factor == 1.0 and sampler.kind == "normal" else args.node
         limit = self.option("fan_in_factor") / math.sqrt(fan_in) if fan_in else None
         if limit is not None and rms > limit:
-            self.report(where, f"initial weight scale {rms:.3g} is {rms * math.sqrt(fan_in):.0f}x the "
-                               f"1/sqrt(fan_in) scale for fan-in {fan_in}: activations grow layer by layer until "
-                               f"they overflow; use std ~ 1/sqrt(fan_in) ({1 / math.sqrt(fan_in):.2g}) or a "
-                               "kaiming/xavier initialiser")
+            self.report(
+                where,
+                f"initial weight scale {rms:.3g} is {rms * math.sqrt(fan_in):.0f}x the "
+                f"1/sqrt(fan_in) scale for fan-in {fan_in}: activations grow layer by layer until "
+                f"they overflow; use std ~ 1/sqrt(fan_in) ({1 / math.sqrt(fan_in):.2g}) or a "
+                "kaiming/xavier initialiser",
+            )
         elif rms > self.option("max_std"):
-            self.report(where, f"initial weight scale {rms:.3g} is above {self.option('max_std'):g}: activations "
-                               "grow layer by layer until they overflow; use std ~ 1/sqrt(fan_in) or a "
-                               "kaiming/xavier initialiser")
+            self.report(
+                where,
+                f"initial weight scale {rms:.3g} is above {self.option('max_std'):g}: activations "
+                "grow layer by layer until they overflow; use std ~ 1/sqrt(fan_in) or a "
+                "kaiming/xavier initialiser",
+            )
 
     def _value(self, args: _Args, argument: table.Argument) -> tuple[cst.BaseExpression | None, float | None]:
         node = args.get(argument.position, argument.keyword)
@@ -113,8 +129,11 @@ class LargeInitScale(Rule):
         if inputs is None or spec.kernel is None:
             return inputs
         kernel = args.get(*spec.kernel)
-        sizes = [self._integer(e.value) for e in kernel.elements] if isinstance(kernel, cst.Tuple) \
+        sizes = (
+            [self._integer(e.value) for e in kernel.elements]
+            if isinstance(kernel, cst.Tuple)
             else [self._integer(kernel)] * spec.dims
+        )
         if any(size is None for size in sizes):
             return None
         return inputs * math.prod(sizes)
@@ -158,8 +177,13 @@ class _Args:
 
 
 def _requires_grad(node: cst.Call) -> bool:
-    return any(a.keyword is not None and a.keyword.value == "requires_grad" and isinstance(a.value, cst.Name)
-               and a.value.value == "True" for a in node.args)
+    return any(
+        a.keyword is not None
+        and a.keyword.value == "requires_grad"
+        and isinstance(a.value, cst.Name)
+        and a.value.value == "True"
+        for a in node.args
+    )
 
 
 RULES = [LargeInitScale]

@@ -34,8 +34,9 @@ class MissingInputNormalization(Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         qualified = self.ctx.qualify(node.func)
-        if qualified is not None and (qualified in table.IMAGE_NORMALIZERS
-                                      or qualified.endswith(table.NORMALIZER_SUFFIXES)):
+        if qualified is not None and (
+            qualified in table.IMAGE_NORMALIZERS or qualified.endswith(table.NORMALIZER_SUFFIXES)
+        ):
             self.scaled = True
             return
         for value in self._model_inputs(node, qualified):
@@ -48,7 +49,7 @@ class MissingInputNormalization(Rule):
         right = node.right
         if isinstance(node.operator, cst.Divide):
             value = self.ctx.const(right)
-            if value is not None and value >= 100 or value is None and _names_a_scale(right):
+            if (value is not None and value >= 100) or (value is None and _names_a_scale(right)):
                 self.scaled = True
         elif isinstance(node.operator, cst.Multiply):
             for side in (node.left, node.right):
@@ -95,9 +96,12 @@ class MissingInputNormalization(Rule):
         if self.scaled:
             return
         for conversion in self.pending.values():
-            self.report(conversion, "raw 0-255 image converted to float and fed to the model without scaling: large "
-                                    "inputs saturate activations and overflow in half precision; divide by 255 or "
-                                    "normalise with the dataset's mean and std")
+            self.report(
+                conversion,
+                "raw 0-255 image converted to float and fed to the model without scaling: large "
+                "inputs saturate activations and overflow in half precision; divide by 255 or "
+                "normalise with the dataset's mean and std",
+            )
 
     def _state(self, expr: cst.BaseExpression, depth: int = 12):
         """RAW, the conversion call of a raw float image, or None."""
@@ -134,15 +138,19 @@ class MissingInputNormalization(Rule):
             if method in table.MODEL_METHODS:
                 return positional[:1]
             if method == "run" and self._is_model(func.value):  # onnxruntime: run(None, {"input": x})
-                return [e.value for a in positional if isinstance(a, cst.Dict) for e in a.elements
-                        if isinstance(e, cst.DictElement)]
+                return [
+                    e.value
+                    for a in positional
+                    if isinstance(a, cst.Dict)
+                    for e in a.elements
+                    if isinstance(e, cst.DictElement)
+                ]
         if qualified is None and isinstance(func, (cst.Name, cst.Attribute)) and self._is_model(func):
             return positional[:1]
         return []
 
     def _is_model(self, expr: cst.BaseExpression) -> bool:
-        name = expr.value if isinstance(expr, cst.Name) else expr.attr.value if isinstance(expr, cst.Attribute) \
-            else ""
+        name = expr.value if isinstance(expr, cst.Name) else expr.attr.value if isinstance(expr, cst.Attribute) else ""
         if any(part in name.lower() for part in table.MODEL_NAME_PARTS):
             return True
         built = self.ctx.resolve(expr)

@@ -19,8 +19,12 @@ from nanlint.source import training_ops as table
 from nanlint.source.rule import Rule, argument
 
 LOGITS, PROBABILITIES, LOG_PROBABILITIES = "logits", "probabilities", "log_probabilities"
-_KIND_OF_OP = {"softmax": PROBABILITIES, "sigmoid": PROBABILITIES, "log_softmax": LOG_PROBABILITIES,
-               "log_sigmoid": LOG_PROBABILITIES}
+_KIND_OF_OP = {
+    "softmax": PROBABILITIES,
+    "sigmoid": PROBABILITIES,
+    "log_softmax": LOG_PROBABILITIES,
+    "log_sigmoid": LOG_PROBABILITIES,
+}
 
 
 class LossOnProbabilities(Rule):
@@ -121,8 +125,11 @@ class LossOnProbabilities(Rule):
         qualified = self.ctx.qualify(layer.func) or ""
         if qualified in table.LINEAR_LAYERS:
             activation = argument(layer, None, "activation")
-            if activation is None or isinstance(activation, cst.Name) and activation.value == "None" \
-                    or isinstance(activation, cst.SimpleString) and activation.evaluated_value == "linear":
+            if (
+                activation is None
+                or (isinstance(activation, cst.Name) and activation.value == "None")
+                or (isinstance(activation, cst.SimpleString) and activation.evaluated_value == "linear")
+            ):
                 return LOGITS, "a linear layer"
             return self._activation_kind(activation)
         if qualified in table.ACTIVATION_LAYERS and layer.args:
@@ -162,33 +169,53 @@ class LossOnProbabilities(Rule):
 
     # --- reporting ------------------------------------------------------------------------
 
-    def _report(self, node: cst.CSTNode, expects: str, produced: tuple[str, str], saturating: str | None,
-                name: str, keras_style: bool) -> None:
+    def _report(
+        self,
+        node: cst.CSTNode,
+        expects: str,
+        produced: tuple[str, str],
+        saturating: str | None,
+        name: str,
+        keras_style: bool,
+    ) -> None:
         kind, producer = produced
         if kind == expects:
             if saturating and producer == "sigmoid":
-                self.report(node, f"{name} on a sigmoid output: log(sigmoid(x)) underflows for large |x|, so the "
-                                  f"loss saturates and its gradients vanish (and it cannot run in float16); pass "
-                                  f"the logits to {saturating}")
+                self.report(
+                    node,
+                    f"{name} on a sigmoid output: log(sigmoid(x)) underflows for large |x|, so the "
+                    f"loss saturates and its gradients vanish (and it cannot run in float16); pass "
+                    f"the logits to {saturating}",
+                )
             return
         if expects == LOGITS and kind == LOG_PROBABILITIES:
             return  # log_softmax is idempotent: cross-entropy of log-probabilities is still right
         if expects == LOGITS:
-            message = (f"{name} expects logits but gets {producer} probabilities: it applies {producer} again, "
-                       f"gradients vanish and training stalls; pass the logits")
+            message = (
+                f"{name} expects logits but gets {producer} probabilities: it applies {producer} again, "
+                f"gradients vanish and training stalls; pass the logits"
+            )
         elif expects == LOG_PROBABILITIES and kind == PROBABILITIES:
-            message = (f"{name} expects log-probabilities but gets {producer} probabilities; use log_softmax "
-                       "(or cross-entropy on the logits)")
+            message = (
+                f"{name} expects log-probabilities but gets {producer} probabilities; use log_softmax "
+                "(or cross-entropy on the logits)"
+            )
         elif expects == LOG_PROBABILITIES:
-            message = (f"{name} expects log-probabilities but gets raw logits from {producer}: the loss is unbounded "
-                       "below and diverges; apply log_softmax (or use cross-entropy on the logits)")
+            message = (
+                f"{name} expects log-probabilities but gets raw logits from {producer}: the loss is unbounded "
+                "below and diverges; apply log_softmax (or use cross-entropy on the logits)"
+            )
         elif kind == LOGITS and keras_style:
-            message = (f"{name} expects probabilities (from_logits=False) but gets raw logits from {producer}: it "
-                       "normalises and clips them instead of applying softmax, which can divide by 0 and gives "
-                       "wrong gradients; pass from_logits=True")
+            message = (
+                f"{name} expects probabilities (from_logits=False) but gets raw logits from {producer}: it "
+                "normalises and clips them instead of applying softmax, which can divide by 0 and gives "
+                "wrong gradients; pass from_logits=True"
+            )
         elif kind == LOGITS:
-            message = (f"{name} expects probabilities but gets raw logits from {producer}: log of values outside "
-                       f"[0, 1] is NaN; use {saturating or 'the with-logits loss'}")
+            message = (
+                f"{name} expects probabilities but gets raw logits from {producer}: log of values outside "
+                f"[0, 1] is NaN; use {saturating or 'the with-logits loss'}"
+            )
         else:
             message = f"{name} expects probabilities but gets {producer} log-probabilities; pass the probabilities"
         self.report(node, message)

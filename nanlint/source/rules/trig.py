@@ -44,16 +44,25 @@ class UnclampedAcos(guards.SurroundedRule):
         clamp = unit_clamp(self.ctx, operand)
         if clamp == "closed":
             if guards.differentiable(self.ctx, found) and self.around.traced(found.node):
-                self._report(found.node, operand, f"{name} of a value clamped to [-1, 1]: its gradient is infinite "
-                                                  f"at ±1 (NaN in training); {STRICT_CLAMP}")
+                self._report(
+                    found.node,
+                    operand,
+                    f"{name} of a value clamped to [-1, 1]: its gradient is infinite "
+                    f"at ±1 (NaN in training); {STRICT_CLAMP}",
+                )
         elif clamp is None:
             kind = cosine_kind(self.ctx, operand)
             if kind is not None:
-                self._report(found.node, operand, f"{name} of {kind} without clamping: rounding pushes it past ±1 "
-                                                  f"(NaN) and the gradient is infinite at ±1; {STRICT_CLAMP}")
+                self._report(
+                    found.node,
+                    operand,
+                    f"{name} of {kind} without clamping: rounding pushes it past ±1 "
+                    f"(NaN) and the gradient is infinite at ±1; {STRICT_CLAMP}",
+                )
 
-    def _check_sine(self, node: cst.CSTNode, operand: cst.BaseExpression, traced: bool,
-                    clamped_at_zero: bool = False) -> None:
+    def _check_sine(
+        self, node: cst.CSTNode, operand: cst.BaseExpression, traced: bool, clamped_at_zero: bool = False
+    ) -> None:
         """sqrt(1 - c**2): NaN when |c| rounds past 1, infinite gradient at |c| = 1."""
         for step in guards.definitions(self.ctx, operand):
             if guards.positive_guard(self.ctx, step):
@@ -70,21 +79,29 @@ class UnclampedAcos(guards.SurroundedRule):
             self._check_one_minus_square(node, step, traced, clamped_at_zero)
             return
 
-    def _check_one_minus_square(self, node: cst.CSTNode, expr: cst.BaseExpression, traced: bool,
-                                clamped_at_zero: bool) -> None:
+    def _check_one_minus_square(
+        self, node: cst.CSTNode, expr: cst.BaseExpression, traced: bool, clamped_at_zero: bool
+    ) -> None:
         expr = guards.peel(self.ctx, expr)
-        if not (guards.is_binary(expr, cst.Subtract) and guards.const_is(self.ctx, expr.left, 1)
-                and squares.is_square(self.ctx, expr.right)):
+        if not (
+            guards.is_binary(expr, cst.Subtract)
+            and guards.const_is(self.ctx, expr.left, 1)
+            and squares.is_square(self.ctx, expr.right)
+        ):
             return
         cosine = squares.square_base(self.ctx, expr.right)
         clamp = unit_clamp(self.ctx, cosine)
-        if clamp == "strict" or (clamp == "closed" or clamped_at_zero) and not traced:
+        if clamp == "strict" or ((clamp == "closed" or clamped_at_zero) and not traced):
             return  # without gradients, a clamp to [-1, 1] (or of 1 - c², at 0) is enough
         kind = "a value clamped to [-1, 1]" if clamp == "closed" else cosine_kind(self.ctx, cosine)
         if kind is not None:
-            self._report(node, cosine, f"sqrt(1 - c²) of {kind}: NaN when rounding makes |c| > 1 and an infinite "
-                                       "gradient at |c| = 1; clamp c strictly inside (-1, 1) or 1 - c² to a positive "
-                                       "minimum first")
+            self._report(
+                node,
+                cosine,
+                f"sqrt(1 - c²) of {kind}: NaN when rounding makes |c| > 1 and an infinite "
+                "gradient at |c| = 1; clamp c strictly inside (-1, 1) or 1 - c² to a positive "
+                "minimum first",
+            )
 
     def _report(self, node: cst.CSTNode, operand: cst.BaseExpression, message: str) -> None:
         if not self.around.checked(operand):
@@ -96,7 +113,7 @@ class UnclampedAcos(guards.SurroundedRule):
 
 @guards.no_reentry(None)
 def unit_clamp(ctx: Context, expr: cst.BaseExpression) -> str | None:
-    """"strict" if clamped strictly inside (-1, 1) (here or on an earlier line), "closed" if to [-1, 1]."""
+    """ "strict" if clamped strictly inside (-1, 1) (here or on an earlier line), "closed" if to [-1, 1]."""
     for step in guards.definitions(ctx, expr):
         found = guards.call(ctx, step)
         if found is not None and found.op == "clamp":
@@ -123,10 +140,15 @@ def _inside_unit(ctx: Context, bound: cst.BaseExpression | None, unit: int) -> b
         return True if guards.is_eps(ctx, bound.right) else None
     if unit < 0 and guards.is_binary(bound, cst.Add):  # -1 + eps, eps - 1 is a Subtract
         pair = (bound.left, bound.right)
-        return True if any(guards.const_is(ctx, a, -1) and guards.is_eps(ctx, b)
-                           for a, b in (pair, pair[::-1])) else None
-    if unit < 0 and guards.is_binary(bound, cst.Subtract) and guards.const_is(ctx, bound.right, 1) \
-            and guards.is_eps(ctx, bound.left):
+        return (
+            True if any(guards.const_is(ctx, a, -1) and guards.is_eps(ctx, b) for a, b in (pair, pair[::-1])) else None
+        )
+    if (
+        unit < 0
+        and guards.is_binary(bound, cst.Subtract)
+        and guards.const_is(ctx, bound.right, 1)
+        and guards.is_eps(ctx, bound.left)
+    ):
         return True
     return None
 

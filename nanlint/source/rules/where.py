@@ -33,12 +33,18 @@ class WhereGradientNan(guards.SurroundedRule):
         for branch in branches:
             for inner in iter_nodes(branch):
                 unsafe = self._unsafe(inner)
-                if unsafe is not None and compared & guards.variables(self.ctx, unsafe[1]) \
-                        and not self._safe_input(unsafe[1]):
-                    self.report(inner, f"{unsafe[0]} in a {found.op}() branch guarded only by the condition: it is "
-                                       "still computed where the condition fails, and its infinite gradient there "
-                                       "becomes NaN (0 * inf); guard its input too (the double where: "
-                                       "f(where(cond, x, safe_x)))")
+                if (
+                    unsafe is not None
+                    and compared & guards.variables(self.ctx, unsafe[1])
+                    and not self._safe_input(unsafe[1])
+                ):
+                    self.report(
+                        inner,
+                        f"{unsafe[0]} in a {found.op}() branch guarded only by the condition: it is "
+                        "still computed where the condition fails, and its infinite gradient there "
+                        "becomes NaN (0 * inf); guard its input too (the double where: "
+                        "f(where(cond, x, safe_x)))",
+                    )
 
     def _unsafe(self, node: cst.CSTNode) -> tuple[str, cst.BaseExpression] | None:
         """(what, input) of an op with an infinite derivative or a NaN value somewhere."""
@@ -63,11 +69,13 @@ class WhereGradientNan(guards.SurroundedRule):
         """Constant, guarded (+ eps, a clamp at eps), or itself selected (the double where)."""
         if self.ctx.const(operand) is not None or guards.guarded(self.ctx, operand):
             return True
-        if any(guards.op(self.ctx, step) in ("where", "masked_fill")
-               for step in guards.definitions(self.ctx, operand)):
+        if any(guards.op(self.ctx, step) in ("where", "masked_fill") for step in guards.definitions(self.ctx, operand)):
             return True
-        return any(guards.op(self.ctx, inner) in ("where", "masked_fill", "clamp", "maximum")
-                   for inner in iter_nodes(operand) if isinstance(inner, cst.Call))
+        return any(
+            guards.op(self.ctx, inner) in ("where", "masked_fill", "clamp", "maximum")
+            for inner in iter_nodes(operand)
+            if isinstance(inner, cst.Call)
+        )
 
 
 def _infinite_slope_at_zero(exponent: float | None) -> bool:
@@ -77,8 +85,13 @@ def _infinite_slope_at_zero(exponent: float | None) -> bool:
 
 def compared_variables(ctx: Context, condition: cst.BaseExpression) -> set[str]:
     """Variables a condition compares with a constant: `x > 0`, `n != 0`, `norm > eps`, `ok` after `ok = n > 0`."""
-    tested = [condition] + [value for name in iter_nodes(condition) if isinstance(name, cst.Name)
-                            for value in [ctx.dataflow.value_of(name)] if isinstance(value, cst.BaseExpression)]
+    tested = [condition] + [
+        value
+        for name in iter_nodes(condition)
+        if isinstance(name, cst.Name)
+        for value in [ctx.dataflow.value_of(name)]
+        if isinstance(value, cst.BaseExpression)
+    ]
     found: set[str] = set()
     for expr in tested:
         for node in iter_nodes(expr):

@@ -11,14 +11,20 @@ from tests.helpers import lint
 from tests.source.rules.fixing import fixed, run
 
 DEFAULT = "add an eps (x / (d + eps)) or clamp it (d.clamp(min=eps))"
-NORM = ("division by a norm, which is 0 for a zero vector: inf or NaN there; clamp the norm (norm.clamp(min=eps)) "
-        "or use a normalize function, which has its own eps")
+NORM = (
+    "division by a norm, which is 0 for a zero vector: inf or NaN there; clamp the norm (norm.clamp(min=eps)) "
+    "or use a normalize function, which has its own eps"
+)
 STD = f"division by a standard deviation, which is 0 for constant input: inf or NaN there; {DEFAULT}"
 VAR = f"division by a variance, which is 0 for constant input: inf or NaN there; {DEFAULT}"
-COUNT = ("division by a count of a possibly empty selection: inf or NaN there; divide by the count clamped to at "
-         "least 1 (max(n, 1))")
-NONZERO = ("division by a count of nonzeros, which can be 0: inf or NaN there; divide by the count clamped to at "
-           "least 1 (max(n, 1))")
+COUNT = (
+    "division by a count of a possibly empty selection: inf or NaN there; divide by the count clamped to at "
+    "least 1 (max(n, 1))"
+)
+NONZERO = (
+    "division by a count of nonzeros, which can be 0: inf or NaN there; divide by the count clamped to at "
+    "least 1 (max(n, 1))"
+)
 MASKED_SUM = f"division by a masked sum, which is 0 when everything is masked out: inf or NaN there; {DEFAULT}"
 SEGMENT = f"division by a segment sum, which is 0 for an empty segment: inf or NaN there; {DEFAULT}"
 SUM = f"division by a sum that can be 0: inf or NaN there; {DEFAULT}"
@@ -29,48 +35,51 @@ def nan105(source: str, **options):
     return [(line, column, message) for _, line, column, message in lint(source, "NAN105", **settings)]
 
 
-@pytest.mark.parametrize("source,message", [
-    # norms
-    ("import torch\ny = x / x.norm(dim=-1, keepdim=True)\n", NORM),
-    ("import torch\ny = x / torch.linalg.norm(x, dim=-1, keepdim=True)\n", NORM),
-    ("import torch\ny = x / torch.linalg.vector_norm(x)\n", NORM),
-    ("import numpy as np\ny = x / np.linalg.norm(x)\n", NORM),
-    ("import numpy as np\ny = x / np.sqrt(np.sum(x ** 2))\n", NORM),
-    ("import tensorflow as tf\ny = x / tf.norm(x, axis=-1, keepdims=True)\n", NORM),
-    ("import jax.numpy as jnp\ny = x / jnp.linalg.norm(x, axis=-1, keepdims=True)\n", NORM),
-    ("import numpy as np\ny = np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b))\n", NORM),
-    ("import torch\nn = x.norm(p=2, dim=1, keepdim=True)\ny = x / n\n", NORM),
-    ("import torch\ny = x / x.norm() + 1e-8\n", NORM),  # still divides by the bare norm
-    # standard deviations and variances
-    ("import torch\ny = (x - x.mean()) / x.std()\n", STD),
-    ("import numpy as np\ny = (x - x.mean(0)) / np.std(x, axis=0)\n", STD),
-    ("import numpy as np\nstd = x.std(axis=0)\ny = np.divide(x, std)\n", STD),
-    ("import tensorflow as tf\ny = x / tf.math.reduce_std(x)\n", STD),
-    ("from keras import backend as K\ny = x / K.std(x)\n", STD),
-    ("import torch\ny = x / torch.sqrt(x.var(0))\n", STD),
-    ("import torch\ny = x / x.var()\n", VAR),
-    # counts and masked sums
-    ("import torch\ny = (loss * mask).sum() / mask.sum()\n", COUNT),
-    ("import torch\ny = loss.sum() / (labels != -100).sum()\n", COUNT),
-    ("import torch\ny = h.sum(1) / attention_mask.float().sum(1, keepdim=True)\n", COUNT),
-    ("import tensorflow as tf\ny = tf.reduce_sum(loss * mask) / tf.reduce_sum(tf.cast(mask, tf.float32))\n", COUNT),
-    ("import jax.numpy as jnp\ny = jnp.sum(loss * mask) / jnp.sum(mask)\n", COUNT),
-    ("import numpy as np\ny = total / np.count_nonzero(x)\n", NONZERO),
-    ("import torch\ny = total / torch.count_nonzero(x)\n", NONZERO),
-    ("kept = [v for v in values if v > 0]\ny = sum(kept) / len(kept)\n", COUNT),
-    ("y = total / len(list(filter(None, values)))\n", None),
-    ("import torch\ny = w / (w * mask).sum()\n", MASKED_SUM),
-    ("import torch\ny = x / x[x > 0].sum()\n", MASKED_SUM),
-    ("import torch\nimport torch.nn.functional as F\ny = x / F.relu(x).sum()\n", SUM),
-    ("import torch_scatter\ny = s / torch_scatter.scatter_add(ones, index)\n", SEGMENT),
-    ("import tensorflow as tf\ny = s / tf.math.unsorted_segment_sum(ones, ids, n)\n", SEGMENT),
-    # spellings of the division itself
-    ("import torch\ny = torch.div(x, x.norm())\n", NORM),
-    ("import torch\ny = x.div(x.std())\n", STD),
-    ("import numpy as np\ny = np.true_divide(x, np.linalg.norm(x))\n", NORM),
-    ("import tensorflow as tf\ny = tf.math.truediv(x, tf.norm(x))\n", NORM),
-    ("import torch\ny = torch.reciprocal(x.norm())\n", NORM),
-])
+@pytest.mark.parametrize(
+    "source,message",
+    [
+        # norms
+        ("import torch\ny = x / x.norm(dim=-1, keepdim=True)\n", NORM),
+        ("import torch\ny = x / torch.linalg.norm(x, dim=-1, keepdim=True)\n", NORM),
+        ("import torch\ny = x / torch.linalg.vector_norm(x)\n", NORM),
+        ("import numpy as np\ny = x / np.linalg.norm(x)\n", NORM),
+        ("import numpy as np\ny = x / np.sqrt(np.sum(x ** 2))\n", NORM),
+        ("import tensorflow as tf\ny = x / tf.norm(x, axis=-1, keepdims=True)\n", NORM),
+        ("import jax.numpy as jnp\ny = x / jnp.linalg.norm(x, axis=-1, keepdims=True)\n", NORM),
+        ("import numpy as np\ny = np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b))\n", NORM),
+        ("import torch\nn = x.norm(p=2, dim=1, keepdim=True)\ny = x / n\n", NORM),
+        ("import torch\ny = x / x.norm() + 1e-8\n", NORM),  # still divides by the bare norm
+        # standard deviations and variances
+        ("import torch\ny = (x - x.mean()) / x.std()\n", STD),
+        ("import numpy as np\ny = (x - x.mean(0)) / np.std(x, axis=0)\n", STD),
+        ("import numpy as np\nstd = x.std(axis=0)\ny = np.divide(x, std)\n", STD),
+        ("import tensorflow as tf\ny = x / tf.math.reduce_std(x)\n", STD),
+        ("from keras import backend as K\ny = x / K.std(x)\n", STD),
+        ("import torch\ny = x / torch.sqrt(x.var(0))\n", STD),
+        ("import torch\ny = x / x.var()\n", VAR),
+        # counts and masked sums
+        ("import torch\ny = (loss * mask).sum() / mask.sum()\n", COUNT),
+        ("import torch\ny = loss.sum() / (labels != -100).sum()\n", COUNT),
+        ("import torch\ny = h.sum(1) / attention_mask.float().sum(1, keepdim=True)\n", COUNT),
+        ("import tensorflow as tf\ny = tf.reduce_sum(loss * mask) / tf.reduce_sum(tf.cast(mask, tf.float32))\n", COUNT),
+        ("import jax.numpy as jnp\ny = jnp.sum(loss * mask) / jnp.sum(mask)\n", COUNT),
+        ("import numpy as np\ny = total / np.count_nonzero(x)\n", NONZERO),
+        ("import torch\ny = total / torch.count_nonzero(x)\n", NONZERO),
+        ("kept = [v for v in values if v > 0]\ny = sum(kept) / len(kept)\n", COUNT),
+        ("y = total / len(list(filter(None, values)))\n", None),
+        ("import torch\ny = w / (w * mask).sum()\n", MASKED_SUM),
+        ("import torch\ny = x / x[x > 0].sum()\n", MASKED_SUM),
+        ("import torch\nimport torch.nn.functional as F\ny = x / F.relu(x).sum()\n", SUM),
+        ("import torch_scatter\ny = s / torch_scatter.scatter_add(ones, index)\n", SEGMENT),
+        ("import tensorflow as tf\ny = s / tf.math.unsorted_segment_sum(ones, ids, n)\n", SEGMENT),
+        # spellings of the division itself
+        ("import torch\ny = torch.div(x, x.norm())\n", NORM),
+        ("import torch\ny = x.div(x.std())\n", STD),
+        ("import numpy as np\ny = np.true_divide(x, np.linalg.norm(x))\n", NORM),
+        ("import tensorflow as tf\ny = tf.math.truediv(x, tf.norm(x))\n", NORM),
+        ("import torch\ny = torch.reciprocal(x.norm())\n", NORM),
+    ],
+)
 def test_zero_denominators(source, message):
     found = nan105(source)
     if message is None:  # len(list(filter(...))): the list() hides the filter
@@ -112,52 +121,59 @@ def test_plain_sums_only_when_asked():
     assert nan105(source, **{"plain-sums": True}) == [(2, 5, SUM)]
 
 
-@pytest.mark.parametrize("source", [
-    "import torch\ny = x / (x.norm(dim=-1, keepdim=True) + 1e-8)\n",
-    "import torch\ny = x / x.norm(dim=-1, keepdim=True).clamp(min=1e-12)\n",
-    "import torch\ny = x / x.norm(dim=-1, keepdim=True).clamp_min(eps)\n",
-    "import torch\ny = x / torch.clamp(torch.linalg.norm(x), min=self.eps)\n",
-    "import torch\nimport torch.nn.functional as F\ny = F.normalize(x, dim=-1)\n",
-    "import tensorflow as tf\ny = tf.math.l2_normalize(x, axis=-1)\n",
-    "import tensorflow as tf\ny = tf.math.divide_no_nan(x, tf.norm(x))\n",
-    "import numpy as np\ny = np.divide(x, np.linalg.norm(x), where=np.linalg.norm(x) != 0)\n",
-    "import torch\ny = (x - x.mean()) / (x.std() + 1e-5)\n",
-    "import torch\ny = (x - mu) / torch.sqrt(x.var(0) + 1e-5)\n",
-    "import numpy as np\ny = (x - x.mean()) / np.maximum(x.std(), 1e-8)\n",
-    "import torch\ny = (loss * mask).sum() / mask.sum().clamp(min=1)\n",
-    "import torch\ny = (loss * mask).sum() / torch.clamp(mask.sum(), min=1.0)\n",
-    "import torch\ny = (loss * mask).sum() / max(mask.sum(), 1)\n",
-    "import torch\ny = (loss * mask).sum() / (mask.sum() + 1e-6)\n",
-    "import torch\nn = mask.sum()\nn = n.clamp(min=1)\ny = loss.sum() / n\n",
-    "import torch\ny = loss.sum() / batch_size\n",
-    "import torch\ny = loss / 32\n",
-    "import math\ny = scores / math.sqrt(d_k)\n",
-    "import torch\ny = x / x.size(0)\n",
-    "y = total / len([1, 2, 3])\n",
-    "y = total / len(dataset)\n",
-    "y = total / len(values)\n",
-    "import torch\ny = x / torch.tensor(self.std)\n",
-    "import torch\nn = mask.sum()\ny = loss.sum() / n if n > 0 else loss.sum()\n",
-    "import torch\ndef f(loss, mask):\n    n = mask.sum()\n    if n == 0:\n        return loss.sum()\n    return loss.sum() / n\n",
-    "import torch\ndef f(a, b):\n    ok = a.norm() > 0 and b.norm() > 0\n    if ok:\n        return a / a.norm()\n",
-    "import torch\ny = torch.where(mask.sum() > 0, loss.sum() / mask.sum(), 0.0)\n",
-    "import torch\ny = torch.nan_to_num(x / x.norm())\n",
-    "import torch\ny = torch.exp(x) / torch.exp(x).sum(-1, keepdim=True)\n",
-    "import torch\ne = torch.exp(x - x.max())\ny = e / e.sum()\n",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import torch\ny = x / (x.norm(dim=-1, keepdim=True) + 1e-8)\n",
+        "import torch\ny = x / x.norm(dim=-1, keepdim=True).clamp(min=1e-12)\n",
+        "import torch\ny = x / x.norm(dim=-1, keepdim=True).clamp_min(eps)\n",
+        "import torch\ny = x / torch.clamp(torch.linalg.norm(x), min=self.eps)\n",
+        "import torch\nimport torch.nn.functional as F\ny = F.normalize(x, dim=-1)\n",
+        "import tensorflow as tf\ny = tf.math.l2_normalize(x, axis=-1)\n",
+        "import tensorflow as tf\ny = tf.math.divide_no_nan(x, tf.norm(x))\n",
+        "import numpy as np\ny = np.divide(x, np.linalg.norm(x), where=np.linalg.norm(x) != 0)\n",
+        "import torch\ny = (x - x.mean()) / (x.std() + 1e-5)\n",
+        "import torch\ny = (x - mu) / torch.sqrt(x.var(0) + 1e-5)\n",
+        "import numpy as np\ny = (x - x.mean()) / np.maximum(x.std(), 1e-8)\n",
+        "import torch\ny = (loss * mask).sum() / mask.sum().clamp(min=1)\n",
+        "import torch\ny = (loss * mask).sum() / torch.clamp(mask.sum(), min=1.0)\n",
+        "import torch\ny = (loss * mask).sum() / max(mask.sum(), 1)\n",
+        "import torch\ny = (loss * mask).sum() / (mask.sum() + 1e-6)\n",
+        "import torch\nn = mask.sum()\nn = n.clamp(min=1)\ny = loss.sum() / n\n",
+        "import torch\ny = loss.sum() / batch_size\n",
+        "import torch\ny = loss / 32\n",
+        "import math\ny = scores / math.sqrt(d_k)\n",
+        "import torch\ny = x / x.size(0)\n",
+        "y = total / len([1, 2, 3])\n",
+        "y = total / len(dataset)\n",
+        "y = total / len(values)\n",
+        "import torch\ny = x / torch.tensor(self.std)\n",
+        "import torch\nn = mask.sum()\ny = loss.sum() / n if n > 0 else loss.sum()\n",
+        "import torch\ndef f(loss, mask):\n    n = mask.sum()\n    if n == 0:\n        return loss.sum()\n    return loss.sum() / n\n",
+        "import torch\ndef f(a, b):\n    ok = a.norm() > 0 and b.norm() > 0\n    if ok:\n        return a / a.norm()\n",
+        "import torch\ny = torch.where(mask.sum() > 0, loss.sum() / mask.sum(), 0.0)\n",
+        "import torch\ny = torch.nan_to_num(x / x.norm())\n",
+        "import torch\ny = torch.exp(x) / torch.exp(x).sum(-1, keepdim=True)\n",
+        "import torch\ne = torch.exp(x - x.max())\ny = e / e.sum()\n",
+    ],
+)
 def test_safe_look_alikes(source):
     assert nan105(source) == []
 
 
 # --- the fix -------------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("source,expected", [
-    ("import torch\ny = x / x.norm()\n", "import torch\ny = x / (x.norm() + 1e-8)\n"),
-    ("import torch\ny = x / (a.norm() * b.norm())\n", "import torch\ny = x / (a.norm() * b.norm() + 1e-8)\n"),
-    ("import torch\ny = torch.div(x, x.std())\n", "import torch\ny = torch.div(x, x.std() + 1e-8)\n"),
-    ("import torch\nx /= x.norm()\n", "import torch\nx /= x.norm() + 1e-8\n"),
-    ("import torch\ny = torch.reciprocal(x.std())\n", "import torch\ny = torch.reciprocal(x.std() + 1e-8)\n"),
-])
+
+@pytest.mark.parametrize(
+    "source,expected",
+    [
+        ("import torch\ny = x / x.norm()\n", "import torch\ny = x / (x.norm() + 1e-8)\n"),
+        ("import torch\ny = x / (a.norm() * b.norm())\n", "import torch\ny = x / (a.norm() * b.norm() + 1e-8)\n"),
+        ("import torch\ny = torch.div(x, x.std())\n", "import torch\ny = torch.div(x, x.std() + 1e-8)\n"),
+        ("import torch\nx /= x.norm()\n", "import torch\nx /= x.norm() + 1e-8\n"),
+        ("import torch\ny = torch.reciprocal(x.std())\n", "import torch\ny = torch.reciprocal(x.std() + 1e-8)\n"),
+    ],
+)
 def test_fix_adds_an_eps_to_the_denominator(source, expected):
     text, remaining = fixed(source, "NAN105")
     assert text == expected

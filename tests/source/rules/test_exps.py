@@ -8,13 +8,17 @@ from tests.helpers import lint
 
 
 def unclamped(name: str) -> str:
-    return (f"exp of the log-scale value {name} without clamping it first: it overflows to inf for large values; "
-            f"clamp {name} before exp (e.g. to [-20, 20])")
+    return (
+        f"exp of the log-scale value {name} without clamping it first: it overflows to inf for large values; "
+        f"clamp {name} before exp (e.g. to [-20, 20])"
+    )
 
 
 def too_late(name: str) -> str:
-    return (f"clamping exp({name}) afterwards is too late: exp has already overflowed to inf and its gradient is "
-            f"NaN; clamp {name} before exp")
+    return (
+        f"clamping exp({name}) afterwards is too late: exp has already overflowed to inf and its gradient is "
+        f"NaN; clamp {name} before exp"
+    )
 
 
 def nan109(source: str, **options):
@@ -22,24 +26,35 @@ def nan109(source: str, **options):
     return [(line, column, text) for _, line, column, text in lint(source, "NAN109", **settings)]
 
 
-@pytest.mark.parametrize("source,expected", [
-    ("import torch\ndef f(mu, logvar):\n    return mu + torch.exp(0.5 * logvar)\n", unclamped("logvar")),
-    ("import torch\ndef f(logvar):\n    return logvar.mul(0.5).exp_()\n", unclamped("logvar")),
-    ("import torch\ndef f(log_var):\n    return torch.exp(log_var / 2)\n", unclamped("log_var")),
-    ("import torch\ndef f(log_std):\n    return (-log_std).exp()\n", unclamped("log_std")),
-    ("import torch\ndef f(out):\n    mu, log_sigma = out.chunk(2, -1)\n    return torch.exp(log_sigma)\n",
-     unclamped("log_sigma")),
-    ("import torch\nclass Flow(torch.nn.Module):\n    def forward(self, x):\n"
-     "        return torch.exp(self.log_scale) * x\n", unclamped("log_scale")),
-    ("import torch\nclass SAC:\n    def alpha(self):\n        return self.log_alpha.exp()\n", unclamped("log_alpha")),
-    ("import torch\ndef f(h):\n    LOG_STD = h[:, 1]\n    return torch.exp(LOG_STD)\n", unclamped("LOG_STD")),
-    ("import torch\ndef f(logvar):\n    return torch.exp(logvar).clamp(max=1e4)\n", too_late("logvar")),
-    ("import torch\ndef f(logvar):\n    return torch.clamp(torch.exp(logvar), 1e-6, 1e4)\n", too_late("logvar")),
-    ("import tensorflow as tf\ndef f(z_log_var):\n    return tf.exp(0.5 * z_log_var)\n", unclamped("z_log_var")),
-    ("from keras import backend as K\ndef f(log_var):\n    return K.exp(log_var)\n", unclamped("log_var")),
-    ("import jax.numpy as jnp\ndef f(log_std):\n    return jnp.exp(log_std)\n", unclamped("log_std")),
-    ("import keras\ndef f(logvar):\n    return keras.ops.exp(logvar)\n", unclamped("logvar")),
-])
+@pytest.mark.parametrize(
+    "source,expected",
+    [
+        ("import torch\ndef f(mu, logvar):\n    return mu + torch.exp(0.5 * logvar)\n", unclamped("logvar")),
+        ("import torch\ndef f(logvar):\n    return logvar.mul(0.5).exp_()\n", unclamped("logvar")),
+        ("import torch\ndef f(log_var):\n    return torch.exp(log_var / 2)\n", unclamped("log_var")),
+        ("import torch\ndef f(log_std):\n    return (-log_std).exp()\n", unclamped("log_std")),
+        (
+            "import torch\ndef f(out):\n    mu, log_sigma = out.chunk(2, -1)\n    return torch.exp(log_sigma)\n",
+            unclamped("log_sigma"),
+        ),
+        (
+            "import torch\nclass Flow(torch.nn.Module):\n    def forward(self, x):\n"
+            "        return torch.exp(self.log_scale) * x\n",
+            unclamped("log_scale"),
+        ),
+        (
+            "import torch\nclass SAC:\n    def alpha(self):\n        return self.log_alpha.exp()\n",
+            unclamped("log_alpha"),
+        ),
+        ("import torch\ndef f(h):\n    LOG_STD = h[:, 1]\n    return torch.exp(LOG_STD)\n", unclamped("LOG_STD")),
+        ("import torch\ndef f(logvar):\n    return torch.exp(logvar).clamp(max=1e4)\n", too_late("logvar")),
+        ("import torch\ndef f(logvar):\n    return torch.clamp(torch.exp(logvar), 1e-6, 1e4)\n", too_late("logvar")),
+        ("import tensorflow as tf\ndef f(z_log_var):\n    return tf.exp(0.5 * z_log_var)\n", unclamped("z_log_var")),
+        ("from keras import backend as K\ndef f(log_var):\n    return K.exp(log_var)\n", unclamped("log_var")),
+        ("import jax.numpy as jnp\ndef f(log_std):\n    return jnp.exp(log_std)\n", unclamped("log_std")),
+        ("import keras\ndef f(logvar):\n    return keras.ops.exp(logvar)\n", unclamped("logvar")),
+    ],
+)
 def test_unbounded(source, expected):
     found = nan109(source)
     assert [m for _, _, m in found] == [expected]
@@ -52,23 +67,26 @@ def test_name_patterns_are_an_option():
     assert nan109(source, **{"log-scale-names": ["log_rate"]}) == [(3, 12, unclamped("log_rate"))]
 
 
-@pytest.mark.parametrize("source", [
-    "import torch\ndef f(logvar):\n    return torch.exp(logvar.clamp(-30, 20))\n",
-    "import torch\ndef f(logvar):\n    logvar = torch.clamp(logvar, min=-20, max=2)\n    return logvar.exp()\n",
-    "import torch\ndef f(logvar):\n    return torch.exp(0.5 * logvar.clamp(max=10))\n",
-    "import torch\ndef f(log_std):\n    log_std = torch.tanh(log_std)\n"
-    "    log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (log_std + 1)\n    return log_std.exp()\n",
-    "import torch\ndef f(h):\n    log_std = torch.tanh(h)\n    return log_std.exp()\n",
-    "import torch\ndef f(log_std):\n    return torch.exp(torch.minimum(log_std, torch.tensor(2.0)))\n",
-    "import tensorflow as tf\ndef f(log_var):\n    log_var = tf.clip_by_value(log_var, -10.0, 10.0)\n"
-    "    return tf.exp(log_var)\n",
-    "import torch\nLOG_STD_MAX = 2\ny = torch.exp(LOG_STD_MAX)\n",
-    "import torch\ndef f(logits):\n    return torch.exp(logits)\n",
-    "import torch\ndef f(log_probs):\n    return log_probs.exp()\n",
-    "import torch\ndef f(catalog_scale):\n    return torch.exp(catalog_scale)\n",
-    "import numpy as np\ndef f(log_scale):\n    return np.exp(log_scale)\n",
-    "import math\ndef f(log_std):\n    return math.exp(log_std)\n",
-    "import torch\nimport torch.nn.functional as F\ndef f(logvar):\n    return F.softplus(logvar)\n",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import torch\ndef f(logvar):\n    return torch.exp(logvar.clamp(-30, 20))\n",
+        "import torch\ndef f(logvar):\n    logvar = torch.clamp(logvar, min=-20, max=2)\n    return logvar.exp()\n",
+        "import torch\ndef f(logvar):\n    return torch.exp(0.5 * logvar.clamp(max=10))\n",
+        "import torch\ndef f(log_std):\n    log_std = torch.tanh(log_std)\n"
+        "    log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (log_std + 1)\n    return log_std.exp()\n",
+        "import torch\ndef f(h):\n    log_std = torch.tanh(h)\n    return log_std.exp()\n",
+        "import torch\ndef f(log_std):\n    return torch.exp(torch.minimum(log_std, torch.tensor(2.0)))\n",
+        "import tensorflow as tf\ndef f(log_var):\n    log_var = tf.clip_by_value(log_var, -10.0, 10.0)\n"
+        "    return tf.exp(log_var)\n",
+        "import torch\nLOG_STD_MAX = 2\ny = torch.exp(LOG_STD_MAX)\n",
+        "import torch\ndef f(logits):\n    return torch.exp(logits)\n",
+        "import torch\ndef f(log_probs):\n    return log_probs.exp()\n",
+        "import torch\ndef f(catalog_scale):\n    return torch.exp(catalog_scale)\n",
+        "import numpy as np\ndef f(log_scale):\n    return np.exp(log_scale)\n",
+        "import math\ndef f(log_std):\n    return math.exp(log_std)\n",
+        "import torch\nimport torch.nn.functional as F\ndef f(logvar):\n    return F.softplus(logvar)\n",
+    ],
+)
 def test_safe_look_alikes(source):
     assert nan109(source) == []

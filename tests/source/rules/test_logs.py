@@ -10,16 +10,23 @@ import pytest
 from tests.helpers import lint
 from tests.source.rules.fixing import fixed, install_scipy_special_stub, run
 
-PROBABILITY = ("log of a probability that can be 0: -inf there, and NaN gradients; clamp it first "
-               "(log(p.clamp(min=eps))) or compute log-probabilities directly (log_softmax, log_sigmoid)")
-ONE_MINUS = ("log of 1 - p, which is 0 when the probability p reaches 1: -inf there, and NaN gradients; clamp it "
-             "away from 0 or use a log-space form (log1p(-p), log_sigmoid(-x))")
+PROBABILITY = (
+    "log of a probability that can be 0: -inf there, and NaN gradients; clamp it first "
+    "(log(p.clamp(min=eps))) or compute log-probabilities directly (log_softmax, log_sigmoid)"
+)
+ONE_MINUS = (
+    "log of 1 - p, which is 0 when the probability p reaches 1: -inf there, and NaN gradients; clamp it "
+    "away from 0 or use a log-space form (log1p(-p), log_sigmoid(-x))"
+)
 DEFAULT_ADVICE = "add an eps or clamp it first (log(x + eps))"
-MASKED = ("log of a product with a mask or one-hot, which is 0 where it is masked out: -inf there, and NaN "
-          f"gradients; {DEFAULT_ADVICE}")
-MASKED_SUM = f"log of a masked sum, which is 0 when everything is masked out: -inf there, and NaN gradients; {DEFAULT_ADVICE}"
-COUNT = ("log of a count of a possibly empty selection: -inf there, and NaN gradients; clamp the count to at "
-         "least 1")
+MASKED = (
+    "log of a product with a mask or one-hot, which is 0 where it is masked out: -inf there, and NaN "
+    f"gradients; {DEFAULT_ADVICE}"
+)
+MASKED_SUM = (
+    f"log of a masked sum, which is 0 when everything is masked out: -inf there, and NaN gradients; {DEFAULT_ADVICE}"
+)
+COUNT = "log of a count of a possibly empty selection: -inf there, and NaN gradients; clamp the count to at least 1"
 NONZERO = "log of a count of nonzeros, which can be 0: -inf there, and NaN gradients; clamp the count to at least 1"
 RELU = f"log of a relu output, which is 0 for negative inputs: -inf there, and NaN gradients; {DEFAULT_ADVICE}"
 
@@ -31,19 +38,23 @@ def nan104(source: str, **options):
 
 # --- probabilities through names, in every framework ------------------------------------------------------
 
-@pytest.mark.parametrize("source,line,column", [
-    ("import torch\nimport torch.nn.functional as F\np = F.softmax(z, dim=-1)\ny = torch.log(p)\n", 4, 5),
-    ("import torch\np = torch.softmax(z, -1)\ny = p.log()\n", 3, 5),
-    ("import torch\np = z.softmax(-1)\ny = torch.log2(p)\n", 3, 5),
-    ("import torch\np = torch.special.expit(z)\ny = torch.log(p)\n", 3, 5),
-    ("import numpy as np\nfrom scipy.special import softmax\np = softmax(z)\ny = np.log(p)\n", 4, 5),
-    ("import tensorflow as tf\np = tf.nn.softmax(z)\ny = tf.math.log(p)\n", 3, 5),
-    ("import tensorflow.compat.v1 as tf\np = tf.nn.sigmoid(z)\ny = tf.log(p)\n", 3, 5),
-    ("from tensorflow.keras import backend as K\np = K.softmax(z)\ny = K.log(p)\n", 3, 5),
-    ("import jax\nimport jax.numpy as jnp\np = jax.nn.softmax(z)\ny = jnp.log(p)\n", 4, 5),
-    ("import flax.linen as nn\nimport jax.numpy as jnp\np = nn.sigmoid(z)\ny = jnp.log10(p)\n", 4, 5),
-    ("import keras\np = keras.ops.softmax(z)\ny = keras.ops.log(p)\n", 3, 5),
-])
+
+@pytest.mark.parametrize(
+    "source,line,column",
+    [
+        ("import torch\nimport torch.nn.functional as F\np = F.softmax(z, dim=-1)\ny = torch.log(p)\n", 4, 5),
+        ("import torch\np = torch.softmax(z, -1)\ny = p.log()\n", 3, 5),
+        ("import torch\np = z.softmax(-1)\ny = torch.log2(p)\n", 3, 5),
+        ("import torch\np = torch.special.expit(z)\ny = torch.log(p)\n", 3, 5),
+        ("import numpy as np\nfrom scipy.special import softmax\np = softmax(z)\ny = np.log(p)\n", 4, 5),
+        ("import tensorflow as tf\np = tf.nn.softmax(z)\ny = tf.math.log(p)\n", 3, 5),
+        ("import tensorflow.compat.v1 as tf\np = tf.nn.sigmoid(z)\ny = tf.log(p)\n", 3, 5),
+        ("from tensorflow.keras import backend as K\np = K.softmax(z)\ny = K.log(p)\n", 3, 5),
+        ("import jax\nimport jax.numpy as jnp\np = jax.nn.softmax(z)\ny = jnp.log(p)\n", 4, 5),
+        ("import flax.linen as nn\nimport jax.numpy as jnp\np = nn.sigmoid(z)\ny = jnp.log10(p)\n", 4, 5),
+        ("import keras\np = keras.ops.softmax(z)\ny = keras.ops.log(p)\n", 3, 5),
+    ],
+)
 def test_probability_through_a_name(source, line, column):
     assert nan104(source) == [(line, column, PROBABILITY)]
 
@@ -98,27 +109,36 @@ def test_one_minus_probability():
             d = torch.log(r)
             return a, b, c, d
         """
-    assert nan104(source) == [(7, 15, PROBABILITY), (7, 40, ONE_MINUS), (9, 9, ONE_MINUS), (10, 9, ONE_MINUS),
-                              (12, 9, ONE_MINUS)]
+    assert nan104(source) == [
+        (7, 15, PROBABILITY),
+        (7, 40, ONE_MINUS),
+        (9, 9, ONE_MINUS),
+        (10, 9, ONE_MINUS),
+        (12, 9, ONE_MINUS),
+    ]
 
 
 # --- masks, selections, counts, relu --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("source,message", [
-    ("import torch\ny = torch.log(p * mask)\n", MASKED),
-    ("import torch\nimport torch.nn.functional as F\ny = torch.log(p * F.one_hot(t, 10))\n", MASKED),
-    ("import torch\ny = torch.log((p * target_onehot).sum(-1))\n", MASKED_SUM),
-    ("import torch\ny = torch.log((p * (labels == k)).sum(-1))\n", MASKED_SUM),
-    ("import torch\ny = torch.log(p.mul(attention_mask).sum(-1))\n", MASKED_SUM),
-    ("import numpy as np\ny = np.log(x[x > 0.5].sum())\n", MASKED_SUM),
-    ("import tensorflow as tf\ny = tf.math.log(tf.reduce_sum(p * tf.one_hot(t, 10), axis=-1))\n", MASKED_SUM),
-    ("import torch\ny = torch.log(mask.sum())\n", COUNT),
-    ("import torch\ny = torch.log(valid_mask.float().sum(-1))\n", COUNT),
-    ("import numpy as np\ny = np.log(np.count_nonzero(x))\n", NONZERO),
-    ("import math\ny = math.log(len([v for v in values if v > 0]))\n", COUNT),
-    ("import torch\nimport torch.nn.functional as F\ny = torch.log(F.relu(x))\n", RELU),
-    ("import jax\nimport jax.numpy as jnp\nh = jax.nn.relu(x)\ny = jnp.log(h)\n", RELU),
-])
+
+@pytest.mark.parametrize(
+    "source,message",
+    [
+        ("import torch\ny = torch.log(p * mask)\n", MASKED),
+        ("import torch\nimport torch.nn.functional as F\ny = torch.log(p * F.one_hot(t, 10))\n", MASKED),
+        ("import torch\ny = torch.log((p * target_onehot).sum(-1))\n", MASKED_SUM),
+        ("import torch\ny = torch.log((p * (labels == k)).sum(-1))\n", MASKED_SUM),
+        ("import torch\ny = torch.log(p.mul(attention_mask).sum(-1))\n", MASKED_SUM),
+        ("import numpy as np\ny = np.log(x[x > 0.5].sum())\n", MASKED_SUM),
+        ("import tensorflow as tf\ny = tf.math.log(tf.reduce_sum(p * tf.one_hot(t, 10), axis=-1))\n", MASKED_SUM),
+        ("import torch\ny = torch.log(mask.sum())\n", COUNT),
+        ("import torch\ny = torch.log(valid_mask.float().sum(-1))\n", COUNT),
+        ("import numpy as np\ny = np.log(np.count_nonzero(x))\n", NONZERO),
+        ("import math\ny = math.log(len([v for v in values if v > 0]))\n", COUNT),
+        ("import torch\nimport torch.nn.functional as F\ny = torch.log(F.relu(x))\n", RELU),
+        ("import jax\nimport jax.numpy as jnp\nh = jax.nn.relu(x)\ny = jnp.log(h)\n", RELU),
+    ],
+)
 def test_masks_selections_counts_and_relu(source, message):
     found = nan104(source)
     assert [m for _, _, m in found] == [message]
@@ -132,75 +152,92 @@ def test_a_guard_overwritten_by_a_mask_no_longer_guards():
 
 # --- the safe look-alikes ----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("guarded", [
-    "torch.log(p + 1e-8)",
-    "torch.log(1e-8 + p)",
-    "torch.log(p + eps)",
-    "torch.log(p + self.eps)",
-    "torch.log(p + torch.finfo(p.dtype).eps)",
-    "torch.log(p.clamp(min=1e-8))",
-    "torch.log(p.clamp_min(1e-12))",
-    "torch.log(torch.clamp(p, min=eps))",
-    "torch.log(torch.clamp(p, 1e-6, 1.0))",
-    "torch.log(p.clip(1e-7))",
-    "torch.log(torch.maximum(p, torch.tensor(1e-8)))",
-    "torch.log(torch.where(p > 0, p, 1))",
-    "torch.log(torch.where(p > 0, p, torch.ones_like(p)))",
-    "torch.log(torch.nan_to_num(p))",
-    "torch.nan_to_num(torch.log(p))",
-    "torch.where(p > 0, torch.log(p), 0.0)",
-    "p.masked_fill(p == 0, 1).log()",
-    "torch.log(1 - p + 1e-8)",
-    "torch.log((1 - p).clamp(min=1e-6))",
-    "torch.log(F.softmax(z, -1))",
-    "torch.log(1 - torch.sigmoid(z))",
-    "torch.log(F.log_softmax(z, -1).exp() + 1e-9)",
-    "torch.log(x)",
-    "torch.log(z.exp())",
-])
+
+@pytest.mark.parametrize(
+    "guarded",
+    [
+        "torch.log(p + 1e-8)",
+        "torch.log(1e-8 + p)",
+        "torch.log(p + eps)",
+        "torch.log(p + self.eps)",
+        "torch.log(p + torch.finfo(p.dtype).eps)",
+        "torch.log(p.clamp(min=1e-8))",
+        "torch.log(p.clamp_min(1e-12))",
+        "torch.log(torch.clamp(p, min=eps))",
+        "torch.log(torch.clamp(p, 1e-6, 1.0))",
+        "torch.log(p.clip(1e-7))",
+        "torch.log(torch.maximum(p, torch.tensor(1e-8)))",
+        "torch.log(torch.where(p > 0, p, 1))",
+        "torch.log(torch.where(p > 0, p, torch.ones_like(p)))",
+        "torch.log(torch.nan_to_num(p))",
+        "torch.nan_to_num(torch.log(p))",
+        "torch.where(p > 0, torch.log(p), 0.0)",
+        "p.masked_fill(p == 0, 1).log()",
+        "torch.log(1 - p + 1e-8)",
+        "torch.log((1 - p).clamp(min=1e-6))",
+        "torch.log(F.softmax(z, -1))",
+        "torch.log(1 - torch.sigmoid(z))",
+        "torch.log(F.log_softmax(z, -1).exp() + 1e-9)",
+        "torch.log(x)",
+        "torch.log(z.exp())",
+    ],
+)
 def test_guarded_logs_are_quiet(guarded):
     source = f"import torch\nimport torch.nn.functional as F\np = F.softmax(z, -1)\ny = {guarded}\n"
     assert nan104(source) == []
 
 
-@pytest.mark.parametrize("source", [
-    "import numpy as np\np = np.clip(softmax(z), 1e-12, 1.0)\ny = np.log(p)\n",
-    "import tensorflow as tf\np = tf.clip_by_value(tf.nn.softmax(z), 1e-7, 1.0)\ny = tf.math.log(p)\n",
-    "from keras import backend as K\np = K.clip(K.softmax(z), K.epsilon(), 1 - K.epsilon())\ny = K.log(p)\n",
-    "import jax\nimport jax.numpy as jnp\np = jnp.maximum(jax.nn.softmax(z), 1e-8)\ny = jnp.log(p)\n",
-    "import jax\nimport jax.lax as lax\nimport jax.numpy as jnp\np = lax.clamp(1e-8, jax.nn.softmax(z), 1.0)\ny = jnp.log(p)\n",
-    "import torch\np = torch.softmax(z, -1)\np = p.clamp(min=1e-8)\ny = torch.log(p)\n",
-    "import torch\np = torch.softmax(z, -1)\np += 1e-8\ny = torch.log(p)\n",
-    "import torch\nEPS = 1e-6\np = torch.sigmoid(z)\ny = torch.log(1 - p + EPS)\n",
-    "import torch\ndef f(p):\n    p = p.clamp(min=1e-8)\n    return torch.log(p)\n",
-    "import torch\ndef f(probs):\n    if (probs > 0).all():\n        return torch.log(probs)\n",
-    "import math\ndef f(values):\n    n = len([v for v in values if v > 0])\n    return math.log(n) if n else 0.0\n",
-    "import math\nprior_prob = 0.01\nbias = -math.log((1 - prior_prob) / prior_prob)\n",
-    "import numpy as np\ny = np.log(1.0 - alphas_cumprod)\n",
-    "import torch\ny = torch.log(mask.sum() + 1)\n",
-    "import torch\ny = torch.log(mask.sum().clamp(min=1))\n",
-    "import math\ny = math.log(len([1, 2, 3]))\n",
-    "import math\ny = math.log(len(values))\n",
-    "import torch\nlog_probs = torch.log_softmax(z, -1)\ny = torch.log(-log_probs)\n",
-    "import torch\ndef f(self):\n    probs = clamp_probs(self.probs)\n    return probs.log()\n",
-    "import torch\ndef f(self):\n    cut_probs = self._cut_probs()\n    return torch.log(cut_probs)\n",
-    "import torch\ndef f(model, x):\n    probs = model(x)\n    return torch.log(probs)\n",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import numpy as np\np = np.clip(softmax(z), 1e-12, 1.0)\ny = np.log(p)\n",
+        "import tensorflow as tf\np = tf.clip_by_value(tf.nn.softmax(z), 1e-7, 1.0)\ny = tf.math.log(p)\n",
+        "from keras import backend as K\np = K.clip(K.softmax(z), K.epsilon(), 1 - K.epsilon())\ny = K.log(p)\n",
+        "import jax\nimport jax.numpy as jnp\np = jnp.maximum(jax.nn.softmax(z), 1e-8)\ny = jnp.log(p)\n",
+        "import jax\nimport jax.lax as lax\nimport jax.numpy as jnp\np = lax.clamp(1e-8, jax.nn.softmax(z), 1.0)\ny = jnp.log(p)\n",
+        "import torch\np = torch.softmax(z, -1)\np = p.clamp(min=1e-8)\ny = torch.log(p)\n",
+        "import torch\np = torch.softmax(z, -1)\np += 1e-8\ny = torch.log(p)\n",
+        "import torch\nEPS = 1e-6\np = torch.sigmoid(z)\ny = torch.log(1 - p + EPS)\n",
+        "import torch\ndef f(p):\n    p = p.clamp(min=1e-8)\n    return torch.log(p)\n",
+        "import torch\ndef f(probs):\n    if (probs > 0).all():\n        return torch.log(probs)\n",
+        "import math\ndef f(values):\n    n = len([v for v in values if v > 0])\n    return math.log(n) if n else 0.0\n",
+        "import math\nprior_prob = 0.01\nbias = -math.log((1 - prior_prob) / prior_prob)\n",
+        "import numpy as np\ny = np.log(1.0 - alphas_cumprod)\n",
+        "import torch\ny = torch.log(mask.sum() + 1)\n",
+        "import torch\ny = torch.log(mask.sum().clamp(min=1))\n",
+        "import math\ny = math.log(len([1, 2, 3]))\n",
+        "import math\ny = math.log(len(values))\n",
+        "import torch\nlog_probs = torch.log_softmax(z, -1)\ny = torch.log(-log_probs)\n",
+        "import torch\ndef f(self):\n    probs = clamp_probs(self.probs)\n    return probs.log()\n",
+        "import torch\ndef f(self):\n    cut_probs = self._cut_probs()\n    return torch.log(cut_probs)\n",
+        "import torch\ndef f(model, x):\n    probs = model(x)\n    return torch.log(probs)\n",
+    ],
+)
 def test_safe_look_alikes_in_every_framework(source):
     assert nan104(source) == []
 
 
 # --- the fix -------------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("source,expected", [
-    ("import torch\np = torch.softmax(z, -1)\ny = torch.log(p)\n",
-     "import torch\np = torch.softmax(z, -1)\ny = torch.log(p + 1e-8)\n"),
-    ("import torch\np = torch.softmax(z, -1)\ny = p.log()\n",
-     "import torch\np = torch.softmax(z, -1)\ny = (p + 1e-8).log()\n"),
-    ("import torch\np = torch.sigmoid(z)\ny = (1 - p).log()\n",
-     "import torch\np = torch.sigmoid(z)\ny = (1 - p + 1e-8).log()\n"),
-    ("import torch\ny = torch.log((mask.sum()))\n", "import torch\ny = torch.log((mask.sum() + 1e-8))\n"),
-])
+
+@pytest.mark.parametrize(
+    "source,expected",
+    [
+        (
+            "import torch\np = torch.softmax(z, -1)\ny = torch.log(p)\n",
+            "import torch\np = torch.softmax(z, -1)\ny = torch.log(p + 1e-8)\n",
+        ),
+        (
+            "import torch\np = torch.softmax(z, -1)\ny = p.log()\n",
+            "import torch\np = torch.softmax(z, -1)\ny = (p + 1e-8).log()\n",
+        ),
+        (
+            "import torch\np = torch.sigmoid(z)\ny = (1 - p).log()\n",
+            "import torch\np = torch.sigmoid(z)\ny = (1 - p + 1e-8).log()\n",
+        ),
+        ("import torch\ny = torch.log((mask.sum()))\n", "import torch\ny = torch.log((mask.sum() + 1e-8))\n"),
+    ],
+)
 def test_fix_inserts_an_eps(source, expected):
     text, remaining = fixed(source, "NAN104")
     assert text == expected

@@ -15,10 +15,12 @@ from nanlint.source.fixes import fix_source
 from tests.helpers import codes, lint
 
 
-def fill(text: str, advice: str = "use finfo(dtype).min of the tensor's own dtype", what: str = "fill value",
-         sign: str = "-") -> str:
-    return (f"{what} {text} is beyond the float16 range (max 65504): it overflows to {sign}inf in half precision; "
-            f"{advice}")
+def fill(
+    text: str, advice: str = "use finfo(dtype).min of the tensor's own dtype", what: str = "fill value", sign: str = "-"
+) -> str:
+    return (
+        f"{what} {text} is beyond the float16 range (max 65504): it overflows to {sign}inf in half precision; {advice}"
+    )
 
 
 def where(source: str, select: str) -> list[tuple[str, int, int]]:
@@ -37,7 +39,8 @@ def test_masked_fill_with_minus_1e9_has_a_finfo_fix():
             return torch.softmax(scores, dim=-1)
         """
     assert lint(source, "NAN201") == [
-        ("NAN201", 4, 44, fill("-1e9", "use torch.finfo(scores.dtype).min", "mask fill value"))]
+        ("NAN201", 4, 44, fill("-1e9", "use torch.finfo(scores.dtype).min", "mask fill value"))
+    ]
 
 
 def test_fill_constants_in_every_framework():
@@ -69,16 +72,29 @@ def test_fill_constants_in_every_framework():
             return a, b, c, d, e, f, g, h, i, j, k, m, o, p
         """
     assert where(source, "NAN201") == [
-        ("NAN201", 11, 35), ("NAN201", 12, 41), ("NAN201", 13, 28), ("NAN201", 14, 27), ("NAN201", 15, 27),
-        ("NAN201", 16, 28), ("NAN201", 17, 28), ("NAN201", 18, 17), ("NAN201", 19, 28), ("NAN201", 20, 22),
-        ("NAN201", 21, 42), ("NAN201", 22, 20), ("NAN201", 23, 34), ("NAN201", 24, 27)]
+        ("NAN201", 11, 35),
+        ("NAN201", 12, 41),
+        ("NAN201", 13, 28),
+        ("NAN201", 14, 27),
+        ("NAN201", 15, 27),
+        ("NAN201", 16, 28),
+        ("NAN201", 17, 28),
+        ("NAN201", 18, 17),
+        ("NAN201", 19, 28),
+        ("NAN201", 20, 22),
+        ("NAN201", 21, 42),
+        ("NAN201", 22, 20),
+        ("NAN201", 23, 34),
+        ("NAN201", 24, 27),
+    ]
     messages = [message for *_, message in lint(source, "NAN201")]
     assert messages[0] == fill("-INF (-1e+12)", "use torch.finfo(scores.dtype).min")
     assert messages[2] == fill("-1e9", "use jnp.finfo(x.dtype).min")
     assert messages[3] == fill("-1e9", "use x.dtype.min")  # TensorFlow has no finfo; its dtypes carry limits
     assert messages[7] == fill("1e10", sign="")
-    assert messages[12] == fill("np.finfo(np.float32).min (-3.40282e+38)", "use torch.finfo(scores.dtype).min",
-                                "mask fill value")
+    assert messages[12] == fill(
+        "np.finfo(np.float32).min (-3.40282e+38)", "use torch.finfo(scores.dtype).min", "mask fill value"
+    )
 
 
 def test_additive_masks():
@@ -97,8 +113,15 @@ def test_additive_masks():
             g = (~mask) * 1e9
             return a, b, c, d, e, f, g
         """
-    assert where(source, "NAN201") == [("NAN201", 6, 33), ("NAN201", 7, 18), ("NAN201", 8, 22), ("NAN201", 9, 18),
-                                       ("NAN201", 10, 52), ("NAN201", 11, 32), ("NAN201", 12, 19)]
+    assert where(source, "NAN201") == [
+        ("NAN201", 6, 33),
+        ("NAN201", 7, 18),
+        ("NAN201", 8, 22),
+        ("NAN201", 9, 18),
+        ("NAN201", 10, 52),
+        ("NAN201", 11, 32),
+        ("NAN201", 12, 19),
+    ]
     assert lint(source, "NAN201")[0][3] == fill("-1e9", what="additive mask constant")
 
 
@@ -124,7 +147,8 @@ def test_fills_written_through_a_boolean_index():
         ("NAN201", 9, 21, fill("NEG (-1e+10)", what="mask fill value")),
         ("NAN201", 10, 22, fill("-3.4e38", what="mask fill value")),
         ("NAN201", 11, 24, fill("-1e9", what="mask fill value")),
-        ("NAN201", 12, 40, fill("-1e30", what="mask fill value"))]
+        ("NAN201", 12, 40, fill("-1e30", what="mask fill value")),
+    ]
 
 
 def test_indexed_writes_that_are_not_masks_are_clean():
@@ -156,9 +180,19 @@ def test_a_full_mask_converted_to_the_data_dtype_later():
     assert where(source, "NAN201") == [("NAN201", 4, 31)]
 
 
-@pytest.mark.parametrize("value", [
-    'float("-inf")', '-float("inf")', "-torch.inf", "torch.finfo(scores.dtype).min", "-1e4", "-65504.0",
-    "torch.finfo(torch.float16).min", "min_value"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        'float("-inf")',
+        '-float("inf")',
+        "-torch.inf",
+        "torch.finfo(scores.dtype).min",
+        "-1e4",
+        "-65504.0",
+        "torch.finfo(torch.float16).min",
+        "min_value",
+    ],
+)
 def test_fill_values_float16_can_hold_are_clean(value):
     source = f"""\
         import torch
@@ -293,13 +327,17 @@ def test_no_fix_where_the_dtype_source_is_not_a_plain_name():
 
 
 def zero(value: str, where: str = "in this half-precision code", what: str = "eps", advice: str = "1e-6") -> str:
-    return (f"{what} {value} underflows to 0 in float16 (smallest subnormal 6e-08), so it guards nothing {where}; "
-            f"use eps >= {advice} or compute this in float32")
+    return (
+        f"{what} {value} underflows to 0 in float16 (smallest subnormal 6e-08), so it guards nothing {where}; "
+        f"use eps >= {advice} or compute this in float32"
+    )
 
 
 def subnormal(value: str, where: str = "in this half-precision code", what: str = "eps") -> str:
-    return (f"{what} {value} is subnormal in float16 (below 6.1e-05): dividing by it overflows to inf {where}; "
-            "use eps >= 1e-4 or compute this in float32")
+    return (
+        f"{what} {value} is subnormal in float16 (below 6.1e-05): dividing by it overflows to inf {where}; "
+        "use eps >= 1e-4 or compute this in float32"
+    )
 
 
 def test_adam_default_eps_with_half_parameters_is_reported_at_the_optimizer():
@@ -310,7 +348,8 @@ def test_adam_default_eps_with_half_parameters_is_reported_at_the_optimizer():
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
         """
     assert lint(source, "NAN202") == [
-        ("NAN202", 4, 13, zero("1e-08", "with float16 parameters", "Adam's default eps", "1e-4"))]
+        ("NAN202", 4, 13, zero("1e-08", "with float16 parameters", "Adam's default eps", "1e-4"))
+    ]
 
 
 def test_explicit_optimizer_eps_is_reported_at_the_eps():
@@ -321,8 +360,7 @@ def test_explicit_optimizer_eps_is_reported_at_the_eps():
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, eps=1e-8)
         safe = torch.optim.AdamW(model.parameters(), lr=1e-3, eps=1e-4)
         """
-    assert lint(source, "NAN202") == [
-        ("NAN202", 4, 64, zero("1e-08", "with float16 parameters", "AdamW eps", "1e-4"))]
+    assert lint(source, "NAN202") == [("NAN202", 4, 64, zero("1e-08", "with float16 parameters", "AdamW eps", "1e-4"))]
 
 
 def test_optimizer_with_fp32_master_weights_is_clean():
@@ -354,8 +392,12 @@ def test_guards_under_autocast():
             return a, b, c, d, e, ok
         """
     assert lint(source, "NAN202") == [
-        ("NAN202", 7, 22, subnormal("1e-06")), ("NAN202", 8, 28, zero("1e-10")), ("NAN202", 9, 27, zero("1e-08")),
-        ("NAN202", 10, 29, zero("1e-08", advice="1e-4")), ("NAN202", 11, 22, subnormal("1.19209e-07"))]
+        ("NAN202", 7, 22, subnormal("1e-06")),
+        ("NAN202", 8, 28, zero("1e-10")),
+        ("NAN202", 9, 27, zero("1e-08")),
+        ("NAN202", 10, 29, zero("1e-08", advice="1e-4")),
+        ("NAN202", 11, 22, subnormal("1.19209e-07")),
+    ]
 
 
 def test_fp32_only_code_with_small_eps_is_clean():
@@ -404,42 +446,59 @@ def test_eps_parameter_default_reaches_its_guard_through_self():
 
         scaler = torch.cuda.amp.GradScaler()
         """
-    assert lint(source, "NAN202") == [("NAN202", 9, 52, subnormal("1e-12").replace(
-        "is subnormal in float16 (below 6.1e-05): dividing by it overflows to inf",
-        "underflows to 0 in float16 (smallest subnormal 6e-08), so it guards nothing"))]
+    assert lint(source, "NAN202") == [
+        (
+            "NAN202",
+            9,
+            52,
+            subnormal("1e-12").replace(
+                "is subnormal in float16 (below 6.1e-05): dividing by it overflows to inf",
+                "underflows to 0 in float16 (smallest subnormal 6e-08), so it guards nothing",
+            ),
+        )
+    ]
 
 
-@pytest.mark.parametrize("evidence", [
-    "model = model.half()",
-    "tf.keras.mixed_precision.set_global_policy('mixed_float16')",
-    "x = x.astype(jnp.float16)",
-    "parser.add_argument('--fp16', action='store_true')",
-    "if args.fp16:\n    x = x",
-    "trainer = Trainer(precision='16-mixed')",
-    "with torch.cuda.amp.autocast():\n    pass",
-    "config = {'fp16': {'enabled': True}}",
-    "def train(model, fp16=False):\n    pass",
-    "args = TrainingArguments(output_dir='out', fp16=True)",
-    "fp16 = True",
-    "from torch import float16",
-])
+@pytest.mark.parametrize(
+    "evidence",
+    [
+        "model = model.half()",
+        "tf.keras.mixed_precision.set_global_policy('mixed_float16')",
+        "x = x.astype(jnp.float16)",
+        "parser.add_argument('--fp16', action='store_true')",
+        "if args.fp16:\n    x = x",
+        "trainer = Trainer(precision='16-mixed')",
+        "with torch.cuda.amp.autocast():\n    pass",
+        "config = {'fp16': {'enabled': True}}",
+        "def train(model, fp16=False):\n    pass",
+        "args = TrainingArguments(output_dir='out', fp16=True)",
+        "fp16 = True",
+        "from torch import float16",
+    ],
+)
 def test_half_precision_evidence(evidence):
-    source = "import torch\nimport jax.numpy as jnp\nimport tensorflow as tf\n" + evidence + \
-             "\n\ndef f(x, n):\n    return x / (n + 1e-8)\n"
+    source = (
+        "import torch\nimport jax.numpy as jnp\nimport tensorflow as tf\n"
+        + evidence
+        + "\n\ndef f(x, n):\n    return x / (n + 1e-8)\n"
+    )
     assert codes(source, "NAN202") == ["NAN202"]
 
 
-@pytest.mark.parametrize("evidence", [
-    "if x.dtype == torch.float16:\n    x = x.float()",
-    "if p.dtype in {torch.float16, torch.bfloat16}:\n    p = p.float()",
-    "with torch.cuda.amp.autocast(enabled=False):\n    pass",
-    "with torch.autocast('cuda', dtype=torch.bfloat16):\n    pass",
-    "with torch.autocast('cpu'):\n    pass",
-    "half = len(x) // 2",
-    "model = model.to(torch.bfloat16)",
-    "args = TrainingArguments(output_dir='out', fp16=False)",
-    "sample_rate = 16000",
-])
+@pytest.mark.parametrize(
+    "evidence",
+    [
+        "if x.dtype == torch.float16:\n    x = x.float()",
+        "if p.dtype in {torch.float16, torch.bfloat16}:\n    p = p.float()",
+        "with torch.cuda.amp.autocast(enabled=False):\n    pass",
+        "with torch.autocast('cuda', dtype=torch.bfloat16):\n    pass",
+        "with torch.autocast('cpu'):\n    pass",
+        "half = len(x) // 2",
+        "model = model.to(torch.bfloat16)",
+        "args = TrainingArguments(output_dir='out', fp16=False)",
+        "sample_rate = 16000",
+    ],
+)
 def test_not_half_precision(evidence):
     source = "import torch\n" + evidence + "\n\ndef f(x, n):\n    return x / (n + 1e-8)\n"
     assert codes(source, "NAN202") == []
@@ -459,15 +518,18 @@ def test_keras_and_jax_spellings():
         """
     assert lint(source, "NAN202") == [
         ("NAN202", 7, 7, subnormal("1e-07", "with float16 parameters", "Adam's default eps")),
-        ("NAN202", 8, 6, zero("1e-08", "with float16 parameters", "adam's default eps", "1e-4"))]
+        ("NAN202", 8, 6, zero("1e-08", "with float16 parameters", "adam's default eps", "1e-4")),
+    ]
 
 
 # --- NAN203 ---------------------------------------------------------------------------------
 
 
 def absorbed(eps: str, code: str, value: str, dtype: str, spacing: str) -> str:
-    return (f"eps {eps} is absorbed: {code} rounds to {value} in {dtype} (spacing {spacing} there), so it has no "
-            f"effect; apply the eps where the value is small (1 - x + eps) or use an eps >= {spacing}")
+    return (
+        f"eps {eps} is absorbed: {code} rounds to {value} in {dtype} (spacing {spacing} there), so it has no "
+        f"effect; apply the eps where the value is small (1 - x + eps) or use an eps >= {spacing}"
+    )
 
 
 def test_eps_added_to_one_before_the_subtraction():
@@ -483,7 +545,8 @@ def test_eps_added_to_one_before_the_subtraction():
     assert lint(source, "NAN203") == [
         ("NAN203", 4, 19, absorbed("1e-10", "1 + 1e-10", "1", "float32", "1.2e-07")),
         ("NAN203", 5, 9, absorbed("1e-10", "1e-10 + 1", "1", "float32", "1.2e-07")),
-        ("NAN203", 6, 23, absorbed("1e-08", "1 - 1e-8", "1", "float32", "1.2e-07"))]
+        ("NAN203", 6, 23, absorbed("1e-08", "1 - 1e-8", "1", "float32", "1.2e-07")),
+    ]
 
 
 def test_bounds_through_module_constants():
@@ -512,10 +575,12 @@ def test_precision_of_the_module_decides():
         """
     assert codes(template.format(setup="")) == []
     assert lint(template.format(setup="model = model.half()"), "NAN203") == [
-        ("NAN203", 6, 25, absorbed("0.0001", "1 - 1e-4", "1", "float16", "0.00098"))]
+        ("NAN203", 6, 25, absorbed("0.0001", "1 - 1e-4", "1", "float16", "0.00098"))
+    ]
     assert lint(template.format(setup="dtype = torch.bfloat16"), "NAN203") == [
         ("NAN203", 6, 25, absorbed("0.0001", "1 - 1e-4", "1", "bfloat16", "0.0078")),
-        ("NAN203", 6, 36, absorbed("0.001", "1 + 1e-3", "1", "bfloat16", "0.0078"))]
+        ("NAN203", 6, 36, absorbed("0.001", "1 + 1e-3", "1", "bfloat16", "0.0078")),
+    ]
 
 
 def test_absorption_look_alikes_are_clean():
@@ -549,7 +614,7 @@ def test_rounding_matches_the_real_formats():
     from nanlint.source.rules.precision import round_to
 
     values = np.random.default_rng(0).normal(0, 1, 2000) * 10.0 ** np.random.default_rng(1).integers(-8, 5, 2000)
-    for value in [*values, 1 + 2.0 ** -8, 1 + 3 * 2.0 ** -9, 1 - 2.0 ** -9, 1e-10, 65519.0]:
+    for value in [*values, 1 + 2.0**-8, 1 + 3 * 2.0**-9, 1 - 2.0**-9, 1e-10, 65519.0]:
         assert round_to(value, "float16") == float(torch.tensor(value, dtype=torch.float64).half())
         assert round_to(value, "bfloat16") == float(torch.tensor(value, dtype=torch.float32).bfloat16())
         assert round_to(value, "float32") == float(np.float32(value))

@@ -8,8 +8,10 @@ from tests.helpers import lint
 
 
 def message(kind: str) -> str:
-    return (f"sqrt of {kind} with no eps inside: its gradient is infinite at 0 (NaN in training); add the eps "
-            "inside the sqrt (sqrt(v + eps)) or use a norm function")
+    return (
+        f"sqrt of {kind} with no eps inside: its gradient is infinite at 0 (NaN in training); add the eps "
+        "inside the sqrt (sqrt(v + eps)) or use a norm function"
+    )
 
 
 SQUARES, DISTANCE, VARIANCE = message("a sum of squares"), message("a squared distance"), message("a variance")
@@ -20,32 +22,35 @@ def nan106(source: str):
     return [(line, column, text) for _, line, column, text in lint(source, "NAN106")]
 
 
-@pytest.mark.parametrize("source,expected", [
-    ("import torch\ny = torch.sqrt((x ** 2).sum(-1))\n", SQUARES),
-    ("import torch\ny = x.pow(2).sum(-1).sqrt()\n", SQUARES),
-    ("import torch\ny = torch.sqrt(torch.sum(x * x, dim=-1))\n", SQUARES),
-    ("import torch\ny = torch.sqrt(torch.mean(torch.square(x), -1))\n", SQUARES),
-    ("import torch\ny = x.pow(2).mean(-1) ** 0.5\n", SQUARES),
-    ("import torch\ny = torch.pow((x ** 2).sum(-1), 0.5)\n", SQUARES),
-    ("import torch\ny = torch.sqrt(dx ** 2 + dy ** 2)\n", SQUARES),
-    ("import torch\ny = torch.sqrt(((a - b) ** 2).sum(-1))\n", DISTANCE),
-    ("import torch\ny = torch.sqrt(torch.sum((a[:, None] - b[None]) ** 2, dim=-1))\n", DISTANCE),
-    ("import torch\ny = torch.sqrt((a ** 2).sum(1)[:, None] + (b ** 2).sum(1)[None] - 2 * a @ b.T)\n", DISTANCE),
-    ("import torch\ny = torch.sqrt(x.var(0))\n", VARIANCE),
-    ("import torch\ny = x.var(dim=-1, keepdim=True).sqrt() + 1e-6\n", VARIANCE),
-    ("import torch\ny = torch.sqrt(torch.clamp(x.var(0), min=0))\n", VARIANCE),
-    ("import torch\ny = torch.sqrt(torch.relu((x ** 2).mean() - x.mean() ** 2))\n", VARIANCE),
-    ("import torch\ny = torch.sqrt((x ** 2).sum(-1)) + 1e-8\n", SQUARES),
-    ("import tensorflow as tf\ny = tf.sqrt(tf.reduce_sum(tf.square(x), axis=-1))\n", SQUARES),
-    ("import tensorflow as tf\ny = tf.math.sqrt(tf.math.reduce_variance(x, axis=0))\n", VARIANCE),
-    ("from keras import backend as K\ny = K.sqrt(K.sum(K.square(a - b), axis=-1))\n", DISTANCE),
-    ("import jax.numpy as jnp\ny = jnp.sqrt(jnp.sum((a - b) ** 2, axis=-1))\n", DISTANCE),
-    ("import jax.numpy as jnp\ny = jnp.sqrt(jnp.var(x, axis=0))\n", VARIANCE),
-    ("import keras\ny = keras.ops.sqrt(keras.ops.mean(keras.ops.square(x)))\n", SQUARES),
-    ("import torch\nd2 = ((a - b) ** 2).sum(-1)\ny = torch.sqrt(d2)\n", DISTANCE),
-    ("import torch\nv = x.var(0)\nstd = v ** 0.5\n", VARIANCE),
-    ("import torch\ny = torch.rsqrt(x.pow(2).mean(-1, keepdim=True))\n", RSQRT),
-])
+@pytest.mark.parametrize(
+    "source,expected",
+    [
+        ("import torch\ny = torch.sqrt((x ** 2).sum(-1))\n", SQUARES),
+        ("import torch\ny = x.pow(2).sum(-1).sqrt()\n", SQUARES),
+        ("import torch\ny = torch.sqrt(torch.sum(x * x, dim=-1))\n", SQUARES),
+        ("import torch\ny = torch.sqrt(torch.mean(torch.square(x), -1))\n", SQUARES),
+        ("import torch\ny = x.pow(2).mean(-1) ** 0.5\n", SQUARES),
+        ("import torch\ny = torch.pow((x ** 2).sum(-1), 0.5)\n", SQUARES),
+        ("import torch\ny = torch.sqrt(dx ** 2 + dy ** 2)\n", SQUARES),
+        ("import torch\ny = torch.sqrt(((a - b) ** 2).sum(-1))\n", DISTANCE),
+        ("import torch\ny = torch.sqrt(torch.sum((a[:, None] - b[None]) ** 2, dim=-1))\n", DISTANCE),
+        ("import torch\ny = torch.sqrt((a ** 2).sum(1)[:, None] + (b ** 2).sum(1)[None] - 2 * a @ b.T)\n", DISTANCE),
+        ("import torch\ny = torch.sqrt(x.var(0))\n", VARIANCE),
+        ("import torch\ny = x.var(dim=-1, keepdim=True).sqrt() + 1e-6\n", VARIANCE),
+        ("import torch\ny = torch.sqrt(torch.clamp(x.var(0), min=0))\n", VARIANCE),
+        ("import torch\ny = torch.sqrt(torch.relu((x ** 2).mean() - x.mean() ** 2))\n", VARIANCE),
+        ("import torch\ny = torch.sqrt((x ** 2).sum(-1)) + 1e-8\n", SQUARES),
+        ("import tensorflow as tf\ny = tf.sqrt(tf.reduce_sum(tf.square(x), axis=-1))\n", SQUARES),
+        ("import tensorflow as tf\ny = tf.math.sqrt(tf.math.reduce_variance(x, axis=0))\n", VARIANCE),
+        ("from keras import backend as K\ny = K.sqrt(K.sum(K.square(a - b), axis=-1))\n", DISTANCE),
+        ("import jax.numpy as jnp\ny = jnp.sqrt(jnp.sum((a - b) ** 2, axis=-1))\n", DISTANCE),
+        ("import jax.numpy as jnp\ny = jnp.sqrt(jnp.var(x, axis=0))\n", VARIANCE),
+        ("import keras\ny = keras.ops.sqrt(keras.ops.mean(keras.ops.square(x)))\n", SQUARES),
+        ("import torch\nd2 = ((a - b) ** 2).sum(-1)\ny = torch.sqrt(d2)\n", DISTANCE),
+        ("import torch\nv = x.var(0)\nstd = v ** 0.5\n", VARIANCE),
+        ("import torch\ny = torch.rsqrt(x.pow(2).mean(-1, keepdim=True))\n", RSQRT),
+    ],
+)
 def test_unguarded_roots(source, expected):
     found = nan106(source)
     assert [m for _, _, m in found] == [expected]
@@ -65,35 +70,38 @@ def test_rms_norm_in_a_module():
     assert nan106(source) == [(6, 15, SQUARES)]
 
 
-@pytest.mark.parametrize("source", [
-    "import torch\ny = torch.sqrt((x ** 2).sum(-1) + 1e-8)\n",
-    "import torch\ny = torch.sqrt((x ** 2).sum(-1) + eps)\n",
-    "import torch\ny = torch.sqrt(x.var(0) + self.eps)\n",
-    "import torch\ny = torch.sqrt(torch.clamp((x ** 2).sum(-1), min=1e-12))\n",
-    "import torch\ny = torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6)\n",
-    "import torch\ny = torch.linalg.norm(x, dim=-1)\n",
-    "import torch\ny = x.norm(dim=-1)\n",
-    "import torch\ny = torch.cdist(a, b)\n",
-    "import torch\ny = torch.sqrt(torch.tensor(d_k))\n",
-    "import math\ny = scores / math.sqrt(d_k)\n",
-    "import torch\ny = (sigma ** 2 + sigma_data ** 2) ** 0.5\n",
-    "import torch\ny = (sigma_hat ** 2 - sigma ** 2) ** 0.5\n",
-    "import torch\ny = torch.sqrt(b ** 2 - 4 * a * c)\n",
-    "import torch\ny = torch.sqrt(x ** 2 + 1)\n",
-    "import numpy as np\ny = np.sqrt(((a - b) ** 2).sum(-1))\n",
-    "import math\ny = math.sqrt(dx * dx + dy * dy)\n",
-    "import torch\nimport numpy as np\ny = np.sqrt(np.sum(x ** 2)) ** 0.5\n",
-    "import torch\nwith torch.no_grad():\n    y = torch.sqrt((x ** 2).sum(-1))\n",
-    "import torch\n@torch.no_grad()\ndef f(x):\n    return torch.sqrt((x ** 2).sum(-1))\n",
-    "import torch\n@torch.inference_mode()\ndef f(x):\n    return torch.sqrt((x ** 2).sum(-1))\n",
-    "import torch\ny = torch.sqrt((x ** 2).mean()).item()\n",
-    "import torch\ny = float(torch.sqrt((x ** 2).mean()))\n",
-    "import torch\nclass Lamb(torch.optim.Optimizer):\n    def step(self):\n        n = torch.sqrt((g ** 2).sum())\n",
-    "import keras\nclass MaxNorm(keras.constraints.Constraint):\n    def __call__(self, w):\n"
-    "        return keras.ops.sqrt(keras.ops.sum(keras.ops.square(w)))\n",
-    "import torch\ny = torch.where(d2 > 0, torch.sqrt(d2), 0.0)\n",
-    "import torch\ndef f(d2):\n    if d2 > 0:\n        return torch.sqrt(d2)\n",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import torch\ny = torch.sqrt((x ** 2).sum(-1) + 1e-8)\n",
+        "import torch\ny = torch.sqrt((x ** 2).sum(-1) + eps)\n",
+        "import torch\ny = torch.sqrt(x.var(0) + self.eps)\n",
+        "import torch\ny = torch.sqrt(torch.clamp((x ** 2).sum(-1), min=1e-12))\n",
+        "import torch\ny = torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6)\n",
+        "import torch\ny = torch.linalg.norm(x, dim=-1)\n",
+        "import torch\ny = x.norm(dim=-1)\n",
+        "import torch\ny = torch.cdist(a, b)\n",
+        "import torch\ny = torch.sqrt(torch.tensor(d_k))\n",
+        "import math\ny = scores / math.sqrt(d_k)\n",
+        "import torch\ny = (sigma ** 2 + sigma_data ** 2) ** 0.5\n",
+        "import torch\ny = (sigma_hat ** 2 - sigma ** 2) ** 0.5\n",
+        "import torch\ny = torch.sqrt(b ** 2 - 4 * a * c)\n",
+        "import torch\ny = torch.sqrt(x ** 2 + 1)\n",
+        "import numpy as np\ny = np.sqrt(((a - b) ** 2).sum(-1))\n",
+        "import math\ny = math.sqrt(dx * dx + dy * dy)\n",
+        "import torch\nimport numpy as np\ny = np.sqrt(np.sum(x ** 2)) ** 0.5\n",
+        "import torch\nwith torch.no_grad():\n    y = torch.sqrt((x ** 2).sum(-1))\n",
+        "import torch\n@torch.no_grad()\ndef f(x):\n    return torch.sqrt((x ** 2).sum(-1))\n",
+        "import torch\n@torch.inference_mode()\ndef f(x):\n    return torch.sqrt((x ** 2).sum(-1))\n",
+        "import torch\ny = torch.sqrt((x ** 2).mean()).item()\n",
+        "import torch\ny = float(torch.sqrt((x ** 2).mean()))\n",
+        "import torch\nclass Lamb(torch.optim.Optimizer):\n    def step(self):\n        n = torch.sqrt((g ** 2).sum())\n",
+        "import keras\nclass MaxNorm(keras.constraints.Constraint):\n    def __call__(self, w):\n"
+        "        return keras.ops.sqrt(keras.ops.sum(keras.ops.square(w)))\n",
+        "import torch\ny = torch.where(d2 > 0, torch.sqrt(d2), 0.0)\n",
+        "import torch\ndef f(d2):\n    if d2 > 0:\n        return torch.sqrt(d2)\n",
+    ],
+)
 def test_safe_look_alikes(source):
     assert nan106(source) == []
 

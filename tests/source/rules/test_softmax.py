@@ -27,32 +27,35 @@ def test_naive_softmax_message_and_position():
     assert lint(source, FAMILY) == [("NAN101", 5, 12, NAIVE_SOFTMAX)]
 
 
-@pytest.mark.parametrize("imports,expression", [
-    ("import numpy as np", "np.exp(x) / np.exp(x).sum(axis=-1, keepdims=True)"),
-    ("import numpy as np", "np.exp(x) / np.sum(np.exp(x))"),
-    ("import numpy", "numpy.exp(x) / numpy.sum(numpy.exp(x), axis=0)"),
-    ("import torch", "torch.exp(x) / torch.sum(torch.exp(x), dim=1, keepdim=True)"),
-    ("import torch", "x.exp() / x.exp().sum(-1, keepdim=True)"),
-    ("import torch", "torch.exp(x) / torch.exp(x).sum(1).unsqueeze(1)"),
-    ("import torch", "torch.div(torch.exp(x), torch.exp(x).sum(dim=-1, keepdim=True))"),
-    ("import torch", "torch.exp(x).div(torch.exp(x).sum())"),
-    ("import tensorflow as tf", "tf.exp(x) / tf.reduce_sum(tf.exp(x), axis=-1, keepdims=True)"),
-    ("import tensorflow as tf", "tf.math.exp(x) / tf.math.reduce_sum(tf.math.exp(x), 1, keepdims=True)"),
-    ("import tensorflow.compat.v1 as tf", "tf.exp(x) / tf.reduce_sum(tf.exp(x), axis=1, keep_dims=True)"),
-    ("import tensorflow as tf", "tf.math.divide_no_nan(tf.exp(x), tf.reduce_sum(tf.exp(x)))"),
-    ("from keras import backend as K", "K.exp(x) / K.sum(K.exp(x), axis=-1, keepdims=True)"),
-    ("from tensorflow.keras import backend as K", "K.exp(x) / K.sum(K.exp(x), axis=1)"),
-    ("import jax.numpy as jnp", "jnp.exp(x) / jnp.sum(jnp.exp(x), axis=-1, keepdims=True)"),
-    ("from jax import numpy as jnp", "jnp.exp(x) / jnp.exp(x).sum(-1)[..., None]"),
-    ("import math", "math.exp(x) / sum(math.exp(v) for v in xs)"),
-    ("import math", "math.exp(x) / math.fsum([math.exp(v) for v in xs])"),
-    ("import numpy as np", "np.exp(a) / (np.exp(a) + np.exp(b))"),
-    ("import numpy as np", "np.exp(x) / (1 + np.exp(x))"),
-    ("import numpy as np", "np.exp(x) / (np.exp(x).sum(1, keepdims=True) + 1e-8)"),
-    ("import torch", "torch.exp(x) / torch.clamp(torch.exp(x).sum(-1, keepdim=True), min=1e-8)"),
-    ("import torch", "torch.exp(x) * mask / (torch.exp(x) * mask).sum(-1, keepdim=True)"),
-    ("import torch", "torch.exp(x) / torch.exp(x).float().sum(-1, keepdim=True)"),
-])
+@pytest.mark.parametrize(
+    "imports,expression",
+    [
+        ("import numpy as np", "np.exp(x) / np.exp(x).sum(axis=-1, keepdims=True)"),
+        ("import numpy as np", "np.exp(x) / np.sum(np.exp(x))"),
+        ("import numpy", "numpy.exp(x) / numpy.sum(numpy.exp(x), axis=0)"),
+        ("import torch", "torch.exp(x) / torch.sum(torch.exp(x), dim=1, keepdim=True)"),
+        ("import torch", "x.exp() / x.exp().sum(-1, keepdim=True)"),
+        ("import torch", "torch.exp(x) / torch.exp(x).sum(1).unsqueeze(1)"),
+        ("import torch", "torch.div(torch.exp(x), torch.exp(x).sum(dim=-1, keepdim=True))"),
+        ("import torch", "torch.exp(x).div(torch.exp(x).sum())"),
+        ("import tensorflow as tf", "tf.exp(x) / tf.reduce_sum(tf.exp(x), axis=-1, keepdims=True)"),
+        ("import tensorflow as tf", "tf.math.exp(x) / tf.math.reduce_sum(tf.math.exp(x), 1, keepdims=True)"),
+        ("import tensorflow.compat.v1 as tf", "tf.exp(x) / tf.reduce_sum(tf.exp(x), axis=1, keep_dims=True)"),
+        ("import tensorflow as tf", "tf.math.divide_no_nan(tf.exp(x), tf.reduce_sum(tf.exp(x)))"),
+        ("from keras import backend as K", "K.exp(x) / K.sum(K.exp(x), axis=-1, keepdims=True)"),
+        ("from tensorflow.keras import backend as K", "K.exp(x) / K.sum(K.exp(x), axis=1)"),
+        ("import jax.numpy as jnp", "jnp.exp(x) / jnp.sum(jnp.exp(x), axis=-1, keepdims=True)"),
+        ("from jax import numpy as jnp", "jnp.exp(x) / jnp.exp(x).sum(-1)[..., None]"),
+        ("import math", "math.exp(x) / sum(math.exp(v) for v in xs)"),
+        ("import math", "math.exp(x) / math.fsum([math.exp(v) for v in xs])"),
+        ("import numpy as np", "np.exp(a) / (np.exp(a) + np.exp(b))"),
+        ("import numpy as np", "np.exp(x) / (1 + np.exp(x))"),
+        ("import numpy as np", "np.exp(x) / (np.exp(x).sum(1, keepdims=True) + 1e-8)"),
+        ("import torch", "torch.exp(x) / torch.clamp(torch.exp(x).sum(-1, keepdim=True), min=1e-8)"),
+        ("import torch", "torch.exp(x) * mask / (torch.exp(x) * mask).sum(-1, keepdim=True)"),
+        ("import torch", "torch.exp(x) / torch.exp(x).float().sum(-1, keepdim=True)"),
+    ],
+)
 def test_naive_softmax_spellings(imports, expression):
     source = f"{imports}\n\ndef f(x, a=None, b=None, xs=(), mask=None):\n    return {expression}\n"
     assert codes(source, FAMILY) == ["NAN101"]
@@ -124,96 +127,180 @@ def test_masked_where_and_index():
     assert found(source) == [("NAN101", 6, 12), ("NAN101", 6, 41)]
 
 
-@pytest.mark.parametrize("imports,lines", [
-    ("from torch_scatter import scatter_add",
-     ["e = x.exp()", "den = scatter_add(e, index, dim=0)", "return e / den[index]"]),
-    ("from torch_scatter import scatter",
-     ["e = x.exp()", "return e / scatter(e, index, dim=0, reduce='sum')[index]"]),
-    ("import torch",
-     ["e = torch.exp(x)", "den = torch.zeros(n).index_add_(0, index, e)", "return e / den[index]"]),
-    ("import torch",
-     ["e = torch.exp(x)", "den = torch.zeros(n)", "den.index_add_(0, index, e)", "return e / den[index]"]),
-    ("import torch",
-     ["e = torch.exp(x)", "den = torch.zeros(n).scatter_add_(0, index, e)", "return e / den.index_select(0, index)"]),
-    ("import tensorflow as tf",
-     ["e = tf.exp(x)", "den = tf.math.unsorted_segment_sum(e, seg, n)", "return e / tf.gather(den, seg)"]),
-    ("import jax",
-     ["e = jax.numpy.exp(x)", "return e / jax.ops.segment_sum(e, seg, n)[seg]"]),
-])
+@pytest.mark.parametrize(
+    "imports,lines",
+    [
+        (
+            "from torch_scatter import scatter_add",
+            ["e = x.exp()", "den = scatter_add(e, index, dim=0)", "return e / den[index]"],
+        ),
+        (
+            "from torch_scatter import scatter",
+            ["e = x.exp()", "return e / scatter(e, index, dim=0, reduce='sum')[index]"],
+        ),
+        ("import torch", ["e = torch.exp(x)", "den = torch.zeros(n).index_add_(0, index, e)", "return e / den[index]"]),
+        (
+            "import torch",
+            ["e = torch.exp(x)", "den = torch.zeros(n)", "den.index_add_(0, index, e)", "return e / den[index]"],
+        ),
+        (
+            "import torch",
+            [
+                "e = torch.exp(x)",
+                "den = torch.zeros(n).scatter_add_(0, index, e)",
+                "return e / den.index_select(0, index)",
+            ],
+        ),
+        (
+            "import tensorflow as tf",
+            ["e = tf.exp(x)", "den = tf.math.unsorted_segment_sum(e, seg, n)", "return e / tf.gather(den, seg)"],
+        ),
+        ("import jax", ["e = jax.numpy.exp(x)", "return e / jax.ops.segment_sum(e, seg, n)[seg]"]),
+    ],
+)
 def test_segment_sum_denominators(imports, lines):
     body = "\n".join(f"    {line}" for line in lines)
     source = f"{imports}\n\ndef f(x, index=None, seg=None, n=1):\n{body}\n"
     assert codes(source, FAMILY) == ["NAN101"]
 
 
-@pytest.mark.parametrize("imports,lines", [
-    ("import numpy as np", ["return np.exp(x - np.max(x, axis=-1, keepdims=True)) / "
-                            "np.sum(np.exp(x - np.max(x, axis=-1, keepdims=True)), axis=-1, keepdims=True)"]),
-    ("import numpy as np", ["e = np.exp(x - x.max(axis=1, keepdims=True))", "return e / e.sum(axis=1, keepdims=True)"]),
-    ("import numpy as np", ["x_max = np.amax(x, axis=1, keepdims=True)", "e = np.exp(x - x_max)",
-                            "return e / e.sum()"]),
-    ("import numpy as np", ["x = x - x.max()", "e = np.exp(x)", "return e / e.sum()"]),
-    ("import numpy as np", ["x -= np.max(x)", "return np.exp(x) / np.sum(np.exp(x))"]),
-    ("import torch", ["z = x - x.max(-1, keepdim=True).values", "return z.exp() / z.exp().sum(-1, keepdim=True)"]),
-    ("import torch", ["z = x - torch.max(x, dim=1, keepdim=True)[0]", "e = torch.exp(z)",
-                      "return e / e.sum(1, keepdim=True)"]),
-    ("import torch", ["e = (x - x.amax(-1, keepdim=True).detach()).exp()", "return e / e.sum(-1, keepdim=True)"]),
-    ("import torch", ["e = torch.exp(x - torch.logsumexp(x, -1, keepdim=True))", "return e / e.sum(-1, keepdim=True)"]),
-    ("import torch", ["e = torch.exp(torch.log_softmax(x, -1))", "return e / e.sum(-1, keepdim=True)"]),
-    ("import torch", ["e = torch.exp(torch.clamp(x, max=50))", "return e / e.sum(-1, keepdim=True)"]),
-    ("import torch", ["e = torch.exp(x.clamp(-30, 30))", "return e / e.sum(-1, keepdim=True)"]),
-    ("import torch", ["e = torch.exp(torch.tanh(x) * 10)", "return e / e.sum(-1, keepdim=True)"]),
-    ("import torch", ["e = torch.exp(torch.sigmoid(x))", "return e / e.sum()"]),
-    ("import torch", ["e = torch.exp(2 * (x - x.amax()) / t)", "return e / e.sum()"]),
-    ("import torch", ["e = torch.exp((x.amin() - x) * 0.5)", "return e / e.sum()"]),
-    ("import torch", ["e = torch.exp(-(x - x.amin()))", "return e / e.sum()"]),
-    ("import torch", ["e = torch.exp(-torch.cdist(a, b) ** 2 / tau)", "return e / e.sum(-1, keepdim=True)"]),
-    ("import torch", ["e = torch.exp(-(x - mu).pow(2) / (2 * s ** 2))", "return e / e.sum()"]),
-    ("import torch", ["e = torch.exp(-x.abs())", "return e / e.sum()"]),
-    ("import torch", ["pdf = torch.exp(-0.5 * (x / s).pow(2))", "return pdf / pdf.sum()"]),
-    ("import torch", ["e = torch.exp(torch.minimum(x, c))", "return e / e.sum()"]),
-    ("import torch.nn.functional as F",
-     ["a = F.normalize(a, dim=1)", "b = F.normalize(b, dim=1)", "sim = a @ b.T / 0.07",
-      "return sim.exp() / sim.exp().sum(1, keepdim=True)"]),
-    ("import torch.nn.functional as F",
-     ["sim = F.cosine_similarity(a[:, None], b[None], dim=-1) / t",
-      "return torch.exp(sim) / torch.exp(sim).sum(1, keepdim=True)"]),
-    ("import tensorflow as tf", ["e = tf.exp(x - tf.reduce_max(x, axis=-1, keepdims=True))",
-                                 "return e / tf.reduce_sum(e, axis=-1, keepdims=True)"]),
-    ("import tensorflow as tf", ["e = tf.exp(x - tf.stop_gradient(tf.reduce_max(x)))", "return e / tf.reduce_sum(e)"]),
-    ("import jax", ["m = jax.lax.stop_gradient(x.max(axis=-1, keepdims=True))", "e = jax.numpy.exp(x - m)",
-                    "return e / e.sum(axis=-1, keepdims=True)"]),
-    ("import jax", ["e = jax.numpy.exp(x - jax.nn.logsumexp(x, axis=-1, keepdims=True))",
-                    "return e / e.sum(axis=-1, keepdims=True)"]),
-    ("from keras import backend as K", ["e = K.exp(x - K.max(x, axis=-1, keepdims=True))",
-                                        "return e / K.sum(e, axis=-1, keepdims=True)"]),
-    ("import math", ["m = max(xs)", "return math.exp(x - m) / sum(math.exp(v - m) for v in xs)"]),
-    ("from torch_scatter import scatter_max, scatter_add",
-     ["e = (x - scatter_max(x, index, dim=0)[0][index]).exp()", "return e / scatter_add(e, index, dim=0)[index]"]),
-    ("from torch_scatter import scatter",
-     ["e = (x - scatter(x, index, dim=0, reduce='max')[index]).exp()",
-      "return e / scatter(e, index, dim=0, reduce='sum')[index]"]),
-    ("import tensorflow as tf", ["m = tf.math.unsorted_segment_max(x, seg, n)", "e = tf.exp(x - tf.gather(m, seg))",
-                                 "return e / tf.gather(tf.math.unsorted_segment_sum(e, seg, n), seg)"]),
-    ("import numpy as np", ["return np.exp(x - shift) / np.exp(x - shift).sum()"]),  # a shift we cannot see
-])
+@pytest.mark.parametrize(
+    "imports,lines",
+    [
+        (
+            "import numpy as np",
+            [
+                "return np.exp(x - np.max(x, axis=-1, keepdims=True)) / "
+                "np.sum(np.exp(x - np.max(x, axis=-1, keepdims=True)), axis=-1, keepdims=True)"
+            ],
+        ),
+        (
+            "import numpy as np",
+            ["e = np.exp(x - x.max(axis=1, keepdims=True))", "return e / e.sum(axis=1, keepdims=True)"],
+        ),
+        (
+            "import numpy as np",
+            ["x_max = np.amax(x, axis=1, keepdims=True)", "e = np.exp(x - x_max)", "return e / e.sum()"],
+        ),
+        ("import numpy as np", ["x = x - x.max()", "e = np.exp(x)", "return e / e.sum()"]),
+        ("import numpy as np", ["x -= np.max(x)", "return np.exp(x) / np.sum(np.exp(x))"]),
+        ("import torch", ["z = x - x.max(-1, keepdim=True).values", "return z.exp() / z.exp().sum(-1, keepdim=True)"]),
+        (
+            "import torch",
+            ["z = x - torch.max(x, dim=1, keepdim=True)[0]", "e = torch.exp(z)", "return e / e.sum(1, keepdim=True)"],
+        ),
+        ("import torch", ["e = (x - x.amax(-1, keepdim=True).detach()).exp()", "return e / e.sum(-1, keepdim=True)"]),
+        (
+            "import torch",
+            ["e = torch.exp(x - torch.logsumexp(x, -1, keepdim=True))", "return e / e.sum(-1, keepdim=True)"],
+        ),
+        ("import torch", ["e = torch.exp(torch.log_softmax(x, -1))", "return e / e.sum(-1, keepdim=True)"]),
+        ("import torch", ["e = torch.exp(torch.clamp(x, max=50))", "return e / e.sum(-1, keepdim=True)"]),
+        ("import torch", ["e = torch.exp(x.clamp(-30, 30))", "return e / e.sum(-1, keepdim=True)"]),
+        ("import torch", ["e = torch.exp(torch.tanh(x) * 10)", "return e / e.sum(-1, keepdim=True)"]),
+        ("import torch", ["e = torch.exp(torch.sigmoid(x))", "return e / e.sum()"]),
+        ("import torch", ["e = torch.exp(2 * (x - x.amax()) / t)", "return e / e.sum()"]),
+        ("import torch", ["e = torch.exp((x.amin() - x) * 0.5)", "return e / e.sum()"]),
+        ("import torch", ["e = torch.exp(-(x - x.amin()))", "return e / e.sum()"]),
+        ("import torch", ["e = torch.exp(-torch.cdist(a, b) ** 2 / tau)", "return e / e.sum(-1, keepdim=True)"]),
+        ("import torch", ["e = torch.exp(-(x - mu).pow(2) / (2 * s ** 2))", "return e / e.sum()"]),
+        ("import torch", ["e = torch.exp(-x.abs())", "return e / e.sum()"]),
+        ("import torch", ["pdf = torch.exp(-0.5 * (x / s).pow(2))", "return pdf / pdf.sum()"]),
+        ("import torch", ["e = torch.exp(torch.minimum(x, c))", "return e / e.sum()"]),
+        (
+            "import torch.nn.functional as F",
+            [
+                "a = F.normalize(a, dim=1)",
+                "b = F.normalize(b, dim=1)",
+                "sim = a @ b.T / 0.07",
+                "return sim.exp() / sim.exp().sum(1, keepdim=True)",
+            ],
+        ),
+        (
+            "import torch.nn.functional as F",
+            [
+                "sim = F.cosine_similarity(a[:, None], b[None], dim=-1) / t",
+                "return torch.exp(sim) / torch.exp(sim).sum(1, keepdim=True)",
+            ],
+        ),
+        (
+            "import tensorflow as tf",
+            [
+                "e = tf.exp(x - tf.reduce_max(x, axis=-1, keepdims=True))",
+                "return e / tf.reduce_sum(e, axis=-1, keepdims=True)",
+            ],
+        ),
+        (
+            "import tensorflow as tf",
+            ["e = tf.exp(x - tf.stop_gradient(tf.reduce_max(x)))", "return e / tf.reduce_sum(e)"],
+        ),
+        (
+            "import jax",
+            [
+                "m = jax.lax.stop_gradient(x.max(axis=-1, keepdims=True))",
+                "e = jax.numpy.exp(x - m)",
+                "return e / e.sum(axis=-1, keepdims=True)",
+            ],
+        ),
+        (
+            "import jax",
+            [
+                "e = jax.numpy.exp(x - jax.nn.logsumexp(x, axis=-1, keepdims=True))",
+                "return e / e.sum(axis=-1, keepdims=True)",
+            ],
+        ),
+        (
+            "from keras import backend as K",
+            ["e = K.exp(x - K.max(x, axis=-1, keepdims=True))", "return e / K.sum(e, axis=-1, keepdims=True)"],
+        ),
+        ("import math", ["m = max(xs)", "return math.exp(x - m) / sum(math.exp(v - m) for v in xs)"]),
+        (
+            "from torch_scatter import scatter_max, scatter_add",
+            [
+                "e = (x - scatter_max(x, index, dim=0)[0][index]).exp()",
+                "return e / scatter_add(e, index, dim=0)[index]",
+            ],
+        ),
+        (
+            "from torch_scatter import scatter",
+            [
+                "e = (x - scatter(x, index, dim=0, reduce='max')[index]).exp()",
+                "return e / scatter(e, index, dim=0, reduce='sum')[index]",
+            ],
+        ),
+        (
+            "import tensorflow as tf",
+            [
+                "m = tf.math.unsorted_segment_max(x, seg, n)",
+                "e = tf.exp(x - tf.gather(m, seg))",
+                "return e / tf.gather(tf.math.unsorted_segment_sum(e, seg, n), seg)",
+            ],
+        ),
+        ("import numpy as np", ["return np.exp(x - shift) / np.exp(x - shift).sum()"]),  # a shift we cannot see
+    ],
+)
 def test_stable_softmax_is_quiet(imports, lines):
     body = "\n".join(f"    {line}" for line in lines)
-    source = f"{imports}\nimport torch\n\ndef f(x, a=None, b=None, c=0, mu=0, s=1, t=1, tau=1, xs=(), index=None, " \
-             f"seg=None, n=1, shift=0):\n{body}\n"
+    source = (
+        f"{imports}\nimport torch\n\ndef f(x, a=None, b=None, c=0, mu=0, s=1, t=1, tau=1, xs=(), index=None, "
+        f"seg=None, n=1, shift=0):\n{body}\n"
+    )
     assert codes(source, FAMILY) == []
 
 
-@pytest.mark.parametrize("lines", [
-    ["return np.exp(x - x.mean()) / np.exp(x - x.mean()).sum()"],  # the mean is no max
-    ["return np.exp(x - 1) / np.exp(x - 1).sum()"],
-    ["e = np.exp(np.clip(x, -50, None))", "return e / e.sum()"],  # a lower bound does not stop overflow
-    ["return np.exp(x * 2) / np.exp(x * 2).sum()"],  # a constant factor is no cap
-    ["return np.exp(1 - x) / np.exp(1 - x).sum()"],
-    ["return np.exp(1 / x) / np.exp(1 / x).sum()"],
-    ["e = np.exp(-2 * (x - x.max()))", "return e / e.sum()"],  # a negative scale flips the shift
-    ["e = np.exp(-(x - x.max()))", "return e / e.sum()"],
-])
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["return np.exp(x - x.mean()) / np.exp(x - x.mean()).sum()"],  # the mean is no max
+        ["return np.exp(x - 1) / np.exp(x - 1).sum()"],
+        ["e = np.exp(np.clip(x, -50, None))", "return e / e.sum()"],  # a lower bound does not stop overflow
+        ["return np.exp(x * 2) / np.exp(x * 2).sum()"],  # a constant factor is no cap
+        ["return np.exp(1 - x) / np.exp(1 - x).sum()"],
+        ["return np.exp(1 / x) / np.exp(1 / x).sum()"],
+        ["e = np.exp(-2 * (x - x.max()))", "return e / e.sum()"],  # a negative scale flips the shift
+        ["e = np.exp(-(x - x.max()))", "return e / e.sum()"],
+    ],
+)
 def test_exponents_that_can_overflow(lines):
     body = "\n".join(f"    {line}" for line in lines)
     source = f"import numpy as np\n\ndef f(x):\n{body}\n"
@@ -226,15 +313,18 @@ def test_max_subtracted_after_the_exp_is_too_late():
     assert codes(source, FAMILY) == ["NAN101"]
 
 
-@pytest.mark.parametrize("expression", [
-    "np.exp(x) / np.exp(y)",  # a ratio of exps, not a normalisation
-    "np.exp(x) / np.sum(y)",
-    "x / np.sum(np.exp(y))",  # the numerator is no exp
-    "np.exp(x) / np.exp(x).mean()",
-    "np.exp(x) / n",
-    "softmax(x, axis=-1)",
-    "np.exp(x) / (np.exp(x) + y)",  # y is not known to be an exp or a constant
-])
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "np.exp(x) / np.exp(y)",  # a ratio of exps, not a normalisation
+        "np.exp(x) / np.sum(y)",
+        "x / np.sum(np.exp(y))",  # the numerator is no exp
+        "np.exp(x) / np.exp(x).mean()",
+        "np.exp(x) / n",
+        "softmax(x, axis=-1)",
+        "np.exp(x) / (np.exp(x) + y)",  # y is not known to be an exp or a constant
+    ],
+)
 def test_not_a_softmax(expression):
     source = f"import numpy as np\nfrom scipy.special import softmax\n\ndef f(x, y, n):\n    return {expression}\n"
     assert codes(source, FAMILY) == []
@@ -314,28 +404,31 @@ def test_log_of_softmax_message_and_position():
     assert lint(source, FAMILY) == [("NAN102", 6, 13, LOG_SOFTMAX)]
 
 
-@pytest.mark.parametrize("imports,expression,message", [
-    ("import torch", "torch.log(torch.softmax(x, -1))", LOG_SOFTMAX),
-    ("import torch", "torch.softmax(x, -1).log()", LOG_SOFTMAX),
-    ("import torch", "x.softmax(dim=1).log()", LOG_SOFTMAX),
-    ("import torch", "torch.log(x.softmax(-1))", LOG_SOFTMAX),
-    ("import torch", "torch.log(torch.special.softmax(x, 1))", LOG_SOFTMAX),
-    ("import torch", "torch.log(torch.softmax(x, -1)[:, 0])", LOG_SOFTMAX),
-    ("import torch", "torch.log(torch.sigmoid(x))", LOG_SIGMOID),
-    ("import torch", "x.sigmoid().log()", LOG_SIGMOID),
-    ("import torch", "torch.log(1 - torch.sigmoid(x))", LOG_ONE_MINUS_SIGMOID),
-    ("import torch", "(1. - x.sigmoid()).log()", LOG_ONE_MINUS_SIGMOID),
-    ("import torch", "torch.log2(torch.softmax(x, -1))", LOG_SOFTMAX),
-    ("import numpy as np\nfrom scipy.special import softmax, expit", "np.log(softmax(x, axis=1))", LOG_SOFTMAX),
-    ("import numpy as np\nimport scipy.special", "np.log(scipy.special.expit(x))", LOG_SIGMOID),
-    ("import tensorflow as tf", "tf.math.log(tf.nn.softmax(x, axis=-1))", LOG_SOFTMAX),
-    ("import tensorflow as tf", "tf.math.log(tf.sigmoid(x))", LOG_SIGMOID),
-    ("import tensorflow.compat.v1 as tf", "tf.log(1 - tf.nn.sigmoid(x))", LOG_ONE_MINUS_SIGMOID),
-    ("from keras import backend as K", "K.log(K.softmax(x))", LOG_SOFTMAX),
-    ("import keras", "keras.ops.log(keras.ops.sigmoid(x))", LOG_SIGMOID),
-    ("import jax\nimport jax.numpy as jnp", "jnp.log(jax.nn.softmax(x))", LOG_SOFTMAX),
-    ("import jax.numpy as jnp\nimport flax.linen as nn", "jnp.log(nn.sigmoid(x))", LOG_SIGMOID),
-])
+@pytest.mark.parametrize(
+    "imports,expression,message",
+    [
+        ("import torch", "torch.log(torch.softmax(x, -1))", LOG_SOFTMAX),
+        ("import torch", "torch.softmax(x, -1).log()", LOG_SOFTMAX),
+        ("import torch", "x.softmax(dim=1).log()", LOG_SOFTMAX),
+        ("import torch", "torch.log(x.softmax(-1))", LOG_SOFTMAX),
+        ("import torch", "torch.log(torch.special.softmax(x, 1))", LOG_SOFTMAX),
+        ("import torch", "torch.log(torch.softmax(x, -1)[:, 0])", LOG_SOFTMAX),
+        ("import torch", "torch.log(torch.sigmoid(x))", LOG_SIGMOID),
+        ("import torch", "x.sigmoid().log()", LOG_SIGMOID),
+        ("import torch", "torch.log(1 - torch.sigmoid(x))", LOG_ONE_MINUS_SIGMOID),
+        ("import torch", "(1. - x.sigmoid()).log()", LOG_ONE_MINUS_SIGMOID),
+        ("import torch", "torch.log2(torch.softmax(x, -1))", LOG_SOFTMAX),
+        ("import numpy as np\nfrom scipy.special import softmax, expit", "np.log(softmax(x, axis=1))", LOG_SOFTMAX),
+        ("import numpy as np\nimport scipy.special", "np.log(scipy.special.expit(x))", LOG_SIGMOID),
+        ("import tensorflow as tf", "tf.math.log(tf.nn.softmax(x, axis=-1))", LOG_SOFTMAX),
+        ("import tensorflow as tf", "tf.math.log(tf.sigmoid(x))", LOG_SIGMOID),
+        ("import tensorflow.compat.v1 as tf", "tf.log(1 - tf.nn.sigmoid(x))", LOG_ONE_MINUS_SIGMOID),
+        ("from keras import backend as K", "K.log(K.softmax(x))", LOG_SOFTMAX),
+        ("import keras", "keras.ops.log(keras.ops.sigmoid(x))", LOG_SIGMOID),
+        ("import jax\nimport jax.numpy as jnp", "jnp.log(jax.nn.softmax(x))", LOG_SOFTMAX),
+        ("import jax.numpy as jnp\nimport flax.linen as nn", "jnp.log(nn.sigmoid(x))", LOG_SIGMOID),
+    ],
+)
 def test_log_of_probability_spellings(imports, expression, message):
     source = f"{imports}\n\ndef f(x):\n    return {expression}\n"
     assert [(code, text) for code, _, _, text in lint(source, FAMILY)] == [("NAN102", message)]
@@ -379,19 +472,22 @@ def test_inline_log_of_softmax_is_not_also_nan104():
     assert codes(source, "ALL") == ["NAN102", "NAN102"]
 
 
-@pytest.mark.parametrize("expression", [
-    "F.log_softmax(x, -1)",
-    "torch.log_softmax(x, dim=1)",
-    "F.logsigmoid(x)",
-    "torch.log(torch.softmax(x, -1) + 1e-8)",  # guarded: no -inf (an eps floor, not NaN)
-    "torch.log(torch.softmax(x, -1).clamp(min=1e-8))",
-    "torch.log(torch.softmax(x, -1).clamp_min(1e-8))",
-    "torch.log(1 + torch.sigmoid(x))",
-    "torch.log(2 - torch.sigmoid(x))",
-    "torch.log(1 - x)",
-    "torch.exp(torch.softmax(x, -1))",
-    "torch.log(self.softmax(x))",  # a method of the class, unknown
-])
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "F.log_softmax(x, -1)",
+        "torch.log_softmax(x, dim=1)",
+        "F.logsigmoid(x)",
+        "torch.log(torch.softmax(x, -1) + 1e-8)",  # guarded: no -inf (an eps floor, not NaN)
+        "torch.log(torch.softmax(x, -1).clamp(min=1e-8))",
+        "torch.log(torch.softmax(x, -1).clamp_min(1e-8))",
+        "torch.log(1 + torch.sigmoid(x))",
+        "torch.log(2 - torch.sigmoid(x))",
+        "torch.log(1 - x)",
+        "torch.exp(torch.softmax(x, -1))",
+        "torch.log(self.softmax(x))",  # a method of the class, unknown
+    ],
+)
 def test_log_of_probability_look_alikes(expression):
     source = f"import torch\nimport torch.nn.functional as F\n\ndef f(self, x):\n    return {expression}\n"
     assert codes(source, ("NAN102",)) == []

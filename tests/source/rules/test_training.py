@@ -10,18 +10,24 @@ from tests.helpers import codes, lint
 
 
 def high(rate: str, name: str, family: str, limit: str, what: str = "learning rate") -> str:
-    return (f"{what} {rate} of {name} is too high (limit {limit} for {family}-type optimizers): updates overshoot "
-            "and the loss diverges to inf/NaN; lower it or clip gradients")
+    return (
+        f"{what} {rate} of {name} is too high (limit {limit} for {family}-type optimizers): updates overshoot "
+        "and the loss diverges to inf/NaN; lower it or clip gradients"
+    )
 
 
 def high_clipped(rate: str, name: str, limit: str, what: str = "learning rate") -> str:
-    return (f"{what} {rate} of {name} is too high even with gradient clipping (limit {limit}): updates overshoot "
-            "and the loss diverges to inf/NaN; lower it")
+    return (
+        f"{what} {rate} of {name} is too high even with gradient clipping (limit {limit}): updates overshoot "
+        "and the loss diverges to inf/NaN; lower it"
+    )
 
 
-NO_CLIPPING = ("recurrent model trained without gradient clipping: gradients that explode through time turn the "
-               "weights inf/NaN; clip the gradients' global norm before this step (clip_grad_norm_, clipnorm=, "
-               "optax.clip_by_global_norm)")
+NO_CLIPPING = (
+    "recurrent model trained without gradient clipping: gradients that explode through time turn the "
+    "weights inf/NaN; clip the gradients' global norm before this step (clip_grad_norm_, clipnorm=, "
+    "optax.clip_by_global_norm)"
+)
 
 # --- NAN301 ---------------------------------------------------------------------------------
 
@@ -38,8 +44,10 @@ def test_torch_optimizers_keyword_and_positional():
             d = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
             return a, b, c, d
         """
-    assert lint(source, "NAN301") == [("NAN301", 5, 9, high("20", "SGD", "SGD", "10")),
-                                      ("NAN301", 6, 9, high("0.5", "Adam", "Adam", "0.1"))]
+    assert lint(source, "NAN301") == [
+        ("NAN301", 5, 9, high("20", "SGD", "SGD", "10")),
+        ("NAN301", 6, 9, high("0.5", "Adam", "Adam", "0.1")),
+    ]
 
 
 def test_adadelta_at_its_default_scale_is_clean():
@@ -97,8 +105,10 @@ def test_word_language_model_with_clipping_is_quiet():
 
 def test_word_language_model_without_clipping():
     source = WORD_LANGUAGE_MODEL.replace("        torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)\n", "")
-    assert lint(source, ("NAN301", "NAN302")) == [("NAN301", 22, 13, high("20", "SGD", "SGD", "10")),
-                                                  ("NAN302", 31, 9, NO_CLIPPING)]
+    assert lint(source, ("NAN301", "NAN302")) == [
+        ("NAN301", 22, 13, high("20", "SGD", "SGD", "10")),
+        ("NAN302", 31, 9, NO_CLIPPING),
+    ]
 
 
 def test_clipping_raises_the_limit_but_not_forever():
@@ -122,7 +132,8 @@ def test_thresholds_are_options():
         """
     assert codes(source, "NAN301") == []
     assert lint(source, "NAN301", rule_options={"NAN301": {"thresholds": {"Adam": 0.01}}}) == [
-        ("NAN301", 4, 12, high("0.05", "Adam", "Adam", "0.01"))]
+        ("NAN301", 4, 12, high("0.05", "Adam", "Adam", "0.01"))
+    ]
 
 
 def test_values_through_constants_parameters_configs_and_flags():
@@ -148,8 +159,13 @@ def test_values_through_constants_parameters_configs_and_flags():
         """
     found = lint(source, "NAN301")
     assert [(line, message.split(" of ")[0]) for _, line, _, message in found] == [
-        (11, "learning rate 1"), (12, "learning rate 4"), (13, "learning rate 2"), (14, "learning rate 3"),
-        (15, "learning rate 5"), (16, "learning rate 6")]
+        (11, "learning rate 1"),
+        (12, "learning rate 4"),
+        (13, "learning rate 2"),
+        (14, "learning rate 3"),
+        (15, "learning rate 5"),
+        (16, "learning rate 6"),
+    ]
 
 
 def test_flag_defined_after_its_use():
@@ -179,9 +195,11 @@ def test_keras_and_tf1_optimizers():
         d = tf.compat.v1.train.GradientDescentOptimizer(0.6)
         e = keras.optimizers.RMSprop(0.001)
         """
-    assert lint(source, "NAN301") == [("NAN301", 4, 5, high("50", "SGD", "SGD", "10")),
-                                      ("NAN301", 5, 5, high("1", "Adam", "Adam", "0.1")),
-                                      ("NAN301", 6, 5, high("0.6", "AdamOptimizer", "Adam", "0.1"))]
+    assert lint(source, "NAN301") == [
+        ("NAN301", 4, 5, high("50", "SGD", "SGD", "10")),
+        ("NAN301", 5, 5, high("1", "Adam", "Adam", "0.1")),
+        ("NAN301", 6, 5, high("0.6", "AdamOptimizer", "Adam", "0.1")),
+    ]
 
 
 def test_schedules_report_their_peak():
@@ -207,7 +225,8 @@ def test_schedules_report_their_peak():
         ("NAN301", 6, 6, high("1", "adamw", "Adam", "0.1", "peak learning rate")),
         ("NAN301", 8, 7, high("0.5", "Adam", "Adam", "0.1", "peak learning rate")),
         ("NAN301", 10, 8, high("0.2", "Adam", "Adam", "0.1", "peak learning rate")),
-        ("NAN301", 14, 13, high("3", "OneCycleLR", "Adam", "0.1", "peak learning rate"))]
+        ("NAN301", 14, 13, high("3", "OneCycleLR", "Adam", "0.1", "peak learning rate")),
+    ]
 
 
 def test_optax_chain_with_clipping():
@@ -259,17 +278,23 @@ def test_torch_rnn_without_clipping_is_reported_at_the_step():
     assert lint(source, "NAN302") == [("NAN302", 18, 5, NO_CLIPPING), ("NAN302", 19, 5, NO_CLIPPING)]
 
 
-@pytest.mark.parametrize("clipping", [
-    "torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)",
-    "torch.nn.utils.clip_grad_value_(model.parameters(), 0.5)",
-    "accelerator.clip_grad_norm_(model.parameters(), 1.0)",
-    "for p in model.parameters():\n    p.grad.data.clamp_(-1, 1)",
-    "trainer = Trainer(gradient_clip_val=0.5)",
-    "config = {'gradient_clipping': 1.0}",
-])
+@pytest.mark.parametrize(
+    "clipping",
+    [
+        "torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)",
+        "torch.nn.utils.clip_grad_value_(model.parameters(), 0.5)",
+        "accelerator.clip_grad_norm_(model.parameters(), 1.0)",
+        "for p in model.parameters():\n    p.grad.data.clamp_(-1, 1)",
+        "trainer = Trainer(gradient_clip_val=0.5)",
+        "config = {'gradient_clipping': 1.0}",
+    ],
+)
 def test_any_clipping_in_the_module_silences_it(clipping):
-    source = ("import torch\nmodel = torch.nn.LSTM(8, 8)\noptimizer = torch.optim.SGD(model.parameters(), lr=0.1)\n"
-              + clipping + "\noptimizer.step()\n")
+    source = (
+        "import torch\nmodel = torch.nn.LSTM(8, 8)\noptimizer = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        + clipping
+        + "\noptimizer.step()\n"
+    )
     assert codes(source, "NAN302") == []
 
 
@@ -313,7 +338,8 @@ def test_keras_fit_and_gradient_tape():
     assert codes(clipped, "NAN302") == []
     clipped = textwrap.dedent(source).replace(
         "optimizer.apply_gradients(zip(grads",
-        "grads, _ = tf.clip_by_global_norm(grads, 5.0)\noptimizer.apply_gradients(zip(grads")
+        "grads, _ = tf.clip_by_global_norm(grads, 5.0)\noptimizer.apply_gradients(zip(grads",
+    )
     assert codes(clipped, "NAN302") == []
 
 

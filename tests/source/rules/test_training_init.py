@@ -6,14 +6,18 @@ from tests.helpers import codes, lint
 
 
 def fan_in(scale: str, ratio: str, fan: int, reference: str) -> str:
-    return (f"initial weight scale {scale} is {ratio}x the 1/sqrt(fan_in) scale for fan-in {fan}: activations grow "
-            f"layer by layer until they overflow; use std ~ 1/sqrt(fan_in) ({reference}) or a kaiming/xavier "
-            "initialiser")
+    return (
+        f"initial weight scale {scale} is {ratio}x the 1/sqrt(fan_in) scale for fan-in {fan}: activations grow "
+        f"layer by layer until they overflow; use std ~ 1/sqrt(fan_in) ({reference}) or a kaiming/xavier "
+        "initialiser"
+    )
 
 
 def absolute(scale: str, limit: str = "1") -> str:
-    return (f"initial weight scale {scale} is above {limit}: activations grow layer by layer until they overflow; "
-            "use std ~ 1/sqrt(fan_in) or a kaiming/xavier initialiser")
+    return (
+        f"initial weight scale {scale} is above {limit}: activations grow layer by layer until they overflow; "
+        "use std ~ 1/sqrt(fan_in) or a kaiming/xavier initialiser"
+    )
 
 
 def test_torch_initialisers_with_a_known_fan_in():
@@ -32,9 +36,11 @@ def test_torch_initialisers_with_a_known_fan_in():
                 self.fc.weight.data.normal_(0, 0.02)
                 nn.init.normal_(self.fc.bias, 0, 1)
         """
-    assert lint(source, "NAN304") == [("NAN304", 9, 44, fan_in("1", "32", 1024, "0.031")),
-                                      ("NAN304", 10, 47, fan_in("0.5", "24", 2304, "0.021")),
-                                      ("NAN304", 11, 9, fan_in("0.577", "13", 512, "0.044"))]
+    assert lint(source, "NAN304") == [
+        ("NAN304", 9, 44, fan_in("1", "32", 1024, "0.031")),
+        ("NAN304", 10, 47, fan_in("0.5", "24", 2304, "0.021")),
+        ("NAN304", 11, 9, fan_in("0.577", "13", 512, "0.044")),
+    ]
 
 
 def test_unscaled_random_parameters():
@@ -58,10 +64,12 @@ def test_unscaled_random_parameters():
         W2 = torch.randn(784, 128, requires_grad=True)
         data = torch.randn(1000, 1000)
         """
-    assert lint(source, "NAN304") == [("NAN304", 9, 31, fan_in("1", "16", 256, "0.062")),
-                                      ("NAN304", 14, 33, fan_in("10", "80", 64, "0.12")),
-                                      ("NAN304", 16, 18, fan_in("1", "16", 256, "0.062")),
-                                      ("NAN304", 17, 6, fan_in("1", "11", 128, "0.088"))]
+    assert lint(source, "NAN304") == [
+        ("NAN304", 9, 31, fan_in("1", "16", 256, "0.062")),
+        ("NAN304", 14, 33, fan_in("10", "80", 64, "0.12")),
+        ("NAN304", 16, 18, fan_in("1", "16", 256, "0.062")),
+        ("NAN304", 17, 6, fan_in("1", "11", 128, "0.088")),
+    ]
 
 
 def test_initialiser_objects_without_a_fan_in_use_the_absolute_limit():
@@ -79,9 +87,13 @@ def test_initialiser_objects_without_a_fan_in_use_the_absolute_limit():
         f = keras.initializers.RandomUniform(minval=-5, maxval=5)
         g = nn.initializers.normal(1.0)
         """
-    assert lint(source, "NAN304") == [("NAN304", 6, 44, absolute("2")), ("NAN304", 8, 53, absolute("10")),
-                                      ("NAN304", 9, 39, absolute("1.5")), ("NAN304", 10, 54, absolute("3")),
-                                      ("NAN304", 11, 5, absolute("2.89"))]
+    assert lint(source, "NAN304") == [
+        ("NAN304", 6, 44, absolute("2")),
+        ("NAN304", 8, 53, absolute("10")),
+        ("NAN304", 9, 39, absolute("1.5")),
+        ("NAN304", 10, 54, absolute("3")),
+        ("NAN304", 11, 5, absolute("2.89")),
+    ]
 
 
 def test_options():

@@ -8,8 +8,10 @@ import pytest
 
 from tests.helpers import codes, lint
 
-RAW = ("raw 0-255 image converted to float and fed to the model without scaling: large inputs saturate activations "
-       "and overflow in half precision; divide by 255 or normalise with the dataset's mean and std")
+RAW = (
+    "raw 0-255 image converted to float and fed to the model without scaling: large inputs saturate activations "
+    "and overflow in half precision; divide by 255 or normalise with the dataset's mean and std"
+)
 
 
 def test_opencv_image_rebound_in_place_then_converted():
@@ -70,21 +72,32 @@ def test_decoders_and_conversions_of_every_framework():
             model.fit(x, labels)
         """
     assert [(line, column) for _, line, column, _ in lint(source, "NAN303")] == [
-        (12, 9), (17, 11), (21, 9), (25, 9), (29, 11), (34, 9), (38, 9)]
+        (12, 9),
+        (17, 11),
+        (21, 9),
+        (25, 9),
+        (29, 11),
+        (34, 9),
+        (38, 9),
+    ]
 
 
-@pytest.mark.parametrize("scaling", [
-    "x = x / 255.0",
-    "x = x * (1.0 / 255)",
-    "x = x / 127.5 - 1.0",
-    "x = (x - MEAN) / STD",
-    "transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize(MEAN, STD)])",
-    "x = preprocess_input(x)",
-    "x = keras.applications.resnet50.preprocess_input(x)",
-    "scale = keras.layers.Rescaling(1.0 / 255)",
-])
+@pytest.mark.parametrize(
+    "scaling",
+    [
+        "x = x / 255.0",
+        "x = x * (1.0 / 255)",
+        "x = x / 127.5 - 1.0",
+        "x = (x - MEAN) / STD",
+        "transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize(MEAN, STD)])",
+        "x = preprocess_input(x)",
+        "x = keras.applications.resnet50.preprocess_input(x)",
+        "scale = keras.layers.Rescaling(1.0 / 255)",
+    ],
+)
 def test_scaling_anywhere_in_the_module_silences_it(scaling):
-    source = textwrap.dedent("""\
+    source = (
+        textwrap.dedent("""\
         import cv2
         import numpy as np
         from tensorflow import keras
@@ -93,7 +106,10 @@ def test_scaling_anywhere_in_the_module_silences_it(scaling):
 
         img = cv2.imread("cat.jpg")
         x = img.astype(np.float32)
-        """) + scaling + "\npreds = model.predict(x[None])\n"
+        """)
+        + scaling
+        + "\npreds = model.predict(x[None])\n"
+    )
     assert codes(source, "NAN303") == []
     assert codes(source.replace(scaling, ""), "NAN303") == ["NAN303"]
 

@@ -7,29 +7,39 @@ from tests.helpers import codes, lint
 
 
 def double(name: str, producer: str = "softmax") -> str:
-    return (f"{name} expects logits but gets {producer} probabilities: it applies {producer} again, gradients "
-            "vanish and training stalls; pass the logits")
+    return (
+        f"{name} expects logits but gets {producer} probabilities: it applies {producer} again, gradients "
+        "vanish and training stalls; pass the logits"
+    )
 
 
 def not_log(name: str, producer: str = "softmax") -> str:
-    return (f"{name} expects log-probabilities but gets {producer} probabilities; use log_softmax (or cross-entropy "
-            "on the logits)")
+    return (
+        f"{name} expects log-probabilities but gets {producer} probabilities; use log_softmax (or cross-entropy "
+        "on the logits)"
+    )
 
 
 def raw_into_log(name: str) -> str:
-    return (f"{name} expects log-probabilities but gets raw logits from a linear layer: the loss is unbounded below "
-            "and diverges; apply log_softmax (or use cross-entropy on the logits)")
+    return (
+        f"{name} expects log-probabilities but gets raw logits from a linear layer: the loss is unbounded below "
+        "and diverges; apply log_softmax (or use cross-entropy on the logits)"
+    )
 
 
 def raw_into_keras(name: str) -> str:
-    return (f"{name} expects probabilities (from_logits=False) but gets raw logits from a linear layer: it normalises "
-            "and clips them instead of applying softmax, which can divide by 0 and gives wrong gradients; pass "
-            "from_logits=True")
+    return (
+        f"{name} expects probabilities (from_logits=False) but gets raw logits from a linear layer: it normalises "
+        "and clips them instead of applying softmax, which can divide by 0 and gives wrong gradients; pass "
+        "from_logits=True"
+    )
 
 
 def saturating(name: str) -> str:
-    return (f"{name} on a sigmoid output: log(sigmoid(x)) underflows for large |x|, so the loss saturates and its "
-            "gradients vanish (and it cannot run in float16); pass the logits to binary_cross_entropy_with_logits")
+    return (
+        f"{name} on a sigmoid output: log(sigmoid(x)) underflows for large |x|, so the loss saturates and its "
+        "gradients vanish (and it cannot run in float16); pass the logits to binary_cross_entropy_with_logits"
+    )
 
 
 def test_torch_losses():
@@ -56,11 +66,16 @@ def test_torch_losses():
             return a, b, c, d, e, f, g, k, m
         """
     assert lint(source, "NAN305") == [
-        ("NAN305", 11, 9, double("CrossEntropyLoss")), ("NAN305", 12, 9, double("cross_entropy")),
-        ("NAN305", 13, 9, not_log("nll_loss")), ("NAN305", 14, 9, not_log("NLLLoss", "sigmoid")),
-        ("NAN305", 15, 9, saturating("BCELoss")), ("NAN305", 16, 9, saturating("binary_cross_entropy")),
+        ("NAN305", 11, 9, double("CrossEntropyLoss")),
+        ("NAN305", 12, 9, double("cross_entropy")),
+        ("NAN305", 13, 9, not_log("nll_loss")),
+        ("NAN305", 14, 9, not_log("NLLLoss", "sigmoid")),
+        ("NAN305", 15, 9, saturating("BCELoss")),
+        ("NAN305", 16, 9, saturating("binary_cross_entropy")),
         ("NAN305", 17, 9, double("binary_cross_entropy_with_logits", "sigmoid")),
-        ("NAN305", 18, 9, not_log("kl_div")), ("NAN305", 19, 9, raw_into_log("nll_loss"))]
+        ("NAN305", 18, 9, not_log("kl_div")),
+        ("NAN305", 19, 9, raw_into_log("nll_loss")),
+    ]
 
 
 def test_a_sequential_that_ends_in_softmax():
@@ -97,7 +112,8 @@ def test_tensorflow_keras_and_optax_losses():
         ("NAN305", 8, 9, double("sigmoid_cross_entropy_with_logits", "sigmoid")),
         ("NAN305", 9, 9, double("SparseCategoricalCrossentropy")),
         ("NAN305", 10, 9, double("softmax_cross_entropy")),
-        ("NAN305", 11, 9, double("sigmoid_binary_cross_entropy", "sigmoid"))]
+        ("NAN305", 11, 9, double("sigmoid_binary_cross_entropy", "sigmoid")),
+    ]
 
 
 def test_keras_compile_against_the_last_layer():
@@ -125,7 +141,8 @@ def test_keras_compile_against_the_last_layer():
         ("NAN305", 5, 34, raw_into_keras("sparse_categorical_crossentropy")),
         ("NAN305", 10, 34, raw_into_keras("CategoricalCrossentropy")),
         ("NAN305", 15, 34, raw_into_keras("categorical_crossentropy")),
-        ("NAN305", 18, 34, double("SparseCategoricalCrossentropy"))]
+        ("NAN305", 18, 34, double("SparseCategoricalCrossentropy")),
+    ]
 
 
 def test_matching_pairs_are_clean():

@@ -10,8 +10,10 @@ STRICT = "clamp it strictly inside (-1 + eps, 1 - eps) first"
 
 
 def unclamped(name: str, kind: str) -> str:
-    return (f"{name} of {kind} without clamping: rounding pushes it past ±1 (NaN) and the gradient is infinite at "
-            f"±1; {STRICT}")
+    return (
+        f"{name} of {kind} without clamping: rounding pushes it past ±1 (NaN) and the gradient is infinite at "
+        f"±1; {STRICT}"
+    )
 
 
 def closed(name: str) -> str:
@@ -19,71 +21,107 @@ def closed(name: str) -> str:
 
 
 def sine(kind: str) -> str:
-    return (f"sqrt(1 - c²) of {kind}: NaN when rounding makes |c| > 1 and an infinite gradient at |c| = 1; clamp c "
-            "strictly inside (-1, 1) or 1 - c² to a positive minimum first")
+    return (
+        f"sqrt(1 - c²) of {kind}: NaN when rounding makes |c| > 1 and an infinite gradient at |c| = 1; clamp c "
+        "strictly inside (-1, 1) or 1 - c² to a positive minimum first"
+    )
 
 
 def nan108(source: str):
     return [(line, column, text) for _, line, column, text in lint(source, "NAN108")]
 
 
-@pytest.mark.parametrize("source,expected", [
-    ("import torch\nimport torch.nn.functional as F\ny = torch.acos(F.cosine_similarity(a, b))\n",
-     unclamped("acos", "a cosine similarity")),
-    ("import torch\ny = torch.arccos(torch.cosine_similarity(a, b, dim=-1))\n", unclamped("acos", "a cosine similarity")),
-    ("import torch\nimport torch.nn.functional as F\ncos = F.cosine_similarity(a, b)\ny = cos.acos()\n",
-     unclamped("acos", "a cosine similarity")),
-    ("import torch\ny = torch.asin((a * b).sum(-1) / (a.norm(dim=-1) * b.norm(dim=-1)))\n",
-     unclamped("asin", "a normalised dot product")),
-    ("import torch\ny = torch.acos(torch.dot(a, b) / torch.norm(a) / torch.norm(b))\n",
-     unclamped("acos", "a normalised dot product")),
-    ("import torch\nimport torch.nn.functional as F\nu = F.normalize(a, dim=-1)\nv = F.normalize(b, dim=-1)\n"
-     "y = torch.acos((u * v).sum(-1))\n", unclamped("acos", "a normalised dot product")),
-    ("import torch\nimport torch.nn.functional as F\ny = torch.acos(F.linear(F.normalize(x), F.normalize(w)))\n",
-     unclamped("acos", "a normalised dot product")),
-    ("import torch\nimport torch.nn.functional as F\ny = torch.acos(F.normalize(x) @ F.normalize(w).T)\n",
-     unclamped("acos", "a normalised dot product")),
-    ("import numpy as np\ny = np.arccos(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))\n",
-     unclamped("acos", "a normalised dot product")),
-    ("import math\ny = math.acos(math.cos(t))\n", unclamped("acos", "a cosine")),
-    ("import tensorflow as tf\ny = tf.math.acos(tf.reduce_sum(tf.math.l2_normalize(a, -1) * "
-     "tf.math.l2_normalize(b, -1), -1))\n", unclamped("acos", "a normalised dot product")),
-    ("import jax.numpy as jnp\ndef angle(cos_theta):\n    return jnp.arccos(cos_theta)\n",
-     unclamped("acos", "a cosine")),
-    ("import torch\ny = torch.acos(torch.clamp(F.cosine_similarity(a, b), -1, 1))\n", closed("acos")),
-    ("import torch\ny = torch.acos(cos.clamp(-1.0, 1.0))\n", closed("acos")),
-    ("import tensorflow as tf\ny = tf.math.asin(tf.clip_by_value(x, -1.0, 1.0))\n", closed("asin")),
-    ("import torch\ny = torch.sqrt(1.0 - torch.pow(cosine, 2))\n", sine("a cosine")),
-    ("import torch\nimport torch.nn.functional as F\ncosine = F.linear(F.normalize(x), F.normalize(w))\n"
-     "sine = torch.sqrt((1.0 - torch.pow(cosine, 2)).clamp(0, 1))\n", sine("a normalised dot product")),
-    ("import torch\ny = (1 - cos_theta ** 2) ** 0.5\n", sine("a cosine")),
-    ("import torch\ny = torch.sqrt(1 - c.clamp(-1, 1) ** 2)\n", sine("a value clamped to [-1, 1]")),
-])
+@pytest.mark.parametrize(
+    "source,expected",
+    [
+        (
+            "import torch\nimport torch.nn.functional as F\ny = torch.acos(F.cosine_similarity(a, b))\n",
+            unclamped("acos", "a cosine similarity"),
+        ),
+        (
+            "import torch\ny = torch.arccos(torch.cosine_similarity(a, b, dim=-1))\n",
+            unclamped("acos", "a cosine similarity"),
+        ),
+        (
+            "import torch\nimport torch.nn.functional as F\ncos = F.cosine_similarity(a, b)\ny = cos.acos()\n",
+            unclamped("acos", "a cosine similarity"),
+        ),
+        (
+            "import torch\ny = torch.asin((a * b).sum(-1) / (a.norm(dim=-1) * b.norm(dim=-1)))\n",
+            unclamped("asin", "a normalised dot product"),
+        ),
+        (
+            "import torch\ny = torch.acos(torch.dot(a, b) / torch.norm(a) / torch.norm(b))\n",
+            unclamped("acos", "a normalised dot product"),
+        ),
+        (
+            "import torch\nimport torch.nn.functional as F\nu = F.normalize(a, dim=-1)\nv = F.normalize(b, dim=-1)\n"
+            "y = torch.acos((u * v).sum(-1))\n",
+            unclamped("acos", "a normalised dot product"),
+        ),
+        (
+            "import torch\nimport torch.nn.functional as F\ny = torch.acos(F.linear(F.normalize(x), F.normalize(w)))\n",
+            unclamped("acos", "a normalised dot product"),
+        ),
+        (
+            "import torch\nimport torch.nn.functional as F\ny = torch.acos(F.normalize(x) @ F.normalize(w).T)\n",
+            unclamped("acos", "a normalised dot product"),
+        ),
+        (
+            "import numpy as np\ny = np.arccos(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))\n",
+            unclamped("acos", "a normalised dot product"),
+        ),
+        ("import math\ny = math.acos(math.cos(t))\n", unclamped("acos", "a cosine")),
+        (
+            "import tensorflow as tf\ny = tf.math.acos(tf.reduce_sum(tf.math.l2_normalize(a, -1) * "
+            "tf.math.l2_normalize(b, -1), -1))\n",
+            unclamped("acos", "a normalised dot product"),
+        ),
+        (
+            "import jax.numpy as jnp\ndef angle(cos_theta):\n    return jnp.arccos(cos_theta)\n",
+            unclamped("acos", "a cosine"),
+        ),
+        ("import torch\ny = torch.acos(torch.clamp(F.cosine_similarity(a, b), -1, 1))\n", closed("acos")),
+        ("import torch\ny = torch.acos(cos.clamp(-1.0, 1.0))\n", closed("acos")),
+        ("import tensorflow as tf\ny = tf.math.asin(tf.clip_by_value(x, -1.0, 1.0))\n", closed("asin")),
+        ("import torch\ny = torch.sqrt(1.0 - torch.pow(cosine, 2))\n", sine("a cosine")),
+        (
+            "import torch\nimport torch.nn.functional as F\ncosine = F.linear(F.normalize(x), F.normalize(w))\n"
+            "sine = torch.sqrt((1.0 - torch.pow(cosine, 2)).clamp(0, 1))\n",
+            sine("a normalised dot product"),
+        ),
+        ("import torch\ny = (1 - cos_theta ** 2) ** 0.5\n", sine("a cosine")),
+        ("import torch\ny = torch.sqrt(1 - c.clamp(-1, 1) ** 2)\n", sine("a value clamped to [-1, 1]")),
+    ],
+)
 def test_unclamped(source, expected):
     found = nan108(source)
     assert [m for _, _, m in found] == [expected]
     assert found[0][0] == source.count("\n")
 
 
-@pytest.mark.parametrize("source", [
-    "import torch\ny = torch.acos(F.cosine_similarity(a, b).clamp(-1 + 1e-7, 1 - 1e-7))\n",
-    "import torch\ny = torch.acos(torch.clamp(cos, -0.9999999, 0.9999999))\n",
-    "import torch\ny = torch.acos(cos.clamp(-1 + eps, 1 - eps))\n",
-    "import torch\ny = torch.acos(cos.clamp(-(1 - eps), 1 - eps))\n",
-    "import torch\ny = torch.acos(cos.clamp(eps - 1, 1 - eps))\n",
-    "import torch\ncos = F.cosine_similarity(a, b)\ncos = cos.clamp(-1 + 1e-6, 1 - 1e-6)\ny = torch.acos(cos)\n",
-    "import numpy as np\ny = np.arccos(np.clip(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)), -1, 1))\n",
-    "import math\ny = math.acos(max(-1.0, min(1.0, c)))\n",
-    "import torch\ny = torch.acos(x)\n",
-    "import torch\ny = torch.acos(torch.tanh(x))\n",
-    "import torch\ny = torch.sqrt(1 - x ** 2)\n",
-    "import torch\ny = torch.sqrt((1 - cosine ** 2).clamp(min=1e-7))\n",
-    "import torch\ny = torch.sqrt(1 - cosine ** 2 + 1e-7)\n",
-    "import torch\ny = torch.sqrt(1 - cosine.clamp(-1 + 1e-7, 1 - 1e-7) ** 2)\n",
-    "import numpy as np\ny = np.sqrt(np.clip(1 - cosine ** 2, 0, 1))\n",
-    "import torch\ny = torch.sqrt(1 - alpha ** 2)\n",
-    "import torch\nwith torch.no_grad():\n    y = torch.acos(cos.clamp(-1, 1))\n",
-    "import torch\ny = torch.where(cos.abs() < 1, torch.acos(cos), 0.0)\n",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import torch\ny = torch.acos(F.cosine_similarity(a, b).clamp(-1 + 1e-7, 1 - 1e-7))\n",
+        "import torch\ny = torch.acos(torch.clamp(cos, -0.9999999, 0.9999999))\n",
+        "import torch\ny = torch.acos(cos.clamp(-1 + eps, 1 - eps))\n",
+        "import torch\ny = torch.acos(cos.clamp(-(1 - eps), 1 - eps))\n",
+        "import torch\ny = torch.acos(cos.clamp(eps - 1, 1 - eps))\n",
+        "import torch\ncos = F.cosine_similarity(a, b)\ncos = cos.clamp(-1 + 1e-6, 1 - 1e-6)\ny = torch.acos(cos)\n",
+        "import numpy as np\ny = np.arccos(np.clip(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)), -1, 1))\n",
+        "import math\ny = math.acos(max(-1.0, min(1.0, c)))\n",
+        "import torch\ny = torch.acos(x)\n",
+        "import torch\ny = torch.acos(torch.tanh(x))\n",
+        "import torch\ny = torch.sqrt(1 - x ** 2)\n",
+        "import torch\ny = torch.sqrt((1 - cosine ** 2).clamp(min=1e-7))\n",
+        "import torch\ny = torch.sqrt(1 - cosine ** 2 + 1e-7)\n",
+        "import torch\ny = torch.sqrt(1 - cosine.clamp(-1 + 1e-7, 1 - 1e-7) ** 2)\n",
+        "import numpy as np\ny = np.sqrt(np.clip(1 - cosine ** 2, 0, 1))\n",
+        "import torch\ny = torch.sqrt(1 - alpha ** 2)\n",
+        "import torch\nwith torch.no_grad():\n    y = torch.acos(cos.clamp(-1, 1))\n",
+        "import torch\ny = torch.where(cos.abs() < 1, torch.acos(cos), 0.0)\n",
+    ],
+)
 def test_safe_look_alikes(source):
     assert nan108(source) == []
