@@ -10,7 +10,7 @@ scaled weights, exported to ONNX into a cache directory ($NANLINT_BENCH_CACHE, d
 /tmp/nanlint-bench/fp16_prediction). Needs torch (`pip install torch==2.13.0`), never a runtime
 dependency of nanlint.
 
-Predictions, per model, through nanlint.graph.analyze_models (target cuda-fp16, the model's input
+Predictions, per model, through nanlint.graph.driver.analyze_models (target cuda-fp16, the model's input
 ranges declared with --input-range):
 - static:  the static pass alone (--samples 0);
 - drawn:   with nanlint's own `--samples` (default 16) draws from the declared ranges (box corners,
@@ -146,7 +146,7 @@ def predictions(path: Path, ranges: dict, **runtime) -> tuple[list[Prediction], 
     import onnx
 
     from nanlint.config import GraphSettings, Settings
-    from nanlint.graph import GraphOptions, analyze_models
+    from nanlint.graph.driver import GraphOptions, analyze_models
 
     settings = dataclasses.replace(Settings(), select=("ALL",))
     declared = [f"{name}={lo},{hi}" for name, (lo, hi) in ranges.items()]

@@ -215,7 +215,7 @@ def static_vs_inference(repeat: int, analyse, *inferences) -> list[float]:
 
 def graph_options(ranges: dict, target: str, samples: int):
     from nanlint.config import GraphSettings
-    from nanlint.graph import GraphOptions
+    from nanlint.graph.driver import GraphOptions
 
     return GraphOptions.from_cli(
         GraphSettings(),
@@ -230,7 +230,7 @@ def graph_options(ranges: dict, target: str, samples: int):
 def analysis_run(path: Path, ranges: dict, target: str, samples: int = 0) -> tuple[float, dict]:
     """Seconds for the whole pass on one target (static only unless `samples`), and its summary."""
     from nanlint.config import Settings
-    from nanlint.graph import analyze_models
+    from nanlint.graph.driver import analyze_models
 
     settings = dataclasses.replace(Settings(), select=("ALL",))
     options = graph_options(ranges, target, samples)
@@ -244,7 +244,7 @@ def analysis_run(path: Path, ranges: dict, target: str, samples: int = 0) -> tup
 
 def sampling_run(model, ranges: dict, samples: int) -> None:
     """nanlint's sampling stage alone: `samples` inputs drawn from the ranges, every tensor observed."""
-    from nanlint.graph import sample
+    from nanlint.graph.driver import sample
 
     sample(model, graph_options(ranges, "cpu", samples))
 

@@ -434,7 +434,7 @@ def graph(
     write_mixed,
 ) -> None:
     """Analyse ONNX models for overflow and domain hazards on a target precision."""
-    from nanlint.graph import GraphOptions, analyze_models, list_target_names
+    from nanlint.graph.driver import GraphOptions, analyze_models, list_target_names
 
     if list_targets:
         click.echo(describe_targets(list_target_names()), nl=False)

@@ -1,9 +1,9 @@
-"""Finding: the one result type of the source pass and the graph pass."""
+"""The result types both passes produce: Finding (one hazard), and a graph model's GraphResult."""
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 
 class Severity(enum.IntEnum):
@@ -103,3 +103,25 @@ class Finding:
             return (0, loc.path, loc.cell or 0, loc.line, loc.column, self.code)
         margin = self.evidence.margin if self.evidence and self.evidence.margin is not None else 0.0
         return (1, loc.model, loc.target, -int(self.severity), -margin, loc.node or "", loc.tensor or "", self.code)
+
+
+@dataclass(frozen=True)
+class TensorProfile:
+    """One tensor along the topological order: its static bound and what sampling observed."""
+
+    tensor: str
+    node: str | None
+    op_type: str | None
+    bound: tuple[float, float] | None = None
+    observed: tuple[float, float] | None = None
+
+
+@dataclass
+class GraphResult:
+    """One model's analysis: the findings plus what the JSON summary reports."""
+
+    model: str
+    targets: tuple[str, ...]
+    findings: list[Finding]
+    summary: dict = field(default_factory=dict)
+    profile: list[TensorProfile] = field(default_factory=list)  # for the HTML report's plot

@@ -7,7 +7,8 @@ the annotations: nothing is lost when there are more.
 from __future__ import annotations
 
 from nanlint.findings import Finding, Severity, SourceLocation
-from nanlint.report import ReportOptions, Run, text
+from nanlint.report import text
+from nanlint.report.run import ReportOptions, Run
 
 _COMMAND = {Severity.error: "error", Severity.warning: "warning", Severity.info: "notice"}
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from html import escape
 
-from nanlint.findings import Finding, GraphLocation, Severity
-from nanlint.report import GraphResult, ReportOptions, Run, TensorProfile, severity_counts
+from nanlint.findings import Finding, GraphLocation, GraphResult, Severity, TensorProfile
+from nanlint.report.run import ReportOptions, Run, severity_counts
 
 LIMITS = (
     ("fp16 max", 65504.0, "#d62728"),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import math
 
-from nanlint.findings import Finding, GraphLocation, SourceLocation
-from nanlint.report import GraphResult, ReportOptions, Run
+from nanlint.findings import Finding, GraphLocation, GraphResult, SourceLocation
+from nanlint.report.run import ReportOptions, Run
 
 
 def source_object(finding: Finding) -> dict:

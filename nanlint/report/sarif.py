@@ -32,7 +32,7 @@ from urllib.parse import quote
 from nanlint import __version__, catalog
 from nanlint.catalog import RulePage
 from nanlint.findings import Edit, Finding, GraphLocation, Severity, SourceLocation
-from nanlint.report import ReportOptions, Run
+from nanlint.report.run import ReportOptions, Run
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 INFORMATION_URI = "https://pypi.org/project/nanlint/"

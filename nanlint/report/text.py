@@ -8,7 +8,7 @@ from collections import Counter
 import click
 
 from nanlint.findings import Finding, GraphLocation, Severity, SourceLocation
-from nanlint.report import ReportOptions, Run, severity_counts
+from nanlint.report.run import ReportOptions, Run, severity_counts
 
 _SEVERITY_COLOR = {Severity.error: "red", Severity.warning: "yellow", Severity.info: "blue"}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

@@ -316,6 +316,28 @@ def lint_text(text: str, path: str = "example.py", settings: Settings | None = N
     return lint_document(document, settings)
 
 
+# --- the lint-and-fix loop --------------------------------------------------------------------
+
+
+def fix_content(path: str, data: bytes, settings: Settings, unsafe: bool = False) -> fixes.FixOutcome:
+    """Fix one file's content until no applicable fix remains (or MAX_ROUNDS)."""
+    outcome = fixes.FixOutcome(data, remaining=lint_bytes(path, data, settings))
+    for _ in range(fixes.MAX_ROUNDS):
+        chosen = fixes.select_fixes(outcome.remaining, unsafe)
+        if not chosen:
+            break
+        edits = [(f.location.cell, edit) for f in chosen for edit in f.fix.edits]
+        outcome.data = fixes.edit_content(path, outcome.data, edits)
+        outcome.fixed.extend(chosen)
+        outcome.remaining = lint_bytes(path, outcome.data, settings)
+    return outcome
+
+
+def fix_source(text: str, path: str, settings: Settings, unsafe: bool = False) -> fixes.FixOutcome:
+    """Fix a Python source string (tests use this; files go through fix_content too)."""
+    return fix_content(path, text.encode("utf-8"), settings, unsafe)
+
+
 # --- many files -----------------------------------------------------------------------------
 
 
@@ -392,7 +414,7 @@ def _cached_lint(source: SourceFile, data: bytes, settings: Settings, options: C
 
 
 def _fix_file(source: SourceFile, data: bytes, settings: Settings, options: CheckOptions) -> FileOutcome:
-    outcome = fixes.fix_content(source.display, data, settings, options.unsafe_fixes)
+    outcome = fix_content(source.display, data, settings, options.unsafe_fixes)
     unreadable = any(f.code == PARSE_ERROR for f in outcome.remaining)
     diff = ""
     if outcome.data != data:
@@ -471,7 +493,7 @@ def _check_stdin(result: CheckResult, settings: Settings, options: CheckOptions)
     data = options.stdin_text.encode("utf-8")
     result.checked += 1
     if options.fix or options.diff:
-        outcome = fixes.fix_content(name, data, settings, options.unsafe_fixes)
+        outcome = fix_content(name, data, settings, options.unsafe_fixes)
         result.fixed.extend(outcome.fixed)
         result.findings.extend(outcome.remaining)
         if options.diff and outcome.data != data:

@@ -2,8 +2,8 @@
 
 Edits are applied to the file's own content -- a .py file's text in its own encoding and
 newline style, or a notebook's cell sources (edits of notebook findings are in cell
-lines) -- then the file is linted again, until no applicable fix remains. A file is
-written only when its content changed, through a temporary file renamed into place.
+lines); the engine (`engine.fix_content`) lints again after each round, until no applicable fix
+remains. A file is written only when its content changed, through a temporary file renamed into place.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nanlint.config import Settings
 from nanlint.findings import Edit, Finding
 from nanlint.source.documents import decode
 
@@ -130,28 +129,7 @@ def _dump_like(notebook: dict, original: str) -> str:
     return dumped + ("\n" if original.endswith("\n") else "")
 
 
-# --- fixing and suppressing --------------------------------------------------------------------
-
-
-def fix_content(path: str, data: bytes, settings: Settings, unsafe: bool = False) -> FixOutcome:
-    """Fix one file's content until no applicable fix remains (or MAX_ROUNDS)."""
-    from nanlint.source.engine import lint_bytes
-
-    outcome = FixOutcome(data, remaining=lint_bytes(path, data, settings))
-    for _ in range(MAX_ROUNDS):
-        chosen = select_fixes(outcome.remaining, unsafe)
-        if not chosen:
-            break
-        edits = [(f.location.cell, edit) for f in chosen for edit in f.fix.edits]
-        outcome.data = edit_content(path, outcome.data, edits)
-        outcome.fixed.extend(chosen)
-        outcome.remaining = lint_bytes(path, outcome.data, settings)
-    return outcome
-
-
-def fix_source(text: str, path: str, settings: Settings, unsafe: bool = False) -> FixOutcome:
-    """Fix a Python source string (tests use this; files go through fix_content too)."""
-    return fix_content(path, text.encode("utf-8"), settings, unsafe)
+# --- suppressing -------------------------------------------------------------------------------
 
 
 def suppression_edits(path: str, data: bytes, findings: list[Finding]) -> list[tuple[int | None, Edit]]:

@@ -593,7 +593,7 @@ def test_constant_holding_inf_and_a_large_finite_value_reports_the_finite_one(tm
     import onnx
 
     from nanlint.config import GraphSettings
-    from nanlint.graph import GraphOptions, analyze_models
+    from nanlint.graph.driver import GraphOptions, analyze_models
 
     mask = np.array([[0.0, -np.inf], [-1e9, 0.0]], np.float32)
     graph = helper.make_graph(

@@ -16,7 +16,7 @@ import onnx
 import pytest
 
 from nanlint.config import GraphSettings, Settings
-from nanlint.graph import GraphOptions, analyze_models, list_target_names
+from nanlint.graph.driver import GraphOptions, analyze_models, list_target_names
 from tests.graph.checks_support import FIXTURES
 
 TARGETS = tuple(list_target_names())

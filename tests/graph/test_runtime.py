@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from nanlint.cli import main
 from nanlint.config import GraphSettings, Settings
-from nanlint.graph import GraphOptions, analyze_models
+from nanlint.graph.driver import GraphOptions, analyze_models
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "models"
 SETTINGS = Settings(select=("ALL",))

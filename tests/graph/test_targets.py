@@ -9,7 +9,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from nanlint.config import GraphSettings
-from nanlint.graph import GraphOptions, list_target_names
+from nanlint.graph.driver import GraphOptions, list_target_names
 from nanlint.graph.patterns import find_patterns
 from nanlint.graph.targets import DTYPES, ProfileError, load_profile, round_to
 from nanlint.graph.targets.precision import Precision, complete_dtypes

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 from nanlint.catalog import RulePage
-from nanlint.findings import Edit, Evidence, Finding, Fix, GraphLocation, Severity, SourceLocation
-from nanlint.report import GraphResult, Run
+from nanlint.findings import Edit, Evidence, Finding, Fix, GraphLocation, GraphResult, Severity, SourceLocation
+from nanlint.report import Run
 
 COMPARISON = Finding(
     "NAN112",

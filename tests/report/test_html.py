@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from nanlint.findings import Evidence, Finding, GraphLocation, Severity
-from nanlint.report import GraphResult, ReportOptions, Run, TensorProfile
+from nanlint.findings import Evidence, Finding, GraphLocation, GraphResult, Severity, TensorProfile
+from nanlint.report import ReportOptions, Run
 from nanlint.report.html import OBSERVED_COLOR, STATIC_COLOR, render
 
 

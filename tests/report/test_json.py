@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from nanlint.report import GraphResult, ReportOptions, Run
+from nanlint.findings import GraphResult
+from nanlint.report import ReportOptions, Run
 from nanlint.report import json as json_report
 from tests.report.samples import (
     AWKWARD,
@@ -248,7 +249,8 @@ def test_several_models_give_one_object_each():
 def test_non_finite_numbers_in_a_graph_summary_become_null():
     import json as std_json
 
-    from nanlint.report import GraphResult, ReportOptions, Run
+    from nanlint.findings import GraphResult
+    from nanlint.report import ReportOptions, Run
     from nanlint.report.json import render
 
     result = GraphResult("m.onnx", ("cpu",), [], {"max_bound": float("inf"), "nested": [float("nan"), 1.5]})

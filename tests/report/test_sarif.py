@@ -10,8 +10,8 @@ import jsonschema
 import pytest
 
 from nanlint import __version__, catalog
-from nanlint.findings import Finding, GraphLocation, Severity, SourceLocation
-from nanlint.report import GraphResult, ReportOptions, Run, sarif
+from nanlint.findings import Finding, GraphLocation, GraphResult, Severity, SourceLocation
+from nanlint.report import ReportOptions, Run, sarif
 from tests.report.samples import (
     AWKWARD,
     COMPARISON,

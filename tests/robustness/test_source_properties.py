@@ -15,8 +15,7 @@ from hypothesis import strategies as st
 
 from nanlint import catalog
 from nanlint.config import Settings
-from nanlint.source.engine import lint_text
-from nanlint.source.fixes import fix_source
+from nanlint.source.engine import fix_source, lint_text
 
 ALL = Settings(select=("ALL",))
 ROOT = Path(__file__).resolve().parents[2]

@@ -21,7 +21,8 @@ from nanlint.cli import main
 from nanlint.config import Settings
 from nanlint.findings import Edit
 from nanlint.source import engine
-from nanlint.source.fixes import apply_edits, fix_content, select_fixes, write_atomic
+from nanlint.source.engine import fix_content
+from nanlint.source.fixes import apply_edits, select_fixes, write_atomic
 from nanlint.source.rule import PendingFix, Rule
 
 

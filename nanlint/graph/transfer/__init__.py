@@ -17,6 +17,6 @@ from nanlint.graph.transfer import (  # noqa: F401
     reduction,
     shape,
 )
-from nanlint.graph.transfer.registry import FAMILIES, REGISTRY, OpEntry, lookup, ops_markdown, register, supported_ops
+from nanlint.graph.transfer.registry import FAMILIES, REGISTRY, OpEntry, lookup, register, supported_ops
 
-__all__ = ["FAMILIES", "REGISTRY", "OpEntry", "lookup", "ops_markdown", "register", "supported_ops"]
+__all__ = ["FAMILIES", "REGISTRY", "OpEntry", "lookup", "register", "supported_ops"]

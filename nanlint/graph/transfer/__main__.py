@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-from nanlint.graph.transfer import ops_markdown
+from nanlint.graph.transfer.docs import ops_markdown
 
 if __name__ == "__main__":
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[3] / "docs" / "graph-ops.md"

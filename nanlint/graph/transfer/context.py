@@ -2,17 +2,39 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
 from nanlint.graph.interval import Interval
-from nanlint.graph.model import FLOAT_TYPES, MAX_TENSOR_ELEMENTS, ModelError, np_dtype
+from nanlint.graph.model import FLOAT_TYPES, MAX_TENSOR_ELEMENTS, Model, ModelError, np_dtype
 
-if TYPE_CHECKING:  # pragma: no cover
-    from nanlint.graph.analysis import _Engine
+
+class Engine(Protocol):
+    """What transfer functions may ask of the analysis that runs them (graph/analysis.py implements it)."""
+
+    model: Model
+    kernels: Any  # transfer.kernels.Kernels: onnxruntime sessions per op signature
+    analysis: Any  # analysis.Analysis: the bounds found so far
+    strict: bool
+
+    def dtype_of(self, name: str) -> int | None: ...
+
+    def run_subgraph(self, graph: onnx.GraphProto, bindings: Mapping[str, Interval], scope: Any) -> list: ...
+
+    def eval_synthetic(
+        self,
+        op_type: str,
+        inputs: list[Interval | None],
+        attrs: dict | None = None,
+        domain: str = "",
+        n_outputs: int = 1,
+        scope: Any = None,
+        dtypes: list[int | None] | None = None,
+    ) -> list[Interval | None]: ...
 
 
 class NotExact(Exception):
@@ -69,7 +91,7 @@ def to_run(arr: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 
 class NodeContext:
-    def __init__(self, engine: _Engine, node: onnx.NodeProto, inputs: list[Interval | None], scope):
+    def __init__(self, engine: Engine, node: onnx.NodeProto, inputs: list[Interval | None], scope):
         self.engine = engine
         self.node = node
         self.inputs = inputs

@@ -9,7 +9,7 @@ import types
 import numpy as np
 
 from nanlint.config import Settings
-from nanlint.source.fixes import fix_source
+from nanlint.source.engine import fix_source
 
 
 def fixed(source: str, code: str, unsafe: bool = True) -> tuple[str, list[str]]:

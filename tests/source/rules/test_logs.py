@@ -248,7 +248,7 @@ def test_fix_is_unsafe_and_configurable():
     source = "import torch\np = torch.softmax(z, -1)\ny = torch.log(p)\n"
     assert fixed(source, "NAN104", unsafe=False)[0] == source
     from nanlint.config import Settings
-    from nanlint.source.fixes import fix_source
+    from nanlint.source.engine import fix_source
 
     settings = Settings(select=("NAN104",), rule_options={"NAN104": {"fix-eps": 1e-6}})
     assert fix_source(source, "a.py", settings, unsafe=True).text.endswith("torch.log(p + 1e-6)\n")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from nanlint.config import Settings
-from nanlint.source.fixes import fix_source
+from nanlint.source.engine import fix_source
 from tests.helpers import codes, lint
 
 

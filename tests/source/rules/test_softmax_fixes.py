@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from nanlint.config import Settings
-from nanlint.source.fixes import fix_source
+from nanlint.source.engine import fix_source
 
 FAMILY = ("NAN101", "NAN102", "NAN103", "NAN113")
 RNG = np.random.default_rng(0)
