@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib.util
 import os
 import signal
 import sys
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from nanlint import __version__, catalog
+from nanlint import __version__, catalog, options
 from nanlint.config import ConfigError, Settings, load_settings
 from nanlint.findings import Finding, Severity
 from nanlint.report import FORMAT_NAMES, ReportOptions, Run, formats
@@ -84,17 +85,9 @@ def shared_options(func):
     return func
 
 
-def option_schema() -> dict:
-    """Every rule's options and their defaults, for validating [tool.nanlint.rules.*]."""
-    from nanlint.graph.checks import OPTIONS as graph_options
-    from nanlint.source.rules import OPTIONS as source_options
-
-    return {**source_options, **graph_options}
-
-
 def resolve_settings(config_path: Path | None, start: Path, select, extend_select, ignore, fail_on) -> Settings:
     try:
-        settings = load_settings(config_path, start, option_schema())
+        settings = load_settings(config_path, start, options.schema())
     except ConfigError as exc:
         raise UsageFailure(str(exc)) from None
     overrides = {}
@@ -434,6 +427,7 @@ def graph(
     write_mixed,
 ) -> None:
     """Analyse ONNX models for overflow and domain hazards on a target precision."""
+    require_graph_extra()
     from nanlint.graph.driver import GraphOptions, analyze_models, list_target_names
 
     if list_targets:
@@ -478,6 +472,19 @@ def graph(
         if "mixed" in result.summary and not quiet:
             click.echo(describe_mixed(write_mixed, result.summary["mixed"]), err=True)
     sys.exit(exit_code(findings, settings, exit_zero, bool(errors)))
+
+
+GRAPH_MODULES = ("onnx", "onnxruntime", "numpy")
+
+
+def require_graph_extra() -> None:
+    """`nanlint graph` needs the graph extra; without it, one line that says how to install it."""
+    missing = [name for name in GRAPH_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise UsageFailure(
+            f"nanlint graph needs {', '.join(missing)}: pip install 'nanlint[graph]' "
+            "(or 'nanlint[graph-gpu]' for onnxruntime-gpu)"
+        )
 
 
 def progress_bars():

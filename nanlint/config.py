@@ -19,6 +19,7 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 from nanlint.findings import Severity
+from nanlint.options import canonical_name
 
 CONFIG_FILES = ("nanlint.toml", "pyproject.toml")
 DEFAULT_SELECT = ("NAN1", "NAN2", "NAN3", "NAN5", "NAN6", "NAN7", "NAN900")
@@ -211,7 +212,10 @@ def _rule_options(key: str, value: Any, schema: Mapping[str, Mapping[str, Any]])
             raise ConfigError(f"'{code_key}': rule {code} has no options")
         if not isinstance(options, dict):
             raise ConfigError(f"'{code_key}' must be a table")
-        parsed[code.upper()] = {name: _option(f"{code_key}.{name}", known, name, v) for name, v in options.items()}
+        parsed[code.upper()] = {
+            canonical_name(name): _option(f"{code_key}.{name}", known, canonical_name(name), v)
+            for name, v in options.items()
+        }
     return parsed
 
 

@@ -226,6 +226,11 @@ def test_severity_override_longest_prefix_wins(tmp_path):
     assert specific.severity_of("NAN104", Severity.error) is Severity.info  # ALL
 
 
+def test_snake_case_option_names_are_the_kebab_case_options(tmp_path):
+    settings = load(tmp_path / "pyproject.toml", "[tool.nanlint.rules.NAN301]\nmax_lr = 3\nwarmup_steps = 10\n")
+    assert settings.rule_options == {"NAN301": {"max-lr": 3.0, "warmup-steps": 10}}
+
+
 def test_rule_option_lookup():
     settings = Settings(rule_options={"NAN301": {"max-lr": 3.0}})
     assert settings.option("NAN301", "max-lr", 1.0) == 3.0
@@ -272,8 +277,8 @@ def test_empty_table_is_defaults(tmp_path):
         ("rules = {NAN112 = {x = 1}}", "'rules.NAN112': rule NAN112 has no options"),
         ("rules = {NAN301 = 1}", "'rules.NAN301' must be a table"),
         (
-            "rules = {NAN301 = {max_lr = 1}}",
-            "unknown option 'rules.NAN301.max_lr' (known: limits, max-lr, mode, optimizers, strict, warmup-steps)",
+            "rules = {NAN301 = {max-lrr = 1}}",
+            "unknown option 'rules.NAN301.max-lrr' (known: limits, max-lr, mode, optimizers, strict, warmup-steps)",
         ),
         ("rules = {NAN301 = {max-lr = 'high'}}", "'rules.NAN301.max-lr' must be a number"),
         ("rules = {NAN301 = {max-lr = true}}", "'rules.NAN301.max-lr' must be a number"),

@@ -26,18 +26,11 @@ from typing import Any
 import numpy as np
 import onnx
 
-from nanlint import catalog
+from nanlint import catalog, options
 from nanlint.findings import Evidence, Finding, GraphLocation, Severity
 from nanlint.graph.patterns import GUARD_DEPTH, Patterns, all_nodes, attribute
 from nanlint.graph.targets import DTYPES, REDUCED, DtypeInfo, Profile
 from nanlint.graph.targets.precision import Precision
-
-# Rule options ([tool.nanlint.rules.NANxxx]) and their defaults.
-OPTIONS: dict[str, dict[str, Any]] = {
-    "NAN601": {"min-ratio": 1.0},  # report bounds at least this many times the dtype's max
-    "NAN701": {"min-ratio": 1.0},
-    "NAN702": {"max-epsilon": 1e-3},  # the largest constant treated as an epsilon guard
-}
 
 # Normalization ops and their epsilon attribute's default (None: only an explicit attribute is checked).
 EPSILON_OPS = {
@@ -212,7 +205,7 @@ def blind_spots(model, analysis) -> list[onnx.NodeProto]:
 
 
 def constants_out_of_range(ctx: Context) -> None:
-    min_ratio = ctx.settings.option("NAN701", "min-ratio", OPTIONS["NAN701"]["min-ratio"])
+    min_ratio = ctx.settings.option("NAN701", "min-ratio", options.default("NAN701", "min-ratio"))
     for name, value in ctx.model.constants.items():
         info = ctx.precision.info(name)
         if info is None or ctx.precision.own_dtypes or not ctx.model.consumers.get(name) or value.size == 0:
@@ -769,7 +762,7 @@ def power_domain(ctx: Context, node: onnx.NodeProto) -> None:
 
 
 def activation_overflow(ctx: Context) -> None:
-    min_ratio = ctx.settings.option("NAN601", "min-ratio", OPTIONS["NAN601"]["min-ratio"])
+    min_ratio = ctx.settings.option("NAN601", "min-ratio", options.default("NAN601", "min-ratio"))
     ranked = []
     for tensor in ctx.analysis.bounds:
         if tensor in ctx.claimed or tensor in ctx.unknown or tensor in ctx.model.constants:

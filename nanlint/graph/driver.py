@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nanlint import options as rule_options
 from nanlint.findings import GraphResult, TensorProfile
 from nanlint.graph.runtime import RuntimeOptions
 from nanlint.graph.sampling import available_providers
@@ -204,7 +205,7 @@ def run_targets(model, settings, options: GraphOptions, profiles: tuple[Profile,
     from nanlint.graph.sampling import SamplingError
     from nanlint.graph.targets.precision import Precision, complete_dtypes
 
-    max_epsilon = settings.option("NAN702", "max-epsilon", checks.OPTIONS["NAN702"]["max-epsilon"])
+    max_epsilon = settings.option("NAN702", "max-epsilon", rule_options.default("NAN702", "max-epsilon"))
     patterns = find_patterns(model, max_epsilon)
     analyses: dict[tuple, object] = {}  # targets with the same limits share one analysis
     dtypes = complete_dtypes(model)

@@ -1,7 +1,7 @@
 """The rule API: a Rule is a small visitor class; Context answers its semantic questions.
 
 A rule declares its code, the substrings that must occur in a file for it to run
-(`triggers`, a pre-filter before parsing), its options and the codes it subsumes
+(`triggers`, a pre-filter before parsing) and the codes it subsumes
 (`overrides`: one hazard, one finding). Handlers are `visit_<Node>` / `leave_<Node>`
 methods, as in libcst, called from the one batched traversal.
 """
@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 import libcst as cst
 
+from nanlint import options
 from nanlint.source import ops
 from nanlint.source.dataflow import Dataflow
 from nanlint.source.names import Names, dotted
@@ -235,7 +236,6 @@ class Rule:
 
     code: ClassVar[str]
     triggers: ClassVar[tuple[str, ...]] = ()
-    options: ClassVar[dict[str, Any]] = {}
     overrides: ClassVar[tuple[str, ...]] = ()
     # Trackers: classes built with the Context whose visit_/leave_ handlers follow the file once for
     # every rule that uses them (one instance per file, in ctx.shared[cls]; see Context.tracker).
@@ -245,7 +245,7 @@ class Rule:
         self.ctx = ctx
 
     def option(self, name: str) -> Any:
-        return self.ctx.options.get(self.code, {}).get(name, self.options[name])
+        return self.ctx.options.get(self.code, {}).get(name, options.default(self.code, name))
 
     def report(
         self, node: cst.CSTNode, message: str, fix: PendingFix | None = None, covers: tuple[cst.CSTNode, ...] = ()

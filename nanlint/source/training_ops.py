@@ -314,20 +314,6 @@ _optimizers(
 # NAN301 defaults: the learning rate above which each family is reported. Typical values lie one
 # to two orders of magnitude below (SGD 0.01-1, Adam 1e-5-3e-3, Lion 3-10x below Adam);
 # Adadelta's and LBFGS's default is 1.0; LARS reaches 10-30 in large-batch training.
-LR_THRESHOLDS: dict[str, float] = {
-    "SGD": 10.0,
-    "Adam": 0.1,
-    "RMSprop": 0.1,
-    "Adagrad": 1.0,
-    "Adadelta": 10.0,
-    "Lion": 0.01,
-    "LAMB": 0.1,
-    "LARS": 100.0,
-    "Rprop": 1.0,
-    "LBFGS": 10.0,
-    "Ftrl": 10.0,
-    "Adafactor": 1.0,
-}
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+from nanlint import options
 from nanlint.config import Settings
 from nanlint.graph import checks
 from nanlint.graph.interval import Interval
@@ -63,7 +64,7 @@ def hand_analysis(model, precision: Precision, bounds: dict, unsupported=(), dep
 def run(model, bounds: dict, target: str = "cpu", settings: Settings | None = None, **kwargs):
     settings = settings or dataclasses.replace(Settings(), select=("ALL",))
     profile = load_profile(target)
-    patterns = find_patterns(model, settings.option("NAN702", "max-epsilon", checks.OPTIONS["NAN702"]["max-epsilon"]))
+    patterns = find_patterns(model, settings.option("NAN702", "max-epsilon", options.default("NAN702", "max-epsilon")))
     precision = Precision(model, profile, patterns)
     analysis = hand_analysis(model, precision, bounds, **kwargs)
     return checks.check(model, analysis, profile, precision, patterns, settings)

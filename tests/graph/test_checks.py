@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from nanlint import options
 from nanlint.config import Settings
 from nanlint.findings import Severity
-from nanlint.graph.checks import OPTIONS, num
+from nanlint.graph.checks import num
 from nanlint.graph.interval import Interval
 from tests.graph.checks_support import brief, fixture, run, save_and_load
 
@@ -497,7 +498,7 @@ def test_max_epsilon_option():
     # 1e-12 is no longer an epsilon: it is a plain positive value that rounds to 0, so the Log says so.
     finding = only(run(fixture("log_of_clip_tiny"), bounds, "coreml-fp16", settings=settings))
     assert brief([finding]) == [("NAN501", "log", "y", "warning")]
-    assert OPTIONS["NAN702"] == {"max-epsilon": 1e-3}
+    assert options.schema()["NAN702"] == {"max-epsilon": 1e-3}
 
 
 # --- NAN799 and what unknown bounds do not produce -------------------------------------------------

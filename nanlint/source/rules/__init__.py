@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from nanlint.source.rule import Rule
 from nanlint.source.rules import (
     comparisons,
@@ -42,6 +40,3 @@ ALL_RULES: list[type[Rule]] = [
     *training_init.RULES,
     *training_losses.RULES,
 ]
-
-# Rule options and their defaults, for validating [tool.nanlint.rules.NANxxx].
-OPTIONS: dict[str, dict[str, Any]] = {rule.code: dict(rule.options) for rule in ALL_RULES if rule.options}

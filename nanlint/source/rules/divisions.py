@@ -26,12 +26,6 @@ class UnguardedDivision(guards.SurroundedRule):
 
     code = "NAN105"
     triggers = ("/", "div", "reciprocal")
-    options = {
-        # also flag `x / x.sum()` of values not known to be masked or relu'd (off: normalising positive
-        # weights is everywhere and rarely all-zero)
-        "plain-sums": False,
-        "fix-eps": 1e-8,
-    }
 
     def visit_Call(self, node: cst.Call) -> None:
         found = guards.call(self.ctx, node)

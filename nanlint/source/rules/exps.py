@@ -16,24 +16,6 @@ class UnboundedExp(Rule):
 
     code = "NAN109"
     triggers = ("exp",)
-    options = {
-        # name stems (matched at word boundaries, any case) of log-scale values
-        "log-scale-names": [
-            "logvar",
-            "log_var",
-            "log_variance",
-            "log_std",
-            "logstd",
-            "log_stddev",
-            "log_sigma",
-            "logsigma",
-            "log_scale",
-            "logscale",
-            "log_alpha",
-            "logits_std",
-            "log_precision",
-        ],
-    }
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)

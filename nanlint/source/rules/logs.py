@@ -27,11 +27,6 @@ class UnguardedLog(guards.SurroundedRule):
 
     code = "NAN104"
     triggers = ("log",)
-    options = {
-        # names taken for probabilities when their assignment says nothing else (`log(probs)` of a parameter)
-        "probability-names": ["prob", "probs", "proba", "probas", "probability", "probabilities"],
-        "fix-eps": 1e-8,
-    }
 
     def visit_Call(self, node: cst.Call) -> None:
         found = guards.call(self.ctx, node)

@@ -12,7 +12,6 @@ import math
 import struct
 
 import libcst as cst
-import numpy as np
 
 from nanlint.source import ops
 from nanlint.source import training_ops as table
@@ -317,7 +316,6 @@ class EpsUnderflow(FactsRule):
         "16-mixed",
         "16-true",
     )
-    options = {"norm_layers": True}
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
@@ -333,7 +331,7 @@ class EpsUnderflow(FactsRule):
         norm = qualified in table.NORM_LAYERS
         for arg in node.args:
             if arg.keyword is not None and arg.keyword.value in table.EPS_NAMES:
-                if norm and not self.option("norm_layers"):
+                if norm and not self.option("norm-layers"):
                     continue
                 self._candidate(arg.value, ZERO, norm, "eps")
         call = self.facts.call(node)
@@ -492,14 +490,21 @@ def round_to(value: float, dtype: str) -> float:
     if dtype == "float64":
         return value
     if dtype == "float16":
-        with np.errstate(over="ignore"):
-            return float(np.float16(value))
-    single = float(np.float32(value))
+        return _through("<e", value)
+    single = _through("<f", value)
     if dtype == "float32":
         return single
     bits = struct.unpack("<I", struct.pack("<f", single))[0]  # bfloat16: round the top 16 bits to nearest even
     bits = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
     return struct.unpack("<f", struct.pack("<I", bits))[0]
+
+
+def _through(fmt: str, value: float) -> float:
+    """`value` stored in a binary format (struct rounds to nearest even; beyond the range is inf)."""
+    try:
+        return struct.unpack(fmt, struct.pack(fmt, float(value)))[0]
+    except OverflowError:
+        return math.copysign(math.inf, value)
 
 
 def _spacing(value: float, dtype: str) -> float:

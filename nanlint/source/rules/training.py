@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from nanlint.options import LR_THRESHOLDS
 from nanlint.source import training_ops as table
 from nanlint.source.rule import argument
 from nanlint.source.training_facts import FactsRule, FlagRef
@@ -20,7 +21,6 @@ class HighLearningRate(FactsRule):
 
     code = "NAN301"
     triggers = ("optim", "Optimizer", "optax", "Adam")  # every optimizer is imported or spelled with one
-    options = {"thresholds": dict(table.LR_THRESHOLDS), "clipping_factor": 100.0}
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
@@ -63,8 +63,8 @@ class HighLearningRate(FactsRule):
         return None
 
     def leave_Module(self, node: cst.Module) -> None:
-        thresholds = {**table.LR_THRESHOLDS, **self.option("thresholds")}
-        factor = self.option("clipping_factor") if self.facts.clips_gradients else 1.0
+        thresholds = {**LR_THRESHOLDS, **self.option("thresholds")}
+        factor = self.option("clipping-factor") if self.facts.clips_gradients else 1.0
         for call, name, family, value, scheduled in self.pending:
             rate = self.values.resolved(value)
             limit = thresholds.get(family)

@@ -30,7 +30,6 @@ class LargeInitScale(Rule):
         "random_normal",
         "random_uniform",
     )
-    options = {"max_std": 1.0, "fan_in_factor": 5.0}
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
@@ -87,7 +86,7 @@ class LargeInitScale(Rule):
             rms = math.sqrt(max(loc * loc + loc * scale + scale * scale, 0.0) / 3) * factor
         # At the std that must change; at the call for uniform bounds and scaled samplers.
         where = scale_node if scale_node is not None and factor == 1.0 and sampler.kind == "normal" else args.node
-        limit = self.option("fan_in_factor") / math.sqrt(fan_in) if fan_in else None
+        limit = self.option("fan-in-factor") / math.sqrt(fan_in) if fan_in else None
         if limit is not None and rms > limit:
             self.report(
                 where,
@@ -96,10 +95,10 @@ class LargeInitScale(Rule):
                 f"they overflow; use std ~ 1/sqrt(fan_in) ({1 / math.sqrt(fan_in):.2g}) or a "
                 "kaiming/xavier initialiser",
             )
-        elif rms > self.option("max_std"):
+        elif rms > self.option("max-std"):
             self.report(
                 where,
-                f"initial weight scale {rms:.3g} is above {self.option('max_std'):g}: activations "
+                f"initial weight scale {rms:.3g} is above {self.option('max-std'):g}: activations "
                 "grow layer by layer until they overflow; use std ~ 1/sqrt(fan_in) or a "
                 "kaiming/xavier initialiser",
             )

@@ -428,7 +428,7 @@ def test_norm_layers_in_a_float16_model():
         """
     message = zero("1e-12", "with float16 parameters")
     assert lint(source, "NAN202") == [("NAN202", 6, 39, message), ("NAN202", 7, 40, message)]
-    assert codes(source, "NAN202", rule_options={"NAN202": {"norm_layers": False}}) == []
+    assert codes(source, "NAN202", rule_options={"NAN202": {"norm-layers": False}}) == []
     assert codes(source.replace(".half()", ""), "NAN202") == []
 
 

@@ -120,7 +120,7 @@ def test_clipping_raises_the_limit_but_not_forever():
             return torch.optim.SGD(model.parameters(), lr=2000)
         """
     assert lint(source, "NAN301") == [("NAN301", 5, 12, high_clipped("2000", "SGD", "1000"))]
-    assert codes(source, "NAN301", rule_options={"NAN301": {"clipping_factor": 1000.0}}) == []
+    assert codes(source, "NAN301", rule_options={"NAN301": {"clipping-factor": 1000.0}}) == []
 
 
 def test_thresholds_are_options():

@@ -107,8 +107,8 @@ def test_options():
         """
     # std 0.1 is 3.2x 1/sqrt(1024): within the default factor 5; the embedding's 1.5 is above max_std 1.
     assert [line for _, line, _, _ in lint(source, "NAN304")] == [6]
-    assert codes(source, "NAN304", rule_options={"NAN304": {"fan_in_factor": 4.0, "max_std": 2.0}}) == []
-    assert codes(source, "NAN304", rule_options={"NAN304": {"fan_in_factor": 3.0}}) == ["NAN304", "NAN304"]
+    assert codes(source, "NAN304", rule_options={"NAN304": {"fan-in-factor": 4.0, "max-std": 2.0}}) == []
+    assert codes(source, "NAN304", rule_options={"NAN304": {"fan-in-factor": 3.0}}) == ["NAN304", "NAN304"]
 
 
 def test_common_good_initialisations_are_clean():
