@@ -55,6 +55,15 @@ class SourceLocation:
 
 
 @dataclass(frozen=True)
+class PythonSource:
+    """The Python line that produced a graph node, as the exporter recorded it."""
+
+    path: str
+    line: int | None
+    module: str | None = None  # the module path inside the model (`encoder.layer.0.attention`)
+
+
+@dataclass(frozen=True)
 class GraphLocation:
     """A node or tensor of an ONNX model, judged for one target profile."""
 
@@ -63,6 +72,7 @@ class GraphLocation:
     node: str | None
     op_type: str | None
     tensor: str | None
+    source: PythonSource | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +85,8 @@ class Evidence:
     margin: float | None = None
     depth: int | None = None
     witness: str | None = None
+    # NAN601/NAN701: tensors downstream beyond the range because of this root (until a normalisation)
+    cascade: tuple[str, ...] = ()
 
 
 Location = SourceLocation | GraphLocation

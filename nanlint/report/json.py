@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 
-from nanlint.findings import Finding, GraphLocation, GraphResult, SourceLocation
+from nanlint.findings import Finding, GraphLocation, GraphResult, PythonSource, SourceLocation
 from nanlint.report.run import ReportOptions, Run
 
 
@@ -67,7 +67,15 @@ def graph_finding_object(finding: Finding) -> dict:
         "evidence": evidence.kind if evidence else "static",
         "bound": _pair(evidence.bound) if evidence else None,
         "observed": _pair(evidence.observed) if evidence else None,
+        "cascade": list(evidence.cascade) if evidence else [],
+        "source": _source(loc.source),
     }
+
+
+def _source(source: PythonSource | None) -> dict | None:
+    if source is None:
+        return None
+    return {"path": source.path, "line": source.line, "module": source.module}
 
 
 def graph_object(result: GraphResult) -> dict:

@@ -5,7 +5,17 @@ from __future__ import annotations
 import math
 
 from nanlint.catalog import RulePage
-from nanlint.findings import Edit, Evidence, Finding, Fix, GraphLocation, GraphResult, Severity, SourceLocation
+from nanlint.findings import (
+    Edit,
+    Evidence,
+    Finding,
+    Fix,
+    GraphLocation,
+    GraphResult,
+    PythonSource,
+    Severity,
+    SourceLocation,
+)
 from nanlint.report import Run
 
 COMPARISON = Finding(
@@ -63,8 +73,17 @@ OVERFLOW = Finding(
     "activation-overflow",
     "values reach 7.1e+04, above float16's max 65504",
     Severity.error,
-    GraphLocation("models/net.onnx", "cuda-fp16", "MatMul_7", "MatMul", "hidden"),
-    evidence=Evidence("sampled", bound=(-1.5e5, 1.5e5), observed=(-3.25, 71000.0), margin=1.08),
+    GraphLocation(
+        "models/net.onnx",
+        "cuda-fp16",
+        "MatMul_7",
+        "MatMul",
+        "hidden",
+        source=PythonSource("src/net.py", 41, "encoder.mlp"),
+    ),
+    evidence=Evidence(
+        "sampled", bound=(-1.5e5, 1.5e5), observed=(-3.25, 71000.0), margin=1.08, cascade=("gelu_out", "residual")
+    ),
 )
 CONSTANT = Finding(
     "NAN701",

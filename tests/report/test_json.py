@@ -34,6 +34,8 @@ GRAPH_FINDING_KEYS = [
     "evidence",
     "bound",
     "observed",
+    "cascade",
+    "source",
 ]
 
 EXPECTED_SOURCE = """\
@@ -123,7 +125,9 @@ EXPECTED_GRAPH = """\
         null,
         null
       ],
-      "observed": null
+      "observed": null,
+      "cascade": [],
+      "source": null
     },
     {
       "code": "NAN601",
@@ -142,7 +146,16 @@ EXPECTED_GRAPH = """\
       "observed": [
         -3.25,
         71000.0
-      ]
+      ],
+      "cascade": [
+        "gelu_out",
+        "residual"
+      ],
+      "source": {
+        "path": "src/net.py",
+        "line": 41,
+        "module": "encoder.mlp"
+      }
     },
     {
       "code": "NAN701",
@@ -158,7 +171,9 @@ EXPECTED_GRAPH = """\
         -1000000000.0,
         -1000000000.0
       ],
-      "observed": null
+      "observed": null,
+      "cascade": [],
+      "source": null
     }
   ],
   "summary": {
