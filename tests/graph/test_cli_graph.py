@@ -60,6 +60,8 @@ def test_unreadable_model_is_nan900_and_exit_2(tmp_path):
             "evidence": "static",
             "bound": None,
             "observed": None,
+            "cascade": [],
+            "source": None,
         }
     ]
 
@@ -129,6 +131,8 @@ NAIVE_JSON = {
             "evidence": "static",
             "bound": [-16.0, 16.0],
             "observed": None,
+            "cascade": [],
+            "source": None,
         }
     ],
     "summary": {
