@@ -1,16 +1,21 @@
 """Precision on clean, widely used ML code: findings per 1,000 lines, per package and per code.
 
     python bench/quiet_on_clean_code.py [--packages timm==1.0.11 optax==0.2.4 ...] [--show CODE]
+    python bench/quiet_on_clean_code.py --trees nanoGPT=/tmp/clean/nanoGPT diffusers=/tmp/clean/diffusers/src ...
+    python bench/quiet_on_clean_code.py --snapshots /tmp/clean      # the REPOSITORIES below, unpacked there
 
-These packages are maintained by people who know their numerics; what nanlint reports on
-them must be a true hazard or a rule bug. `--show NAN104` prints every finding of a code
-with its source line, for triage.
+These projects are maintained by people who know their numerics; what nanlint reports on
+them must be a true hazard or a rule bug. Every severity of the default selection counts.
+`--show NAN104` prints every finding of a code with its source line, for triage.
+
+Packages are wheels downloaded through pip (bench/corpus.py); trees are directories, e.g. git
+snapshots unpacked with `git --git-dir=<mirror> archive HEAD | tar -x -C <dir>`. With
+`--snapshots DIR`, each repository of REPOSITORIES is read from DIR/<name>/<subdirectory>.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from collections import Counter
 from pathlib import Path
@@ -31,41 +36,74 @@ PACKAGES = [
     "lightning==2.4.0",
 ]
 
+# Well-kept repositories (GitHub name -> the library's own source inside the snapshot).
+REPOSITORIES = {
+    "karpathy/nanoGPT": ".",
+    "huggingface/diffusers": "src",
+    "huggingface/pytorch-image-models": "timm",
+    "google/flax": "flax",
+    "google-deepmind/optax": "optax",
+    "keras-team/keras": "keras",
+    "Lightning-AI/pytorch-lightning": "src",
+}
+
+
+def targets(args) -> list[tuple[str, Path, Path]]:
+    """(label, directory to check, directory its paths are shown relative to)."""
+    found = []
+    for requirement in args.packages:
+        root = unpacked(requirement)
+        found.append((requirement, root / "src", root / "src"))
+    for spec in args.trees:
+        label, _, path = spec.partition("=")
+        found.append((label, Path(path), Path(path)))
+    if args.snapshots:
+        for repository, subdirectory in REPOSITORIES.items():
+            tree = Path(args.snapshots) / repository.split("/")[1]
+            if tree.is_dir():
+                found.append((repository, tree / subdirectory, tree))
+    return found
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--packages", nargs="*", default=PACKAGES)
-    parser.add_argument("--show", action="append", default=[], help="print the findings of this code")
+    parser.add_argument("--packages", nargs="*", default=None, help="wheels to download (default: PACKAGES)")
+    parser.add_argument("--trees", nargs="*", default=[], help="label=directory pairs to check")
+    parser.add_argument("--snapshots", help="a directory holding the REPOSITORIES' snapshots, one folder each")
+    parser.add_argument("--show", action="append", default=[], help="print the findings of this code (ALL: all)")
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
+    if args.packages is None:
+        args.packages = [] if args.trees or args.snapshots else PACKAGES
 
-    settings = dataclasses.replace(Settings(), select=("NAN1", "NAN2", "NAN3"))
+    settings = Settings()  # the default selection, every severity
     total_lines, total = 0, Counter()
-    print(f"{'package':<24} {'lines':>9} {'findings':>8} {'per kLOC':>8}  by code")
-    for requirement in args.packages:
-        root = unpacked(requirement)
-        lines = count_lines(python_files(root))
-        result = check_paths([root / "src"], settings, CheckOptions(jobs=args.jobs, use_cache=False))
+    print(f"{'project':<34} {'lines':>9} {'findings':>8} {'per kLOC':>8}  by code")
+    for label, directory, shown_from in targets(args):
+        lines = count_lines(sorted(p for p in directory.rglob("*.py") if p.is_file()))
+        result = check_paths([directory], settings, CheckOptions(jobs=args.jobs, use_cache=False))
         findings = [f for f in result.findings if f.code != "NAN900"]
         by_code = Counter(f.code for f in findings)
         total_lines += lines
         total += by_code
         codes = ", ".join(f"{c}:{n}" for c, n in sorted(by_code.items()))
-        print(f"{requirement:<24} {lines:>9} {len(findings):>8} {1000 * len(findings) / lines:>8.3f}  {codes}")
+        print(f"{label:<34} {lines:>9} {len(findings):>8} {1000 * len(findings) / max(lines, 1):>8.3f}  {codes}")
         for finding in findings:
-            if finding.code in args.show:
+            if finding.code in args.show or "ALL" in args.show:
                 loc = finding.location
                 text = Path(loc.path).read_text(errors="replace").splitlines()[loc.line - 1].strip()
                 print(
-                    f"    {Path(loc.path).relative_to(root / 'src')}:{loc.line}:{loc.column} {finding.code} "
-                    f"{finding.message}\n        {text}"
+                    f"    {Path(loc.path).relative_to(shown_from)}:{loc.line}:{loc.column} {finding.code} "
+                    f"[{finding.severity.name}] {finding.message}\n        {text}"
                 )
     count = sum(total.values())
     print(
-        f"{'all':<24} {total_lines:>9} {count:>8} {1000 * count / max(total_lines, 1):>8.3f}  "
+        f"{'all':<34} {total_lines:>9} {count:>8} {1000 * count / max(total_lines, 1):>8.3f}  "
         + ", ".join(f"{c}:{n}" for c, n in sorted(total.items()))
     )
 
+
+__all__ = ["python_files"]
 
 if __name__ == "__main__":
     main()

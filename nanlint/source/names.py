@@ -10,7 +10,7 @@ from __future__ import annotations
 import libcst as cst
 
 # Builtins that rules care about (guards such as max(n, 1), len(...), float('nan')).
-BUILTINS = frozenset({"abs", "float", "len", "max", "min", "pow", "round", "sum", "int", "print"})
+BUILTINS = frozenset({"abs", "float", "len", "max", "min", "pow", "round", "sum", "int", "print", "set"})
 
 
 def dotted(node: cst.BaseExpression) -> str | None:

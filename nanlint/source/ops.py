@@ -109,7 +109,10 @@ FUNCTIONS: dict[str, list[str]] = {
     "square": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "square"),
     "norm": _rows(("numpy.linalg", "jax.numpy.linalg", "torch.linalg", "cupy.linalg"), "norm", "vector_norm")
     + _rows(TORCH + TENSORFLOW, "norm")
-    + ["tensorflow.linalg.norm", "math.hypot", "math.dist", "torch.cdist", "scipy.spatial.distance.cdist"],
+    + ["tensorflow.linalg.norm", "math.hypot", "optax.safe_norm"],
+    # distances between points: 0 where two points coincide
+    "distance": _rows(("scipy.spatial.distance",), "pdist", "cdist", "euclidean", "cityblock", "minkowski")
+    + ["math.dist", "torch.cdist", "torch.pdist", "torch.nn.functional.pairwise_distance", "torch.pairwise_distance"],
     "std": _rows(NUMPY_LIKE + TORCH, "std", "nanstd") + _rows(TENSORFLOW + KERAS_BACKEND, "reduce_std", "std"),
     "var": _rows(NUMPY_LIKE + TORCH, "var", "nanvar") + _rows(TENSORFLOW + KERAS_BACKEND, "reduce_variance", "var"),
     "moments": ["tensorflow.nn.moments", "torch.var_mean", "torch.std_mean"],
@@ -125,9 +128,22 @@ FUNCTIONS: dict[str, list[str]] = {
     + ["jax.lax.div"],
     "safe_div": _rows(TENSORFLOW, "divide_no_nan", "div_no_nan") + ["tensorflow.math.xdivy"],
     "reciprocal": _rows(NUMPY_LIKE + TORCH + TENSORFLOW, "reciprocal"),
+    "tan": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "tan") + ["math.tan"],
+    "sin": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "sin") + ["math.sin"],
+    # x * log(y) and x * log1p(y), 0 where x is 0 (but -inf where y is 0 and x is not)
+    "xlogy": _rows(SCIPY_SPECIAL + TORCH, "xlogy") + ["tensorflow.math.xlogy"],
+    "xlog1py": _rows(SCIPY_SPECIAL, "xlog1py") + ["tensorflow.math.xlog1py"],
+    # samples of a uniform distribution on [minval, maxval) (by default [0, 1): exactly 0 now and then)
+    "uniform": ["jax.random.uniform", "tensorflow.random.uniform", "numpy.random.uniform", "numpy.random.rand"]
+    + ["numpy.random.random", "numpy.random.random_sample", "torch.rand", "torch.rand_like", "random.random"]
+    + ["random.uniform"],
+    # the distinct values of an array (len() of it is 1 for constant data)
+    "unique": _rows(NUMPY_LIKE + TORCH, "unique") + ["tensorflow.unique", "builtins.set"],
     "acos": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "arccos", "acos") + ["math.acos", "jax.lax.acos"],
     "asin": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "arcsin", "asin") + ["math.asin", "jax.lax.asin"],
     "cos": _rows(NUMPY_LIKE + TORCH + TENSORFLOW, "cos") + ["math.cos"],
+    # a geodesic distance of rotations through acos of a cosine clamped to [-clamping, clamping] (1 by default)
+    "geodesic": ["roma.rotmat_geodesic_distance"],
     "cosine_similarity": [
         "torch.nn.functional.cosine_similarity",
         "torch.cosine_similarity",
@@ -137,7 +153,11 @@ FUNCTIONS: dict[str, list[str]] = {
     "dot": _rows(NUMPY_LIKE + TORCH, "dot", "vdot", "inner", "einsum", "matmul")
     + _rows(TENSORFLOW, "tensordot", "matmul")
     + ["torch.nn.functional.linear"]
-    + _rows(TORCH, "mm", "bmm"),
+    + _rows(TORCH, "mm", "bmm")
+    # convolutions: linear maps like a dot product
+    + _rows(TORCH_FUNCTIONAL, "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d")
+    + _rows(TF_NN, "conv1d", "conv2d", "conv3d", "convolution", "depthwise_conv2d")
+    + ["jax.lax.conv", "jax.lax.conv_general_dilated"],
     "where": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "where")
     + ["tensorflow.where_v2", "jax.lax.select", "keras.backend.switch"],
     "isnan": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "isnan")
@@ -152,6 +172,8 @@ FUNCTIONS: dict[str, list[str]] = {
     "full": _rows(NUMPY_LIKE + TORCH, "full", "full_like") + _rows(TENSORFLOW, "fill"),
     "cast": ["tensorflow.cast", "keras.backend.cast", "keras.ops.cast", "torch.as_tensor"]
     + _rows(NUMPY_LIKE, "asarray"),
+    # a tensor made of a value: torch.tensor(1e-8), tf.constant(eps)
+    "tensor": ["torch.tensor", "tensorflow.constant", "jax.numpy.array", "numpy.array"],
     "finfo": _rows(NUMPY_LIKE + TORCH, "finfo") + ["tensorflow.experimental.numpy.finfo"],
     "float": ["builtins.float"] + _rows(NUMPY_LIKE, "float16", "float32", "float64"),
     "mul": _rows(NUMPY_LIKE + TORCH + TENSORFLOW, "multiply", "mul"),
@@ -224,6 +246,10 @@ METHODS: dict[str, str] = {
     "asin": "asin",
     "arcsin": "asin",
     "cos": "cos",
+    "tan": "tan",
+    "sin": "sin",
+    "xlogy": "xlogy",
+    "unique": "unique",
     "dot": "dot",
     "matmul": "dot",
     "isnan": "isnan",
@@ -277,6 +303,8 @@ MODULE_CLASSES: dict[str, list[str]] = {
     "tanh": ["torch.nn.Tanh"],
     "relu": ["torch.nn.ReLU", "keras.layers.ReLU"],
     "cosine_similarity": ["torch.nn.CosineSimilarity"],
+    "norm": ["e3nn.o3.Norm"],
+    "distance": ["torch.nn.PairwiseDistance"],
 }
 
 # Qualified names of constants.
@@ -304,6 +332,26 @@ DIFFERENTIABLE_ROOTS = frozenset(
         "haiku",
         "equinox",
     }
+)
+
+# Local names that conventionally hold a module (`jnp = _infer_backend(x)`, `xp = array_namespace(x)`):
+# a call through them is that namespace's function when nothing imports the name.
+NAMESPACE_NAMES: dict[str, str] = {
+    "np": "numpy",
+    "xp": "numpy",
+    "jnp": "jax.numpy",
+    "tnp": "tensorflow.experimental.numpy",
+    "torch": "torch",
+    "tf": "tensorflow",
+    "K": "keras.backend",
+    "F": "torch.nn.functional",
+    "math": "math",
+}
+
+# Norm functions whose derivative at 0 is NaN (a sqrt of a sum of squares differentiated as such); PyTorch's
+# norms define it as 0 and are left out.
+NAN_GRADIENT_NORMS = frozenset(
+    {"jax.numpy.linalg.norm", "tensorflow.norm", "tensorflow.linalg.norm"}
 )
 
 # Clamps whose bounds come first: jax.lax.clamp(min, x, max).

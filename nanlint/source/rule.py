@@ -4,11 +4,20 @@ A rule declares its code, the substrings that must occur in a file for it to run
 (`triggers`, a pre-filter before parsing) and the codes it subsumes
 (`overrides`: one hazard, one finding). Handlers are `visit_<Node>` / `leave_<Node>`
 methods, as in libcst, called from the one batched traversal.
+
+The questions, one way each:
+- which op is this call: `ctx.call(expr)` (an OpCall: op, arguments) or just `ctx.op(expr)`;
+- where does this name come from: `ctx.origins(expr)` (the expression, then what its name was
+  assigned from, and so on; conversions and reshapes seen through) or `ctx.resolve(expr)`;
+- what can this value be: `ctx.values.of(expr)` (a Fact: bounds, can it be 0, why; see
+  nanlint.source.values);
+- what number is this: `ctx.const(expr)`.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -66,6 +75,16 @@ class Context:
     reports: list[Report] = field(default_factory=list)
     shared: dict[str, Any] = field(default_factory=dict)  # per-file facts that several rules compute once
     _calls: dict[int, tuple[cst.Call, OpCall | None]] = field(default_factory=dict, repr=False)
+    _values: Any = field(default=None, repr=False)
+
+    @property
+    def values(self):
+        """The file's value analysis (nanlint.source.values.Values), created on the first question."""
+        if self._values is None:
+            from nanlint.source.values import Values
+
+            self._values = Values(self)
+        return self._values
 
     def tracker(self, kind: type):
         """The file's shared instance of a tracker class that an enabled rule `uses`."""
@@ -112,20 +131,32 @@ class Context:
             return OpCall(op, expr, positional, keywords, method=False, qualified=qualified)
         func = expr.func
         # A module instance first: `self.softmax = nn.Softmax(-1)` makes `self.softmax(x)` a softmax of x,
-        # not a method call on `self`.
-        constructed = self.dataflow.value_of(func)
+        # not a method call on `self`; `nn.CosineSimilarity(dim=1)(a, b)` is one too.
+        constructed = func if isinstance(func, cst.Call) else self.dataflow.value_of(func)
         if isinstance(constructed, cst.Call):
             op = ops.module_class_op(self.qualify(constructed.func))
             if op is not None:
                 return OpCall(op, expr, positional, keywords, method=False)
-        if (
-            isinstance(func, cst.Attribute)
-            and func.attr.value in ops.METHODS
-            and not self.names.is_module_alias(func.value)
-            and not _is_self(func.value)
-        ):
+        if not isinstance(func, cst.Attribute) or self.names.is_module_alias(func.value) or _is_self(func.value):
+            return None
+        namespace = self._local_namespace(func.value)
+        if namespace is not None:  # `jnp = _infer_backend(x)` ... `jnp.sqrt(v)`
+            qualified = f"{namespace}.{func.attr.value}"
+            op = ops.function_op(qualified)
+            if op is not None:
+                return OpCall(op, expr, positional, keywords, method=False, qualified=qualified)
+        if func.attr.value in ops.METHODS:
             return OpCall(ops.METHODS[func.attr.value], expr, (func.value, *positional), keywords, method=True)
         return None
+
+    def _local_namespace(self, receiver: cst.BaseExpression) -> str | None:
+        """The module a local name conventionally holds (`xp`, `jnp`, `np`), when no import binds it."""
+        if not isinstance(receiver, cst.Name) or receiver.value not in ops.NAMESPACE_NAMES:
+            return None
+        bound = self.dataflow.value_of(receiver)
+        if bound is not None and not isinstance(bound, (cst.Call, cst.Name, cst.Attribute, cst.IfExp)):
+            return None
+        return ops.NAMESPACE_NAMES[receiver.value]
 
     def op(self, expr: cst.BaseExpression | None) -> str | None:
         found = self.call(expr)
@@ -138,6 +169,28 @@ class Context:
             if value is None:
                 return expr
             expr, depth = value, depth - 1
+        return expr
+
+    def origins(self, expr: cst.BaseExpression | None, depth: int = 4) -> Iterator[cst.BaseExpression]:
+        """Where a value comes from: the expression, then what its name was assigned from, and so on
+        (most recent assignment first), each seen through conversions and reshapes (`m.float()`)."""
+        seen: set[int] = set()
+        while expr is not None and depth >= 0:
+            expr = self.peel(expr)
+            if id(expr) in seen:
+                return
+            seen.add(id(expr))
+            yield expr
+            expr = self.dataflow.value_of(expr)
+            depth -= 1
+
+    def peel(self, expr: cst.BaseExpression) -> cst.BaseExpression:
+        """See through dtype conversions and reshapes: `mask.float()`, `x.view(-1)`, `tf.cast(m, tf.float32)`."""
+        for _ in range(8):
+            found = self.call(expr)
+            if found is None or found.op not in _TRANSPARENT or not found.args:
+                return expr
+            expr = found.args[0]
         return expr
 
     def spelling(self, qualified: str) -> str | None:
@@ -196,6 +249,9 @@ class Context:
                     return None
             return self.const(text, depth)
         return None
+
+
+_TRANSPARENT = frozenset({"cast", "layout"})
 
 
 def argument(node: cst.Call, position: int | None, keyword: str | None) -> cst.BaseExpression | None:

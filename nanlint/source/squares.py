@@ -1,10 +1,11 @@
-"""Sums of squares, variances and norms: shared by the rules on sqrt at 0, E[x^2] - E[x]^2, divisions and cosines.
+"""Squares written out: shared by the value analysis and the rules on sqrt, E[x^2] - E[x]^2 and cosines.
 
-- `square_sum_kind`: is it a sum of squares, a squared distance or a variance (sqrt at 0)?
-- `variance_by_moments`: is it E[x^2] - E[x]^2?
+- `is_square` / `square_base`: x**2, x*x, square(x), pow(x, 2) and its x;
+- `expanded_square_kind`: E[x^2] - E[x]^2 or |a|^2 + |b|^2 - 2ab, squares that cancel (can come out < 0);
+- `variance_by_moments`: is it E[x^2] - E[x]^2 (NAN107)?
 - `normalised_dot` / `has_norm`: is it a dot product of normalised vectors (a cosine), is it a norm?
 
-Asked like everything in nanlint.source.guards: in semantic ops, through names, first deciding step wins.
+Asked in semantic ops, through names (`ctx.origins`), the first deciding step wins.
 """
 
 from __future__ import annotations
@@ -13,26 +14,8 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from nanlint.source.guards import (
-    bare,
-    call,
-    clamp_bounds,
-    const_is,
-    definitions,
-    is_binary,
-    is_eps,
-    is_variable,
-    no_reentry,
-    op,
-    peel,
-    positive_guard,
-)
-from nanlint.source.rule import Context, OpCall
-
-# What a sqrt's argument is (NAN106).
-SUM_OF_SQUARES = "a sum of squares"
-SQUARED_DISTANCE = "a squared distance"
-VARIANCE_UNDER_SQRT = "a variance"
+from nanlint.source.guards import bare, const_is, is_binary, is_variable, no_reentry
+from nanlint.source.rule import Context
 
 # --- sums of squares (sqrt at 0) -----------------------------------------------------------------------
 
@@ -41,12 +24,12 @@ def is_square(ctx: Context, expr: cst.BaseExpression | None) -> bool:
     """x**2, x*x, square(x), pow(x, 2)."""
     if expr is None:
         return False
-    expr = peel(ctx, expr)
+    expr = ctx.peel(expr)
     if is_binary(expr, cst.Power):
         return const_is(ctx, expr.right, 2)
     if is_binary(expr, cst.Multiply):
         return bare(ctx, expr.left) == bare(ctx, expr.right)
-    found = call(ctx, expr)
+    found = ctx.call(expr)
     if found is None:
         return False
     return found.op == "square" or (found.op == "pow" and const_is(ctx, found.arg(1, "exponent", "y", "x2"), 2))
@@ -54,71 +37,11 @@ def is_square(ctx: Context, expr: cst.BaseExpression | None) -> bool:
 
 def square_base(ctx: Context, expr: cst.BaseExpression) -> cst.BaseExpression | None:
     """x of x**2 / x*x / square(x) / pow(x, 2)."""
-    expr = peel(ctx, expr)
+    expr = ctx.peel(expr)
     if isinstance(expr, cst.BinaryOperation):
         return expr.left
-    found = call(ctx, expr)
+    found = ctx.call(expr)
     return found.args[0] if found and found.args else None
-
-
-@no_reentry(None)
-def square_sum_kind(ctx: Context, expr: cst.BaseExpression | None, elementwise: bool = True) -> str | None:
-    """SUM_OF_SQUARES, SQUARED_DISTANCE or VARIANCE_UNDER_SQRT when it has no eps, else None.
-
-    `elementwise` also accepts sums of squared scalars (`dx**2 + dy**2`); without it only
-    reductions count (`sum(d**2)`, `var(x)`), which is what `** 0.5` of plain names needs to be
-    told apart from scalar arithmetic such as `(sigma**2 + sigma_data**2) ** 0.5`.
-    """
-    for step in definitions(ctx, expr):
-        if positive_guard(ctx, step) or ctx.const(step) is not None:
-            return None
-        if is_variable(step):
-            continue
-        found = call(ctx, step)
-        if found is not None:
-            return _call_square_kind(ctx, found, elementwise)
-        if is_binary(step, cst.Add, cst.Subtract):
-            return _terms_kind(ctx, step, elementwise)
-        return None
-    return None
-
-
-def _call_square_kind(ctx: Context, found: OpCall, elementwise: bool) -> str | None:
-    if found.op == "var":
-        return VARIANCE_UNDER_SQRT
-    if found.op in ("sum", "mean") and found.args and is_square(ctx, found.args[0]):
-        base = square_base(ctx, found.args[0])
-        return SQUARED_DISTANCE if is_binary(peel(ctx, base), cst.Subtract) else SUM_OF_SQUARES
-    if found.op in ("clamp", "relu", "abs", "maximum") and found.args:  # clamp(v, 0) still lets sqrt reach 0
-        operand = clamp_bounds(found)[0] if found.op == "clamp" else found.args[0]
-        return square_sum_kind(ctx, operand, elementwise)
-    return None
-
-
-def _terms_kind(ctx: Context, expr: cst.BinaryOperation, elementwise: bool) -> str | None:
-    """E[x^2] - E[x]^2 (a variance); |a|^2 + |b|^2 - 2ab (a squared distance); x**2 + y**2 (a sum of squares).
-
-    A difference of squares (`a**2 - b**2`, `b**2 - 4ac`) is none of these: it is not 0 only where
-    everything is 0.
-    """
-    if isinstance(expr.operator, cst.Subtract) and variance_by_moments(ctx, expr):
-        return VARIANCE_UNDER_SQRT
-    squares, subtracted_products = 0, 0
-    for negative, term in _signed_terms(expr):
-        kind = _term_kind(ctx, term, elementwise)
-        if (kind is not None and negative) or is_eps(ctx, term):
-            return None
-        if kind == SQUARED_DISTANCE:
-            return kind
-        if kind is not None:
-            squares += 1
-        elif negative and is_binary(peel(ctx, term), cst.Multiply, cst.MatrixMultiply):
-            subtracted_products += 1
-        else:
-            return None
-    if squares >= 2 and subtracted_products:
-        return SQUARED_DISTANCE
-    return SUM_OF_SQUARES if squares >= 2 and not subtracted_products else None
 
 
 def _signed_terms(expr: cst.BaseExpression) -> Iterator[tuple[bool, cst.BaseExpression]]:
@@ -133,13 +56,87 @@ def _signed_terms(expr: cst.BaseExpression) -> Iterator[tuple[bool, cst.BaseExpr
             yield negative, node
 
 
-def _term_kind(ctx: Context, term: cst.BaseExpression, elementwise: bool) -> str | None:
+def _term_kind(ctx: Context, term: cst.BaseExpression, elementwise: bool = True) -> str | None:
+    """"a square" or "a sum of squares" for x**2, sum(x**2), var(x) (through indexing and reshapes)."""
     while isinstance(term, cst.Subscript):  # (a ** 2).sum(1)[:, None]
         term = term.value
     if is_square(ctx, term):
-        return SUM_OF_SQUARES if elementwise else None
-    found = call(ctx, peel(ctx, term))
-    return _call_square_kind(ctx, found, elementwise) if found is not None else None
+        return "a square" if elementwise else None
+    found = ctx.call(ctx.peel(term))
+    if found is None or not found.args:
+        return None
+    if found.op == "var" or (found.op in ("sum", "mean") and is_square(ctx, found.args[0])):
+        return "a sum of squares"
+    return None
+
+
+def expanded_square_kind(ctx: Context, expr: cst.BinaryOperation) -> str | None:
+    """E[x^2] - E[x]^2, or |a|^2 + |b|^2 - 2ab: a square written as a difference of terms that cancel.
+
+    Terms are followed through names (`dist = -2 * a @ b.T; dist += sa + sb` with `sa = sum(a**2)`).
+    """
+    if isinstance(expr.operator, cst.Subtract) and variance_by_moments(ctx, expr):
+        return "E[x²] - E[x]²"
+    squares, products = 0, 0
+    for negative, term in _signed_terms(_through_names(ctx, expr)):
+        term = _settled_term(ctx, term)
+        if _term_kind(ctx, term, elementwise=True) is not None:
+            if negative:
+                return None
+            squares += 1
+        elif _subtracted_product(ctx, term, negative):
+            products += 1
+        else:
+            return None
+    return "a squared distance expanded as |a|² + |b|² - 2a·b" if squares >= 2 and products else None
+
+
+def _through_names(ctx: Context, expr: cst.BaseExpression, depth: int = 3) -> cst.BaseExpression:
+    """A sum whose left operand is a name bound to a sum: `d = -2ab; d += s` reads as `-2ab + s`."""
+    if depth <= 0 or not is_binary(expr, cst.Add, cst.Subtract):
+        return expr
+    left = expr.left
+    if is_variable(left):
+        value = ctx.dataflow.value_of(left)
+        if isinstance(value, cst.BinaryOperation):
+            left = _through_names(ctx, value, depth - 1)
+    return expr.with_changes(left=left) if left is not expr.left else expr
+
+
+def _settled_term(ctx: Context, term: cst.BaseExpression) -> cst.BaseExpression:
+    for step in ctx.values.origins(term, depth=2):
+        if not is_variable(step):
+            return step
+    return term
+
+
+def _subtracted_product(ctx: Context, term: cst.BaseExpression, negative: bool) -> bool:
+    """-2 * (a @ b.T), -2 * a @ b.T, - 2 * dot(a, b), -(a * b).sum(): a product with a negative sign."""
+    factors, sign = [], negative
+    stack = [ctx.peel(term)]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+            sign = not sign
+            stack.append(node.expression)
+        elif is_binary(node, cst.Multiply, cst.MatrixMultiply):
+            stack.extend((node.left, node.right))
+            factors.append(node)
+        else:
+            value = ctx.const(node)
+            if value is not None:
+                sign = sign != (value < 0)
+            elif not factors and not _is_product(ctx, node):
+                return False
+    return sign and (bool(factors) or _is_product(ctx, term))
+
+
+def _is_product(ctx: Context, expr: cst.BaseExpression) -> bool:
+    expr = ctx.peel(expr)
+    if is_binary(expr, cst.MatrixMultiply, cst.Multiply):
+        return True
+    found = ctx.call(expr)
+    return found is not None and found.op in ("dot", "mul", "sum")
 
 
 # --- E[x^2] - E[x]^2 -------------------------------------------------------------------------------------
@@ -149,20 +146,20 @@ def variance_by_moments(ctx: Context, expr: cst.BinaryOperation) -> bool:
     """`mean(x**2) - mean(x)**2` in any spelling, the same x on both sides (through names)."""
     second = _mean_of_square(ctx, expr.left)
     first = _square_of_mean(ctx, expr.right)
-    return second is not None and first is not None and bare(ctx, peel(ctx, second)) == bare(ctx, peel(ctx, first))
+    return second is not None and first is not None and bare(ctx, ctx.peel(second)) == bare(ctx, ctx.peel(first))
 
 
 @no_reentry(None)
 def _mean_operand(ctx: Context, expr: cst.BaseExpression | None) -> cst.BaseExpression | None:
     """x of mean(x), or of sum(x) / n."""
-    for step in definitions(ctx, expr, depth=2):
+    for step in ctx.origins(expr, depth=2):
         if is_variable(step):
             continue
-        found = call(ctx, step)
+        found = ctx.call(step)
         if found is not None:
             return found.args[0] if found.op == "mean" and found.args else None
         if is_binary(step, cst.Divide):
-            total = call(ctx, peel(ctx, step.left))
+            total = ctx.call(ctx.peel(step.left))
             return total.args[0] if total is not None and total.op == "sum" and total.args else None
         return None
     return None
@@ -175,7 +172,7 @@ def _mean_of_square(ctx: Context, expr: cst.BaseExpression) -> cst.BaseExpressio
 
 @no_reentry(None)
 def _square_of_mean(ctx: Context, expr: cst.BaseExpression) -> cst.BaseExpression | None:
-    for step in definitions(ctx, expr, depth=2):
+    for step in ctx.origins(expr, depth=2):
         if is_square(ctx, step):
             return _mean_operand(ctx, square_base(ctx, step))
         if not is_variable(step):
@@ -196,12 +193,12 @@ def normalised_dot(ctx: Context, expr: cst.BaseExpression) -> bool:
 
 @no_reentry(None)
 def _dot_operands(ctx: Context, expr: cst.BaseExpression) -> list[cst.BaseExpression] | None:
-    expr = peel(ctx, expr)
+    expr = ctx.peel(expr)
     if is_binary(expr, cst.Divide) and has_norm(ctx, expr.right):  # dot(a, b) / norm(a) / norm(b)
         return _dot_operands(ctx, expr.left)
     if is_binary(expr, cst.MatrixMultiply, cst.Multiply):
         return [expr.left, expr.right]
-    found = call(ctx, expr)
+    found = ctx.call(expr)
     if found is None:
         return None
     if found.op == "sum" and found.args:
@@ -214,14 +211,14 @@ def _dot_operands(ctx: Context, expr: cst.BaseExpression) -> list[cst.BaseExpres
 @no_reentry(False)
 def _is_normalised(ctx: Context, expr: cst.BaseExpression) -> bool:
     """normalize(x), x / norm(x), through names, transposes and indexing."""
-    for step in definitions(ctx, expr):
+    for step in ctx.origins(expr):
         if isinstance(step, cst.Attribute) and step.attr.value in ("T", "mT"):
             return _is_normalised(ctx, step.value)
         if isinstance(step, cst.Subscript):
             return _is_normalised(ctx, step.value)
         if is_variable(step):
             continue
-        if op(ctx, step) == "normalize":
+        if ctx.op(step) == "normalize":
             return True
         if (
             isinstance(step, cst.Call)
@@ -236,12 +233,12 @@ def _is_normalised(ctx: Context, expr: cst.BaseExpression) -> bool:
 @no_reentry(False)
 def has_norm(ctx: Context, expr: cst.BaseExpression) -> bool:
     """A norm, a product of norms, or sqrt of a sum of squares (possibly clamped or with an eps)."""
-    for step in definitions(ctx, expr):
+    for step in ctx.origins(expr):
         if is_binary(step, cst.Multiply, cst.Add):
             return has_norm(ctx, step.left) or has_norm(ctx, step.right)
         if is_variable(step):
             continue
-        found = call(ctx, step)
+        found = ctx.call(step)
         if found is None:
             return False
         if found.op in ("clamp", "maximum") and found.args:
@@ -249,6 +246,6 @@ def has_norm(ctx: Context, expr: cst.BaseExpression) -> bool:
         return found.op == "norm" or (
             found.op == "sqrt"
             and bool(found.args)
-            and square_sum_kind(ctx, found.args[0]) in (SUM_OF_SQUARES, SQUARED_DISTANCE)
+            and ctx.values.of(found.args[0]).kind in ("square-sum", "square-terms")
         )
     return False

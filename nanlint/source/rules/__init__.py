@@ -8,6 +8,7 @@ from nanlint.source.rules import (
     discarded,
     divisions,
     exps,
+    logprob,
     logs,
     logsumexp,
     moments,
@@ -25,6 +26,7 @@ from nanlint.source.rules import (
 ALL_RULES: list[type[Rule]] = [
     *comparisons.RULES,
     *softmax.RULES,
+    *logprob.RULES,
     *logsumexp.RULES,
     *logs.RULES,
     *divisions.RULES,

@@ -17,7 +17,7 @@ class DiscardedGuard(Rule):
     triggers = ("clamp", "clip", "max", "min", "nan_to_num")
 
     def visit_Expr(self, node: cst.Expr) -> None:
-        found = guards.call(self.ctx, node.value)
+        found = self.ctx.call(node.value)
         if found is None or found.op not in _GUARDS or self._in_place(found):
             return
         name = guards.identifier(found.node.func) or found.op

@@ -1,130 +1,130 @@
-"""NAN105: division by a sum, norm, std/var or count that can be 0."""
+"""NAN105: a division whose denominator can be 0.
+
+The denominator's fact says whether and why it can be 0. Ordinary input reaching 0 (a count of a
+selection, a masked or segment sum, a relu sum, a distance, a clamp at 0) is enough; a value that
+is 0 only for degenerate input (a norm, std, variance, range or sum of an arbitrary tensor) counts
+when the division normalises that very tensor -- `x / norm(x)`, `(x - mean(x)) / std(x)`,
+`(x - min) / (max - min)`, `w / w.mean()` -- where the degenerate input gives 0 / 0; names alone
+count for a standardisation (`(x - stats.mean) / stats.std`) and for probabilities.
+"""
 
 from __future__ import annotations
 
 import libcst as cst
 
-from nanlint.source import guards, squares
-from nanlint.source.rule import Context, OpCall, PendingFix
+from nanlint.source import guards
+from nanlint.source.rule import Context, PendingFix
+from nanlint.source.values import BUILT, DEGENERATE, NAMED, Fact, Reason, variables_of
+from nanlint.source.values.evidence import is_mean_name
 
-# Why a denominator can be exactly 0 (in the message; the reasons shared with NAN104 are in guards).
-NORM = "a norm, which is 0 for a zero vector"
-STD = "a standard deviation, which is 0 for constant input"
-VARIANCE = "a variance, which is 0 for constant input"
-SEGMENT_SUM = "a segment sum, which is 0 for an empty segment"
-SUM = "a sum that can be 0"
-
+_COUNT_ADVICE = "divide by the count clamped to at least 1 (max(n, 1))"
 _ADVICE = {
-    NORM: "clamp the norm (norm.clamp(min=eps)) or use a normalize function, which has its own eps",
-    guards.COUNT: "divide by the count clamped to at least 1 (max(n, 1))",
-    guards.NONZERO_COUNT: "divide by the count clamped to at least 1 (max(n, 1))",
+    "norm": "clamp the norm (norm.clamp(min=eps)) or use a normalize function, which has its own eps",
+    "count": _COUNT_ADVICE,
+    "nonzero-count": _COUNT_ADVICE,
 }
+_DEFAULT_ADVICE = "add an eps (x / (d + eps)) or clamp it (d.clamp(min=eps))"
+# Summaries of a tensor that are 0 only when it is degenerate (all 0, or constant).
+_SUMMARIES = frozenset({"norm", "std", "var", "variance", "range", "sum", "plain-sum", "square-sum", "max", "mean"})
 
 
 class UnguardedDivision(guards.SurroundedRule):
-    """NAN105: `x / d` where d is a sum, norm, std, var or count without an eps or clamp."""
+    """NAN105: `x / d` where d can be 0 (see the module docstring for when)."""
 
     code = "NAN105"
     triggers = ("/", "div", "reciprocal")
 
     def visit_Call(self, node: cst.Call) -> None:
-        found = guards.call(self.ctx, node)
+        found = self.ctx.call(node)
         if found is None:
             return
         if found.op == "div":
             denominator = found.arg(1, "other", "y", "x2")
             if denominator is not None and "where" not in found.keywords:  # np.divide(a, b, where=b != 0)
-                self._check(node, denominator, enclose=False)
+                self._check(node, found.args[0] if found.args else None, denominator, enclose=False)
         elif found.op == "reciprocal" and found.args:
-            self._check(node, found.args[0], enclose=False)
+            self._check(node, None, found.args[0], enclose=False)
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         if isinstance(node.operator, cst.Divide):
-            self._check(node, node.right, enclose=True)
+            self._check(node, node.left, node.right, enclose=True)
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         if isinstance(node.operator, cst.DivideAssign):
-            self._check(node.value, node.value, enclose=False)
+            self._check(node.value, node.target, node.value, enclose=False)
 
-    def _check(self, division: cst.CSTNode, denominator: cst.BaseExpression, enclose: bool) -> None:
-        reason = denominator_reason(self.ctx, denominator, self.option("plain-sums"))
-        if reason is None or self.around.checked(denominator):
-            return
+    def _check(
+        self,
+        division: cst.CSTNode,
+        numerator: cst.BaseExpression | None,
+        denominator: cst.BaseExpression,
+        enclose: bool,
+    ) -> None:
+        reason = zero_denominator(self.ctx, numerator, denominator, self.option("plain-sums"))
+        if reason is None or self.around.checked(denominator) or self.around.in_select() is not None:
+            return  # inside a where() the hazard is its gradient: NAN110's
         eps = self.option("fix-eps")
         fix = PendingFix(
             "unsafe",
             f"add {guards.number(eps)} to the denominator",
             ((denominator, guards.plus_eps(self.ctx, denominator, eps, enclose)),),
         )
-        advice = _ADVICE.get(reason, "add an eps (x / (d + eps)) or clamp it (d.clamp(min=eps))")
-        self.report(division, f"division by {reason}: inf or NaN there; {advice}", fix)
+        advice = _ADVICE.get(reason.kind, _DEFAULT_ADVICE)
+        self.report(division, f"division by {reason.text}: inf or NaN there; {advice}", fix)
 
 
-# --- why a denominator can be 0 -----------------------------------------------------------------------
+def zero_denominator(
+    ctx: Context, numerator: cst.BaseExpression | None, denominator: cst.BaseExpression, plain_sums: bool = False
+) -> Reason | None:
+    """Why dividing by `denominator` can divide by 0, or None."""
+    fact = ctx.values.of(denominator)
+    reason = fact.can_be_zero()
+    if reason is None:
+        return None
+    top = numerator is not None and ctx.values.of(numerator)
+    if fact.scalar and top and top.scalar:
+        return None  # Python numbers raise ZeroDivisionError: no inf, no NaN
+    if reason.kind == "plain-sum":
+        return reason if plain_sums or (numerator is not None and normalises(ctx, numerator, fact)) else None
+    if reason.level >= BUILT:
+        return reason
+    if numerator is None:
+        return None
+    if reason.level >= DEGENERATE and reason.kind in _SUMMARIES | {"difference", "square-sum"}:
+        return reason if normalises(ctx, numerator, fact) else None
+    if reason.level >= NAMED and reason.kind in ("std", "variance", "norm", "range"):
+        return reason if centred(ctx, numerator) else None
+    return reason if reason.kind == "probability" else None
 
-_POSITIVE_SUMMANDS = frozenset({"exp", "softmax", "sigmoid", "softplus"})
+
+def normalises(ctx: Context, numerator: cst.BaseExpression, fact: Fact) -> bool:
+    """The numerator is the tensor the denominator summarises: x / norm(x), (x - m) / std(x), w / w.sum()."""
+    if fact.bases and variables_of(ctx, numerator) & fact.bases:
+        return True
+    return fact.kind in ("std", "var", "variance", "range") and centred(ctx, numerator)
 
 
-@guards.no_reentry(None)
-def denominator_reason(ctx: Context, expr: cst.BaseExpression, plain_sums: bool = False) -> str | None:
-    """Why a denominator can be exactly 0 (a norm, std/var, count, masked sum); None when guarded or unknown.
+def centred(ctx: Context, numerator: cst.BaseExpression) -> bool:
+    """`x - mean(x)`, `x - stats.mean`, `x - x.min()`: a value with its location removed (through names)."""
+    for step in ctx.origins(numerator):
+        if guards.is_binary(step, cst.Subtract):
+            subtrahend = ctx.values.of(step.right)
+            name = guards.identifier(ctx.peel(step.right))
+            return subtrahend.kind in ("mean", "min") or (name is not None and is_mean_name(name)) or _mean_call(
+                ctx, step.right
+            )
+        if not guards.is_variable(step):
+            return False
+    return False
 
-    A sum counts when its terms can all be 0 (a mask, a masked product, relu outputs), or with
-    `plain_sums` any sum not known to be positive.
-    """
-    for step in guards.definitions(ctx, expr):
-        if guards.positive_guard(ctx, step) or ctx.const(step) is not None:
-            return None
-        if guards.is_variable(step):
-            continue
-        found = guards.call(ctx, step)
+
+def _mean_call(ctx: Context, expr: cst.BaseExpression) -> bool:
+    for step in ctx.origins(expr):
+        found = ctx.call(step)
         if found is not None:
-            return _call_denominator_reason(ctx, found, plain_sums)
-        if guards.is_binary(step, cst.Multiply):
-            return denominator_reason(ctx, step.left, plain_sums) or denominator_reason(ctx, step.right, plain_sums)
-        if guards.is_binary(step, cst.Power) and ctx.const(step.right) not in (None, 0):
-            return denominator_reason(ctx, step.left, plain_sums)
-        return None
-    return None
-
-
-def _call_denominator_reason(ctx: Context, found: OpCall, plain_sums: bool) -> str | None:
-    if found.op == "norm":
-        return NORM
-    if found.op in ("std", "var"):
-        return STD if found.op == "std" else VARIANCE
-    if found.op == "count":
-        return guards.count_reason(ctx, found)
-    if found.op in ("sqrt", "pow") and found.args:
-        inner = found.args[0]
-        kind = squares.square_sum_kind(ctx, inner, elementwise=False)
-        if kind is not None:
-            return STD if kind == squares.VARIANCE_UNDER_SQRT else NORM
-        return denominator_reason(ctx, inner, plain_sums)
-    if found.op not in ("sum", "mean", "segment_sum") or not found.args:
-        return None
-    selection = guards.reduced_selection(ctx, found)
-    if selection is not None or found.op == "mean":
-        return selection
-    if found.op == "segment_sum":
-        return SEGMENT_SUM
-    if guards.op(ctx, guards.peel(ctx, found.args[0])) == "relu":
-        return SUM
-    if not plain_sums or found.qualified in _PYTHON_SUMS or _positive_terms(ctx, found.args[0]):
-        return None  # builtin sum() is mostly config arithmetic: sum(ratios), sum(block_counts)
-    return SUM
-
-
-_PYTHON_SUMS = frozenset({"builtins.sum", "math.fsum"})
-
-
-def _positive_terms(ctx: Context, expr: cst.BaseExpression) -> bool:
-    """Summands that cannot all be 0: exp(...), softmax, `x + eps`, a clamp at eps, ones."""
-    for step in guards.definitions(ctx, expr, depth=2):
-        if guards.guarded(ctx, step) or guards.op(ctx, step) in _POSITIVE_SUMMANDS:
-            return True
-        if isinstance(step, cst.Call) and guards.identifier(step.func) in ("ones", "ones_like"):
-            return True
+            return found.op in ("mean", "min")
+        if isinstance(step, cst.Subscript):
+            return _mean_call(ctx, step.value)
         if not guards.is_variable(step):
             return False
     return False

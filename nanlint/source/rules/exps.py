@@ -1,86 +1,158 @@
-"""NAN109: exp of a log-scale value (logvar, log_std, ...) that is not clamped first."""
+"""NAN109: exp whose argument is unbounded above, where its overflow breaks a result that is finite.
+
+- a log-scale value (`logvar`, `log_std`, ...; a name the option lists) learned by a differentiable
+  model, not clamped before exp;
+- any exp clamped only *after* it (`exp(x).clamp(max=...)`): the author expects it to overflow, and
+  the clamp comes too late for the gradient;
+- a sigmoid written by hand, `1 / (1 + exp(-x))` or `exp(x) / (1 + exp(x))`, whose true value is
+  in [0, 1]: exp overflows, inf / inf is NaN and the gradient is inf * 0;
+- an inverse softplus `log(exp(y) - 1)`: exp(y) overflows for y > ~88 where the result is about y.
+
+The argument's fact decides whether it is bounded above (a clamp with a max, tanh, a shifted
+max...). `math.exp` raises OverflowError instead of returning inf and is left alone; so is a
+naive softmax or softplus, which NAN101 and NAN103 report.
+"""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import libcst as cst
 
 from nanlint.source import guards
+from nanlint.source.exponents import additive_terms
 from nanlint.source.names import dotted
-from nanlint.source.rule import Context, Rule
+from nanlint.source.rule import Context, OpCall, Rule
+from nanlint.source.values.fact import INF
+
+_OVERFLOW = 80.0  # exp(88.7) overflows float32
+HAND_SIGMOID = (
+    "sigmoid written with exp: exp overflows to inf for large |x| (float32: beyond ~88), which makes "
+    "inf / inf = NaN or an inf * 0 = NaN gradient; use sigmoid(x) (expit in NumPy/SciPy)"
+)
+INVERSE_SOFTPLUS = (
+    "log(exp(y) - 1) overflows: exp(y) is inf for y > ~88 (float32) where the result is about y; "
+    "compute it as y + log(-expm1(-y))"
+)
 
 
 class UnboundedExp(Rule):
-    """NAN109: exp(0.5 * logvar), log_std.exp(), exp(logvar).clamp(max=...) without a clamp before exp."""
+    """NAN109: exp(0.5 * logvar), exp(x).clamp(max=...), 1 / (1 + exp(-x)), log(exp(y) - 1)."""
 
     code = "NAN109"
     triggers = ("exp",)
+    overrides = ("NAN113",)
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self.clamped_after: set[int] = set()
+        self.written: set[int] = set()  # exps already reported as part of a hand-written formula
+
+    def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
+        if isinstance(node.operator, cst.Divide):
+            exp = self._hand_sigmoid(node)
+            if exp is not None:
+                self.written.add(id(exp.node))
+                self.report(node, HAND_SIGMOID, covers=(exp.node,))
 
     def visit_Call(self, node: cst.Call) -> None:
-        found = guards.call(self.ctx, node)
+        found = self.ctx.call(node)
         if found is None or not found.args:
             return
         if found.op in ("clamp", "minimum"):
-            operand = guards.clamp_bounds(found)[0] if found.op == "clamp" else found.args[0]
-            if guards.op(self.ctx, operand) == "exp":
-                self.clamped_after.add(id(operand))
-        elif found.op == "exp" and guards.differentiable(self.ctx, found):
-            self._check(found)  # a learned log-scale parameter is what runs away; NumPy code learns nothing
+            from nanlint.source.values import clamp_bounds
 
-    def _check(self, found) -> None:
-        variable = scaled_variable(self.ctx, found.args[0])
-        name = guards.identifier(variable)
-        if name is None or not guards.names_match(name, tuple(self.option("log-scale-names"))):
+            operand, _, upper = clamp_bounds(found) if found.op == "clamp" else (found.args[0], None, found.args)
+            if upper is not None and self.ctx.op(operand) == "exp":
+                self.clamped_after.add(id(operand))
+        elif found.op == "log":
+            exp = self._inverse_softplus(found)
+            if exp is not None:
+                self.written.add(id(exp.node))
+                self.report(node, INVERSE_SOFTPLUS, covers=(exp.node,))
+        elif found.op == "exp" and id(node) not in self.written and not guards.python_scalar_op(found):
+            self._check(found)
+
+    def _check(self, found: OpCall) -> None:
+        argument = found.args[0]
+        if bounded(self.ctx, argument):
             return
-        if bounded_above(self.ctx, variable):
-            return
+        variable = scaled_variable(self.ctx, argument)
+        name = guards.identifier(variable) or ""
+        log_scale = guards.differentiable(self.ctx, found) and guards.names_match(
+            name, tuple(self.option("log-scale-names"))
+        )
         if id(found.node) in self.clamped_after:
+            shown = name if name and guards.is_variable(variable) else "x"
             self.report(
                 found.node,
-                f"clamping exp({name}) afterwards is too late: exp has already overflowed to "
-                f"inf and its gradient is NaN; clamp {name} before exp",
+                f"clamping exp({shown}) afterwards is too late: exp has already overflowed to inf and its "
+                f"gradient is NaN; clamp {shown} before exp",
             )
-        else:
+        elif log_scale:
             self.report(
                 found.node,
                 f"exp of the log-scale value {name} without clamping it first: it overflows to "
                 f"inf for large values; clamp {name} before exp (e.g. to [-20, 20])",
             )
 
+    def _hand_sigmoid(self, node: cst.BinaryOperation) -> OpCall | None:
+        """c / (1 + exp(z)) or exp(z) / (1 + exp(z)) (also through names): the exp, when it can overflow."""
+        denominator = _settled(self.ctx, node.right)
+        terms = list(additive_terms(denominator)) if guards.is_binary(denominator, cst.Add) else []
+        exps = [self.ctx.call(_settled(self.ctx, t)) for t in terms]
+        exps = [e for e in exps if e is not None and e.op == "exp" and e.args]
+        constants = [t for t in terms if self.ctx.const(t) is not None]
+        if len(terms) != 2 or len(exps) != 1 or len(constants) != 1 or self.ctx.const(constants[0]) <= 0:
+            return None
+        exp = exps[0]
+        if guards.python_scalar_op(exp) or bounded(self.ctx, exp.args[0], both=True):
+            return None
+        numerator = _settled(self.ctx, node.left)
+        if self.ctx.const(numerator) is not None:
+            return exp
+        top = self.ctx.call(numerator)
+        same = top is not None and top.op == "exp" and top.args and _same(self.ctx, top.args[0], exp.args[0])
+        return exp if same else None
 
-# --- bounded log-scale values (exp overflow) -----------------------------------------------------------------
+    def _inverse_softplus(self, log: OpCall) -> OpCall | None:
+        argument = _settled(self.ctx, log.args[0])
+        if not guards.is_binary(argument, cst.Subtract):
+            return None
+        one = self.ctx.values.of(argument.right)
+        if not (one.lo == one.hi and one.lo > 0) and self.ctx.op(argument.right) != "full":
+            if not (isinstance(argument.right, cst.Call) and guards.identifier(argument.right.func) == "ones"):
+                return None
+        exp = self.ctx.call(_settled(self.ctx, argument.left))
+        if exp is None or exp.op != "exp" or not exp.args or guards.python_scalar_op(exp):
+            return None
+        return None if bounded(self.ctx, exp.args[0]) else exp
 
-_BOUNDING = frozenset({"tanh", "sigmoid", "minimum", "softsign"})
+
+def bounded(ctx: Context, expr: cst.BaseExpression, both: bool = False) -> bool:
+    """exp of it cannot overflow: bounded above (and, for `both`, below too: a sigmoid's exp(-x)), or an affine
+    rescaling of bounded values by constants (`lo + (hi - lo) * (tanh(x) + 1) / 2` with LOG_STD_MIN/MAX)."""
+    fact = ctx.values.of(expr)
+    if fact.hi < _OVERFLOW and (not both or fact.lo > -_OVERFLOW):
+        return True
+    return _affine_of_bounded(ctx, expr)
 
 
-@guards.no_reentry(False)
-def bounded_above(ctx: Context, expr: cst.BaseExpression | None, depth: int = 3) -> bool:
-    """Is the value capped from above (a clamp with a max, minimum, tanh, sigmoid, a constant), here or earlier?
-
-    An affine rescaling of a capped value is capped (`lo + (hi - lo) * (tanh(x) + 1) / 2`); so is a name
-    re-assigned from its own old value, which the dataflow cannot see (quiet rather than wrong).
-    """
-    name = None
-    for step in guards.definitions(ctx, expr):
-        if ctx.const(step) is not None:
-            return True
+def _affine_of_bounded(ctx: Context, expr: cst.BaseExpression, depth: int = 3) -> bool:
+    """Every leaf of its arithmetic is a constant (a literal or an UPPER_CASE name) or a bounded value, one at least
+    bounded rather than constant."""
+    for step in ctx.origins(expr):
         if guards.is_variable(step):
-            name = dotted(step)
             continue
-        return any(_capped_leaf(ctx, leaf, name, depth) for leaf in _arithmetic_leaves(step))
+        leaves = list(_leaves(step))
+        kinds = [_leaf_kind(ctx, leaf, depth) for leaf in leaves]
+        return None not in kinds and "bounded" in kinds
     return False
 
 
-def _arithmetic_leaves(expr: cst.BaseExpression) -> Iterator[cst.BaseExpression]:
+def _leaves(expr: cst.BaseExpression):
     stack = [expr]
     while stack:
         node = stack.pop()
-        if isinstance(node, cst.BinaryOperation):
+        if isinstance(node, cst.BinaryOperation) and not isinstance(node.operator, cst.Power):
             stack.extend((node.right, node.left))
         elif isinstance(node, cst.UnaryOperation):
             stack.append(node.expression)
@@ -88,22 +160,45 @@ def _arithmetic_leaves(expr: cst.BaseExpression) -> Iterator[cst.BaseExpression]
             yield node
 
 
-def _capped_leaf(ctx: Context, leaf: cst.BaseExpression, name: str | None, depth: int) -> bool:
-    leaf = guards.peel(ctx, leaf)
-    if guards.is_variable(leaf):
-        if ctx.const(leaf) is not None:
-            return False
-        return dotted(leaf) == name or (depth > 0 and bounded_above(ctx, leaf, depth - 1))
-    found = guards.call(ctx, leaf)
-    return found is not None and (
-        found.op in _BOUNDING or (found.op == "clamp" and guards.clamp_bounds(found)[2] is not None)
-    )
+def _leaf_kind(ctx: Context, leaf: cst.BaseExpression, depth: int) -> str | None:
+    if ctx.const(leaf) is not None or (guards.is_variable(leaf) and (guards.identifier(leaf) or "").isupper()):
+        return "constant"
+    fact = ctx.values.of(leaf)
+    if fact.hi < INF and fact.lo > -INF:
+        return "bounded"
+    if depth > 0 and guards.is_variable(leaf) and _affine_of_bounded(ctx, leaf, depth - 1):
+        return "bounded"
+    return None
+
+
+def _settled(ctx: Context, expr: cst.BaseExpression) -> cst.BaseExpression:
+    last = expr
+    for step in ctx.origins(expr, depth=2):
+        last = step
+        if not guards.is_variable(step):
+            return step
+    return last
+
+
+def _same(ctx: Context, a: cst.BaseExpression, b: cst.BaseExpression) -> bool:
+    """exp(x) over 1 + exp(x), also exp(-x) with -x: the same exponent source (signs aside)."""
+    for expr in (a, b):
+        while isinstance(expr, cst.UnaryOperation):
+            expr = expr.expression
+    return guards.bare(ctx, _unsigned(a)) == guards.bare(ctx, _unsigned(b))
+
+
+def _unsigned(expr: cst.BaseExpression) -> cst.BaseExpression:
+    while isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus):
+        expr = expr.expression
+    return expr
 
 
 def scaled_variable(ctx: Context, expr: cst.BaseExpression) -> cst.BaseExpression:
     """The variable under constant scalings and indexing: `0.5 * logvar`, `-log_std`, `x[:, 1] / 2` -> the name."""
     for _ in range(8):
-        expr = guards.peel(ctx, expr)
+        expr = ctx.peel(expr)
+        found = ctx.call(expr)
         if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, (cst.Minus, cst.Plus)):
             expr = expr.expression
         elif guards.is_binary(expr, cst.Multiply, cst.Divide):
@@ -115,15 +210,15 @@ def scaled_variable(ctx: Context, expr: cst.BaseExpression) -> cst.BaseExpressio
                 return expr
         elif isinstance(expr, cst.Subscript):
             expr = expr.value
-        elif (
-            guards.op(ctx, expr) in ("mul", "div")
-            and len(guards.call(ctx, expr).args) == 2
-            and ctx.const(guards.call(ctx, expr).args[1]) is not None
-        ):
-            expr = guards.call(ctx, expr).args[0]
+        elif found is not None and found.op in ("mul", "div") and len(found.args) == 2:
+            if ctx.const(found.args[1]) is None:
+                return expr
+            expr = found.args[0]
         else:
             return expr
     return expr
 
+
+__all__ = ["dotted"]
 
 RULES = [UnboundedExp]

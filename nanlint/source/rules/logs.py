@@ -1,4 +1,11 @@
-"""NAN104: log of a value that can be exactly 0."""
+"""NAN104: log of a value that can be exactly 0 (log1p of one that can be -1; xlogy of a y that can be 0).
+
+The argument's fact decides: ordinary input reaching 0 (a probability through a name, 1 - p, a
+masked product or sum, a count, a relu output, a uniform sample, a normalised distribution) is
+enough. Evidence from use counts too: `p * log(p)` (an entropy: 0 * -inf = NaN where p is 0) and
+`log(v)` beside `log(1 - v)` (v is a probability). Names (`probs`) count in differentiable code
+only. `math.log` raises on 0 instead of returning -inf, and is left alone.
+"""
 
 from __future__ import annotations
 
@@ -6,39 +13,57 @@ import libcst as cst
 
 from nanlint.source import guards
 from nanlint.source.rule import Context, OpCall, PendingFix
+from nanlint.source.traversal import iter_nodes
+from nanlint.source.values import BUILT, NAMED, Reason, variables_of
+from nanlint.source.values.arithmetic import add
+from nanlint.source.values.fact import constant
 
-# Why a log's argument can be exactly 0 (in the message; the reasons shared with NAN105 are in guards).
 PROBABILITY = "a probability that can be 0"
-ONE_MINUS_PROBABILITY = "1 - p, which is 0 when the probability p reaches 1"
-MASKED = "a product with a mask or one-hot, which is 0 where it is masked out"
-RELU = "a relu output, which is 0 for negative inputs"
-
 _ADVICE = {
-    PROBABILITY: "clamp it first (log(p.clamp(min=eps))) or compute log-probabilities directly "
+    "probability": "clamp it first (log(p.clamp(min=eps))) or compute log-probabilities directly "
     "(log_softmax, log_sigmoid)",
-    ONE_MINUS_PROBABILITY: "clamp it away from 0 or use a log-space form (log1p(-p), log_sigmoid(-x))",
-    guards.COUNT: "clamp the count to at least 1",
-    guards.NONZERO_COUNT: "clamp the count to at least 1",
+    "complement": "clamp it away from 0 or use a log-space form (log1p(-p), log_sigmoid(-x))",
+    "count": "clamp the count to at least 1",
+    "nonzero-count": "clamp the count to at least 1",
 }
+_DEFAULT_ADVICE = "add an eps or clamp it first (log(x + eps))"
+_ENTROPY_ADVICE = "use xlogy(p, p) (0 where p is 0) or clamp p first"
+_LOG_OPS = frozenset({"log", "log1p", "xlogy", "xlog1py"})
 
 
 class UnguardedLog(guards.SurroundedRule):
-    """NAN104: log(p) of a probability through a name, of 1 - p, of a masked product or sum, of a count."""
+    """NAN104: log(p) where p can be 0 (see the module docstring)."""
 
     code = "NAN104"
     triggers = ("log",)
 
-    def visit_Call(self, node: cst.Call) -> None:
-        found = guards.call(self.ctx, node)
-        if found is not None and found.op == "log" and found.args:
-            self._check(found)
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self.entropy: set[int] = set()  # log calls multiplied by their own argument: p * log(p)
+        self.complements: dict[int, set[str]] = {}  # per function: v of every log(1 - v)
 
-    def _check(self, found) -> None:
-        operand = found.args[0]
-        # names alone say "probability" only for traced tensors, not for a config value under math.log
-        names = tuple(self.option("probability-names")) if guards.differentiable(self.ctx, found) else ()
-        reason = zero_reason(self.ctx, operand, names)
+    def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
+        if isinstance(node.operator, cst.Multiply):
+            for factor, other in ((node.left, node.right), (node.right, node.left)):
+                found = self.ctx.call(_unnegated(factor))
+                if found is not None and found.op == "log" and found.args:
+                    if variables_of(self.ctx, other) & variables_of(self.ctx, found.args[0]):
+                        self.entropy.add(id(found.node))
+
+    def visit_Call(self, node: cst.Call) -> None:
+        found = self.ctx.call(node)
+        if found is None or found.op not in _LOG_OPS or not found.args or guards.python_scalar_op(found):
+            return
+        operand = found.args[1] if found.op in ("xlogy", "xlog1py") else found.args[0]
+        if found.op in ("xlogy", "xlog1py") and len(found.args) < 2:
+            return
+        if _left_to_nan102(self.ctx, operand):
+            return
+        reason = self._reason(found, operand)
         if reason is None or self.around.checked(operand):
+            return
+        if reason.kind == "entropy":
+            self.report(node, f"log of {reason.text} in p * log(p): 0 * -inf = NaN there; {_ENTROPY_ADVICE}")
             return
         eps = self.option("fix-eps")
         fix = PendingFix(
@@ -46,81 +71,82 @@ class UnguardedLog(guards.SurroundedRule):
             f"add {guards.number(eps)} inside the log",
             ((operand, guards.plus_eps(self.ctx, operand, eps, enclose=found.method)),),
         )
-        advice = _ADVICE.get(reason, "add an eps or clamp it first (log(x + eps))")
-        self.report(found.node, f"log of {reason}: -inf there, and NaN gradients; {advice}", fix)
+        if found.op in ("log1p", "xlog1py"):
+            fix = None  # the eps would go into 1 + x: not the operand's own spelling
+        advice = _ADVICE.get(reason.kind, _DEFAULT_ADVICE)
+        self.report(node, f"log of {reason.text}: -inf there, and NaN gradients; {advice}", fix)
 
-
-# --- why a log's argument can be 0 --------------------------------------------------------------------
-
-
-@guards.no_reentry(False)
-def is_probability(
-    ctx: Context, expr: cst.BaseExpression | None, inline: bool, names: tuple[str, ...] | list[str] = ()
-) -> bool:
-    """A softmax/sigmoid output (through a name; also inline when `inline`), or a name matching `names`."""
-    named = False
-    for index, step in enumerate(guards.definitions(ctx, expr)):
-        if guards.positive_guard(ctx, step) or ctx.const(step) is not None:
-            return False
-        if guards.is_variable(step):
-            named = named or guards.names_match(guards.identifier(step) or "", names)
-            continue
-        found = guards.op(ctx, step)
-        return found in ("softmax", "sigmoid") and (inline or index > 0)
-    return named  # a name like `probs` decides only when nothing says where its value comes from
-
-
-@guards.no_reentry(None)
-def zero_reason(
-    ctx: Context,
-    expr: cst.BaseExpression,
-    probability_names: tuple[str, ...] | list[str] = (),
-) -> str | None:
-    """Why the argument of a log can be exactly 0, or None when it is guarded or unknown.
-
-    A softmax/sigmoid written inline (`log(softmax(x))`, `log(1 - sigmoid(x))`) is left to NAN102;
-    names matching `probability_names` count as probabilities when their value's origin is unknown.
-    """
-    named = False
-    for index, step in enumerate(guards.definitions(ctx, expr)):
-        if guards.positive_guard(ctx, step) or ctx.const(step) is not None:
+    def _reason(self, found: OpCall, operand: cst.BaseExpression) -> Reason | None:
+        fact = self.ctx.values.of(operand)
+        if found.op in ("log1p", "xlog1py"):
+            fact = add(constant(1.0), fact)
+        reason = fact.can_be_zero()
+        if reason is not None and reason.level >= BUILT:
+            return _plain(reason)
+        if fact.nonzero:
             return None
-        if guards.is_variable(step):
-            named = named or guards.names_match(guards.identifier(step) or "", probability_names)
+        if reason is not None and reason.level >= NAMED and guards.differentiable(self.ctx, found):
+            if reason.kind in ("probability", "complement"):
+                return _plain(reason)
+        if id(found.node) in self.entropy:
+            return Reason(PROBABILITY, BUILT, "entropy")
+        if self._complemented(found, operand):
+            return Reason(f"{PROBABILITY} (its complement 1 - p is taken too)", BUILT, "probability")
+        return None
+
+    def _complemented(self, found: OpCall, operand: cst.BaseExpression) -> bool:
+        """log(v) beside log(1 - v) in the same function (also inside one log: log(where(c, v, 1 - v)))."""
+        function = self.ctx.values.index.function_at(found.node)
+        if function is None:
+            return False
+        key = id(function.node)
+        if key not in self.complements:
+            self.complements[key] = _complemented_variables(self.ctx, function.node)
+        values = self.complements[key]
+        return bool(values) and bool(_read_variables(self.ctx, operand) & values)
+
+
+def _plain(reason: Reason) -> Reason:
+    """Probabilities read as such in the message; the complement names the probability."""
+    if reason.kind == "probability":
+        return Reason(PROBABILITY, reason.level, "probability")
+    return reason
+
+
+def _unnegated(expr: cst.BaseExpression) -> cst.BaseExpression:
+    while isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus):
+        expr = expr.expression
+    return expr
+
+
+def _left_to_nan102(ctx: Context, operand: cst.BaseExpression) -> bool:
+    """log(softmax(x)), log(sigmoid(x))[i], log(1 - sigmoid(x)) written inline: NAN102's, with its log-space fix."""
+    if isinstance(operand, cst.Subscript):
+        operand = operand.value
+    if guards.is_binary(operand, cst.Subtract) and guards.const_is(ctx, operand.left, 1):
+        return ctx.op(operand.right) == "sigmoid"
+    return ctx.op(operand) in ("softmax", "sigmoid")
+
+
+def _read_variables(ctx: Context, operand: cst.BaseExpression) -> set[str]:
+    """Variables of the operand and of the value its name holds."""
+    found = variables_of(ctx, operand)
+    for step in ctx.origins(operand, depth=2):
+        found |= variables_of(ctx, step)
+    return found
+
+
+def _complemented_variables(ctx: Context, function: cst.CSTNode) -> set[str]:
+    """v of every `1 - v` that a log in this function takes (directly or through one name)."""
+    found: set[str] = set()
+    for node in iter_nodes(function):
+        if not isinstance(node, cst.Call) or ctx.op(node) not in ("log", "log1p") or not node.args:
             continue
-        found = guards.call(ctx, step)
-        if found is not None:
-            return _call_zero_reason(ctx, found, through_name=index > 0)
-        if guards.is_binary(step, cst.Subtract) and guards.const_is(ctx, step.left, 1):
-            probability = is_probability(ctx, step.right, inline=index > 0, names=probability_names)
-            return ONE_MINUS_PROBABILITY if probability else None
-        return _binary_zero_reason(ctx, step, probability_names)
-    # A name like `probs` decides only when nothing says where its value comes from (a parameter).
-    return PROBABILITY if named else None
-
-
-def _call_zero_reason(ctx: Context, found: OpCall, through_name: bool) -> str | None:
-    if found.op in ("softmax", "sigmoid"):
-        return PROBABILITY if through_name else None
-    if found.op == "relu":
-        return RELU
-    if found.op == "one_hot":
-        return MASKED
-    if found.op == "count":
-        return guards.count_reason(ctx, found)
-    if found.op == "mul" and any(guards.is_mask(ctx, a) for a in found.args):
-        return MASKED
-    return guards.reduced_selection(ctx, found)
-
-
-def _binary_zero_reason(ctx: Context, expr: cst.BaseExpression, names: tuple[str, ...] | list[str]) -> str | None:
-    if guards.is_binary(expr, cst.Multiply):
-        if guards.is_mask(ctx, expr.left) or guards.is_mask(ctx, expr.right):
-            return MASKED
-        return zero_reason(ctx, expr.left, names) or zero_reason(ctx, expr.right, names)
-    if guards.is_binary(expr, cst.Divide):
-        return zero_reason(ctx, expr.left, names)
-    return None
+        for step in ctx.values.origins(node.args[0].value, depth=2):
+            for inner in iter_nodes(step):
+                if guards.is_binary(inner, cst.Subtract) and guards.const_is(ctx, inner.left, 1):
+                    found |= variables_of(ctx, inner.right)
+    return found
 
 
 RULES = [UnguardedLog]

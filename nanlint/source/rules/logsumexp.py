@@ -5,25 +5,27 @@ from __future__ import annotations
 import libcst as cst
 
 from nanlint.source import guards, ops
-from nanlint.source.rule import Context, OpCall, PendingFix, Rule
-from nanlint.source.rules.softmax import (
+from nanlint.source.exponents import (
     additive_terms,
-    atom,
-    axis_arguments_only,
-    call_code,
     capped,
     exp_calls,
     exponent,
-    fix_function,
     is_constant,
-    is_natural_log,
-    namespace,
     normaliser,
     op_call,
     pure_exp,
+    settled,
+)
+from nanlint.source.rule import Context, OpCall, PendingFix, Rule
+from nanlint.source.spelling import (
+    atom,
+    axis_arguments_only,
+    call_code,
+    fix_function,
+    is_natural_log,
+    namespace,
     reduction_arguments,
     reduction_axis,
-    settled,
 )
 
 NAIVE_LOGSUMEXP = (

@@ -77,7 +77,7 @@ def nan105(source: str, **options):
         ("import torch\ny = x.div(x.std())\n", STD),
         ("import numpy as np\ny = np.true_divide(x, np.linalg.norm(x))\n", NORM),
         ("import tensorflow as tf\ny = tf.math.truediv(x, tf.norm(x))\n", NORM),
-        ("import torch\ny = torch.reciprocal(x.norm())\n", NORM),
+        ("import torch\ny = torch.reciprocal((x * mask).sum())\n", MASKED_SUM),
     ],
 )
 def test_zero_denominators(source, message):
@@ -115,10 +115,11 @@ def test_through_self_attributes():
     assert nan105(source) == [(8, 16, STD)]
 
 
-def test_plain_sums_only_when_asked():
-    source = "import torch\ny = w / w.sum(-1, keepdim=True)\nz = e / torch.exp(x - m).sum()\nt = a / sum(ratios)\n"
+def test_plain_sums_when_asked_or_when_a_tensor_is_divided_by_its_own_sum():
+    source = "import torch\ny = v / w.sum(-1, keepdim=True)\nz = e / torch.exp(x - m).sum()\nt = a / sum(ratios)\n"
     assert nan105(source) == []
     assert nan105(source, **{"plain-sums": True}) == [(2, 5, SUM)]
+    assert nan105("import torch\ny = w / w.sum(-1, keepdim=True)\n") == [(2, 5, SUM)]
 
 
 @pytest.mark.parametrize(
@@ -168,10 +169,10 @@ def test_safe_look_alikes(source):
     "source,expected",
     [
         ("import torch\ny = x / x.norm()\n", "import torch\ny = x / (x.norm() + 1e-8)\n"),
-        ("import torch\ny = x / (a.norm() * b.norm())\n", "import torch\ny = x / (a.norm() * b.norm() + 1e-8)\n"),
+        ("import torch\ny = a @ b / (a.norm() * b.norm())\n", "import torch\ny = a @ b / (a.norm() * b.norm() + 1e-8)\n"),
         ("import torch\ny = torch.div(x, x.std())\n", "import torch\ny = torch.div(x, x.std() + 1e-8)\n"),
         ("import torch\nx /= x.norm()\n", "import torch\nx /= x.norm() + 1e-8\n"),
-        ("import torch\ny = torch.reciprocal(x.std())\n", "import torch\ny = torch.reciprocal(x.std() + 1e-8)\n"),
+        ("import torch\ny = torch.reciprocal(mask.sum())\n", "import torch\ny = torch.reciprocal(mask.sum() + 1e-8)\n"),
     ],
 )
 def test_fix_adds_an_eps_to_the_denominator(source, expected):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from nanlint.source.rules.softmax import LOG_ONE_MINUS_SIGMOID, LOG_SIGMOID, LOG_SOFTMAX, NAIVE_SOFTMAX
+from nanlint.source.rules.logprob import LOG_ONE_MINUS_SIGMOID, LOG_SIGMOID, LOG_SOFTMAX
+from nanlint.source.rules.softmax import NAIVE_SOFTMAX
 from tests.helpers import codes, lint
 
 FAMILY = ("NAN101", "NAN102", "NAN103", "NAN113")

@@ -1,0 +1,539 @@
+"""The value analysis of one file: `ctx.values.of(expr)` is the Fact of an expression.
+
+Lazy and memoised: only the expressions rules ask about are analysed, each once (per call
+context). Names follow their binding at the use (the module index's dataflow), parameters take
+the join of the arguments the file's own call sites pass (TOP when nothing calls them here),
+calls to the file's own functions take the join of their return values with the parameters bound
+to the call's arguments, and unknown values fall back to what their names say.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import libcst as cst
+
+from nanlint import options
+from nanlint.source import ops
+from nanlint.source.names import dotted
+from nanlint.source.values import arithmetic, evidence
+from nanlint.source.values.fact import (
+    BUILT,
+    DEGENERATE,
+    INF,
+    TOP,
+    Fact,
+    Reason,
+    constant,
+    informative,
+    join,
+)
+from nanlint.source.values.index import Function, Index
+from nanlint.source.values.transfer import TRANSFERS
+
+MAX_CALL_DEPTH = 3
+# A helper named like a guard (`clamp_probs(p)`, `safe_div(a, b)`) is trusted: quiet rather than wrong.
+_GUARD_HELPERS = ("clamp", "clip", "safe", "stable")
+_CONSTANTS = {"pi": math.pi, "e": math.e}
+
+
+@dataclass(frozen=True, eq=False)
+class Env:
+    """Inside a summarised call of `function`: its parameters are the call's arguments, read in `parent`."""
+
+    function: Function
+    bindings: dict
+    parent: Env | None
+    depth: int
+
+
+class Values:
+    def __init__(self, ctx) -> None:
+        self.ctx = ctx
+        self._index: Index | None = None
+        self._memo: dict[tuple[int, int], tuple[cst.CSTNode, Env | None, Fact]] = {}
+        self._active: set[tuple[int, int]] = set()
+        self._parameters: dict[tuple[int, str], Fact] = {}
+        stems = ctx.options.get("NAN104", {}).get("probability-names") if ctx is not None else None
+        self.probability_names = tuple(options.default("NAN104", "probability-names") if stems is None else stems)
+
+    @property
+    def index(self) -> Index:
+        if self._index is None:
+            self._index = Index(self.ctx.module)
+        return self._index
+
+    # --- the one question ------------------------------------------------------------------
+
+    def of(self, expr: cst.BaseExpression | None, env: Env | None = None) -> Fact:
+        if expr is None:
+            return TOP
+        key = (id(expr), id(env))
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] is expr:
+            return hit[2]
+        if key in self._active or len(self._active) > 200:
+            return TOP
+        self._active.add(key)
+        try:
+            fact = self._compute(expr, env)
+        except RecursionError:
+            fact = TOP
+        finally:
+            self._active.discard(key)
+        self._memo[key] = (expr, env, fact)
+        return fact
+
+    def origins(self, expr: cst.BaseExpression | None, depth: int = 3):
+        """The expression, then what its name held where it is used, and so on (the whole file's dataflow)."""
+        seen: set[int] = set()
+        while expr is not None and depth >= 0 and id(expr) not in seen:
+            seen.add(id(expr))
+            yield expr
+            expr = self.index.value_of(expr) if isinstance(expr, (cst.Name, cst.Attribute)) else None
+            depth -= 1
+
+    def refined(
+        self, expr: cst.BaseExpression, condition: cst.BaseExpression, holds: bool, env: Env | None = None
+    ) -> Fact:
+        """The fact of expr where `condition` holds (or fails): `where(r > 0, r, 1)` -> r is > 0 there."""
+        fact = self.of(expr, env)
+        bound = _bound_by(condition, holds)
+        if bound is None or dotted(_peeled(expr)) != bound[0]:
+            return fact
+        _, operator, value = bound
+        if operator in (">", ">=") and value >= 0:
+            return replace(fact, lo=max(fact.lo, value), zero=None if operator == ">" or value > 0 else fact.zero,
+                           guarded=operator == ">" or value > 0)
+        if operator == "!=" and value == 0:
+            return replace(fact, zero=None, guarded=True)
+        if operator == "==":
+            return constant(value)
+        if operator in ("<", "<=") and value <= 0:
+            return replace(fact, hi=min(fact.hi, value), zero=None if operator == "<" or value < 0 else fact.zero,
+                           guarded=operator == "<" or value < 0)
+        return fact
+
+    # --- by kind of expression --------------------------------------------------------------
+
+    def _compute(self, expr: cst.BaseExpression, env: Env | None) -> Fact:
+        if isinstance(expr, (cst.Integer, cst.Float)):
+            try:
+                return constant(float(expr.evaluated_value), isinstance(expr, cst.Integer))
+            except (ValueError, OverflowError):
+                return TOP
+        if isinstance(expr, cst.Name):
+            return self._name(expr, env)
+        if isinstance(expr, cst.Attribute):
+            return self._attribute(expr, env)
+        if isinstance(expr, cst.Subscript):
+            return self._subscript(expr, env)
+        if isinstance(expr, cst.BinaryOperation):
+            return self._binary(expr, env)
+        if isinstance(expr, cst.UnaryOperation):
+            return self._unary(expr, env)
+        if isinstance(expr, cst.Call):
+            return self._call(expr, env)
+        if isinstance(expr, cst.IfExp):
+            return join(self.refined(expr.body, expr.test, True, env), self.refined(expr.orelse, expr.test, False, env))
+        if isinstance(expr, cst.Comparison):
+            return evidence.MASK if not _identity_test(expr) else TOP
+        if isinstance(expr, cst.BooleanOperation):
+            return join(self.of(expr.left, env), self.of(expr.right, env))
+        if isinstance(expr, (cst.ListComp, cst.GeneratorExp, cst.SetComp)):
+            return self._comprehension(expr, env)
+        if isinstance(expr, cst.NamedExpr):
+            return self.of(expr.value, env)
+        if isinstance(expr, (cst.Tuple, cst.List)) and expr.elements:
+            return join(*(self.of(e.value, env) for e in expr.elements if not isinstance(e, cst.StarredElement)))
+        return TOP
+
+    def _name(self, expr: cst.Name, env: Env | None) -> Fact:
+        if env is not None:
+            found = self.index.parameter(expr)
+            if found is not None and found[0] is env.function:
+                argument = env.bindings.get(found[1])
+                if argument is not None:
+                    return self.of(argument, env.parent)
+                default = env.function.defaults.get(found[1])
+                return self.of(default, None) if default is not None else self._named(expr.value, TOP)
+        qualified = self.ctx.qualify(expr)
+        special = self._qualified_constant(qualified)
+        if special is not None:
+            return special
+        bound = self.index.value_of(expr)
+        if bound is not None:  # what it was assigned decides, even when that is unknown (`probs = model(x)`)
+            return self.of(bound, env)
+        found = self.index.parameter(expr)
+        if found is not None and env is None:
+            return self._named(expr.value, self.parameter(*found))
+        return self._named(expr.value, TOP)
+
+    def _named(self, name: str, fact: Fact) -> Fact:
+        """The fact, or what the name says when nothing else is known."""
+        if informative(fact):
+            return fact
+        said = evidence.named(name, self.probability_names)
+        return said if said is not None else fact
+
+    def _qualified_constant(self, qualified: str | None) -> Fact | None:
+        if qualified is None:
+            return None
+        special = ops.constant_op(qualified)
+        if special == "inf":
+            return Fact(lo=INF, hi=INF, guarded=True, scalar=True, why="inf")
+        if special == "nan":
+            return Fact(scalar=True, why="NaN")
+        last = qualified.rsplit(".", 1)[-1]
+        if last in _CONSTANTS and qualified.split(".", 1)[0] in ("math", "numpy", "torch", "jax", "cupy"):
+            return constant(_CONSTANTS[last])
+        return None
+
+    def _attribute(self, expr: cst.Attribute, env: Env | None) -> Fact:
+        special = self._qualified_constant(self.ctx.qualify(expr))
+        if special is not None:
+            return special
+        attr = expr.attr.value
+        if attr in ("T", "mT", "data", "H") or (attr == "values" and isinstance(expr.value, cst.Call)):
+            return self.of(expr.value, env)
+        if attr in ("shape", "ndim", "size"):
+            return Fact(lo=0, integer=True, scalar=True, why="a size")
+        if attr in ("eps", "tiny", "smallest_normal", "resolution"):
+            return evidence.EPS
+        if attr in ("min", "max") and _is_limits(expr.value):
+            return Fact(lo=-3.4e38, hi=-1e4, scalar=True) if attr == "min" else Fact(lo=1e4, hi=3.4e38, scalar=True)
+        if isinstance(expr.value, cst.Name) and expr.value.value in ("self", "cls"):
+            bound = self.index.value_of(expr)
+            if bound is not None:
+                return self.of(bound, env)
+        return self._named(attr, TOP)
+
+    def _subscript(self, expr: cst.Subscript, env: Env | None) -> Fact:
+        base = self.of(expr.value, env)
+        if base.integer and base.scalar and base.why == "a size":
+            return base
+        if any(isinstance(e.slice, cst.Index) and self._is_mask_index(e.slice.value, env) for e in expr.slice):
+            return replace(base, empty=Reason("a selection that can be empty", BUILT, "selection"), bases=frozenset())
+        return replace(base, bases=frozenset()) if base.bases else base
+
+    def _is_mask_index(self, index: cst.BaseExpression, env: Env | None) -> bool:
+        if isinstance(index, cst.Comparison):
+            return not _identity_test(index)
+        fact = self.of(index, env)
+        return fact.kind == "mask" and not fact.integer
+
+    def _comprehension(self, expr, env: Env | None) -> Fact:
+        element = self.of(expr.elt, env)
+        loop, filtered = expr.for_in, False
+        while loop is not None:
+            filtered = filtered or bool(loop.ifs)
+            loop = loop.inner_for_in
+        if filtered:
+            return replace(element, empty=Reason("a filtered selection that can be empty", BUILT, "selection"))
+        return element
+
+    def _unary(self, expr: cst.UnaryOperation, env: Env | None) -> Fact:
+        inner = self.of(expr.expression, env)
+        if isinstance(expr.operator, cst.Minus):
+            return arithmetic.negate(inner)
+        if isinstance(expr.operator, cst.Plus):
+            return inner
+        return evidence.MASK if inner.kind == "mask" else TOP  # ~mask, not x
+
+    # --- arithmetic ---------------------------------------------------------------------------
+
+    def _binary(self, expr: cst.BinaryOperation, env: Env | None) -> Fact:
+        operator = expr.operator
+        if isinstance(operator, cst.Power):
+            exponent = self.of(expr.right, env)
+            k = exponent.lo if arithmetic.is_constant(exponent) else None
+            return arithmetic.power(self.of(expr.left, env), k)
+        left, right = self.of(expr.left, env), self.of(expr.right, env)
+        if isinstance(operator, cst.Add):
+            return self._cancellation(expr, arithmetic.add(left, right), env)
+        if isinstance(operator, cst.Subtract):
+            return self._difference(expr, left, right, env)
+        if isinstance(operator, cst.Multiply):
+            if _same_code(self.ctx, expr.left, expr.right):  # x * x
+                return arithmetic.power(left, 2)
+            return arithmetic.multiply(left, right)
+        if isinstance(operator, cst.Divide):
+            return self._quotient(expr, left, right)
+        if isinstance(operator, (cst.FloorDivide, cst.Modulo)):
+            both = left.integer and right.integer
+            return Fact(lo=0 if left.nonnegative and right.lo > 0 else -INF, integer=both, scalar=left.scalar)
+        if isinstance(operator, (cst.BitAnd, cst.BitOr)) and (left.kind == "mask" or right.kind == "mask"):
+            return evidence.MASK
+        if isinstance(operator, cst.MatrixMultiply):
+            from nanlint.source import squares
+            from nanlint.source.values.transfer import NORMALISED_DOT
+
+            if squares.normalised_dot(self.ctx, expr):
+                return NORMALISED_DOT
+            zero = left.zero if left.zero is not None and left.zero.level >= BUILT else right.zero
+            return Fact(zero=zero if zero is not None and zero.level >= BUILT else None, why="a matrix product")
+        return TOP
+
+    def _difference(self, expr: cst.BinaryOperation, left: Fact, right: Fact, env: Env | None) -> Fact:
+        if _same_code(self.ctx, expr.left, expr.right):
+            return constant(0.0)
+        fact = arithmetic.subtract(left, right)
+        if left.kind == "max" and right.kind == "min" and left.bases and left.bases == right.bases:
+            return replace(
+                fact,
+                lo=0,
+                zero=Reason("max - min of one tensor, which is 0 when it is constant", DEGENERATE, "range"),
+                why="max - min of one tensor",
+                kind="range",
+                bases=left.bases,
+            )
+        fact = self._cancellation(expr, fact, env)
+        if fact.zero is None and not arithmetic.is_constant(left) and not arithmetic.is_constant(right):
+            fact = replace(fact, zero=Reason("a difference, which is 0 where the two are equal", DEGENERATE, "difference"))
+        return fact
+
+    def _cancellation(self, expr: cst.BinaryOperation, fact: Fact, env: Env | None) -> Fact:
+        """E[x^2] - E[x]^2 and |a|^2 + |b|^2 - 2ab: >= 0 in exact arithmetic, negative after rounding."""
+        from nanlint.source import squares
+
+        kind = squares.expanded_square_kind(self.ctx, expr)
+        if kind is None:
+            return fact
+        return replace(
+            fact,
+            lo=0,
+            zero=Reason(f"{kind}, which is 0 for equal points or constant input", DEGENERATE, "square-sum"),
+            negative=Reason(f"{kind} computed by expansion, which rounding can make negative", BUILT, "cancellation"),
+            why=kind,
+            kind="square-sum",
+        )
+
+    def _quotient(self, expr: cst.BinaryOperation, left: Fact, right: Fact) -> Fact:
+        from nanlint.source import squares
+        from nanlint.source.values.transfer import NORMALISED_DOT
+
+        if squares.normalised_dot(self.ctx, expr):
+            return NORMALISED_DOT
+        fact = arithmetic.divide(left, right)
+        own = bool(right.bases) and bool(variables_of(self.ctx, expr.left) & right.bases)
+        if own and right.kind in ("sum", "plain-sum", "masked", "count", "mean"):  # p / p.sum(): a distribution
+            unit = left.nonnegative
+            return replace(
+                fact,
+                lo=0 if unit else fact.lo,
+                hi=1 if unit else fact.hi,
+                zero=left.zero or Reason("a normalised distribution, whose entries can be 0", BUILT, "probability"),
+                why="a normalised distribution",
+                kind="probability",
+                distribution=unit,
+            )
+        if own and right.kind == "norm":  # x / norm(x): a unit vector, whose entries rounding puts past ±1
+            return replace(
+                fact,
+                lo=-1,
+                hi=1,
+                rounding=Reason("a component of a normalised vector", BUILT, "cosine"),
+                why="a normalised vector",
+                kind="unit",
+            )
+        return fact
+
+    # --- calls ----------------------------------------------------------------------------------
+
+    def _call(self, expr: cst.Call, env: Env | None) -> Fact:
+        found = self.ctx.call(expr)
+        if found is not None:
+            function = TRANSFERS.get(found.op)
+            return function(self, found, env) if function is not None else TOP
+        callee = self.index.callee(expr, env.function if env is not None else None)
+        if callee is not None:
+            return self.summary(callee, expr, env)
+        name = _called_name(expr.func)
+        if name is not None and name.lower().startswith(_GUARD_HELPERS):
+            return Fact(guarded=True, why="a guarded value")
+        if name is not None and evidence.EPS_NAME.search(name.lower()):
+            return evidence.EPS  # K.epsilon(), backend.epsilon()
+        return TOP
+
+    def summary(self, function: Function, call: cst.Call, env: Env | None) -> Fact:
+        """The join of a function's return values, its parameters bound to this call's arguments."""
+        depth = env.depth + 1 if env is not None else 1
+        if depth > MAX_CALL_DEPTH or not function.returns or function.yields:
+            return TOP
+        inner = Env(function, function.bound_parameters(call), env, depth)
+        return join(*(self.of(value, inner) for value in function.returns))
+
+    def parameter(self, function: Function, name: str) -> Fact:
+        """A parameter of a function of this file: the join of what its call sites here pass (TOP if none)."""
+        key = (id(function.node), name)
+        if key in self._parameters:
+            return self._parameters[key]
+        self._parameters[key] = TOP  # a recursive call sees TOP
+        facts = []
+        for call in function.calls:
+            argument = function.bound_parameters(call).get(name)
+            if argument is None:
+                default = function.defaults.get(name)
+                facts.append(self.of(default) if default is not None else TOP)
+            else:
+                facts.append(self.of(argument))
+        fact = join(*facts) if facts else TOP
+        self._parameters[key] = fact
+        return fact
+
+
+# --- helpers shared with the rules ---------------------------------------------------------------------
+
+
+def clamp_bounds(found):
+    """(operand, lower, upper) of a clamp op in any spelling; a missing bound is None."""
+    if found.qualified in ops.CLAMP_BOUNDS_FIRST:
+        return found.arg(1), found.arg(0), found.arg(2)
+    func = found.node.func
+    name = func.attr.value if isinstance(func, cst.Attribute) else (found.qualified or "").rsplit(".", 1)[-1]
+    if name.startswith(("clamp_min", "clip_min")):
+        return found.arg(0), found.arg(1, "min"), None
+    if name.startswith("clamp_max"):
+        return found.arg(0), None, found.arg(1, "max")
+    lower = found.arg(1, "min", "a_min", "clip_value_min", "min_value", "x_min")
+    upper = found.arg(2, "max", "a_max", "clip_value_max", "max_value", "x_max")
+    return found.arg(0), _not_none(lower), _not_none(upper)
+
+
+def _not_none(expr):
+    return None if isinstance(expr, cst.Name) and expr.value == "None" else expr
+
+
+def select_parts(found):
+    """(condition, [taken, other]) of where(c, a, b) / select; (condition, [value]) of masked_fill(a, c, v)."""
+    if found.op == "where":
+        condition = found.arg(0, "condition", "cond", "pred")
+        branches = [
+            b for b in (found.arg(1, "x", "input", "on_true"), found.arg(2, "y", "other", "on_false")) if b is not None
+        ]
+        return (condition, branches) if condition is not None and len(branches) == 2 else None
+    if found.op == "masked_fill" and len(found.args) >= 2:
+        return found.args[1], [found.args[0]]
+    return None
+
+
+def variables_of(ctx, expr: cst.CSTNode) -> set[str]:
+    """Dotted names an expression reads (receivers of methods, not called functions or module aliases)."""
+    if isinstance(expr, (cst.Name, cst.Attribute)):
+        name = dotted(expr)
+        if name is not None:
+            return set() if name in ("self", "cls") or ctx.names.is_module_alias(expr) else {name}
+    if isinstance(expr, cst.Attribute):
+        return variables_of(ctx, expr.value)
+    found: set[str] = set()
+    if isinstance(expr, cst.Call):
+        if isinstance(expr.func, cst.Attribute):
+            found |= variables_of(ctx, expr.func.value)
+        for arg in expr.args:
+            found |= variables_of(ctx, arg.value)
+        return found
+    from nanlint.source.traversal import children
+
+    for child in children(expr):
+        found |= variables_of(ctx, child)
+    return found
+
+
+_OPERATORS = {
+    cst.GreaterThan: ">",
+    cst.GreaterThanEqual: ">=",
+    cst.LessThan: "<",
+    cst.LessThanEqual: "<=",
+    cst.Equal: "==",
+    cst.NotEqual: "!=",
+}
+_NEGATED = {">": "<=", ">=": "<", "<": ">=", "<=": ">", "==": "!=", "!=": "=="}
+_MIRRORED = {">": "<", ">=": "<=", "<": ">", "<=": ">=", "==": "==", "!=": "!="}
+
+
+def _bound_by(condition: cst.BaseExpression, holds: bool) -> tuple[str, str, float] | None:
+    """(variable, operator, constant) that the condition (or its failure) asserts: `r > 0`, `n != 0`, `x`."""
+    if isinstance(condition, cst.UnaryOperation) and isinstance(condition.operator, cst.Not):
+        return _bound_by(condition.expression, not holds)
+    if isinstance(condition, (cst.Name, cst.Attribute)):  # where(n, x / n, 0): truthiness
+        name = dotted(condition)
+        return (name, "!=" if holds else "==", 0.0) if name else None
+    if isinstance(condition, cst.Call) and isinstance(condition.func, cst.Attribute):
+        method = condition.func.attr.value
+        if method in ("gt", "ge", "lt", "le", "eq", "ne") and condition.args:
+            symbol = {"gt": ">", "ge": ">=", "lt": "<", "le": "<=", "eq": "==", "ne": "!="}[method]
+            value = _number(condition.args[0].value)
+            name = dotted(_peeled(condition.func.value))
+            if value is not None and name is not None:
+                return (name, symbol if holds else _NEGATED[symbol], value)
+        return None
+    if not isinstance(condition, cst.Comparison) or len(condition.comparisons) != 1:
+        return None
+    target = condition.comparisons[0]
+    symbol = _OPERATORS.get(type(target.operator))
+    if symbol is None:
+        return None
+    left, right = condition.left, target.comparator
+    value = _number(right)
+    name = dotted(_peeled(left)) if isinstance(_peeled(left), (cst.Name, cst.Attribute)) else None
+    if value is None or name is None:
+        value, name = _number(left), dotted(_peeled(right)) if isinstance(_peeled(right), (cst.Name, cst.Attribute)) else None
+        symbol = _MIRRORED[symbol]
+    if value is None or name is None:
+        return None
+    return (name, symbol if holds else _NEGATED[symbol], value)
+
+
+def _number(expr: cst.BaseExpression) -> float | None:
+    if isinstance(expr, (cst.Integer, cst.Float)):
+        return float(expr.evaluated_value)
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus):
+        inner = _number(expr.expression)
+        return -inner if inner is not None else None
+    name = expr.attr.value if isinstance(expr, cst.Attribute) else expr.value if isinstance(expr, cst.Name) else ""
+    if name and evidence.EPS_NAME.search(name.lower()):
+        return 1e-12  # a positive eps: `x > eps` bounds x away from 0
+    return None
+
+
+def _peeled(expr: cst.BaseExpression) -> cst.BaseExpression:
+    """x of x[...], x.float(), x.detach() (the variable a test is about)."""
+    for _ in range(4):
+        if isinstance(expr, cst.Subscript):
+            expr = expr.value
+        elif (
+            isinstance(expr, cst.Call)
+            and isinstance(expr.func, cst.Attribute)
+            and expr.func.attr.value in ("float", "detach", "double", "abs", "squeeze")
+        ):
+            expr = expr.func.value
+        else:
+            break
+    return expr
+
+
+def _identity_test(expr: cst.Comparison) -> bool:
+    """`x is None`, `k in d`: not a numeric mask."""
+    return any(isinstance(c.operator, (cst.Is, cst.IsNot, cst.In, cst.NotIn)) for c in expr.comparisons)
+
+
+def _same_code(ctx, a: cst.BaseExpression, b: cst.BaseExpression) -> bool:
+    if type(a) is not type(b) or not isinstance(a, (cst.Name, cst.Attribute)):
+        return False
+    return dotted(a) == dotted(b) and dotted(a) is not None
+
+
+def _is_limits(expr: cst.BaseExpression) -> bool:
+    """finfo(...) or x.dtype: the owner of .min / .max limits."""
+    if isinstance(expr, cst.Attribute) and expr.attr.value == "dtype":
+        return True
+    return isinstance(expr, cst.Call) and _called_name(expr.func) in ("finfo", "iinfo")
+
+
+def _called_name(func: cst.BaseExpression) -> str | None:
+    if isinstance(func, cst.Name):
+        return func.value
+    if isinstance(func, cst.Attribute):
+        return func.attr.value
+    return None

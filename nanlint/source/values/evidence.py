@@ -1,0 +1,78 @@
+"""Evidence from names: what a variable's name says about a value whose origin nothing shows.
+
+Weaker than construction (level NAMED) except where the name is the usual spelling of the
+thing itself (`mask`, `eps`). It is consulted only for unknown values: parameters, attributes of
+other objects (`stats.std`), results of calls nanlint cannot see.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from nanlint.source.values.fact import BUILT, INF, NAMED, Fact, Reason
+
+EPS_NAME = re.compile(r"(?:^|_)(?:eps|epsilon|tiny|smooth|smoothing|jitter)\d*(?:_|$)")
+MASK_NAME = re.compile(r"(?:^|_)masks?\d*$|one_?hot")
+_STD = re.compile(r"(?:^|_)(?:std|stddev|stdev|sigma|sigmas)\d*$")
+_VARIANCE = re.compile(r"(?:^|_)(?:var|vars|variance|variances)\d*$")
+_NORM = re.compile(r"(?:^|_)(?:norm|norms|l2|magnitude|length)\d*$")
+_DISTANCE = re.compile(r"(?:^|_)(?:dist|dists|distance|distances)\d*$")
+_COSINE = re.compile(r"(?:^|_)cos(?:ine)?(?:_|\d|$)|^cos(?:ine)?(?:theta|sim|_?angle)")
+_MEAN = re.compile(r"(?:^|_)(?:mean|mu|avg|average|loc|center|centre)\d*$")
+
+EPS = Fact(lo=1e-12, hi=INF, guarded=True, why="an eps", kind="eps")  # lo: positive, however small
+MASK = Fact(
+    lo=0,
+    hi=1,
+    zero=Reason("a mask, which is 0 where it is masked out", BUILT, "mask"),
+    one=Reason("a mask", BUILT, "mask"),
+    why="a mask",
+    kind="mask",
+)
+
+
+def named(name: str, probability_stems: tuple[str, ...]) -> Fact | None:
+    """What a name says about its value, or None when it says nothing."""
+    lowered = name.lower().strip("_")
+    if lowered.startswith("log"):  # log_std, log_var: log-scale values, any sign
+        return None
+    if EPS_NAME.search(lowered):
+        return EPS
+    if MASK_NAME.search(lowered):
+        return MASK
+    if _stems(probability_stems).search(lowered):
+        return Fact(
+            lo=0,
+            hi=1,
+            zero=Reason("a probability that can be 0", NAMED, "probability"),
+            one=Reason("a probability that can be 1", NAMED, "probability"),
+            why="a probability",
+            kind="probability",
+        )
+    for pattern, why, kind, zero in _NONNEGATIVE:
+        if pattern.search(lowered):
+            return Fact(lo=0, zero=Reason(zero, NAMED, kind), why=why, kind=kind)
+    if _COSINE.search(lowered):
+        return Fact(lo=-1, hi=1, rounding=Reason("a cosine", NAMED, "cosine"), why="a cosine", kind="cosine")
+    return None
+
+
+_NONNEGATIVE = (
+    (_STD, "a standard deviation", "std", "a standard deviation, which is 0 for constant input"),
+    (_VARIANCE, "a variance", "variance", "a variance, which is 0 for constant input"),
+    (_NORM, "a norm", "norm", "a norm, which is 0 for a zero vector"),
+    (_DISTANCE, "a distance", "distance", "a distance, which is 0 between equal points"),
+)
+
+
+def is_mean_name(name: str) -> bool:
+    return _MEAN.search(name.lower().strip("_")) is not None
+
+
+@functools.lru_cache(maxsize=16)
+def _stems(stems: tuple[str, ...]) -> re.Pattern[str]:
+    if not stems:
+        return re.compile(r"(?!)")
+    alternatives = "|".join(re.escape(stem.lower()) for stem in stems)
+    return re.compile(rf"(?:^|_)(?:{alternatives})(?:_|\d|$)")

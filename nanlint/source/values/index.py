@@ -1,0 +1,415 @@
+"""The module index: what the whole file says, for questions the traversal cannot answer in order.
+
+Built once per file on the first question that needs it (one read-only walk, a few percent of a
+parse): every name's binding at its use (a Dataflow of its own, so functions defined later are
+seen too), the functions and methods by name, their parameters, return values and call sites, and
+the values each function compares with a constant (`if n == 0`, `where(r > eps, ...)`,
+`tf.cond(normalizer == 0, ...)`), which tell a rule that its author handles that value's 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from nanlint.source.dataflow import Dataflow, binding_key
+from nanlint.source.names import dotted
+from nanlint.source.traversal import Dispatcher, children
+
+_COMPARISONS = (cst.LessThan, cst.GreaterThan, cst.LessThanEqual, cst.GreaterThanEqual, cst.Equal, cst.NotEqual)
+# Calls that test a value numerically: `allclose(x, 0)`, `isclose(n, 0)`, `x.any()`, `torch.all(x == 0)`.
+_NUMERIC_TESTS = frozenset({"allclose", "isclose", "any", "all", "count_nonzero", "nonzero", "isfinite", "isnan"})
+
+
+# In-place methods that leave their receiver holding the result: `x.clamp_(min=eps)`, `x.masked_fill_(m, v)`.
+_IN_PLACE = frozenset(
+    {"clamp_", "clip_", "clamp_min_", "clamp_max_", "masked_fill_", "relu_", "abs_", "nan_to_num_", "add_", "mul_"}
+)
+_BRANCH_ENDS = (cst.Return, cst.Raise, cst.Continue, cst.Break)
+
+
+class JoiningDataflow(Dataflow):
+    """The Dataflow, plus: after an if/else a name holds either branch's value (a synthetic IfExp that the
+    value analysis joins), a branch that returns or raises does not reach the code after it, and in-place
+    updates rebind their target (`x.clamp_(min=eps)`, `x[x < eps] = eps`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._branches: list[tuple[cst.If, dict, list]] = []  # (if, names before it, names after each branch)
+
+    def _names(self) -> dict:
+        return self.scopes[-1].names
+
+    def visit_If(self, node: cst.If) -> None:
+        self._branches.append((node, dict(self._names()), []))
+
+    def leave_Else(self, node: cst.Else) -> None:
+        if self._branches and self._branches[-1][0].orelse is node:
+            self._end_branch(node.body)
+
+    def leave_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        if self._branches and self._branches[-1][0].body is node:
+            self._end_branch(node)
+
+    def leave_SimpleStatementSuite(self, node) -> None:
+        if self._branches and self._branches[-1][0].body is node:
+            self._end_branch(node)
+
+    def _end_branch(self, body) -> None:
+        _, before, ends = self._branches[-1]
+        returns = bool(body.body) and _ends_flow(body.body[-1])
+        ends.append(None if returns else dict(self._names()))
+        self._names().clear()
+        self._names().update(before)
+
+    def leave_If(self, node: cst.If) -> None:
+        if not self._branches or self._branches[-1][0] is not node:
+            return
+        _, before, ends = self._branches.pop()
+        if node.orelse is None or isinstance(node.orelse, cst.If):
+            ends.append(dict(self._names()))  # the fall-through, or the result of the elif chain
+        reached = [e for e in ends if e is not None]
+        names = self._names()
+        if not reached:
+            return
+        merged = dict(reached[0])
+        for other in reached[1:]:
+            for key in set(merged) | set(other):
+                a, b = merged.get(key, before.get(key)), other.get(key, before.get(key))
+                if a is not b:
+                    merged[key] = _either(node.test, a, b)
+        names.clear()
+        names.update(merged)
+
+    def visit_Expr(self, node: cst.Expr) -> None:
+        call = node.value
+        if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value in _IN_PLACE:
+            key = binding_key(call.func.value)
+            if key is not None:
+                self._store(key, call)
+
+    def leave_Assign(self, node: cst.Assign) -> None:
+        super().leave_Assign(node)
+        for target in node.targets:
+            subscript = target.target
+            if isinstance(subscript, cst.Subscript):  # x[x < eps] = eps: x is now either
+                key = binding_key(subscript.value)
+                if key is not None:
+                    old = self.lookup(key) or subscript.value
+                    self._store(key, _either(_index_of(subscript), node.value, old))
+
+
+def _either(test: cst.BaseExpression, a, b):
+    if a is None or b is None:
+        return None
+    return cst.IfExp(test=test, body=a, orelse=b)
+
+
+def _index_of(subscript: cst.Subscript) -> cst.BaseExpression:
+    element = subscript.slice[0].slice if subscript.slice else None
+    return element.value if isinstance(element, cst.Index) else cst.Name("True")
+
+
+def _ends_flow(statement: cst.CSTNode) -> bool:
+    if isinstance(statement, cst.SimpleStatementLine):
+        return any(isinstance(s, _BRANCH_ENDS) for s in statement.body)
+    return isinstance(statement, _BRANCH_ENDS)
+
+
+@dataclass
+class Function:
+    """A function or method of the file, with what a summary needs."""
+
+    node: cst.FunctionDef | cst.Lambda
+    name: str
+    owner: str | None  # the class of a method
+    parameters: list[str]
+    defaults: dict[str, cst.BaseExpression]
+    returns: list[cst.BaseExpression] = field(default_factory=list)
+    calls: list[cst.Call] = field(default_factory=list)  # call sites in this file
+    compared: set[str] = field(default_factory=set)  # variables compared with a constant somewhere in it
+    compared_nodes: list = field(default_factory=list)  # their Name/Attribute nodes
+    yields: bool = False
+    aliases: set[str] | None = None
+
+    @property
+    def method(self) -> bool:
+        return self.owner is not None and bool(self.parameters) and self.parameters[0] in ("self", "cls")
+
+    def bound_parameters(self, call: cst.Call) -> dict[str, cst.BaseExpression]:
+        """The call's arguments by parameter name (self excluded for methods); `*args` and `**kw` end the match."""
+        names = self.parameters[1:] if self.method else self.parameters
+        bound: dict[str, cst.BaseExpression] = {}
+        position = 0
+        for arg in call.args:
+            if arg.star:
+                break
+            if arg.keyword is not None:
+                if arg.keyword.value in names:
+                    bound[arg.keyword.value] = arg.value
+            elif position < len(names):
+                bound[names[position]] = arg.value
+                position += 1
+        return bound
+
+
+class Index:
+    """Read with `Index.of(module)`; answers by node identity."""
+
+    def __init__(self, module: cst.Module) -> None:
+        self.dataflow = JoiningDataflow()
+        self.assigned_to: dict[int, str] = {}  # id of an assigned value -> the dotted name it is assigned to
+        self.functions: dict[str, Function] = {}  # module-level and nested functions by name (the last wins)
+        self.methods: dict[tuple[str, str], Function] = {}  # (class, method) -> Function
+        self.by_node: dict[int, Function] = {}
+        self.parameter_of: dict[int, tuple[Function, str]] = {}  # Name node -> (its function, parameter)
+        self.enclosing: dict[int, Function] = {}  # Call/Comparison node -> the function it is in
+        self._collector = _Collector(self)
+        dispatcher = Dispatcher()
+        dispatcher.register(self._collector)
+        dispatcher.register(self.dataflow)
+        dispatcher.walk(module)
+        self._link_calls()
+
+    # --- questions ------------------------------------------------------------------------
+
+    def value_of(self, expr: cst.BaseExpression) -> cst.BaseExpression | None:
+        """What a name or self.attr held where it is used (None: unknown, or a parameter)."""
+        if id(expr) in self.parameter_of:
+            return None
+        return self.dataflow.value_of(expr)
+
+    def parameter(self, expr: cst.BaseExpression) -> tuple[Function, str] | None:
+        """(function, parameter name) when expr is a use of a parameter not rebound before it."""
+        found = self.parameter_of.get(id(expr))
+        return found if found is not None and isinstance(expr, cst.Name) else None
+
+    def function_at(self, node: cst.CSTNode) -> Function | None:
+        return self.enclosing.get(id(node))
+
+    def compared_aliases(self, function: Function) -> set[str]:
+        """Compared variables and what they copy: `e = norms.clone()` ... `e < eps` compares norms too."""
+        if function.aliases is None:
+            found = set(function.compared)
+            for node in function.compared_nodes:
+                value = self.dataflow.value_of(node)
+                for _ in range(4):
+                    if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and not value.args:
+                        value = value.func.value  # x.clone(), x.detach(), x.float()
+                    else:
+                        break
+                if isinstance(value, (cst.Name, cst.Attribute)):
+                    name = dotted(value)
+                    if name is not None:
+                        found.add(name)
+            function.aliases = found
+        return function.aliases
+
+    def callee(self, call: cst.Call, within: Function | None = None) -> Function | None:
+        """The file's own function a call runs: `f(x)`, `self.f(x)`, `self.g(x)` after `self.g = f`."""
+        func = call.func
+        for _ in range(3):
+            if isinstance(func, cst.Name):
+                bound = self.dataflow.value_of(func)
+                if bound is None:
+                    return self.functions.get(func.value)
+                func = bound
+            elif isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value in (
+                "self",
+                "cls",
+            ):
+                bound = self.dataflow.value_of(func)
+                if bound is not None:
+                    func = bound
+                    continue
+                owner = within.owner if within is not None else self._owner_of(call)
+                return self.methods.get((owner, func.attr.value)) if owner else None
+            elif isinstance(func, cst.Lambda):
+                return self.by_node.get(id(func))
+            else:
+                return None
+        return None
+
+    def _owner_of(self, call: cst.Call) -> str | None:
+        function = self.enclosing.get(id(call))
+        return function.owner if function is not None else None
+
+    def _link_calls(self) -> None:
+        for call, within in self._collector.calls:
+            target = self.callee(call, within)
+            if target is not None:
+                target.calls.append(call)
+
+
+class _Collector:
+    """Functions, parameters, returns, calls and compared variables, in one walk with the Dataflow."""
+
+    def __init__(self, index: Index) -> None:
+        self.index = index
+        self.stack: list[Function] = []
+        self.classes: list[str] = []
+        self.calls: list[tuple[cst.Call, Function | None]] = []
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.classes.append(node.name.value)
+
+    def leave_ClassDef(self, node: cst.ClassDef) -> None:
+        self.classes.pop()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        owner = self.classes[-1] if self.classes and not self._nested() else None
+        function = _function(node, node.name.value, owner, node.params)
+        if owner is not None:
+            self.index.methods[(owner, function.name)] = function
+        else:
+            self.index.functions[function.name] = function
+        self._enter(function)
+
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.stack.pop()
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        function = _function(node, "<lambda>", None, node.params)
+        function.returns.append(node.body)
+        self._enter(function)
+
+    def leave_Lambda(self, node: cst.Lambda) -> None:
+        self.stack.pop()
+
+    def _enter(self, function: Function) -> None:
+        self.index.by_node[id(function.node)] = function
+        self.stack.append(function)
+
+    def _nested(self) -> bool:
+        """Inside a function (a def in a method is not a method of the class)."""
+        return bool(self.stack)
+
+    def visit_Return(self, node: cst.Return) -> None:
+        if self.stack and node.value is not None:
+            self.stack[-1].returns.append(node.value)
+
+    def visit_Yield(self, node: cst.Yield) -> None:
+        if self.stack:
+            self.stack[-1].yields = True
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if not self.stack:
+            return
+        function = self.stack[-1]
+        if node.value in function.parameters and node.value not in self._assigned(function):
+            self.index.parameter_of[id(node)] = (function, node.value)
+
+    def _assigned(self, function: Function) -> dict:
+        """Names assigned so far in the function's own scope (the Dataflow's innermost function scope)."""
+        scopes = self.index.dataflow.scopes
+        for scope in reversed(scopes):
+            if scope.kind == "function":
+                return scope.names
+        return {}
+
+    def visit_Call(self, node: cst.Call) -> None:
+        within = self.stack[-1] if self.stack else None
+        self.calls.append((node, within))
+        if within is not None:
+            self.index.enclosing[id(node)] = within
+            if _numeric_test_call(node):
+                self._compared(within, node)
+
+    def visit_Comparison(self, node: cst.Comparison) -> None:
+        if self.stack and _numeric_comparison(node):
+            self._compared(self.stack[-1], node)
+
+    def _compared(self, function: Function, node: cst.CSTNode) -> None:
+        names, nodes = _tested_variables(node)
+        function.compared |= names
+        function.compared_nodes.extend(nodes)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if len(node.targets) == 1 and isinstance(node.targets[0].target, (cst.Name, cst.Attribute)):
+            name = dotted(node.targets[0].target)
+            if name is not None:
+                self.index.assigned_to[id(node.value)] = name
+
+    def visit_If(self, node: cst.If) -> None:
+        self._truth_test(node.test)
+
+    def visit_While(self, node: cst.While) -> None:
+        self._truth_test(node.test)
+
+    def visit_Assert(self, node: cst.Assert) -> None:
+        self._truth_test(node.test)
+
+    def _truth_test(self, test: cst.BaseExpression) -> None:
+        """`if n:` / `if not count:` test a number's truth, which is its being 0."""
+        if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+            test = test.expression
+        name = dotted(test) if isinstance(test, (cst.Name, cst.Attribute)) else None
+        if self.stack and name is not None:
+            self.stack[-1].compared.add(name)
+            self.stack[-1].compared_nodes.append(test)
+
+
+def _function(node, name: str, owner: str | None, params: cst.Parameters) -> Function:
+    listed = [*params.posonly_params, *params.params, *params.kwonly_params]
+    names = [p.name.value for p in listed]
+    defaults = {p.name.value: p.default for p in listed if p.default is not None}
+    return Function(node, name, owner, names, defaults)
+
+
+def _numeric_comparison(node: cst.Comparison) -> bool:
+    """A comparison of a value with a number: `n == 0`, `norm > eps`, `x.abs() < 1e-6` (not `x is None`)."""
+    if not all(isinstance(c.operator, _COMPARISONS) for c in node.comparisons):
+        return False
+    sides = [node.left, *(c.comparator for c in node.comparisons)]
+    return any(_numberish(side) for side in sides)
+
+
+def _numberish(expr: cst.BaseExpression) -> bool:
+    if isinstance(expr, (cst.Integer, cst.Float)):
+        return True
+    if isinstance(expr, cst.UnaryOperation):
+        return _numberish(expr.expression)
+    name = (expr.attr.value if isinstance(expr, cst.Attribute) else expr.value if isinstance(expr, cst.Name) else "")
+    lowered = name.lower()
+    return lowered.startswith(("eps", "tiny", "tol")) or lowered.endswith(("eps", "epsilon", "tol")) or name.isupper()
+
+
+def _numeric_test_call(node: cst.Call) -> bool:
+    func = node.func
+    name = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else ""
+    return name in _NUMERIC_TESTS
+
+
+# Tests of a value's type or shape, not of its numbers: `len(x.shape) == 1`, `x.ndim > 2`, `isinstance(x, T)`.
+_SHAPE_ATTRIBUTES = frozenset({"shape", "ndim", "dtype", "device", "size", "requires_grad", "is_cuda", "numel"})
+_SHAPE_CALLS = frozenset({"len", "isinstance", "hasattr", "callable", "type", "is_tensor", "numel", "dim", "size"})
+
+
+def _tested_variables(node: cst.CSTNode) -> tuple[set[str], list]:
+    """Dotted names whose values a test reads (receivers of calls included, called functions, shapes not)."""
+    found: set[str] = set()
+    nodes: list = []
+    stack = [node]
+    while stack:
+        inner = stack.pop()
+        if isinstance(inner, cst.Attribute) and inner.attr.value in _SHAPE_ATTRIBUTES:
+            continue
+        if isinstance(inner, cst.Call):
+            func = inner.func
+            called = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else ""
+            if called in _SHAPE_CALLS:
+                continue
+            stack.extend(a.value for a in inner.args)
+            if isinstance(func, cst.Attribute):
+                stack.append(func.value)
+            continue
+        if isinstance(inner, (cst.Name, cst.Attribute)):
+            name = dotted(inner)
+            if name is not None:
+                if name not in ("self", "cls"):
+                    found.add(name)
+                    nodes.append(inner)
+                continue
+        stack.extend(children(inner))
+    return found, nodes
