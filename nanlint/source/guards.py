@@ -22,6 +22,7 @@ from nanlint.source.names import dotted
 from nanlint.source.rule import Context, OpCall, Rule
 from nanlint.source.values import select_parts, variables_of
 from nanlint.source.values.evidence import EPS_NAME
+from nanlint.source.values.index import tested
 
 COMPARISONS = (cst.LessThan, cst.GreaterThan, cst.LessThanEqual, cst.GreaterThanEqual, cst.Equal, cst.NotEqual)
 
@@ -45,6 +46,10 @@ def python_scalar_op(found: OpCall | None) -> bool:
 
 
 # --- syntax ---------------------------------------------------------------------------------------------
+
+
+def guards_name(func: cst.BaseExpression) -> str | None:
+    return identifier(func)
 
 
 def identifier(expr: cst.BaseExpression | None) -> str | None:
@@ -161,7 +166,7 @@ class Surroundings:
         self.ctx = ctx
         self.selects: list[OpCall] = []
         self.functions: list[cst.FunctionDef] = []
-        self.tested: list[cst.BaseExpression] = []  # module-level tests, in order
+        self.tested: list[dict[str, set[str]]] = [{"zero": set(), "one": set()}]  # per function, tests so far
         self.gradient_free: list[cst.CSTNode] = []  # the with/def/class nodes that open gradient-free code
         self.exits: set[int] = set()  # ids of nodes whose value leaves the graph
 
@@ -184,11 +189,13 @@ class Surroundings:
 
     def enter_function(self, node: cst.FunctionDef) -> None:
         self.functions.append(node)
+        self.tested.append({"zero": set(), "one": set()})
         if any(self._no_grad(d.decorator) for d in node.decorators):
             self.gradient_free.append(node)
 
     def leave_function(self, node: cst.FunctionDef) -> None:
         self.functions.pop()
+        self.tested.pop()
         self.close(node)
 
     def enter_class(self, node: cst.ClassDef) -> None:
@@ -208,15 +215,24 @@ class Surroundings:
         return ops.function_op(self.ctx.qualify(target)) == "no_grad"
 
     def test(self, condition: cst.BaseExpression) -> None:
-        if not self.functions:
-            self.tested.append(condition)
+        """A numeric test seen so far in this function: `n == 0`, `norm > eps`, `allclose(x, 0)`, `if n:`."""
+        parts = [condition]
+        while parts:
+            part = parts.pop()
+            if isinstance(part, cst.BooleanOperation):
+                parts.extend((part.left, part.right))
+                continue
+            point, names = tested(part)
+            if point is not None:
+                self.tested[-1][point] |= names
 
     # --- questions ---
 
-    def checked(self, operand: cst.BaseExpression) -> bool:
-        """Is the operand's bad value selected away, repaired, or compared with a number in its function?"""
+    def checked(self, operand: cst.BaseExpression, point: str = "zero") -> bool:
+        """Is the operand's bad value (0, or ±1 for `point="one"`) selected away, repaired, or compared with in its
+        function?"""
         names = variables_of(self.ctx, operand)
-        if names & self.compared():
+        if names & self.tested[-1].get(point, set()):
             return True
         for found in self.selects:
             if found.op == "nan_to_num":
@@ -225,16 +241,6 @@ class Surroundings:
             if parts is not None and names & variables_of(self.ctx, parts[0]):
                 return True
         return False
-
-    def compared(self) -> set[str]:
-        """Variables compared with a number in the enclosing function (module level: tests so far)."""
-        if self.functions:
-            function = self.ctx.values.index.by_node.get(id(self.functions[-1]))
-            return function.compared if function is not None else set()
-        found: set[str] = set()
-        for test in self.tested:
-            found |= variables_of(self.ctx, test)
-        return found
 
     def in_select(self) -> OpCall | None:
         """The innermost enclosing where()/masked_fill(), if any."""
@@ -248,9 +254,6 @@ class Surroundings:
         return not self.gradient_free and id(node) not in self.exits
 
     # --- as a tracker: the traversal feeds it once per file for every rule that uses it ---
-
-    def visit_Call(self, node: cst.Call) -> None:
-        self.enter_call(node, self.ctx.call(node))
 
     def leave_Call(self, node: cst.Call) -> None:
         self.leave_call(node)
@@ -284,6 +287,16 @@ class Surroundings:
 
     def visit_IfExp(self, node: cst.IfExp) -> None:
         self.test(node.test)
+
+    def visit_Comparison(self, node: cst.Comparison) -> None:
+        self.test(node)  # `ok = n > 0`, `tf.cond(n == 0, ...)`, `where(r > eps, ...)`: tested from here on
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.enter_call(node, self.ctx.call(node))
+        if (isinstance(node.func, cst.Attribute) and node.func.attr.value in ("any", "all")) or (
+            guards_name(node.func) in ("allclose", "isclose", "count_nonzero")
+        ):
+            self.test(node)
 
 
 # --- fixes ------------------------------------------------------------------------------------------------------

@@ -118,7 +118,7 @@ class UnclampedAcos(guards.SurroundedRule):
             )
 
     def _report(self, node: cst.CSTNode, operand: cst.BaseExpression, message: str) -> None:
-        if not self.around.checked(operand):
+        if not self.around.checked(operand, "one"):
             self.report(node, message)
 
 

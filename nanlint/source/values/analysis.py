@@ -163,8 +163,8 @@ class Values:
         if special is not None:
             return special
         bound = self.index.value_of(expr)
-        if bound is not None:  # what it was assigned decides, even when that is unknown (`probs = model(x)`)
-            return self.of(bound, env)
+        if bound is not None:  # what it was assigned decides, even when unknown (`probs = model(x)`), but a mask
+            return self._strongly_named(expr.value, self.of(bound, env))  # or an eps is one by its name
         found = self.index.parameter(expr)
         if found is not None and env is None:
             return self._named(expr.value, self.parameter(*found))
@@ -176,6 +176,12 @@ class Values:
             return fact
         said = evidence.named(name, self.probability_names)
         return said if said is not None else fact
+
+    def _strongly_named(self, name: str, fact: Fact) -> Fact:
+        if informative(fact):
+            return fact
+        said = evidence.named(name, ())
+        return said if said is not None and said.kind in ("mask", "eps") else fact
 
     def _qualified_constant(self, qualified: str | None) -> Fact | None:
         if qualified is None:
@@ -206,7 +212,7 @@ class Values:
         if isinstance(expr.value, cst.Name) and expr.value.value in ("self", "cls"):
             bound = self.index.value_of(expr)
             if bound is not None:
-                return self.of(bound, env)
+                return self._strongly_named(attr, self.of(bound, env))
         return self._named(attr, TOP)
 
     def _subscript(self, expr: cst.Subscript, env: Env | None) -> Fact:
@@ -214,8 +220,8 @@ class Values:
         if base.integer and base.scalar and base.why == "a size":
             return base
         if any(isinstance(e.slice, cst.Index) and self._is_mask_index(e.slice.value, env) for e in expr.slice):
-            return replace(base, empty=Reason("a selection that can be empty", BUILT, "selection"), bases=frozenset())
-        return replace(base, bases=frozenset()) if base.bases else base
+            return replace(base, empty=Reason("a selection that can be empty", BUILT, "selection"))
+        return base
 
     def _is_mask_index(self, index: cst.BaseExpression, env: Env | None) -> bool:
         if isinstance(index, cst.Comparison):
@@ -427,6 +433,12 @@ def variables_of(ctx, expr: cst.CSTNode) -> set[str]:
     if isinstance(expr, cst.Attribute):
         return variables_of(ctx, expr.value)
     found: set[str] = set()
+    if isinstance(expr, (cst.ListComp, cst.GeneratorExp, cst.SetComp, cst.DictComp)):
+        loop = expr.for_in  # what it iterates over; its own loop variables are not the caller's
+        while loop is not None:
+            found |= variables_of(ctx, loop.iter)
+            loop = loop.inner_for_in
+        return found
     if isinstance(expr, cst.Call):
         if isinstance(expr.func, cst.Attribute):
             found |= variables_of(ctx, expr.func.value)

@@ -19,6 +19,7 @@ _VARIANCE = re.compile(r"(?:^|_)(?:var|vars|variance|variances)\d*$")
 _NORM = re.compile(r"(?:^|_)(?:norm|norms|l2|magnitude|length)\d*$")
 _DISTANCE = re.compile(r"(?:^|_)(?:dist|dists|distance|distances)\d*$")
 _COSINE = re.compile(r"(?:^|_)cos(?:ine)?(?:_|\d|$)|^cos(?:ine)?(?:theta|sim|_?angle)")
+_LOG_SCALE = re.compile(r"log(?:_|var|std|sigma|scale|alpha|prob|lik)")
 _MEAN = re.compile(r"(?:^|_)(?:mean|mu|avg|average|loc|center|centre)\d*$")
 
 EPS = Fact(lo=1e-12, hi=INF, guarded=True, why="an eps", kind="eps")  # lo: positive, however small
@@ -35,7 +36,7 @@ MASK = Fact(
 def named(name: str, probability_stems: tuple[str, ...]) -> Fact | None:
     """What a name says about its value, or None when it says nothing."""
     lowered = name.lower().strip("_")
-    if lowered.startswith("log"):  # log_std, log_var: log-scale values, any sign
+    if _LOG_SCALE.match(lowered):  # log_std, logvar: log-scale values, of any sign
         return None
     if EPS_NAME.search(lowered):
         return EPS

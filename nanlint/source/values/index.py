@@ -92,6 +92,13 @@ class JoiningDataflow(Dataflow):
     def leave_Assign(self, node: cst.Assign) -> None:
         super().leave_Assign(node)
         for target in node.targets:
+            pair = target.target
+            if isinstance(pair, (cst.Tuple, cst.List)) and isinstance(node.value, (cst.Tuple, cst.List)):
+                if len(pair.elements) == len(node.value.elements):  # a, b = x, y
+                    for name, value in zip(pair.elements, node.value.elements):
+                        if not isinstance(value, cst.StarredElement):
+                            self._bind(name.value, value.value)
+        for target in node.targets:
             subscript = target.target
             if isinstance(subscript, cst.Subscript):  # x[x < eps] = eps: x is now either
                 key = binding_key(subscript.value)
@@ -128,8 +135,9 @@ class Function:
     defaults: dict[str, cst.BaseExpression]
     returns: list[cst.BaseExpression] = field(default_factory=list)
     calls: list[cst.Call] = field(default_factory=list)  # call sites in this file
-    compared: set[str] = field(default_factory=set)  # variables compared with a constant somewhere in it
-    compared_nodes: list = field(default_factory=list)  # their Name/Attribute nodes
+    compared: set[str] = field(default_factory=set)  # variables compared with 0 (or an eps) somewhere in it
+    compared_to_one: set[str] = field(default_factory=set)  # ... with ±1 (`abs(c) < 1`)
+    compared_nodes: list = field(default_factory=list)  # the Name/Attribute nodes compared with 0
     yields: bool = False
     aliases: set[str] | None = None
 
@@ -322,8 +330,12 @@ class _Collector:
 
     def _compared(self, function: Function, node: cst.CSTNode) -> None:
         names, nodes = _tested_variables(node)
-        function.compared |= names
-        function.compared_nodes.extend(nodes)
+        point = _tested_point(node)
+        if point == "zero":
+            function.compared |= names
+            function.compared_nodes.extend(nodes)
+        elif point == "one":
+            function.compared_to_one |= names
 
     def visit_Assign(self, node: cst.Assign) -> None:
         if len(node.targets) == 1 and isinstance(node.targets[0].target, (cst.Name, cst.Attribute)):
@@ -355,6 +367,57 @@ def _function(node, name: str, owner: str | None, params: cst.Parameters) -> Fun
     names = [p.name.value for p in listed]
     defaults = {p.name.value: p.default for p in listed if p.default is not None}
     return Function(node, name, owner, names, defaults)
+
+
+def tested(node: cst.CSTNode) -> tuple[str | None, set[str]]:
+    """(the bad point a numeric test is about, the variables it reads); (None, set()) for other tests."""
+    if isinstance(node, cst.Comparison) and _numeric_comparison(node):
+        return _tested_point(node), _tested_variables(node)[0]
+    if isinstance(node, cst.Call) and _numeric_test_call(node):
+        return _tested_point(node), _tested_variables(node)[0]
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Not):
+        return tested(node.expression)
+    if isinstance(node, (cst.Name, cst.Attribute)):
+        name = dotted(node)
+        return ("zero", {name}) if name else (None, set())
+    return None, set()
+
+
+def _tested_point(node: cst.CSTNode) -> str | None:
+    """Which bad point a test is about: "zero" (0 or an eps), "one" (±1), or None (another threshold)."""
+    if isinstance(node, cst.Call):
+        name = node.func.attr.value if isinstance(node.func, cst.Attribute) else getattr(node.func, "value", "")
+        if name not in ("allclose", "isclose"):
+            return "zero"  # x.any(), count_nonzero(x), isfinite(x)
+        sides = [a.value for a in node.args[1:]]
+    else:
+        sides = [node.left, *(c.comparator for c in node.comparisons)]
+    for side in sides:
+        value = _number_value(side)
+        if value == "eps" or (isinstance(value, float) and abs(value) < 1e-3):
+            return "zero"
+        if isinstance(value, float) and abs(abs(value) - 1) < 1e-3:
+            return "one"
+    return None
+
+
+def _number_value(expr: cst.BaseExpression) -> float | str | None:
+    if isinstance(expr, (cst.Integer, cst.Float)):
+        try:
+            return float(expr.evaluated_value)
+        except ValueError:
+            return None
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus):
+        inner = _number_value(expr.expression)
+        return -inner if isinstance(inner, float) else inner
+    if isinstance(expr, cst.BinaryOperation):  # 1 - eps, -1 + 1e-7
+        left, right = _number_value(expr.left), _number_value(expr.right)
+        if isinstance(left, float) and abs(abs(left) - 1) < 1e-3 and right is not None:
+            return left
+        if isinstance(right, float) and abs(abs(right) - 1) < 1e-3 and left is not None:
+            return right
+        return None
+    return "eps" if _numberish(expr) else None
 
 
 def _numeric_comparison(node: cst.Comparison) -> bool:
