@@ -157,7 +157,7 @@ def _normaliser_of(ctx: Context, step: cst.BaseExpression, inplace: dict | None,
         direct = op_call(ctx, found.args[0])
         plain = direct is not None and direct.op == "exp"
         return Normaliser(tuple(exps), found, plain) if exps else None
-    if found.op == "segment_sum" and segment_reduce(found) == "sum":
+    if found.op == "segment_sum" and segment_reduce(found) in ("sum", "add", "mean"):
         exps = tuple(e for a in (*found.args, *found.keywords.values()) for e in exp_calls(ctx, a))
         return Normaliser(exps, found, plain=False) if exps else None
     if found.op in ("clamp", "maximum", "gather"):  # an eps guard or an index does not prevent inf / inf

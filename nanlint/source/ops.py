@@ -170,7 +170,7 @@ FUNCTIONS: dict[str, list[str]] = {
     "tanh": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND + JAX_NN, "tanh") + ["math.tanh"],
     "relu": _rows(TORCH + TORCH_FUNCTIONAL + TF_NN + JAX_NN + KERAS_BACKEND, "relu"),
     "full": _rows(NUMPY_LIKE + TORCH, "full", "full_like") + _rows(TENSORFLOW, "fill"),
-    "cast": ["tensorflow.cast", "keras.backend.cast", "keras.ops.cast", "torch.as_tensor"]
+    "cast": ["tensorflow.cast", "tensorflow.convert_to_tensor", "keras.backend.cast", "keras.ops.cast", "torch.as_tensor"]
     + _rows(NUMPY_LIKE, "asarray"),
     # a tensor made of a value: torch.tensor(1e-8), tf.constant(eps)
     "tensor": ["torch.tensor", "tensorflow.constant", "jax.numpy.array", "numpy.array"],
@@ -331,6 +331,10 @@ DIFFERENTIABLE_ROOTS = frozenset(
         "mlx",
         "haiku",
         "equinox",
+        "roma",
+        "e3nn",
+        "torch_geometric",
+        "torch_scatter",
     }
 )
 
@@ -347,6 +351,31 @@ NAMESPACE_NAMES: dict[str, str] = {
     "F": "torch.nn.functional",
     "math": "math",
 }
+
+# A project's own helpers, imported from a package nanlint has no table for, named like the op they compute
+# (`from mypkg.utils import scatter, scatter_softmax`): taken at their name.
+HELPER_NAMES: dict[str, str] = {
+    "scatter": "segment_sum",
+    "scatter_add": "segment_sum",
+    "scatter_sum": "segment_sum",
+    "scatter_mean": "segment_sum",
+    "segment_sum": "segment_sum",
+    "scatter_softmax": "softmax",
+    "segment_softmax": "softmax",
+    "softmax": "softmax",
+    "log_softmax": "log_softmax",
+    "logsumexp": "logsumexp",
+    "scatter_logsumexp": "logsumexp",
+}
+_KNOWN_ROOTS = frozenset({"torch", "numpy", "tensorflow", "jax", "keras", "scipy", "math", "flax", "cupy", "builtins"})
+
+
+def helper_op(qualified: str | None) -> str | None:
+    """The op a helper of an unknown package computes, by its name (None for the known frameworks)."""
+    if qualified is None or qualified.split(".", 1)[0] in _KNOWN_ROOTS or "." not in qualified:
+        return None
+    return HELPER_NAMES.get(qualified.rsplit(".", 1)[-1])
+
 
 # Norm functions whose derivative at 0 is NaN (a sqrt of a sum of squares differentiated as such); PyTorch's
 # norms define it as 0 and are left out.

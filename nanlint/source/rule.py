@@ -126,10 +126,17 @@ class Context:
         positional = tuple(a.value for a in expr.args if a.keyword is None and not a.star)
         keywords = {a.keyword.value: a.value for a in expr.args if a.keyword is not None}
         qualified = self.qualify(expr.func)
-        op = ops.function_op(qualified)
+        op = ops.function_op(qualified) or ops.helper_op(qualified)
         if op is not None:
             return OpCall(op, expr, positional, keywords, method=False, qualified=qualified)
         func = expr.func
+        if qualified is not None and isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
+            # `import aerosandbox.numpy as np`: a module imported under NumPy's name speaks NumPy's API
+            namespace = ops.NAMESPACE_NAMES.get(func.value.value)
+            alias = f"{namespace}.{func.attr.value}" if namespace else None
+            op = ops.function_op(alias)
+            if op is not None:
+                return OpCall(op, expr, positional, keywords, method=False, qualified=alias)
         # A module instance first: `self.softmax = nn.Softmax(-1)` makes `self.softmax(x)` a softmax of x,
         # not a method call on `self`; `nn.CosineSimilarity(dim=1)(a, b)` is one too.
         constructed = func if isinstance(func, cst.Call) else self.dataflow.value_of(func)

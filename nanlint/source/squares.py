@@ -97,16 +97,22 @@ def _through_names(ctx: Context, expr: cst.BaseExpression, depth: int = 3) -> cs
         return expr
     left = expr.left
     if is_variable(left):
-        value = ctx.dataflow.value_of(left)
+        value = ctx.values.index.value_of(left)
         if isinstance(value, cst.BinaryOperation):
             left = _through_names(ctx, value, depth - 1)
     return expr.with_changes(left=left) if left is not expr.left else expr
 
 
 def _settled_term(ctx: Context, term: cst.BaseExpression) -> cst.BaseExpression:
-    for step in ctx.values.origins(term, depth=2):
-        if not is_variable(step):
-            return step
+    """The term's value through names and reshapes: `tf.reshape(xs, (-1, 1))` with `xs = sum(x**2)` -> the sum."""
+    for _ in range(4):
+        peeled = ctx.peel(term)
+        while isinstance(peeled, cst.Subscript):
+            peeled = ctx.peel(peeled.value)
+        value = ctx.values.index.value_of(peeled) if is_variable(peeled) else None
+        if value is None:
+            return peeled
+        term = value
     return term
 
 

@@ -63,6 +63,8 @@ class UnguardedDivision(guards.SurroundedRule):
         reason = zero_denominator(self.ctx, numerator, denominator, self.option("plain-sums"))
         if reason is None or self.around.checked(denominator) or self.around.in_select() is not None:
             return  # inside a where() the hazard is its gradient: NAN110's
+        if numerator is not None and self.around.checked(numerator):
+            return  # `if S == 0: ... else: S / log(N)`: the numerator's 0 is the denominator's, handled
         eps = self.option("fix-eps")
         fix = PendingFix(
             "unsafe",

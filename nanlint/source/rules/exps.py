@@ -60,8 +60,9 @@ class UnboundedExp(Rule):
         if found.op in ("clamp", "minimum"):
             from nanlint.source.values import clamp_bounds
 
-            operand, _, upper = clamp_bounds(found) if found.op == "clamp" else (found.args[0], None, found.args)
-            if upper is not None and self.ctx.op(operand) == "exp":
+            operand, _, upper = clamp_bounds(found) if found.op == "clamp" else (found.args[0], None, found.args[-1])
+            cap = self.ctx.values.of(upper) if upper is not None else None
+            if cap is not None and cap.hi > 100 and self.ctx.op(operand) == "exp":  # a cap against overflow
                 self.clamped_after.add(id(operand))
         elif found.op == "log":
             exp = self._inverse_softplus(found)

@@ -15,8 +15,6 @@ from nanlint.source import guards
 from nanlint.source.rule import Context, OpCall, PendingFix
 from nanlint.source.traversal import iter_nodes
 from nanlint.source.values import BUILT, NAMED, Reason, variables_of
-from nanlint.source.values.arithmetic import add
-from nanlint.source.values.fact import constant
 
 PROBABILITY = "a probability that can be 0"
 _ADVICE = {
@@ -74,12 +72,18 @@ class UnguardedLog(guards.SurroundedRule):
         if found.op in ("log1p", "xlog1py"):
             fix = None  # the eps would go into 1 + x: not the operand's own spelling
         advice = _ADVICE.get(reason.kind, _DEFAULT_ADVICE)
-        self.report(node, f"log of {reason.text}: -inf there, and NaN gradients; {advice}", fix)
+        what = f"log of {reason.text}"
+        if found.op in ("log1p", "xlog1py"):
+            what = f"{found.op} of a value that reaches -1 ({reason.text})"
+        self.report(node, f"{what}: -inf there, and NaN gradients; {advice}", fix)
 
     def _reason(self, found: OpCall, operand: cst.BaseExpression) -> Reason | None:
         fact = self.ctx.values.of(operand)
         if found.op in ("log1p", "xlog1py"):
-            fact = add(constant(1.0), fact)
+            minus_one = fact.minus_one
+            if minus_one is None or fact.lo > -1:
+                return None
+            return Reason(minus_one.text, minus_one.level, minus_one.kind) if minus_one.level >= BUILT else None
         reason = fact.can_be_zero()
         if reason is not None and reason.level >= BUILT:
             return _plain(reason)

@@ -75,7 +75,7 @@ class SqrtAtZero(guards.SurroundedRule):
         if fact.negative is not None and not self.around.checked(operand):
             self.report(
                 node,
-                f"{root} of {fact.negative.text}: NaN there (and an eps added to it does not help); clamp it at "
+                f"{root} of {fact.negative.text}: NaN there, and an eps added to it does not help; clamp it at "
                 f"0 first (maximum(v, 0)), or compute it as a sum of squared differences",
             )
             return

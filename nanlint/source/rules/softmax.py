@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import math
+
 import libcst as cst
 
 from nanlint.source import guards, ops
 from nanlint.source.dataflow import binding_key
 from nanlint.source.exponents import Normaliser, capped, exp_calls, exponent, normaliser, op_call
+from nanlint.source.names import dotted
 from nanlint.source.rule import Context, OpCall, PendingFix, Rule
 from nanlint.source.spelling import atom, fix_function, minuend, namespace, reduction_axis
+from nanlint.source.traversal import iter_nodes
+from nanlint.source.values import select_parts
 
 # --- NAN101 ---------------------------------------------------------------------------------------------------
 
@@ -18,11 +23,17 @@ NAIVE_SOFTMAX = (
 )
 
 
+INFINITE_FILL = (
+    "filled with +inf before a softmax: exp(inf) / sum is inf / inf = NaN (and the max subtracted is inf too) "
+    "in every row it touches; mask with -inf, or better the dtype's lowest value (finfo(dtype).min)"
+)
+
+
 class NaiveSoftmax(Rule):
     """NAN101: exp(x) / sum(exp(x)) -- function, method, across statements, segment sums -- without the max."""
 
     code = "NAN101"
-    triggers = ("exp",)
+    triggers = ("exp", "inf")
     overrides = ("NAN105", "NAN109")
 
     def __init__(self, ctx: Context) -> None:
@@ -70,6 +81,23 @@ class NaiveSoftmax(Rule):
         found = op_call(self.ctx, node)
         if found is not None and found.op in ("div", "safe_div") and len(found.args) >= 2:
             self._check(node, found.args[0], found.args[1])
+        elif found is not None and found.op in ("masked_fill", "where"):
+            self._infinite_fill(found)
+
+    def _infinite_fill(self, found: OpCall) -> None:
+        """`scores.masked_fill(mask, -float("-inf"))` before a softmax: +inf - +inf (the max) and inf / inf are NaN."""
+        parts = select_parts(found)
+        if parts is None:
+            return
+        if found.op == "masked_fill":
+            filled, values = found.args[0], found.args[2:3]
+        else:
+            filled, values = None, parts[1]
+        if not any(self.ctx.const(v) == math.inf for v in values):
+            return
+        target = filled if filled is not None else next(v for v in values if self.ctx.const(v) != math.inf)
+        if _softmaxed_later(self.ctx, found.node, target):
+            self.report(found.node, INFINITE_FILL)
 
     def visit_Expr(self, node: cst.Expr) -> None:
         """Remember `d.index_add_(0, idx, e)`: a statement summing into d."""
@@ -81,11 +109,11 @@ class NaiveSoftmax(Rule):
 
     def _check(self, division: cst.CSTNode, numerator: cst.BaseExpression, denominator: cst.BaseExpression) -> None:
         exps = exp_calls(self.ctx, self._element(numerator))
-        if not exps or all(capped(self.ctx, exponent(e)) for e in exps):
-            return
+        if not exps or all(capped(self.ctx, exponent(e)) or guards.python_scalar_op(e) for e in exps):
+            return  # math.exp raises OverflowError rather than returning inf
         total = normaliser(self.ctx, denominator, self.inplace)
-        if total is None:
-            return
+        if total is None or (total.reduction is None and len(total.exps) == 1):
+            return  # exp(x) / (1 + exp(x)) is a sigmoid written by hand: NAN109's
         direct = op_call(self.ctx, numerator)
         plain = total.plain and direct is not None and direct.op == "exp" and isinstance(division, cst.BaseExpression)
         fix = self._fix(division, exps, total, plain)
@@ -151,6 +179,23 @@ class NaiveSoftmax(Rule):
         if axis is None:
             return f"{head}({prefix})"
         return f"{head}({prefix}{keywords[0]}={self.ctx.code_of(axis)}, {keywords[1]}=True)"
+
+
+def _softmaxed_later(ctx: Context, fill: cst.Call, target: cst.BaseExpression) -> bool:
+    """Does a softmax in the same function take the filled tensor (or what the fill is assigned to)?"""
+    function = ctx.values.index.function_at(fill)
+    names = {dotted(target)} if isinstance(target, (cst.Name, cst.Attribute)) else set()
+    assigned = ctx.values.index.assigned_to.get(id(fill))
+    names |= {assigned} if assigned else set()
+    names.discard(None)
+    if function is None or not names:
+        return False
+    for node in iter_nodes(function.node):
+        if isinstance(node, cst.Call) and ctx.op(node) in ("softmax", "log_softmax"):
+            found = ctx.call(node)
+            if found.args and dotted(ctx.peel(found.args[0])) in names:
+                return True
+    return False
 
 
 RULES = [NaiveSoftmax]

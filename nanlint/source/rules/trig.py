@@ -23,6 +23,7 @@ class UnclampedAcos(guards.SurroundedRule):
 
     code = "NAN108"
     triggers = ("acos", "asin", "arccos", "arcsin", "sqrt", "**", "geodesic")
+    overrides = ("NAN106",)  # sqrt(1 - c²) at |c| = 1 is this rule's
 
     def visit_Call(self, node: cst.Call) -> None:
         found = self.ctx.call(node)

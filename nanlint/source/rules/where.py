@@ -163,9 +163,11 @@ def _reads_parameters(ctx: Context, index, operand: cst.BaseExpression, paramete
 
 
 def _masked_max_subtracted(ctx: Context, exponent: cst.BaseExpression) -> bool:
-    """exp(x - max(x, where=m)): the max of the selected elements only."""
+    """exp(x - max(x, where=m)): the max of the selected elements only (unless x's others are replaced first)."""
     for step in ctx.values.origins(exponent):
         if guards.is_binary(step, cst.Subtract):
+            if _selected(ctx, step.left):
+                return False  # exp(where(m, x, initial) - max(x, where=m)): the excluded elements are capped too
             for subtrahend in ctx.values.origins(ctx.peel(step.right)):
                 found = ctx.call(ctx.peel(subtrahend))
                 if found is not None and found.op == "max":
@@ -173,6 +175,17 @@ def _masked_max_subtracted(ctx: Context, exponent: cst.BaseExpression) -> bool:
                 if found is not None and found.op == "layout" and found.args:  # stop_gradient(x_max)
                     return _masked_max_subtracted_max(ctx, found.args[0])
             return False
+        if not guards.is_variable(step):
+            return False
+    return False
+
+
+def _selected(ctx: Context, expr: cst.BaseExpression) -> bool:
+    for step in ctx.values.origins(expr):
+        if isinstance(step, cst.IfExp):
+            return _selected(ctx, step.body) or _selected(ctx, step.orelse)
+        if ctx.op(step) in ("where", "masked_fill"):
+            return True
         if not guards.is_variable(step):
             return False
     return False

@@ -310,7 +310,7 @@ class Values:
             fact,
             lo=0,
             zero=Reason(f"{kind}, which is 0 for equal points or constant input", DEGENERATE, "square-sum"),
-            negative=Reason(f"{kind} computed by expansion, which rounding can make negative", BUILT, "cancellation"),
+            negative=Reason(f"{kind}, which rounding can make negative", BUILT, "cancellation"),
             why=kind,
             kind="square-sum",
         )
@@ -367,8 +367,15 @@ class Values:
         depth = env.depth + 1 if env is not None else 1
         if depth > MAX_CALL_DEPTH or not function.returns or function.yields:
             return TOP
-        inner = Env(function, function.bound_parameters(call), env, depth)
-        return join(*(self.of(value, inner) for value in function.returns))
+        bindings = function.bound_parameters(call)
+        inner = Env(function, bindings, env, depth)
+        fact = join(*(self.of(value, inner) for value in function.returns))
+        if fact.bases & bindings.keys():  # norm(m) inside, with m the argument `grad`: a norm of grad
+            bases = set(fact.bases - bindings.keys())
+            for name in fact.bases & bindings.keys():
+                bases |= variables_of(self.ctx, bindings[name])
+            fact = replace(fact, bases=frozenset(bases))
+        return fact
 
     def parameter(self, function: Function, name: str) -> Fact:
         """A parameter of a function of this file: the join of what its call sites here pass (TOP if none)."""

@@ -77,7 +77,7 @@ def add(a: Fact, b: Fact) -> Fact:
                 return min(both, key=lambda r: r.level)
         return None
 
-    positive_guard = _eps_like(a) or _eps_like(b)
+    positive_guard = (_eps_like(a) and _guards(a, b)) or (_eps_like(b) and _guards(b, a))
     one = special(1.0)
     if one is None and _rounds_to_one(a, b):
         one = Reason("1 + x, which rounds to 1 when x is tiny", DEGENERATE)
@@ -97,6 +97,11 @@ def add(a: Fact, b: Fact) -> Fact:
 def _eps_like(fact: Fact) -> bool:
     """A positive constant or a guarded small value added as the author's guard (`x + eps`)."""
     return (fact.guarded or is_constant(fact)) and fact.lo > 0
+
+
+def _guards(eps: Fact, other: Fact) -> bool:
+    """`x + eps` is a guard for any x; `x + 1` only for an x >= 0 (`1 + x` with x reaching -1 is 0)."""
+    return eps.lo < 0.01 or eps.kind == "eps" or other.nonnegative
 
 
 def _rounds_to_one(a: Fact, b: Fact) -> bool:
@@ -198,11 +203,12 @@ def power(a: Fact, k: float | None) -> Fact:
     """a ** k for a constant k (None: unknown exponent)."""
     if k is None:
         if a.unit:  # a power of a value in [0, 1] (positive exponents): rounds to 1 for small exponents
+            level = BUILT if a.hi == 1 else DEGENERATE
             return Fact(
                 lo=0,
                 hi=INF,
                 zero=exact(a, 0),
-                one=first(exact(a, 1), Reason("a power of a value in [0, 1], which rounds to 1", DEGENERATE)),
+                one=first(exact(a, 1), Reason("a power of a value in [0, 1), which rounds to 1", level)),
             )
         return TOP
     if is_constant(a):
@@ -214,6 +220,10 @@ def power(a: Fact, k: float | None) -> Fact:
         return constant(1.0)
     if k < 0:
         return divide(constant(1.0), power(a, -k))
+    if k == 0.5:
+        from nanlint.source.values.transfer import root
+
+        return root(a)
     even = float(k).is_integer() and int(k) % 2 == 0
     lo, hi = _power_bounds(a, k, even)
     return Fact(

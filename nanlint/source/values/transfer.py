@@ -362,7 +362,7 @@ def _maximum(values, found, env) -> Fact:
         guarded=positive,
         scalar=all(f.scalar for f in facts),
         integer=all(f.integer for f in facts),
-        kind="clamp" if positive else "",
+        kind="clamp" if positive or any(arithmetic.is_constant(f) for f in facts) else "",
     )
 
 
@@ -379,6 +379,7 @@ def _minimum(values, found, env) -> Fact:
         zero=first(*(f.zero for f in facts)),
         scalar=all(f.scalar for f in facts),
         integer=all(f.integer for f in facts),
+        kind="clamp" if any(arithmetic.is_constant(f) for f in facts) else "",
     )
 
 
