@@ -2,10 +2,10 @@
 
 The denominator's fact says whether and why it can be 0. Ordinary input reaching 0 (a count of a
 selection, a masked or segment sum, a relu sum, a distance, a clamp at 0) is enough; a value that
-is 0 only for degenerate input (a norm, std, variance, range or sum of an arbitrary tensor) counts
-when the division normalises that very tensor -- `x / norm(x)`, `(x - mean(x)) / std(x)`,
-`(x - min) / (max - min)`, `w / w.mean()` -- where the degenerate input gives 0 / 0; names alone
-count for a standardisation (`(x - stats.mean) / stats.std`) and for probabilities.
+is 0 only for degenerate input (a norm, std, variance, range or sum of squares of an arbitrary
+tensor) counts when the division normalises that very tensor -- `x / norm(x)`, `(x - mean(x)) /
+std(x)`, `(x - min) / (max - min)` -- where the degenerate input gives 0 / 0. A name alone counts
+for probabilities (`p / probs`); a sum of values of any sign only with the `plain-sums` option.
 """
 
 from __future__ import annotations
@@ -87,16 +87,14 @@ def zero_denominator(
     if fact.scalar and top and top.scalar:
         return None  # Python numbers raise ZeroDivisionError: no inf, no NaN
     if reason.kind == "plain-sum":
-        return reason if plain_sums or (numerator is not None and normalises(ctx, numerator, fact)) else None
+        return reason if plain_sums else None
     if reason.level >= BUILT:
         return reason
     if numerator is None:
         return None
     if reason.level >= DEGENERATE and reason.kind in _SUMMARIES | {"difference", "square-sum"}:
         return reason if normalises(ctx, numerator, fact) else None
-    if reason.level >= NAMED and reason.kind in ("std", "variance", "norm", "range"):
-        return reason if centred(ctx, numerator) else None
-    return reason if reason.kind == "probability" else None
+    return reason if reason.level >= NAMED and reason.kind == "probability" else None
 
 
 def normalises(ctx: Context, numerator: cst.BaseExpression, fact: Fact) -> bool:

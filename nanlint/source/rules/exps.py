@@ -102,7 +102,7 @@ class UnboundedExp(Rule):
         exps = [self.ctx.call(_settled(self.ctx, t)) for t in terms]
         exps = [e for e in exps if e is not None and e.op == "exp" and e.args]
         constants = [t for t in terms if self.ctx.const(t) is not None]
-        if len(terms) != 2 or len(exps) != 1 or len(constants) != 1 or self.ctx.const(constants[0]) <= 0:
+        if len(terms) != 2 or len(exps) != 1 or len(constants) != 1 or self.ctx.const(constants[0]) != 1:
             return None
         exp = exps[0]
         if guards.python_scalar_op(exp) or bounded(self.ctx, exp.args[0], both=True):

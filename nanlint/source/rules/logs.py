@@ -12,9 +12,10 @@ from __future__ import annotations
 import libcst as cst
 
 from nanlint.source import guards
+from nanlint.source.names import dotted
 from nanlint.source.rule import Context, OpCall, PendingFix
 from nanlint.source.traversal import iter_nodes
-from nanlint.source.values import BUILT, NAMED, Reason, variables_of
+from nanlint.source.values import BUILT, NAMED, Reason, select_parts, variables_of
 
 PROBABILITY = "a probability that can be 0"
 _ADVICE = {
@@ -99,15 +100,17 @@ class UnguardedLog(guards.SurroundedRule):
         return None
 
     def _complemented(self, found: OpCall, operand: cst.BaseExpression) -> bool:
-        """log(v) beside log(1 - v) in the same function (also inside one log: log(where(c, v, 1 - v)))."""
+        """log(v) beside log(1 - v) in the same function, or log(where(c, v, 1 - v)): v is a probability."""
+        if _both_sides(self.ctx, operand):
+            return True
+        name = dotted(operand) if guards.is_variable(operand) else None
         function = self.ctx.values.index.function_at(found.node)
-        if function is None:
+        if function is None or name is None:
             return False
         key = id(function.node)
         if key not in self.complements:
             self.complements[key] = _complemented_variables(self.ctx, function.node)
-        values = self.complements[key]
-        return bool(values) and bool(_read_variables(self.ctx, operand) & values)
+        return name in self.complements[key]
 
 
 def _plain(reason: Reason) -> Reason:
@@ -132,24 +135,37 @@ def _left_to_nan102(ctx: Context, operand: cst.BaseExpression) -> bool:
     return ctx.op(operand) in ("softmax", "sigmoid")
 
 
-def _read_variables(ctx: Context, operand: cst.BaseExpression) -> set[str]:
-    """Variables of the operand and of the value its name holds."""
-    found = variables_of(ctx, operand)
-    for step in ctx.origins(operand, depth=2):
-        found |= variables_of(ctx, step)
-    return found
+def _complement_of(ctx: Context, expr: cst.BaseExpression) -> str | None:
+    """v of `1 - v` (v a variable)."""
+    if guards.is_binary(expr, cst.Subtract) and guards.const_is(ctx, expr.left, 1) and guards.is_variable(expr.right):
+        return dotted(expr.right)
+    return None
+
+
+def _both_sides(ctx: Context, operand: cst.BaseExpression) -> bool:
+    """where(c, v, 1 - v) (or an if-else of them), directly or through one name."""
+    for step in ctx.values.origins(operand, depth=1):
+        found = ctx.call(step)
+        branches = select_parts(found)[1] if found is not None and select_parts(found) else []
+        if isinstance(step, cst.IfExp):
+            branches = [step.body, step.orelse]
+        if len(branches) == 2:
+            for value, other in (branches, branches[::-1]):
+                if guards.is_variable(value) and _complement_of(ctx, other) == dotted(value):
+                    return True
+    return False
 
 
 def _complemented_variables(ctx: Context, function: cst.CSTNode) -> set[str]:
-    """v of every `1 - v` that a log in this function takes (directly or through one name)."""
+    """v of every log(1 - v) in this function (the 1 - v written in the log or in the name it takes)."""
     found: set[str] = set()
     for node in iter_nodes(function):
         if not isinstance(node, cst.Call) or ctx.op(node) not in ("log", "log1p") or not node.args:
             continue
-        for step in ctx.values.origins(node.args[0].value, depth=2):
-            for inner in iter_nodes(step):
-                if guards.is_binary(inner, cst.Subtract) and guards.const_is(ctx, inner.left, 1):
-                    found |= variables_of(ctx, inner.right)
+        for step in ctx.values.origins(node.args[0].value, depth=1):
+            name = _complement_of(ctx, step)
+            if name is not None:
+                found.add(name)
     return found
 
 

@@ -14,6 +14,7 @@ from nanlint.source.values.fact import (
     BUILT,
     DEGENERATE,
     INF,
+    NAMED,
     TOP,
     Fact,
     Reason,
@@ -28,7 +29,7 @@ _FIELD = {0.0: "zero", 1.0: "one", -1.0: "minus_one"}
 def exact(fact: Fact, value: float) -> Reason | None:
     """Why the fact can be exactly `value` (0, 1 or -1)."""
     if fact.lo == fact.hi == value:
-        return Reason(f"the constant {value:g}", BUILT)
+        return Reason(f"the constant {value:g}", NAMED, "constant")
     if value < fact.lo or value > fact.hi or (value == 0 and fact.nonzero):
         return None
     return getattr(fact, _FIELD[value])
@@ -129,7 +130,7 @@ def subtract(a: Fact, b: Fact) -> Fact:
             if a.lo == 1 and b.kind == "probability"
             else f"{a.lo:g} - x, which is 0 where x reaches {a.lo:g}"
         )
-        fields["zero"] = Reason(text, reason.level, "complement")
+        fields["zero"] = Reason(text, reason.level, "constant" if reason.kind == "constant" else "complement")
     return Fact(
         lo=lo,
         hi=hi,

@@ -87,8 +87,8 @@ def constant(value: float, integer: bool = False) -> Fact:
         return Fact(scalar=True, why="NaN")
     exact = {0.0: "zero", 1.0: "one", -1.0: "minus_one"}.get(value)
     fact = Fact(lo=value, hi=value, scalar=True, integer=integer, why=f"the constant {value:g}")
-    if exact is not None:
-        fact = replace(fact, **{exact: Reason(f"the constant {value:g}", BUILT)})
+    if exact is not None:  # a configured value, not data: a rule asks for more than this
+        fact = replace(fact, **{exact: Reason(f"the constant {value:g}", NAMED, "constant")})
     return fact
 
 

@@ -47,10 +47,8 @@ def test_naive_softmax_message_and_position():
         ("from tensorflow.keras import backend as K", "K.exp(x) / K.sum(K.exp(x), axis=1)"),
         ("import jax.numpy as jnp", "jnp.exp(x) / jnp.sum(jnp.exp(x), axis=-1, keepdims=True)"),
         ("from jax import numpy as jnp", "jnp.exp(x) / jnp.exp(x).sum(-1)[..., None]"),
-        ("import math", "math.exp(x) / sum(math.exp(v) for v in xs)"),
-        ("import math", "math.exp(x) / math.fsum([math.exp(v) for v in xs])"),
+        ("import numpy as np", "np.exp(x) / sum(np.exp(v) for v in xs)"),
         ("import numpy as np", "np.exp(a) / (np.exp(a) + np.exp(b))"),
-        ("import numpy as np", "np.exp(x) / (1 + np.exp(x))"),
         ("import numpy as np", "np.exp(x) / (np.exp(x).sum(1, keepdims=True) + 1e-8)"),
         ("import torch", "torch.exp(x) / torch.clamp(torch.exp(x).sum(-1, keepdim=True), min=1e-8)"),
         ("import torch", "torch.exp(x) * mask / (torch.exp(x) * mask).sum(-1, keepdim=True)"),
@@ -74,18 +72,35 @@ def test_across_statements_through_names():
     assert found(source) == [("NAN101", 7, 12)]
 
 
-def test_pure_python_lists():
+def test_python_lists():
     source = """
-    import math
+    import numpy as np
 
     def softmax(scores):
-        exps = [math.exp(s) for s in scores]
+        exps = [np.exp(s) for s in scores]
         total = sum(exps)
         return [e / total for e in exps]
     """
     assert found(source) == [("NAN101", 7, 13)]
-    stable = source.replace("math.exp(s)", "math.exp(s - max(scores))")
+    stable = source.replace("np.exp(s)", "np.exp(s - max(scores))")
     assert found(stable) == []
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "math.exp(x) / sum(math.exp(v) for v in xs)",  # math.exp raises OverflowError: no inf, no NaN
+        "math.exp(x) / math.fsum([math.exp(v) for v in xs])",
+        "[math.exp(s) / sum(math.exp(t) for t in xs) for s in xs]",
+    ],
+)
+def test_python_floats_raise_rather_than_overflow(expression):
+    assert codes(f"import math\n\ndef f(x, xs):\n    return {expression}\n", "ALL") == []
+
+
+def test_a_sigmoid_written_with_exp_is_not_a_softmax():
+    source = "import numpy as np\n\ndef f(x):\n    return np.exp(x) / (1 + np.exp(x))\n"
+    assert codes(source, "ALL") == ["NAN109"]
 
 
 def test_through_self_attributes():
