@@ -23,6 +23,8 @@ from nanlint.options import canonical_name
 
 CONFIG_FILES = ("nanlint.toml", "pyproject.toml")
 DEFAULT_SELECT = ("NAN1", "NAN2", "NAN3", "NAN5", "NAN6", "NAN7", "NAN900")
+# Advice (info) that the default selection leaves out: shown only when selected by name, a prefix or extend-select.
+DEFAULT_ADVICE = ("NAN113",)
 DEFAULT_EXCLUDE = (
     ".git",
     ".hg",
@@ -79,6 +81,8 @@ class Settings:
         from nanlint.catalog import matches
 
         selected = matches(code, self.select) or matches(code, self.extend_select)
+        if self.select == DEFAULT_SELECT and code in DEFAULT_ADVICE and not matches(code, self.extend_select):
+            selected = False
         return selected and not matches(code, self.ignore)
 
     def option(self, code: str, name: str, default: Any) -> Any:

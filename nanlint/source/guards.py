@@ -40,6 +40,14 @@ def uses_autodiff(ctx: Context) -> bool:
     return any(ops.differentiable(target) for target in ctx.names.aliases.values())
 
 
+_TESTING = ("pytest", "unittest", "absl.testing", "hypothesis", "numpy.testing", "torch.testing")
+
+
+def testing_module(ctx: Context) -> bool:
+    """A test module: it checks values, it does not train (gradient hazards are not its concern)."""
+    return any(target.startswith(_TESTING) for target in ctx.names.aliases.values())
+
+
 def python_scalar_op(found: OpCall | None) -> bool:
     """`math.log`, `math.exp`: Python floats, which raise (ValueError, OverflowError) rather than give inf/NaN."""
     return found is not None and (found.qualified or "").startswith("math.")
@@ -250,8 +258,8 @@ class Surroundings:
         return None
 
     def traced(self, node: cst.CSTNode) -> bool:
-        """Can gradients flow through this node? (Not in no_grad code, optimizers, or a value passed to .item().)"""
-        return not self.gradient_free and id(node) not in self.exits
+        """Can gradients flow through this node? (Not in no_grad code, optimizers, tests, or a value passed to .item().)"""
+        return not self.gradient_free and id(node) not in self.exits and not testing_module(self.ctx)
 
     # --- as a tracker: the traversal feeds it once per file for every rule that uses it ---
 

@@ -14,6 +14,7 @@ import libcst as cst
 
 from nanlint.source import guards
 from nanlint.source.rule import Context, PendingFix
+from nanlint.source.traversal import iter_nodes
 from nanlint.source.values import BUILT, DEGENERATE, NAMED, Fact, Reason, variables_of
 from nanlint.source.values.evidence import is_mean_name
 
@@ -65,6 +66,8 @@ class UnguardedDivision(guards.SurroundedRule):
             return  # inside a where() the hazard is its gradient: NAN110's
         if numerator is not None and self.around.checked(numerator):
             return  # `if S == 0: ... else: S / log(N)`: the numerator's 0 is the denominator's, handled
+        if self._replaced_after(division, denominator):
+            return
         eps = self.option("fix-eps")
         fix = PendingFix(
             "unsafe",
@@ -73,6 +76,21 @@ class UnguardedDivision(guards.SurroundedRule):
         )
         advice = _ADVICE.get(reason.kind, _DEFAULT_ADVICE)
         self.report(division, f"division by {reason.text}: inf or NaN there; {advice}", fix)
+
+
+    def _replaced_after(self, division: cst.CSTNode, denominator: cst.BaseExpression) -> bool:
+        """`r = w / g` ... `where(g > 0, r, 1)`: the quotient is replaced where the denominator is 0 (its value, that is;
+        a gradient through it would still be NaN, which NAN110 judges where it can see it)."""
+        index = self.ctx.values.index
+        result = index.assigned_to.get(id(division))
+        function = index.by_node.get(id(self.around.functions[-1])) if self.around.functions else None
+        if result is None or function is None or not variables_of(self.ctx, denominator) & function.compared:
+            return False
+        for node in iter_nodes(function.node):
+            if isinstance(node, cst.Call) and self.ctx.op(node) == "where":
+                if any(isinstance(a.value, cst.Name) and a.value.value == result for a in node.args[1:]):
+                    return True
+        return False
 
 
 def zero_denominator(
@@ -94,7 +112,9 @@ def zero_denominator(
         return None
     if reason.level >= DEGENERATE and reason.kind in _SUMMARIES | {"difference", "square-sum"}:
         return reason if normalises(ctx, numerator, fact) else None
-    return reason if reason.level >= NAMED and reason.kind == "probability" else None
+    if reason.level >= NAMED and reason.kind == "probability" and ctx.const(numerator) is None:
+        return reason  # p / q of probabilities (not 1 / update_prob, a setting)
+    return None
 
 
 def normalises(ctx: Context, numerator: cst.BaseExpression, fact: Fact) -> bool:

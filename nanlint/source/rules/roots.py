@@ -17,11 +17,11 @@ import libcst as cst
 from nanlint.source import guards, ops
 from nanlint.source.rule import OpCall
 from nanlint.source.traversal import iter_nodes
-from nanlint.source.values import BUILT, DEGENERATE, NAMED, Fact
+from nanlint.source.values import BUILT, DEGENERATE, Fact
 
 _HALF_POWERS = {0.5: "sqrt", -0.5: "rsqrt"}
 # Values that are 0 only for degenerate input, and sqrt of them: the classic sqrt-at-0 hazards.
-_SQUARE_KINDS = frozenset({"square-sum", "var", "variance", "std", "norm", "distance", "range"})
+_SQUARE_KINDS = frozenset({"square-sum", "square-terms", "var", "variance", "std", "norm", "distance", "range"})
 ADVICE = "add the eps inside the sqrt (sqrt(v + eps)) or use a norm function"
 
 
@@ -42,8 +42,8 @@ class SqrtAtZero(guards.SurroundedRule):
                     self.guarded_after.add(id(_unwrapped(self.ctx, root)))
         elif isinstance(node.operator, cst.Power):
             root = _HALF_POWERS.get(self.ctx.const(node.right))
-            if root is not None:  # `** 0.5` of plain names is as often scalar arithmetic: reductions only
-                self._check(node, root, node.left, self._framework_values(node.left))
+            if root is not None:
+                self._check(node, root, node.left, self._framework_values(node.left), elementwise=False)
 
     def visit_Call(self, node: cst.Call) -> None:
         found = self.ctx.call(node)
@@ -70,7 +70,9 @@ class SqrtAtZero(guards.SurroundedRule):
                 return guards.differentiable(self.ctx, found)
         return guards.uses_autodiff(self.ctx)
 
-    def _check(self, node: cst.CSTNode, root: str, operand: cst.BaseExpression, differentiable: bool) -> None:
+    def _check(
+        self, node: cst.CSTNode, root: str, operand: cst.BaseExpression, differentiable: bool, elementwise: bool = True
+    ) -> None:
         fact = self.ctx.values.of(operand)
         if fact.negative is not None and not self.around.checked(operand):
             self.report(
@@ -81,10 +83,16 @@ class SqrtAtZero(guards.SurroundedRule):
             return
         if not differentiable or not self.around.traced(node):
             return  # NumPy, math, no_grad code: sqrt(0) is a fine 0 when no gradient is taken
-        why = self._zero(node, fact)
+        why = self._zero(node, fact, elementwise)
         if why is None or self.around.checked(operand):
             return
-        if root == "rsqrt":
+        if "eps" in why:  # W @ (x**2 + eps): the eps is inside the weighting
+            self.report(
+                node,
+                f"{root} of {why}: where a weight is 0 the argument is 0 and the gradient infinite (NaN in training); "
+                "add the eps after the weighting, inside the root",
+            )
+        elif root == "rsqrt":
             self.report(node, f"rsqrt of {why} with no eps inside is inf at 0; add the eps inside (rsqrt(v + eps))")
         elif id(node) in self.guarded_after:
             self.report(
@@ -97,14 +105,16 @@ class SqrtAtZero(guards.SurroundedRule):
                 node, f"sqrt of {why} with no eps inside: its gradient is infinite at 0 (NaN in training); {ADVICE}"
             )
 
-    def _zero(self, node: cst.CSTNode, fact: Fact) -> str | None:
+    def _zero(self, node: cst.CSTNode, fact: Fact, elementwise: bool = True) -> str | None:
         """What the argument is, when it can be 0."""
         reason = fact.can_be_zero()
         if reason is None:
             return None
-        if reason.level >= BUILT or (reason.level >= DEGENERATE and fact.kind in _SQUARE_KINDS | {"square-sum"}):
-            return _described(fact)
-        if reason.level >= NAMED and (id(node) in self.guarded_after or self._compared_result(node)):
+        if reason.level >= BUILT or (reason.level >= DEGENERATE and reason.kind in _SQUARE_KINDS):
+            if reason.kind == "constant":
+                return None
+            if fact.kind == "square-terms" and not elementwise:
+                return None  # `(a**2 + b**2) ** 0.5` of plain names is as often scalar arithmetic: reductions only
             return _described(fact)
         return None
 

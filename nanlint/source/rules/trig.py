@@ -66,8 +66,7 @@ class UnclampedAcos(guards.SurroundedRule):
     def _check_geodesic(self, found: OpCall) -> None:
         """A geodesic distance through acos of a cosine clamped to `clamping` (by default exactly 1)."""
         clamping = found.keywords.get("clamping")
-        value = self.ctx.const(clamping) if clamping is not None else 1.0
-        if value is not None and value < 1:
+        if clamping is not None and self.ctx.values.of(clamping).hi < 1:
             return
         if guards.differentiable(self.ctx, found) and self.around.traced(found.node):
             self.report(

@@ -33,6 +33,7 @@ from nanlint.source.values.index import Function, Index
 from nanlint.source.values.transfer import TRANSFERS
 
 MAX_CALL_DEPTH = 3
+_SQUARES = frozenset({"square", "square-sum", "square-terms"})
 # A helper named like a guard (`clamp_probs(p)`, `safe_div(a, b)`) is trusted: quiet rather than wrong.
 _GUARD_HELPERS = ("clamp", "clip", "safe", "stable")
 _CONSTANTS = {"pi": math.pi, "e": math.e}
@@ -42,10 +43,11 @@ _CONSTANTS = {"pi": math.pi, "e": math.e}
 class Env:
     """Inside a summarised call of `function`: its parameters are the call's arguments, read in `parent`."""
 
-    function: Function
+    function: Function | None
     bindings: dict
     parent: Env | None
     depth: int
+    overrides: dict | None = None  # dotted name -> Fact, where a condition bounds it (a where() branch)
 
 
 class Values:
@@ -98,21 +100,49 @@ class Values:
         self, expr: cst.BaseExpression, condition: cst.BaseExpression, holds: bool, env: Env | None = None
     ) -> Fact:
         """The fact of expr where `condition` holds (or fails): `where(r > 0, r, 1)` -> r is > 0 there."""
-        fact = self.of(expr, env)
         bound = _bound_by(condition, holds)
-        if bound is None or dotted(_peeled(expr)) != bound[0]:
-            return fact
-        _, operator, value = bound
+        if bound is None:
+            return self.of(expr, env)
+        name, operator, value = bound
+        if dotted(_peeled(expr)) != name:  # where(x >= 0.5, x, 1 - x): x is bounded inside the other branch too
+            variable = self._variable_fact(name, condition, env)
+            if variable is None:
+                return self.of(expr, env)
+            narrowed = self._narrowed(variable, operator, value)
+            if narrowed is variable:
+                return self.of(expr, env)
+            return self.of(expr, Env(None, {}, env, env.depth if env else 0, {name: narrowed}))
+        return self._narrowed(self.of(expr, env), operator, value)
+
+    def _variable_fact(self, name: str, condition: cst.BaseExpression, env: Env | None) -> Fact | None:
+        for node in _walk(condition):
+            if isinstance(node, (cst.Name, cst.Attribute)) and dotted(node) == name:
+                return self.of(node, env)
+        return None
+
+    def _narrowed(self, fact: Fact, operator: str, value: float) -> Fact:
         if operator in (">", ">=") and value >= 0:
-            return replace(fact, lo=max(fact.lo, value), zero=None if operator == ">" or value > 0 else fact.zero,
-                           guarded=operator == ">" or value > 0)
+            return replace(
+                fact,
+                lo=max(fact.lo, value),
+                zero=None if operator == ">" or value > 0 else fact.zero,
+                guarded=operator == ">" or value > 0,
+            )
         if operator == "!=" and value == 0:
             return replace(fact, zero=None, guarded=True)
         if operator == "==":
             return constant(value)
         if operator in ("<", "<=") and value <= 0:
-            return replace(fact, hi=min(fact.hi, value), zero=None if operator == "<" or value < 0 else fact.zero,
-                           guarded=operator == "<" or value < 0)
+            return replace(
+                fact,
+                hi=min(fact.hi, value),
+                zero=None if operator == "<" or value < 0 else fact.zero,
+                guarded=operator == "<" or value < 0,
+            )
+        if operator in ("<", "<="):
+            return replace(fact, hi=min(fact.hi, value))
+        if operator in (">", ">="):
+            return replace(fact, lo=max(fact.lo, value))
         return fact
 
     # --- by kind of expression --------------------------------------------------------------
@@ -149,8 +179,20 @@ class Values:
             return join(*(self.of(e.value, env) for e in expr.elements if not isinstance(e, cst.StarredElement)))
         return TOP
 
+    def _overridden(self, expr: cst.BaseExpression, env: Env | None) -> Fact | None:
+        while env is not None:
+            if env.overrides:
+                name = dotted(expr)
+                if name in env.overrides:
+                    return env.overrides[name]
+            env = env.parent if env.function is None else None
+        return None
+
     def _name(self, expr: cst.Name, env: Env | None) -> Fact:
-        if env is not None:
+        overridden = self._overridden(expr, env)
+        if overridden is not None:
+            return overridden
+        if env is not None and env.function is not None:
             found = self.index.parameter(expr)
             if found is not None and found[0] is env.function:
                 argument = env.bindings.get(found[1])
@@ -197,6 +239,9 @@ class Values:
         return None
 
     def _attribute(self, expr: cst.Attribute, env: Env | None) -> Fact:
+        overridden = self._overridden(expr, env)
+        if overridden is not None:
+            return overridden
         special = self._qualified_constant(self.ctx.qualify(expr))
         if special is not None:
             return special
@@ -257,7 +302,13 @@ class Values:
             return arithmetic.power(self.of(expr.left, env), k)
         left, right = self.of(expr.left, env), self.of(expr.right, env)
         if isinstance(operator, cst.Add):
-            return self._cancellation(expr, arithmetic.add(left, right), env)
+            fact = self._cancellation(expr, arithmetic.add(left, right), env)
+            if fact.guarded and "square" in (left.kind, right.kind) and fact.kind == "":
+                return replace(fact, kind="square-eps")  # x**2 + eps: guarded here, but not once weighted
+            if left.kind in _SQUARES and right.kind in _SQUARES and not fact.nonzero:
+                zero = Reason("a sum of squares, which is 0 for a zero vector", DEGENERATE, "square-sum")
+                return replace(fact, lo=0, zero=fact.zero or zero, why="a sum of squares", kind="square-terms")
+            return fact
         if isinstance(operator, cst.Subtract):
             return self._difference(expr, left, right, env)
         if isinstance(operator, cst.Multiply):
@@ -329,7 +380,7 @@ class Values:
                 fact,
                 lo=0 if unit else fact.lo,
                 hi=1 if unit else fact.hi,
-                zero=left.zero or Reason("a normalised distribution, whose entries can be 0", BUILT, "probability"),
+                zero=left.zero or Reason("a normalised distribution, whose entries can be 0", DEGENERATE, "probability"),
                 why="a normalised distribution",
                 kind="probability",
                 distribution=unit,
@@ -389,6 +440,9 @@ class Values:
             if argument is None:
                 default = function.defaults.get(name)
                 facts.append(self.of(default) if default is not None else TOP)
+            elif id(call) in self.index.selected:  # where(m > 0, f(m), ...): f's m is > 0
+                condition, holds = self.index.selected[id(call)]
+                facts.append(self.refined(argument, condition, holds))
             else:
                 facts.append(self.of(argument))
         fact = join(*facts) if facts else TOP
@@ -502,6 +556,12 @@ def _bound_by(condition: cst.BaseExpression, holds: bool) -> tuple[str, str, flo
     if value is None or name is None:
         return None
     return (name, symbol if holds else _NEGATED[symbol], value)
+
+
+def _walk(node: cst.CSTNode):
+    from nanlint.source.traversal import iter_nodes
+
+    return iter_nodes(node)
 
 
 def _number(expr: cst.BaseExpression) -> float | None:

@@ -195,7 +195,7 @@ def divide(a: Fact, b: Fact) -> Fact:
         hi=hi,
         zero=zero,
         one=one,
-        guarded=a.nonzero and b.nonzero and not math.isinf(b.hi),
+        guarded=a.nonzero and b.nonzero and zero is None,
         scalar=a.scalar and b.scalar,
     )
 

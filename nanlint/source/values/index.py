@@ -173,6 +173,7 @@ class Index:
         self.by_node: dict[int, Function] = {}
         self.parameter_of: dict[int, tuple[Function, str]] = {}  # Name node -> (its function, parameter)
         self.enclosing: dict[int, Function] = {}  # Call/Comparison node -> the function it is in
+        self.selected: dict[int, tuple[cst.BaseExpression, bool]] = {}  # a where() branch -> (condition, taken if)
         self._collector = _Collector(self)
         dispatcher = Dispatcher()
         dispatcher.register(self._collector)
@@ -319,6 +320,11 @@ class _Collector:
     def visit_Call(self, node: cst.Call) -> None:
         within = self.stack[-1] if self.stack else None
         self.calls.append((node, within))
+        name = node.func.attr.value if isinstance(node.func, cst.Attribute) else getattr(node.func, "value", None)
+        if name in ("where", "select") and len(node.args) == 3 and not any(a.keyword for a in node.args):
+            condition = node.args[0].value
+            self.index.selected[id(node.args[1].value)] = (condition, True)
+            self.index.selected[id(node.args[2].value)] = (condition, False)
         if within is not None:
             self.index.enclosing[id(node)] = within
             if _numeric_test_call(node):
@@ -397,8 +403,21 @@ def _tested_point(node: cst.CSTNode) -> str | None:
         if value == "eps" or (isinstance(value, float) and abs(value) < 1e-3):
             return "zero"
         if isinstance(value, float) and abs(abs(value) - 1) < 1e-3:
-            return "one"
+            return "one" if not _lower_bound(node) else "zero"  # `norm > 1.` proves norm > 0 too
+        if isinstance(value, float) and value > 0 and _lower_bound(node):
+            return "zero"  # `n >= 2`: n is not 0 there
     return None
+
+
+def _lower_bound(node: cst.CSTNode) -> bool:
+    """`x > c` / `x >= c` (or `c < x`): the variable is bounded below by the constant."""
+    if not isinstance(node, cst.Comparison) or len(node.comparisons) != 1:
+        return False
+    operator = node.comparisons[0].operator
+    constant_right = _number_value(node.comparisons[0].comparator) is not None
+    if constant_right:
+        return isinstance(operator, (cst.GreaterThan, cst.GreaterThanEqual))
+    return isinstance(operator, (cst.LessThan, cst.LessThanEqual))
 
 
 def _number_value(expr: cst.BaseExpression) -> float | str | None:

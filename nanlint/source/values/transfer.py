@@ -231,6 +231,8 @@ def _sum(values, found, env) -> Fact:
     )
 
 
+# Element-wise zeros that ordinary input makes all at once: everything masked out, every input negative.
+_ALL_ZERO_KINDS = frozenset({"mask", "masked", "relu", "clamp-zero", "count", "selection", "segment"})
 _SUM_WHY = {
     "segment": "a segment sum",
     "masked": "a masked sum",
@@ -253,8 +255,8 @@ def _sum_zero(x: Fact, found: OpCall, kind: str) -> Reason | None:
         return Reason("a sum of squares, which is 0 for a zero vector", level, "square-sum")
     if x.nonzero or x.kind in ("exp", "probability"):  # all of them underflowing at once is NAN101's concern
         return None
-    if x.nonnegative and x.zero is not None:
-        level = BUILT if x.zero.level >= BUILT else x.zero.level
+    if x.nonnegative and x.zero is not None:  # all of them 0 at once: ordinary for masks and relus
+        level = BUILT if x.zero.level >= BUILT and x.zero.kind in _ALL_ZERO_KINDS else min(x.zero.level, DEGENERATE)
         return Reason("a sum that can be 0", level, "sum")
     if x.nonnegative:
         return Reason("a sum of non-negative values, which is 0 when they all are", DEGENERATE, "sum")
@@ -291,10 +293,10 @@ def _norm(values, found, env) -> Fact:
     x = _arg(values, found, env)
     if found.qualified == "math.hypot":
         return Fact(lo=0, scalar=True, why="a norm")
-    zero = x.zero if x.zero is not None and x.zero.level >= BUILT and not x.nonzero else None
+    built = x.zero is not None and x.zero.level >= BUILT and not x.nonzero and x.zero.kind in _ALL_ZERO_KINDS
     return Fact(
         lo=0,
-        zero=zero or Reason("a norm, which is 0 for a zero vector", DEGENERATE, "norm"),
+        zero=Reason("a norm, which is 0 for a zero vector", BUILT if built else DEGENERATE, "norm"),
         guarded=x.nonzero and x.kind != "",
         why="a norm",
         kind="norm",
@@ -608,7 +610,11 @@ def _dot(values, found, env) -> Fact:
     if zero is None and any(f.nonnegative and not f.nonzero and f.kind == "square" for f in operands):
         zero = Reason("a weighted sum of squares, which is 0 for a zero input", DEGENERATE, "square-sum")
         kind = "square-sum"
-    return Fact(zero=zero, why="a weighted sum of squares" if kind else "a linear map", kind=kind)
+    elif zero is None and any(f.kind == "square-eps" for f in operands):  # W @ (x**2 + eps): a 0 weight drops it
+        zero = Reason("a weighted sum of (x² + eps), whose eps a weight of 0 drops", DEGENERATE, "square-sum")
+        kind = "square-sum"
+    why = (zero.text if "eps" in zero.text else "a weighted sum of squares") if kind else "a linear map"
+    return Fact(zero=zero, why=why, kind=kind)
 
 
 NORMALISED_DOT = Fact(
