@@ -39,7 +39,6 @@ def op_call(ctx: Context, expr: cst.BaseExpression | None) -> OpCall | None:
     return found
 
 
-
 # --- what a value is made of ----------------------------------------------------------------------------------
 
 
@@ -337,5 +336,3 @@ def _is_min(ctx: Context, expr: cst.BaseExpression) -> bool:
     if found.op == "minimum":
         return len(found.args) == 1
     return found.op == "min" or (found.op == "segment_sum" and segment_reduce(found) in ("min", "amin"))
-
-

@@ -40,14 +40,6 @@ def uses_autodiff(ctx: Context) -> bool:
     return any(ops.differentiable(target) for target in ctx.names.aliases.values())
 
 
-_TESTING = ("pytest", "unittest", "absl.testing", "hypothesis", "numpy.testing", "torch.testing")
-
-
-def testing_module(ctx: Context) -> bool:
-    """A test module: it checks values, it does not train (gradient hazards are not its concern)."""
-    return any(target.startswith(_TESTING) for target in ctx.names.aliases.values())
-
-
 def python_scalar_op(found: OpCall | None) -> bool:
     """`math.log`, `math.exp`: Python floats, which raise (ValueError, OverflowError) rather than give inf/NaN."""
     return found is not None and (found.qualified or "").startswith("math.")
@@ -150,7 +142,7 @@ def no_reentry(default):
 
 SELECT_OPS = frozenset({"where", "masked_fill", "nan_to_num"})
 # Base classes whose methods are not differentiated: they run after or beside the backward pass.
-_GRADIENT_FREE_BASES = ("Optimizer", "Constraint", "Metric", "Callback")
+_GRADIENT_FREE_BASES = ("Optimizer", "Constraint", "Metric", "Callback", "Initializer")
 # Consumers that take a value out of the autodiff graph: `x.item()`, `float(x)`.
 _GRAPH_EXITS = frozenset({"item", "tolist", "numpy"})
 
@@ -259,7 +251,7 @@ class Surroundings:
 
     def traced(self, node: cst.CSTNode) -> bool:
         """Can gradients flow through this node? (Not in no_grad code, optimizers, tests, or a value passed to .item().)"""
-        return not self.gradient_free and id(node) not in self.exits and not testing_module(self.ctx)
+        return not self.gradient_free and id(node) not in self.exits and not self.ctx.testing
 
     # --- as a tracker: the traversal feeds it once per file for every rule that uses it ---
 
@@ -335,6 +327,7 @@ class SurroundedRule(Rule):
     """A rule that judges a value by what encloses it: reads the file's Surroundings as `self.around`."""
 
     uses: tuple[type, ...] = (Surroundings,)
+    quiet_in_tests = True
 
     @property
     def around(self) -> Surroundings:

@@ -170,7 +170,13 @@ FUNCTIONS: dict[str, list[str]] = {
     "tanh": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND + JAX_NN, "tanh") + ["math.tanh"],
     "relu": _rows(TORCH + TORCH_FUNCTIONAL + TF_NN + JAX_NN + KERAS_BACKEND, "relu"),
     "full": _rows(NUMPY_LIKE + TORCH, "full", "full_like") + _rows(TENSORFLOW, "fill"),
-    "cast": ["tensorflow.cast", "tensorflow.convert_to_tensor", "keras.backend.cast", "keras.ops.cast", "torch.as_tensor"]
+    "cast": [
+        "tensorflow.cast",
+        "tensorflow.convert_to_tensor",
+        "keras.backend.cast",
+        "keras.ops.cast",
+        "torch.as_tensor",
+    ]
     + _rows(NUMPY_LIKE, "asarray"),
     # a tensor made of a value: torch.tensor(1e-8), tf.constant(eps)
     "tensor": ["torch.tensor", "tensorflow.constant", "jax.numpy.array", "numpy.array"],
@@ -379,9 +385,7 @@ def helper_op(qualified: str | None) -> str | None:
 
 # Norm functions whose derivative at 0 is NaN (a sqrt of a sum of squares differentiated as such); PyTorch's
 # norms define it as 0 and are left out.
-NAN_GRADIENT_NORMS = frozenset(
-    {"jax.numpy.linalg.norm", "tensorflow.norm", "tensorflow.linalg.norm"}
-)
+NAN_GRADIENT_NORMS = frozenset({"jax.numpy.linalg.norm", "tensorflow.norm", "tensorflow.linalg.norm"})
 
 # Clamps whose bounds come first: jax.lax.clamp(min, x, max).
 CLAMP_BOUNDS_FIRST = frozenset({"jax.lax.clamp"})

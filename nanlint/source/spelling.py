@@ -128,5 +128,3 @@ def call_code(
         head, args = function, [cst.Arg(first), *rest]
     parts = [ctx.code_of(a.with_changes(comma=cst.MaybeSentinel.DEFAULT)) for a in args]
     return f"{head}({', '.join(parts)})"
-
-

@@ -57,7 +57,7 @@ def _signed_terms(expr: cst.BaseExpression) -> Iterator[tuple[bool, cst.BaseExpr
 
 
 def _term_kind(ctx: Context, term: cst.BaseExpression, elementwise: bool = True) -> str | None:
-    """"a square" or "a sum of squares" for x**2, sum(x**2), var(x) (through indexing and reshapes)."""
+    """ "a square" or "a sum of squares" for x**2, sum(x**2), var(x) (through indexing and reshapes)."""
     while isinstance(term, cst.Subscript):  # (a ** 2).sum(1)[:, None]
         term = term.value
     if is_square(ctx, term):

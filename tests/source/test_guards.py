@@ -6,9 +6,11 @@ import libcst as cst
 import pytest
 
 from nanlint.config import Settings
-from nanlint.source import engine, guards, squares
+from nanlint.source import engine, guards
 from nanlint.source.rule import Context, Rule
-from nanlint.source.rules import divisions, logs
+from nanlint.source.rules import divisions
+from nanlint.source.values import BUILT
+from nanlint.source.values.analysis import variables_of
 
 
 def analysed(source: str, question):
@@ -72,23 +74,35 @@ def test_positive_constants(expression, expected):
 
 
 def test_a_cycle_in_the_bindings_is_unknown_not_endless():
-    ctx = Context(module=cst.parse_module(""))
-    p = cst.Name("p")
-    ctx.dataflow._store("p", cst.BinaryOperation(left=p, operator=cst.Multiply(), right=p))  # p = p * p, forever
-    assert logs.zero_reason(ctx, p) is None
-    ctx.dataflow._store("m", cst.BinaryOperation(left=cst.Name("m"), operator=cst.BitAnd(), right=cst.Name("m")))
-    assert guards.is_mask(ctx, cst.Name("m")) is False
-    assert squares.square_sum_kind(ctx, p) is None and divisions.denominator_reason(ctx, p) is None
+    source = "for _ in steps:\n    p = p * p\n    m = m & m\nprobe(p)\nprobe(m)\n"
+    facts = analysed(source, lambda ctx, e: ctx.values.of(e))
+    assert [f.can_be_zero(BUILT) for f in facts] == [None, None]
+    assert analysed(source, lambda ctx, e: divisions.zero_denominator(ctx, None, e)) == [None, None]
 
 
 def test_variables_are_whole_chains_and_receivers():
     source = "import torch\nprobe(torch.log(x.norm(dim=-1) + self.eps * y.shape[0]))\n"
-    assert analysed(source, guards.variables) == [{"x", "self.eps", "y.shape"}]
+    assert analysed(source, variables_of) == [{"x", "self.eps", "y.shape"}]
 
 
-def test_condition_variables_follow_names_of_tests():
-    source = "ok = a > 0 and b.norm() > 0\nprobe(ok)\n"
-    assert analysed(source, guards.condition_variables) == [{"ok", "a", "b"}]
+@pytest.mark.parametrize(
+    "test,holds,nonzero",
+    [
+        ("d > 0", True, True),
+        ("d > 0", False, False),
+        ("d != 0", True, True),
+        ("d < 0", True, True),
+        ("d >= 0", True, False),
+        ("e > 0", True, False),
+    ],
+)
+def test_a_named_condition_narrows_what_it_tests(test, holds, nonzero):
+    source = f"import torch\nok = {test}\nprobe((d, ok))\n"
+
+    def question(ctx, pair):
+        return ctx.values.refined(pair.elements[0].value, pair.elements[1].value, holds).nonzero
+
+    assert analysed(source, question) == [nonzero]
 
 
 @pytest.mark.parametrize(
@@ -112,11 +126,11 @@ def test_numbers_are_written_the_short_way():
 
 
 def test_call_is_memoised_per_file_and_checked_by_identity():
-    module = cst.parse_module("import torch\ny = torch.log(x)\n")
+    module = cst.parse_module("import torch as T\ny = T.log(x)\n")  # not a conventional namespace name
     ctx = Context(module=module)
     ctx.names.add_import(module.body[0].body[0])
     log_call = module.body[1].body[0].value
-    first = guards.call(ctx, log_call)
-    assert first.qualified == "torch.log" and guards.call(ctx, log_call) is first
+    first = ctx.call(log_call)
+    assert first.qualified == "torch.log" and ctx.call(log_call) is first
     other = Context(module=module)  # another file's context: its imports are not seen yet, so only a method form
-    assert guards.call(other, log_call).qualified is None
+    assert other.call(log_call).qualified is None

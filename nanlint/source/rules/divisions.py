@@ -35,6 +35,10 @@ class UnguardedDivision(guards.SurroundedRule):
     code = "NAN105"
     triggers = ("/", "div", "reciprocal")
 
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self.reported: set[int] = set()  # numerators of reported divisions: `a / n(x) / n(y)` is one finding
+
     def visit_Call(self, node: cst.Call) -> None:
         found = self.ctx.call(node)
         if found is None:
@@ -61,6 +65,8 @@ class UnguardedDivision(guards.SurroundedRule):
         denominator: cst.BaseExpression,
         enclose: bool,
     ) -> None:
+        if id(division) in self.reported:
+            return
         reason = zero_denominator(self.ctx, numerator, denominator, self.option("plain-sums"))
         if reason is None or self.around.checked(denominator) or self.around.in_select() is not None:
             return  # inside a where() the hazard is its gradient: NAN110's
@@ -76,7 +82,10 @@ class UnguardedDivision(guards.SurroundedRule):
         )
         advice = _ADVICE.get(reason.kind, _DEFAULT_ADVICE)
         self.report(division, f"division by {reason.text}: inf or NaN there; {advice}", fix)
-
+        inner = numerator
+        while guards.is_binary(inner, cst.Divide):
+            self.reported.add(id(inner))
+            inner = inner.left
 
     def _replaced_after(self, division: cst.CSTNode, denominator: cst.BaseExpression) -> bool:
         """`r = w / g` ... `where(g > 0, r, 1)`: the quotient is replaced where the denominator is 0 (its value, that is;
@@ -130,8 +139,10 @@ def centred(ctx: Context, numerator: cst.BaseExpression) -> bool:
         if guards.is_binary(step, cst.Subtract):
             subtrahend = ctx.values.of(step.right)
             name = guards.identifier(ctx.peel(step.right))
-            return subtrahend.kind in ("mean", "min") or (name is not None and is_mean_name(name)) or _mean_call(
-                ctx, step.right
+            return (
+                subtrahend.kind in ("mean", "min")
+                or (name is not None and is_mean_name(name))
+                or _mean_call(ctx, step.right)
             )
         if not guards.is_variable(step):
             return False

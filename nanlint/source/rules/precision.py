@@ -73,11 +73,11 @@ class MaskOverflow(FactsRule):
     # --- where constants fill tensors --------------------------------------------------------
 
     def on_call(self, node: cst.Call) -> None:
+        qualified = self.facts.qualified(node)
         call = self.facts.call(node)
-        if call is not None:
+        if call is not None and qualified not in _TENSOR_MAKERS:  # torch.tensor(v) is an op too: a value made data
             self._op(call)
             return
-        qualified = self.facts.qualified(node)
         if qualified in _TENSOR_MAKERS:
             value = argument(node, _TENSOR_MAKERS[qualified], "value")
             if self._data_dtype(argument(node, None, "dtype")):

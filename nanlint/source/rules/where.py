@@ -126,7 +126,9 @@ def _infinite_slope_at_zero(exponent: float | None) -> bool:
 
 def _unsafe_on(ctx: Context, function: Function, call: cst.Call, compared: set[str]) -> bool:
     """Does the file's function divide by (or take the root, log of) a value of a parameter the condition tests?"""
-    tested = {name for name, argument in function.bound_parameters(call).items() if variables_of(ctx, argument) & compared}
+    tested = {
+        name for name, argument in function.bound_parameters(call).items() if variables_of(ctx, argument) & compared
+    }
     if not tested:
         return False
     index = ctx.values.index
@@ -222,7 +224,9 @@ def compared_variables(ctx: Context, condition: cst.BaseExpression) -> set[str]:
             if isinstance(node, cst.Comparison):
                 sides = [node.left, *(c.comparator for c in node.comparisons)]
             elif isinstance(node, cst.Call) and _comparing_call(node):
-                sides = [a.value for a in node.args] + ([node.func.value] if isinstance(node.func, cst.Attribute) else [])
+                sides = [a.value for a in node.args] + (
+                    [node.func.value] if isinstance(node.func, cst.Attribute) else []
+                )
             else:
                 continue
             if any(guards.is_eps(ctx, side) or ctx.const(side) is not None for side in sides):

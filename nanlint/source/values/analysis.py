@@ -100,6 +100,10 @@ class Values:
         self, expr: cst.BaseExpression, condition: cst.BaseExpression, holds: bool, env: Env | None = None
     ) -> Fact:
         """The fact of expr where `condition` holds (or fails): `where(r > 0, r, 1)` -> r is > 0 there."""
+        if isinstance(condition, cst.Name):  # pred = x > 0 ... where(pred, ...)
+            test = self.index.value_of(condition)
+            if isinstance(test, (cst.Comparison, cst.UnaryOperation, cst.Call)):
+                condition = test
         bound = _bound_by(condition, holds)
         if bound is None:
             return self.of(expr, env)
@@ -306,8 +310,9 @@ class Values:
             if fact.guarded and "square" in (left.kind, right.kind) and fact.kind == "":
                 return replace(fact, kind="square-eps")  # x**2 + eps: guarded here, but not once weighted
             if left.kind in _SQUARES and right.kind in _SQUARES and not fact.nonzero:
-                zero = Reason("a sum of squares, which is 0 for a zero vector", DEGENERATE, "square-sum")
-                return replace(fact, lo=0, zero=fact.zero or zero, why="a sum of squares", kind="square-terms")
+                level = max(DEGENERATE, fact.zero.level if fact.zero is not None else DEGENERATE)
+                zero = Reason("a sum of squares, which is 0 for a zero vector", level, "square-terms")
+                return replace(fact, lo=0, zero=zero, why="a sum of squares", kind="square-terms")
             return fact
         if isinstance(operator, cst.Subtract):
             return self._difference(expr, left, right, env)
@@ -347,7 +352,9 @@ class Values:
             )
         fact = self._cancellation(expr, fact, env)
         if fact.zero is None and not arithmetic.is_constant(left) and not arithmetic.is_constant(right):
-            fact = replace(fact, zero=Reason("a difference, which is 0 where the two are equal", DEGENERATE, "difference"))
+            fact = replace(
+                fact, zero=Reason("a difference, which is 0 where the two are equal", DEGENERATE, "difference")
+            )
         return fact
 
     def _cancellation(self, expr: cst.BinaryOperation, fact: Fact, env: Env | None) -> Fact:
@@ -380,7 +387,8 @@ class Values:
                 fact,
                 lo=0 if unit else fact.lo,
                 hi=1 if unit else fact.hi,
-                zero=left.zero or Reason("a normalised distribution, whose entries can be 0", DEGENERATE, "probability"),
+                zero=left.zero
+                or Reason("a normalised distribution, whose entries can be 0", DEGENERATE, "probability"),
                 why="a normalised distribution",
                 kind="probability",
                 distribution=unit,
@@ -551,7 +559,10 @@ def _bound_by(condition: cst.BaseExpression, holds: bool) -> tuple[str, str, flo
     value = _number(right)
     name = dotted(_peeled(left)) if isinstance(_peeled(left), (cst.Name, cst.Attribute)) else None
     if value is None or name is None:
-        value, name = _number(left), dotted(_peeled(right)) if isinstance(_peeled(right), (cst.Name, cst.Attribute)) else None
+        value, name = (
+            _number(left),
+            dotted(_peeled(right)) if isinstance(_peeled(right), (cst.Name, cst.Attribute)) else None,
+        )
         symbol = _MIRRORED[symbol]
     if value is None or name is None:
         return None

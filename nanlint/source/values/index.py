@@ -224,9 +224,14 @@ class Index:
                 if bound is None:
                     return self.functions.get(func.value)
                 func = bound
-            elif isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value in (
-                "self",
-                "cls",
+            elif (
+                isinstance(func, cst.Attribute)
+                and isinstance(func.value, cst.Name)
+                and func.value.value
+                in (
+                    "self",
+                    "cls",
+                )
             ):
                 bound = self.dataflow.value_of(func)
                 if bound is not None:
@@ -452,7 +457,7 @@ def _numberish(expr: cst.BaseExpression) -> bool:
         return True
     if isinstance(expr, cst.UnaryOperation):
         return _numberish(expr.expression)
-    name = (expr.attr.value if isinstance(expr, cst.Attribute) else expr.value if isinstance(expr, cst.Name) else "")
+    name = expr.attr.value if isinstance(expr, cst.Attribute) else expr.value if isinstance(expr, cst.Name) else ""
     lowered = name.lower()
     return lowered.startswith(("eps", "tiny", "tol")) or lowered.endswith(("eps", "epsilon", "tol")) or name.isupper()
 
@@ -479,7 +484,9 @@ def _tested_variables(node: cst.CSTNode) -> tuple[set[str], list]:
             continue
         if isinstance(inner, cst.Call):
             func = inner.func
-            called = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else ""
+            called = (
+                func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else ""
+            )
             if called in _SHAPE_CALLS:
                 continue
             stack.extend(a.value for a in inner.args)

@@ -225,7 +225,7 @@ def _sum(values, found, env) -> Fact:
         guarded=x.nonzero and x.nonnegative and not segment,
         scalar=x.scalar,
         integer=x.integer,
-        why=_SUM_WHY.get(zero.kind, "a sum") if zero is not None else "a sum",
+        why=_sum_why(x, zero),
         kind=kind,
         bases=_bases(found),
     )
@@ -233,12 +233,22 @@ def _sum(values, found, env) -> Fact:
 
 # Element-wise zeros that ordinary input makes all at once: everything masked out, every input negative.
 _ALL_ZERO_KINDS = frozenset({"mask", "masked", "relu", "clamp-zero", "count", "selection", "segment"})
+# Element-wise zeros by underflow: a sum of them is 0 only if every term underflows.
+_UNDERFLOW_KINDS = frozenset({"exp", "probability"})
 _SUM_WHY = {
     "segment": "a segment sum",
     "masked": "a masked sum",
     "count": "a count",
     "square-sum": "a sum of squares",
 }
+
+
+def _sum_why(x: Fact, zero: Reason | None) -> str:
+    if zero is None:
+        return "a sum"
+    if zero.kind == "square-sum" and x.zero is not None and x.zero.kind == "difference":
+        return "a squared distance"  # sum((a - b) ** 2): 0 wherever the points are equal
+    return _SUM_WHY.get(zero.kind, "a sum")
 
 
 def _sum_zero(x: Fact, found: OpCall, kind: str) -> Reason | None:
@@ -253,8 +263,8 @@ def _sum_zero(x: Fact, found: OpCall, kind: str) -> Reason | None:
     if kind == "square-sum" and not x.nonzero:
         level = BUILT if x.zero is not None and x.zero.level >= BUILT else DEGENERATE
         return Reason("a sum of squares, which is 0 for a zero vector", level, "square-sum")
-    if x.nonzero or x.kind in ("exp", "probability"):  # all of them underflowing at once is NAN101's concern
-        return None
+    if x.nonzero or x.kind in ("exp", "probability") or (x.zero is not None and x.zero.kind in _UNDERFLOW_KINDS):
+        return None  # all of them underflowing at once (exps, a Gaussian kernel, probabilities): NAN101's concern
     if x.nonnegative and x.zero is not None:  # all of them 0 at once: ordinary for masks and relus
         level = BUILT if x.zero.level >= BUILT and x.zero.kind in _ALL_ZERO_KINDS else min(x.zero.level, DEGENERATE)
         return Reason("a sum that can be 0", level, "sum")
@@ -270,9 +280,11 @@ def _count(values, found, env) -> Fact:
     x = _arg(values, found, env)
     if found.qualified == "builtins.len":
         zero = Reason("a count of a possibly empty selection", BUILT, "count") if x.empty is not None else None
-        one = Reason("a count of distinct values, which is 1 for constant data", BUILT, "count") if (
-            x.kind == "unique"
-        ) else None
+        one = (
+            Reason("a count of distinct values, which is 1 for constant data", BUILT, "count")
+            if (x.kind == "unique")
+            else None
+        )
         return Fact(lo=0, zero=zero, one=one, integer=True, scalar=True, why="a length", kind="count")
     return Fact(
         lo=0,
@@ -350,7 +362,7 @@ def _extreme(values, found, env) -> Fact:
 
 @transfer("maximum")
 def _maximum(values, found, env) -> Fact:
-    facts = [values.of(a, env) for a in found.args ]
+    facts = [values.of(a, env) for a in found.args]
     if len(facts) == 1:  # builtins max(xs): a reduction
         return replace(facts[0], kind="max", bases=_bases(found))
     if len(facts) < 2:
@@ -370,7 +382,7 @@ def _maximum(values, found, env) -> Fact:
 
 @transfer("minimum")
 def _minimum(values, found, env) -> Fact:
-    facts = [values.of(a, env) for a in found.args ]
+    facts = [values.of(a, env) for a in found.args]
     if len(facts) == 1:
         return replace(facts[0], kind="min", bases=_bases(found))
     if len(facts) < 2:

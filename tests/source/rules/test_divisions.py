@@ -168,7 +168,10 @@ def test_safe_look_alikes(source):
     "source,expected",
     [
         ("import torch\ny = x / x.norm()\n", "import torch\ny = x / (x.norm() + 1e-8)\n"),
-        ("import torch\ny = a @ b / (a.norm() * b.norm())\n", "import torch\ny = a @ b / (a.norm() * b.norm() + 1e-8)\n"),
+        (
+            "import torch\ny = a @ b / (a.norm() * b.norm())\n",
+            "import torch\ny = a @ b / (a.norm() * b.norm() + 1e-8)\n",
+        ),
         ("import torch\ny = torch.div(x, x.std())\n", "import torch\ny = torch.div(x, x.std() + 1e-8)\n"),
         ("import torch\nx /= x.norm()\n", "import torch\nx /= x.norm() + 1e-8\n"),
         ("import torch\ny = torch.reciprocal(mask.sum())\n", "import torch\ny = torch.reciprocal(mask.sum() + 1e-8)\n"),
@@ -202,3 +205,10 @@ def test_fixed_numpy_code_computes_the_same_values():
     after = run(text, "statistics", x, loss, mask)
     for old, new in zip(before, after):
         np.testing.assert_allclose(new, old, rtol=1e-5)
+
+
+def test_a_chain_of_divisions_is_one_finding():
+    """`(x - m) / s / r`: the outer division is reported; the inner one is the same expression's hazard."""
+    source = "import torch\ny = (x - x.mean()) / x.std() / (x.max() - x.min())\n"
+    assert [(line, column) for line, column, _ in nan105(source)] == [(2, 5)]
+    assert [(line, column) for line, column, _ in nan105("import torch\ny = (x - x.mean()) / x.std()\n")] == [(2, 5)]

@@ -15,6 +15,22 @@ def message(kind: str) -> str:
 
 
 SQUARES, DISTANCE, VARIANCE = message("a sum of squares"), message("a squared distance"), message("a variance")
+RELU = message("a relu output")
+
+
+def outside(kind: str) -> str:
+    return (
+        f"sqrt of {kind} with the eps outside: sqrt(v) + eps (or a clamp after it) keeps the value finite, but the "
+        "gradient of sqrt is still infinite at 0 (NaN in training); add the eps inside the sqrt (sqrt(v + eps)) or "
+        "use a norm function"
+    )
+
+
+EXPANDED = (
+    "sqrt of a squared distance expanded as |a|² + |b|² - 2a·b, which rounding can make negative: NaN there, and "
+    "an eps added to it does not help; clamp it at 0 first (maximum(v, 0)), or compute it as a sum of squared "
+    "differences"
+)
 RSQRT = "rsqrt of a sum of squares with no eps inside is inf at 0; add the eps inside (rsqrt(v + eps))"
 
 
@@ -34,12 +50,12 @@ def nan106(source: str):
         ("import torch\ny = torch.sqrt(dx ** 2 + dy ** 2)\n", SQUARES),
         ("import torch\ny = torch.sqrt(((a - b) ** 2).sum(-1))\n", DISTANCE),
         ("import torch\ny = torch.sqrt(torch.sum((a[:, None] - b[None]) ** 2, dim=-1))\n", DISTANCE),
-        ("import torch\ny = torch.sqrt((a ** 2).sum(1)[:, None] + (b ** 2).sum(1)[None] - 2 * a @ b.T)\n", DISTANCE),
+        ("import torch\ny = torch.sqrt((a ** 2).sum(1)[:, None] + (b ** 2).sum(1)[None] - 2 * a @ b.T)\n", EXPANDED),
         ("import torch\ny = torch.sqrt(x.var(0))\n", VARIANCE),
-        ("import torch\ny = x.var(dim=-1, keepdim=True).sqrt() + 1e-6\n", VARIANCE),
+        ("import torch\ny = x.var(dim=-1, keepdim=True).sqrt() + 1e-6\n", outside("a variance")),
         ("import torch\ny = torch.sqrt(torch.clamp(x.var(0), min=0))\n", VARIANCE),
-        ("import torch\ny = torch.sqrt(torch.relu((x ** 2).mean() - x.mean() ** 2))\n", VARIANCE),
-        ("import torch\ny = torch.sqrt((x ** 2).sum(-1)) + 1e-8\n", SQUARES),
+        ("import torch\ny = torch.sqrt(torch.relu((x ** 2).mean() - x.mean() ** 2))\n", RELU),
+        ("import torch\ny = torch.sqrt((x ** 2).sum(-1)) + 1e-8\n", outside("a sum of squares")),
         ("import tensorflow as tf\ny = tf.sqrt(tf.reduce_sum(tf.square(x), axis=-1))\n", SQUARES),
         ("import tensorflow as tf\ny = tf.math.sqrt(tf.math.reduce_variance(x, axis=0))\n", VARIANCE),
         ("from keras import backend as K\ny = K.sqrt(K.sum(K.square(a - b), axis=-1))\n", DISTANCE),

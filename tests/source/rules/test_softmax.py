@@ -511,3 +511,11 @@ def test_log_of_probability_look_alikes(expression):
 
 def test_triggers_keep_nan102_off_files_without_softmax_or_sigmoid():
     assert codes("import torch\n\ndef f(p):\n    return torch.log(p)\n", ("NAN102",)) == []
+
+
+@pytest.mark.parametrize("framework", ["import pytest", "import unittest", "from numpy.testing import assert_allclose"])
+def test_quiet_in_test_modules(framework):
+    """A test's reference formula runs on the fixed values of its cases: overflow is not the data's to bring."""
+    body = "y = torch.exp(x) / torch.exp(x).sum(-1, keepdim=True)\n"
+    assert found(f"import torch\n{body}") != []
+    assert found(f"{framework}\nimport torch\n{body}") == []
