@@ -525,6 +525,24 @@ def describe_targets(names: list[str]) -> str:
 
 
 @main.command()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Use this pyproject.toml or nanlint.toml instead of the nearest one.",
+)
+@guarded
+def clean(config_path: Path | None) -> None:
+    """Remove the result cache of the current project."""
+    from nanlint.source.cache import clean as remove_cache
+
+    settings = resolve_settings(config_path, Path.cwd(), None, None, None, None)
+    folder = settings.root / settings.cache_dir
+    shown = os.path.relpath(folder) if folder.is_relative_to(Path.cwd()) else str(folder)
+    click.echo(f"Removed {shown}." if remove_cache(folder) else f"No cache at {shown}.")
+
+
+@main.command()
 @click.argument("code", required=False)
 @click.option("--all", "show_all", is_flag=True, help="List every rule: code, name, summary, status.")
 @guarded

@@ -18,9 +18,11 @@ import multiprocessing
 import re
 import sys
 import threading
+from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import libcst as cst
 
@@ -33,6 +35,7 @@ from nanlint.source.cache import key as cache_key
 from nanlint.source.discovery import SourceFile, discover, matches_glob
 from nanlint.source.documents import Document, DocumentError, read_document
 from nanlint.source.positions import resolve as node_positions
+from nanlint.source.raw import Comment, RawFinding, RawFindings
 from nanlint.source.rule import Context, Report, Rule
 from nanlint.source.rules import ALL_RULES
 from nanlint.source.traversal import Dispatcher
@@ -68,10 +71,6 @@ class CheckResult:
 # --- one document ------------------------------------------------------------------------
 
 
-def enabled_rules(settings: Settings) -> list[type[Rule]]:
-    return [rule for rule in ALL_RULES if settings.is_selected(rule.code)]
-
-
 def triggered(rule: type[Rule], text: str) -> bool:
     """Does one of the rule's triggers occur in the text? (Few triggers: substring searches; many: one
     regex scan, which is several times cheaper than a hundred searches.)"""
@@ -87,49 +86,78 @@ def _trigger_pattern(triggers: tuple[str, ...]) -> re.Pattern:
     return re.compile("|".join(re.escape(t) for t in triggers))
 
 
-def make_finding(
-    code: str, message: str, location: SourceLocation, settings: Settings, fix: Fix | None = None
-) -> Finding:
+def make_finding(code: str, message: str, location: SourceLocation, fix: Fix | None = None) -> Finding:
+    """A finding at its rule's default severity (the configured one is applied by the selection)."""
     page = catalog.get(code)
-    return Finding(code, page.name, message, settings.severity_of(code, page.severity), location, fix)
+    return Finding(code, page.name, message, page.severity, location, fix)
 
 
-def parse_error(document_path: str, error: DocumentError, settings: Settings) -> Finding:
+def parse_error(document_path: str, error: DocumentError) -> Finding:
     location = SourceLocation(document_path, error.line, error.column, error.line, error.column, error.cell)
-    return make_finding(PARSE_ERROR, error.message, location, settings)
+    return make_finding(PARSE_ERROR, error.message, location)
 
 
 def lint_document(document: Document, settings: Settings) -> list[Finding]:
-    """All findings of one document after suppressions (per-file ignores are applied by the caller)."""
+    """The findings of one document under these settings (per-file ignores are applied by the caller)."""
+    return analyze_document(document, settings.rule_options).select(settings)
+
+
+def analyze_document(document: Document, rule_options: Mapping[str, Mapping[str, Any]]) -> RawFindings:
+    """Every rule's findings in one document, before selection and suppressions (see raw.py)."""
     comments = suppress.scan(document.text)
+    raw = RawFindings(document.path, comments=_comments(comments, document), ignore_file=comments.whole_file)
     if comments.whole_file:
-        return []
-    rules = [rule for rule in enabled_rules(settings) if triggered(rule, document.text)]
-    reports: list[Report] = []
-    positions: dict = {}
-    broken: list[Finding] = []
+        return raw
+    rules = [rule for rule in ALL_RULES if triggered(rule, document.text)]
+    raw.ran = frozenset(rule.code for rule in rules)
     if not rules:
         # No rule can match, so libcst is skipped; Python's parser still reports syntax errors.
         try:
             check_syntax(document)
         except DocumentError as error:
-            return [located_parse_error(document, error, settings)]
-    else:
-        module, tree, broken = parse_recovering(document, settings)
-        if module is None:
-            return broken
-        ctx = run_rules(module, rules, settings)
-        reports = resolve_overrides(ctx.reports, rules)
-        if reports:
-            positions = resolve_positions(module, tree, reports)
-    findings = []
+            raw.findings.append(RawFinding(located_parse_error(document, error), 0))
+        return raw
+    module, tree, broken = parse_recovering(document)
+    raw.findings.extend(RawFinding(finding, 0) for finding in broken)
+    if module is not None:
+        ctx = run_rules(module, rules, rule_options)
+        raw.findings.extend(located_reports(ctx.reports, rules, module, tree, document, offset=len(raw.findings)))
+    return raw
+
+
+def located_reports(
+    reports: list[Report], rules: list[type[Rule]], module: cst.Module, tree, document: Document, offset: int
+) -> list[RawFinding]:
+    """Reports as findings, each with the module line suppressions match and the findings that subsume it."""
+    unique: dict[tuple[str, int], Report] = {}
     for report in reports:
-        finding = to_finding(report, positions, document, settings)
-        if finding is not None and not comments.suppresses(finding.code, _module_line(report, positions)):
-            findings.append(finding)
-    if settings.is_selected(UNUSED_SUPPRESSION):
-        findings.extend(unused_suppressions(comments, {r.code for r in rules}, document, settings))
-    return sorted(broken + findings, key=Finding.sort_key)
+        unique.setdefault((report.code, id(report.node)), report)
+    positions = resolve_positions(module, tree, list(unique.values())) if unique else {}
+    located = [(r, to_finding(r, positions, document)) for r in unique.values()]
+    located = [(r, f) for r, f in located if f is not None]
+    overrides = {rule.code: set(rule.overrides) for rule in rules}
+    return [
+        RawFinding(
+            finding,
+            _module_line(report, positions),
+            tuple(
+                offset + j
+                for j, (other, _) in enumerate(located)
+                if other is not report and report.code in overrides.get(other.code, ()) and _covers(other, report.node)
+            ),
+        )
+        for report, finding in located
+    ]
+
+
+def _comments(comments: suppress.Suppressions, document: Document) -> tuple[Comment, ...]:
+    found = []
+    for line, comment in comments.by_line.items():
+        cell, cell_line = document.locate(line)
+        found.append(
+            Comment(line, cell, cell_line, comment.column, comment.end_column, comment.codes, comment.reportable)
+        )
+    return tuple(found)
 
 
 def resolve_positions(module: cst.Module, tree: ast.Module | None, reports: list[Report]):
@@ -146,16 +174,14 @@ def resolve_positions(module: cst.Module, tree: ast.Module | None, reports: list
         sys.setrecursionlimit(limit)
 
 
-def parse_recovering(
-    document: Document, settings: Settings
-) -> tuple[cst.Module | None, ast.Module | None, list[Finding]]:
+def parse_recovering(document: Document) -> tuple[cst.Module | None, ast.Module | None, list[Finding]]:
     """Parse; in a notebook, a broken cell is reported (NAN900) and blanked so the others are still linted."""
     broken: list[Finding] = []
     while True:
         try:
             return *parse(document), broken
         except DocumentError as error:
-            broken.append(located_parse_error(document, error, settings))
+            broken.append(located_parse_error(document, error))
             cell = broken[-1].location.cell
             if cell is None or len(broken) > 50:
                 return None, None, broken
@@ -166,9 +192,9 @@ def parse_recovering(
             document = dataclasses.replace(document, text="\n".join(lines))
 
 
-def located_parse_error(document: Document, error: DocumentError, settings: Settings) -> Finding:
+def located_parse_error(document: Document, error: DocumentError) -> Finding:
     cell, line = document.locate(error.line)
-    return parse_error(document.path, DocumentError(error.message, line, error.column, cell), settings)
+    return parse_error(document.path, DocumentError(error.message, line, error.column, cell))
 
 
 def parse(document: Document) -> tuple[cst.Module, ast.Module]:
@@ -214,8 +240,8 @@ def check_syntax(document: Document) -> ast.Module:
         raise DocumentError(f"cannot parse: {type(exc).__name__}: {exc}") from None
 
 
-def run_rules(module: cst.Module, rules: list[type[Rule]], settings: Settings) -> Context:
-    ctx = Context(module=module, options={code: dict(opts) for code, opts in settings.rule_options.items()})
+def run_rules(module: cst.Module, rules: list[type[Rule]], rule_options: Mapping[str, Mapping[str, Any]]) -> Context:
+    ctx = Context(module=module, options={code: dict(opts) for code, opts in rule_options.items()})
     dispatcher = Dispatcher()
     dispatcher.register(_ImportTracker(ctx))
     dispatcher.register(ctx.dataflow)
@@ -239,24 +265,6 @@ class _ImportTracker:
         self.names.add_import_from(node)
 
 
-def resolve_overrides(reports: list[Report], rules: list[type[Rule]]) -> list[Report]:
-    """One hazard, one finding: drop a report that a more specific rule's report covers."""
-    overrides = {rule.code: set(rule.overrides) for rule in rules}
-    unique: dict[tuple[str, int], Report] = {}
-    for report in reports:
-        unique.setdefault((report.code, id(report.node)), report)
-    kept = []
-    for report in unique.values():
-        covered = any(
-            report.code in overrides.get(other.code, ()) and _covers(other, report.node)
-            for other in unique.values()
-            if other is not report
-        )
-        if not covered:
-            kept.append(report)
-    return kept
-
-
 def _covers(report: Report, node: cst.CSTNode) -> bool:
     if node is report.node or any(node is c for c in report.covers):
         return True
@@ -270,7 +278,7 @@ def _module_line(report: Report, positions) -> int:
     return position.start.line if position else 0
 
 
-def to_finding(report: Report, positions, document: Document, settings: Settings) -> Finding | None:
+def to_finding(report: Report, positions, document: Document) -> Finding | None:
     position = positions.get(report.node)
     if position is None:  # a node the rule built itself; nothing to point at
         return None
@@ -289,21 +297,7 @@ def to_finding(report: Report, positions, document: Document, settings: Settings
             edits.append(Edit(start, where.start.column + 1, end, where.end.column + 1, content))
         else:
             fix = Fix(report.fix.applicability, report.fix.message, tuple(edits))
-    return make_finding(report.code, report.message, location, settings, fix)
-
-
-def unused_suppressions(
-    comments: suppress.Suppressions, ran: set[str], document: Document, settings: Settings
-) -> list[Finding]:
-    findings = []
-    for comment, code in comments.unused():
-        if code is not None and code not in ran:
-            continue  # the rule did not run here; its suppression may well be needed elsewhere
-        cell, line = document.locate(comment.line)
-        location = SourceLocation(document.path, line, comment.column, line, comment.end_column, cell)
-        message = f"unused suppression of {code}" if code else "unused suppression: nothing on this line is reported"
-        findings.append(make_finding(UNUSED_SUPPRESSION, message, location, settings))
-    return findings
+    return make_finding(report.code, report.message, location, fix)
 
 
 def lint_text(text: str, path: str = "example.py", settings: Settings | None = None) -> list[Finding]:
@@ -312,7 +306,7 @@ def lint_text(text: str, path: str = "example.py", settings: Settings | None = N
     try:
         document = read_document(path, text.encode("utf-8"))
     except DocumentError as error:
-        return [parse_error(path, error, settings)]
+        return visible([parse_error(path, error)], settings)
     return lint_document(document, settings)
 
 
@@ -341,30 +335,34 @@ def fix_source(text: str, path: str, settings: Settings, unsafe: bool = False) -
 # --- many files -----------------------------------------------------------------------------
 
 
-def settings_fingerprint(settings: Settings) -> str:
-    codes = sorted(rule.code for rule in enabled_rules(settings))
-    parts = [
-        codes,
-        settings.is_selected(UNUSED_SUPPRESSION),
-        sorted(settings.rule_options.items()),
-        sorted((c, s.name) for c, s in settings.severity.items()),
-    ]
-    return hashlib.sha256(repr(parts).encode()).hexdigest()
+def options_fingerprint(rule_options: Mapping[str, Mapping[str, Any]]) -> str:
+    """What of the configuration changes the rules' findings: their options (the selection does not)."""
+    return hashlib.sha256(
+        repr(sorted((code, sorted(o.items())) for code, o in rule_options.items())).encode()
+    ).hexdigest()
+
+
+def analyze_bytes(path: str, data: bytes, rule_options: Mapping[str, Mapping[str, Any]]) -> RawFindings:
+    try:
+        return analyze_document(read_document(path, data), rule_options)
+    except DocumentError as error:
+        return RawFindings(path, [RawFinding(parse_error(path, error), 0)])
+    except RecursionError:
+        return RawFindings(path, [RawFinding(parse_error(path, DocumentError("cannot parse: nesting too deep")), 0)])
 
 
 def lint_bytes(path: str, data: bytes, settings: Settings) -> list[Finding]:
     """Findings of one file's content as the user will see them (selection and per-file ignores applied)."""
-    try:
-        findings = lint_document(read_document(path, data), settings)
-    except DocumentError as error:
-        findings = [parse_error(path, error, settings)]
-    except RecursionError:
-        findings = [parse_error(path, DocumentError("cannot parse: nesting too deep"), settings)]
-    return visible(findings, settings)
+    return visible(analyze_bytes(path, data, settings.rule_options).select(settings), settings)
 
 
 def visible(findings: list[Finding], settings: Settings) -> list[Finding]:
-    return [f for f in findings if settings.is_selected(f.code) and not per_file_ignored(f, settings)]
+    """Selected, not ignored for the file, at the configured severity."""
+    return [
+        f.with_severity(settings.severity_of(f.code, f.severity))
+        for f in findings
+        if settings.is_selected(f.code) and not per_file_ignored(f, settings)
+    ]
 
 
 @dataclass
@@ -382,12 +380,12 @@ def lint_file(source: SourceFile, settings: Settings, options: CheckOptions) -> 
         data = source.path.read_bytes()
     except OSError as exc:
         error = DocumentError(f"cannot read file: {exc.strerror or exc}")
-        return FileOutcome(visible([parse_error(source.display, error, settings)], settings), True)
+        return FileOutcome(visible([parse_error(source.display, error)], settings), True)
     if options.fix or options.diff:
         return _fix_file(source, data, settings, options)
-    findings = _cached_lint(source, data, settings, options)
-    unreadable = any(f.code == PARSE_ERROR for f in findings)
-    findings = visible(findings, settings)
+    raw = _cached_analysis(source, data, settings, options)
+    unreadable = any(r.finding.code == PARSE_ERROR for r in raw.findings)
+    findings = visible(raw.select(settings), settings)
     if options.add_noqa and findings and not unreadable:
         edits = fixes.suppression_edits(source.display, data, findings)
         fixes.write_atomic(source.path, fixes.edit_content(source.display, data, edits))
@@ -395,22 +393,20 @@ def lint_file(source: SourceFile, settings: Settings, options: CheckOptions) -> 
     return FileOutcome(findings, unreadable)
 
 
-def _cached_lint(source: SourceFile, data: bytes, settings: Settings, options: CheckOptions) -> list[Finding]:
-    cache = Cache(settings.root / settings.cache_dir) if options.use_cache else None
-    entry = cache_key(data, source.path.suffix, settings_fingerprint(settings)) if cache else ""
-    if cache is not None:
-        cached = cache.get(entry, source.display)
-        if cached is not None:
-            return cached
-    try:
-        findings = lint_document(read_document(source.display, data), settings)
-    except DocumentError as error:
-        findings = [parse_error(source.display, error, settings)]
-    except RecursionError:
-        findings = [parse_error(source.display, DocumentError("cannot parse: nesting too deep"), settings)]
-    if cache is not None:
-        cache.put(entry, findings)
-    return findings
+def _cached_analysis(source: SourceFile, data: bytes, settings: Settings, options: CheckOptions) -> RawFindings:
+    if not options.use_cache:
+        return analyze_bytes(source.display, data, settings.rule_options)
+    cache = Cache(settings.root / settings.cache_dir)
+    entry = cache_key(data, source.path.suffix, options_fingerprint(settings.rule_options))
+    cached = cache.get(entry)
+    if cached is not None:
+        try:
+            return RawFindings.decode(cached, source.display)
+        except (KeyError, TypeError, ValueError):
+            pass  # an entry of another layout: recompute it
+    raw = analyze_bytes(source.display, data, settings.rule_options)
+    cache.put(entry, raw.encode())
+    return raw
 
 
 def _fix_file(source: SourceFile, data: bytes, settings: Settings, options: CheckOptions) -> FileOutcome:
@@ -482,6 +478,8 @@ def check_paths(paths: list[Path], settings: Settings, options: CheckOptions) ->
         unreadable += outcome.unreadable
     result.checked += len(files)
     result.findings.sort(key=Finding.sort_key)
+    if options.use_cache and files:
+        Cache(settings.root / settings.cache_dir).prune()
     if unreadable:
         result.errors.append(f"{unreadable} file{'s' if unreadable > 1 else ''} could not be read (see {PARSE_ERROR})")
     return result
