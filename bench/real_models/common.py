@@ -10,6 +10,7 @@ load_models / make_inputs / time_inference are copied from the project's shared 
 A model may name a joint generator (`"joint": {"gen": ..., kwargs}`) that fills several inputs at
 once; those inputs are listed in `inputs` with `"gen": "joint"`.
 """
+
 import hashlib
 import json
 import os
@@ -78,7 +79,7 @@ def image_like(rng, shape, mean=(0.0,), std=(1.0,), style="photo", scale=1.0, la
                 x = int(rng.integers(0, 8))
                 while x < w - 4:
                     bw, bh = int(rng.integers(2, 12)), int(rng.integers(3, 9))
-                    img[:, y:y + bh, x:x + bw] = ink
+                    img[:, y : y + bh, x : x + bw] = ink
                     x += bw + int(rng.integers(1, 6))
         else:  # multi-octave smooth field + a few flat objects with hard edges
             img = sum(_smooth(rng, h, w, k) / k for k in (2, 5, 13, 31))
@@ -123,8 +124,8 @@ def bytes_like(rng, shape, beg=1024, end=1024, pad=256, dtype="int32"):
         else:
             data = rng.integers(0, 256, size)
         head, tail = data[:beg], data[-end:]
-        out[i, :len(head)] = head
-        out[i, beg + end - len(tail):beg + end] = tail
+        out[i, : len(head)] = head
+        out[i, beg + end - len(tail) : beg + end] = tail
     return out
 
 
@@ -210,7 +211,7 @@ def _shortest_paths(adj):
     d = np.where(adj, 1.0, np.inf)
     np.fill_diagonal(d, 0)
     for k in range(n):  # Floyd-Warshall; molecules are small
-        d = np.minimum(d, d[:, k:k + 1] + d[k:k + 1, :])
+        d = np.minimum(d, d[:, k : k + 1] + d[k : k + 1, :])
     return d
 
 
@@ -238,7 +239,7 @@ def reaction_tokens(rng, inputs, n_tokens=None, n_reactant_atoms=(8, 24), max_di
     off = 0
     for m in reactants:
         k = len(m[0])
-        adj[off:off + k, off:off + k] = m[2]
+        adj[off : off + k, off : off + k] = m[2]
         off += k
     if len(reactants) == 2:
         deg = adj.sum(1)
@@ -267,15 +268,28 @@ def reaction_tokens(rng, inputs, n_tokens=None, n_reactant_atoms=(8, 24), max_di
     dist[0, 0] = 1
     i = 1
     for blk in blocks:
-        dist[i:i + len(blk), i:i + len(blk)] = blk
+        dist[i : i + len(blk), i : i + len(blk)] = blk
         i += len(blk)
-    out = dict(atoms=np.asarray(atoms)[None], neighbors=np.asarray(neighbors)[None],
-               distances=dist[None], roles=np.asarray(roles)[None])
+    out = dict(
+        atoms=np.asarray(atoms)[None],
+        neighbors=np.asarray(neighbors)[None],
+        distances=dist[None],
+        roles=np.asarray(roles)[None],
+    )
     return {k: v.astype(dtype) for k, v in out.items() if k in inputs}
 
 
-GENERATORS = dict(image_like=image_like, audio_like=audio_like, bytes=bytes_like, uniform=uniform,
-                  normal=normal, padding_mask=padding_mask, onehot=onehot, const=const, columns=columns)
+GENERATORS = dict(
+    image_like=image_like,
+    audio_like=audio_like,
+    bytes=bytes_like,
+    uniform=uniform,
+    normal=normal,
+    padding_mask=padding_mask,
+    onehot=onehot,
+    const=const,
+    columns=columns,
+)
 JOINT_GENERATORS = dict(reaction_tokens=reaction_tokens)
 
 
@@ -296,6 +310,7 @@ def make_inputs(model, rng):
 def time_inference(path, feed, repeats=5):
     """Median wall time of a plain fp32 CPU inference (after one warm-up run)."""
     import onnxruntime as ort
+
     sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     sess.run(None, feed)
     times = []

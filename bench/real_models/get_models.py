@@ -46,8 +46,22 @@ def main():
             whl = find_wheel([cache, own], pkg, ver)
             if whl is None:
                 os.makedirs(own, exist_ok=True)
-                subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-                                "-q", "-d", own, m["package"]], check=True)
+                subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "pip",
+                        "download",
+                        "--no-deps",
+                        "--only-binary",
+                        ":all:",
+                        "-q",
+                        "-d",
+                        own,
+                        m["package"],
+                    ],
+                    check=True,
+                )
                 whl = find_wheel([own], pkg, ver)
             with zipfile.ZipFile(whl) as z, z.open(m["wheel_path"]) as src, open(out + ".tmp", "wb") as dst:
                 for block in iter(lambda: src.read(1 << 20), b""):
@@ -56,8 +70,10 @@ def main():
         digest = sha256(out)
         ok = digest == m["sha256"]
         bad += not ok
-        print(f"{m['name']:18s} {os.path.getsize(out) / 1e6:7.2f} MB  {m['package']:42s} "
-              f"{'ok' if ok else 'SHA256 MISMATCH ' + digest}  {out}")
+        print(
+            f"{m['name']:18s} {os.path.getsize(out) / 1e6:7.2f} MB  {m['package']:42s} "
+            f"{'ok' if ok else 'SHA256 MISMATCH ' + digest}  {out}"
+        )
     return 1 if bad else 0
 
 

@@ -3,8 +3,8 @@
 Same scoring as the project's shared graph-fp16 eval (realworld/graph/score.py, from which this
 is copied), on the pretrained models of models.json, with two additions: the timeout is 600 s
 (NANLINT_TIMEOUT to change) and each nanlint run's peak resident memory is measured (the child's
-own rusage via os.wait4, so one run's peak never leaks into the next) and reported in MB and as
-a ratio to the model file's size.
+own rusage, taken by a small wrapper interpreter that forks it, so neither score.py's memory nor
+an earlier run leaks into it) and reported in MB and as a ratio to the model file's size.
 
 For each model in models.json runs
   $NANLINT graph MODEL --target cuda-fp16 --format json <nanlint_args>
@@ -18,10 +18,12 @@ Exit 0 iff recall >= 0.95, precision >= 0.90, no error-severity overflow claim i
 (`false_errors`), every model was analysed (none failed or timed out) and the negative control
 has no error-severity finding.  Usage: python score.py [MODEL_NAME ...]
 """
+
 import json
 import os
 import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -29,7 +31,6 @@ import tempfile
 import time
 
 import numpy as np
-
 from common import HERE, load_models, make_inputs, sha256, time_inference
 
 TARGET, CODES = "cuda-fp16", {"NAN601", "NAN701"}
@@ -37,29 +38,46 @@ TIMEOUT = float(os.environ.get("NANLINT_TIMEOUT", 600))
 MIN_RECALL, MIN_PRECISION = 0.95, 0.90
 
 
+# Runs the command as its own child and writes that child's peak RSS (KiB) to argv[1]. Linux
+# carries a parent's RSS at fork time into the child's ru_maxrss, so the fork must happen in this
+# small fresh interpreter, not in score.py (which holds onnxruntime sessions by then).
+_RSS_WRAPPER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(sys.argv[2], sys.argv[2:])
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as f:
+    f.write(str(usage.ru_maxrss))
+code = os.waitstatus_to_exitcode(status)
+sys.exit(code if code >= 0 else 128 - code)
+"""
+
+
 def run_nanlint(cmd, model):
-    """-> (findings or None, wall seconds, error message, peak RSS in bytes of the nanlint process tree)."""
+    """-> (findings or None, wall seconds, error message, peak RSS in bytes of the nanlint process or None)."""
     argv = cmd + ["graph", model["path"], "--target", TARGET, "--format", "json"] + model["nanlint_args"]
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss_file:
         t0 = time.perf_counter()
-        p = subprocess.Popen(argv, stdout=out, stderr=err, text=True)
-        # os.wait4 gives this child's own rusage (its maxrss includes its waited-for children)
-        while True:
-            pid, status, usage = os.wait4(p.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.perf_counter() - t0 > TIMEOUT:
-                p.kill()
-                _, status, usage = os.wait4(p.pid, 0)
-                p.returncode = -9
-                return None, time.perf_counter() - t0, f"timeout after {TIMEOUT:.0f}s", usage.ru_maxrss * 1024
-            time.sleep(0.02)
+        p = subprocess.Popen(
+            [sys.executable, "-S", "-c", _RSS_WRAPPER, rss_file.name, *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            stdout, stderr = p.communicate(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)  # the wrapper's own session: it and nanlint
+            p.communicate()
+            return None, time.perf_counter() - t0, f"timeout after {TIMEOUT:.0f}s", None
         wall = time.perf_counter() - t0
-        p.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read(), err.read()
-    rss = usage.ru_maxrss * 1024  # Linux reports KiB
+        text = rss_file.read().strip()
+    rss = int(text) * 1024 if text else None  # Linux reports KiB
     try:  # a linter may exit non-zero when it finds something: judge by the JSON
         return json.loads(stdout)["findings"], wall, None, rss
     except (ValueError, KeyError, TypeError):
@@ -73,8 +91,10 @@ def main():
         return 1
     tp = fp = fn = false_errors = 0
     ratios, mem_ratios, failed, neg_clean = [], [], [], True
-    print(f"{'model':18s} {'truth':>5s} {'pred':>4s} {'tp':>3s} {'fp':>3s} {'fn':>3s} {'skip':>4s} "
-          f"{'errors':>6s} {'nanlint_s':>9s} {'ort_ms':>8s} {'ratio':>8s} {'model_MB':>8s} {'peak_MB':>8s} {'mem_x':>6s}  note")
+    print(
+        f"{'model':18s} {'truth':>5s} {'pred':>4s} {'tp':>3s} {'fp':>3s} {'fn':>3s} {'skip':>4s} "
+        f"{'errors':>6s} {'nanlint_s':>9s} {'ort_ms':>8s} {'ratio':>8s} {'model_MB':>8s} {'peak_MB':>8s} {'mem_x':>6s}  note"
+    )
     for model in load_models():
         if len(sys.argv) > 1 and model["name"] not in sys.argv[1:]:
             continue
@@ -87,7 +107,8 @@ def main():
         note = "" if truth["sha256"] == sha256(model["path"]) else "MODEL CHANGED since truth.py; "
         findings, wall, err, rss = run_nanlint(cmd, model)
         size = os.path.getsize(model["path"])
-        mem_ratios.append(rss / size)
+        if rss:
+            mem_ratios.append(rss / size)
         ort_s = time_inference(model["path"], make_inputs(model, np.random.default_rng(0)))
         findings = [f for f in findings or [] if isinstance(f, dict)]
         # An overflow finding names where the overflow starts (`tensor`) and may list the tensors
@@ -101,8 +122,12 @@ def main():
         true, skip = set(truth["overflow_fp16"]), (pred | also) & set(truth["unscored"])
         pred, also = pred - skip, also - skip
         m_tp, m_fp, m_fn = len((pred | also) & true), len(pred - true), len(true - pred - also)
-        false_errors += len({f.get("tensor") for f in live if f.get("code") in CODES
-                             and f.get("severity") == "error"} - true - set(truth["unscored"]) - {None})
+        false_errors += len(
+            {f.get("tensor") for f in live if f.get("code") in CODES and f.get("severity") == "error"}
+            - true
+            - set(truth["unscored"])
+            - {None}
+        )
         tp, fp, fn = tp + m_tp, fp + m_fp, fn + m_fn
         errors = sum(f.get("severity") == "error" for f in findings)
         if err:
@@ -117,21 +142,29 @@ def main():
             note += f"\n    fp: {t}"
         for t in sorted(true - pred - also):
             note += f"\n    fn: {t}"
-        print(f"{model['name']:18s} {len(true):5d} {len(pred):4d} {m_tp:3d} {m_fp:3d} {m_fn:3d} {len(skip):4d} "
-              f"{errors:6d} {wall:9.2f} {ort_s * 1e3:8.3f} {wall / ort_s:8.1f} {size / 1e6:8.2f} {rss / 1e6:8.1f} "
-              f"{rss / size:6.1f}  {note}", flush=True)
+        print(
+            f"{model['name']:18s} {len(true):5d} {len(pred):4d} {m_tp:3d} {m_fp:3d} {m_fn:3d} {len(skip):4d} "
+            f"{errors:6d} {wall:9.2f} {ort_s * 1e3:8.3f} {wall / ort_s:8.1f} {size / 1e6:8.2f} "
+            f"{(rss or float('nan')) / 1e6:8.1f} {(rss or float('nan')) / size:6.1f}  {note}",
+            flush=True,
+        )
     recall = tp / (tp + fn) if tp + fn else 1.0
     precision = tp / (tp + fp) if tp + fp else 1.0
     ratio = f"{statistics.median(ratios):.1f}" if ratios else "nan"
     mem = f"{statistics.median(mem_ratios):.1f}" if mem_ratios else "nan"
     mem_max = f"{max(mem_ratios):.1f}" if mem_ratios else "nan"
     print(f"total: tp={tp} fp={fp} fn={fn} failed={len(failed)} {' '.join(failed)}")
-    print(f"real-models-fp16: recall={recall:.3f} precision={precision:.3f} false_errors={false_errors} "
-          f"failed={len(failed)} models={len(ratios) + len(failed)} "
-          f"time_ratio_median={ratio} mem_ratio_median={mem} mem_ratio_max={mem_max} "
-          f"negative_control={'clean' if neg_clean else 'dirty'}")
-    return 0 if (recall >= MIN_RECALL and precision >= MIN_PRECISION and neg_clean
-                 and not false_errors and not failed) else 1
+    print(
+        f"real-models-fp16: recall={recall:.3f} precision={precision:.3f} false_errors={false_errors} "
+        f"failed={len(failed)} models={len(ratios) + len(failed)} "
+        f"time_ratio_median={ratio} mem_ratio_median={mem} mem_ratio_max={mem_max} "
+        f"negative_control={'clean' if neg_clean else 'dirty'}"
+    )
+    return (
+        0
+        if (recall >= MIN_RECALL and precision >= MIN_PRECISION and neg_clean and not false_errors and not failed)
+        else 1
+    )
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ tensor max |x| over finite values and whether NaN/Inf occurs. Writes truth/<mode
 plus package, size_bytes and n_nodes for the record.
 Usage: python truth.py [MODEL_NAME ...]
 """
+
 import json
 import os
 import sys
@@ -23,9 +24,8 @@ import sys
 import numpy as np
 import onnx
 import onnxruntime as ort
-from onnx import TensorProto, numpy_helper
-
 from common import FP16_MAX, HELD_OUT_SEED, HERE, load_models, make_inputs, sha256, time_inference
+from onnx import TensorProto, numpy_helper
 
 N_SAMPLES = 16
 MAX_BYTES, MAX_TENSORS = 2_000_000, 2000
@@ -67,8 +67,11 @@ def update(acc, a):
 def ground_truth(model):
     m = onnx.load(model["path"])
     g = onnx.shape_inference.infer_shapes(m).graph
-    types = {v.name: v.type.tensor_type.elem_type for v in list(g.value_info) + list(g.input) + list(g.output)
-             if v.type.HasField("tensor_type")}
+    types = {
+        v.name: v.type.tensor_type.elem_type
+        for v in list(g.value_info) + list(g.input) + list(g.output)
+        if v.type.HasField("tensor_type")
+    }
     producer = {o: n for n in m.graph.node for o in n.output if o}
     table, unscored = {}, set(subgraph_tensors(m.graph))
 
@@ -84,7 +87,7 @@ def ground_truth(model):
 
     # runtime tensors: expose every other float node output of the main graph
     outputs = {o.name for o in m.graph.output}
-    for name, n in producer.items():
+    for name, _n in producer.items():
         if name in table or name in outputs:
             continue
         if name not in types or types[name] == TensorProto.UNDEFINED:
@@ -106,14 +109,19 @@ def ground_truth(model):
     order = sorted(table, key=lambda k: -table[k][0])  # largest first
     tensors = {k: [float(f"{table[k][0]:.4g}"), *table[k][3:], *table[k][1:3]] for k in order}
     return {
-        "model": model["name"], "file": model["file"], "sha256": sha256(model["path"]),
-        "package": model.get("package"), "size_bytes": os.path.getsize(model["path"]), "n_nodes": len(m.graph.node),
-        "seed": HELD_OUT_SEED, "n_samples": N_SAMPLES,
+        "model": model["name"],
+        "file": model["file"],
+        "sha256": sha256(model["path"]),
+        "package": model.get("package"),
+        "size_bytes": os.path.getsize(model["path"]),
+        "n_nodes": len(m.graph.node),
+        "seed": HELD_OUT_SEED,
+        "n_samples": N_SAMPLES,
         "n_float_tensors": len(tensors),
         "overflow_fp16": sorted(k for k, t in table.items() if t[0] > FP16_MAX),
         "nonfinite_fp32": sorted(k for k, t in table.items() if t[2] and t[3] in ("input", "act")),
         "nonfinite_const": sorted(k for k, t in table.items() if t[2] and t[3] in ("init", "const")),
-        "ort_infer_s": float(f'{time_inference(model["path"], feeds[0]):.4g}'),
+        "ort_infer_s": float(f"{time_inference(model['path'], feeds[0]):.4g}"),
         "unscored": sorted(unscored),
         "tensors": tensors,
     }
@@ -139,9 +147,12 @@ def main():
             text = dump(t)
         with open(os.path.join(HERE, "truth", model["name"] + ".json"), "w") as f:
             f.write(text)
-        print(f"{t['model']:18s} overflow_fp16={len(t['overflow_fp16']):3d}/{t['n_float_tensors']:4d} "
-              f"nonfinite_fp32={len(t['nonfinite_fp32'])} nonfinite_const={len(t['nonfinite_const'])} "
-              f"unscored={len(t['unscored'])} ort_infer_s={t['ort_infer_s']:.4g}", flush=True)
+        print(
+            f"{t['model']:18s} overflow_fp16={len(t['overflow_fp16']):3d}/{t['n_float_tensors']:4d} "
+            f"nonfinite_fp32={len(t['nonfinite_fp32'])} nonfinite_const={len(t['nonfinite_const'])} "
+            f"unscored={len(t['unscored'])} ort_infer_s={t['ort_infer_s']:.4g}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
