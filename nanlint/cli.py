@@ -20,7 +20,7 @@ import click
 from nanlint import __version__, catalog, options
 from nanlint.config import ConfigError, Settings, load_settings
 from nanlint.findings import Finding, Severity
-from nanlint.report import FORMAT_NAMES, ReportOptions, Run, formats
+from nanlint.report import FORMAT_NAMES, ReportOptions, Run, renderer
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -100,7 +100,7 @@ def resolve_settings(config_path: Path | None, start: Path, select, extend_selec
 
 
 def emit(run: Run, output_format: str, output_file: str | None, report_options: ReportOptions) -> None:
-    rendered = formats()[output_format](run, report_options)
+    rendered = renderer(output_format)(run, report_options)
     if output_file:
         try:
             Path(output_file).write_text(rendered, encoding="utf-8")
@@ -319,7 +319,7 @@ def report_check(
     """Print what a check run produced and return its exit code."""
     if result.fixed_stdin is not None:  # `--fix -`: the fixed source goes to stdout, findings to stderr
         click.echo(result.fixed_stdin, nl=False)
-        click.echo(formats()["text"](run, dataclasses.replace(report_options, color=False)), err=True, nl=False)
+        click.echo(renderer("text")(run, dataclasses.replace(report_options, color=False)), err=True, nl=False)
     elif result.diffs:
         click.echo("".join(result.diffs), nl=False)
         fixable = len(result.fixed)

@@ -466,3 +466,15 @@ def test_help_lists_the_shared_options(project):
         assert option in result.stdout, option
     assert "--output-format" not in result.stdout  # the hidden ruff-compatible alias
     assert textwrap.dedent(result.stdout).startswith("Usage: main check [OPTIONS] [PATHS]...")
+
+
+# --- clean --------------------------------------------------------------------------------
+
+
+def test_clean_removes_the_cache(project):
+    assert run("check", "bad.py").exit_code == 1
+    assert (project / ".nanlint_cache").is_dir()
+    result = run("clean")
+    assert (result.exit_code, result.stdout) == (0, "Removed .nanlint_cache.\n")
+    assert not (project / ".nanlint_cache").exists()
+    assert run("clean").stdout == "No cache at .nanlint_cache.\n"

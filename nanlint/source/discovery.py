@@ -14,10 +14,12 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-
-import pathspec
+from typing import TYPE_CHECKING
 
 from nanlint.config import Settings
+
+if TYPE_CHECKING:
+    import pathspec
 
 SOURCE_SUFFIXES = (".py", ".pyi", ".ipynb")
 
@@ -73,6 +75,8 @@ class GitIgnore:
             spec = None
             ignore_file = directory / ".gitignore"
             if ignore_file.is_file():
+                import pathspec  # only where a .gitignore exists: it costs more to import than most runs lint
+
                 try:
                     lines = ignore_file.read_text(encoding="utf-8", errors="replace").splitlines()
                     spec = pathspec.GitIgnoreSpec.from_lines(lines)

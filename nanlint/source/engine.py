@@ -14,12 +14,10 @@ import dataclasses
 import functools
 import gc
 import hashlib
-import multiprocessing
 import re
 import sys
 import threading
 from collections.abc import Mapping
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -509,6 +507,9 @@ def _map(files: list[SourceFile], settings: Settings, options: CheckOptions):
     work = [(source, settings, options) for source in files]
     if jobs <= 1 or len(files) < 4:
         return map(_lint_file_job, work)
+    import multiprocessing  # only for a pool: a hook's run on a few files never needs it
+    from concurrent.futures import ProcessPoolExecutor
+
     method = "fork" if sys.platform.startswith("linux") else None
     executor = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context(method))
     chunk = max(1, min(16, len(files) // (jobs * 4)))
