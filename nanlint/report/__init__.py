@@ -7,7 +7,9 @@ from collections.abc import Callable
 
 from nanlint.report.run import ReportOptions, Run, severity_counts
 
-FORMAT_NAMES = ("text", "json", "github", "sarif", "html")
+FORMAT_NAMES = ("text", "full", "json", "github", "sarif", "html")
+CHECK_FORMATS = ("text", "full", "json", "github", "sarif")
+GRAPH_FORMATS = ("text", "json", "github", "sarif", "html")
 
 
 def renderer(name: str) -> Callable[[Run, ReportOptions], str]:
@@ -17,4 +19,4 @@ def renderer(name: str) -> Callable[[Run, ReportOptions], str]:
     return importlib.import_module(f"nanlint.report.{name}").render
 
 
-__all__ = ["FORMAT_NAMES", "ReportOptions", "Run", "renderer", "severity_counts"]
+__all__ = ["CHECK_FORMATS", "FORMAT_NAMES", "GRAPH_FORMATS", "ReportOptions", "Run", "renderer", "severity_counts"]

@@ -25,7 +25,7 @@ from typing import Any
 import libcst as cst
 
 from nanlint import catalog
-from nanlint.config import Settings
+from nanlint.config import Configuration, Settings
 from nanlint.findings import Edit, Finding, Fix, SourceLocation
 from nanlint.source import fixes, suppress
 from nanlint.source.cache import Cache, code_fingerprint
@@ -36,6 +36,7 @@ from nanlint.source.positions import resolve as node_positions
 from nanlint.source.raw import Comment, RawFinding, RawFindings
 from nanlint.source.rule import Context, Report, Rule
 from nanlint.source.rules import ALL_RULES
+from nanlint.source.syntax import check_syntax
 from nanlint.source.traversal import Dispatcher
 
 PARSE_ERROR = "NAN900"
@@ -109,9 +110,11 @@ def analyze_document(document: Document, rule_options: Mapping[str, Mapping[str,
     rules = [rule for rule in ALL_RULES if triggered(rule, document.text)]
     raw.ran = frozenset(rule.code for rule in rules)
     if not rules:
-        # No rule can match, so libcst is skipped; Python's parser still reports syntax errors.
+        # No rule can match, so libcst is skipped; Python's parser still reports syntax errors (and
+        # libcst judges the statements of a grammar newer than the interpreter's, see syntax.py).
         try:
-            check_syntax(document)
+            if check_syntax(document) is None:
+                parse(document)
         except DocumentError as error:
             raw.findings.append(RawFinding(located_parse_error(document, error), 0))
         return raw
@@ -195,9 +198,9 @@ def located_parse_error(document: Document, error: DocumentError) -> Finding:
     return parse_error(document.path, DocumentError(error.message, line, error.column, cell))
 
 
-def parse(document: Document) -> tuple[cst.Module, ast.Module]:
+def parse(document: Document) -> tuple[cst.Module, ast.Module | None]:
     """Python's parser first (fast, and it rejects what would crash libcst's), then libcst; both trees
-    are kept (Python's knows where statements start, see positions.py)."""
+    are kept (Python's knows where statements start, see positions.py; None for a newer grammar)."""
     tree = check_syntax(document)
     try:
         with _trusted_nodes():
@@ -226,16 +229,6 @@ def _trusted_nodes():
 
 
 _VALIDATING_POST_INIT = cst.CSTNode.__post_init__
-
-
-def check_syntax(document: Document) -> ast.Module:
-    flags = ast.PyCF_ONLY_AST | (ast.PyCF_ALLOW_TOP_LEVEL_AWAIT if document.is_notebook else 0)
-    try:
-        return compile(document.text, document.path, "exec", flags, dont_inherit=True)
-    except SyntaxError as exc:
-        raise DocumentError(f"syntax error: {exc.msg}", exc.lineno or 1, exc.offset or 1) from None
-    except (RecursionError, MemoryError, ValueError, OverflowError) as exc:
-        raise DocumentError(f"cannot parse: {type(exc).__name__}: {exc}") from None
 
 
 def run_rules(module: cst.Module, rules: list[type[Rule]], rule_options: Mapping[str, Mapping[str, Any]]) -> Context:
@@ -458,32 +451,32 @@ def per_file_ignored(finding: Finding, settings: Settings) -> bool:
     return False
 
 
-def check_paths(paths: list[Path], settings: Settings, options: CheckOptions) -> CheckResult:
+def check_paths(paths: list[Path], settings: Settings | Configuration, options: CheckOptions) -> CheckResult:
+    """Check files and directories, each file with its own settings (see config.Configuration). A file
+    that cannot be parsed is a NAN900 finding like any other; errors are paths that do not exist."""
+    config = Configuration.of(settings)
     result = CheckResult(findings=[], checked=0)
-    unreadable = 0
     if options.stdin_text is not None:
-        unreadable += _check_stdin(result, settings, options)
+        _check_stdin(result, config.for_path(Path(options.stdin_filename or "-")), options)
         paths = [p for p in paths if p != Path("-")]
-    files, result.errors = discover(paths, settings, options.force_exclude) if paths else ([], [])
+    files, result.errors = discover(paths, config, options.force_exclude) if paths else ([], [])
     if options.use_cache:
         code_fingerprint()  # once here rather than in every worker
-    for outcome in _map(files, settings, options):
+    for outcome in _map(files, options):
         result.findings.extend(outcome.findings)
         result.fixed.extend(outcome.fixed)
         result.suppressions_added += outcome.suppressions_added
         if outcome.diff:
             result.diffs.append(outcome.diff)
-        unreadable += outcome.unreadable
     result.checked += len(files)
     result.findings.sort(key=Finding.sort_key)
-    if options.use_cache and files:
-        Cache(settings.root / settings.cache_dir).prune()
-    if unreadable:
-        result.errors.append(f"{unreadable} file{'s' if unreadable > 1 else ''} could not be read (see {PARSE_ERROR})")
+    if options.use_cache:
+        for folder in {source.settings.root / source.settings.cache_dir for source in files if source.settings}:
+            Cache(folder).prune()
     return result
 
 
-def _check_stdin(result: CheckResult, settings: Settings, options: CheckOptions) -> bool:
+def _check_stdin(result: CheckResult, settings: Settings, options: CheckOptions) -> None:
     """Lint (or fix) source from stdin; a fixed source is returned in result.fixed_stdin."""
     name = options.stdin_filename or "-"
     data = options.stdin_text.encode("utf-8")
@@ -496,15 +489,13 @@ def _check_stdin(result: CheckResult, settings: Settings, options: CheckOptions)
             result.diffs.append(fixes.unified_diff(name, data, outcome.data))
         elif options.fix:
             result.fixed_stdin = outcome.data.decode("utf-8")
-        return any(f.code == PARSE_ERROR for f in outcome.remaining)
-    findings = lint_bytes(name, data, settings)
-    result.findings.extend(findings)
-    return any(f.code == PARSE_ERROR for f in findings)
+        return
+    result.findings.extend(lint_bytes(name, data, settings))
 
 
-def _map(files: list[SourceFile], settings: Settings, options: CheckOptions):
+def _map(files: list[SourceFile], options: CheckOptions):
     jobs = min(options.jobs, len(files))
-    work = [(source, settings, options) for source in files]
+    work = [(source, source.settings or Settings(), options) for source in files]
     if jobs <= 1 or len(files) < 4:
         return map(_lint_file_job, work)
     import multiprocessing  # only for a pool: a hook's run on a few files never needs it

@@ -70,7 +70,7 @@ def test_missing_model(tmp_path):
     result = invoke(tmp_path / "nope.onnx")
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("nanlint: error: ")
-    assert "NAN900 cannot read model" in result.stdout
+    assert "NAN900 error cannot read model" in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -161,7 +161,7 @@ def test_text_and_exit_codes(monkeypatch):
     assert (result.exit_code, result.stdout) == (
         1,
         (
-            "fixtures/models/naive_softmax.onnx:div (Div) NAN505 softmax spelled Exp -> ReduceSum -> Div without "
+            "fixtures/models/naive_softmax.onnx:div (Div) NAN505 warning softmax spelled Exp -> ReduceSum -> Div without "
             "subtracting the max: exp(16) overflows float16 (ln of its max is 11.09), giving inf/inf = NaN; use Softmax "
             "[static, cuda-fp16]\nFound 1 finding (1 warning).\n"
         ),
