@@ -748,6 +748,7 @@ def test_fail_on_is_each_file_s_own(monorepo):
     )
     assert run("check", "bad.py").exit_code == 0  # info, and the root fails on warnings
     assert run("check", "strict").exit_code == 1  # info, and strict/ fails on info
+    assert run("check", "bad.py", "strict").exit_code == 1  # each file by its own fail-on, whatever comes first
     assert run("check", "bad.py", "strict", "--fail-on", "warning").exit_code == 0  # the command line wins
 
 

@@ -64,9 +64,10 @@ def _path_regex(pattern: str) -> re.Pattern:
 
 
 def matches_glob(path: Path, root: Path, patterns, name_only: bool = False) -> bool:
-    """Slash patterns against the root-relative path; others against names (only the last with name_only)."""
+    """Slash patterns against the root-relative path; others against names (only the last with name_only).
+    An absolute path is taken as resolved already (discovery resolves each directory once)."""
     try:
-        relative = path.resolve().relative_to(root).as_posix()
+        relative = (path if path.is_absolute() else path.resolve()).relative_to(root).as_posix()
     except ValueError:
         relative = path.as_posix()
     for pattern in patterns:
@@ -93,7 +94,8 @@ class GitIgnore:
         self._repository_specs: dict[Path, tuple[pathspec.GitIgnoreSpec, ...]] = {}
 
     def ignored(self, path: Path, is_dir: bool) -> bool:
-        path = path.resolve()
+        """Is a path ignored (an absolute path is taken as resolved already)?"""
+        path = path if path.is_absolute() else path.resolve()
         root, directories = self._chain(path.parent)
         if root is None:
             return False
@@ -209,19 +211,20 @@ def discover(
         if not given.exists():
             errors.append(f"{given}: no such file or directory")
         elif given.is_dir():
-            own = config.for_path(given)
-            if not (force_exclude and given.resolve() != own.root and _excluded(given, own, gitignore, is_dir=True)):
+            own, resolved = config.for_path(given), given.resolve()
+            if not (force_exclude and resolved != own.root and _excluded(resolved, own, gitignore, is_dir=True)):
                 files.extend(_walk(given, config, gitignore))
         elif given.is_file():
             own = config.for_path(given)
-            if not (force_exclude and _excluded(given, own, gitignore, is_dir=False)):
+            if not (force_exclude and _excluded(given.resolve(), own, gitignore, is_dir=False)):
                 files.append(SourceFile(given, display_path(given), own))
         else:
             errors.append(f"{given}: not a regular file or directory")
-    seen: set[Path] = set()
+    seen: set[tuple[int, int]] = set()
     unique = []
     for source in files:
-        key = source.path.resolve()
+        info = source.path.stat()  # the same file through two paths (a symlink) is checked once
+        key = (info.st_dev, info.st_ino)
         if key not in seen:
             seen.add(key)
             unique.append(source)
@@ -241,14 +244,17 @@ def _walk(top: Path, config: Configuration, gitignore: GitIgnore) -> list[Source
     found = []
     for directory, dirnames, filenames in os.walk(top):
         base = Path(directory)
-        settings = config.for_directory(base.resolve())
-        dirnames[:] = sorted(d for d in dirnames if not _excluded(base / d, settings, gitignore, True, walking=True))
+        resolved = base.resolve()  # once per directory: its entries are matched as resolved/name
+        settings = config.for_directory(resolved)
+        dirnames[:] = sorted(
+            d for d in dirnames if not _excluded(resolved / d, settings, gitignore, True, walking=True)
+        )
         for name in sorted(filenames):
             path = base / name
             if (
                 name.endswith(SOURCE_SUFFIXES)
                 and path.is_file()  # a regular file (through symlinks): not a FIFO, socket or device
-                and not _excluded(path, settings, gitignore, is_dir=False, walking=True)
+                and not _excluded(resolved / name, settings, gitignore, is_dir=False, walking=True)
             ):
                 found.append(SourceFile(path, display_path(path), settings))
     return found
