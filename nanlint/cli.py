@@ -131,7 +131,7 @@ def emit(run: Run, output_format: str, output_file: str | None, report_options: 
 
 
 def use_color(no_color: bool, output_format: str, output_file: str | None) -> bool:
-    if no_color or output_file or output_format != "text" or os.environ.get("NO_COLOR"):
+    if no_color or output_file or output_format not in ("text", "full") or os.environ.get("NO_COLOR"):
         return False
     return bool(os.environ.get("FORCE_COLOR")) or sys.stdout.isatty()
 
