@@ -400,6 +400,7 @@ def _spelling(key: str, name: str, known, notices: list[str] | None) -> str:
 
 def unknown_key(full_key: str, name: str, known) -> str:
     import difflib  # only on this error path: `check` starts without it
+
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6) or [
         k for k in known if k.lower() == name.lower()
     ]
