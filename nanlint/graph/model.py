@@ -418,7 +418,9 @@ class _Loader:
         except (OSError, ValueError) as exc:
             self.fail(f"cannot read: {getattr(exc, 'strerror', None) or exc}")
         if bytes(data[: len(_LFS_POINTER)]) == _LFS_POINTER:  # never valid protobuf: 'v' is wire type 6
-            self.fail("the file is a Git LFS pointer, not the model: fetch it with git lfs pull (actions/checkout: lfs: true)")
+            self.fail(
+                "the file is a Git LFS pointer, not the model: fetch it with git lfs pull (actions/checkout: lfs: true)"
+            )
         proto = onnx.ModelProto()
         try:
             proto.ParseFromString(data)
