@@ -229,6 +229,19 @@ def test_check_model_straight_from_the_torch_exporter():
     assert [f.code for f in result.findings] == ["NAN504"]
 
 
+def test_check_model_takes_what_the_dynamo_exporter_returns():
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnxscript")  # the dynamo exporter needs it
+
+    class Scaled(torch.nn.Module):
+        def forward(self, x):
+            return torch.exp(16 * x)
+
+    program = torch.onnx.export(Scaled(), (torch.rand(2, 3),), dynamo=True)
+    result = nanlint.check_model(program, target="cuda-fp16", input_ranges={"*": (0, 1)}, samples=4)
+    assert [(f.code, f.evidence.kind) for f in result.findings] == [("NAN504", "sampled")]
+
+
 # --- import cost ---------------------------------------------------------------------------------
 
 PROBE = textwrap.dedent(
