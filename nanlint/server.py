@@ -187,19 +187,22 @@ def text_edits(edits: list[Edit], linted: Linted, codec: PositionCodec) -> list[
 
 
 def code_actions(
-    uri: str, linted: Linted, requested: types.Range, only: Sequence[str] | None, codec: PositionCodec
+    uri: str, linted: Linted, params: types.CodeActionParams, codec: PositionCodec
 ) -> list[types.CodeAction]:
-    """Quick fixes and suppressions of the findings in the requested range; fix-all when asked by kind."""
+    """Quick fixes and suppressions of the findings in the requested range, or of the diagnostics the
+    client sends along (a light bulb on a diagnostic need not overlap the cursor)."""
     from nanlint.source.fixes import suppression_edits
 
-    start = server_position(linted.lines, codec, requested.start)
-    end = server_position(linted.lines, codec, requested.end)
+    only = params.context.only
+    start = server_position(linted.lines, codec, params.range.start)
+    end = server_position(linted.lines, codec, params.range.end)
+    sent = {(d.code, range_key(d.range)) for d in params.context.diagnostics if d.source == SOURCE}
     actions = []
     for finding in linted.findings:
         found_start, found_end = span_of(finding)
-        if found_start > end or start > found_end:
-            continue
         diagnostics = [diagnostic(finding, linted, codec)]
+        if (found_start > end or start > found_end) and (finding.code, range_key(diagnostics[0].range)) not in sent:
+            continue
         if finding.fix is not None and wanted(types.CodeActionKind.QuickFix, only):
             unsafe = finding.fix.applicability == "unsafe"
             actions.append(
@@ -222,6 +225,10 @@ def code_actions(
                 )
             )
     return actions
+
+
+def range_key(where: types.Range) -> tuple[int, int, int, int]:
+    return where.start.line, where.start.character, where.end.line, where.end.character
 
 
 def fix_all_action(uri: str, linted: Linted, codec: PositionCodec) -> types.CodeAction | None:
@@ -408,7 +415,7 @@ def create_server() -> NanlintServer:
         if linted is None:
             return []
         codec = ls.workspace.position_codec
-        actions = code_actions(uri, linted, params.range, only, codec)
+        actions = code_actions(uri, linted, params, codec)
         if only and wanted(FIX_ALL, only):  # fixing everything costs lints: only when asked for by kind
             fix_all = await asyncio.get_running_loop().run_in_executor(ls.executor, fix_all_action, uri, linted, codec)
             actions.extend([fix_all] if fix_all else [])

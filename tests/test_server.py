@@ -170,6 +170,27 @@ async def test_naive_softmax_is_reported_fixed_by_its_code_action_and_then_clean
 
 
 @pytest.mark.asyncio(loop_scope="module")
+async def test_actions_follow_the_range_or_the_diagnostics_sent_along(client, tmp_path):
+    _, uri = document(tmp_path)
+    open_document(client, uri, NAIVE_SOFTMAX)
+    (found,) = (await published(client, uri, 1)).diagnostics
+
+    async def titles(where: types.Range, diagnostics: list[types.Diagnostic]) -> list[str]:
+        result = await client.text_document_code_action_async(
+            types.CodeActionParams(
+                types.TextDocumentIdentifier(uri), where, types.CodeActionContext(diagnostics=diagnostics)
+            )
+        )
+        return [a.title for a in result or []]
+
+    both = ["NAN101: subtract the max before exp", "Suppress NAN101 on this line"]
+    assert await titles(r(4, 20, 4, 20), []) == both  # the cursor inside the finding
+    assert await titles(r(4, 0, 4, 0), [found]) == both  # the light bulb of the diagnostic
+    assert await titles(r(4, 0, 4, 0), []) == []
+    assert await titles(r(0, 0, 1, 0), []) == []
+
+
+@pytest.mark.asyncio(loop_scope="module")
 async def test_unsafe_fix_is_marked_and_not_preferred(client, tmp_path):
     _, uri = document(tmp_path, "entropy.py")
     open_document(client, uri, ENTROPY)
