@@ -627,3 +627,15 @@ def rule(code: str | None, show_all: bool) -> None:
     except catalog.CatalogError as exc:
         raise UsageFailure(str(exc)) from None
     click.echo(page.text, nl=not page.text.endswith("\n"))
+
+
+@main.command()
+@click.option("--stdio", is_flag=True, hidden=True, help="Speak LSP on stdin/stdout (the default; editors pass it).")
+@guarded
+def server(stdio: bool) -> None:
+    """Run the language server for editors (LSP on stdin/stdout)."""
+    if importlib.util.find_spec("pygls") is None:
+        raise UsageFailure("nanlint server needs pygls: pip install 'nanlint[server]'")
+    from nanlint.server import serve
+
+    serve()
