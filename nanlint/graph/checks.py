@@ -31,18 +31,7 @@ from nanlint.findings import Evidence, Finding, GraphLocation, Severity
 from nanlint.graph.patterns import GUARD_DEPTH, Patterns, all_nodes, attribute
 from nanlint.graph.targets import DTYPES, REDUCED, DtypeInfo, Profile
 from nanlint.graph.targets.precision import Precision
-
-# Normalization ops and their epsilon attribute's default (None: only an explicit attribute is checked).
-EPSILON_OPS = {
-    "LayerNormalization": 1e-5,
-    "BatchNormalization": 1e-5,
-    "InstanceNormalization": 1e-5,
-    "GroupNormalization": 1e-5,
-    "RMSNormalization": 1e-5,
-    "SkipLayerNormalization": None,
-    "SimplifiedLayerNormalization": None,
-    "SkipSimplifiedLayerNormalization": None,
-}
+from nanlint.graph.transfer.registry import Domain, hazards_of
 
 
 def num(value: float) -> str:
@@ -250,7 +239,7 @@ def _finite_range(value: np.ndarray) -> tuple[float | None, float | None]:
 
 def epsilons(ctx: Context) -> None:
     for node in ctx.nodes:
-        if node.op_type in EPSILON_OPS:
+        if hazards_of(node.domain, node.op_type).epsilon:
             attribute_epsilon(ctx, node)
     for guard in ctx.patterns.guards:
         if guard.kind == "lower":
@@ -260,7 +249,8 @@ def epsilons(ctx: Context) -> None:
 
 
 def attribute_epsilon(ctx: Context, node: onnx.NodeProto) -> None:
-    eps = attribute(node, "epsilon", EPSILON_OPS[node.op_type])
+    facts = hazards_of(node.domain, node.op_type)
+    eps = attribute(node, facts.epsilon, facts.epsilon_default)
     dtype = ctx.precision.compute_dtype(node)
     if eps is None or dtype is None or eps <= 0 or ctx.precision.applied(float(eps), dtype) != 0:
         return
@@ -528,7 +518,7 @@ def exp_overflow(ctx: Context) -> None:
     for node in ctx.patterns.stable_exps:  # exp(x - max(x)) <= 1, however loose the bound of x - max(x)
         ctx.claimed.update(node.output)
     for node in ctx.nodes:
-        if node.op_type == "Exp" or ctx.precision.exp_overflow(node):
+        if hazards_of(node.domain, node.op_type).exponential or ctx.precision.exp_overflow(node):
             exp_like(ctx, node)
         elif node.op_type == "Pow" and len(node.input) == 2 and node.input[1] not in ctx.model.constants:
             variable_power(ctx, node)
@@ -585,37 +575,43 @@ def variable_power(ctx: Context, node: onnx.NodeProto) -> None:
 
 
 def domains(ctx: Context) -> None:
+    """Each op whose registry entry declares an input domain, judged on that operand's bound."""
     for node in ctx.nodes:
-        if any(out in ctx.claimed for out in node.output):
+        domain = hazards_of(node.domain, node.op_type).domain
+        if domain is None or len(node.input) <= domain.operand or any(out in ctx.claimed for out in node.output):
             continue
-        op = node.op_type
-        if op == "Log":
-            zero_or_negative(
-                ctx,
-                node,
-                "NAN501",
-                "Log of a value that can be <= 0",
-                "-inf or NaN; clamp the input to a positive minimum first",
-                allow_zero=False,
-            )
-        elif op in ("Div", "Mod") and len(node.input) == 2:
-            can_be_zero(
-                ctx,
-                node,
-                node.input[1],
-                f"{op} by a value that can be 0",
-                "inf or NaN; add an epsilon to the denominator or clamp it away from 0",
-            )
-        elif op == "Reciprocal":
-            can_be_zero(ctx, node, node.input[0], "Reciprocal of a value that can be 0", "inf; add an epsilon first")
-        elif op == "Sqrt":
-            zero_or_negative(
-                ctx, node, "NAN503", "Sqrt of a value that can be negative", "NaN; clamp at 0 first", allow_zero=True
-            )
-        elif op in ("Acos", "Asin", "Atanh", "Acosh"):
-            bounded_domain(ctx, node)
-        elif op == "Pow" and len(node.input) == 2:
-            power_domain(ctx, node)
+        DOMAIN_CHECKS[domain.kind](ctx, node, domain)
+
+
+def positive_domain(ctx: Context, node: onnx.NodeProto, domain: Domain) -> None:
+    zero_or_negative(
+        ctx,
+        node,
+        "NAN501",
+        f"{node.op_type} of a value that can be <= 0",
+        "-inf or NaN; clamp the input to a positive minimum first",
+        allow_zero=False,
+    )
+
+
+def nonzero_domain(ctx: Context, node: onnx.NodeProto, domain: Domain) -> None:
+    what = (
+        f"{node.op_type} of a value that can be 0"
+        if domain.operand == 0
+        else f"{node.op_type} by a value that can be 0"
+    )
+    effect = (
+        "inf; add an epsilon first"
+        if domain.operand == 0
+        else ("inf or NaN; add an epsilon to the denominator or clamp it away from 0")
+    )
+    can_be_zero(ctx, node, node.input[domain.operand], what, effect)
+
+
+def nonnegative_domain(ctx: Context, node: onnx.NodeProto, domain: Domain) -> None:
+    zero_or_negative(
+        ctx, node, "NAN503", f"{node.op_type} of a value that can be negative", "NaN; clamp at 0 first", allow_zero=True
+    )
 
 
 def _bound(ctx: Context, tensor: str) -> tuple[float, float] | None:
@@ -690,38 +686,30 @@ def can_be_zero(ctx: Context, node: onnx.NodeProto, source: str, what: str, effe
         )
 
 
-_BOUNDED = {  # op: (lowest valid input, highest valid input, endpoints valid)
-    "Acos": (-1.0, 1.0, True),
-    "Asin": (-1.0, 1.0, True),
-    "Atanh": (-1.0, 1.0, False),
-    "Acosh": (1.0, math.inf, True),
-}
-
-
-def bounded_domain(ctx: Context, node: onnx.NodeProto) -> None:
-    bound = _bound(ctx, node.input[0])
+def bounded_domain(ctx: Context, node: onnx.NodeProto, domain: Domain) -> None:
+    bound = _bound(ctx, node.input[domain.operand])
     if bound is None:
         return
-    low, high, closed = _BOUNDED[node.op_type]
+    low, high, closed = domain.low, domain.high, domain.closed
     lo, hi = bound
     outside = (lo < low or hi > high) if closed else (lo <= low or hi >= high)
     if not outside:
         return
     past = max(low - lo, hi - high, 0.0)
-    domain = f"[{num(low)}, {num(high)}]" if closed else f"({num(low)}, {num(high)})"
+    interval = f"[{num(low)}, {num(high)}]" if closed else f"({num(low)}, {num(high)})"
     ctx.report(
         "NAN503",
         node,
         node.output[0],
-        f"{node.op_type} of a value that can leave {domain} (bound {span(bound)}): NaN; clamp the input to "
-        f"{domain} first",
+        f"{node.op_type} of a value that can leave {interval} (bound {span(bound)}): NaN; clamp the input to "
+        f"{interval} first",
         bound=bound,
         margin=math.log2(1 + past),
         certain=hi < low or lo > high,
     )
 
 
-def power_domain(ctx: Context, node: onnx.NodeProto) -> None:
+def power_domain(ctx: Context, node: onnx.NodeProto, domain: Domain) -> None:
     base, exponent = node.input
     base_bound = _bound(ctx, base)
     exp_values = ctx.model.constants.get(exponent)
@@ -756,6 +744,15 @@ def power_domain(ctx: Context, node: onnx.NodeProto) -> None:
             bound=base_bound,
             margin=math.log2(1 + min(-lo, hi)),
         )
+
+
+DOMAIN_CHECKS = {
+    "positive": positive_domain,
+    "nonzero": nonzero_domain,
+    "nonnegative": nonnegative_domain,
+    "interval": bounded_domain,
+    "power": power_domain,
+}
 
 
 # --- NAN601: activations -------------------------------------------------------------------------
