@@ -320,7 +320,8 @@ def _tensor_type(value_info) -> tuple[int | None, list | None]:
     elem = tt.elem_type or None
     if not tt.HasField("shape"):
         return elem, None
-    dims = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
+    # A negative dim_value (exporters write -1) is a dynamic dimension, like a dim_param or no value.
+    dims = [d.dim_value if d.HasField("dim_value") and d.dim_value >= 0 else None for d in tt.shape.dim]
     return elem, dims
 
 

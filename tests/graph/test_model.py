@@ -69,6 +69,17 @@ def test_input_shapes_bind_dynamic_dimensions(tmp_path):
         load_model(path, {"nope": (1,)})
 
 
+def test_a_dimension_stored_as_minus_one_is_dynamic(tmp_path):
+    proto = simple_model()
+    proto.graph.input[0].type.tensor_type.shape.dim[0].Clear()
+    proto.graph.input[0].type.tensor_type.shape.dim[0].dim_value = -1  # how some exporters write "any"
+    path = _save(proto, tmp_path / "m.onnx")
+    assert load_model(path, {"x": (6, 4)}).input_shapes == {"x": (6, 4)}
+    assert load_model(path).input_shapes == {"x": (1, 4)}
+    with pytest.raises(ModelError, match="dimension 1 is 5, the model declares 4"):
+        load_model(path, {"x": (6, 5)})
+
+
 @pytest.mark.parametrize("opset", [5, 99])
 def test_unsupported_opsets_are_refused(tmp_path, opset):
     proto = simple_model()
