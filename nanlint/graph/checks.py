@@ -31,7 +31,7 @@ from nanlint.findings import Evidence, Finding, GraphLocation, Severity
 from nanlint.graph.patterns import GUARD_DEPTH, Patterns, all_nodes, attribute
 from nanlint.graph.targets import DTYPES, REDUCED, DtypeInfo, Profile
 from nanlint.graph.targets.precision import Precision
-from nanlint.graph.transfer.registry import Domain, hazards_of
+from nanlint.graph.transfer.registry import Domain, hazards_of, lookup
 
 
 def num(value: float) -> str:
@@ -62,6 +62,8 @@ class Context:
     unknown: set[str] = field(default_factory=set)  # tensors unbounded because of unsupported ops
     nodes: list[onnx.NodeProto] = field(default_factory=list)  # every node, subgraphs included
     downstream: set[str] = field(default_factory=set)  # tensors whose bound derives from an overflow
+    # x / norm(x), (x - mean) / std: bounded by the pattern however loose their interval (never an overflow)
+    normalized: set[str] = field(default_factory=set)
 
     # -- bounds ---------------------------------------------------------------------------------
 
@@ -139,11 +141,21 @@ class Context:
         self.findings.append(Finding(code, page.name, message, severity, location, evidence=evidence))
 
 
-def check(model, analysis, profile: Profile, precision: Precision, patterns: Patterns, settings) -> list[Finding]:
-    """Every hazard of one model on one target, most specific checks first."""
+def context(model, analysis, profile: Profile, precision: Precision, patterns: Patterns, settings) -> Context:
     ctx = Context(model, analysis, profile, precision, patterns, settings, nodes=all_nodes(model))
     ctx.unknown = unknown_tensors(model, analysis)
+    # Whatever its interval says, a normalized value is at most sqrt(N) (times its scale) in magnitude
+    # while the epsilon survives (NAN702 says when it does not): its bound is not an overflow.
+    ctx.normalized = set(patterns.normalized)
     ctx.downstream = downstream_of_overflows(ctx)
+    return ctx
+
+
+def check(
+    model, analysis, profile: Profile, precision: Precision, patterns: Patterns, settings, ctx: Context | None = None
+) -> list[Finding]:
+    """Every hazard of one model on one target, most specific checks first (`ctx`: from context(), to reuse)."""
+    ctx = ctx or context(model, analysis, profile, precision, patterns, settings)
     for run in (
         constants_out_of_range,
         epsilons,
@@ -169,19 +181,46 @@ def downstream_of_overflows(ctx: Context) -> set[str]:
     return downstream
 
 
+def overflowing(ctx: Context) -> dict[str, tuple[float, float]]:
+    """Every node output whose static bound (raw, before clamping) reaches its dtype's max on the target,
+    unknown and pattern-bounded tensors excepted: the static side of a cascade. Reaching the max, not
+    passing it: downstream of an overflow the analysis carries the clamped value, so a tensor that
+    inherits the overflow shows the max itself."""
+    found = {}
+    bounded = ctx.normalized | {pattern.div.output[0] for pattern in ctx.patterns.softmaxes}  # in [0, 1] or NaN
+    for node in ctx.nodes:
+        for name in node.output:
+            if not name or name in ctx.unknown or name in bounded:
+                continue
+            info, bound = ctx.precision.info(name), ctx.raw(name)
+            if info is not None and bound is not None and max(-bound[0], bound[1]) >= info.max:
+                found[name] = bound
+    return found
+
+
 def unknown_tensors(model, analysis) -> set[str]:
-    """Tensors whose bound is infinite only because an unsupported op upstream is unbounded."""
+    """Tensors whose bound says nothing because an unsupported op upstream is unbounded: the outputs of
+    unsupported ops, and everything computed from them up to an op whose own range bounds its output
+    (Softmax, Sigmoid, LayerNormalization, ...). A bound that looks finite only because the analysis
+    clamped an infinite one to the dtype's range is unknown too."""
     unsupported = {id(node) for node in analysis.unsupported}
     unknown: set[str] = set()
     for node in all_nodes(model):
-        if id(node) in unsupported or any(name in unknown for name in node.input):
-            for out in node.output:
-                bound = analysis.clamped.get(out)
-                if bound is None and out in analysis.bounds:
-                    bound = (analysis.bounds[out].min(), analysis.bounds[out].max())
-                if bound is None or not (math.isfinite(bound[0]) and math.isfinite(bound[1])):
-                    unknown.add(out)
+        if id(node) in unsupported:
+            unknown.update(out for out in node.output if out and not _finite(analysis, out))
+        elif any(name in unknown for name in node.input):
+            entry = lookup(node.domain, node.op_type)
+            resets = entry is not None and entry.depth == "reset"
+            unknown.update(out for out in node.output if out and not (resets and _finite(analysis, out)))
     return unknown
+
+
+def _finite(analysis, tensor: str) -> bool:
+    """The tensor's raw (unclamped) bound is finite."""
+    bound = analysis.clamped.get(tensor)
+    if bound is None and tensor in analysis.bounds:
+        bound = (analysis.bounds[tensor].min(), analysis.bounds[tensor].max())
+    return bound is not None and math.isfinite(bound[0]) and math.isfinite(bound[1])
 
 
 def blind_spots(model, analysis) -> list[onnx.NodeProto]:
@@ -315,20 +354,22 @@ def naive_softmaxes(ctx: Context) -> None:
         if pattern.stable:  # exp(x - max x) <= 1 and one of them is 1: the sum is >= 1, the result in [0, 1]
             ctx.claimed.update(_outputs(pattern.nodes))
             continue
-        logits = pattern.exp.input[0]
+        # A structural hazard: an overflow upstream (a clipped mask, say) only narrows the logits' bound
+        # (the analysis clamps it), so a bound past ln(max) here holds on the target too.
+        logits, exps = pattern.exp.input[0], pattern.exp.output[0]
         bound = ctx.raw(logits)
-        info = ctx.precision.info(pattern.exp.output[0])
-        if bound is None or info is None or ctx.spoiled(logits) or logits in ctx.unknown:
+        info = ctx.precision.info(exps)
+        if bound is None or info is None or logits in ctx.unknown:
             continue
         overflow = math.log(info.max)
         if bound[1] > overflow:
             ctx.report(
                 "NAN505",
-                pattern.div,
-                pattern.div.output[0],
+                pattern.exp,
+                exps,
                 f"softmax spelled Exp -> ReduceSum -> Div without subtracting the max: exp({num(bound[1])}) "
                 f"overflows {info.name} (ln of its max is {overflow:.4g}), giving inf/inf = NaN; use Softmax",
-                bound=bound,
+                bound=ctx.raw(exps),
                 margin=(bound[1] - overflow) / math.log(2),
                 certain=bound[0] > overflow,
                 claims=_outputs(pattern.nodes),
@@ -341,7 +382,7 @@ def naive_softmaxes(ctx: Context) -> None:
                 f"softmax spelled Exp -> ReduceSum -> Div without subtracting the max: every exp of a row can "
                 f"underflow to 0 in {info.name} (logits down to {num(bound[0])}), giving 0/0 = NaN; "
                 "use Softmax",
-                bound=bound,
+                bound=ctx.raw(pattern.div.output[0]),
                 margin=0.0,
                 claims=_outputs(pattern.nodes),
             )
@@ -403,7 +444,7 @@ def masked_softmaxes(ctx: Context) -> None:
             node.output[0],
             f"{what} over rows that can be entirely -inf (fully masked, e.g. an all-padding sequence): "
             f"{result}; mask with a large finite negative value or guard empty rows",
-            bound=ctx.raw(logits),
+            bound=ctx.raw(node.output[0]),
             margin=0.0,
         )
 
@@ -448,9 +489,6 @@ def _softmax_axes(ctx: Context, node: onnx.NodeProto, rank: int) -> tuple[int, .
 
 
 def normalizations(ctx: Context) -> None:
-    # Whatever its interval says, a normalized value is at most sqrt(N) (times its scale) in magnitude
-    # while the epsilon survives (NAN702 says when it does not): its bound is not an overflow.
-    ctx.claimed.update(ctx.patterns.normalized)
     for pattern in ctx.patterns.normalizations:
         square = pattern.square.output[0]
         info = ctx.precision.info(square)
@@ -484,7 +522,7 @@ def normalizations(ctx: Context) -> None:
             f"{pattern.kind} decomposed into Pow/ReduceMean/Sqrt/Div runs in {accumulate} on "
             f"{ctx.profile.name}: the sum of squares can reach {num(total)}, beyond {accumulate}'s max "
             f"{num(reduce_info.max)}; use the fused {_fused(pattern.kind)} or keep these nodes in float32",
-            bound=(0.0, total),
+            bound=ctx.raw(pattern.reduce.output[0]),
             margin=math.log2(total / reduce_info.max),
             claims=claims,
         )
@@ -539,7 +577,7 @@ def exp_like(ctx: Context, node: onnx.NodeProto) -> None:
         result,
         f"{node.op_type} input can reach {num(bound[1])}, beyond ln({num(info.max)}) = {edge:.4g} for "
         f"{info.name}: the result overflows to inf; subtract the max or clamp the input first",
-        bound=bound,
+        bound=ctx.raw(result),
         margin=(bound[1] - edge) / math.log(2),
         certain=bound[0] > edge,
     )
@@ -632,7 +670,7 @@ def zero_or_negative(ctx: Context, node: onnx.NodeProto, code: str, what: str, e
             node,
             node.output[0],
             f"{what} (bound {span(bound)}): {effect}",
-            bound=bound,
+            bound=ctx.raw(node.output[0]),
             margin=math.log2(1 + max(0.0, -lo)),
             certain=hi < 0 or (hi == 0 and not allow_zero),
         )
@@ -643,7 +681,7 @@ def zero_or_negative(ctx: Context, node: onnx.NodeProto, code: str, what: str, e
             node,
             node.output[0],
             f"{what}: its lower bound {num(lo)} underflows to 0 in {info.name} ({effect})",
-            bound=bound,
+            bound=ctx.raw(node.output[0]),
             margin=0.0,
         )
 
@@ -670,7 +708,7 @@ def can_be_zero(ctx: Context, node: onnx.NodeProto, source: str, what: str, effe
             node,
             node.output[0],
             f"{what} (bound {span(bound)}): {effect}",
-            bound=bound,
+            bound=ctx.raw(node.output[0]),
             margin=math.log2(1 + min(-lo, hi)),
             certain=lo == hi == 0,
         )
@@ -681,7 +719,7 @@ def can_be_zero(ctx: Context, node: onnx.NodeProto, source: str, what: str, effe
             node,
             node.output[0],
             f"{what} after rounding: the bound {span(bound)} underflows to 0 in {info.name} ({effect})",
-            bound=bound,
+            bound=ctx.raw(node.output[0]),
             margin=0.0,
         )
 
@@ -703,7 +741,7 @@ def bounded_domain(ctx: Context, node: onnx.NodeProto, domain: Domain) -> None:
         node.output[0],
         f"{node.op_type} of a value that can leave {interval} (bound {span(bound)}): NaN; clamp the input to "
         f"{interval} first",
-        bound=bound,
+        bound=ctx.raw(node.output[0]),
         margin=math.log2(1 + past),
         certain=hi < low or lo > high,
     )
@@ -730,7 +768,7 @@ def power_domain(ctx: Context, node: onnx.NodeProto, domain: Domain) -> None:
             node.output[0],
             f"Pow with a fractional exponent {span(exp_bound)} of a base that can be negative (bound "
             f"{span(base_bound)}): NaN; clamp the base at 0 first",
-            bound=base_bound,
+            bound=ctx.raw(node.output[0]),
             margin=math.log2(1 + -lo),
             certain=hi < 0 and exp_values is not None,
         )
@@ -741,7 +779,7 @@ def power_domain(ctx: Context, node: onnx.NodeProto, domain: Domain) -> None:
             node.output[0],
             f"Pow with a negative exponent {span(exp_bound)} of a base that can be 0 (bound "
             f"{span(base_bound)}): inf; add an epsilon to the base first",
-            bound=base_bound,
+            bound=ctx.raw(node.output[0]),
             margin=math.log2(1 + min(-lo, hi)),
         )
 
@@ -762,7 +800,7 @@ def activation_overflow(ctx: Context) -> None:
     min_ratio = ctx.settings.option("NAN601", "min-ratio", options.default("NAN601", "min-ratio"))
     ranked = []
     for tensor in ctx.analysis.bounds:
-        if tensor in ctx.claimed or tensor in ctx.unknown or tensor in ctx.model.constants:
+        if tensor in ctx.claimed or tensor in ctx.unknown or tensor in ctx.normalized or tensor in ctx.model.constants:
             continue
         info = ctx.precision.info(tensor)
         bound = ctx.raw(tensor)
@@ -782,7 +820,7 @@ def activation_overflow(ctx: Context) -> None:
             producer,
             tensor,
             f"tensor '{tensor}' can reach {num(bound[1] if bound[1] >= -bound[0] else bound[0])}, {times} "
-            f"{info.name}'s max {num(info.max)}: it overflows to inf",
+            f"{info.name}'s max {num(info.max)}, where it overflows to inf",
             bound=bound,
             margin=math.log2(ratio) if math.isfinite(ratio) else math.inf,
             certain=bound[0] >= info.overflow or bound[1] <= -info.overflow,

@@ -24,6 +24,10 @@ class SamplingError(Exception):
     """onnxruntime could not run the model; one-line message."""
 
 
+class FeedError(Exception):
+    """Calibration data (--inputs) that does not fit the model: a usage error, one-line message."""
+
+
 @dataclass
 class TensorStats:
     """What was observed of one tensor over all samples."""
@@ -39,20 +43,25 @@ class TensorStats:
     # so that "where does it start" is judged input by input, not on the union of all samples.
     sample_abs_max: list[float] = field(default_factory=list)
     sample_nan: list[bool] = field(default_factory=list)
+    sample_peak: list[float] = field(default_factory=list)  # max |x| of the finite values (0 when none)
+    shape: tuple[int, ...] | None = None  # as onnxruntime computed it (None when it varied between samples)
 
     def update(self, values: np.ndarray) -> None:
         """Fold in one sample's tensor. A finite tensor (the common case) costs two reductions, three when
         its range straddles 0; only a tensor holding NaN or Inf is scanned element by element."""
         values = np.asarray(values)
+        self.shape = values.shape if not self.sample_nan or self.shape == values.shape else None
         if values.size == 0:
             self.sample_abs_max.append(0.0)
             self.sample_nan.append(False)
+            self.sample_peak.append(0.0)
             return
         low, high = float(values.min()), float(values.max())  # NaN anywhere makes them NaN
         if math.isfinite(low) and math.isfinite(high):
             self.count += int(values.size)
             self.sample_nan.append(False)
             self.sample_abs_max.append(max(-low, high))
+            self.sample_peak.append(max(-low, high))
             closest = float(np.abs(values).min()) if low < 0 < high else min(abs(low), abs(high))
             self._fold(low, high, closest)
             return
@@ -67,6 +76,7 @@ class TensorStats:
         self.sample_nan.append(nans > 0)
         self.sample_abs_max.append(math.inf)
         kept = values[finite]
+        self.sample_peak.append(float(np.abs(kept).max()) if kept.size else 0.0)
         if kept.size:
             magnitudes = np.abs(kept)
             self._fold(float(kept.min()), float(kept.max()), float(magnitudes.min()))
@@ -213,16 +223,30 @@ class InputSpec:
                 f"input {self.name!r} has an element type nanlint cannot sample "
                 f"({onnx.TensorProto.DataType.Name(self.elem_type)})"
             )
+        low, high = self.finite_range()
         if np.issubdtype(dtype, np.floating):
-            return rng.uniform(self.low, self.high, self.shape).astype(dtype)
+            return rng.uniform(low, high, self.shape).astype(dtype)
         if dtype is np.bool_:
             return rng.integers(0, 2, self.shape).astype(np.bool_)
-        return rng.integers(math.ceil(self.low), math.floor(self.high) + 1, self.shape).astype(dtype)
+        return rng.integers(math.ceil(low), math.floor(high) + 1, self.shape, dtype=np.int64).astype(dtype)
+
+    def finite_range(self) -> tuple[float, float]:
+        """The declared range inside the dtype's finite values (an infinite end is the dtype's extreme)."""
+        dtype = np.dtype(NUMPY_TYPES.get(self.elem_type, np.float32))
+        if dtype.kind == "f":
+            extreme = float(np.finfo(dtype).max)
+        elif dtype.kind in "iu":
+            info = np.iinfo(dtype)
+            return float(max(self.low, info.min, -(2.0**62))), float(min(self.high, info.max, 2.0**62))
+        else:
+            extreme = 1.0
+        return max(self.low, -extreme), min(self.high, extreme)
 
     def corners(self) -> list[np.ndarray]:
         """The box's extreme points (all-low, all-high): cheap samples that often hit the worst case."""
         dtype = NUMPY_TYPES.get(self.elem_type, np.float32)
-        return [np.full(self.shape, self.low).astype(dtype), np.full(self.shape, self.high).astype(dtype)]
+        low, high = self.finite_range()
+        return [np.full(self.shape, low).astype(dtype), np.full(self.shape, high).astype(dtype)]
 
 
 def draw_feeds(specs: list[InputSpec], count: int, seed: int = 0) -> list[dict[str, np.ndarray]]:
@@ -237,20 +261,39 @@ def draw_feeds(specs: list[InputSpec], count: int, seed: int = 0) -> list[dict[s
     return feeds
 
 
-def load_feeds(path: str, names: list[str]) -> list[dict[str, np.ndarray]]:
-    """Calibration data: an .npz with one array per input name, first axis = samples."""
+def load_feeds(path: str, specs: list[InputSpec]) -> list[dict[str, np.ndarray]]:
+    """Calibration data: an .npz with one array per input name, first axis = samples, each sample of the
+    input's shape; raises FeedError when it does not fit the model."""
+    names = [spec.name for spec in specs]
     try:
         with np.load(path, allow_pickle=False) as data:
             missing = [n for n in names if n not in data.files]
             if missing:
-                raise SamplingError(
+                raise FeedError(
                     f"{path}: no array for input(s) {', '.join(missing)} (has {', '.join(data.files) or 'none'})"
                 )
-            arrays = {n: data[n] for n in names}
+            arrays = {spec.name: _fitted(path, spec, data[spec.name]) for spec in specs}
     except (OSError, ValueError) as exc:
-        raise SamplingError(f"{path}: cannot read calibration data: {exc}") from None
+        raise FeedError(f"{path}: cannot read calibration data: {exc}") from None
     counts = {len(a) for a in arrays.values()}
     if len(counts) > 1:
-        raise SamplingError(f"{path}: inputs have different numbers of samples ({sorted(counts)})")
+        raise FeedError(f"{path}: inputs have different numbers of samples ({sorted(counts)})")
     total = counts.pop() if counts else 0
+    if total == 0 and names:
+        raise FeedError(f"{path}: no samples (the first axis of every array is the sample axis)")
     return [{n: arrays[n][i] for n in names} for i in range(total)]
+
+
+def _fitted(path: str, spec: InputSpec, array: np.ndarray) -> np.ndarray:
+    """The samples of one input in its dtype; FeedError when their shape or kind does not fit."""
+    if array.ndim == 0 or tuple(array.shape[1:]) != tuple(spec.shape):
+        got = "a scalar" if array.ndim == 0 else f"samples of shape {list(array.shape[1:])}"
+        raise FeedError(
+            f"{path}: array '{spec.name}' holds {got}, the model's input '{spec.name}' has shape {list(spec.shape)} "
+            "(the first axis is the sample axis; give other dynamic dimensions with --input-shape)"
+        )
+    dtype = np.dtype(NUMPY_TYPES.get(spec.elem_type, np.float32))
+    fits = array.dtype == dtype or (array.dtype.kind in "fiub" and (dtype.kind == "f" or array.dtype.kind != "f"))
+    if not fits:
+        raise FeedError(f"{path}: array '{spec.name}' is {array.dtype}, the model's input '{spec.name}' is {dtype}")
+    return array.astype(dtype, copy=False)

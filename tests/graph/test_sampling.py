@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import re
+
 import numpy as np
 import onnx
 import pytest
@@ -9,7 +12,7 @@ from onnx import TensorProto as T
 from onnx import helper
 
 from nanlint.graph import sampling
-from nanlint.graph.sampling import InputSpec, SamplingError, draw_feeds, load_feeds, run_samples
+from nanlint.graph.sampling import FeedError, InputSpec, SamplingError, draw_feeds, load_feeds, run_samples
 
 
 def exp_log_model() -> onnx.ModelProto:
@@ -53,14 +56,47 @@ def test_feeds_start_with_the_box_corners_and_stay_inside():
 
 def test_calibration_data_is_split_along_the_first_axis(tmp_path):
     path = tmp_path / "data.npz"
-    np.savez(path, x=np.arange(12, dtype=np.float32).reshape(2, 2, 3))
-    feeds = load_feeds(str(path), ["x"])
-    assert len(feeds) == 2 and feeds[1]["x"].shape == (2, 3)
-    with pytest.raises(SamplingError, match="no array for input"):
-        load_feeds(str(path), ["x", "mask"])
+    np.savez(path, x=np.arange(12, dtype=np.float64).reshape(2, 2, 3))
+    x = InputSpec("x", onnx.TensorProto.FLOAT, (2, 3), -1.0, 1.0)
+    feeds = load_feeds(str(path), [x])
+    assert len(feeds) == 2 and feeds[1]["x"].shape == (2, 3) and feeds[1]["x"].dtype == np.float32
+    with pytest.raises(FeedError, match="no array for input"):
+        load_feeds(str(path), [x, InputSpec("mask", onnx.TensorProto.FLOAT, (2,), 0.0, 1.0)])
     (tmp_path / "bad.npz").write_bytes(b"garbage")
-    with pytest.raises(SamplingError, match="cannot read calibration data"):
-        load_feeds(str(tmp_path / "bad.npz"), ["x"])
+    with pytest.raises(FeedError, match="cannot read calibration data"):
+        load_feeds(str(tmp_path / "bad.npz"), [x])
+
+
+def test_calibration_data_that_does_not_fit_the_model_is_refused(tmp_path):
+    x = InputSpec("x", onnx.TensorProto.FLOAT, (2, 3), -1.0, 1.0)
+    ids = InputSpec("ids", onnx.TensorProto.INT64, (4,), 0.0, 9.0)
+    cases = [
+        ({"x": np.zeros((5, 3, 2), np.float32)}, [x], "array 'x' holds samples of shape [3, 2], the model's input"),
+        ({"x": np.zeros((2, 3), np.float32)}, [x], "holds samples of shape [3]"),
+        ({"x": np.float32(1)}, [x], "array 'x' holds a scalar"),
+        ({"ids": np.zeros((2, 4), np.float32)}, [ids], "array 'ids' is float32, the model's input 'ids' is int64"),
+        ({"x": np.zeros((0, 2, 3), np.float32)}, [x], "no samples"),
+    ]
+    for index, (arrays, specs, message) in enumerate(cases):
+        path = tmp_path / f"data{index}.npz"
+        np.savez(path, **arrays)
+        with pytest.raises(FeedError, match=re.escape(message)):
+            load_feeds(str(path), specs)
+    np.savez(tmp_path / "ok.npz", ids=np.arange(8, dtype=np.int32).reshape(2, 4))
+    assert load_feeds(str(tmp_path / "ok.npz"), [ids])[1]["ids"].dtype == np.int64
+
+
+def test_an_infinite_range_end_is_sampled_inside_the_dtype():
+    rng = np.random.default_rng(0)
+    for elem, dtype in ((onnx.TensorProto.FLOAT, np.float32), (onnx.TensorProto.FLOAT16, np.float16)):
+        spec = InputSpec("x", elem, (1000,), -math.inf, math.inf)
+        values = np.concatenate([spec.draw(rng), *spec.corners()])
+        assert np.isfinite(values).all() and values.dtype == dtype
+        assert values.min() == np.finfo(dtype).min and values.max() == np.finfo(dtype).max
+    half = InputSpec("x", onnx.TensorProto.FLOAT, (1000,), 0.0, math.inf).draw(rng)
+    assert np.isfinite(half).all() and half.min() >= 0
+    ints = InputSpec("i", onnx.TensorProto.INT32, (100,), -math.inf, math.inf)
+    assert ints.draw(rng).dtype == np.int32 and ints.corners()[0][0] == np.iinfo(np.int32).min
 
 
 def test_a_model_onnxruntime_rejects_is_a_sampling_error():
