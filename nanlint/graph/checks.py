@@ -809,6 +809,8 @@ def activation_overflow(ctx: Context) -> None:
         peak = max(-bound[0], bound[1])
         if peak < info.overflow or peak < min_ratio * info.max:
             continue
+        if tensor in ctx.model.inputs and not math.isfinite(peak):
+            continue  # an input declared unbounded: its range is the user's, not a hazard of the model
         producer = ctx.model.producer.get(tensor)
         if producer is not None and ctx.inputs_spoiled(producer):
             continue  # a consequence of an overflow reported upstream

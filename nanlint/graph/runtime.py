@@ -450,7 +450,7 @@ def range_findings(
     over, close = set(), set()
     for name, stats in run.stats.items():
         limit = precision.limit(name)
-        if limit is None or not stats.observed:
+        if limit is None or not stats.observed or _declared_unbounded(model, name, bound_of):
             continue
         if stats.abs_max > limit:
             over.add(name)
@@ -510,6 +510,12 @@ def range_findings(
             )
         )
     return [f for f in findings if settings.is_selected(f.code)]
+
+
+def _declared_unbounded(model, name: str, bound_of) -> bool:
+    """An input whose declared range is infinite: the samples span its dtype, by the user's choice."""
+    bound = bound_of(name) if name in model.inputs else None
+    return bound is not None and not (math.isfinite(bound[0]) and math.isfinite(bound[1]))
 
 
 # --- witnesses -----------------------------------------------------------------------------------------
