@@ -251,6 +251,8 @@ def run_targets(model, settings, options: GraphOptions, profiles: tuple[Profile,
     summary = summarize(findings, first, profiles, model)
     if samples is not None:
         summary["samples"] = samples.samples
+        if samples.note:
+            summary["sampling"] = samples.note
     if skipped:
         summary["sampling"] = skipped
     outcome = ModelOutcome(findings, summary, [], model.inputs, tensor_profile(model, first, samples))
@@ -260,17 +262,18 @@ def run_targets(model, settings, options: GraphOptions, profiles: tuple[Profile,
 
 def sample(model, options: GraphOptions):
     """One fp32 run over the samples (or the calibration data) shared by every target."""
-    from nanlint.graph.sampling import draw_feeds, load_feeds, run_samples
+    from nanlint.graph.sampling import SAMPLING_BUDGET, draw_feeds, load_feeds, run_samples
 
     specs = input_specs(model, options)
     runtime = options.runtime
     feeds = load_feeds(runtime.inputs, specs) if runtime.inputs else draw_feeds(specs, runtime.samples, runtime.seed)
     sizes = {name: math.prod(shape) for name, shape in model.shapes.items() if shape is not None}
     proto, weights = model.runnable()
+    budget = SAMPLING_BUDGET if runtime.time_budget is None else runtime.time_budget
     if options.progress is None:
-        return run_samples(proto, feeds, sizes, runtime.provider, weights=weights)
+        return run_samples(proto, feeds, sizes, runtime.provider, weights=weights, budget=budget)
     with options.progress("sampling", len(feeds)) as bar:
-        return run_samples(proto, feeds, sizes, runtime.provider, progress=bar.update, weights=weights)
+        return run_samples(proto, feeds, sizes, runtime.provider, progress=bar.update, weights=weights, budget=budget)
 
 
 def complete_shapes(model, samples) -> None:

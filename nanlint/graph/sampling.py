@@ -2,14 +2,21 @@
 
 Static bounds over-approximate; samples under-approximate; the truth lies between. The
 model is run in fp32 (the CPU provider hides fp16 overflow by computing in fp32, so fp16
-overflow is judged by comparing fp32 values with the target dtype's range). Large models
-are run once per chunk of exposed tensors, so that the intermediates held at once stay
-under a memory budget.
+overflow is judged by comparing fp32 values with the target dtype's range).
+
+Big models: the model is run once per chunk of exposed tensors, so that the intermediates held at
+once stay under CHUNK_BYTES; a chunk's session is released before the next one is made, and weights
+left on disk (external data, or a large model's own file) are memory-mapped by onnxruntime itself
+from the model's folder instead of copied (nor pre-packed, above PREPACK_LIMIT). The number of samples
+adapts to a time budget: the first inference is timed, and when all the samples would take longer
+than SAMPLING_BUDGET seconds (chunks included), fewer are run (the box's corners first), and the
+run says how many and why.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -18,6 +25,11 @@ import onnx
 
 FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE, onnx.TensorProto.BFLOAT16}
 CHUNK_BYTES = 512 * 2**20  # intermediates held at once per run; more tensors -> more runs
+SAMPLING_BUDGET = 120.0  # seconds the samples may take by default (measured from the first inference)
+MIN_SAMPLES = 2  # the box's two corners: run whatever the budget says
+PREPACK_LIMIT = 64 * 2**20  # bytes of weights above which onnxruntime must not keep a pre-packed copy
+# onnxruntime reads external initializers of a model given as bytes from this folder (memory-mapped)
+_EXTERNAL_FOLDER = "session.model_external_initializers_file_folder_path"
 
 
 class SamplingError(Exception):
@@ -104,6 +116,21 @@ class SampleRun:
     stats: dict[str, TensorStats] = field(default_factory=dict)
     samples: int = 0
     provider: str = "CPUExecutionProvider"
+    requested: int = 0  # samples asked for (more than `samples` when the time budget cut them)
+    note: str | None = None  # why fewer samples were run
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How onnxruntime finds a model's initializers stored outside its proto: the folder external data
+    is relative to (onnxruntime maps the files itself), and the arrays, for versions that cannot."""
+
+    folder: str | None = None
+    arrays: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(int(a.nbytes) for a in self.arrays.values())
 
 
 def available_providers() -> list[str]:
@@ -148,21 +175,44 @@ def _chunks(tensors: list[str], sizes: Mapping[str, int]) -> list[list[str]]:
     return chunks
 
 
-def _session(model: onnx.ModelProto, provider: str, weights: Mapping[str, np.ndarray] | None = None):
-    """A session keeping every tensor; `weights`: arrays of the model's external initializers (see
-    Model.runnable)."""
+def _session(model: onnx.ModelProto, provider: str, weights: Weights | Mapping[str, np.ndarray] | None = None):
+    """A session keeping every tensor. `weights`: where the model's external initializers are (see
+    Model.runnable): mapped by onnxruntime from their folder, else handed over as arrays."""
+    import onnxruntime
+
+    if weights is not None and not isinstance(weights, Weights):
+        weights = Weights(None, weights)
+    data = model.SerializeToString()
+    attempts = []
+    if weights is not None and weights.folder:
+        attempts.append(lambda options: options.add_session_config_entry(_EXTERNAL_FOLDER, weights.folder))
+    if weights is not None and weights.arrays:
+        arrays = weights.arrays
+        attempts.append(
+            lambda options: options.add_external_initializers(
+                list(arrays), [onnxruntime.OrtValue.ortvalue_from_numpy(arrays[n]) for n in arrays]
+            )
+        )
+    error = None
+    for attach in attempts or [lambda options: None]:
+        options = _options(weights)
+        attach(options)
+        try:
+            return onnxruntime.InferenceSession(data, options, providers=[provider])
+        except Exception as exc:  # an onnxruntime without the folder option: hand the arrays over instead
+            error = error or exc
+    raise SamplingError(f"onnxruntime cannot load the model: {str(error).splitlines()[0]}") from None
+
+
+def _options(weights: Weights | None):
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL  # keep every tensor
     options.log_severity_level = 3
-    if weights:
-        names = list(weights)
-        options.add_external_initializers(names, [onnxruntime.OrtValue.ortvalue_from_numpy(weights[n]) for n in names])
-    try:
-        return onnxruntime.InferenceSession(model.SerializeToString(), options, providers=[provider])
-    except Exception as exc:
-        raise SamplingError(f"onnxruntime cannot load the model: {str(exc).splitlines()[0]}") from None
+    if weights is not None and weights.nbytes > PREPACK_LIMIT:
+        options.add_session_config_entry("session.disable_prepacking", "1")  # no second copy of the weights
+    return options
 
 
 def run_samples(
@@ -171,27 +221,57 @@ def run_samples(
     sizes: Mapping[str, int] | None = None,
     provider: str = "CPUExecutionProvider",
     progress=None,
-    weights: Mapping[str, np.ndarray] | None = None,
+    weights: Weights | Mapping[str, np.ndarray] | None = None,
+    budget: float | None = None,
 ) -> SampleRun:
-    """Observed statistics of every exposable float tensor over the given input feeds (`weights`: the
-    arrays of external initializers, see Model.runnable)."""
+    """Observed statistics of every exposable float tensor over the given input feeds (`weights`: see
+    _session), within `budget` seconds if given (fewer feeds, the first ones, when the first inference
+    says they would not fit)."""
     feeds = list(feeds)
     tensors = exposable_tensors(model)
-    result = SampleRun(stats={name: TensorStats() for name in tensors}, samples=len(feeds), provider=provider)
-    for chunk in _chunks(tensors, sizes or {}):
+    chunks = _chunks(tensors, sizes or {})
+    result = SampleRun(
+        stats={name: TensorStats() for name in tensors}, samples=len(feeds), provider=provider, requested=len(feeds)
+    )
+    session = None
+    for index, chunk in enumerate(chunks):
+        session = None  # the previous chunk's session goes before the next one is made
         session = _session(_with_outputs(model, chunk), provider, weights)
         outputs = [o.name for o in session.get_outputs()]
-        for feed in feeds:
-            try:
-                values = session.run(outputs, dict(feed))
-            except Exception as exc:
-                raise SamplingError(f"onnxruntime failed to run the model: {str(exc).splitlines()[0]}") from None
-            for name, value in zip(outputs, values):
-                if name in result.stats and isinstance(value, np.ndarray) and value.dtype.kind == "f":
-                    result.stats[name].update(value)
+        number = 0
+        while number < len(feeds):
+            started = time.perf_counter()
+            _observe(session, outputs, feeds[number], result)
+            if index == 0 and number == 0 and budget is not None:
+                feeds = _within_budget(feeds, time.perf_counter() - started, len(chunks), budget, result)
+            number += 1
             if progress is not None:
                 progress(1)
     return result
+
+
+def _observe(session, outputs: list[str], feed: Mapping[str, np.ndarray], result: SampleRun) -> None:
+    try:
+        values = session.run(outputs, dict(feed))
+    except Exception as exc:
+        raise SamplingError(f"onnxruntime failed to run the model: {str(exc).splitlines()[0]}") from None
+    for name, value in zip(outputs, values):
+        if name in result.stats and isinstance(value, np.ndarray) and value.dtype.kind == "f":
+            result.stats[name].update(value)
+
+
+def _within_budget(feeds: list, seconds: float, chunks: int, budget: float, result: SampleRun) -> list:
+    """The feeds that fit the budget, judged from one inference (`seconds`) times the chunk count."""
+    affordable = int(budget / max(seconds * chunks, 1e-9))
+    keep = min(len(feeds), max(MIN_SAMPLES, affordable))
+    if keep < len(feeds):
+        result.samples = keep
+        runs = f"{chunks} runs per sample (chunks of exposed tensors)" if chunks > 1 else "one run per sample"
+        result.note = (
+            f"{keep} of {len(feeds)} samples: one inference took {seconds:.3g} s, {runs}, "
+            f"and the samples get {budget:g} s"
+        )
+    return feeds[:keep]
 
 
 # --- inputs ---------------------------------------------------------------------------------------

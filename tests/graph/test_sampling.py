@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import weakref
 
 import numpy as np
 import onnx
@@ -44,6 +45,54 @@ def test_chunked_runs_give_the_same_statistics(monkeypatch):
     monkeypatch.setattr(sampling, "CHUNK_BYTES", 1)
     chunked = run_samples(exp_log_model(), feeds, sizes={"x": 6, "e": 6, "l": 6, "y": 6})
     assert chunked.stats == whole.stats
+
+
+def test_a_chunk_session_is_released_before_the_next_is_made(monkeypatch):
+    alive, peak = [], []
+    made = sampling._session
+
+    def tracked(*args, **kwargs):
+        peak.append(len(alive))  # sessions still alive when this one is made
+        session = made(*args, **kwargs)
+        alive.append(1)
+        weakref.finalize(session, alive.pop)
+        return session
+
+    monkeypatch.setattr(sampling, "_session", tracked)
+    monkeypatch.setattr(sampling, "CHUNK_BYTES", 1)
+    feeds = draw_feeds([InputSpec("x", T.FLOAT, (2, 3), -5, 5)], 3)
+    run_samples(exp_log_model(), feeds, sizes={"x": 6, "e": 6, "l": 6, "y": 6})
+    assert peak == [0, 0, 0, 0]  # four chunks, never two sessions (and their weights) at once
+
+
+def test_the_time_budget_cuts_the_samples_and_says_why(monkeypatch):
+    feeds = draw_feeds([InputSpec("x", T.FLOAT, (2, 3), -5, 5)], 16)
+    full = run_samples(exp_log_model(), feeds, budget=3600.0)
+    assert (full.samples, full.requested, full.note) == (16, 16, None)
+    clock = iter(range(0, 10**6, 10))  # every inference "takes" 10 s
+    monkeypatch.setattr(sampling.time, "perf_counter", lambda: next(clock))
+    cut = run_samples(exp_log_model(), feeds, budget=45.0)
+    assert (cut.samples, cut.requested) == (4, 16)
+    assert cut.note == "4 of 16 samples: one inference took 10 s, one run per sample, and the samples get 45 s"
+    assert len(cut.stats["x"].sample_abs_max) == 4 and cut.stats["x"].max == 5.0  # the corners come first
+    monkeypatch.setattr(sampling, "CHUNK_BYTES", 1)
+    chunked = run_samples(exp_log_model(), feeds, sizes={"x": 6, "e": 6, "l": 6, "y": 6}, budget=45.0)
+    assert chunked.samples == sampling.MIN_SAMPLES  # 4 runs per sample: only the two corners fit
+    assert "4 runs per sample (chunks of exposed tensors)" in chunked.note
+
+
+def test_weights_reach_onnxruntime_as_arrays_when_it_cannot_map_them(tmp_path, monkeypatch):
+    from nanlint.graph.model import load_model
+
+    path = tmp_path / "m.onnx"
+    onnx.save_model(linear_model(), path, save_as_external_data=True, location="m.data", size_threshold=0)
+    runnable, weights = load_model(str(path)).runnable()
+    feeds = draw_feeds([InputSpec("x", T.FLOAT, (4, 64), -1, 1)], 3)
+    mapped = run_samples(runnable, feeds, weights=weights)
+    monkeypatch.setattr(sampling, "_EXTERNAL_FOLDER", "nanlint.test.no_such_option")  # as an older onnxruntime
+    assert run_samples(runnable, feeds, weights=weights).stats == mapped.stats
+    monkeypatch.setattr(sampling, "PREPACK_LIMIT", 0)  # big weights: no pre-packed copy, same values
+    assert run_samples(runnable, feeds, weights=weights).stats == mapped.stats
 
 
 def test_feeds_start_with_the_box_corners_and_stay_inside():
@@ -190,7 +239,7 @@ def test_sampling_and_search_run_weights_left_in_place_like_inline_ones(tmp_path
         monkeypatch.setattr(model_module, "EXTERNALIZE_ABOVE_BYTES", 0)
     model = load_model(str(path))
     runnable, weights = model.runnable()
-    assert sorted(weights) == ["w0", "w1", "w2"]
+    assert sorted(weights.arrays) == ["w0", "w1", "w2"] and weights.folder == str(tmp_path)
     feeds = draw_feeds([InputSpec("x", T.FLOAT, (4, 64), -1, 1)], 4)
     assert run_samples(runnable, feeds, weights=weights).stats == run_samples(proto, feeds).stats
     found = search(
