@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from nanlint.findings import Evidence, Finding
+from nanlint.findings import Evidence, Finding, GraphLocation
 from nanlint.graph.patterns import all_nodes
 from nanlint.graph.runtime import loose_bound, overflow_origins, sampled_overflows
 from nanlint.graph.sampling import SampleRun
@@ -36,7 +36,7 @@ def attach(
     order = _order(model)
     out = []
     for finding in findings:
-        tensor = finding.location.tensor
+        tensor = _location(finding).tensor
         if finding.code not in ROOT_CODES or not tensor:
             out.append(finding)
             continue
@@ -45,6 +45,11 @@ def attach(
         evidence = dataclasses.replace(finding.evidence or Evidence("static"), cascade=members)
         out.append(dataclasses.replace(finding, evidence=evidence))
     return _merge(out)
+
+
+def _location(finding: Finding) -> GraphLocation:
+    assert isinstance(finding.location, GraphLocation)
+    return finding.location
 
 
 def _kind(finding: Finding) -> str:
@@ -92,10 +97,11 @@ def _merge(findings: list[Finding]) -> list[Finding]:
     strongest: dict[tuple[str, str], list[tuple[int, int]]] = {}  # (target, tensor) -> (severity, root id)
     for finding in findings:
         for name in finding.evidence.cascade if finding.evidence else ():
-            strongest.setdefault((finding.location.target, name), []).append((int(finding.severity), id(finding)))
+            strongest.setdefault((_location(finding).target, name), []).append((int(finding.severity), id(finding)))
     kept = []
     for finding in findings:
-        roots = strongest.get((finding.location.target, finding.location.tensor or ""), [])
+        loc = _location(finding)
+        roots = strongest.get((loc.target, loc.tensor or ""), [])
         absorbed = finding.code == "NAN601" and any(
             severity >= int(finding.severity) and root != id(finding) for severity, root in roots
         )

@@ -289,7 +289,7 @@ def epsilons(ctx: Context) -> None:
 
 def attribute_epsilon(ctx: Context, node: onnx.NodeProto) -> None:
     facts = hazards_of(node.domain, node.op_type)
-    eps = attribute(node, facts.epsilon, facts.epsilon_default)
+    eps = attribute(node, facts.epsilon or "epsilon", facts.epsilon_default)
     dtype = ctx.precision.compute_dtype(node)
     if eps is None or dtype is None or eps <= 0 or ctx.precision.applied(float(eps), dtype) != 0:
         return

@@ -105,7 +105,7 @@ def watch_for(finding: Finding, model, precision) -> Watch | None:
 def _softmax_watch(finding: Finding, node, precision) -> Watch | None:
     """A spelled softmax overflows at its Exp (the finding's tensor), or divides 0 by 0 when a whole row of
     exps underflows (its Div: the sum rounds to 0); a fully masked Softmax row turns NaN by itself."""
-    tensor = finding.location.tensor
+    tensor = getattr(finding.location, "tensor", None)
     if node is None or not tensor:
         return None
     if node.op_type == "Div" and len(node.input) > 1:
@@ -123,9 +123,10 @@ def explains_fp32(finding: Finding, model, precision) -> bool:
     if finding.code in FP32_HAZARDS:
         return True
     watch = watch_for(finding, model, precision)
-    if watch is None or not finding.location.tensor:
+    tensor = getattr(finding.location, "tensor", None)
+    if watch is None or not tensor:
         return False
-    info = precision.info(finding.location.tensor)
+    info = precision.info(tensor)
     return not watch.overflow or (info is not None and info.name in ("float32", "float64"))
 
 

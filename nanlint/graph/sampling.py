@@ -276,7 +276,7 @@ def _within_budget(feeds: list, seconds: float, chunks: int, budget: float, resu
 
 # --- inputs ---------------------------------------------------------------------------------------
 
-NUMPY_TYPES = {
+NUMPY_TYPES: dict[int, type] = {
     onnx.TensorProto.FLOAT: np.float32,
     onnx.TensorProto.FLOAT16: np.float16,
     onnx.TensorProto.DOUBLE: np.float64,
@@ -316,7 +316,7 @@ class InputSpec:
         if dtype.kind == "f":
             extreme = float(np.finfo(dtype).max)
         elif dtype.kind in "iu":
-            info = np.iinfo(dtype)
+            info = np.iinfo(dtype)  # type: ignore[type-var]
             return float(max(self.low, info.min, -(2.0**62))), float(min(self.high, info.max, 2.0**62))
         else:
             extreme = 1.0
