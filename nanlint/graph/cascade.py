@@ -43,8 +43,17 @@ def attach(
         measured = run is not None and (_kind(finding) == "sampled" or tensor in model.constants)
         members = _walk(model, tensor, sampled if measured else static, order)
         evidence = dataclasses.replace(finding.evidence or Evidence("static"), cascade=members)
-        out.append(dataclasses.replace(finding, evidence=evidence))
+        out.append(dataclasses.replace(finding, evidence=evidence, message=finding.message + _said(members)))
     return _merge(out)
+
+
+def _said(members: tuple[str, ...], shown: int = 3) -> str:
+    """The cascade in the message, for the formats that do not print the field."""
+    if not members:
+        return ""
+    names = ", ".join(f"'{name}'" for name in members[:shown]) + (", ..." if len(members) > shown else "")
+    count = f"{len(members)} tensor{'s' if len(members) > 1 else ''}"
+    return f"; {count} downstream exceed{'s' if len(members) == 1 else ''} the range with it ({names})"
 
 
 def _location(finding: Finding) -> GraphLocation:

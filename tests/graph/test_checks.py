@@ -612,5 +612,5 @@ def test_constant_holding_inf_and_a_large_finite_value_reports_the_finite_one(tm
     assert errors == []
     assert [f.message for f in results[0].findings] == [
         "constant 'mask' holds -1e+09, beyond float16's finite range (max 65504): "
-        "the float16 conversion clips it to -65504"
+        "the float16 conversion clips it to -65504; 1 tensor downstream exceeds the range with it ('y')"
     ]

@@ -122,7 +122,8 @@ NAIVE_JSON = {
             "code": "NAN505",
             "name": "naive-softmax-subgraph",
             "message": "softmax spelled Exp -> ReduceSum -> Div without subtracting the max: exp(16) overflows float16 "
-            "(ln of its max is 11.09), giving inf/inf = NaN; use Softmax",
+            "(ln of its max is 11.09), giving inf/inf = NaN; use Softmax; 1 tensor downstream exceeds the range with "
+            "it ('s')",
             "severity": "warning",
             "target": "cuda-fp16",
             "node": "exp",
@@ -162,8 +163,8 @@ def test_text_and_exit_codes(monkeypatch):
         1,
         (
             "fixtures/models/naive_softmax.onnx:exp (Exp) NAN505 softmax spelled Exp -> ReduceSum -> Div without "
-            "subtracting the max: exp(16) overflows float16 (ln of its max is 11.09), giving inf/inf = NaN; use Softmax "
-            "[static, cuda-fp16]\nFound 1 finding (1 warning).\n"
+            "subtracting the max: exp(16) overflows float16 (ln of its max is 11.09), giving inf/inf = NaN; use Softmax; "
+            "1 tensor downstream exceeds the range with it ('s') [static, cuda-fp16]\nFound 1 finding (1 warning).\n"
         ),
     )
     assert invoke(model, "--target", "cuda-fp16", "--exit-zero").exit_code == 0
