@@ -42,6 +42,8 @@ MAX_SUBGRAPH_DEPTH = 32
 # Files from this size on keep their weights in place (memory-mapped, see wire.py) instead of copying them
 # into the parsed proto: loading costs the graph structure, not the weights.
 EXTERNALIZE_ABOVE_BYTES = 8 * 2**20
+# A file Git LFS left in place of the model (a checkout without `git lfs pull`) starts with this line.
+_LFS_POINTER = b"version https://git-lfs.github.com/spec/v1"
 # Initializers at or below this many elements stay in the shape-inference skeleton (shape constants).
 _SKELETON_KEEP_ELEMENTS = 4096
 
@@ -103,16 +105,19 @@ class Model:
     def domain_version(self, domain: str) -> int:
         return self.opsets.get(_norm_domain(domain), 1)
 
-    def runnable(self) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
+    def runnable(self):
         """The model for onnxruntime without a serialized copy of its weights: `proto` (external
-        initializers left external) and the arrays of those initializers, for
-        SessionOptions.add_external_initializers. Serializing a 400 MB model and parsing it back
-        cost seconds; this costs a copy of the weights inside onnxruntime only."""
-        weights = {}
+        initializers left external) and a sampling.Weights saying where they are: the model's folder,
+        from which onnxruntime maps them itself, and their arrays (for an onnxruntime that cannot).
+        Serializing a 400 MB model and parsing it back cost seconds and a copy of the weights."""
+        from nanlint.graph.sampling import Weights
+
+        arrays = {}
         for tensor in self.proto.graph.initializer:
             if tensor.data_location == TensorProto.EXTERNAL and tensor.name in self.constants:
-                weights[tensor.name] = np.ascontiguousarray(self.constants[tensor.name])
-        return self.proto, weights
+                arrays[tensor.name] = np.ascontiguousarray(self.constants[tensor.name])
+        folder = os.path.dirname(os.path.abspath(self.path)) if arrays else None
+        return self.proto, Weights(folder, arrays)
 
     def proto_with_data(self) -> onnx.ModelProto:
         """A copy of `proto` with every main-graph initializer's data inline, e.g. to run the model with
@@ -320,7 +325,8 @@ def _tensor_type(value_info) -> tuple[int | None, list | None]:
     elem = tt.elem_type or None
     if not tt.HasField("shape"):
         return elem, None
-    dims = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
+    # A negative dim_value (exporters write -1) is a dynamic dimension, like a dim_param or no value.
+    dims = [d.dim_value if d.HasField("dim_value") and d.dim_value >= 0 else None for d in tt.shape.dim]
     return elem, dims
 
 
@@ -415,6 +421,10 @@ class _Loader:
                     data = handle.read()
         except (OSError, ValueError) as exc:
             self.fail(f"cannot read: {getattr(exc, 'strerror', None) or exc}")
+        if bytes(data[: len(_LFS_POINTER)]) == _LFS_POINTER:  # never valid protobuf: 'v' is wire type 6
+            self.fail(
+                "the file is a Git LFS pointer, not the model: fetch it with git lfs pull (actions/checkout: lfs: true)"
+            )
         proto = onnx.ModelProto()
         try:
             proto.ParseFromString(data)
