@@ -1,9 +1,11 @@
-"""NAN304: weights initialised at a scale far above 1/sqrt(fan_in).
+"""NAN304: weights initialised at a scale far above 1/sqrt(fan_in), or not initialised at all.
 
 A layer with fan-in n multiplies the size of its input by about scale * sqrt(n); fan-in
 scaling (LeCun, Xavier, Kaiming: scale ~ 1/sqrt(n)) keeps activations of order 1 through
 depth. An initialiser whose root-mean-square weight is many times that grows activations
 layer by layer until they overflow (in float16 first) and the first gradients are huge.
+A parameter made of uninitialised memory (`torch.empty`, `torch.Tensor(n, m)`) that the file
+never fills has no scale at all: whatever the memory held, 1e38 or NaN included.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import math
 
 import libcst as cst
 
+from nanlint.source import fills
 from nanlint.source import training_ops as table
 from nanlint.source.rule import Rule
 
@@ -29,7 +32,13 @@ class LargeInitScale(Rule):
         "rand(",
         "random_normal",
         "random_uniform",
+        "empty(",
+        "Tensor(",
     )
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self.allocated: list[tuple[cst.Call, str]] = []  # (uninitialised memory, the name its parameter is bound to)
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
@@ -45,8 +54,25 @@ class LargeInitScale(Rule):
             self._check(args, sampler, self._fan_in_of_weight(args.positional(sampler.target)), 1.0)
         elif qualified in table.PARAMETERS and node.args:
             self._parameter(node.args[0].value)
+            made = node.args[0].value
+            target = self.ctx.values.index.assigned_to.get(id(node))
+            if target is not None and fills.allocates_garbage(self.ctx, made):
+                self.allocated.append((made, target))
         elif qualified in table.SAMPLERS and _requires_grad(node):
             self._check(_Args(node, None), table.SAMPLERS[qualified], self._fan_in_of_shape(node, qualified), 1.0)
+
+    def leave_Module(self, node: cst.Module) -> None:
+        if not self.allocated:
+            return
+        written = fills.written_names(self.ctx, node)
+        for made, target in self.allocated:
+            if not fills.filled(target, written):
+                self.report(
+                    made,
+                    f"parameter {target} is made of uninitialised memory and nothing in this file fills it: it "
+                    "starts from whatever the memory held (1e38 or NaN included); initialise it (nn.init.*_ or "
+                    "torch.randn(...) * scale, torch.zeros for a bias)",
+                )
 
     def _parameter(self, value: cst.BaseExpression) -> None:
         """`nn.Parameter(torch.randn(a, b))`, `tf.Variable(tf.random.normal([a, b]) * s)`."""

@@ -131,3 +131,75 @@ def test_common_good_initialisations_are_clean():
                     module.weight.data.normal_(mean=0.0, std=0.02)
         """
     assert codes(source, "NAN304") == []
+
+
+def uninitialised(name: str) -> str:
+    return (
+        f"parameter {name} is made of uninitialised memory and nothing in this file fills it: it starts from "
+        "whatever the memory held (1e38 or NaN included); initialise it (nn.init.*_ or torch.randn(...) * scale, "
+        "torch.zeros for a bias)"
+    )
+
+
+def test_parameters_of_uninitialised_memory_never_filled():
+    source = """\
+        import torch
+        import torch.nn as nn
+
+        class Tagger(nn.Module):
+            def __init__(self, n_labels: int, width, extra):
+                super().__init__()
+                self.start = nn.Parameter(torch.Tensor(n_labels))
+                self.pair = torch.nn.Parameter(torch.Tensor(width + int(extra), 3, width))
+                self.pad = nn.Parameter(torch.empty(1, 512))
+
+            def forward(self, x):
+                return torch.einsum("bi,ioj->boj", x, self.pair) + self.start[0] + self.pad.sum()
+        """
+    assert lint(source, "NAN304") == [
+        ("NAN304", 7, 35, uninitialised("self.start")),
+        ("NAN304", 8, 40, uninitialised("self.pair")),
+        ("NAN304", 9, 33, uninitialised("self.pad")),
+    ]
+
+
+def test_uninitialised_memory_that_the_file_fills_is_fine():
+    """Safe look-alikes: filled by nn.init, an in-place method, a helper, a loop over parameters, apply(),
+    an indexed write; and torch.Tensor(data), which copies values."""
+    source = """\
+        import torch
+        import torch.nn as nn
+
+        class Layer(nn.Module):
+            def __init__(self, n, weights):
+                super().__init__()
+                self.a = nn.Parameter(torch.empty(n, n))
+                self.b = nn.Parameter(torch.Tensor(n))
+                self.c = nn.Parameter(torch.empty(n))
+                self.d = nn.Parameter(torch.empty(n))
+                self.e = nn.Parameter(torch.Tensor(weights))
+                self.f = nn.Parameter(torch.Tensor([0.5, 0.5]))
+                self.reset_parameters()
+
+            def reset_parameters(self):
+                nn.init.xavier_uniform_(self.a)
+                self.b.data.uniform_(-0.1, 0.1)
+                fill_normal(self.c)
+                with torch.no_grad():
+                    self.d[:] = 0.0
+        """
+    assert lint(source, "NAN304") == []
+    looped = """\
+        import torch
+        import torch.nn as nn
+
+        class Block(nn.Module):
+            def __init__(self, n):
+                super().__init__()
+                self.w = nn.Parameter(torch.empty(n, n))
+                for p in self.parameters():
+                    nn.init.normal_(p, std=0.02)
+        """
+    assert lint(looped, "NAN304") == []
+    applied = looped.replace("for p in self.parameters():", "self.apply(init)\n                if False:")
+    assert "apply" in applied and lint(applied, "NAN304") == []
