@@ -466,8 +466,8 @@ class AbsorbedEps(FactsRule):
             big, eps = left, -right if subtract else right
         else:
             big, eps = -right if subtract else right, left
-        if eps == 0 or abs(eps) > 1e-2 * abs(big):
-            return False
+        if eps == 0 or abs(eps) > 1e-2 * abs(big) or float(eps).is_integer():
+            return False  # an integer added to a count (`warmup_iters + 1`) is a step, not an eps
         self.pending[id(node)] = (node, big, eps)
         return True
 

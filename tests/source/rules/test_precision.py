@@ -597,6 +597,25 @@ def test_absorption_look_alikes_are_clean():
     assert codes(source, "NAN203") == []
 
 
+def test_integer_steps_are_not_epsilons():
+    """A schedule's `(warmup + 1)` in bfloat16 code: an integer added to a count is a step, not an eps."""
+    source = """\
+        import torch
+
+        dtype = torch.bfloat16
+        warmup, total = 2000, 600000
+
+        def lr_at(step, base):
+            if step < warmup:
+                return base * (step + 1) / (warmup + 1)
+            return base * (step - warmup) / (total - warmup)
+
+        def smoothed(p):
+            return p.clamp(1e-3, 1 - 1e-3)
+        """
+    assert where(source, "NAN203") == [("NAN203", 12, 26)]
+
+
 def test_float64_code_has_float64_resolution():
     source = """\
         import numpy as np
