@@ -81,7 +81,7 @@ class Context:
     def testing(self) -> bool:
         """A test module (it imports a test framework): its arithmetic runs on the fixed values of its cases."""
         if "testing" not in self.shared:
-            self.shared["testing"] = any(target.startswith(_TESTING) for target in self.names.aliases.values())
+            self.shared["testing"] = any(_testing(target) for target in self.names.aliases.values())
         return self.shared["testing"]
 
     @property
@@ -266,7 +266,15 @@ class Context:
 
 
 _TRANSPARENT = frozenset({"cast", "layout"})
-_TESTING = ("pytest", "unittest", "absl.testing", "hypothesis", "numpy.testing", "torch.testing")
+# Modules only tests import: test frameworks, and any package's `testing`/`test_util` helpers
+# (numpy.testing, torch.testing, absl.testing, keras.src.testing, tensorflow's test_util).
+_TEST_FRAMEWORKS = frozenset({"pytest", "unittest", "hypothesis", "absltest", "parameterized"})
+_TEST_HELPERS = frozenset({"testing", "testing_utils", "test_util", "test_utils"})
+
+
+def _testing(target: str) -> bool:
+    parts = target.split(".")
+    return parts[0] in _TEST_FRAMEWORKS or any(part in _TEST_HELPERS for part in parts)
 
 
 def argument(node: cst.Call, position: int | None, keyword: str | None) -> cst.BaseExpression | None:

@@ -20,6 +20,7 @@ class HighLearningRate(FactsRule):
     """NAN301: a learning rate (or a schedule's peak) above the optimizer family's safe range."""
 
     code = "NAN301"
+    quiet_in_tests = True  # a test runs a few fixed steps (often diverging on purpose); it does not train
     triggers = ("optim", "Optimizer", "optax", "Adam")  # every optimizer is imported or spelled with one
 
     def __init__(self, ctx) -> None:
@@ -92,6 +93,7 @@ class MissingGradientClipping(FactsRule):
     """NAN302: a recurrent model trained without gradient clipping; reported at the optimizer step."""
 
     code = "NAN302"
+    quiet_in_tests = True  # a test runs a few fixed steps (often diverging on purpose); it does not train
     triggers = ("LSTM", "GRU", "RNN", "rnn", "Cell")
 
     def __init__(self, ctx) -> None:

@@ -365,3 +365,27 @@ def test_flax_and_optax():
     assert lint(source, "NAN302") == [("NAN302", 13, 12, NO_CLIPPING), ("NAN302", 16, 12, NO_CLIPPING)]
     clipped = source.replace("optax.adam(1e-3)", "optax.chain(optax.clip_by_global_norm(1.0), optax.adam(1e-3))")
     assert codes(clipped, "NAN302") == []
+
+
+@pytest.mark.parametrize(
+    "test_import",
+    [
+        "import pytest",
+        "from absl.testing import parameterized",
+        "from keras.src import testing",
+        "from tensorflow.python.framework import test_util",
+        "from transformers.testing_utils import require_torch",
+    ],
+)
+def test_training_setup_is_not_judged_in_test_modules(test_import):
+    """A test runs a few fixed steps, often diverging on purpose (a NaN-termination test); it does not train."""
+    body = "import torch\nopt = torch.optim.SGD(model.parameters(), lr=1e9)\n"
+    assert codes(body) == ["NAN301"]
+    assert codes(f"{test_import}\n{body}") == []
+
+
+@pytest.mark.parametrize(
+    "look_alike", ["from mylib import test_data_loader", "import testbed", "from ops import attest"]
+)
+def test_modules_that_only_sound_like_tests_still_count(look_alike):
+    assert codes(f"{look_alike}\nimport torch\nopt = torch.optim.SGD(model.parameters(), lr=1e9)\n") == ["NAN301"]
