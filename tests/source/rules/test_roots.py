@@ -125,3 +125,34 @@ def test_safe_look_alikes(source):
 def test_where_is_reported_as_nan110_not_twice():
     source = "import torch\nd2 = ((a - b) ** 2).sum(-1)\ny = torch.where(d2 > 0, torch.sqrt(d2), 0.0)\n"
     assert [code for code, *_ in lint(source, ("NAN106", "NAN110"))] == ["NAN110"]
+
+
+COMPLEMENT = message("c - x² (0 where x² reaches c)")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import torch\ndef sample(w, v):\n    return (1 - w ** 2).sqrt() * v\n",
+        "import torch\ny = torch.sqrt(1.0 - c * c)\n",
+        "import jax.numpy as jnp\ny = jnp.sqrt(1 - jnp.square(c))\n",
+    ],
+)
+def test_root_of_one_minus_a_square(source):
+    """sqrt(1 - w²): the sine of a cosine, a unit vector's last component; at |w| = 1 its gradient is infinite."""
+    assert [m for _, _, m in nan106(source)] == [COMPLEMENT]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import torch\ny = torch.sqrt(torch.clamp(1 - w ** 2, min=1e-10))\n",
+        "import torch\ny = torch.sqrt(1 - w ** 2 + 1e-8)\n",
+        "import numpy as np\ny = np.sqrt(1 - w ** 2)\n",
+        "import torch\ny = torch.sqrt(1 - alpha)\n",
+        "import torch\ny = torch.sqrt(1 + w ** 2)\n",
+        "import torch\nwith torch.no_grad():\n    y = torch.sqrt(1 - w ** 2)\n",
+    ],
+)
+def test_root_of_one_minus_a_square_look_alikes(source):
+    assert nan106(source) == []
