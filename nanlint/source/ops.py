@@ -372,6 +372,9 @@ HELPER_NAMES: dict[str, str] = {
     "log_softmax": "log_softmax",
     "logsumexp": "logsumexp",
     "scatter_logsumexp": "logsumexp",
+    # masked fills spelled (tensor, mask, value), as masked_fill is
+    "masked_fill": "masked_fill",
+    "replace_masked_values": "masked_fill",
 }
 _KNOWN_ROOTS = frozenset({"torch", "numpy", "tensorflow", "jax", "keras", "scipy", "math", "flax", "cupy", "builtins"})
 

@@ -638,3 +638,19 @@ def test_rounding_matches_the_real_formats():
         assert round_to(value, "bfloat16") == float(torch.tensor(value, dtype=torch.float32).bfloat16())
         assert round_to(value, "float32") == float(np.float32(value))
         assert round_to(value, "float64") == value
+
+
+def test_masked_fill_helpers_of_other_packages():
+    """A project's `replace_masked_values(x, mask, value)` fills like masked_fill: its value must fit float16."""
+    source = """\
+        import torch
+        from mylib.nn import util
+
+        def attend(scores, mask, logits):
+            a = util.replace_masked_values(scores, mask, -1e7)
+            b = util.replace_masked_values(scores, mask, 0.0)
+            c = util.replace_masked_values(scores, mask, -1e4)
+            d = util.masked_fill(logits, mask, -1e9)
+            return a, b, c, d
+        """
+    assert where(source, "NAN201") == [("NAN201", 5, 50), ("NAN201", 8, 40)]
