@@ -19,6 +19,7 @@ from nanlint.source.rule import OpCall, PendingFix, argument
 from nanlint.source.training_facts import FactsRule
 
 FP16 = table.FORMATS["float16"]
+FP32 = table.FORMATS["float32"]
 
 # Where a fill value sits in a call, by op: (position, keywords) -- receivers of methods are argument 0.
 _FILL_METHODS = {"fill_": 1, "new_full": 2, "new_tensor": 1}
@@ -315,6 +316,9 @@ class EpsUnderflow(FactsRule):
         'precision="16',
         "16-mixed",
         "16-true",
+        # epsilons below float32's smallest normal (1.2e-38), flushed to 0 where subnormals are
+        *(f"e-{exponent}" for exponent in range(38, 46)),
+        *(f"E-{exponent}" for exponent in range(38, 46)),
     )
 
     def __init__(self, ctx) -> None:
@@ -403,6 +407,7 @@ class EpsUnderflow(FactsRule):
     def leave_Module(self, node: cst.Module) -> None:
         for target, value, kind, parameters, what in self.pending.values():
             if not (self.facts.half_parameters if parameters else self.facts.half):
+                self._float32_subnormal(target, value, what)
                 continue
             if value < FP16.subnormal:
                 problem, advice = (
@@ -415,6 +420,16 @@ class EpsUnderflow(FactsRule):
                 continue
             where = "with float16 parameters" if parameters else "in this half-precision code"
             self.report(target, f"{what} {value:g} {problem} {where}; use eps >= {advice} or compute this in float32")
+
+    def _float32_subnormal(self, target: cst.CSTNode, value: float, what: str) -> None:
+        """An eps below float32's smallest normal: GPUs (flush-to-zero) and TPUs make it 0."""
+        if value >= FP32.tiny or self.facts.narrowest_dtype() == "float64":
+            return
+        self.report(
+            target,
+            f"{what} {value:g} is subnormal in float32 (below 1.2e-38): GPUs and TPUs flush it to 0, so it "
+            "guards nothing there; use eps >= 1e-30 (or finfo(float32).tiny)",
+        )
 
 
 # --- NAN203 ----------------------------------------------------------------------------------

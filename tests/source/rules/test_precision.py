@@ -654,3 +654,34 @@ def test_masked_fill_helpers_of_other_packages():
             return a, b, c, d
         """
     assert where(source, "NAN201") == [("NAN201", 5, 50), ("NAN201", 8, 40)]
+
+
+def float32_subnormal(value: str) -> str:
+    return (
+        f"eps {value} is subnormal in float32 (below 1.2e-38): GPUs and TPUs flush it to 0, so it guards nothing "
+        "there; use eps >= 1e-30 (or finfo(float32).tiny)"
+    )
+
+
+def test_epsilons_below_the_float32_normal_range():
+    source = """\
+        import tensorflow as tf
+        import torch
+
+        def distance(r2, x, n):
+            r = tf.sqrt(tf.maximum(r2, 1e-40))
+            y = x / (n + 1e-45)
+            z = torch.clamp(n, min=1e-39)
+            return r, y, z
+        """
+    assert lint(source, "NAN202") == [
+        ("NAN202", 5, 32, float32_subnormal("1e-40")),
+        ("NAN202", 6, 18, float32_subnormal("1e-45")),
+        ("NAN202", 7, 28, float32_subnormal("1e-39")),
+    ]
+
+
+def test_float32_normal_epsilons_and_float64_code_are_fine():
+    float32 = "import torch\n\ndef f(x, n):\n    return x / (n + 1e-30), torch.clamp(n, min=1.2e-38)\n"
+    float64 = "import numpy as np\n\ndef f(x, n):\n    return x / (n + 1e-40), np.maximum(n, 1e-300)\n"
+    assert codes(float32, "NAN202") == [] and codes(float64, "NAN202") == []
