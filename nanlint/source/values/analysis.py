@@ -414,7 +414,10 @@ class Values:
         found = self.ctx.call(expr)
         if found is not None:
             function = TRANSFERS.get(found.op)
-            return function(self, found, env) if function is not None else TOP
+            fact = function(self, found, env) if function is not None else TOP
+            if (found.qualified or "").startswith("math."):
+                return replace(fact, scalar=True)  # math.* works on Python floats: it raises, never gives inf
+            return fact
         callee = self.index.callee(expr, env.function if env is not None else None)
         if callee is not None:
             return self.summary(callee, expr, env)

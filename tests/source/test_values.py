@@ -1,0 +1,98 @@
+"""Value facts (nanlint.source.values): what transfer functions and guards conclude about an expression.
+
+Each case asks the fact of the argument of `probe(...)` in a small module; the rules build on these.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+import pytest
+
+from nanlint.source import engine
+from nanlint.source.rule import Rule
+from nanlint.source.values import BUILT, DEGENERATE, NAMED
+
+
+def fact_of(source: str):
+    """The fact of the (last) probe's argument."""
+    facts = []
+
+    class Probe(Rule):
+        code = "NAN104"
+
+        def visit_Call(self, node: cst.Call) -> None:
+            if isinstance(node.func, cst.Name) and node.func.value == "probe":
+                facts.append(self.ctx.values.of(node.args[0].value))
+
+    engine.run_rules(cst.parse_module(source), [Probe], {})
+    return facts[-1]
+
+
+def zero_level(source: str) -> int | None:
+    reason = fact_of(source).can_be_zero()
+    return None if reason is None else reason.level
+
+
+@pytest.mark.parametrize(
+    "body,level",
+    [
+        ("probe(mask.float().sum(-1))", BUILT),  # everything masked out
+        ("probe(torch.relu(x).sum())", BUILT),  # every input negative
+        ("probe((x ** 2).sum(-1))", DEGENERATE),  # a zero vector
+        ("probe(((a - b) ** 2).sum(-1))", DEGENERATE),  # equal points
+        ("probe(x.std(0))", DEGENERATE),  # constant input
+        ("probe(x.max() - x.min())", DEGENERATE),  # constant input
+        ("probe(1 - w ** 2)", DEGENERATE),  # |w| = 1
+        ("probe(torch.clamp(x, min=0))", BUILT),
+        ("probe(torch.exp(x))", DEGENERATE),  # underflow for very negative input
+    ],
+)
+def test_what_can_be_zero_and_how_surely(body, level):
+    assert zero_level(f"import torch\n{body}\n") == level
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "probe((x ** 2).sum(-1) + 1e-8)",  # an eps added
+        "probe(torch.clamp(x.std(0), min=1e-6))",  # clamped at an eps
+        "probe(torch.softmax(x, -1).sum(-1))",  # a distribution sums to 1
+        "probe(1 + w ** 2)",  # >= 1
+        "probe(max(n, 1))",  # max(n, 1)
+        "probe(x)",  # unknown: no evidence is not a reason
+    ],
+)
+def test_what_cannot_be_zero(body):
+    fact = fact_of(f"import torch\n{body}\n")
+    assert fact.can_be_zero(DEGENERATE) is None
+
+
+def test_names_are_followed_to_their_values():
+    source = "import torch\nd2 = ((a - b) ** 2).sum(-1)\nprobe(d2)\n"
+    assert fact_of(source).why == "a squared distance"
+    assert fact_of("import torch\nd = x.max() - x.min()\nprobe(d)\n").why == "max - min of one tensor"
+
+
+def test_branches_join():
+    """After `if c: n = n + 1e-8`, n may still be the unguarded value: the join keeps the zero."""
+    source = "import torch\nn = (x ** 2).sum()\nif c:\n    n = n + 1e-8\nprobe(n)\n"
+    assert zero_level(source) == DEGENERATE
+    both = "import torch\nn = (x ** 2).sum()\nif c:\n    n = n + 1e-8\nelse:\n    n = n + 1e-6\nprobe(n)\n"
+    assert zero_level(both) is None
+
+
+def test_bounds_of_bounded_ops():
+    sig = fact_of("import torch\nprobe(torch.sigmoid(x))\n")
+    assert (sig.lo, sig.hi) == (0, 1)
+    tanh = fact_of("import torch\nprobe(torch.tanh(x))\n")
+    assert (tanh.lo, tanh.hi) == (-1, 1)
+
+
+def test_python_scalars_are_marked():
+    assert fact_of("import math\nprobe(math.exp(t))\n").scalar
+    assert not fact_of("import torch\nprobe(torch.exp(t))\n").scalar
+
+
+def test_evidence_from_a_name_is_weakest():
+    reason = fact_of("import torch\nprobe(probs)\n").can_be_zero()
+    assert reason is None or reason.level == NAMED
