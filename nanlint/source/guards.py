@@ -141,8 +141,17 @@ def no_reentry(default):
 # --- where() and friends around a node ------------------------------------------------------------------------
 
 SELECT_OPS = frozenset({"where", "masked_fill", "nan_to_num"})
-# Base classes whose methods are not differentiated: they run after or beside the backward pass.
-_GRADIENT_FREE_BASES = ("Optimizer", "Constraint", "Metric", "Callback", "Initializer")
+# Base classes whose methods are not differentiated: they run after or beside the backward pass
+# (schedulers compute learning rates or noise coefficients: constants to the model's gradient).
+_GRADIENT_FREE_BASES = (
+    "Optimizer",
+    "Constraint",
+    "Metric",
+    "Callback",
+    "Initializer",
+    "Scheduler",
+    "SchedulerMixin",
+)
 # Consumers that take a value out of the autodiff graph: `x.item()`, `float(x)`.
 _GRAPH_EXITS = frozenset({"item", "tolist", "numpy"})
 

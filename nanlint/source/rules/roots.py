@@ -22,7 +22,7 @@ from nanlint.source.values import BUILT, DEGENERATE, Fact
 _HALF_POWERS = {0.5: "sqrt", -0.5: "rsqrt"}
 # Values that are 0 only for degenerate input, and sqrt of them: the classic sqrt-at-0 hazards.
 _SQUARE_KINDS = frozenset(
-    {"square-sum", "square-terms", "var", "variance", "std", "norm", "distance", "range", "complement"}
+    {"square-sum", "square-terms", "var", "variance", "std", "norm", "distance", "range", "square-complement"}
 )
 ADVICE = "add the eps inside the sqrt (sqrt(v + eps)) or use a norm function"
 

@@ -353,8 +353,8 @@ class Values:
         fact = self._cancellation(expr, fact, env)
         if fact.zero is None and arithmetic.is_constant(left) and left.lo > 0 and right.kind == "square":
             # c - x**2 (sin from cos, a unit vector's last component): 0 at the edge |x| = sqrt(c) of its domain
-            edge = Reason("c - x², which is 0 at the edge of the domain of x", DEGENERATE, "complement")
-            return replace(fact, zero=edge, why="c - x² (0 where x² reaches c)", kind="complement")
+            edge = Reason("c - x², which is 0 at the edge of the domain of x", DEGENERATE, "square-complement")
+            return replace(fact, zero=edge, why="c - x² (0 where x² reaches c)", kind="square-complement")
         if fact.zero is None and not arithmetic.is_constant(left) and not arithmetic.is_constant(right):
             fact = replace(
                 fact, zero=Reason("a difference, which is 0 where the two are equal", DEGENERATE, "difference")

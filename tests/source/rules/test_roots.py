@@ -156,3 +156,24 @@ def test_root_of_one_minus_a_square(source):
 )
 def test_root_of_one_minus_a_square_look_alikes(source):
     assert nan106(source) == []
+
+
+def test_schedulers_are_not_differentiated():
+    """A noise or learning-rate scheduler's coefficients are constants to the model's gradient."""
+    body = """\
+        import torch
+
+        class CosineNoise(SchedulerMixin, ConfigMixin):
+            def set_betas(self, steps):
+                self.alphas = (1.0 - self.betas ** 2) ** 0.5
+                return torch.sqrt(1 - self.alphas ** 2)
+
+        class Warmup(LRScheduler):
+            def get_lr(self):
+                return torch.sqrt(1 - self.progress ** 2)
+
+        class Layer(torch.nn.Module):
+            def forward(self, w):
+                return torch.sqrt(1 - w ** 2)
+        """
+    assert [(line, message) for line, _, message in nan106(body)] == [(14, COMPLEMENT)]
