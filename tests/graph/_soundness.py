@@ -73,6 +73,9 @@ class Case:
     check_outputs: tuple | None = None  # which outputs to check (default all)
     name: str = ""
     reference: object = None  # feeds -> outputs, for ops onnxruntime's CPU provider lacks
+    # A whole graph instead of the single node `op` (sub-graph patterns): its inputs are in0, in1, ...
+    # (the Boxes of `inputs`, in order), every graph output is checked.
+    graph: onnx.GraphProto | None = None
 
     def __str__(self):
         return self.name or self.op
@@ -168,6 +171,8 @@ def _ball_points(rng, lo, hi, radius: float, dtype, count: int) -> list[np.ndarr
 
 
 def build_model(case: Case, path: str) -> onnx.ModelProto:
+    if case.graph is not None:
+        return _save_graph(case, case.graph, path)
     graph_inputs, inits, names = [], [], []
     for i, spec in enumerate(case.inputs):
         name = f"in{i}"
@@ -183,6 +188,10 @@ def build_model(case: Case, path: str) -> onnx.ModelProto:
     node = helper.make_node(case.op, names, outs, domain=case.domain, **case.attrs)
     out_infos = [onnx.ValueInfoProto(name=o) for o in outs]
     graph = helper.make_graph([node], "case", graph_inputs, out_infos, inits)
+    return _save_graph(case, graph, path)
+
+
+def _save_graph(case: Case, graph: onnx.GraphProto, path: str) -> onnx.ModelProto:
     opsets = [helper.make_opsetid("", case.opset)]
     if case.domain:
         opsets.append(helper.make_opsetid(case.domain, 1))
@@ -205,7 +214,7 @@ def check(case: Case, seeds=SEEDS, points: int = POINTS) -> dict:
         model = load_model(path)
         if case.reference is None:
             session = ort.InferenceSession(path, _SESSION_OPTIONS, providers=["CPUExecutionProvider"])
-    node = model.nodes[0]
+    outputs = model.outputs if case.graph is not None else list(model.nodes[0].output)
     last = {}
     checked = 0
     for seed in seeds:
@@ -220,7 +229,7 @@ def check(case: Case, seeds=SEEDS, points: int = POINTS) -> dict:
             bounds = {name: _input_interval(lo, hi, spec) for name, ((lo, hi), spec) in boxes.items()}
             analysis = analyze(model, {}, input_bounds=bounds, strict=True)
             assert not analysis.unsupported, f"{case}: unsupported: {analysis.reasons}"
-            outs = [analysis.bounds[o] for o in node.output]
+            outs = [analysis.bounds[o] for o in outputs]
             samples = {
                 name: _ball_points(rng, lo, hi, bounds[name].row_norm, spec.dtype, points)
                 if spec.row_norm is not None
