@@ -169,6 +169,16 @@ class NodeContext:
         idx = indices or range(len(self.inputs))
         return any(self.has(i) and self.inputs[i].may_nan for i in idx)
 
+    def optional(self, fn, *args, default=None):
+        """fn(*args) for a refinement the bounds do not depend on (a tighter band, a fact for later ops):
+        any failure gives `default` instead of failing the op, except in strict mode (tests)."""
+        try:
+            return fn(*args)
+        except Exception:
+            if self.engine.strict:
+                raise
+            return default
+
     # -- kernels ----------------------------------------------------------------------------------
 
     def _run_input(self, i: int, arr: np.ndarray) -> np.ndarray:
