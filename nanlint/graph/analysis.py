@@ -62,6 +62,8 @@ class Analysis:
     shapes: dict[str, tuple[int, ...] | None] = field(default_factory=dict)  # shapes the analysis computed
     dtypes: dict[str, int] = field(default_factory=dict)  # elem type of every tensor bounded (model.dtypes
     # completed by what the analysis computed)
+    linear_rows: dict = field(default_factory=dict)  # output of a linear map -> attention.LinearRows (what
+    # reshapes into heads downstream need to know of its weights)
 
     def bound(self, name: str) -> Interval | None:
         return self.bounds.get(name)

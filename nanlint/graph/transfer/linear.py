@@ -22,6 +22,7 @@ import numpy as np
 import onnx
 
 from nanlint.graph.interval import Interval, contiguous, finish, round_outward
+from nanlint.graph.transfer.attention import record_linear_rows, score_band
 from nanlint.graph.transfer.context import NodeContext, NotExact, run_dtype
 from nanlint.graph.transfer.registry import register
 
@@ -261,7 +262,9 @@ def _band_bounds(half: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray]:
     "MatMul",
     depth="widen",
     note="softmax(s) @ V is a convex combination of V's rows; exact W "
-    "and rows of L2 norm <= r: column j within ±‖W[:, j]‖·r",
+    "and rows of L2 norm <= r: column j within ±‖W[:, j]‖·r; two varying operands with rows / columns of "
+    "bounded norm (attention scores q·kᵀ): within ±‖q‖·‖k‖; one-hot rows (Equal with a row of distinct "
+    "values, OneHot) times exact W look rows of W up",
 )
 def matmul_op(ctx: NodeContext):
     a, b = ctx.x(0), ctx.x(1)
@@ -271,19 +274,84 @@ def matmul_op(ctx: NodeContext):
         half = row_norm_band(a, b.lo, abs_weight=abs_weight)
         if half is not None:
             out = within_band(out, *_band_bounds(half, out.lo.dtype))
+        if b.lo.ndim == 2 and one_hot_rows(ctx.engine.model, ctx.engine.analysis.bounds, ctx.node.input[0]):
+            out = within_band(out, *row_lookup(a, b.lo, out.lo.dtype))
+        if b.lo.ndim == 2:
+            ctx.optional(record_linear_rows, ctx, b.lo)
         return [out]
     out = bilinear(matmul_product(ctx), a, b, _dtype_of(ctx))
-    if _is_softmax_rows(ctx, ctx.node.input[0], a) and b.shape is not None and len(b.shape) >= 2:
-        # Attention context: each row of probabilities sums to 1, so each output lies within the
-        # hull of the corresponding column of V.
+    band = ctx.optional(score_band, ctx, a, b)
+    if band is not None and out.shape is not None:
+        out = within_band(out, *round_outward(np.asarray(-band), np.asarray(band), out.lo.dtype))
+    rows = softmax_rows(ctx, ctx.node.input[0], a)
+    if rows is not None and b.shape is not None and len(b.shape) >= 2:
+        # Attention context: each row of probabilities sums to 1 (at most 1), so each output lies
+        # within the hull of the corresponding column of V (and 0).
         v_lo, v_hi = b.broadcast()
         hull_lo = np.min(v_lo, axis=-2, keepdims=True).astype(out.lo.dtype)
         hull_hi = np.max(v_hi, axis=-2, keepdims=True).astype(out.hi.dtype)
+        if rows != "sum 1":
+            hull_lo, hull_hi = np.minimum(hull_lo, 0), np.maximum(hull_hi, 0)
         lo = np.maximum(out.lo, hull_lo)
         hi = np.minimum(out.hi, hull_hi)
         out = Interval(np.minimum(lo, hi), hi, out.may_nan, out.shape)
         ctx.depth = "keep"
     return [out]
+
+
+# -- one-hot rows: a MatMul that looks rows up ----------------------------------------------------------
+
+
+def one_hot_rows(model, bounds, name: str) -> bool:
+    """`name` has at most one non-zero element in each last-axis row: a Cast of Equal(u, v) where v is
+    an exact row of distinct values and u one value per row (`one_hot(u)` as jax and tf write it),
+    or a OneHot op over the last axis whose off value is 0."""
+    from nanlint.graph.transfer.normalization import _strip
+
+    node = model.producer.get(_strip(model, name, ("Cast", "Identity")))
+    if node is None:
+        return False
+    if node.op_type == "OneHot":
+        axis = next((a.i for a in node.attribute if a.name == "axis"), -1)
+        values = _exact_value(model, bounds, node.input[2]) if len(node.input) > 2 else None
+        rank = len(bounds[name].shape) if name in bounds and bounds[name].shape else 0
+        return values is not None and values.size == 2 and values.reshape(-1)[0] == 0 and axis in (-1, rank - 1)
+    if node.op_type != "Equal" or len(node.input) != 2:
+        return False
+    for u, v in (node.input, node.input[::-1]):
+        table = _exact_value(model, bounds, v)
+        u_bound = bounds.get(u)
+        if table is None or table.ndim == 0 or table.shape[-1] < 2 or u_bound is None or not u_bound.shape:
+            continue
+        if u_bound.shape[-1] != 1:
+            continue
+        ordered = np.sort(table.reshape(-1, table.shape[-1]), axis=-1)
+        if not np.any(ordered[:, 1:] == ordered[:, :-1]):
+            return True
+    return False
+
+
+def _exact_value(model, bounds, name: str) -> np.ndarray | None:
+    if name in model.constants:
+        return np.asarray(model.constants[name])
+    iv = bounds.get(name)
+    return iv.lo if iv is not None and iv.is_point else None
+
+
+def row_lookup(a: Interval, weight: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds of a @ W when each row of `a` has at most one non-zero element (k, value a_k): output
+    column j is a_k * W[k, j] for one k, or 0. Per column: the hull over k of [lo_k, hi_k] * W[k, j]
+    and 0 (lo_k, hi_k: element k's bounds over all rows)."""
+    k = weight.shape[0]
+    shape = a.shape if a.shape is not None else np.broadcast_shapes(a.lo.shape, a.hi.shape)
+    lo = np.asarray(np.min(np.broadcast_to(a.lo, shape).reshape(-1, k), axis=0), np.float64)[:, None]
+    hi = np.asarray(np.max(np.broadcast_to(a.hi, shape).reshape(-1, k), axis=0), np.float64)[:, None]
+    w = np.asarray(weight, np.float64)
+    with np.errstate(invalid="ignore"):
+        ends = (lo * w, hi * w)
+    low = np.minimum(np.nanmin(np.minimum(*ends), axis=0), 0.0)
+    high = np.maximum(np.nanmax(np.maximum(*ends), axis=0), 0.0)
+    return round_outward(low, high, dtype)
 
 
 def _weight_and_abs(ctx: NodeContext, x: Interval, weight: np.ndarray):
@@ -296,20 +364,43 @@ def _weight_and_abs(ctx: NodeContext, x: Interval, weight: np.ndarray):
 
 
 def _is_softmax_rows(ctx: NodeContext, name: str, a: Interval) -> bool:
-    """`name` is a Softmax over its last axis (through casts and dropout)."""
+    """`name`'s last-axis rows are non-negative with sum at most 1: a Softmax over its last axis (through
+    casts and dropout), possibly with some entries replaced by 0 (`where(isnan(p), 0, p)`)."""
+    return softmax_rows(ctx, name, a) is not None
+
+
+def softmax_rows(ctx: NodeContext, name: str, a: Interval) -> str | None:
+    """ "sum 1" for a Softmax over the last axis, "sum <= 1" when some entries may be zeroed; else None."""
     model = ctx.engine.model
+    kind = "sum 1"
     node = model.producer.get(name)
-    for _ in range(4):
-        if node is None or node.op_type not in ("Cast", "Identity", "Dropout"):
+    for _ in range(6):
+        if node is not None and node.op_type == "Where" and len(node.input) == 3:
+            kept = _zero_or_other(ctx, node.input[1], node.input[2])
+            if kept is None:
+                return None
+            kind = "sum <= 1"
+            node = model.producer.get(kept)
+        elif node is not None and node.op_type in ("Cast", "Identity", "Dropout"):
+            node = model.producer.get(node.input[0])
+        else:
             break
-        node = model.producer.get(node.input[0])
     if node is None or node.op_type != "Softmax" or a.shape is None or len(a.shape) < 2:
-        return False
+        return None
     rank = len(a.shape)
     opset = model.domain_version(node.domain)
     default = -1 if opset >= 13 else 1
     axis = next((attr.i for attr in node.attribute if attr.name == "axis"), default)
-    return axis % rank == rank - 1
+    return kind if axis % rank == rank - 1 else None
+
+
+def _zero_or_other(ctx: NodeContext, first: str, second: str) -> str | None:
+    """The other operand when one of the two is an exact zero."""
+    for zero, other in ((first, second), (second, first)):
+        value = _exact_value(ctx.engine.model, ctx.engine.analysis.bounds, zero)
+        if value is not None and value.size and not np.any(value):
+            return other
+    return None
 
 
 def transpose_last2(iv: Interval) -> Interval:
@@ -332,7 +423,25 @@ def gemm(ctx: NodeContext):
     banded = b.is_point and not a.is_point and not int(ctx.attr("transA", 0))
     weight, abs_weight = _weight_and_abs(ctx, a, b.lo) if banded else (b.lo, None)
     out = _gemm_box(ctx, weight, abs_weight)
+    if banded:
+        ctx.optional(_record_gemm_rows, ctx)
     return [_gemm_row_norm(ctx, out, abs_weight) if banded else out]
+
+
+def _record_gemm_rows(ctx: NodeContext) -> None:
+    """attention.record_linear_rows for alpha * A @ B + beta * C with exact B (and C, if any)."""
+    weight = ctx.const(1)
+    if weight.ndim != 2:
+        return
+    if int(ctx.attr("transB", 0)):
+        weight = weight.T
+    bias = None
+    if ctx.has(2):
+        if not ctx.is_exact(2) or ctx.const(2).size not in (1, weight.shape[1]):
+            return
+        row = np.asarray(ctx.const(2), np.float64).reshape(-1)
+        bias = np.broadcast_to(row, (weight.shape[1],)) * float(ctx.attr("beta", 1.0))
+    record_linear_rows(ctx, weight, abs(float(ctx.attr("alpha", 1.0))), bias)
 
 
 def _gemm_row_norm(ctx: NodeContext, out: Interval, abs_weight: np.ndarray | None) -> Interval:
