@@ -533,6 +533,18 @@ def join(a: Interval, b: Interval) -> Interval:
     return Interval(np.minimum(alo, blo), np.maximum(ahi, bhi), a.may_nan or b.may_nan, shape, row_norm=row_norm)
 
 
+def intersect(a: Interval, b: Interval) -> Interval:
+    """Two sound bounds of the same tensor, intersected (in a's precision and shape). Rounding may make
+    them miss each other by an ulp: the result then keeps a's upper bound."""
+    if a.is_point:
+        return a
+    dt = a.lo.dtype
+    lo = np.maximum(a.lo, np.asarray(b.lo).astype(dt, copy=False))
+    hi = np.minimum(a.hi, np.asarray(b.hi).astype(dt, copy=False))
+    lo = np.minimum(lo, hi)
+    return Interval(lo, hi, a.may_nan and b.may_nan, a.shape, row_norm=a.row_norm)
+
+
 def _row_norm_of(iv: Interval) -> float | None:
     """The interval's row-norm bound, or the largest row norm of an exact value (full-shaped arrays)."""
     if (

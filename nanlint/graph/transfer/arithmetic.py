@@ -6,7 +6,7 @@ import numpy as np
 
 from nanlint.graph import interval as iv_ops
 from nanlint.graph.interval import Interval, finish
-from nanlint.graph.transfer import correlated
+from nanlint.graph.transfer import correlated, quantization
 from nanlint.graph.transfer.context import INT_TYPES, NodeContext
 from nanlint.graph.transfer.registry import register
 
@@ -62,7 +62,9 @@ def mul(ctx: NodeContext):
     out = iv_ops.square(a) if ctx.node.input[0] == ctx.node.input[1] else a * b
     if a.is_point or b.is_point:
         ctx.depth = "keep"  # scaling by a known value does not widen
-    return [correlated.refine(ctx, _refine_norm(ctx, out))]
+    out = correlated.refine(ctx, _refine_norm(ctx, out))
+    layer = ctx.optional(quantization.dequantized_layer, ctx)
+    return [out if layer is None else iv_ops.intersect(out, layer)]
 
 
 @register(

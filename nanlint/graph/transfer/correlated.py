@@ -24,7 +24,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from nanlint.graph.interval import Interval
+from nanlint.graph.interval import Interval, intersect
 from nanlint.graph.model import FLOAT_TYPES
 from nanlint.graph.transfer.context import NodeContext, NotExact
 from nanlint.graph.transfer.kernels import KernelError
@@ -73,11 +73,7 @@ def _refine(ctx: NodeContext, out: Interval) -> Interval:
     lo, hi = np.min(h.lo), np.max(h.hi)
     if np.isnan(lo) or np.isnan(hi):
         return out
-    dtype = out.lo.dtype
-    new_lo = np.maximum(out.lo, np.asarray(lo, dtype))
-    new_hi = np.minimum(out.hi, np.asarray(hi, dtype))
-    new_lo = np.minimum(new_lo, new_hi)  # the two bounds are both sound: they overlap
-    return Interval(new_lo, new_hi, out.may_nan and h.may_nan, out.shape)
+    return intersect(out, Interval(np.asarray(lo), np.asarray(hi), h.may_nan, ()))
 
 
 # -- finding the sub-graph ----------------------------------------------------------------------------
