@@ -72,14 +72,22 @@ def mul(ctx: NodeContext):
     "Div",
     depth="widen",
     fold=_no_integer_zero_divisor,
-    note="denominators touching 0 give infinite bounds; x / rms(x) patterns are bounded by sqrt(N)",
+    note="denominators touching 0 give infinite bounds; x / rms(x) patterns are bounded by sqrt(N); "
+    "sum(w * x) / max(sum(w), c) with w >= 0 (masked mean) within the hull of x and 0",
 )
 def div(ctx: NodeContext):
+    from nanlint.graph.transfer.normalization import weighted_mean_bound
+
     a, b = ctx.x(0), ctx.x(1)
     out = a / b
     if b.is_point:
         ctx.depth = "keep"
-    return [correlated.refine(ctx, _refine_norm(ctx, out))]
+    out = correlated.refine(ctx, _refine_norm(ctx, out))
+    mean = ctx.optional(weighted_mean_bound, ctx)
+    if mean is not None:
+        ctx.depth = "reset"
+        out = iv_ops.intersect(out, mean)
+    return [out]
 
 
 def _refine_norm(ctx: NodeContext, out: Interval) -> Interval:

@@ -526,3 +526,97 @@ def _reduced_axes(ctx: NodeContext, y: str, reduce_node):
         return None
     axes = {a % len(shape) for a in axes} if shape else set()
     return int(np.prod([shape[a] for a in axes], dtype=np.int64)), tuple(shape), axes
+
+
+# -- weighted means (masked mean pooling) at Div -------------------------------------------------------
+
+
+def weighted_mean_bound(ctx: NodeContext) -> Interval | None:
+    """sum(w * x) / D over some axes, with w >= 0 and D >= sum(w) (D = sum(w), or clipped/max'ed/plus a
+    constant >= 0 to guard an empty mask): a mean of x weighted by w / D, weights >= 0 summing to at most
+    1, so it lies within the hull of x over the reduced axes and 0 (masked mean pooling). None otherwise."""
+    node = ctx.node
+    model = ctx.engine.model
+    bounds = ctx.engine.analysis.bounds
+    numerator = model.producer.get(_strip(model, node.input[0], ("Cast", "Identity")))
+    total = _guarded_sum(model, node.input[1])
+    if (
+        numerator is None
+        or total is None
+        or numerator.op_type != "ReduceSum"
+        or not _same_reduction(ctx, numerator, total)
+    ):
+        return None
+    product = model.producer.get(_strip(model, numerator.input[0], ("Cast", "Identity")))
+    if product is None or product.op_type != "Mul" or len(product.input) != 2:
+        return None
+    weights = _strip(model, total.input[0], ("Cast", "Identity"))
+    for w, x in (product.input, product.input[::-1]):
+        w_bound = bounds.get(w)
+        if _strip(model, w, ("Cast", "Identity")) != weights or w_bound is None or w_bound.min() < 0:
+            continue
+        return _hull_over_axes(ctx, bounds.get(x), numerator)
+    return None
+
+
+def _guarded_sum(model, name: str):
+    """The ReduceSum node when `name` is sum(w), max(sum(w), c), clip(sum(w), c) or sum(w) + c with c >= 0."""
+    for _ in range(4):
+        node = model.producer.get(_strip(model, name, ("Cast", "Identity")))
+        if node is None:
+            return None
+        if node.op_type == "ReduceSum":
+            return node
+        if node.op_type == "Clip" and len(node.input) >= 2 and node.input[1] and _nonneg_const(model, node.input[1]):
+            name = node.input[0]
+        elif node.op_type in ("Max", "Add") and len(node.input) == 2:
+            keep = [i for i in node.input if not _nonneg_const(model, i)]
+            if len(keep) != 1:
+                return None
+            name = keep[0]
+        else:
+            return None
+    return None
+
+
+def _reduce_axes(ctx: NodeContext, node, rank: int) -> tuple[tuple[int, ...], bool] | None:
+    """(axes, keepdims) of a ReduceSum (opset 13 reads the axes from input 1; none means all)."""
+    attrs = {a.name: a for a in node.attribute}
+    keepdims = bool(attrs["keepdims"].i) if "keepdims" in attrs else True
+    if "axes" in attrs:
+        axes = list(attrs["axes"].ints)
+    elif len(node.input) > 1 and node.input[1]:
+        value = _const(ctx.engine.model, node.input[1])
+        if value is None:
+            return None
+        axes = [int(v) for v in value.reshape(-1)]
+    else:
+        axes = []
+    if not axes:
+        if "noop_with_empty_axes" in attrs and attrs["noop_with_empty_axes"].i:
+            return None
+        axes = list(range(rank))
+    return tuple(sorted({a % rank for a in axes})), keepdims
+
+
+def _same_reduction(ctx: NodeContext, first, second) -> bool:
+    shapes = [ctx.engine.analysis.bounds.get(n.input[0]) for n in (first, second)]
+    if any(s is None or s.shape is None for s in shapes):
+        return False
+    a = _reduce_axes(ctx, first, len(shapes[0].shape))
+    b = _reduce_axes(ctx, second, len(shapes[1].shape))
+    return a is not None and a == b
+
+
+def _hull_over_axes(ctx: NodeContext, x: Interval | None, reduce_node) -> Interval | None:
+    """min/max of x over the reduce node's axes (kept or dropped as it does), widened to include 0."""
+    if x is None or x.shape is None:
+        return None
+    found = _reduce_axes(ctx, reduce_node, len(x.shape))
+    if found is None:
+        return None
+    axes, keepdims = found
+    lo, hi = x.broadcast()
+    lo = np.minimum(np.min(lo, axis=axes, keepdims=keepdims), 0)
+    hi = np.maximum(np.max(hi, axis=axes, keepdims=keepdims), 0)
+    return Interval(lo, hi, x.may_nan, lo.shape)
