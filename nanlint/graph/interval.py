@@ -472,6 +472,14 @@ def div(a: Interval, b: Interval) -> Interval:
         return _point_result(a, b, np.divide, dt)
     alo, ahi = _f(a, dt)
     blo, bhi = _f(b, dt)
+    if b.is_point and blo.size == 1 and not a.is_point:
+        scalar = float(blo.reshape(()))
+        if scalar != 0 and math.isfinite(scalar):
+            # A known divisor of one sign: the ends map to the ends (swapped when negative).
+            with np.errstate(all="ignore"):
+                p, q = alo / blo, ahi / blo
+            lo, hi = (p, q) if scalar > 0 else (q, p)
+            return finish(lo, hi, a.may_nan or b.may_nan, _shape(a, b))
     blo_c, bhi_c = _nonzero_endpoints(blo, bhi)
     with np.errstate(all="ignore"):
         p1, p2, p3, p4 = alo / blo_c, alo / bhi_c, ahi / blo_c, ahi / bhi_c

@@ -424,7 +424,7 @@ def test_attention_scores_after_a_layer_norm(tmp_path):
     # Per head: the norm of a head's query is at most sigma_max(Wq[:, head]) * r (attention.py).
     sigma = lambda w: max(np.linalg.norm(w[:, h * d : (h + 1) * d].astype(np.float64), 2) for h in range(HEADS))
     expected = sigma(wq) * r * sigma(wk) * r / math.sqrt(d)
-    assert tight.bounds["y"].abs_max() == pytest.approx(expected, rel=2e-3)
+    assert expected <= tight.bounds["y"].abs_max() <= expected * d ** (1 / 16)  # attention.block_sigmas
     # The product of the column bounds (interval arithmetic after the column bands) is several times wider.
     q_cols = (np.linalg.norm(wq.astype(np.float64), axis=0) * r).reshape(HEADS, d)
     k_cols = (np.linalg.norm(wk.astype(np.float64), axis=0) * r).reshape(HEADS, d)

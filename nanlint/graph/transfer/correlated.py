@@ -87,18 +87,21 @@ def _plan(ctx: NodeContext) -> tuple[str, list[onnx.NodeProto]] | None:
         return None
     if any(_exact_scalar(ctx, name) for name in node.input):
         return None
-    found = _walk(ctx, node.input, None)
-    if found is None:
+    walks = [_walk(ctx, [name], None) for name in node.input]
+    if any(w is None for w in walks):
         return None
-    nodes, leaves = found
-    if len(leaves) == 1 and nodes:
-        return next(iter(leaves)), nodes + [node]
-    # Several sources (x itself is, e.g., a residual sum a + b): the furthest tensor of the sub-graph
-    # that every path passes through.
-    for candidate in nodes:
-        stopped = _walk(ctx, node.input, candidate.output[0])
-        if stopped is not None and stopped[1] == {candidate.output[0]} and stopped[0]:
-            return candidate.output[0], stopped[0] + [node]
+    (first, first_leaves), (second, second_leaves) = walks  # type: ignore[misc]
+    if first_leaves == second_leaves and len(first_leaves) == 1 and (first or second):
+        merged = _walk(ctx, node.input, None)
+        return (next(iter(first_leaves)), merged[0] + [node]) if merged is not None else None
+    # Several sources (x itself is, e.g., a residual sum a + b): the furthest tensor that both operands
+    # depend on and that every path from them passes through.
+    reached = {n.output[0] for n in first} | first_leaves
+    common = [n.output[0] for n in second if n.output[0] in reached]
+    for candidate in common:
+        stopped = _walk(ctx, node.input, candidate)
+        if stopped is not None and stopped[1] == {candidate} and stopped[0]:
+            return candidate, stopped[0] + [node]
     return None
 
 

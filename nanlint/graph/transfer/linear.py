@@ -169,6 +169,28 @@ def _shared_radius(ctx: NodeContext, lo: np.ndarray, hi: np.ndarray, weight: np.
     return (mid_out - rad_out).reshape(out_shape), (mid_out + rad_out).reshape(out_shape)
 
 
+def _box_by_column_sums(ctx: NodeContext, x: Interval, weight: np.ndarray) -> Interval | None:
+    """x @ W for exact 2-D W as mid @ W +- max_k rad[i, k] * sum_k |W[k, j]|: one GEMM, no |W|. Looser than
+    rad @ |W| when the radii differ along a row; used where the row-norm band (tighter still) follows."""
+    if x.shape is None or weight.ndim != 2 or len(x.shape) < 1 or _dtype_of(ctx) != np.float32:
+        return None
+    sums = column_abs_sums(weight)
+    if sums is None:
+        return None
+    mid, rad = x.mid_rad()
+    k = weight.shape[0]
+    mid = contiguous(np.broadcast_to(mid, x.shape), np.float32)
+    with np.errstate(all="ignore"):
+        row_rad = np.max(np.broadcast_to(rad, x.shape), axis=-1, keepdims=True).astype(np.float32)
+        if not (np.all(np.isfinite(mid)) and np.all(np.isfinite(row_rad))):
+            return None
+        rows = mid.reshape(-1, k)
+        out_mid = ctx.engine.kernels.run(_MATMUL, [rows, contiguous(weight, np.float32)], flush=True)[0]
+        out_mid = out_mid.reshape(x.shape[:-1] + (weight.shape[1],))
+        spread = row_rad * sums
+        return finish(out_mid - spread, out_mid + spread, x.may_nan, out_mid.shape)
+
+
 def _dtype_of(ctx: NodeContext, i: int = 0):
     return run_dtype(ctx.in_type(i))
 
@@ -178,6 +200,30 @@ def _dtype_of(ctx: NodeContext, i: int = 0):
 # Column norms per weight array, shared by every analysis while the array lives (weights are the
 # Model's own arrays, so analyses of one model for several targets compute them once).
 _COLUMN_NORMS: dict[tuple[int, bool], tuple[weakref.ref, np.ndarray | None]] = {}
+
+
+_COLUMN_SUMS: dict[int, tuple[weakref.ref, np.ndarray | None]] = {}
+
+
+def column_abs_sums(weight: np.ndarray) -> np.ndarray | None:
+    """Upper bounds of sum_k |W[k, j]| (float32) for a 2-D W, cached per weight array; None if not finite."""
+    key = id(weight)
+    cached = _COLUMN_SUMS.get(key)
+    if cached is not None and cached[0]() is weight:
+        return cached[1]
+    k = weight.shape[0]
+    # float32 sums of k non-negative terms: at most k units (relative) below the exact sum.
+    sums = np.add.reduce(np.abs(np.asarray(weight, np.float32)), axis=0, dtype=np.float32)
+    result = None
+    if np.all(np.isfinite(sums)):
+        result = (sums.astype(np.float64) * (1 + (k + 2) * 2.0**-23)).astype(np.float32)
+        result = np.nextafter(result, np.float32(np.inf))
+    try:
+        ref = weakref.ref(weight, lambda _, key=key: _COLUMN_SUMS.pop(key, None))
+    except TypeError:
+        return result
+    _COLUMN_SUMS[key] = (ref, result)
+    return result
 
 
 def column_norms(weight: np.ndarray, transposed: bool = False, values: np.ndarray | None = None) -> np.ndarray | None:
@@ -269,9 +315,12 @@ def _band_bounds(half: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray]:
 def matmul_op(ctx: NodeContext):
     a, b = ctx.x(0), ctx.x(1)
     if b.is_point and not a.is_point:
-        weight, abs_weight = _weight_and_abs(ctx, a, b.lo)
-        out = exact_weight(ctx, _MATMUL, a, weight, dtype=_dtype_of(ctx), abs_weight=abs_weight)
-        half = row_norm_band(a, b.lo, abs_weight=abs_weight)
+        half = row_norm_band(a, b.lo)
+        out = None
+        if half is not None:
+            out = _box_by_column_sums(ctx, a, b.lo)
+        if out is None:
+            out = exact_weight(ctx, _MATMUL, a, b.lo, dtype=_dtype_of(ctx))
         if half is not None:
             out = within_band(out, *_band_bounds(half, out.lo.dtype))
         if b.lo.ndim == 2 and one_hot_rows(ctx.engine.model, ctx.engine.analysis.bounds, ctx.node.input[0]):
