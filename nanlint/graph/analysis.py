@@ -317,7 +317,7 @@ class _Engine:
         elif elem is None or elem in FLOAT_TYPES:
             iv = iv.astype(bound_dtype(elem))
             if not iv.is_point:
-                iv = iv.sanitized()
+                iv = iv.sanitized().compact()
         if iv.size is not None and iv.size > self.elementwise_limit and not iv.is_collapsed:
             iv = iv.collapse()
         if self.limit is not None and (elem is None or elem in FLOAT_TYPES):

@@ -39,6 +39,17 @@ def _full_mid_rad(iv: Interval, dtype) -> tuple[np.ndarray, np.ndarray | None]:
     return mid, rad
 
 
+def _compact_mid_rad(iv: Interval, dtype, full_axes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Centre and radius as stored (size 1 along axes where the bounds do not vary), full along
+    `full_axes` (the contracted ones), with the tensor's rank."""
+    if iv.shape is None:
+        raise NotExact("operand of unknown shape")
+    target = iv.stored_shape(full_axes)
+    mid, rad = (iv.lo, None) if iv.is_point else iv.mid_rad()
+    mid = contiguous(np.broadcast_to(mid, target), dtype=dtype)
+    return mid, None if rad is None else contiguous(np.broadcast_to(rad, target), dtype=dtype)
+
+
 class Product:
     """A bilinear op: `one(a, b)`, and `two(a1, b1, a2, b2)` for two products at once."""
 
@@ -74,16 +85,24 @@ def matmul_product(ctx: NodeContext) -> Product:
     return KernelProduct(ctx.engine.kernels, _MATMUL)
 
 
-def bilinear(op: Product | Callable, a: Interval, b: Interval, dtype=np.float32) -> Interval:
-    """Bounds of op(a, b) for an op that is a sum of products of a's and b's elements."""
+def bilinear(op: Product | Callable, a: Interval, b: Interval, dtype=np.float32, matmul_shape=None) -> Interval:
+    """Bounds of op(a, b) for an op that is a sum of products of a's and b's elements. `matmul_shape`: the
+    output shape of a MatMul of operands of rank >= 2, which then run as stored (size 1 where their bounds
+    do not vary: rows of a broadcast over the output's rows, columns of b over its columns)."""
     if not isinstance(op, Product):
         op = Product(op)
-    ma, ra = _full_mid_rad(a, dtype)
-    mb, rb = _full_mid_rad(b, dtype)
+    if matmul_shape is not None:
+        ma, ra = _compact_mid_rad(a, dtype, (-1,))
+        mb, rb = _compact_mid_rad(b, dtype, (-2,))
+    else:
+        ma, ra = _full_mid_rad(a, dtype)
+        mb, rb = _full_mid_rad(b, dtype)
     may_nan = a.may_nan or b.may_nan
     with np.errstate(all="ignore"):
         if ra is None and rb is None:
             mid = op.one(ma, mb)
+            if matmul_shape is not None:
+                mid = np.ascontiguousarray(np.broadcast_to(mid, matmul_shape))
             return Interval.point(mid) if not may_nan else Interval(mid, mid, True)
         if rb is None:
             mid, rad = op.two(ma, mb, ra, np.abs(mb))
@@ -92,7 +111,7 @@ def bilinear(op: Product | Callable, a: Interval, b: Interval, dtype=np.float32)
         else:
             mid, rad = op.two(ma, mb, np.abs(ma), rb)
             rad = rad + op.one(ra, np.abs(mb) + rb)
-        return finish(mid - rad, mid + rad, may_nan, mid.shape)
+        return finish(mid - rad, mid + rad, may_nan, mid.shape if matmul_shape is None else matmul_shape)
 
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -116,15 +135,21 @@ def exact_weight(
     `abs_weight`: |W| in `dtype` when the caller has it already."""
     if x.shape is None:
         raise NotExact("operand of unknown shape")
-    lo, hi = x.broadcast()
+    compact = node.op_type == "MatMul" and weight.ndim == 2 and len(x.shape) >= 2
+    if compact:
+        # Rows as stored (one per distinct row of bounds): the output's rows repeat the same way.
+        lo, hi = (_compact_rows(v, x.shape) for v in (x.lo, x.hi))
+    else:
+        lo, hi = x.broadcast()
     lo, hi = contiguous(lo, dtype), contiguous(hi, dtype)
     weight = contiguous(weight, dtype)
     abs_weight = np.abs(weight) if abs_weight is None else abs_weight
     bias = None if bias is None else contiguous(bias, dtype)
+    out_shape = x.shape[:-1] + weight.shape[1:] if compact else None
     if node.op_type == "MatMul" and weight.ndim == 2 and lo.ndim >= 2:
         shared = _shared_radius(ctx, lo, hi, weight, abs_weight)
         if shared is not None:
-            return Interval(shared[0], shared[1], x.may_nan, shared[0].shape)
+            return Interval(shared[0], shared[1], x.may_nan, out_shape or shared[0].shape)
     stacked = node.op_type == "MatMul" and weight.ndim == 2 and lo.ndim > 2
     if stacked:
         # A stack of rows times one matrix is one GEMM (kernels would loop over the stack).
@@ -136,10 +161,16 @@ def exact_weight(
     if stacked:
         out_lo, out_hi = out_lo.reshape(lead + out_lo.shape[-1:]), out_hi.reshape(lead + out_hi.shape[-1:])
     if np.isnan(low) or np.isnan(high):
-        return finish(out_lo, out_hi, True, out_lo.shape)
-    out = Interval(out_lo, out_hi, x.may_nan, out_lo.shape)
+        return finish(out_lo, out_hi, True, out_shape or out_lo.shape)
+    out = Interval(out_lo, out_hi, x.may_nan, out_shape or out_lo.shape)
     out._stats = (low, high)
     return out
+
+
+def _compact_rows(bound: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Bounds of a tensor of `shape` as stored, with its rank and a full last axis."""
+    stored = (1,) * (len(shape) - np.ndim(bound)) + tuple(np.shape(bound))
+    return np.broadcast_to(bound, stored[:-1] + shape[-1:])
 
 
 # Rows whose radii agree within this factor share one radius product (see _shared_radius).
@@ -169,6 +200,14 @@ def _shared_radius(ctx: NodeContext, lo: np.ndarray, hi: np.ndarray, weight: np.
     return (mid_out - rad_out).reshape(out_shape), (mid_out + rad_out).reshape(out_shape)
 
 
+def _matmul_shape(a: Interval, b: Interval) -> tuple[int, ...] | None:
+    """The output shape of a @ b for operands of rank >= 2 (None otherwise: vectors run full)."""
+    if a.shape is None or b.shape is None or len(a.shape) < 2 or len(b.shape) < 2:
+        return None
+    lead = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    return tuple(lead) + (a.shape[-2], b.shape[-1])
+
+
 def _box_by_column_sums(ctx: NodeContext, x: Interval, weight: np.ndarray) -> Interval | None:
     """x @ W for exact 2-D W as mid @ W +- max_k rad[i, k] * sum_k |W[k, j]|: one GEMM, no |W|. Looser than
     rad @ |W| when the radii differ along a row; used where the row-norm band (tighter still) follows."""
@@ -177,18 +216,16 @@ def _box_by_column_sums(ctx: NodeContext, x: Interval, weight: np.ndarray) -> In
     sums = column_abs_sums(weight)
     if sums is None:
         return None
-    mid, rad = x.mid_rad()
     k = weight.shape[0]
-    mid = contiguous(np.broadcast_to(mid, x.shape), np.float32)
+    mid, rad = _compact_mid_rad(x, np.float32, (-1,))  # rows as stored: one per distinct row of bounds
     with np.errstate(all="ignore"):
-        row_rad = np.max(np.broadcast_to(rad, x.shape), axis=-1, keepdims=True).astype(np.float32)
+        row_rad = np.max(rad, axis=-1, keepdims=True)
         if not (np.all(np.isfinite(mid)) and np.all(np.isfinite(row_rad))):
             return None
-        rows = mid.reshape(-1, k)
-        out_mid = ctx.engine.kernels.run(_MATMUL, [rows, contiguous(weight, np.float32)], flush=True)[0]
-        out_mid = out_mid.reshape(x.shape[:-1] + (weight.shape[1],))
+        out_mid = ctx.engine.kernels.run(_MATMUL, [mid.reshape(-1, k), contiguous(weight, np.float32)], flush=True)[0]
+        out_mid = out_mid.reshape(mid.shape[:-1] + (weight.shape[1],))
         spread = row_rad * sums
-        return finish(out_mid - spread, out_mid + spread, x.may_nan, out_mid.shape)
+        return finish(out_mid - spread, out_mid + spread, x.may_nan, x.shape[:-1] + (weight.shape[1],))
 
 
 def _dtype_of(ctx: NodeContext, i: int = 0):
@@ -328,7 +365,7 @@ def matmul_op(ctx: NodeContext):
         if b.lo.ndim == 2:
             ctx.optional(record_linear_rows, ctx, b.lo)
         return [out]
-    out = bilinear(matmul_product(ctx), a, b, _dtype_of(ctx))
+    out = bilinear(matmul_product(ctx), a, b, _dtype_of(ctx), _matmul_shape(a, b))
     band = ctx.optional(score_band, ctx, a, b)
     if band is not None and out.shape is not None:
         out = within_band(out, *round_outward(np.asarray(-band), np.asarray(band), out.lo.dtype))
@@ -336,7 +373,9 @@ def matmul_op(ctx: NodeContext):
     if rows is not None and b.shape is not None and len(b.shape) >= 2:
         # Attention context: each row of probabilities sums to 1 (at most 1), so each output lies
         # within the hull of the corresponding column of V (and 0).
-        v_lo, v_hi = b.broadcast()
+        v_lo, v_hi = (np.asarray(v) for v in (b.lo, b.hi))  # size 1 along -2: the same in every row
+        v_lo = v_lo.reshape((1,) * (len(b.shape) - v_lo.ndim) + v_lo.shape)
+        v_hi = v_hi.reshape((1,) * (len(b.shape) - v_hi.ndim) + v_hi.shape)
         hull_lo = np.min(v_lo, axis=-2, keepdims=True).astype(out.lo.dtype)
         hull_hi = np.max(v_hi, axis=-2, keepdims=True).astype(out.hi.dtype)
         if rows != "sum 1":
