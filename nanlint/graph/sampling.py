@@ -145,7 +145,7 @@ def _session(model: onnx.ModelProto, provider: str, weights: Mapping[str, np.nda
 
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL  # keep every tensor
-    options.log_severity_level = 3
+    options.log_severity_level = 4  # a load failure is raised (SamplingError), not logged to stderr as well
     if weights:
         names = list(weights)
         options.add_external_initializers(names, [onnxruntime.OrtValue.ortvalue_from_numpy(weights[n]) for n in names])
