@@ -88,6 +88,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -169,15 +170,10 @@ def run_tool(tool: str, model: dict, out: Path, calib: Path | None, timeout: flo
         raise ValueError(tool)
     out.unlink(missing_ok=True)
     log = out.with_suffix(".log")
-    t0 = time.perf_counter()
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-        rc, stdout, stderr = proc.returncode, proc.stdout, proc.stderr
-    except subprocess.TimeoutExpired as exc:
-        rc, stdout, stderr = "timeout", _text(exc.stdout), _text(exc.stderr) + f"\ntimed out after {timeout:.0f} s"
-    wall = time.perf_counter() - t0
-    log.write_text(f"$ {' '.join(cmd)}\nexit {rc}\n--- stdout\n{stdout}\n--- stderr\n{stderr}")
-    result = {"cmd": cmd, "rc": rc, "wall_s": round(wall, 2), "log": str(log), "completes": False, "error": None}
+    rc, wall, peak, stdout, stderr = run_measured(cmd, timeout, out.with_suffix(".stdout"), out.with_suffix(".stderr"))
+    log.write_text(f"$ {' '.join(cmd)}\nexit {rc}\npeak RSS {peak} MB\n--- stdout\n{stdout}\n--- stderr\n{stderr}")
+    result = {"cmd": cmd, "rc": rc, "wall_s": round(wall, 2), "peak_mb": peak, "log": str(log), "completes": False}
+    result["error"] = None
     if out.exists():
         try:
             import onnx
@@ -187,10 +183,42 @@ def run_tool(tool: str, model: dict, out: Path, calib: Path | None, timeout: flo
         except Exception as exc:
             result["error"] = f"output unreadable: {_first_line(exc)}"
     if not result["completes"] and result["error"] is None:
-        result["error"] = error_line(stdout + "\n" + stderr) or f"exit {rc}, no output written"
+        if isinstance(rc, int) and rc < 0:
+            name = signal.Signals(-rc).name
+            why = " (the kernel's OOM killer, if memory ran out)" if -rc == signal.SIGKILL else ""
+            result["error"] = f"killed by {name}{why} at a peak RSS of {peak} MB; no output written"
+        else:
+            result["error"] = error_line(stdout + "\n" + stderr) or f"exit {rc}, no output written"
     elif result["completes"]:
         result["message"] = summary_line(tool, stdout + "\n" + stderr)
     return result
+
+
+def run_measured(cmd: list[str], timeout: float, out_path: Path, err_path: Path):
+    """Run `cmd`; (exit code or "timeout", wall s, the process's peak RSS in MB, stdout, stderr)."""
+    t0 = time.perf_counter()
+    with open(out_path, "w") as out, open(err_path, "w") as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        rc, usage = None, None
+        while rc is None:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                rc = os.waitstatus_to_exitcode(status)
+                proc.returncode = rc
+            elif time.perf_counter() - t0 > timeout:
+                proc.kill()
+                _, _, usage = os.wait4(proc.pid, 0)
+                proc.returncode = rc = "timeout"
+            else:
+                time.sleep(0.05)
+    wall = time.perf_counter() - t0
+    peak = round(usage.ru_maxrss / 1024) if usage is not None else None
+    stdout, stderr = out_path.read_text(errors="replace"), err_path.read_text(errors="replace")
+    out_path.unlink()
+    err_path.unlink()
+    if rc == "timeout":
+        stderr += f"\ntimed out after {timeout:.0f} s"
+    return rc, wall, peak, stdout, stderr
 
 
 def _text(data) -> str:
@@ -671,6 +699,10 @@ def short(res: dict) -> str:
     return f"{res['wall_s']} s, fp32 nodes {res['nodes']['fp32']}/{res['nodes']['float_nodes']}, ort {res.get('ort')}, ref { {k: v for k, v in res.get('ref', {}).items() if k != 'overflow'} }"
 
 
+def gb(res: dict) -> str:
+    return f"{res['peak_mb'] / 1024:.1f}" if res.get("peak_mb") else "-"
+
+
 def fmt_err(x) -> str:
     if x is None:
         return "-"
@@ -699,11 +731,14 @@ def cell_runtime(ev: dict | None, key: str, samples: int | None = None) -> str:
 def render(rows: list[dict], args, env: dict) -> str:
     out = ["# Mixed-precision fp16 conversion: onnxconverter-common vs AutoCast vs nanlint", ""]
     out.append(
-        f"Made by `bench/mixed_precision.py` on {env['date']} (nanlint {env['nanlint_commit']}); "
+        f"Made by `bench/mixed_precision.py` on {env['date']} (nanlint at {env['nanlint_commit']}, the last commit of nanlint/); "
         f"{env['versions']}. Held-out inputs: seed {HELD_OUT_SEED}, {args.samples} per model on onnxruntime CPU, "
         f"the first {args.ref_samples} also through onnx's ReferenceEvaluator (fp16 computed in fp16). "
         f"AutoCast calibration: {args.autocast_calibration} generator batches, seed {CALIBRATION_SEED}"
         + (" (0 = its own random inputs)." if args.autocast_calibration == 0 else ".")
+        + " Wall time: the tool's whole process (imports included), one run"
+        + (f", machine load average at the end {env['loadavg_end'][0]}" if env.get("loadavg_end") else "")
+        + "."
     )
     out.append("")
     out.append(
@@ -715,13 +750,13 @@ def render(rows: list[dict], args, env: dict) -> str:
     )
     out.append("")
     out.append(
-        "| model | tool | completes | wall s | fp32 nodes | non-finite ort / ref | fp16 >65504 (ref) | max rel err ort / ref | off >1% ort / ref | notes |"
+        "| model | tool | completes | wall s | peak GB | fp32 nodes | non-finite ort / ref | fp16 >65504 (ref) | max rel err ort / ref | off >1% ort / ref | notes |"
     )
-    out.append("|---|---|---|---|---|---|---|---|---|---|")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
     failures = []
     for row in rows:
         if row.get("error"):
-            out.append(f"| {row['model']} | - | no | - | - | - | - | - | - | {row['error']} |")
+            out.append(f"| {row['model']} | - | no | - | - | - | - | - | - | - | {row['error']} |")
             continue
         fp = row["fp32"]
         fref = fp.get("ref") or {}
@@ -732,14 +767,15 @@ def render(rows: list[dict], args, env: dict) -> str:
         if fref.get("timeout"):
             fnotes.append(f"ref: timeout after {fref.get('samples', 0)} samples")
         out.append(
-            f"| {row['model']} | *fp32 original* | - | - | {fp['nodes']['fp32']}/{fp['nodes']['float_nodes']} "
+            f"| {row['model']} | *fp32 original* | - | - | - | {fp['nodes']['fp32']}/{fp['nodes']['float_nodes']} "
             f"| {fp['nonfinite']}/{args.samples} / {cell_runtime(fref, 'nonfinite')} | - "
             f"| - / {cell_runtime(fref, 'err')} | - / {cell_runtime(fref, 'off')} | {'; '.join(fnotes)} |"
         )
         for tool, res in row["tools"].items():
             if not res["completes"]:
                 out.append(
-                    f"| {row['model']} | {tool} | **no** | {res['wall_s']} | - | - | - | - | - | exit {res['rc']}: see failures |"
+                    f"| {row['model']} | {tool} | **no** | {res['wall_s']} | {gb(res)} | - | - | - | - | - "
+                    f"| exit {res['rc']}: see failures |"
                 )
                 failures.append(f"- {row['model']} / {tool} (exit {res['rc']}): `{res['error']}`")
                 continue
@@ -770,7 +806,7 @@ def render(rows: list[dict], args, env: dict) -> str:
             over = ref.get("overflow")
             over_cell = "-" if not ref or (ref.get("error") and not ref.get("samples")) else str(len(over or []))
             out.append(
-                f"| {row['model']} | {tool} | yes | {res['wall_s']} | {n['fp32']}/{n['float_nodes']} "
+                f"| {row['model']} | {tool} | yes | {res['wall_s']} | {gb(res)} | {n['fp32']}/{n['float_nodes']} "
                 f"| {cell_runtime(ort_, 'nonfinite')} / {cell_runtime(ref, 'nonfinite')} | {over_cell} "
                 f"| {cell_runtime(ort_, 'err')} / {cell_runtime(ref, 'err')} "
                 f"| {cell_runtime(ort_, 'off')} / {cell_runtime(ref, 'off')} | {'; '.join(notes).replace('|', '/')} |"
@@ -805,7 +841,7 @@ def environment() -> dict:
     versions = ", ".join(f"{p} {v(p)}" for p in pkgs if v(p) != "absent")
     try:
         commit = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+            ["git", "-C", str(ROOT), "log", "-1", "--format=%h", "--", "nanlint"], capture_output=True, text=True
         ).stdout.strip()
     except OSError:
         commit = "?"
@@ -839,7 +875,31 @@ def main(argv=None) -> int:
     p.add_argument("--ref-timeout", type=float, default=900, help="ReferenceEvaluator evaluation, seconds")
     p.add_argument("--write", action="store_true", help=f"also write {OUT_MD.relative_to(ROOT)}")
     p.add_argument("--json", type=Path, help="raw results")
+    p.add_argument(
+        "--render-json",
+        type=Path,
+        action="append",
+        default=[],
+        help="only re-render the table from --json files of earlier runs (repeatable: their rows are merged)",
+    )
     args = p.parse_args(argv)
+    if args.render_json:
+        runs = [json.loads(path.read_text()) for path in args.render_json]
+        for key, value in runs[0].get("args", {}).items():
+            setattr(args, key, value)
+        order = [m["name"] for m in load_model_list(args.models_json, os.environ.get("NANLINT_EVAL_MODELS"))]
+        for extra in args.extra_models:
+            order += [m["name"] for m in load_model_list(extra)]
+        rows = sorted((r for run in runs for r in run["rows"]), key=lambda r: (order + [r["model"]]).index(r["model"]))
+        env = dict(runs[0]["env"])
+        loads = [run["env"].get("loadavg_end") for run in runs if run["env"].get("loadavg_end")]
+        if loads:
+            env["loadavg_end"] = max(loads)
+        text = render(rows, args, env)
+        print(text)
+        if args.write:
+            OUT_MD.write_text(text)
+        return 0
     args.tools = [t for t in args.tools.split(",") if t]
     unknown = set(args.tools) - set(TOOLS)
     if unknown:
@@ -852,10 +912,12 @@ def main(argv=None) -> int:
         models = [m for m in models if m["name"] in args.model]
     rows = [bench_model(m, generators, args) for m in models]
     env = environment()
+    env["loadavg_end"] = [round(x, 1) for x in os.getloadavg()]
     text = render(rows, args, env)
     print(text)
     if args.json:
-        args.json.write_text(json.dumps({"env": env, "rows": rows}, indent=1, default=str))
+        used = {k: getattr(args, k) for k in ("samples", "ref_samples", "autocast_calibration", "tools")}
+        args.json.write_text(json.dumps({"env": env, "args": used, "rows": rows}, indent=1, default=str))
     if args.write:
         OUT_MD.write_text(text)
     return 0
