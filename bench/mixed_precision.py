@@ -863,7 +863,7 @@ def main(argv=None) -> int:
     p.add_argument("--models-json", type=Path, default=DEFAULT_SET / "models.json")
     p.add_argument("--extra-models", type=Path, action="append", default=[], help="another models.json-format list")
     p.add_argument("--generators", type=Path, default=None, help="folder with common.py (default: the first list's)")
-    p.add_argument("--model", action="append", default=[], help="only these models (repeatable)")
+    p.add_argument("--model", action="append", default=[], help="only these models, in this order (repeatable)")
     p.add_argument("--tools", default=",".join(TOOLS))
     p.add_argument("--samples", type=int, default=8, help="held-out inputs on onnxruntime")
     p.add_argument("--ref-samples", type=int, default=2, help="of those, through the ReferenceEvaluator")
@@ -909,7 +909,7 @@ def main(argv=None) -> int:
     for extra in args.extra_models:
         models += load_model_list(extra)
     if args.model:
-        models = [m for m in models if m["name"] in args.model]
+        models = sorted((m for m in models if m["name"] in args.model), key=lambda m: args.model.index(m["name"]))
     rows = [bench_model(m, generators, args) for m in models]
     env = environment()
     env["loadavg_end"] = [round(x, 1) for x in os.getloadavg()]
