@@ -244,19 +244,30 @@ def run_targets(model, settings, options: GraphOptions, profiles: tuple[Profile,
 
 def sample(model, options: GraphOptions):
     """One fp32 run over the samples (or the calibration data) shared by every target."""
-    from nanlint.graph.sampling import draw_feeds, load_feeds, run_samples
+    from nanlint.graph.sampling import run_samples
 
-    specs = input_specs(model, options)
-    runtime = options.runtime
-    feeds = (
-        load_feeds(runtime.inputs, model.inputs) if runtime.inputs else draw_feeds(specs, runtime.samples, runtime.seed)
-    )
-    sizes = {name: math.prod(shape) for name, shape in model.shapes.items() if shape is not None}
+    feeds = sample_feeds(model, options)
+    sizes = tensor_sizes(model)
     proto, weights = model.runnable()
+    runtime = options.runtime
     if options.progress is None:
         return run_samples(proto, feeds, sizes, runtime.provider, weights=weights)
     with options.progress("sampling", len(feeds)) as bar:
         return run_samples(proto, feeds, sizes, runtime.provider, progress=bar.update, weights=weights)
+
+
+def sample_feeds(model, options: GraphOptions):
+    """The calibration data, or the samples drawn from the declared ranges (the same on every call)."""
+    from nanlint.graph.sampling import draw_feeds, load_feeds
+
+    runtime = options.runtime
+    if runtime.inputs:
+        return load_feeds(runtime.inputs, model.inputs)
+    return draw_feeds(input_specs(model, options), runtime.samples, runtime.seed)
+
+
+def tensor_sizes(model) -> dict[str, int]:
+    return {name: math.prod(shape) for name, shape in model.shapes.items() if shape is not None}
 
 
 def input_specs(model, options: GraphOptions):
@@ -313,7 +324,9 @@ def tensor_profile(model, analysis, samples) -> list:
 
 
 def precision_fixes(model, per_target, samples, options: GraphOptions, outcome: ModelOutcome) -> None:
-    """--emit-block-list / --write-mixed for the first reduced-precision target."""
+    """--emit-block-list / --write-mixed for the first reduced-precision target. The block list keeps
+    in fp32 what the findings name (with their cascades) and every tensor the samples saw within the
+    headroom factor of the target's range; the mixed model is run before it is written (mixed.py)."""
     if not (options.block_list or options.write_mixed):
         return
     from nanlint.graph import mixed
@@ -323,18 +336,51 @@ def precision_fixes(model, per_target, samples, options: GraphOptions, outcome: 
         outcome.errors.append("--emit-block-list/--write-mixed need a reduced-precision --target (e.g. cuda-fp16)")
         return
     profile, precision, found = chosen
+    headroom = options.runtime.headroom if options.runtime else 1.0
     over = {
         name
         for name, stats in (samples.stats.items() if samples else ())
-        if precision.limit(name) is not None and stats.abs_max > precision.limit(name)
+        if precision.limit(name) is not None and stats.abs_max * headroom > precision.limit(name)
     }
     proto = mixed.name_unnamed_nodes(model.proto_with_data())
     blocked = mixed.block_list(proto, found, profile.name, extra_tensors=over)
+    if options.write_mixed:
+        interface = mixed.Interface.read(model.path)
+        main, others = validation_feeds(model, options, samples, interface)
+        built = mixed.build_mixed(proto, found, profile.name, interface, main, others, tensor_sizes(model), over)
+        mixed.save(built.proto, options.write_mixed)
+        outcome.summary["mixed"] = mixed.summary(built, profile.name, options.write_mixed)
+        blocked = built.blocked
     if options.block_list:
         Path(options.block_list).write_text(blocked.to_json(), encoding="utf-8")
-    if options.write_mixed:
-        written = mixed.write_mixed(proto, found, profile.name, options.write_mixed, extra_tensors=over)
-        outcome.summary["mixed"] = mixed.recheck(written, samples, profile.name)
+
+
+VALIDATION_FEEDS = 4  # inputs per other shape (and in all when there were no samples)
+
+
+def validation_feeds(model, options: GraphOptions, samples, interface):
+    """The mixed model's test inputs: the samples (or calibration data), and inputs of other shapes
+    where the model's inputs have symbolic dimensions."""
+    from dataclasses import replace
+
+    from nanlint.graph.mixed import FeedSet, other_shapes
+    from nanlint.graph.sampling import draw_feeds
+
+    specs = input_specs(model, options)
+    if options.runtime and samples is not None:
+        what = "calibration inputs" if options.runtime.inputs else "sampled inputs"
+        main = [FeedSet.of(what, sample_feeds(model, options))]
+    else:
+        main = [FeedSet.of("inputs drawn from the input ranges", draw_feeds(specs, VALIDATION_FEEDS, seed=1))]
+    others = []
+    for shapes in other_shapes(interface, {s.name: s.shape for s in specs}):
+        resized = [replace(spec, shape=tuple(shapes.get(spec.name, spec.shape))) for spec in specs]
+        growth = max(
+            (math.prod(new.shape) / max(math.prod(old.shape), 1) for new, old in zip(resized, specs)), default=1
+        )
+        feeds = draw_feeds(resized, VALIDATION_FEEDS, seed=1)
+        others.append(FeedSet.of("inputs", feeds, scale=max(growth, 1.0)))
+    return main, others
 
 
 def rank(finding) -> tuple:
