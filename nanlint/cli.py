@@ -398,6 +398,11 @@ def fixes_summary(fixed: list[Finding]) -> str:
 )
 @click.option("--emit-block-list", type=click.Path(dir_okay=False), help="Write the nodes to keep in fp32 (JSON).")
 @click.option("--write-mixed", type=click.Path(dir_okay=False), help="Write a mixed-precision model for the target.")
+@click.option(
+    "--source-root",
+    type=click.Path(exists=True, file_okay=False),
+    help="Where the Python files the exporter recorded are (found by the longest tail of their path).",
+)
 @guarded
 def graph(
     models,
@@ -425,6 +430,7 @@ def graph(
     headroom,
     emit_block_list,
     write_mixed,
+    source_root,
 ) -> None:
     """Analyse ONNX models for overflow and domain hazards on a target precision."""
     require_graph_extra()
@@ -453,6 +459,7 @@ def graph(
             headroom=headroom,
             block_list=emit_block_list,
             write_mixed=write_mixed,
+            source_root=source_root,
             progress=None if quiet else progress_bars(),
         )
     except ValueError as exc:

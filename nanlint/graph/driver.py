@@ -39,6 +39,7 @@ class GraphOptions:
     runtime: RuntimeOptions | None = None  # None: static analysis only
     block_list: str | None = None  # --emit-block-list FILE
     write_mixed: str | None = None  # --write-mixed OUT.onnx
+    source_root: str | None = None  # --source-root DIR: where the exporter's Python paths are found
     progress: Callable | None = None  # progress(label, length) -> context manager with .update(n)
 
     @classmethod
@@ -48,7 +49,7 @@ class GraphOptions:
         """Options from the command line on top of [tool.nanlint.graph]; ValueError (one line) when bad.
 
         `runtime` takes samples, inputs, provider, search, budget, witness_dir, headroom, block_list,
-        write_mixed and progress; None values fall back to the configuration.
+        write_mixed, progress and source_root; None values fall back to the configuration.
         """
         ranges = dict(graph_settings.input_ranges)
         ranges.update(parse_range(text) for text in input_ranges)
@@ -56,7 +57,7 @@ class GraphOptions:
         shapes.update(parse_shape(text) for text in input_shapes)
         default = ranges.pop(ALL_INPUTS, DEFAULT_RANGE)
         names = tuple(dict.fromkeys(targets)) or tuple(graph_settings.targets) or ("cpu",)
-        extras = {key: runtime.pop(key, None) for key in ("block_list", "write_mixed", "progress")}
+        extras = {key: runtime.pop(key, None) for key in ("block_list", "write_mixed", "progress", "source_root")}
         return cls(
             names, ranges, shapes, default, load_profiles(names), runtime_options(graph_settings, **runtime), **extras
         )
@@ -202,6 +203,7 @@ def run_targets(model, settings, options: GraphOptions, profiles: tuple[Profile,
     from nanlint.graph import checks
     from nanlint.graph.analysis import analyze
     from nanlint.graph.patterns import find_patterns
+    from nanlint.graph.provenance import with_sources
     from nanlint.graph.sampling import SamplingError
     from nanlint.graph.targets.precision import Precision, complete_dtypes
 
@@ -232,6 +234,7 @@ def run_targets(model, settings, options: GraphOptions, profiles: tuple[Profile,
             )
         per_target.append((profile, precision, found))
         findings.extend(sorted(found, key=lambda f: (order, *rank(f))))
+    findings = with_sources(model, findings, options.source_root)
     summary = summarize(findings, first, profiles, model)
     if samples is not None:
         summary["samples"] = samples.samples
