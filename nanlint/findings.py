@@ -138,3 +138,4 @@ class GraphResult:
     findings: list[Finding]
     summary: dict = field(default_factory=dict)
     profile: list[TensorProfile] = field(default_factory=list)  # for the HTML report's plot
+    ranges: dict[str, tuple[str, float]] = field(default_factory=dict)  # target -> (float dtype, its max)

@@ -140,9 +140,8 @@ def analyze_models(paths: list[str], settings, options: GraphOptions):
         seen_inputs.update(outcome.inputs or ())
         loaded += outcome.inputs is not None
         errors.extend(outcome.errors)
-        results.append(
-            GraphResult(path, tuple(p.name for p in profiles), outcome.findings, outcome.summary, outcome.profile)
-        )
+        names = tuple(p.name for p in profiles)
+        results.append(GraphResult(path, names, outcome.findings, outcome.summary, outcome.profile, ranges(profiles)))
     unknown = sorted(set(options.input_ranges) - seen_inputs)
     if unknown and loaded:
         errors.append(
@@ -150,6 +149,14 @@ def analyze_models(paths: list[str], settings, options: GraphOptions):
             f"{', '.join(unknown)} (inputs: {', '.join(sorted(seen_inputs)) or 'none'})"
         )
     return results, errors
+
+
+def ranges(profiles: tuple[Profile, ...]) -> dict[str, tuple[str, float]]:
+    """Per target, the dtype float tensors are stored in and its largest finite value (for the HTML plot)."""
+    from nanlint.graph.targets import DTYPES
+
+    stored = {p.name: p.float if p.float in DTYPES else "float32" for p in profiles}
+    return {name: (dtype, DTYPES[dtype].max) for name, dtype in stored.items()}
 
 
 @dataclass
