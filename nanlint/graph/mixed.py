@@ -156,9 +156,9 @@ def with_interface(proto: onnx.ModelProto, interface: Interface) -> onnx.ModelPr
 
 
 def other_shapes(interface: Interface, bound: Mapping[str, Sequence[int]]) -> list[dict[str, tuple[int, ...]]]:
-    """Input shapes to try besides the analysed ones: every symbolic dimension doubled, else halved
-    (or 3 for a dimension bound to 1) -- the same rule for every dimension, so that dimensions that
-    must agree (a batch, a sequence length shared by two inputs) still agree."""
+    """Input shapes to try besides the analysed ones, the cheaper first: every symbolic dimension doubled,
+    or halved (3 for a dimension bound to 1) -- the same rule for every dimension, so that dimensions
+    that must agree (a batch, a sequence length shared by two inputs) still agree."""
     axes = interface.symbolic_axes()
     if not axes:
         return []
@@ -171,7 +171,8 @@ def other_shapes(interface: Interface, bound: Mapping[str, Sequence[int]]) -> li
 
     doubled = resized(lambda d: 2 * max(d, 1))
     smaller = resized(lambda d: d // 2 if d > 1 else 3)
-    return [shapes for shapes in (doubled, smaller) if shapes != dict(bound)]
+    candidates = [shapes for shapes in (doubled, smaller) if shapes != dict(bound)]
+    return sorted(candidates, key=lambda shapes: sum(math.prod(shape) for shape in shapes.values()))
 
 
 # --- conversion ------------------------------------------------------------------------------------
@@ -327,6 +328,8 @@ class Validation:
 FP16 = onnx.TensorProto.FLOAT16
 STORED = "::fp16"  # suffix of a tensor's fp32 copy as the mixed model stores it (see storage_emulation)
 HALF = "::half"  # suffix of the fp16 value in between
+RAW = "::fp32"  # suffix of a graph output's value before it is stored in fp16
+LOAD = "nanlint/load/"  # the Cast that makes a value's fp16 copy, named after the value
 
 
 def storage_emulation(fp32: onnx.ModelProto, mixed: onnx.ModelProto) -> onnx.ModelProto:
@@ -373,9 +376,7 @@ def storage_emulation(fp32: onnx.ModelProto, mixed: onnx.ModelProto) -> onnx.Mod
 
 def _round_trip(name: str, stored: str) -> list[onnx.NodeProto]:
     half = onnx.helper.make_node("Cast", [name], [name + HALF], to=FP16, name=f"nanlint/store/{name}")
-    back = onnx.helper.make_node(
-        "Cast", [name + HALF], [stored], to=onnx.TensorProto.FLOAT, name=f"nanlint/load/{name}"
-    )
+    back = onnx.helper.make_node("Cast", [name + HALF], [stored], to=onnx.TensorProto.FLOAT, name=LOAD + name)
     return [half, back]
 
 
@@ -387,7 +388,7 @@ def _store_outputs(graph: onnx.GraphProto, mixed: onnx.ModelProto) -> None:
         cast = casts.get(output.name)
         if cast is None or types.get(cast.input[0]) != FP16:
             continue
-        raw = output.name + "::fp32"
+        raw = output.name + RAW
         _rename(graph, output.name, raw)
         graph.node.extend(_round_trip(raw, output.name))
 
@@ -411,13 +412,14 @@ class Run:
 
 
 def run_exposed(model: onnx.ModelProto, feeds: Feeds, sizes: Mapping[str, int]) -> Run:
-    """Run `model` (fp32) with every float tensor exposed, chunked like the sampling run."""
+    """Run `model` (fp32) with every float tensor exposed, chunked like the sampling run (the fp16 values in
+    between a storage emulation's Casts are not: their fp32 copies hold the same values)."""
     from nanlint.graph.sampling import SamplingError, _chunks, _session, _with_outputs
 
     types = tensor_types(model)
     outputs = [o.name for o in model.graph.output]
     produced = [o for node in model.graph.node for o in node.output if o and o not in outputs]
-    exposed = [name for name in produced if types.get(name, onnx.TensorProto.FLOAT) in FLOAT_TYPES]
+    exposed = [n for n in produced if types.get(n, onnx.TensorProto.FLOAT) in FLOAT_TYPES and not n.endswith(HALF)]
     run = Run([], [set() for _ in feeds], [{} for _ in feeds])
     results: list[dict[str, np.ndarray]] = [{} for _ in feeds]
     for chunk in _chunks(outputs + exposed, sizes):
@@ -482,7 +484,7 @@ def validate(
     for feed_set in feed_sets:
         plain_outputs(mixed, feed_set.feeds)  # the written model itself runs at these shapes
         reference = plain_outputs(fp32, feed_set.feeds)
-        run = run_exposed(emulation, feed_set.feeds, {k: int(v * feed_set.scale) for k, v in sizes.items()})
+        run = run_exposed(emulation, feed_set.feeds, emulated_sizes(sizes, feed_set.scale))
         result.runs += len(feed_set.feeds)
         result.checked.append(feed_set.label)
         broken: dict[str, int] = {}
@@ -502,6 +504,12 @@ def validate(
     return result
 
 
+def emulated_sizes(sizes: Mapping[str, int], scale: float) -> dict[str, int]:
+    """Element counts for the emulation's tensors (its copies have their originals' sizes)."""
+    scaled = {name: int(size * scale) for name, size in sizes.items()}
+    return scaled | {name + suffix: size for name, size in scaled.items() for suffix in (STORED, RAW)}
+
+
 def _is_float(value) -> bool:
     return isinstance(value, np.ndarray) and value.dtype.kind == "f"
 
@@ -514,11 +522,13 @@ def breaking_points(run: Run, index: int, producers: Mapping[str, onnx.NodeProto
     overflowing, starved = [], []
     for name in sorted(bad):
         node = producers.get(name)
-        if node is None or any(i in bad for i in node.input):
+        if node is None:
             continue
-        if name.endswith(HALF):
-            overflowing.append(name[: -len(HALF)].removesuffix("::fp32"))  # a graph output's own name
-        elif not node.name.startswith("nanlint/"):
+        if node.name.startswith(LOAD):  # an fp16 copy: it breaks where the value it copies is finite
+            original = node.name[len(LOAD) :]
+            if original not in bad:
+                overflowing.append(original.removesuffix(RAW))
+        elif not node.name.startswith("nanlint/") and not any(i in bad for i in node.input):
             for source in node.input:
                 starved += _underflowed(source, run.abs_max[index], producers)
     return overflowing, starved
