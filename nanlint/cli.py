@@ -515,7 +515,8 @@ def describe_mixed(path: str, written: dict) -> str:
     if written["not_run"]:
         lines.append(f"nanlint: warning: the mixed model was not run: {written['not_run']}")
         return "\n".join(lines)
-    ran = f"Ran it with onnxruntime on {' and '.join(written['checked'])}"
+    again = f" (conversion {written['rounds']}: what broke in the previous one is kept in fp32)" if written["rounds"] > 1 else ""
+    ran = f"Ran it{again}, each float16 value stored as float16, on {' and '.join(written['checked'])}"
     if written["nonfinite_outputs"]:
         lines.append(f"{ran}.")
         lines.append(
