@@ -848,6 +848,19 @@ def environment() -> dict:
     return {"date": datetime.date.today().isoformat(), "versions": versions, "nanlint_commit": commit}
 
 
+def merge_rows(runs: list[dict]) -> list[dict]:
+    """One row per model: the tools of every run (a later run's result for a tool replaces an earlier one),
+    so that one tool can be re-run alone and merged with the others' results."""
+    merged: dict[str, dict] = {}
+    for run in runs:
+        for row in run["rows"]:
+            if row["model"] in merged:
+                merged[row["model"]]["tools"].update(row.get("tools", {}))
+            else:
+                merged[row["model"]] = json.loads(json.dumps(row))
+    return list(merged.values())
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "_onnxconverter":
@@ -880,7 +893,7 @@ def main(argv=None) -> int:
         type=Path,
         action="append",
         default=[],
-        help="only re-render the table from --json files of earlier runs (repeatable: their rows are merged)",
+        help="only re-render the table from --json files of earlier runs (repeatable: rows of a model are merged)",
     )
     args = p.parse_args(argv)
     if args.render_json:
@@ -890,7 +903,7 @@ def main(argv=None) -> int:
         order = [m["name"] for m in load_model_list(args.models_json, os.environ.get("NANLINT_EVAL_MODELS"))]
         for extra in args.extra_models:
             order += [m["name"] for m in load_model_list(extra)]
-        rows = sorted((r for run in runs for r in run["rows"]), key=lambda r: (order + [r["model"]]).index(r["model"]))
+        rows = sorted(merge_rows(runs), key=lambda r: (order + [r["model"]]).index(r["model"]))
         env = dict(runs[0]["env"])
         loads = [run["env"].get("loadavg_end") for run in runs if run["env"].get("loadavg_end")]
         if loads:
