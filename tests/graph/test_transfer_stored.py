@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from onnx import TensorProto
 
-from nanlint.graph.interval import Interval
+from nanlint.graph.interval import Interval, _constant_along
 from nanlint.graph.transfer.layout import _regrouped
 from tests.graph._soundness import Box, Case, check
 
@@ -74,6 +74,19 @@ def test_compact_keeps_only_what_varies():
     np.testing.assert_array_equal(np.broadcast_to(iv.lo, iv.shape), lo)
     lo[1, 2, 255, 0] -= 1  # one element differs: those axes stay full
     assert Interval(lo, hi, shape=lo.shape).compact().lo.shape == (2, 3, 256, 4)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_constant_along_agrees_with_a_full_comparison(seed):
+    r = np.random.default_rng(seed)
+    for _ in range(50):
+        shape = tuple(int(d) for d in r.integers(1, 5, r.integers(1, 5)))
+        stored = tuple(d if r.random() < 0.5 else 1 for d in shape)
+        a = np.broadcast_to(r.integers(0, 3, stored).astype(np.float32), shape).copy()
+        if r.random() < 0.5:
+            a.flat[r.integers(a.size)] += 1  # one element off: the probes may miss it, the full check not
+        for axis in range(a.ndim):
+            assert _constant_along(a, axis) == bool(np.all(a == a.take([0], axis=axis))), (a, axis)
 
 
 @pytest.mark.parametrize("seed", range(40))
