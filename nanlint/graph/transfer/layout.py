@@ -40,7 +40,7 @@ def lift_or_hull(ctx: NodeContext, data=(0,), fill: list[Interval] = ()) -> list
 
 
 def stored_layout(ctx: NodeContext) -> list[Interval] | None:
-    """Reshape, Transpose, (Un)Squeeze, Flatten, Split, Gather, Slice and Identity moved on the bounds as
+    """Reshape, Transpose, (Un)Squeeze, Flatten, Split, Gather and Identity moved on the bounds as
     stored (size 1 along axes where they do not vary) when that stays possible; None otherwise (the
     kernel then runs on the full bounds)."""
     x = ctx.x(0)
@@ -60,11 +60,11 @@ def stored_layout(ctx: NodeContext) -> list[Interval] | None:
         shape = tuple(x.shape[p] for p in perm)
         return [Interval(np.transpose(lo, perm), np.transpose(hi, perm), x.may_nan, shape)]
     if op in ("Reshape", "Squeeze", "Unsqueeze", "Flatten"):
-        shape = _reshaped_shape(ctx, x.shape)
-        new = None if shape is None else _regrouped(x.shape, stored, shape)
+        reshaped = _reshaped_shape(ctx, x.shape)
+        new = None if reshaped is None else _regrouped(x.shape, stored, reshaped)
         if new is None:
             return None
-        return [Interval(lo.reshape(new), hi.reshape(new), x.may_nan, shape)]
+        return [Interval(lo.reshape(new), hi.reshape(new), x.may_nan, reshaped)]
     if op == "Split":
         return _stored_split(ctx, x, lo, hi, stored)
     if op == "Gather" and ctx.is_exact(1):
@@ -97,8 +97,8 @@ def _reshaped_shape(ctx: NodeContext, shape: tuple[int, ...]) -> tuple[int, ...]
         return tuple(d for a, d in enumerate(shape) if a not in drop) if all(shape[a] == 1 for a in drop) else None
     out_rank = rank + len(axes)
     inserted = {a % out_rank for a in axes}
-    dims = iter(shape)
-    return tuple(1 if a in inserted else next(dims) for a in range(out_rank))
+    kept = iter(shape)
+    return tuple(1 if a in inserted else next(kept) for a in range(out_rank))
 
 
 def _regrouped(shape, stored, new_shape) -> tuple[int, ...] | None:
@@ -108,7 +108,8 @@ def _regrouped(shape, stored, new_shape) -> tuple[int, ...] | None:
     result: list[int] = []
     i = j = 0
     while i < len(shape) or j < len(new_shape):
-        src, dst = [], []
+        src: list[int] = []
+        dst: list[int] = []
         a = b = 1
         while True:
             if a <= b and i < len(shape) and (not src or a < b or shape[i] == 1):
