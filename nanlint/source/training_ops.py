@@ -311,6 +311,9 @@ _optimizers(
     },
 )
 
+# Families whose step moves each weight by about lr whatever the gradient's size (normalised updates).
+BOUNDED_UPDATE_FAMILIES = frozenset({"Adam", "RMSprop", "Adagrad", "Adadelta", "Lion", "LAMB", "Adafactor", "Rprop"})
+
 # NAN301 defaults: the learning rate above which each family is reported. Typical values lie one
 # to two orders of magnitude below (SGD 0.01-1, Adam 1e-5-3e-3, Lion 3-10x below Adam);
 # Adadelta's and LBFGS's default is 1.0; LARS reaches 10-30 in large-batch training.
@@ -600,6 +603,23 @@ MODEL_METHODS = frozenset(
     {"predict", "predict_on_batch", "fit", "train_on_batch", "evaluate", "test_on_batch", "forward"}
 )
 MODEL_NAME_PARTS = ("model", "net", "backbone", "classifier", "detector", "encoder")
+# Base classes of a framework's models and layers: a subclass is a model.
+MODEL_BASES = frozenset(
+    {
+        "torch.nn.Module",
+        "keras.Model",
+        "keras.models.Model",
+        "keras.layers.Layer",
+        "tensorflow.Module",
+        "flax.linen.Module",
+        "flax.nnx.Module",
+        "haiku.Module",
+        "equinox.Module",
+        "lightning.LightningModule",
+        "lightning.pytorch.LightningModule",
+        "pytorch_lightning.LightningModule",
+    }
+)
 
 # --- initialisation ------------------------------------------------------------------------
 
