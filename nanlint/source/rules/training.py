@@ -14,7 +14,7 @@ from nanlint.options import LR_THRESHOLDS
 from nanlint.source import training_ops as table
 from nanlint.source.rule import argument
 from nanlint.source.training_facts import FactsRule, FlagRef, ModuleFacts
-from nanlint.source.training_models import ModelRef, TrainedModels, FunctionEvidence
+from nanlint.source.training_models import FunctionEvidence, ModelRef, TrainedModels
 
 
 class HighLearningRate(FactsRule):
