@@ -696,6 +696,26 @@ for _ns in NUMPY_RANDOM:
     SAMPLERS[f"{_ns}.randn"] = _normal(FIXED_ZERO, (None, None, 1.0), varargs_shape=True)
     SAMPLERS[f"{_ns}.rand"] = _uniform(FIXED_ZERO, (None, None, 1.0), varargs_shape=True)
     SAMPLERS[f"{_ns}.normal"] = _normal((0, "loc", 0.0), (1, "scale", 1.0), shape=(2, "size"))
+# Allocations that leave the memory as it was (JAX's `empty` returns zeros and is not one).
+UNINITIALISED = frozenset(
+    _rows(("torch",), "empty", "empty_like", "empty_strided")
+    + _rows(("numpy", "cupy"), "empty", "empty_like")
+    + ["tensorflow.raw_ops.Empty"]
+)
+# Legacy constructors that allocate when given sizes (`torch.Tensor(n, m)`) and copy when given data.
+UNINITIALISED_IF_SIZES = frozenset(
+    _rows(("torch", "torch.cuda"), "Tensor", "FloatTensor", "DoubleTensor", "HalfTensor", "BFloat16Tensor")
+)
+UNINITIALISED_METHODS = frozenset({"new_empty", "new_empty_strided"})  # `x.new(n)` too, with sizes
+# Conversions and moves that keep the memory's contents: `torch.from_numpy(np.empty(n))`, `.cuda()`.
+TENSOR_CONVERSIONS = frozenset(
+    ["torch.from_numpy", "torch.as_tensor", "tensorflow.convert_to_tensor", "tensorflow.constant"]
+    + _rows(("numpy",), "asarray", "ascontiguousarray")
+)
+KEEPING_METHODS = frozenset({"float", "double", "half", "to", "cuda", "cpu", "contiguous", "astype", "requires_grad_"})
+# Where initialisers live (their first argument is filled in place) and functions that copy into their first.
+INITIALISER_NAMESPACES = ("torch.nn.init.",)
+COPYING_FUNCTIONS = frozenset({"numpy.copyto"})
 # Wrappers that make a tensor a trainable parameter.
 PARAMETERS = frozenset({"torch.nn.Parameter", "torch.nn.parameter.Parameter", "tensorflow.Variable"})
 
