@@ -420,41 +420,96 @@ class EpsUnderflow(FactsRule):
 # --- NAN203 ----------------------------------------------------------------------------------
 
 _ARITHMETIC = (cst.Add, cst.Subtract, cst.Multiply, cst.Divide)
+_GUARDING_OPS = {"log": "log's argument", "sqrt": "sqrt's argument", "rsqrt": "rsqrt's argument"}
+_PROBABILITY_LOSSES = ("probabilities", "from_logits")  # losses that take log(p) and log(1 - p)
+_BOUNDING_OPS = frozenset({"clamp", "maximum", "minimum"})
 
 
 class AbsorbedEps(FactsRule):
-    """NAN203: `1 + 1e-10 - x`, `clamp(p, eps, 1 - eps)`: an eps below the dtype's spacing at the value."""
+    """NAN203: an eps that rounds away where it guards: `log(1 + 1e-10 - p)`, `x / (1e-10 + 1 - p)`,
+    `p = clamp(p, eps, 1 - eps)` ... `log(1 - p)`, in the precision the module computes in.
+
+    An absorbed eps matters only where it was meant to keep a value away from 0, so a constant sum
+    `c ± eps` is reported when it sits in the argument of a log or sqrt or in a denominator, or is
+    the bound of a clamp whose result's complement (`c - p`) reaches one of those. Integer offsets
+    (`warmup_iters + 1`) are exact and not an eps.
+    """
 
     code = "NAN203"
     triggers = ("e-", "E-", "eps", "EPS", "0.00")
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.pending: dict[int, tuple[cst.BinaryOperation, float, float]] = {}
+        self.sums: dict[int, tuple[cst.BinaryOperation, float, float]] = {}
+        self.guarded: dict[int, str] = {}  # sum -> what it guards
+        self.bounds: dict[int, list[cst.BinaryOperation]] = {}  # clamp call -> its absorbed-candidate bounds
+
+    # --- guard positions -------------------------------------------------------------------
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
-        if not isinstance(node.operator, _ARITHMETIC):
-            return
-        for operand, other in ((node.left, node.right), (node.right, node.left)):
-            if (
-                isinstance(operand, cst.BinaryOperation)
-                and isinstance(operand.operator, (cst.Add, cst.Subtract))
-                and self._candidate(operand)
-                and self.ctx.const(other) is not None
-            ):
-                del self.pending[id(operand)]  # constant arithmetic all the way: no tensor meets it here
+        if isinstance(node.operator, cst.Divide):
+            self._guard(node.right, "denominator")
 
     def on_call(self, node: cst.Call) -> None:
         call = self.facts.call(node)
-        if call is None or call.op not in ("clamp", "maximum", "minimum"):
+        if call is None:
+            self._loss(node)
             return
-        for bound in (*call.args[1:], *call.keywords.values()):
-            target = self.ctx.resolve(bound) if isinstance(bound, (cst.Name, cst.Attribute)) else bound
-            if isinstance(target, cst.BinaryOperation):
-                self._candidate(target)
+        if call.op in _GUARDING_OPS and call.args and not (call.qualified or "").startswith("math."):
+            self._guard(call.args[0], _GUARDING_OPS[call.op])
+        elif call.op == "div":
+            self._guard(call.arg(1, "other", "y"), "denominator")
+        elif call.op in _BOUNDING_OPS:
+            self._bounds(call)
+
+    def _bounds(self, call: OpCall) -> list[cst.BinaryOperation]:
+        """The constant sums among a clamp's bounds (computed once per clamp)."""
+        if id(call.node) not in self.bounds:
+            found = []
+            for bound in (*call.args[1:], *call.keywords.values()):
+                target = self.ctx.resolve(bound) if isinstance(bound, (cst.Name, cst.Attribute)) else bound
+                if isinstance(target, cst.BinaryOperation) and self._candidate(target):
+                    found.append(target)
+            self.bounds[id(call.node)] = found
+        return self.bounds[id(call.node)]
+
+    def _loss(self, node: cst.Call) -> None:
+        """`binary_cross_entropy(p, y)` takes log(p) and log(1 - p) of its prediction."""
+        loss = table.LOSSES.get(self.facts.qualified(node) or "")
+        if loss is not None and loss.expects in _PROBABILITY_LOSSES:
+            self._clamped(argument(node, *loss.prediction), "log's argument")
+
+    def _guard(self, expr: cst.BaseExpression | None, what: str, depth: int = 6) -> None:
+        """Mark the constant sums inside a guarded expression (through +, -, * and names), and the clamp
+        bounds behind a complement `c - clamp(p, eps, c - eps)` there."""
+        if expr is None or depth <= 0:
+            return
+        if isinstance(expr, cst.Name):
+            resolved = self.ctx.resolve(expr)
+            if resolved is not expr and resolved is not None:
+                self._guard(resolved, what, depth - 1)
+            return
+        if not isinstance(expr, cst.BinaryOperation) or not isinstance(expr.operator, _ARITHMETIC):
+            return
+        if self._candidate(expr):
+            self.guarded.setdefault(id(expr), what)
+            return
+        if isinstance(expr.operator, cst.Subtract) and self.ctx.const(expr.left) is not None:
+            self._clamped(expr.right, what)
+        self._guard(expr.left, what, depth - 1)
+        self._guard(expr.right, what, depth - 1)
+
+    def _clamped(self, expr: cst.BaseExpression | None, what: str) -> None:
+        target = self.ctx.resolve(expr) if isinstance(expr, (cst.Name, cst.Attribute)) else expr
+        call = self.ctx.call(target)
+        if call is not None and call.op in _BOUNDING_OPS:
+            for bound in self._bounds(call):
+                self.guarded.setdefault(id(bound), what)
 
     def _candidate(self, node: cst.BinaryOperation) -> bool:
-        """Record `c ± eps` (both constant, eps much smaller); True when recorded."""
+        """Record `c ± eps` (both constant, eps much smaller and not an integer); True when it is one."""
+        if id(node) in self.sums:
+            return True
         if not isinstance(node.operator, (cst.Add, cst.Subtract)):
             return False
         right = self.ctx.const(node.right)
@@ -466,22 +521,23 @@ class AbsorbedEps(FactsRule):
             big, eps = left, -right if subtract else right
         else:
             big, eps = -right if subtract else right, left
-        if eps == 0 or abs(eps) > 1e-2 * abs(big):
+        if eps == 0 or abs(eps) > 1e-2 * abs(big) or eps == int(eps):
             return False
-        self.pending[id(node)] = (node, big, eps)
+        self.sums[id(node)] = (node, big, eps)
         return True
 
     def leave_Module(self, node: cst.Module) -> None:
         dtype = self.facts.narrowest_dtype()
-        for expr, big, eps in self.pending.values():
+        for key, what in self.guarded.items():
+            expr, big, eps = self.sums[key]
             if round_to(big + eps, dtype) != round_to(big, dtype):
                 continue
             spacing = _spacing(big, dtype)
             self.report(
                 expr,
                 f"eps {abs(eps):g} is absorbed: {self.ctx.code_of(expr).strip()} rounds to {big:g} in "
-                f"{dtype} (spacing {spacing:.2g} there), so it has no effect; apply the eps where the "
-                f"value is small (1 - x + eps) or use an eps >= {spacing:.2g}",
+                f"{dtype} (spacing {spacing:.2g} there), so the {what} it guards can still be 0; apply the "
+                f"eps where the value is small (1 - x + eps) or use an eps >= {spacing:.2g}",
             )
 
 

@@ -525,27 +525,31 @@ def test_keras_and_jax_spellings():
 # --- NAN203 ---------------------------------------------------------------------------------
 
 
-def absorbed(eps: str, code: str, value: str, dtype: str, spacing: str) -> str:
+def absorbed(eps: str, code: str, value: str, dtype: str, spacing: str, what: str = "log's argument") -> str:
     return (
-        f"eps {eps} is absorbed: {code} rounds to {value} in {dtype} (spacing {spacing} there), so it has no "
-        f"effect; apply the eps where the value is small (1 - x + eps) or use an eps >= {spacing}"
+        f"eps {eps} is absorbed: {code} rounds to {value} in {dtype} (spacing {spacing} there), so the {what} "
+        f"it guards can still be 0; apply the eps where the value is small (1 - x + eps) or use an eps >= {spacing}"
     )
 
 
 def test_eps_added_to_one_before_the_subtraction():
     source = """\
         import torch
+        import torch.nn.functional as F
 
-        def loss(p, x):
+        def loss(p, x, y):
             a = torch.log(1 + 1e-10 - p)
-            b = 1e-10 + 1 - x
+            b = x / (1e-10 + 1 - p)
             c = p.clamp(1e-8, 1 - 1e-8)
-            return a, b, c
+            d = torch.sqrt(1 - 1e-9 - x)
+            return a + b - torch.log(1 - c) + F.binary_cross_entropy(x.clamp(1e-9, 1 - 1e-9), y) + d
         """
     assert lint(source, "NAN203") == [
-        ("NAN203", 4, 19, absorbed("1e-10", "1 + 1e-10", "1", "float32", "1.2e-07")),
-        ("NAN203", 5, 9, absorbed("1e-10", "1e-10 + 1", "1", "float32", "1.2e-07")),
-        ("NAN203", 6, 23, absorbed("1e-08", "1 - 1e-8", "1", "float32", "1.2e-07")),
+        ("NAN203", 5, 19, absorbed("1e-10", "1 + 1e-10", "1", "float32", "1.2e-07")),
+        ("NAN203", 6, 14, absorbed("1e-10", "1e-10 + 1", "1", "float32", "1.2e-07", "denominator")),
+        ("NAN203", 7, 23, absorbed("1e-08", "1 - 1e-8", "1", "float32", "1.2e-07")),
+        ("NAN203", 8, 20, absorbed("1e-09", "1 - 1e-9", "1", "float32", "1.2e-07", "sqrt's argument")),
+        ("NAN203", 9, 76, absorbed("1e-09", "1 - 1e-9", "1", "float32", "1.2e-07")),
     ]
 
 
@@ -559,7 +563,7 @@ def test_bounds_through_module_constants():
         def bce(y, p):
             p = tf.clip_by_value(p, clip_value_min=EPS, clip_value_max=1 - EPS)
             q = tf.clip_by_value(p, EPS, TOP)
-            return p, q
+            return y * tf.math.log(p) + (1 - y) * tf.math.log(1 - p), tf.math.log(1.0 - q)
         """
     assert where(source, "NAN203") == [("NAN203", 4, 7), ("NAN203", 7, 64)]
 
@@ -571,28 +575,32 @@ def test_precision_of_the_module_decides():
         {setup}
 
         def f(p):
-            return p.clip(1e-4, 1 - 1e-4), 1 + 1e-3 - p
+            return np.log(1 - p.clip(1e-4, 1 - 1e-4)), np.log(1 + 1e-3 - p)
         """
     assert codes(template.format(setup="")) == []
     assert lint(template.format(setup="model = model.half()"), "NAN203") == [
-        ("NAN203", 6, 25, absorbed("0.0001", "1 - 1e-4", "1", "float16", "0.00098"))
+        ("NAN203", 6, 36, absorbed("0.0001", "1 - 1e-4", "1", "float16", "0.00098"))
     ]
     assert lint(template.format(setup="dtype = torch.bfloat16"), "NAN203") == [
-        ("NAN203", 6, 25, absorbed("0.0001", "1 - 1e-4", "1", "bfloat16", "0.0078")),
-        ("NAN203", 6, 36, absorbed("0.001", "1 + 1e-3", "1", "bfloat16", "0.0078")),
+        ("NAN203", 6, 36, absorbed("0.0001", "1 - 1e-4", "1", "bfloat16", "0.0078")),
+        ("NAN203", 6, 55, absorbed("0.001", "1 + 1e-3", "1", "bfloat16", "0.0078")),
     ]
 
 
 def test_absorption_look_alikes_are_clean():
     source = """\
+        import math
         import torch
 
-        def f(p, x):
+        def f(p, x, it, warmup_iters=2000):
             a = torch.log(1 - p + 1e-10)       # eps added where the value is small
             b = torch.log(p + 1e-10)
             c = p.clamp(1e-7, 1 - 1e-7)         # 1 - 1e-7 is a float32 number below 1
             d = 1.0 + 1e-10                      # constant arithmetic, no tensor
-            return a, b, c, d
+            e = x.clamp(1e-9, 1 - 1e-9)         # only log(e) follows: the upper bound guards nothing
+            g = 3e-4 * (it + 1) / (warmup_iters + 1)   # integers are exact
+            h = math.log(1 + 1e-10 - 0.5 * it)  # Python floats are float64
+            return a, b, torch.log(1 - c), d, torch.log(e), g, h
         """
     assert codes(source, "NAN203") == []
 
@@ -602,9 +610,9 @@ def test_float64_code_has_float64_resolution():
         import numpy as np
 
         def f(p):
-            return np.clip(p, 1e-10, 1 - 1e-10), np.clip(p, 1e-20, 1 - 1e-20)
+            return np.log(1 - np.clip(p, 1e-10, 1 - 1e-10)), np.log(1 - np.clip(p, 1e-20, 1 - 1e-20))
         """
-    assert where(source, "NAN203") == [("NAN203", 4, 60)]
+    assert where(source, "NAN203") == [("NAN203", 4, 83)]
     float32 = textwrap.dedent(source).replace("def f", "DTYPE = np.float32\n\n\ndef f")
     assert codes(float32, "NAN203") == ["NAN203", "NAN203"]
 
