@@ -190,6 +190,18 @@ NORM_LAYERS = frozenset(
     + ["apex.normalization.FusedLayerNorm", "apex.normalization.FusedRMSNorm"]
 )
 
+# Functions whose eps guards a computation on the parameters themselves (their dtype decides).
+PARAMETER_EPS_FUNCTIONS = frozenset(
+    {
+        "torch.nn.utils.spectral_norm",
+        "torch.nn.utils.parametrizations.spectral_norm",
+        "torch.nn.utils.spectral_norm.SpectralNorm.apply",
+        "torch.nn.utils.weight_norm",
+    }
+)
+# Import roots whose kernels flush float32 subnormals to zero (TensorFlow by default, XLA always).
+FLUSHING_ROOTS = frozenset({"tensorflow", "jax", "flax", "keras", "tf_keras", "optax", "gpflow"})
+
 # --- optimizers and schedules -----------------------------------------------------------------
 
 

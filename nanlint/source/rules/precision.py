@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import math
 import struct
+from dataclasses import dataclass
 
 import libcst as cst
 
 from nanlint.source import ops
 from nanlint.source import training_ops as table
+from nanlint.source.explicit_dtypes import PrecisionScope, at_least_float32, explicit_dtype
 from nanlint.source.rule import OpCall, PendingFix, argument
-from nanlint.source.training_facts import FactsRule
+from nanlint.source.training_facts import FactsRule, ModuleFacts
 
 FP16 = table.FORMATS["float16"]
+FP32 = table.FORMATS["float32"]
 
 # Where a fill value sits in a call, by op: (position, keywords) -- receivers of methods are argument 0.
 _FILL_METHODS = {"fill_": 1, "new_full": 2, "new_tensor": 1}
@@ -66,9 +69,17 @@ class MaskOverflow(FactsRule):
         "2**",
     )
 
+    uses = (ModuleFacts, PrecisionScope)
+
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
+        self.scope = ctx.tracker(PrecisionScope)
         self.pending: dict[int, tuple[cst.BaseExpression, float, str, PendingFix | None]] = {}
+        self.float32_terms: set[int] = set()  # products added to a tensor that is float32 by construction
+
+    def _float32(self, expr: cst.BaseExpression | None) -> bool:
+        """`expr` is float32 (or wider) by construction: the constant meets no float16 tensor there."""
+        return at_least_float32(explicit_dtype(self.ctx, self.facts.dtype_of, expr, self.scope))
 
     # --- where constants fill tensors --------------------------------------------------------
 
@@ -90,6 +101,10 @@ class MaskOverflow(FactsRule):
             self._check(argument(node, _FILL_METHODS[node.func.attr.value] - 1, "fill_value"), "fill value")
         elif ops.indexed_write(node) is not None:
             self._masked_write(ops.indexed_write(node), argument(node, 0, "values"))
+        elif "mask" in _call_name(node).lower():  # `replace_masked_values(x, mask, -1e7)`, `mask_logits(x, m, -1e30)`
+            for arg in node.args:
+                if self._float_spelled(arg.value):
+                    self._check(arg.value, "mask fill value", meets=node.args[0].value)
         elif qualified is not None:
             for keyword in ("fill_value", "padding_value"):
                 self._check(argument(node, None, keyword), "fill value")
@@ -106,7 +121,7 @@ class MaskOverflow(FactsRule):
         an integer is a token or class id written into an integer tensor)."""
         indices = [element.slice.value for element in subscript.slice if isinstance(element.slice, cst.Index)]
         if value is not None and self._float_spelled(value) and any(self._mask_like(index) for index in indices):
-            self._check(value, "mask fill value")
+            self._check(value, "mask fill value", meets=subscript.value)
 
     def _float_spelled(self, expr: cst.BaseExpression) -> bool:
         """A float literal (through a sign and names) or a dtype's limit."""
@@ -119,16 +134,16 @@ class MaskOverflow(FactsRule):
         op = call.op
         if op == "masked_fill":
             target = call.args[0] if call.args else None
-            self._check(call.arg(2, "value"), "mask fill value", fix_dtype_of=target, namespace_of=call)
+            self._check(call.arg(2, "value"), "mask fill value", fix_dtype_of=target, namespace_of=call, meets=target)
         elif op == "where":
             condition_true = call.arg(1, "x", "input", "on_true")
             condition_false = call.arg(2, "y", "other", "on_false")
-            self._check(condition_true, "fill value", fix_dtype_of=condition_false, namespace_of=call)
-            self._check(condition_false, "fill value", fix_dtype_of=condition_true, namespace_of=call)
+            self._check(condition_true, "fill value", condition_false, call, meets=condition_false)
+            self._check(condition_false, "fill value", condition_true, call, meets=condition_true)
         elif op == "full":
             like = (call.qualified or "").endswith("_like")
             if like or self._data_dtype(call.keywords.get("dtype")):
-                self._check(call.arg(1, "fill_value", "value"), "fill value")
+                self._check(call.arg(1, "fill_value", "value"), "fill value", meets=call.args[0] if like else None)
         elif op == "cast":
             self._conversion(call)
         elif op == "float" and call.args and self.facts.dtype_of(call.node.func) == "float16":
@@ -165,17 +180,27 @@ class MaskOverflow(FactsRule):
         if dtype is None:
             return False
         literal = self.facts.dtype_of(dtype)
-        return literal == "float16" if literal is not None else not isinstance(dtype, cst.SimpleString)
+        if literal is not None:
+            return literal == "float16"
+        if isinstance(dtype, cst.Attribute) and dtype.attr.value == "dtype" and self._float32(dtype.value):
+            return False  # `cast(1e10, w.dtype)` with w float32 by construction
+        return not isinstance(dtype, cst.SimpleString)
 
     # --- additive masks ------------------------------------------------------------------------
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
-        if not isinstance(node.operator, cst.Multiply):
+        if isinstance(node.operator, (cst.Add, cst.Subtract)):
+            # `scores.float() - 1e30 * mask`: the term joins a float32 tensor (parents are visited first)
+            for term, other in ((node.left, node.right), (node.right, node.left)):
+                if isinstance(term, cst.BinaryOperation) and self._float32(other):
+                    self.float32_terms.add(id(term))
+            return
+        if not isinstance(node.operator, cst.Multiply) or id(node) in self.float32_terms:
             return
         for constant, other in ((node.left, node.right), (node.right, node.left)):
             value = self._big(constant)
             if value is not None and self.ctx.const(other) is None and self._mask_like(other):
-                self.pending.setdefault(id(constant), (constant, value, "additive mask constant", None))
+                self._check(constant, "additive mask constant", meets=other)
                 return
 
     def _mask_like(self, expr: cst.BaseExpression, depth: int = 3) -> bool:
@@ -214,12 +239,36 @@ class MaskOverflow(FactsRule):
             return None
         return value
 
-    def _check(self, value_node: cst.BaseExpression | None, what: str, fix_dtype_of=None, namespace_of=None) -> None:
+    def _check(
+        self,
+        value_node: cst.BaseExpression | None,
+        what: str,
+        fix_dtype_of=None,
+        namespace_of=None,
+        meets: cst.BaseExpression | None = None,
+    ) -> None:
+        """Record a fill constant beyond float16's range, unless the tensor it `meets` is float32 by
+        construction or a dtype test keeps float16 away from it."""
         value = self._big(value_node)
-        if value is None:
+        if value is None or self._float32(meets) or self._not_half(value_node):
             return
         fix = self._fix(value_node, value, fix_dtype_of, namespace_of) if namespace_of is not None else None
         self.pending.setdefault(id(value_node), (value_node, value, what, fix))
+
+    def _not_half(self, expr: cst.BaseExpression, depth: int = 4) -> bool:
+        """The constant (or the literal it is built from) sits where a dtype test excludes float16."""
+        if id(expr) in self.scope.not_half:
+            return True
+        if depth <= 0:
+            return False
+        if isinstance(expr, (cst.Name, cst.Attribute)):
+            resolved = self.ctx.resolve(expr)
+            return resolved is not expr and resolved is not None and self._not_half(resolved, depth - 1)
+        if isinstance(expr, cst.UnaryOperation):
+            return self._not_half(expr.expression, depth - 1)
+        if isinstance(expr, cst.BinaryOperation):
+            return self._not_half(expr.left, depth - 1) or self._not_half(expr.right, depth - 1)
+        return False
 
     def _fix(
         self, node: cst.BaseExpression, value: float, source: cst.BaseExpression | None, call: OpCall
@@ -295,32 +344,34 @@ _GUARDED_OPS = frozenset({"sqrt", "rsqrt", "log"})
 _BOUND_OPS = frozenset({"clamp", "maximum"})
 
 
+@dataclass
+class _Eps:
+    node: cst.CSTNode  # where it is reported (the eps, or the optimizer call relying on its default)
+    value: float
+    kind: str  # DIVISION or ZERO
+    parameters: bool  # applied to parameters (optimizer, norm layer): their dtype decides, not the compute's
+    what: str
+    pinned: str | None  # the dtype written for the value it guards (`x.float() + eps`), or "float32" where a
+    # dtype test keeps float16 away
+
+
 class EpsUnderflow(FactsRule):
-    """NAN202: epsilons that become 0 (or a subnormal denominator) in float16."""
+    """NAN202: epsilons that become 0 (or a subnormal denominator) in the precision the code runs in.
+
+    float16: below its smallest subnormal the eps is 0; below its smallest normal a denominator eps
+    divides to inf. float32: below its smallest subnormal the eps is 0; below its smallest normal it
+    is flushed to 0 by TensorFlow and XLA. A value that is float32 by construction (`x.float() + eps`),
+    or code a dtype test keeps away from float16, is judged in float32.
+    """
 
     code = "NAN202"
-    # Every positive runs in half precision, and says so (see training_facts).
-    triggers = (
-        "float16",
-        "half",
-        "Half",
-        "fp16",
-        "FP16",
-        "autocast",
-        "GradScaler",
-        "use_amp",
-        "amp.",
-        "precision=16",
-        "precision='16",
-        'precision="16',
-        "16-mixed",
-        "16-true",
-    )
+    triggers = ("e-", "E-", "eps", "EPS", "tiny", "float16", "half", "fp16", "autocast", "GradScaler", "amp")
+    uses = (ModuleFacts, PrecisionScope)
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        # node -> (eps value, guard kind, needs float16 parameters, description)
-        self.pending: dict[int, tuple[cst.CSTNode, float, str, bool, str]] = {}
+        self.scope = ctx.tracker(PrecisionScope)
+        self.pending: dict[int, _Eps] = {}
 
     def on_call(self, node: cst.Call) -> None:
         qualified = self.facts.qualified(node)
@@ -328,12 +379,12 @@ class EpsUnderflow(FactsRule):
         if optimizer is not None:
             self._optimizer(node, qualified, optimizer)
             return
-        norm = qualified in table.NORM_LAYERS
+        on_parameters = qualified in table.NORM_LAYERS or qualified in table.PARAMETER_EPS_FUNCTIONS
         for arg in node.args:
             if arg.keyword is not None and arg.keyword.value in table.EPS_NAMES:
-                if norm and not self.option("norm-layers"):
+                if qualified in table.NORM_LAYERS and not self.option("norm-layers"):
                     continue
-                self._candidate(arg.value, ZERO, norm, "eps")
+                self._candidate(arg.value, ZERO, on_parameters, "eps")
         call = self.facts.call(node)
         if call is None:
             return
@@ -352,7 +403,7 @@ class EpsUnderflow(FactsRule):
         if given is not None:
             self._candidate(given, DIVISION, True, f"{name} eps")
         elif optimizer.default_eps is not None:
-            self.pending[id(node)] = (node, optimizer.default_eps, DIVISION, True, f"{name}'s default eps")
+            self.pending[id(node)] = _Eps(node, optimizer.default_eps, DIVISION, True, f"{name}'s default eps", None)
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         if isinstance(node.operator, cst.Divide):
@@ -371,18 +422,19 @@ class EpsUnderflow(FactsRule):
 
     def _bound(self, call: OpCall, kind: str) -> None:
         """The lower bound of clamp(x, min=eps) / maximum(x, eps) / max(eps, x)."""
-        bounds = [call.arg(1, "min", "a_min", "clip_value_min")]
-        if call.op == "maximum" and call.args:
-            bounds.append(call.args[0])
-        for bound in bounds:
-            self._candidate(bound, kind, False, "eps")
+        first = call.args[0] if call.args else None
+        bounds = [(call.arg(1, "min", "a_min", "clip_value_min"), first)]
+        if call.op == "maximum" and len(call.args) > 1:
+            bounds.append((first, call.args[1]))
+        for bound, guarded in bounds:
+            self._candidate(bound, kind, False, "eps", guarded)
 
     def _added_eps(self, expr: cst.BaseExpression, kind: str) -> None:
         """`x + eps` / `eps + x`: the eps operand."""
         if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Add):
-            for side in (expr.right, expr.left):
+            for side, other in ((expr.right, expr.left), (expr.left, expr.right)):
                 if self._small(side) is not None:
-                    self._candidate(side, kind, False, "eps")
+                    self._candidate(side, kind, False, "eps", other)
                     return
 
     def _small(self, expr: cst.BaseExpression | None) -> float | None:
@@ -395,26 +447,68 @@ class EpsUnderflow(FactsRule):
             value = dtype_limit(self.ctx, self.facts, self.ctx.resolve(expr))
         return value if value is not None and 0 < value < 1e-3 else None
 
-    def _candidate(self, expr: cst.BaseExpression | None, kind: str, parameters: bool, what: str) -> None:
+    def _candidate(
+        self,
+        expr: cst.BaseExpression | None,
+        kind: str,
+        parameters: bool,
+        what: str,
+        guarded: cst.BaseExpression | None = None,
+    ) -> None:
         value = self._small(expr)
-        if value is not None:
-            self.pending.setdefault(id(expr), (expr, value, kind, parameters, what))
+        if value is not None and expr is not None and id(expr) not in self.pending:
+            pinned = explicit_dtype(self.ctx, self.facts.dtype_of, guarded, self.scope)
+            if pinned is None and id(expr) in self.scope.not_half:
+                pinned = "float32"
+            self.pending[id(expr)] = _Eps(expr, value, kind, parameters, what, pinned)
+
+    # --- deciding ---------------------------------------------------------------------------
 
     def leave_Module(self, node: cst.Module) -> None:
-        for target, value, kind, parameters, what in self.pending.values():
-            if not (self.facts.half_parameters if parameters else self.facts.half):
+        flushes = bool(self.facts.roots & table.FLUSHING_ROOTS)
+        float32_code = self.facts.narrowest_dtype() != "float64"
+        for eps in self.pending.values():
+            if eps.pinned == "float64":
                 continue
-            if value < FP16.subnormal:
-                problem, advice = (
-                    "underflows to 0 in float16 (smallest subnormal 6e-08), so it guards nothing",
-                    "1e-6" if kind == ZERO else "1e-4",
-                )
-            elif kind == DIVISION and value < FP16.tiny:
-                problem, advice = "is subnormal in float16 (below 6.1e-05): dividing by it overflows to inf", "1e-4"
+            half = not at_least_float32(eps.pinned) and (
+                self.facts.half_parameters if eps.parameters else self.facts.half
+            )
+            if half:
+                found = _in_float16(eps)
+            elif (float32_code or eps.pinned == "float32") and not eps.parameters:
+                found = _in_float32(eps, flushes)
             else:
-                continue
-            where = "with float16 parameters" if parameters else "in this half-precision code"
-            self.report(target, f"{what} {value:g} {problem} {where}; use eps >= {advice} or compute this in float32")
+                found = None
+            if found is not None:
+                problem, advice, where = found
+                self.report(eps.node, f"{eps.what} {eps.value:g} {problem} {where}; use eps >= {advice}")
+
+
+def _in_float16(eps: _Eps) -> tuple[str, str, str] | None:
+    """(problem, advice, where) when float16 cannot hold the eps."""
+    where = "with float16 parameters" if eps.parameters else "in this half-precision code"
+    if eps.value < FP16.subnormal:
+        advice = "1e-6" if eps.kind == ZERO else "1e-4"
+        problem = "underflows to 0 in float16 (smallest subnormal 6e-08), so it guards nothing"
+        return problem, f"{advice} or compute this in float32", where
+    if eps.kind == DIVISION and eps.value < FP16.tiny:
+        problem = "is subnormal in float16 (below 6.1e-05): dividing by it overflows to inf"
+        return problem, "1e-4 or compute this in float32", where
+    return None
+
+
+def _in_float32(eps: _Eps, flushes: bool) -> tuple[str, str, str] | None:
+    """(problem, advice, where) when float32 cannot hold the eps: below its smallest subnormal it is 0; below its
+    smallest normal it is flushed to 0 where denormals are (TensorFlow, XLA)."""
+    if eps.value < FP32.subnormal:
+        return "rounds to 0 in float32 (smallest subnormal 1.4e-45), so it guards nothing", "1e-30", "in float32 code"
+    if flushes and eps.value < FP32.tiny:
+        return (
+            "is subnormal in float32 (below 1.2e-38) and flushed to 0 by TensorFlow and XLA, so it guards nothing",
+            "1e-30",
+            "in float32 code",
+        )
+    return None
 
 
 # --- NAN203 ----------------------------------------------------------------------------------

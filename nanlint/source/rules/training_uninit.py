@@ -20,6 +20,7 @@ import libcst as cst
 
 from nanlint.source import training_ops as table
 from nanlint.source.rule import Rule, argument
+from nanlint.source.training_facts import dtype_literal
 
 # In-place methods that write every element.
 _FILL_METHODS = frozenset(
@@ -105,7 +106,7 @@ class UninitialisedParameter(Rule):
                 continue
             wrapped = self._wrapped_allocation(value)
             if wrapped is not None:
-                self._created(wrapped, key)
+                self._created(wrapped, key, value)
             elif isinstance(target.target, cst.Attribute):
                 self._rebound(target.target)
 
@@ -115,11 +116,26 @@ class UninitialisedParameter(Rule):
             return value.args[0].value
         return None
 
-    def _created(self, value: cst.BaseExpression, name: str) -> None:
+    def _created(self, value: cst.BaseExpression, name: str, wrapper: cst.Call | None = None) -> None:
         allocation = self._allocation(value)
-        if allocation is not None:
+        if allocation is not None and not self._placeholder(allocation, wrapper):
             spelled = self.ctx.code_of(allocation.func).strip()
             self.creations.append(_Creation(allocation, name, self.classes[-1] if self.classes else None, spelled))
+
+    def _placeholder(self, allocation: cst.Call, wrapper: cst.Call | None) -> bool:
+        """Storage that is loaded, not trained: a frozen parameter (`requires_grad=False`), integer or boolean
+        storage (quantised weights), an empty tensor, or an allocation on a device passed in by the caller
+        (the meta-device / skip-init pattern of models built to be loaded from a checkpoint)."""
+        if wrapper is not None and _is_false(argument(wrapper, 1, "requires_grad")):
+            return True
+        dtype = argument(allocation, None, "dtype")
+        spelled = dtype is not None and (self.ctx.qualify(dtype) is not None or isinstance(dtype, cst.SimpleString))
+        if spelled and dtype_literal(self.ctx, dtype) is None:
+            return True  # torch.int8, "uint8": no float values, so no inf or NaN
+        if any(self.ctx.const(a.value) == 0 for a in allocation.args if a.keyword is None and not a.star):
+            return True
+        device = argument(allocation, None, "device")
+        return isinstance(device, (cst.Name, cst.Attribute)) or any(a.star == "**" for a in allocation.args)
 
     def _allocation(self, expr: cst.BaseExpression, depth: int = 4) -> cst.Call | None:
         """The uninitialised allocation `expr` is (through conversions: from_numpy, .float(), .to(device))."""
@@ -220,6 +236,10 @@ def _key(target: cst.BaseExpression) -> str | None:
     if isinstance(target, cst.Name):
         return target.value
     return None
+
+
+def _is_false(expr: cst.BaseExpression | None) -> bool:
+    return isinstance(expr, cst.Name) and expr.value == "False"
 
 
 def _is_self(expr: cst.BaseExpression) -> bool:

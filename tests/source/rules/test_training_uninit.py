@@ -135,3 +135,22 @@ def test_a_read_is_not_a_fill():
                 return torch.cat([text, self.bg], dim=0) @ self.bg.t()
         """
     assert lint(source, "NAN306") == [("NAN306", 7, 32, never_filled("bg", "torch.empty"))]
+
+
+def test_storage_that_is_loaded_rather_than_trained():
+    source = """\
+        import torch
+        import torch.nn as nn
+
+        class QuantLinear(nn.Module):
+            def __init__(self, n, m, device=None, dtype=None, **factory):
+                super().__init__()
+                self.qweight = nn.Parameter(torch.empty(n, m, dtype=torch.int8), requires_grad=False)
+                self.scales = nn.Parameter(torch.empty(n, dtype=torch.float16), requires_grad=False)
+                self.codes = nn.Parameter(torch.empty(n, m, dtype=torch.int32))
+                self.anchor = nn.Parameter(torch.empty(0, dtype=torch.float32))
+                self.norm = nn.Parameter(torch.empty(n, device=device, dtype=dtype))
+                self.bias = nn.Parameter(torch.empty(m, **factory))
+                self.gain = nn.Parameter(torch.empty(m, dtype=torch.float32))
+        """
+    assert lint(source, "NAN306") == [("NAN306", 13, 34, never_filled("gain", "torch.empty"))]
