@@ -19,6 +19,7 @@ from nanlint.source import training_ops as table
 from nanlint.source.explicit_dtypes import PrecisionScope, at_least_float32, explicit_dtype
 from nanlint.source.rule import OpCall, PendingFix, argument
 from nanlint.source.training_facts import FactsRule, ModuleFacts
+from nanlint.source.traversal import iter_nodes
 
 FP16 = table.FORMATS["float16"]
 FP32 = table.FORMATS["float32"]
@@ -537,6 +538,7 @@ class AbsorbedEps(FactsRule):
         self.sums: dict[int, tuple[cst.BinaryOperation, float, float]] = {}
         self.guarded: dict[int, str] = {}  # sum -> what it guards
         self.bounds: dict[int, list[cst.BinaryOperation]] = {}  # clamp call -> its absorbed-candidate bounds
+        self.thresholds: list[tuple[cst.BaseExpression, float, cst.BaseExpression]] = []  # (eps, value, difference)
 
     # --- guard positions -------------------------------------------------------------------
 
@@ -555,6 +557,8 @@ class AbsorbedEps(FactsRule):
             self._guard(call.arg(1, "other", "y"), "denominator")
         elif call.op in _BOUNDING_OPS:
             self._bounds(call)
+        elif call.op == "where":
+            self._threshold(call)
 
     def _bounds(self, call: OpCall) -> list[cst.BinaryOperation]:
         """The constant sums among a clamp's bounds (computed once per clamp)."""
@@ -566,6 +570,28 @@ class AbsorbedEps(FactsRule):
                     found.append(target)
             self.bounds[id(call.node)] = found
         return self.bounds[id(call.node)]
+
+    def _threshold(self, call: OpCall) -> None:
+        """`where(abs(d) > eps, n / d, 0)` with d a difference: its rounding error is about the dtype's
+        resolution times the terms, so an eps below the resolution lets rounding noise through to n / d."""
+        test = call.arg(0, "condition", "cond")
+        if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+            return
+        operator, right = test.comparisons[0].operator, test.comparisons[0].comparator
+        if isinstance(operator, (cst.GreaterThan, cst.GreaterThanEqual)):
+            magnitude, bound = test.left, right
+        elif isinstance(operator, (cst.LessThan, cst.LessThanEqual)):
+            magnitude, bound = right, test.left
+        else:
+            return
+        absolute = self.ctx.call(magnitude)
+        eps = self.values.number(bound)
+        if absolute is None or absolute.op != "abs" or not absolute.args or not isinstance(eps, float):
+            return
+        guarded = absolute.args[0]
+        divided = any(_divides_by(self.ctx, branch, guarded) for branch in (call.arg(1, "x"), call.arg(2, "y")))
+        if divided and 0 < eps < 1e-3 and _difference(self.ctx, guarded):
+            self.thresholds.append((bound, eps, guarded))
 
     def _loss(self, node: cst.Call) -> None:
         """`binary_cross_entropy(p, y)` takes log(p) and log(1 - p) of its prediction."""
@@ -622,6 +648,16 @@ class AbsorbedEps(FactsRule):
 
     def leave_Module(self, node: cst.Module) -> None:
         dtype = self.facts.narrowest_dtype()
+        resolution = 2.0 ** -table.FORMATS[dtype].mantissa_bits
+        for bound, eps, difference in self.thresholds:
+            if eps < resolution:
+                self.report(
+                    bound,
+                    f"threshold {eps:g} is below the resolution of {dtype} ({resolution:.2g}): "
+                    f"`{self.ctx.code_of(difference).strip()}` is a difference whose rounding error exceeds it, so "
+                    "values that are 0 up to rounding pass the test and the division by them explodes; use a "
+                    f"threshold above the rounding error (>= {resolution:.2g} times the size of the terms)",
+                )
         for key, what in self.guarded.items():
             expr, big, eps = self.sums[key]
             if round_to(big + eps, dtype) != round_to(big, dtype):
@@ -633,6 +669,33 @@ class AbsorbedEps(FactsRule):
                 f"{dtype} (spacing {spacing:.2g} there), so the {what} it guards can still be 0; apply the "
                 f"eps where the value is small (1 - x + eps) or use an eps >= {spacing:.2g}",
             )
+
+
+def _divides_by(ctx, branch: cst.BaseExpression | None, divisor: cst.BaseExpression) -> bool:
+    """The branch divides by `divisor` (the same expression, or a name bound to the same value)."""
+    if branch is None:
+        return False
+    spelled = ctx.code_of(divisor).strip()
+    for part in iter_nodes(branch):
+        if isinstance(part, cst.BinaryOperation) and isinstance(part.operator, cst.Divide):
+            if ctx.code_of(part.right).strip() == spelled:
+                return True
+    return False
+
+
+def _difference(ctx, expr: cst.BaseExpression, depth: int = 3) -> bool:
+    """A difference of two computed values (`a * d - b * c`): it cancels, leaving rounding noise."""
+    if depth <= 0:
+        return False
+    if isinstance(expr, cst.Name):
+        resolved = ctx.resolve(expr)
+        return resolved is not expr and resolved is not None and _difference(ctx, resolved, depth - 1)
+    return (
+        isinstance(expr, cst.BinaryOperation)
+        and isinstance(expr.operator, cst.Subtract)
+        and ctx.const(expr.left) is None
+        and ctx.const(expr.right) is None
+    )
 
 
 def round_to(value: float, dtype: str) -> float:

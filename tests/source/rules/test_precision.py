@@ -783,3 +783,35 @@ def test_eps_that_float32_cannot_hold():
             return np.log(x + 1e-50)
         """
     assert codes(numpy_source, "NAN202") == []
+
+
+def test_division_thresholds_below_the_rounding_error_of_a_difference():
+    source = """\
+        import torch
+
+        def newton_step(fx, fy, jxx, jxy, jyx, jyy, eps: float = 1e-9):
+            det = jyx * jxy - jxx * jyy
+            step = torch.where(torch.abs(det) > eps, (fx * jyy - fy * jxy) / det, torch.zeros_like(det))
+            safe = torch.where(det.abs() > 1e-3, fx / det, torch.zeros_like(det))
+            norm = torch.linalg.norm(fx)
+            unit = torch.where(torch.abs(norm) > 1e-9, fx / norm, fx)
+            return step, safe, unit
+        """
+    assert lint(source, "NAN203") == [
+        (
+            "NAN203",
+            5,
+            41,
+            "threshold 1e-09 is below the resolution of float32 (1.2e-07): `det` is a difference whose rounding "
+            "error exceeds it, so values that are 0 up to rounding pass the test and the division by them explodes; "
+            "use a threshold above the rounding error (>= 1.2e-07 times the size of the terms)",
+        )
+    ]
+    float64 = """\
+        import numpy as np
+
+        def step(a, b, c, d, r):
+            det = a * d - b * c
+            return np.where(np.abs(det) > 1e-9, r / det, 0.0)
+        """
+    assert codes(float64, "NAN203") == []
