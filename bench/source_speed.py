@@ -4,8 +4,10 @@
 
 Baseline: a bare, single-process `libcst.parse_module` of every file (the design's floor).
 Figures: nanlint cold on one core / baseline (target <= 1.5), cold with 2 workers / baseline
-(target < 1), warm (cached) / cold (target <= 0.1). Cold runs start from an empty cache; every
-run goes through the same `check_paths` the CLI uses, with all rules selected.
+(target < 1), warm (cached) / cold (target <= 0.1), and warm after a selection change (`--select NAN1`
+on the cache filled with all rules selected) / cold (target <= 0.1: the selection is applied after the
+cache). Cold runs start from an empty cache; every run goes through the same `check_paths` the CLI
+uses, with all rules selected unless said otherwise.
 
 Growth: with --lines, the same is measured on seeded random subsets of the package's files of
 about that many lines ("all": the whole package), and the fitted exponent k of time ~ lines^k
@@ -57,6 +59,7 @@ class SourceResult:
     points: list[SizePoint]  # growing sizes; the last one is the headline corpus
     cold2: float  # nanlint, empty cache, two workers (on the last corpus)
     warm: float  # nanlint, cache filled, one worker (on the last corpus)
+    reselected: float  # nanlint, cache filled with all rules selected, run with another selection
     findings: int
 
     @property
@@ -115,10 +118,10 @@ def bare_parse(files) -> None:
             pass
 
 
-def nanlint_run(directory: Path, cache: Path, jobs: int, fresh: bool) -> int:
+def nanlint_run(directory: Path, cache: Path, jobs: int, fresh: bool, select: tuple[str, ...] = ("ALL",)) -> int:
     if fresh and cache.exists():
         shutil.rmtree(cache)
-    settings = dataclasses.replace(Settings(root=cache.parent), select=("ALL",), cache_dir=cache.name)
+    settings = dataclasses.replace(Settings(root=cache.parent), select=select, cache_dir=cache.name)
     result = check_paths([directory], settings, CheckOptions(jobs=jobs, use_cache=True))
     return len(result.findings)
 
@@ -145,10 +148,11 @@ def measure(requirement: str = PACKAGE, lines: tuple[int | None, ...] = (None,),
         cold2 = best_of(repeat, lambda: nanlint_run(largest.directory, cache, 2, fresh=True))
         nanlint_run(largest.directory, cache, 1, fresh=True)
         warm = best_of(repeat, lambda: nanlint_run(largest.directory, cache, 1, fresh=False))
+        reselected = best_of(repeat, lambda: nanlint_run(largest.directory, cache, 1, fresh=False, select=("NAN1",)))
         findings = nanlint_run(largest.directory, cache, 1, fresh=False)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return SourceResult(requirement, repeat, points, cold2, warm, findings)
+    return SourceResult(requirement, repeat, points, cold2, warm, reselected, findings)
 
 
 def parse_lines(text: str) -> tuple[int | None, ...]:
@@ -181,6 +185,9 @@ def main() -> None:
     print(f"{'nanlint cold, 1 worker':<34} {top.cold1:>8.2f} {top.cold1 / top.parse:>7.2f}  <= 1.5x parse")
     print(f"{'nanlint cold, 2 workers':<34} {result.cold2:>8.2f} {result.cold2 / top.parse:>7.2f}  < 1.0x parse")
     print(f"{'nanlint warm (cached), 1 worker':<34} {result.warm:>8.2f} {result.warm / top.cold1:>7.3f}  <= 0.1x cold")
+    print(
+        f"{'warm, another --select':<34} {result.reselected:>8.2f} {result.reselected / top.cold1:>7.3f}  <= 0.1x cold"
+    )
     if len(result.points) > 1:
         print(f"{'lines':>10} {'parse s':>8} {'cold s':>8} {'ratio':>6}")
         for point in result.points:

@@ -1,3 +1,3 @@
-from nanlint.cli import main
+from nanlint.launch import main
 
 main()

@@ -1,7 +1,8 @@
 """Command line: `nanlint check`, `nanlint graph`, `nanlint rule`.
 
 Exit codes (contract): 0 nothing at or above --fail-on, 1 findings at or above it,
-2 usage error, unreadable input or internal error.
+2 usage error, a path that does not exist, or internal error. A file that cannot be parsed
+is a finding (NAN900), governed like any other by --ignore, --fail-on and --exit-zero.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from pathlib import Path
 import click
 
 from nanlint import __version__, catalog, options
-from nanlint.config import ConfigError, Settings, load_settings
+from nanlint.config import ConfigError, Configuration, Settings
 from nanlint.findings import Finding, Severity
-from nanlint.report import FORMAT_NAMES, ReportOptions, Run, formats
+from nanlint.report import CHECK_FORMATS, GRAPH_FORMATS, ReportOptions, Run, renderer
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -43,8 +44,12 @@ def _codes(value: str | None) -> tuple[str, ...] | None:
         raise UsageFailure(str(exc)) from None
 
 
-def shared_options(func):
-    """Options that check and graph share, ruff-style."""
+def shared_options(format_names: tuple[str, ...]):
+    """Options that check and graph share, ruff-style (each command offers its own formats)."""
+    return functools.partial(_shared_options, format_names=format_names)
+
+
+def _shared_options(func, format_names: tuple[str, ...]):
     options = [
         click.option("--select", help="Codes or prefixes to enable (comma-separated), e.g. NAN1,NAN201."),
         click.option("--extend-select", help="Codes or prefixes to enable on top of the selection."),
@@ -52,12 +57,12 @@ def shared_options(func):
         click.option(
             "--format",
             "output_format",
-            type=click.Choice(FORMAT_NAMES),
+            type=click.Choice(format_names),
             default="text",
             show_default=True,
             help="Output format.",
         ),
-        click.option("--output-format", "output_format", type=click.Choice(FORMAT_NAMES), hidden=True),
+        click.option("--output-format", "output_format", type=click.Choice(format_names), hidden=True),
         click.option(
             "--output-file",
             "-o",
@@ -85,22 +90,32 @@ def shared_options(func):
     return func
 
 
-def resolve_settings(config_path: Path | None, start: Path, select, extend_select, ignore, fail_on) -> Settings:
-    try:
-        settings = load_settings(config_path, start, options.schema())
-    except ConfigError as exc:
-        raise UsageFailure(str(exc)) from None
-    overrides = {}
+def configuration(config_path: Path | None, select, extend_select, ignore, fail_on) -> Configuration:
+    """Each file's settings: its nearest configuration file's (or --config's), command-line options on top."""
+    overrides: dict = {}
     for key, value in (("select", select), ("extend_select", extend_select), ("ignore", ignore)):
         if value is not None:
             overrides[key] = _codes(value)
     if fail_on:
         overrides["fail_on"] = Severity.parse(fail_on)
-    return dataclasses.replace(settings, **overrides)
+    return Configuration(options.OPTIONS, explicit=config_path, overrides=overrides)
+
+
+def settings_for(config: Configuration, path: Path) -> Settings:
+    try:
+        return config.for_path(path)
+    except ConfigError as exc:
+        raise UsageFailure(str(exc)) from None
+
+
+def print_notices(config: Configuration) -> None:
+    for notice in dict.fromkeys(config.notices):
+        click.echo(f"nanlint: warning: {notice}", err=True)
+    config.notices.clear()
 
 
 def emit(run: Run, output_format: str, output_file: str | None, report_options: ReportOptions) -> None:
-    rendered = formats()[output_format](run, report_options)
+    rendered = renderer(output_format)(run, report_options)
     if output_file:
         try:
             Path(output_file).write_text(rendered, encoding="utf-8")
@@ -116,17 +131,18 @@ def emit(run: Run, output_format: str, output_file: str | None, report_options: 
 
 
 def use_color(no_color: bool, output_format: str, output_file: str | None) -> bool:
-    if no_color or output_file or output_format != "text" or os.environ.get("NO_COLOR"):
+    if no_color or output_file or output_format not in ("text", "full") or os.environ.get("NO_COLOR"):
         return False
     return bool(os.environ.get("FORCE_COLOR")) or sys.stdout.isatty()
 
 
-def exit_code(findings: list[Finding], settings: Settings, exit_zero: bool, had_errors: bool) -> int:
+def exit_code(findings: list[Finding], fail_on, exit_zero: bool, had_errors: bool) -> int:
+    """`fail_on` maps a finding to the lowest severity that fails its file (each file has its settings)."""
     if had_errors:
         return EXIT_ERROR
     if exit_zero:
         return EXIT_OK
-    return EXIT_FINDINGS if any(f.severity >= settings.fail_on for f in findings) else EXIT_OK
+    return EXIT_FINDINGS if any(f.severity >= fail_on(f) for f in findings) else EXIT_OK
 
 
 def guarded(func):
@@ -195,7 +211,7 @@ def exit_on_sigterm() -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@shared_options
+@shared_options(CHECK_FORMATS)
 @click.option("--fix", is_flag=True, help="Apply safe fixes, writing the files.")
 @click.option("--unsafe-fixes", is_flag=True, help="Also apply (or offer) fixes that may change behaviour.")
 @click.option("--diff", is_flag=True, help="Show the fixes as a diff instead of writing them.")
@@ -215,6 +231,8 @@ def exit_on_sigterm() -> None:
 @click.option("--no-cache", is_flag=True, help="Do not read or write the result cache.")
 @click.option("--force-exclude", is_flag=True, help="Apply exclude patterns to paths given explicitly too.")
 @click.option("--stdin-filename", help="The name to report for source read from stdin ('-').")
+@click.option("--show-settings", is_flag=True, help="Print the settings the first path is checked with, and exit.")
+@click.option("--show-files", is_flag=True, help="List the files that would be checked, and exit.")
 @guarded
 def check(
     paths,
@@ -240,35 +258,43 @@ def check(
     no_cache,
     force_exclude,
     stdin_filename,
+    show_settings,
+    show_files,
 ) -> None:
     """Lint Python sources and notebooks for NaN/Inf hazards."""
+    from nanlint.source.discovery import display_path
     from nanlint.source.engine import CheckOptions, check_paths
 
-    if output_format == "html":
-        raise UsageFailure("--format html is for `nanlint graph` reports")
     if sum((fix or diff, add_noqa, write_baseline is not None)) > 1:
         raise UsageFailure("--fix/--diff, --add-noqa and --write-baseline cannot be combined")
     paths = paths or (Path("."),)
-    start = Path(stdin_filename).parent if stdin_filename and paths == (Path("-"),) else paths[0]
-    settings = resolve_settings(
-        config_path, start if start.exists() else Path.cwd(), select, extend_select, ignore, fail_on
-    )
+    stdin_name = display_path(Path(stdin_filename)) if stdin_filename else None
+    config = configuration(config_path, select, extend_select, ignore, fail_on)
+    if show_settings:
+        first = Path(stdin_name or "-") if paths[0] == Path("-") else paths[0]
+        sys.exit(print_settings(config, first))
+    if show_files:
+        sys.exit(print_files(config, [p for p in paths if p != Path("-")], force_exclude))
     stdin_text = sys.stdin.read() if Path("-") in paths else None
     options = CheckOptions(
         jobs=jobs or os.cpu_count() or 1,
         use_cache=not no_cache,
         force_exclude=force_exclude,
-        stdin_filename=stdin_filename,
+        stdin_filename=stdin_name,
         stdin_text=stdin_text,
         fix=fix,
         diff=diff,
         unsafe_fixes=unsafe_fixes,
         add_noqa=add_noqa,
     )
-    result = check_paths(list(paths), settings, options)
+    try:
+        result = check_paths(list(paths), config, options)
+    except ConfigError as exc:
+        raise UsageFailure(str(exc)) from None
+    print_notices(config)
     for message in result.errors:
         click.echo(f"nanlint: error: {message}", err=True)
-    findings = apply_baseline(result.findings, settings, baseline, write_baseline)
+    findings, hidden = apply_baseline(result.findings, baseline, write_baseline)
     report_options = ReportOptions(
         color=use_color(no_color, output_format, output_file),
         statistics=statistics,
@@ -286,53 +312,95 @@ def check(
         if unsafe_fixes
         else sum(f.fix is not None and f.fix.applicability == "unsafe" for f in findings),
         errors=list(result.errors),
+        hidden_by_baseline=hidden,
+        sources={stdin_name or "-": stdin_text} if stdin_text is not None else {},
     )
-    sys.exit(report_check(run, result, settings, output_format, output_file, report_options, exit_zero))
+    if diff:
+        sys.exit(report_diff(run, result, exit_zero))
+    if write_baseline is not None:
+        sys.exit(EXIT_ERROR if result.errors else EXIT_OK)
+    report_check(run, result, output_format, output_file, report_options)
+    sys.exit(
+        exit_code(
+            run.findings, lambda f: settings_for(config, Path(f.location.path)).fail_on, exit_zero, bool(result.errors)
+        )
+    )
+
+
+def print_settings(config: Configuration, path: Path) -> int:
+    """`--show-settings`: the settings a path is checked with, as a nanlint.toml that would give them."""
+    from nanlint.config import settings_toml
+
+    settings = settings_for(config, path)
+    print_notices(config)
+    source = f"from {settings.source}" if settings.source else "no configuration file: the defaults"
+    click.echo(f"# Settings for {path} ({source})\n{settings_toml(settings, options.OPTIONS)}", nl=False)
+    return EXIT_OK
+
+
+def print_files(config: Configuration, paths: list[Path], force_exclude: bool) -> int:
+    """`--show-files`: the files a check would read, one per line, as they are reported."""
+    from nanlint.source.discovery import discover
+
+    try:
+        files, errors = discover(paths, config, force_exclude)
+    except ConfigError as exc:
+        raise UsageFailure(str(exc)) from None
+    print_notices(config)
+    click.echo("".join(f"{name}\n" for name in sorted(f.display for f in files)), nl=False)
+    for message in errors:
+        click.echo(f"nanlint: error: {message}", err=True)
+    return EXIT_ERROR if errors else EXIT_OK
 
 
 def apply_baseline(
-    findings: list[Finding], settings: Settings, baseline: Path | None, write_baseline: Path | None
-) -> list[Finding]:
+    findings: list[Finding], baseline: Path | None, write_baseline: Path | None
+) -> tuple[list[Finding], int]:
+    """The findings to report and how many the baseline hides. Paths in a baseline are relative to its directory."""
     from nanlint.source import baseline as baselines
 
     try:
         if write_baseline is not None:
-            count = baselines.write(write_baseline, findings, settings.root)
-            click.echo(f"Wrote {count} finding{'s' if count != 1 else ''} to the baseline {write_baseline}.", err=True)
-            return []
+            count = baselines.write(write_baseline, findings, write_baseline.resolve().parent)
+            click.echo(f"Wrote {_plural(count, 'finding')} to the baseline {write_baseline}.", err=True)
+            return [], 0
         if baseline is not None:
-            return baselines.new_findings(findings, baselines.load(baseline), settings.root)
+            fresh = baselines.new_findings(findings, baselines.load(baseline), baseline.resolve().parent)
+            return fresh, len(findings) - len(fresh)
     except (baselines.BaselineError, OSError) as exc:
         raise UsageFailure(str(exc)) from None
-    return findings
+    return findings, 0
 
 
-def report_check(
-    run: Run,
-    result,
-    settings: Settings,
-    output_format: str,
-    output_file: str | None,
-    report_options: ReportOptions,
-    exit_zero: bool,
-) -> int:
-    """Print what a check run produced and return its exit code."""
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def report_check(run: Run, result, output_format: str, output_file: str | None, report_options: ReportOptions) -> None:
+    """Print what a check run produced: the report, or the fixed source of stdin, or the suppressions added."""
     if result.fixed_stdin is not None:  # `--fix -`: the fixed source goes to stdout, findings to stderr
         click.echo(result.fixed_stdin, nl=False)
-        click.echo(formats()["text"](run, dataclasses.replace(report_options, color=False)), err=True, nl=False)
-    elif result.diffs:
-        click.echo("".join(result.diffs), nl=False)
-        fixable = len(result.fixed)
-        click.echo(f"Would fix {fixable} finding{'s' if fixable != 1 else ''}.", err=True)
-        return EXIT_ERROR if result.errors else (EXIT_OK if exit_zero else EXIT_FINDINGS)
+        click.echo(renderer("text")(run, dataclasses.replace(report_options, color=False)), err=True, nl=False)
     elif result.suppressions_added:
-        count = result.suppressions_added
-        click.echo(f"Added {count} suppression{'s' if count != 1 else ''}.")
+        click.echo(f"Added {_plural(result.suppressions_added, 'suppression')}.")
     else:
         emit(run, output_format, output_file, report_options)
     if report_options.show_fixes and result.fixed and result.fixed_stdin is None:
         click.echo(fixes_summary(result.fixed), nl=False)
-    return exit_code(run.findings, settings, exit_zero, bool(result.errors))
+
+
+def report_diff(run: Run, result, exit_zero: bool) -> int:
+    """`--diff`, as ruff: the diff on stdout and what it would fix on stderr; exit 1 only when there is a diff."""
+    if result.diffs:
+        click.echo("".join(result.diffs), nl=False)
+        click.echo(f"Would fix {_plural(len(result.fixed), 'finding')}.", err=True)
+        code = EXIT_OK if exit_zero else EXIT_FINDINGS
+    else:
+        hidden = run.fixes_hidden
+        more = f" ({hidden} fix{'es' if hidden != 1 else ''} available with `--unsafe-fixes`)" if hidden else ""
+        click.echo(f"No errors would be fixed{more}.", err=True)
+        code = EXIT_OK
+    return EXIT_ERROR if result.errors else code
 
 
 def fixes_summary(fixed: list[Finding]) -> str:
@@ -349,7 +417,7 @@ def fixes_summary(fixed: list[Finding]) -> str:
 
 @main.command()
 @click.argument("models", nargs=-1, type=click.Path(path_type=Path))
-@shared_options
+@shared_options(GRAPH_FORMATS)
 @click.option(
     "--target",
     "targets",
@@ -435,9 +503,9 @@ def graph(
         return
     if not models:
         raise UsageFailure("no model given (usage: nanlint graph MODEL.onnx ...)")
-    settings = resolve_settings(
-        config_path, models[0] if models[0].exists() else Path.cwd(), select, extend_select, ignore, fail_on
-    )
+    config = configuration(config_path, select, extend_select, ignore, fail_on)
+    settings = settings_for(config, models[0] if models[0].exists() else Path.cwd())
+    print_notices(config)
     try:
         options = GraphOptions.from_cli(
             settings.graph,
@@ -471,7 +539,7 @@ def graph(
             click.echo(f"nanlint: warning: {result.model}: sampling {result.summary['sampling']}", err=True)
         if "mixed" in result.summary and not quiet:
             click.echo(describe_mixed(write_mixed, result.summary["mixed"]), err=True)
-    sys.exit(exit_code(findings, settings, exit_zero, bool(errors)))
+    sys.exit(exit_code(findings, lambda finding: settings.fail_on, exit_zero, bool(errors)))
 
 
 GRAPH_MODULES = ("onnx", "onnxruntime", "numpy")
@@ -525,6 +593,24 @@ def describe_targets(names: list[str]) -> str:
 
 
 @main.command()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Use this pyproject.toml or nanlint.toml instead of the nearest one.",
+)
+@guarded
+def clean(config_path: Path | None) -> None:
+    """Remove the result cache of the current project."""
+    from nanlint.source.cache import clean as remove_cache
+
+    settings = settings_for(configuration(config_path, None, None, None, None), Path.cwd())
+    folder = settings.root / settings.cache_dir
+    shown = os.path.relpath(folder) if folder.is_relative_to(Path.cwd()) else str(folder)
+    click.echo(f"Removed {shown}." if remove_cache(folder) else f"No cache at {shown}.")
+
+
+@main.command()
 @click.argument("code", required=False)
 @click.option("--all", "show_all", is_flag=True, help="List every rule: code, name, summary, status.")
 @guarded
@@ -541,3 +627,15 @@ def rule(code: str | None, show_all: bool) -> None:
     except catalog.CatalogError as exc:
         raise UsageFailure(str(exc)) from None
     click.echo(page.text, nl=not page.text.endswith("\n"))
+
+
+@main.command()
+@click.option("--stdio", is_flag=True, hidden=True, help="Speak LSP on stdin/stdout (the default; editors pass it).")
+@guarded
+def server(stdio: bool) -> None:
+    """Run the language server for editors (LSP on stdin/stdout)."""
+    if importlib.util.find_spec("pygls") is None:
+        raise UsageFailure("nanlint server needs pygls: pip install 'nanlint[server]'")
+    from nanlint.server import serve
+
+    serve()

@@ -35,7 +35,7 @@ import numpy as np
 def has_nan(loss):
     return np.isnan(loss)
 """
-FINDING = "bad.py:5:12: NAN112 [*] comparison with NaN is always False; use isnan() to test for NaN\n"
+FINDING = "bad.py:5:12: NAN112 error [*] comparison with NaN is always False; use isnan() to test for NaN\n"
 SUMMARY = "Found 1 finding (1 error).\n[*] 1 fixable with the `--fix` option.\n"
 SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
 
@@ -83,7 +83,7 @@ def test_directory_is_walked(project):
     assert result.exit_code == 1
     assert (
         result.stdout
-        == "./bad.py:5:12: NAN112 [*] comparison with NaN is always False; use isnan() to test for NaN\n" + SUMMARY
+        == "bad.py:5:12: NAN112 error [*] comparison with NaN is always False; use isnan() to test for NaN\n" + SUMMARY
     )
 
 
@@ -135,12 +135,43 @@ def test_nonexistent_path_next_to_a_real_one_still_reports_and_exits_2(project):
     assert result.stderr == "nanlint: error: missing.py: no such file or directory\n"
 
 
-def test_unreadable_source_is_nan900_and_exit_2(project):
+def test_unparsable_source_is_a_nan900_finding_and_the_other_files_are_checked(project):
     (project / "broken.py").write_text("def f(:\n")
-    result = run("check", "broken.py")
-    assert result.exit_code == 2
-    assert result.stdout == "broken.py:1:7: NAN900 syntax error: invalid syntax\nFound 1 finding (1 error).\n"
-    assert result.stderr == "nanlint: error: 1 file could not be read (see NAN900)\n"
+    result = run("check", "broken.py", "bad.py")
+    assert (result.exit_code, result.stderr) == (1, "")
+    assert result.stdout == (
+        FINDING + "broken.py:1:7: NAN900 error syntax error: invalid syntax\n"
+        "Found 2 findings (2 errors).\n[*] 1 fixable with the `--fix` option.\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "options,code,stdout",
+    [
+        ((), 1, "broken.py:1:7: NAN900 error syntax error: invalid syntax\nFound 1 finding (1 error).\n"),
+        (("--exit-zero",), 0, "broken.py:1:7: NAN900 error syntax error: invalid syntax\nFound 1 finding (1 error).\n"),
+        (("--ignore", "NAN900"), 0, "All checks passed!\n"),
+        (("--ignore", "NAN9"), 0, "All checks passed!\n"),
+        (("--select", "NAN1"), 0, "All checks passed!\n"),
+        (
+            ("--fail-on", "error"),
+            1,
+            "broken.py:1:7: NAN900 error syntax error: invalid syntax\nFound 1 finding (1 error).\n",
+        ),
+    ],
+)
+def test_nan900_is_governed_like_any_finding(project, options, code, stdout):
+    """DESIGN.md, exit codes: a file that exists but cannot be parsed is a finding, not exit 2."""
+    (project / "broken.py").write_text("def f(:\n")
+    result = run("check", "broken.py", *options)
+    assert (result.exit_code, result.stdout, result.stderr) == (code, stdout, "")
+
+
+def test_nan900_demoted_by_configuration_passes_fail_on_error(project):
+    (project / "broken.py").write_text("def f(:\n")
+    (project / "pyproject.toml").write_text('[tool.nanlint]\nseverity = {NAN900 = "warning"}\n')
+    assert run("check", "broken.py", "--fail-on", "error").exit_code == 0
+    assert run("check", "broken.py").exit_code == 1
 
 
 def test_internal_error_is_one_line(project, monkeypatch):
@@ -301,7 +332,9 @@ def test_no_colour_unless_a_terminal_or_forced(project):
     # CliRunner's stdout is not a terminal: plain text by default.
     assert "\x1b[" not in run("check", "bad.py").stdout
     forced = run("check", "bad.py", env={"FORCE_COLOR": "1"}).stdout
-    assert forced.startswith("\x1b[1mbad.py:5:12\x1b[0m: \x1b[31m\x1b[1mNAN112\x1b[0m \x1b[36m[*] \x1b[0mcomparison")
+    assert forced.startswith(
+        "\x1b[1mbad.py:5:12\x1b[0m: \x1b[31m\x1b[1mNAN112\x1b[0m \x1b[31merror\x1b[0m \x1b[36m[*] \x1b[0mcomparison"
+    )
     assert run("check", "bad.py", "--no-color", env={"FORCE_COLOR": "1"}).stdout == FINDING + SUMMARY
     assert run("check", "bad.py", env={"FORCE_COLOR": "1", "NO_COLOR": "1"}).stdout == FINDING + SUMMARY
     assert "\x1b[" not in run("check", "bad.py", "--format", "json", env={"FORCE_COLOR": "1"}).stdout
@@ -437,7 +470,7 @@ def test_reader_leaving_early_keeps_the_exit_code(project, options, code):
     reader.stdout.close()
     stderr = reader.stderr.read()
     assert reader.wait(timeout=120) == code
-    assert first == "many.py:2:6: NAN112 [*] comparison with NaN is always False; use isnan() to test for NaN\n"
+    assert first == "many.py:2:6: NAN112 error [*] comparison with NaN is always False; use isnan() to test for NaN\n"
     assert stderr == ""
 
 
@@ -466,3 +499,276 @@ def test_help_lists_the_shared_options(project):
         assert option in result.stdout, option
     assert "--output-format" not in result.stdout  # the hidden ruff-compatible alias
     assert textwrap.dedent(result.stdout).startswith("Usage: main check [OPTIONS] [PATHS]...")
+
+
+# --- clean --------------------------------------------------------------------------------
+
+
+def test_clean_removes_the_cache(project):
+    assert run("check", "bad.py").exit_code == 1
+    assert (project / ".nanlint_cache").is_dir()
+    result = run("clean")
+    assert (result.exit_code, result.stdout) == (0, "Removed .nanlint_cache.\n")
+    assert not (project / ".nanlint_cache").exists()
+    assert run("clean").stdout == "No cache at .nanlint_cache.\n"
+
+
+# --- paths as ruff and GitHub want them ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("given", [".", "./", "./src/..", "{cwd}"])
+def test_paths_are_relative_to_the_working_directory_without_dot_slash(project, given):
+    (project / "src").mkdir()
+    (project / "src" / "train.py").write_text(BAD)
+    given = given.format(cwd=project)
+    text = run("check", given, "-q").stdout
+    assert text.splitlines() == [FINDING.strip(), FINDING.strip().replace("bad.py", "src/train.py")]
+    assert [f["path"] for f in json.loads(run("check", given, "--format", "json").stdout)] == [
+        "bad.py",
+        "src/train.py",
+    ]
+    github = run("check", given, "--format", "github").stdout
+    assert re.findall(r"^::error file=([^,]+),", github, re.M) == ["bad.py", "src/train.py"]
+    sarif = json.loads(run("check", given, "--format", "sarif").stdout)
+    uris = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in sarif["runs"][0]["results"]]
+    assert uris == ["bad.py", "src/train.py"]
+    assert re.findall(r"^(\S+):\d+:\d+: NAN112", run("check", given, "--format", "full").stdout, re.M) == [
+        "bad.py",
+        "src/train.py",
+    ]
+
+
+def test_paths_outside_the_working_directory_are_reported_as_given(project, tmp_path_factory):
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    (elsewhere / "far.py").write_text(BAD)
+    result = run("check", str(elsewhere / "." / "far.py"), "-q")
+    assert result.stdout == FINDING.replace("bad.py", str(elsewhere / "far.py"))
+
+
+def test_stdin_filename_is_reported_relative_too(project):
+    result = CliRunner().invoke(main, ["check", "-", "--stdin-filename", f"{project}/pkg/./mod.py", "-q"], input=BAD)
+    assert result.stdout == FINDING.replace("bad.py", "pkg/mod.py")
+
+
+# --- output a person reads -------------------------------------------------------------------------
+
+
+def test_full_format_shows_the_source_line_and_a_caret(project):
+    result = run("check", "bad.py", "--output-format", "full")
+    assert result.exit_code == 1
+    assert result.stdout == (
+        FINDING + "  |\n"
+        "4 | def has_nan(loss):\n"
+        "5 |     return loss == np.nan\n"
+        "  |            ^^^^^^^^^^^^^^ NAN112\n"
+        "  |\n"
+        "  = help: use np.isnan()\n"
+        "\n" + SUMMARY
+    )
+    assert run("check", "bad.py", "--format", "full").stdout == result.stdout
+
+
+def test_full_format_of_a_span_over_lines_and_of_stdin(project):
+    source = "import numpy as np\n\n\nok = (loss ==\n      np.nan)\nz = 1\n"
+    expected = (
+        "piped.py:4:7: NAN112 error [*] comparison with NaN is always False; use isnan() to test for NaN\n"
+        "  |\n"
+        "4 | ok = (loss ==\n"
+        "  |       ^^^^^^^\n"
+        "5 |       np.nan)\n"
+        "  |       ^^^^^^ NAN112\n"
+        "6 | z = 1\n"
+        "  |\n"
+        "  = help: use np.isnan()\n"
+        "\n"
+    )
+    result = CliRunner().invoke(
+        main, ["check", "-", "--stdin-filename", "piped.py", "--format", "full", "--no-cache"], input=source
+    )
+    assert result.stdout.startswith(expected)
+
+
+def test_full_format_shows_a_notebook_cell(project):
+    cells = [
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": [s]}
+        for s in ("import numpy as np\n", "x = 1\nbad = loss == np.nan\n")
+    ]
+    (project / "nb.ipynb").write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    result = run("check", "nb.ipynb", "--format", "full", "-q")
+    assert result.stdout.splitlines()[1:6] == [
+        "  |",
+        "1 | x = 1",
+        "2 | bad = loss == np.nan",
+        "  |       ^^^^^^^^^^^^^^ NAN112",
+        "  |",
+    ]
+
+
+def test_statistics_in_json(project):
+    (project / "more.py").write_text(BAD + "\n\nassert 1.0 != np.nan\n")
+    result = run("check", "bad.py", "more.py", "--statistics", "--format", "json")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout) == [{"code": "NAN112", "name": "nan-comparison", "count": 3, "fixable": True}]
+
+
+def test_diff_with_nothing_to_fix_says_so_and_exits_0(project):
+    result = run("check", "clean.py", "bad.py", "--diff", "--ignore", "NAN112")
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "", "No errors would be fixed.\n")
+
+
+def test_diff_with_unfixable_findings_only_exits_0(project):
+    (project / "unfixable.py").write_text("import torch\n\n\ndef var(x):\n    return (x**2).mean() - x.mean() ** 2\n")
+    assert run("check", "unfixable.py").exit_code == 1
+    result = run("check", "unfixable.py", "--diff")
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "", "No errors would be fixed.\n")
+
+
+def test_diff_mentions_fixes_that_need_unsafe_fixes(project):
+    (project / "unsafe.py").write_text(
+        "import torch\n\n\ndef f(logits):\n    probs = torch.softmax(logits, -1)\n    return torch.log(probs)\n"
+    )
+    result = run("check", "unsafe.py", "--diff")
+    assert (result.exit_code, result.stdout) == (0, "")
+    assert result.stderr == "No errors would be fixed (1 fix available with `--unsafe-fixes`).\n"
+    assert run("check", "unsafe.py", "--diff", "--unsafe-fixes").exit_code == 1
+
+
+def test_diff_with_a_fix_prints_it_and_exits_1(project):
+    result = run("check", "bad.py", "--diff")
+    assert result.exit_code == 1
+    assert result.stdout.startswith("--- a/bad.py\n+++ b/bad.py\n")
+    assert result.stderr == "Would fix 1 finding.\n"
+    assert run("check", "bad.py", "--diff", "--exit-zero").exit_code == 0
+
+
+def test_no_files_is_not_all_checks_passed(project):
+    (project / "empty").mkdir()
+    result = run("check", "empty")
+    assert (result.exit_code, result.stdout) == (0, "No Python files found.\n")
+
+
+def test_writing_a_baseline_is_not_all_checks_passed(project):
+    result = run("check", "bad.py", "--write-baseline", "baseline.json")
+    assert (result.exit_code, result.stdout) == (0, "")
+    assert result.stderr == "Wrote 1 finding to the baseline baseline.json.\n"
+
+
+def test_findings_hidden_by_the_baseline_are_counted(project):
+    run("check", ".", "--write-baseline", "baseline.json")
+    (project / "new.py").write_text(BAD)
+    result = run("check", ".", "--baseline", "baseline.json")
+    assert result.exit_code == 1
+    assert result.stdout == FINDING.replace("bad.py", "new.py") + SUMMARY + "1 finding hidden by the baseline.\n"
+    (project / "new.py").unlink()
+    passed = run("check", ".", "--baseline", "baseline.json")
+    assert (passed.exit_code, passed.stdout) == (0, "All checks passed!\n1 finding hidden by the baseline.\n")
+
+
+def test_a_baseline_holds_paths_relative_to_itself(project, monkeypatch):
+    """Wherever nanlint runs from, and whichever configuration applies, the baseline matches its findings."""
+    run("check", ".", "--write-baseline", "baseline.json")
+    assert json.loads((project / "baseline.json").read_text())["findings"][0]["path"] == "bad.py"
+    (project / "sub").mkdir()
+    monkeypatch.chdir(project / "sub")
+    result = run("check", "..", "--baseline", "../baseline.json")
+    assert (result.exit_code, result.stdout) == (0, "All checks passed!\n1 finding hidden by the baseline.\n")
+
+
+def test_check_help_offers_only_the_formats_check_accepts():
+    check_help = " ".join(run("check", "--help").stdout.split())
+    assert "--format [text|full|json|github|sarif]" in check_help
+    graph_help = " ".join(run("graph", "--help").stdout.split())
+    assert "--format [text|json|github|sarif|html]" in graph_help
+    one_line_error(run("check", "--format", "html"), r"Invalid value for '--format': 'html' is not one of .*")
+
+
+# --- --show-settings, --show-files -----------------------------------------------------------------
+
+
+def test_show_files_lists_what_would_be_checked(project):
+    (project / "pkg").mkdir()
+    (project / "pkg" / "mod.py").write_text(CLEAN)
+    (project / "build").mkdir()
+    (project / "build" / "gen.py").write_text(CLEAN)
+    (project / "notes.txt").write_text("")
+    result = run("check", "--show-files")
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "bad.py\nclean.py\npkg/mod.py\n", "")
+    assert run("check", "pkg", "bad.py", "--show-files").stdout == "bad.py\npkg/mod.py\n"
+    missing = run("check", "missing", "--show-files")
+    assert (missing.exit_code, missing.stderr) == (2, "nanlint: error: missing: no such file or directory\n")
+
+
+def test_show_settings_prints_the_file_s_own_settings(project):
+    (project / "pyproject.toml").write_text('[tool.nanlint]\nignore = ["NAN113"]\n')
+    (project / "pkg").mkdir()
+    (project / "pkg" / "nanlint.toml").write_text('fail-on = "error"\n[rules.NAN304]\nmax-std = 2.5\n')
+    (project / "pkg" / "mod.py").write_text(CLEAN)
+    result = run("check", "--show-settings", "pkg/mod.py", "--select", "NAN1")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"# Settings for pkg/mod.py (from {project / 'pkg' / 'nanlint.toml'})"
+    for line in ('select = ["NAN1"]', "ignore = []", 'fail-on = "error"', "[rules.NAN304]", "max-std = 2.5"):
+        assert line in lines, line
+    top = run("check", "--show-settings", "bad.py").stdout.splitlines()
+    assert top[0] == f"# Settings for bad.py (from {project / 'pyproject.toml'})" and 'ignore = ["NAN113"]' in top
+
+
+# --- configuration per file --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def monorepo(project):
+    """Two packages with their own configuration, and a root one: the nearest applies to each file."""
+    (project / "pyproject.toml").write_text('[tool.nanlint]\nseverity = {NAN112 = "warning"}\n')
+    for package, table in (("quiet", 'ignore = ["NAN112"]'), ("strict", 'fail-on = "info"')):
+        (project / package).mkdir()
+        (project / package / "pyproject.toml").write_text(f"[project]\nname = '{package}'\n\n[tool.nanlint]\n{table}\n")
+        (project / package / "mod.py").write_text(BAD)
+    return project
+
+
+def test_each_file_is_checked_with_its_nearest_configuration(monorepo):
+    result = run("check", "quiet", "strict", "bad.py", "--format", "json")
+    found = [(f["path"], f["severity"]) for f in json.loads(result.stdout)]
+    # quiet/ ignores NAN112; strict/ has its own table (no severity override); the root demotes it
+    assert found == [("bad.py", "warning"), ("strict/mod.py", "error")]
+
+
+def test_the_order_of_the_paths_does_not_matter(monorepo):
+    forward = run("check", "quiet", "strict", "bad.py")
+    backward = run("check", "bad.py", "strict", "quiet")
+    assert (forward.exit_code, forward.stdout) == (backward.exit_code, backward.stdout)
+    assert forward.stdout.count("NAN112") == 2
+
+
+def test_fail_on_is_each_file_s_own(monorepo):
+    (monorepo / "pyproject.toml").write_text('[tool.nanlint]\nseverity = {NAN112 = "info"}\n')
+    (monorepo / "strict" / "pyproject.toml").write_text(
+        '[tool.nanlint]\nfail-on = "info"\nseverity = {NAN112 = "info"}\n'
+    )
+    assert run("check", "bad.py").exit_code == 0  # info, and the root fails on warnings
+    assert run("check", "strict").exit_code == 1  # info, and strict/ fails on info
+    assert run("check", "bad.py", "strict").exit_code == 1  # each file by its own fail-on, whatever comes first
+    assert run("check", "bad.py", "strict", "--fail-on", "warning").exit_code == 0  # the command line wins
+
+
+def test_explicit_config_applies_to_every_file(monorepo):
+    (monorepo / "ci.toml").write_text("select = ['NAN112']\n")
+    result = run("check", ".", "--config", "ci.toml", "-q")
+    assert [line.split(":")[0] for line in result.stdout.splitlines()] == ["bad.py", "quiet/mod.py", "strict/mod.py"]
+
+
+def test_a_package_s_excludes_apply_inside_it(monorepo):
+    (monorepo / "strict" / "pyproject.toml").write_text('[tool.nanlint]\nextend-exclude = ["mod.py"]\n')
+    assert run("check", ".", "--show-files").stdout == "bad.py\nclean.py\nquiet/mod.py\n"
+
+
+def test_old_spellings_are_read_with_a_deprecation_notice(project):
+    (project / "pyproject.toml").write_text(
+        "[tool.nanlint]\nextend_select = ['NAN901']\n[tool.nanlint.severity]\nNAN112 = 'info'\n"
+    )
+    result = run("check", "bad.py")
+    assert result.exit_code == 0  # the severity applies: the file was read
+    assert result.stderr == (
+        f"nanlint: warning: {project / 'pyproject.toml'}: 'extend_select' is deprecated; use 'extend-select'\n"
+    )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
+import sys
 import textwrap
 from pathlib import Path
 
@@ -23,6 +25,11 @@ from nanlint.config import (
     parse_table,
 )
 from nanlint.findings import Severity
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
 
 # Options of two imaginary rules: the schema is passed in, so these tests do not depend on which
 # rules happen to have options today.
@@ -254,7 +261,7 @@ def test_empty_table_is_defaults(tmp_path):
             "unknown key 'colour' (known: select, extend-select, ignore, per-file-ignores, exclude, "
             "extend-exclude, respect-gitignore, fail-on, severity, cache-dir, graph, rules)",
         ),
-        ("extend_select = ['NAN1']", "unknown key 'extend_select' (did you mean 'extend-select'? known: "),
+        ("extend-selec = ['NAN1']", "unknown key 'extend-selec' (did you mean 'extend-select'? known: "),
         ("select = 'NAN1'", "'select' must be a list of strings"),
         ("select = [1]", "'select' must be a list of strings"),
         ("select = ['NAN999']", "'select': 'NAN999' matches no rule code"),
@@ -278,7 +285,8 @@ def test_empty_table_is_defaults(tmp_path):
         ("rules = {NAN301 = 1}", "'rules.NAN301' must be a table"),
         (
             "rules = {NAN301 = {max-lrr = 1}}",
-            "unknown option 'rules.NAN301.max-lrr' (known: limits, max-lr, mode, optimizers, strict, warmup-steps)",
+            "unknown key 'rules.NAN301.max-lrr' (did you mean 'max-lr'? "
+            "known: limits, max-lr, mode, optimizers, strict, warmup-steps)",
         ),
         ("rules = {NAN301 = {max-lr = 'high'}}", "'rules.NAN301.max-lr' must be a number"),
         ("rules = {NAN301 = {max-lr = true}}", "'rules.NAN301.max-lr' must be a number"),
@@ -292,10 +300,10 @@ def test_empty_table_is_defaults(tmp_path):
         ("graph = 1", "'graph' must be a table"),
         (
             "graph = {target = ['cpu']}",
-            "unknown key 'graph.target' (known: targets, input-ranges, input-shapes, "
+            "unknown key 'graph.target' (did you mean 'targets'? known: targets, input-ranges, input-shapes, "
             "samples, headroom, search, budget)",
         ),
-        ("graph = {input_ranges = {}}", "unknown key 'graph.input_ranges' (did you mean 'input-ranges'? known: "),
+        ("graph = {input-range = {}}", "unknown key 'graph.input-range' (did you mean 'input-ranges'? known: "),
         ("graph = {targets = 'cpu'}", "'graph.targets' must be a list of strings"),
         ("graph = {samples = -1}", "'graph.samples' must be >= 0"),
         ("graph = {samples = 2.5}", "'graph.samples' must be an integer"),
@@ -384,7 +392,7 @@ def test_per_file_ignores_globs(project):
     write(project / "src" / "model_generated.py", BAD_SOURCE)
     write(project / "src" / "model.py", BAD_SOURCE)
     result = cli("check", ".", "--format", "json", "--no-cache")
-    assert [f["path"] for f in json.loads(result.stdout)] == ["./bad.py", "./src/model.py"]
+    assert [f["path"] for f in json.loads(result.stdout)] == ["bad.py", "src/model.py"]
 
 
 def test_exclude_and_extend_exclude(project):
@@ -398,10 +406,10 @@ def test_exclude_and_extend_exclude(project):
     # extend-exclude adds to the defaults (build/ stays excluded); a name matches at any depth,
     # a pattern with a slash matches the path relative to the config file's directory.
     write(project / "pyproject.toml", "[tool.nanlint]\nextend-exclude = ['scratch', 'gen/b.py']\n")
-    assert checked() == ["./bad.py", "./gen/keep/c.py"]
+    assert checked() == ["bad.py", "gen/keep/c.py"]
     # exclude replaces the defaults: build/ is checked again.
     write(project / "pyproject.toml", "[tool.nanlint]\nexclude = ['gen']\n")
-    assert checked() == ["./bad.py", "./build/d.py", "./scratch/a.py"]
+    assert checked() == ["bad.py", "build/d.py", "scratch/a.py"]
 
 
 def test_severity_override_through_the_cli(project):
@@ -415,3 +423,87 @@ def test_fail_on_from_config_and_cli_override(project):
     write(project / "pyproject.toml", "[tool.nanlint]\nfail-on = 'error'\nseverity = {NAN112 = 'warning'}\n")
     assert cli("check", "bad.py").exit_code == 0
     assert cli("check", "bad.py", "--fail-on", "warning").exit_code == 1
+
+
+# --- the real rule options: kebab-case, old spellings, typos inside option tables --------------------
+
+
+def real(tmp_path: Path, text: str, notices: list[str] | None = None) -> Settings:
+    from nanlint.options import OPTIONS
+
+    write(tmp_path / "pyproject.toml", text)
+    return load_settings(None, tmp_path, OPTIONS, notices)
+
+
+def test_a_typo_inside_an_option_table_is_an_error_with_a_suggestion(tmp_path):
+    with pytest.raises(ConfigError) as error:
+        real(tmp_path, "[tool.nanlint.rules.NAN301]\nthresholds = { Sgd = 0.1 }\n")
+    assert str(error.value) == (
+        f"{tmp_path / 'pyproject.toml'}: unknown key 'rules.NAN301.thresholds.Sgd' (did you mean 'SGD'? known: "
+        "SGD, Adam, RMSprop, Adagrad, Adadelta, Lion, LAMB, LARS, Rprop, LBFGS, Ftrl, Adafactor)"
+    )
+    settings = real(tmp_path, "[tool.nanlint.rules.NAN301]\nthresholds = { SGD = 0.1 }\n")
+    assert settings.rule_options == {"NAN301": {"thresholds": {"SGD": 0.1}}}
+
+
+def test_an_unknown_option_name_suggests_the_nearest(tmp_path):
+    with pytest.raises(ConfigError, match=r"unknown key 'rules.NAN304.max-sdt' \(did you mean 'max-std'\? known: "):
+        real(tmp_path, "[tool.nanlint.rules.NAN304]\nmax-sdt = 2\n")
+
+
+def test_old_spellings_are_read_with_a_notice_for_every_kind_of_key(tmp_path):
+    notices: list[str] = []
+    settings = real(
+        tmp_path,
+        "[tool.nanlint]\nfail_on = 'error'\n[tool.nanlint.graph]\ninput_ranges = {x = [0, 1]}\n"
+        "[tool.nanlint.rules.NAN304]\nmax_std = 2\n",
+        notices,
+    )
+    assert settings.fail_on is Severity.error
+    assert settings.graph.input_ranges == {"x": (0.0, 1.0)}
+    assert settings.rule_options == {"NAN304": {"max-std": 2.0}}
+    path = tmp_path / "pyproject.toml"
+    assert notices == [
+        f"{path}: 'fail_on' is deprecated; use 'fail-on'",
+        f"{path}: 'graph.input_ranges' is deprecated; use 'graph.input-ranges'",
+        f"{path}: 'rules.NAN304.max_std' is deprecated; use 'rules.NAN304.max-std'",
+    ]
+
+
+def test_the_readme_configuration_example_is_valid(tmp_path):
+    """README's example once showed `max-lr`, an option no rule has; the example must load as it is."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("\n## Configuration") :]
+    example = re.search(r"```toml\n(\[tool\.nanlint\]\n.*?)```", section, re.S).group(1)
+    settings = real(tmp_path, re.sub(r"^# ", "", example, flags=re.M))  # the commented-out options too
+    assert settings.source == tmp_path / "pyproject.toml"
+
+
+# --- each file its nearest configuration ------------------------------------------------------------
+
+
+def test_configuration_gives_each_directory_its_nearest_file(tmp_path, monkeypatch):
+    from nanlint.config import Configuration
+
+    monkeypatch.chdir(tmp_path)
+    root = write(tmp_path / "pyproject.toml", "[tool.nanlint]\nignore = ['NAN112']\n")
+    inner = write(tmp_path / "a" / "nanlint.toml", "fail-on = 'error'\n")
+    write(tmp_path / "a" / "b" / "pyproject.toml", "[project]\nname = 'b'\n")
+    config = Configuration(SCHEMA, overrides={"select": ("NAN1",)})
+    assert config.for_path(tmp_path / "x.py").source == root
+    deep = config.for_path(tmp_path / "a" / "b" / "c.py")
+    assert (deep.source, deep.fail_on, deep.ignore, deep.select) == (inner, Severity.error, (), ("NAN1",))
+    assert config.for_path(tmp_path / "a" / "b" / "c.py") is deep  # read once
+    explicit = Configuration(SCHEMA, explicit=root)
+    assert explicit.for_path(tmp_path / "a" / "b" / "c.py").source == root
+
+
+def test_settings_toml_reads_back_as_the_same_settings(tmp_path):
+    from nanlint.config import settings_toml
+
+    settings = load(tmp_path / "pyproject.toml", FULL)
+    shown = settings_toml(settings, SCHEMA)
+    again = parse_table(tomllib.loads(shown), tmp_path / "pyproject.toml", SCHEMA)
+    assert dataclasses.replace(again, rule_options=settings.rule_options) == settings
+    assert again.rule_options["NAN301"] == settings.rule_options["NAN301"]
+    assert again.rule_options["NAN105"] == {"ignore-names": ()}  # the defaults are shown too

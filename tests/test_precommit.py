@@ -113,9 +113,9 @@ def test_try_repo(tmp_path):
     output = done.stdout + done.stderr
     assert done.returncode == 1, output
     assert "- hook id: nanlint\n- exit code: 1\n" in output
-    assert "t.py:2:7: NAN112 [*] comparison with NaN is always False" in output
-    assert "stub.pyi:2:14: NAN112 [*] comparison with NaN is always False" in output
-    assert "nb.ipynb:cell 1:2:7: NAN112 [*] comparison with NaN is always False" in output
+    assert "t.py:2:7: NAN112 error [*] comparison with NaN is always False" in output
+    assert "stub.pyi:2:14: NAN112 error [*] comparison with NaN is always False" in output
+    assert "nb.ipynb:cell 1:2:7: NAN112 error [*] comparison with NaN is always False" in output
     assert "Found 3 findings (3 errors)." in output
     assert "build/gen.py" not in output and "notes.txt" not in output
     graph_line = next(line for line in output.splitlines() if line.startswith("nanlint graph"))

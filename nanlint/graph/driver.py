@@ -168,8 +168,10 @@ def analyze_model(path: str, settings, options: GraphOptions, profiles: tuple[Pr
     try:
         model = load_model(path, options.input_shapes)
     except ModelError as exc:
+        # A model that exists but cannot be read is a finding (NAN900), governed like any other; a path
+        # that does not exist is an error (exit 2), as in `nanlint check`.
         findings = unreadable(path, str(exc), settings, profiles)
-        return ModelOutcome(findings, summarize(findings, None, profiles), [str(exc)])
+        return ModelOutcome(findings, summarize(findings, None, profiles), [] if Path(path).exists() else [str(exc)])
     try:
         return run_targets(model, settings, options, profiles)
     except (SamplingError, MixedPrecisionError) as exc:

@@ -42,6 +42,8 @@ MAX_SUBGRAPH_DEPTH = 32
 # Files from this size on keep their weights in place (memory-mapped, see wire.py) instead of copying them
 # into the parsed proto: loading costs the graph structure, not the weights.
 EXTERNALIZE_ABOVE_BYTES = 8 * 2**20
+# A file Git LFS left in place of the model (a checkout without `git lfs pull`) starts with this line.
+_LFS_POINTER = b"version https://git-lfs.github.com/spec/v1"
 # Initializers at or below this many elements stay in the shape-inference skeleton (shape constants).
 _SKELETON_KEEP_ELEMENTS = 4096
 
@@ -415,6 +417,10 @@ class _Loader:
                     data = handle.read()
         except (OSError, ValueError) as exc:
             self.fail(f"cannot read: {getattr(exc, 'strerror', None) or exc}")
+        if bytes(data[: len(_LFS_POINTER)]) == _LFS_POINTER:  # never valid protobuf: 'v' is wire type 6
+            self.fail(
+                "the file is a Git LFS pointer, not the model: fetch it with git lfs pull (actions/checkout: lfs: true)"
+            )
         proto = onnx.ModelProto()
         try:
             proto.ParseFromString(data)

@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 from nanlint.report.run import ReportOptions, Run, severity_counts
 
-FORMAT_NAMES = ("text", "json", "github", "sarif", "html")
+FORMAT_NAMES = ("text", "full", "json", "github", "sarif", "html")
+CHECK_FORMATS = ("text", "full", "json", "github", "sarif")
+GRAPH_FORMATS = ("text", "json", "github", "sarif", "html")
 
 
-def formats() -> dict[str, Callable[[Run, ReportOptions], str]]:
-    """Renderers by format name (imported on demand: a run uses one)."""
-    from nanlint.report import github, html, json, sarif, text
-
-    return {
-        "text": text.render,
-        "json": json.render,
-        "github": github.render,
-        "sarif": sarif.render,
-        "html": html.render,
-    }
+def renderer(name: str) -> Callable[[Run, ReportOptions], str]:
+    """The renderer of one format (its module is imported on demand: a run uses one)."""
+    if name not in FORMAT_NAMES:
+        raise ValueError(f"unknown format {name!r}")
+    return importlib.import_module(f"nanlint.report.{name}").render
 
 
-__all__ = ["FORMAT_NAMES", "ReportOptions", "Run", "formats", "severity_counts"]
+__all__ = ["CHECK_FORMATS", "FORMAT_NAMES", "GRAPH_FORMATS", "ReportOptions", "Run", "renderer", "severity_counts"]

@@ -98,7 +98,19 @@ def finite_only(value):
     return value
 
 
+def statistics(findings: list[Finding], options: ReportOptions) -> list[dict]:
+    """`--statistics`: one object per code, as ruff's JSON statistics: code, name, count, fixable."""
+    from nanlint.report.text import code_counts
+
+    return [
+        {"code": code, "name": name, "count": count, "fixable": fixable}
+        for code, name, count, fixable in code_counts(findings, options)
+    ]
+
+
 def render(run: Run, options: ReportOptions) -> str:
+    if options.statistics:
+        return json.dumps(statistics(run.findings, options), indent=2) + "\n"
     if run.command == "graph":
         objects = [finite_only(graph_object(g)) for g in run.graphs]
         data = objects[0] if len(objects) == 1 else objects

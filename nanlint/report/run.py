@@ -16,6 +16,8 @@ class Run:
     fixed: int = 0
     fixes_hidden: int = 0  # fixes that would be available with --unsafe-fixes
     errors: list[str] = field(default_factory=list)  # inputs that could not be checked (printed on stderr)
+    hidden_by_baseline: int = 0  # findings the baseline accounts for (not in `findings`)
+    sources: dict[str, str] = field(default_factory=dict)  # text of documents not on disk (stdin), by path
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,7 @@
-"""Human-readable report, ruff-style: `path:line:col: CODE [*] message`, then a summary."""
+"""Human-readable report, ruff-style: `path:line:col: CODE severity [*] message`, then a summary.
+
+The severity is written out (not only coloured): in a CI log it says which line fails the build.
+"""
 
 from __future__ import annotations
 
@@ -38,22 +41,30 @@ def where(finding: Finding) -> str:
 def line(finding: Finding, options: ReportOptions) -> str:
     style = (lambda s, **kw: click.style(s, **kw)) if options.color else (lambda s, **kw: s)
     code = style(finding.code, fg=_SEVERITY_COLOR[finding.severity], bold=True)
+    severity = style(finding.severity.name, fg=_SEVERITY_COLOR[finding.severity])
     fixable = style("[*] ", fg="cyan") if is_fixable(finding, options) else ""
     suffix = ""
     if isinstance(finding.location, GraphLocation):
         evidence = finding.evidence.kind if finding.evidence else "static"
         suffix = f" [{evidence}, {finding.location.target}]"
     sep = ":" if isinstance(finding.location, SourceLocation) else ""
-    return f"{style(printable(where(finding)), bold=True)}{sep} {code} {fixable}{printable(finding.message)}{suffix}"
+    location = style(printable(where(finding)), bold=True)
+    return f"{location}{sep} {code} {severity} {fixable}{printable(finding.message)}{suffix}"
 
 
-def statistics(findings: list[Finding], options: ReportOptions) -> list[str]:
+def code_counts(findings: list[Finding], options: ReportOptions) -> list[tuple[str, str, int, bool]]:
+    """(code, name, count, fixable) per code, the most frequent first: what --statistics shows."""
     counts = Counter(f.code for f in findings)
     names = {f.code: f.name for f in findings}
     fixable = {f.code for f in findings if is_fixable(f, options)}
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [(code, names[code], count, code in fixable) for code, count in ordered]
+
+
+def statistics(findings: list[Finding], options: ReportOptions) -> list[str]:
     return [
-        f"{count:>5}\t{code}\t{'[*] ' if code in fixable else '    '}{names[code]}"
-        for code, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        f"{count:>5}\t{code}\t{'[*] ' if fixable else '    '}{name}"
+        for code, name, count, fixable in code_counts(findings, options)
     ]
 
 
@@ -63,8 +74,9 @@ def summary(run: Run, options: ReportOptions) -> list[str]:
         lines.append(f"Fixed {_plural(run.fixed, 'finding')}.")
     if not run.findings:
         if not run.errors:  # inputs that could not be read were not checked: nothing "passed"
-            lines.append("All checks passed!")
-        return lines
+            nothing_checked = run.command == "check" and run.checked == 0
+            lines.append("No Python files found." if nothing_checked else "All checks passed!")
+        return lines + _hidden(run)
     counts = severity_counts(run.findings)
     parts = ", ".join(
         f"{counts[s]} {s.name}" + ("s" if counts[s] != 1 and s is not Severity.info else "")
@@ -80,7 +92,11 @@ def summary(run: Run, options: ReportOptions) -> list[str]:
             f"({_plural(run.fixes_hidden, 'hidden fix', 'hidden fixes')} can be enabled with the "
             "`--unsafe-fixes` option.)"
         )
-    return lines
+    return lines + _hidden(run)
+
+
+def _hidden(run: Run) -> list[str]:
+    return [f"{_plural(run.hidden_by_baseline, 'finding')} hidden by the baseline."] if run.hidden_by_baseline else []
 
 
 def _plural(n: int, word: str, plural: str | None = None) -> str:

@@ -2,7 +2,9 @@
 
 A notebook's code cells are joined into one module (so dataflow crosses cells) with a
 map from module lines back to (cell, line in cell). IPython magics and shell escapes
-become blank lines, which keeps every other line where it was.
+become blank lines, which keeps every other line where it was; a magic continued with a
+backslash (`!pip install -q -U \\` + the packages on the next line, as in Colab) blanks its
+continuation lines too, as IPython joins them.
 """
 
 from __future__ import annotations
@@ -106,7 +108,13 @@ def cell_lines(text: str) -> list[str]:
         if not lines[0].lstrip().startswith(_PYTHON_CELL_MAGICS):
             return [""] * len(lines)
         lines = ["", *lines[1:]]
-    return ["" if _LINE_MAGIC.match(line) else line for line in lines]
+    blanked = []
+    continued = False
+    for line in lines:
+        magic = continued or bool(_LINE_MAGIC.match(line))
+        blanked.append("" if magic else line)
+        continued = magic and line.endswith("\\")
+    return blanked
 
 
 def read_document(path: str, data: bytes) -> Document:

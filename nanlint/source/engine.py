@@ -14,18 +14,18 @@ import dataclasses
 import functools
 import gc
 import hashlib
-import multiprocessing
 import re
 import sys
 import threading
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import libcst as cst
 
 from nanlint import catalog
-from nanlint.config import Settings
+from nanlint.config import Configuration, Settings
 from nanlint.findings import Edit, Finding, Fix, SourceLocation
 from nanlint.source import fixes, suppress
 from nanlint.source.cache import Cache, code_fingerprint
@@ -33,8 +33,10 @@ from nanlint.source.cache import key as cache_key
 from nanlint.source.discovery import SourceFile, discover, matches_glob
 from nanlint.source.documents import Document, DocumentError, read_document
 from nanlint.source.positions import resolve as node_positions
+from nanlint.source.raw import Comment, RawFinding, RawFindings
 from nanlint.source.rule import Context, Report, Rule
 from nanlint.source.rules import ALL_RULES
+from nanlint.source.syntax import check_syntax
 from nanlint.source.traversal import Dispatcher
 
 PARSE_ERROR = "NAN900"
@@ -68,10 +70,6 @@ class CheckResult:
 # --- one document ------------------------------------------------------------------------
 
 
-def enabled_rules(settings: Settings) -> list[type[Rule]]:
-    return [rule for rule in ALL_RULES if settings.is_selected(rule.code)]
-
-
 def triggered(rule: type[Rule], text: str) -> bool:
     """Does one of the rule's triggers occur in the text? (Few triggers: substring searches; many: one
     regex scan, which is several times cheaper than a hundred searches.)"""
@@ -87,49 +85,80 @@ def _trigger_pattern(triggers: tuple[str, ...]) -> re.Pattern:
     return re.compile("|".join(re.escape(t) for t in triggers))
 
 
-def make_finding(
-    code: str, message: str, location: SourceLocation, settings: Settings, fix: Fix | None = None
-) -> Finding:
+def make_finding(code: str, message: str, location: SourceLocation, fix: Fix | None = None) -> Finding:
+    """A finding at its rule's default severity (the configured one is applied by the selection)."""
     page = catalog.get(code)
-    return Finding(code, page.name, message, settings.severity_of(code, page.severity), location, fix)
+    return Finding(code, page.name, message, page.severity, location, fix)
 
 
-def parse_error(document_path: str, error: DocumentError, settings: Settings) -> Finding:
+def parse_error(document_path: str, error: DocumentError) -> Finding:
     location = SourceLocation(document_path, error.line, error.column, error.line, error.column, error.cell)
-    return make_finding(PARSE_ERROR, error.message, location, settings)
+    return make_finding(PARSE_ERROR, error.message, location)
 
 
 def lint_document(document: Document, settings: Settings) -> list[Finding]:
-    """All findings of one document after suppressions (per-file ignores are applied by the caller)."""
+    """The findings of one document under these settings (per-file ignores are applied by the caller)."""
+    return analyze_document(document, settings.rule_options).select(settings)
+
+
+def analyze_document(document: Document, rule_options: Mapping[str, Mapping[str, Any]]) -> RawFindings:
+    """Every rule's findings in one document, before selection and suppressions (see raw.py)."""
     comments = suppress.scan(document.text)
+    raw = RawFindings(document.path, comments=_comments(comments, document), ignore_file=comments.whole_file)
     if comments.whole_file:
-        return []
-    rules = [rule for rule in enabled_rules(settings) if triggered(rule, document.text)]
-    reports: list[Report] = []
-    positions: dict = {}
-    broken: list[Finding] = []
+        return raw
+    rules = [rule for rule in ALL_RULES if triggered(rule, document.text)]
+    raw.ran = frozenset(rule.code for rule in rules)
     if not rules:
-        # No rule can match, so libcst is skipped; Python's parser still reports syntax errors.
+        # No rule can match, so libcst is skipped; Python's parser still reports syntax errors (and
+        # libcst judges the statements of a grammar newer than the interpreter's, see syntax.py).
         try:
-            check_syntax(document)
+            if check_syntax(document) is None:
+                parse(document)
         except DocumentError as error:
-            return [located_parse_error(document, error, settings)]
-    else:
-        module, tree, broken = parse_recovering(document, settings)
-        if module is None:
-            return broken
-        ctx = run_rules(module, rules, settings)
-        reports = resolve_overrides(ctx.reports, rules)
-        if reports:
-            positions = resolve_positions(module, tree, reports)
-    findings = []
+            raw.findings.append(RawFinding(located_parse_error(document, error), 0))
+        return raw
+    module, tree, broken = parse_recovering(document)
+    raw.findings.extend(RawFinding(finding, 0) for finding in broken)
+    if module is not None:
+        ctx = run_rules(module, rules, rule_options)
+        raw.findings.extend(located_reports(ctx.reports, rules, module, tree, document, offset=len(raw.findings)))
+    return raw
+
+
+def located_reports(
+    reports: list[Report], rules: list[type[Rule]], module: cst.Module, tree, document: Document, offset: int
+) -> list[RawFinding]:
+    """Reports as findings, each with the module line suppressions match and the findings that subsume it."""
+    unique: dict[tuple[str, int], Report] = {}
     for report in reports:
-        finding = to_finding(report, positions, document, settings)
-        if finding is not None and not comments.suppresses(finding.code, _module_line(report, positions)):
-            findings.append(finding)
-    if settings.is_selected(UNUSED_SUPPRESSION):
-        findings.extend(unused_suppressions(comments, {r.code for r in rules}, document, settings))
-    return sorted(broken + findings, key=Finding.sort_key)
+        unique.setdefault((report.code, id(report.node)), report)
+    positions = resolve_positions(module, tree, list(unique.values())) if unique else {}
+    located = [(r, to_finding(r, positions, document)) for r in unique.values()]
+    located = [(r, f) for r, f in located if f is not None]
+    overrides = {rule.code: set(rule.overrides) for rule in rules}
+    return [
+        RawFinding(
+            finding,
+            _module_line(report, positions),
+            tuple(
+                offset + j
+                for j, (other, _) in enumerate(located)
+                if other is not report and report.code in overrides.get(other.code, ()) and _covers(other, report.node)
+            ),
+        )
+        for report, finding in located
+    ]
+
+
+def _comments(comments: suppress.Suppressions, document: Document) -> tuple[Comment, ...]:
+    found = []
+    for line, comment in comments.by_line.items():
+        cell, cell_line = document.locate(line)
+        found.append(
+            Comment(line, cell, cell_line, comment.column, comment.end_column, comment.codes, comment.reportable)
+        )
+    return tuple(found)
 
 
 def resolve_positions(module: cst.Module, tree: ast.Module | None, reports: list[Report]):
@@ -146,16 +175,14 @@ def resolve_positions(module: cst.Module, tree: ast.Module | None, reports: list
         sys.setrecursionlimit(limit)
 
 
-def parse_recovering(
-    document: Document, settings: Settings
-) -> tuple[cst.Module | None, ast.Module | None, list[Finding]]:
+def parse_recovering(document: Document) -> tuple[cst.Module | None, ast.Module | None, list[Finding]]:
     """Parse; in a notebook, a broken cell is reported (NAN900) and blanked so the others are still linted."""
     broken: list[Finding] = []
     while True:
         try:
             return *parse(document), broken
         except DocumentError as error:
-            broken.append(located_parse_error(document, error, settings))
+            broken.append(located_parse_error(document, error))
             cell = broken[-1].location.cell
             if cell is None or len(broken) > 50:
                 return None, None, broken
@@ -166,14 +193,14 @@ def parse_recovering(
             document = dataclasses.replace(document, text="\n".join(lines))
 
 
-def located_parse_error(document: Document, error: DocumentError, settings: Settings) -> Finding:
+def located_parse_error(document: Document, error: DocumentError) -> Finding:
     cell, line = document.locate(error.line)
-    return parse_error(document.path, DocumentError(error.message, line, error.column, cell), settings)
+    return parse_error(document.path, DocumentError(error.message, line, error.column, cell))
 
 
-def parse(document: Document) -> tuple[cst.Module, ast.Module]:
+def parse(document: Document) -> tuple[cst.Module, ast.Module | None]:
     """Python's parser first (fast, and it rejects what would crash libcst's), then libcst; both trees
-    are kept (Python's knows where statements start, see positions.py)."""
+    are kept (Python's knows where statements start, see positions.py; None for a newer grammar)."""
     tree = check_syntax(document)
     try:
         with _trusted_nodes():
@@ -204,18 +231,8 @@ def _trusted_nodes():
 _VALIDATING_POST_INIT = cst.CSTNode.__post_init__
 
 
-def check_syntax(document: Document) -> ast.Module:
-    flags = ast.PyCF_ONLY_AST | (ast.PyCF_ALLOW_TOP_LEVEL_AWAIT if document.is_notebook else 0)
-    try:
-        return compile(document.text, document.path, "exec", flags, dont_inherit=True)
-    except SyntaxError as exc:
-        raise DocumentError(f"syntax error: {exc.msg}", exc.lineno or 1, exc.offset or 1) from None
-    except (RecursionError, MemoryError, ValueError, OverflowError) as exc:
-        raise DocumentError(f"cannot parse: {type(exc).__name__}: {exc}") from None
-
-
-def run_rules(module: cst.Module, rules: list[type[Rule]], settings: Settings) -> Context:
-    ctx = Context(module=module, options={code: dict(opts) for code, opts in settings.rule_options.items()})
+def run_rules(module: cst.Module, rules: list[type[Rule]], rule_options: Mapping[str, Mapping[str, Any]]) -> Context:
+    ctx = Context(module=module, options={code: dict(opts) for code, opts in rule_options.items()})
     dispatcher = Dispatcher()
     dispatcher.register(_ImportTracker(ctx))
     dispatcher.register(ctx.dataflow)
@@ -239,24 +256,6 @@ class _ImportTracker:
         self.names.add_import_from(node)
 
 
-def resolve_overrides(reports: list[Report], rules: list[type[Rule]]) -> list[Report]:
-    """One hazard, one finding: drop a report that a more specific rule's report covers."""
-    overrides = {rule.code: set(rule.overrides) for rule in rules}
-    unique: dict[tuple[str, int], Report] = {}
-    for report in reports:
-        unique.setdefault((report.code, id(report.node)), report)
-    kept = []
-    for report in unique.values():
-        covered = any(
-            report.code in overrides.get(other.code, ()) and _covers(other, report.node)
-            for other in unique.values()
-            if other is not report
-        )
-        if not covered:
-            kept.append(report)
-    return kept
-
-
 def _covers(report: Report, node: cst.CSTNode) -> bool:
     if node is report.node or any(node is c for c in report.covers):
         return True
@@ -270,7 +269,7 @@ def _module_line(report: Report, positions) -> int:
     return position.start.line if position else 0
 
 
-def to_finding(report: Report, positions, document: Document, settings: Settings) -> Finding | None:
+def to_finding(report: Report, positions, document: Document) -> Finding | None:
     position = positions.get(report.node)
     if position is None:  # a node the rule built itself; nothing to point at
         return None
@@ -289,21 +288,7 @@ def to_finding(report: Report, positions, document: Document, settings: Settings
             edits.append(Edit(start, where.start.column + 1, end, where.end.column + 1, content))
         else:
             fix = Fix(report.fix.applicability, report.fix.message, tuple(edits))
-    return make_finding(report.code, report.message, location, settings, fix)
-
-
-def unused_suppressions(
-    comments: suppress.Suppressions, ran: set[str], document: Document, settings: Settings
-) -> list[Finding]:
-    findings = []
-    for comment, code in comments.unused():
-        if code is not None and code not in ran:
-            continue  # the rule did not run here; its suppression may well be needed elsewhere
-        cell, line = document.locate(comment.line)
-        location = SourceLocation(document.path, line, comment.column, line, comment.end_column, cell)
-        message = f"unused suppression of {code}" if code else "unused suppression: nothing on this line is reported"
-        findings.append(make_finding(UNUSED_SUPPRESSION, message, location, settings))
-    return findings
+    return make_finding(report.code, report.message, location, fix)
 
 
 def lint_text(text: str, path: str = "example.py", settings: Settings | None = None) -> list[Finding]:
@@ -312,7 +297,7 @@ def lint_text(text: str, path: str = "example.py", settings: Settings | None = N
     try:
         document = read_document(path, text.encode("utf-8"))
     except DocumentError as error:
-        return [parse_error(path, error, settings)]
+        return visible([parse_error(path, error)], settings)
     return lint_document(document, settings)
 
 
@@ -341,30 +326,34 @@ def fix_source(text: str, path: str, settings: Settings, unsafe: bool = False) -
 # --- many files -----------------------------------------------------------------------------
 
 
-def settings_fingerprint(settings: Settings) -> str:
-    codes = sorted(rule.code for rule in enabled_rules(settings))
-    parts = [
-        codes,
-        settings.is_selected(UNUSED_SUPPRESSION),
-        sorted(settings.rule_options.items()),
-        sorted((c, s.name) for c, s in settings.severity.items()),
-    ]
-    return hashlib.sha256(repr(parts).encode()).hexdigest()
+def options_fingerprint(rule_options: Mapping[str, Mapping[str, Any]]) -> str:
+    """What of the configuration changes the rules' findings: their options (the selection does not)."""
+    return hashlib.sha256(
+        repr(sorted((code, sorted(o.items())) for code, o in rule_options.items())).encode()
+    ).hexdigest()
+
+
+def analyze_bytes(path: str, data: bytes, rule_options: Mapping[str, Mapping[str, Any]]) -> RawFindings:
+    try:
+        return analyze_document(read_document(path, data), rule_options)
+    except DocumentError as error:
+        return RawFindings(path, [RawFinding(parse_error(path, error), 0)])
+    except RecursionError:
+        return RawFindings(path, [RawFinding(parse_error(path, DocumentError("cannot parse: nesting too deep")), 0)])
 
 
 def lint_bytes(path: str, data: bytes, settings: Settings) -> list[Finding]:
     """Findings of one file's content as the user will see them (selection and per-file ignores applied)."""
-    try:
-        findings = lint_document(read_document(path, data), settings)
-    except DocumentError as error:
-        findings = [parse_error(path, error, settings)]
-    except RecursionError:
-        findings = [parse_error(path, DocumentError("cannot parse: nesting too deep"), settings)]
-    return visible(findings, settings)
+    return visible(analyze_bytes(path, data, settings.rule_options).select(settings), settings)
 
 
 def visible(findings: list[Finding], settings: Settings) -> list[Finding]:
-    return [f for f in findings if settings.is_selected(f.code) and not per_file_ignored(f, settings)]
+    """Selected, not ignored for the file, at the configured severity."""
+    return [
+        f.with_severity(settings.severity_of(f.code, f.severity))
+        for f in findings
+        if settings.is_selected(f.code) and not per_file_ignored(f, settings)
+    ]
 
 
 @dataclass
@@ -382,12 +371,12 @@ def lint_file(source: SourceFile, settings: Settings, options: CheckOptions) -> 
         data = source.path.read_bytes()
     except OSError as exc:
         error = DocumentError(f"cannot read file: {exc.strerror or exc}")
-        return FileOutcome(visible([parse_error(source.display, error, settings)], settings), True)
+        return FileOutcome(visible([parse_error(source.display, error)], settings), True)
     if options.fix or options.diff:
         return _fix_file(source, data, settings, options)
-    findings = _cached_lint(source, data, settings, options)
-    unreadable = any(f.code == PARSE_ERROR for f in findings)
-    findings = visible(findings, settings)
+    raw = _cached_analysis(source, data, settings, options)
+    unreadable = any(r.finding.code == PARSE_ERROR for r in raw.findings)
+    findings = visible(raw.select(settings), settings)
     if options.add_noqa and findings and not unreadable:
         edits = fixes.suppression_edits(source.display, data, findings)
         fixes.write_atomic(source.path, fixes.edit_content(source.display, data, edits))
@@ -395,22 +384,20 @@ def lint_file(source: SourceFile, settings: Settings, options: CheckOptions) -> 
     return FileOutcome(findings, unreadable)
 
 
-def _cached_lint(source: SourceFile, data: bytes, settings: Settings, options: CheckOptions) -> list[Finding]:
-    cache = Cache(settings.root / settings.cache_dir) if options.use_cache else None
-    entry = cache_key(data, source.path.suffix, settings_fingerprint(settings)) if cache else ""
-    if cache is not None:
-        cached = cache.get(entry, source.display)
-        if cached is not None:
-            return cached
-    try:
-        findings = lint_document(read_document(source.display, data), settings)
-    except DocumentError as error:
-        findings = [parse_error(source.display, error, settings)]
-    except RecursionError:
-        findings = [parse_error(source.display, DocumentError("cannot parse: nesting too deep"), settings)]
-    if cache is not None:
-        cache.put(entry, findings)
-    return findings
+def _cached_analysis(source: SourceFile, data: bytes, settings: Settings, options: CheckOptions) -> RawFindings:
+    if not options.use_cache:
+        return analyze_bytes(source.display, data, settings.rule_options)
+    cache = Cache(settings.root / settings.cache_dir)
+    entry = cache_key(data, source.path.suffix, options_fingerprint(settings.rule_options))
+    cached = cache.get(entry)
+    if cached is not None:
+        try:
+            return RawFindings.decode(cached, source.display)
+        except (KeyError, TypeError, ValueError):
+            pass  # an entry of another layout: recompute it
+    raw = analyze_bytes(source.display, data, settings.rule_options)
+    cache.put(entry, raw.encode())
+    return raw
 
 
 def _fix_file(source: SourceFile, data: bytes, settings: Settings, options: CheckOptions) -> FileOutcome:
@@ -464,30 +451,32 @@ def per_file_ignored(finding: Finding, settings: Settings) -> bool:
     return False
 
 
-def check_paths(paths: list[Path], settings: Settings, options: CheckOptions) -> CheckResult:
+def check_paths(paths: list[Path], settings: Settings | Configuration, options: CheckOptions) -> CheckResult:
+    """Check files and directories, each file with its own settings (see config.Configuration). A file
+    that cannot be parsed is a NAN900 finding like any other; errors are paths that do not exist."""
+    config = Configuration.of(settings)
     result = CheckResult(findings=[], checked=0)
-    unreadable = 0
     if options.stdin_text is not None:
-        unreadable += _check_stdin(result, settings, options)
+        _check_stdin(result, config.for_path(Path(options.stdin_filename or "-")), options)
         paths = [p for p in paths if p != Path("-")]
-    files, result.errors = discover(paths, settings, options.force_exclude) if paths else ([], [])
+    files, result.errors = discover(paths, config, options.force_exclude) if paths else ([], [])
     if options.use_cache:
         code_fingerprint()  # once here rather than in every worker
-    for outcome in _map(files, settings, options):
+    for outcome in _map(files, options):
         result.findings.extend(outcome.findings)
         result.fixed.extend(outcome.fixed)
         result.suppressions_added += outcome.suppressions_added
         if outcome.diff:
             result.diffs.append(outcome.diff)
-        unreadable += outcome.unreadable
     result.checked += len(files)
     result.findings.sort(key=Finding.sort_key)
-    if unreadable:
-        result.errors.append(f"{unreadable} file{'s' if unreadable > 1 else ''} could not be read (see {PARSE_ERROR})")
+    if options.use_cache:
+        for folder in {source.settings.root / source.settings.cache_dir for source in files if source.settings}:
+            Cache(folder).prune()
     return result
 
 
-def _check_stdin(result: CheckResult, settings: Settings, options: CheckOptions) -> bool:
+def _check_stdin(result: CheckResult, settings: Settings, options: CheckOptions) -> None:
     """Lint (or fix) source from stdin; a fixed source is returned in result.fixed_stdin."""
     name = options.stdin_filename or "-"
     data = options.stdin_text.encode("utf-8")
@@ -500,17 +489,18 @@ def _check_stdin(result: CheckResult, settings: Settings, options: CheckOptions)
             result.diffs.append(fixes.unified_diff(name, data, outcome.data))
         elif options.fix:
             result.fixed_stdin = outcome.data.decode("utf-8")
-        return any(f.code == PARSE_ERROR for f in outcome.remaining)
-    findings = lint_bytes(name, data, settings)
-    result.findings.extend(findings)
-    return any(f.code == PARSE_ERROR for f in findings)
+        return
+    result.findings.extend(lint_bytes(name, data, settings))
 
 
-def _map(files: list[SourceFile], settings: Settings, options: CheckOptions):
+def _map(files: list[SourceFile], options: CheckOptions):
     jobs = min(options.jobs, len(files))
-    work = [(source, settings, options) for source in files]
+    work = [(source, source.settings or Settings(), options) for source in files]
     if jobs <= 1 or len(files) < 4:
         return map(_lint_file_job, work)
+    import multiprocessing  # only for a pool: a hook's run on a few files never needs it
+    from concurrent.futures import ProcessPoolExecutor
+
     method = "fork" if sys.platform.startswith("linux") else None
     executor = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context(method))
     chunk = max(1, min(16, len(files) // (jobs * 4)))

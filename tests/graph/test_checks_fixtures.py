@@ -161,7 +161,7 @@ def test_several_models_one_unreadable(tmp_path):
     bad.write_bytes(b"not a model")
     options = GraphOptions.from_cli(GraphSettings(), ("cpu",), (), (), samples=0)
     results, errors = analyze_models([str(bad), str(FIXTURES / "log_of_relu.onnx")], SETTINGS, options)
-    assert errors == [f"{bad}: not an ONNX model (protobuf parsing failed)"]
+    assert errors == []  # a model that exists but cannot be read is a finding, not an error
     assert [f.code for f in results[0].findings] == ["NAN900"]
     assert [f.code for f in results[1].findings] == ["NAN501"]
     assert results[0].summary["by_code"] == {"NAN900": 1}

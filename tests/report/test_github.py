@@ -49,10 +49,10 @@ def test_full_report_is_annotations_then_the_text_report():
         "::log of `p`, which can be 0\n"
         "::notice file=notebooks/explore.ipynb,title=nanlint (NAN113)"
         "::cell 2, line 3, column 7: log(1 + x) loses precision for small x; use log1p(x)\n"
-        "src/train.py:12:8: NAN112 comparison with NaN is always False; use isnan() to test for NaN\n"
-        "src/train.py:20:12: NAN102 [*] log of a softmax: -inf when a probability underflows to 0\n"
-        "src/train.py:31:5: NAN104 log of `p`, which can be 0\n"
-        "notebooks/explore.ipynb:cell 2:3:7: NAN113 [*] log(1 + x) loses precision for small x; use log1p(x)\n"
+        "src/train.py:12:8: NAN112 error comparison with NaN is always False; use isnan() to test for NaN\n"
+        "src/train.py:20:12: NAN102 warning [*] log of a softmax: -inf when a probability underflows to 0\n"
+        "src/train.py:31:5: NAN104 warning log of `p`, which can be 0\n"
+        "notebooks/explore.ipynb:cell 2:3:7: NAN113 info [*] log(1 + x) loses precision for small x; use log1p(x)\n"
         "Found 4 findings (1 error, 2 warnings, 1 info).\n"
         "[*] 2 fixable with the `--fix` option.\n"
     )
@@ -78,10 +78,10 @@ def test_graph_annotations_point_at_the_model():
         "::models/net.onnx:MatMul_7 (MatMul): values reach 7.1e+04, above float16's max 65504 [sampled, cuda-fp16]\n"
         "::warning file=models/net.onnx,title=nanlint (NAN701)"
         "::models/net.onnx:mask_fill: mask constant -1e9 becomes -inf in float16 [static, cuda-fp16]\n"
-        "models/net.onnx:Div_3 (Div) NAN502 denominator can be 0 [static, cuda-fp16]\n"
-        "models/net.onnx:MatMul_7 (MatMul) NAN601 values reach 7.1e+04, above float16's max 65504 "
+        "models/net.onnx:Div_3 (Div) NAN502 error denominator can be 0 [static, cuda-fp16]\n"
+        "models/net.onnx:MatMul_7 (MatMul) NAN601 error values reach 7.1e+04, above float16's max 65504 "
         "[sampled, cuda-fp16]\n"
-        "models/net.onnx:mask_fill NAN701 mask constant -1e9 becomes -inf in float16 [static, cuda-fp16]\n"
+        "models/net.onnx:mask_fill NAN701 warning mask constant -1e9 becomes -inf in float16 [static, cuda-fp16]\n"
         "Found 3 findings (2 errors, 1 warning).\n"
     )
     assert github.render(graph_run(), ReportOptions()) == expected

@@ -199,7 +199,16 @@ def test_no_findings_is_an_empty_array():
 
 def test_options_do_not_change_json():
     plain = json_report.render(source_run(), ReportOptions())
-    assert json_report.render(source_run(), ReportOptions(color=True, statistics=True, quiet=True)) == plain
+    assert json_report.render(source_run(), ReportOptions(color=True, quiet=True)) == plain
+
+
+def test_statistics_are_one_object_per_code_as_ruff_writes_them():
+    findings = [COMPARISON, LOG_SOFTMAX, COMPARISON]
+    rendered = json_report.render(source_run(findings), ReportOptions(statistics=True))
+    assert json.loads(rendered) == [
+        {"code": "NAN112", "name": "nan-comparison", "count": 2, "fixable": False},
+        {"code": "NAN102", "name": "log-of-probability", "count": 1, "fixable": True},
+    ]
 
 
 def test_escaping_is_plain_json():

@@ -97,3 +97,21 @@ def test_broken_notebooks_are_nan900(data):
 
 def test_syntax_errors_are_nan900_with_position():
     assert lint("x = (1,\ny = 2\n") == [("NAN900", 1, 5, "syntax error: '(' was never closed")]
+
+
+def test_a_magic_continued_with_a_backslash_blanks_its_continuation_lines():
+    """Colab's `!pip install -q -U \\` + the packages on the next line: IPython joins them."""
+    cell = "!pip install -q -U \\\n    torch \\\n    numpy\nimport torch\nx = 1 + \\\n    2\n%env A=\\\nB\nfiles = !ls \\\n  -la\ny = 3"
+    assert cell_lines(cell) == ["", "", "", "import torch", "x = 1 + \\", "    2", "", "", "", "", "y = 3"]
+
+
+def test_a_colab_notebook_with_continued_shell_lines_is_linted_not_nan900():
+    data = notebook(
+        "!pip install -q -U \\\n    diffusers \\\n    transformers\n",
+        "import numpy as np\nbad = x == np.nan\n",
+    )
+    from nanlint.config import Settings
+    from nanlint.source.engine import lint_document
+
+    findings = lint_document(read_document("colab.ipynb", data), Settings())
+    assert [(f.code, f.location.cell, f.location.line) for f in findings] == [("NAN112", 2, 2)]

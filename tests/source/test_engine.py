@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from nanlint.config import Settings
+from nanlint.findings import Severity
+from nanlint.source.cache import MAX_AGE_DAYS, Cache
 from nanlint.source.engine import CheckOptions, check_paths
 
 BAD = "import numpy as np\nbad = x == np.nan\n"
@@ -83,7 +85,7 @@ def test_per_file_ignores(tmp_path):
     assert [Path(p).relative_to(tmp_path).as_posix() for p, *_ in findings] == ["src/a.py"]
 
 
-def test_missing_paths_and_unreadable_files_are_errors_but_the_rest_is_checked(tmp_path):
+def test_missing_paths_are_errors_unreadable_files_are_findings_and_the_rest_is_checked(tmp_path):
     tree(tmp_path, {"a.py": BAD, "broken.py": "def (:\n", "nul.py": b"x\x00"})
     findings, result = run([tmp_path, tmp_path / "missing.py"], tmp_path)
     assert [(Path(p).name, c) for p, c, _ in findings] == [
@@ -91,10 +93,8 @@ def test_missing_paths_and_unreadable_files_are_errors_but_the_rest_is_checked(t
         ("broken.py", "NAN900"),
         ("nul.py", "NAN900"),
     ]
-    assert result.errors == [
-        f"{tmp_path / 'missing.py'}: no such file or directory",
-        "2 files could not be read (see NAN900)",
-    ]
+    # A file that exists but cannot be parsed is a finding (DESIGN.md, exit codes), not an error.
+    assert result.errors == [f"{tmp_path / 'missing.py'}: no such file or directory"]
 
 
 def test_workers_give_the_same_findings_as_one_process(tmp_path):
@@ -104,23 +104,56 @@ def test_workers_give_the_same_findings_as_one_process(tmp_path):
     assert one == two and len(one) == 16
 
 
-def test_cache_hits_give_the_same_findings_and_config_changes_miss(tmp_path):
+def test_cache_hits_give_the_same_findings_and_only_option_changes_miss(tmp_path):
     tree(tmp_path, {"a.py": BAD, "b.py": GOOD})
     cold, _ = run([tmp_path], tmp_path, use_cache=True)
     entries = list((tmp_path / ".nanlint_cache").rglob("*.json"))
     assert len(entries) == 2
     warm, _ = run([tmp_path], tmp_path, use_cache=True)
     assert warm == cold
-    settings = dataclasses.replace(Settings(root=tmp_path), select=("NAN104",))
-    run([tmp_path], tmp_path, use_cache=True, settings=settings)
+    # The selection and severities are applied after the cache: the same two entries serve them.
+    ignoring = dataclasses.replace(Settings(root=tmp_path), ignore=("NAN112",))
+    assert run([tmp_path], tmp_path, use_cache=True, settings=ignoring)[0] == []
+    demoted = dataclasses.replace(Settings(root=tmp_path), severity={"NAN112": Severity.info})
+    [finding] = run([tmp_path], tmp_path, use_cache=True, settings=demoted)[1].findings
+    assert finding.severity is Severity.info
+    assert sorted((tmp_path / ".nanlint_cache").rglob("*.json")) == sorted(entries)
+    # Rule options change what rules find: new entries.
+    options = dataclasses.replace(Settings(root=tmp_path), rule_options={"NAN105": {"plain-sums": True}})
+    run([tmp_path], tmp_path, use_cache=True, settings=options)
     assert len(list((tmp_path / ".nanlint_cache").rglob("*.json"))) == 4
+
+
+def test_a_selection_served_from_the_cache_equals_a_fresh_run(tmp_path):
+    source = "import torch\n\ndef f(x):\n    return torch.exp(x) / torch.exp(x).sum()  # nanlint: ignore[NAN104]\n"
+    tree(tmp_path, {"a.py": source})
+    for select in (("NAN101",), ("NAN105",), ("NAN101", "NAN105", "NAN901"), ("NAN901",)):
+        settings = dataclasses.replace(Settings(root=tmp_path), select=select)
+        fresh = run([tmp_path], tmp_path, settings=settings)[1].findings
+        assert run([tmp_path], tmp_path, use_cache=True, settings=settings)[1].findings == fresh
+        assert run([tmp_path], tmp_path, use_cache=True, settings=settings)[1].findings == fresh
+
+
+def test_stale_cache_folders_and_old_entries_are_pruned(tmp_path):
+    tree(tmp_path, {"a.py": BAD})
+    stale = tmp_path / ".nanlint_cache" / "0.0.1-0123456789abcdef" / "ab"
+    stale.mkdir(parents=True)
+    (stale / "x.json").write_text("[]")
+    run([tmp_path], tmp_path, use_cache=True)
+    assert not stale.parent.exists()
+    [entry] = (tmp_path / ".nanlint_cache").rglob("*.json")
+    cache = Cache(tmp_path / ".nanlint_cache")
+    (cache.directory / ".last-prune").unlink()
+    old = entry.stat().st_mtime - (MAX_AGE_DAYS + 1) * 86400
+    os.utime(entry, (old, old))
+    assert cache.prune() == 1 and not entry.exists()
 
 
 def test_a_cache_entry_stores_no_path_and_corrupt_entries_are_misses(tmp_path):
     tree(tmp_path, {"a.py": BAD})
     cold, _ = run([tmp_path / "a.py"], tmp_path, use_cache=True)
     [entry] = (tmp_path / ".nanlint_cache").rglob("*.json")
-    assert "path" not in json.loads(entry.read_text())[0]["location"]
+    assert "path" not in json.loads(entry.read_text())["findings"][0][0]["location"]
     entry.write_text("{truncated")
     assert run([tmp_path / "a.py"], tmp_path, use_cache=True)[0] == cold
     # the same content under another name is reported under that name
@@ -149,7 +182,7 @@ def test_stdin_with_a_filename(tmp_path):
     assert done.returncode == 1
     assert (
         done.stdout.splitlines()[0]
-        == "pkg/mod.py:2:7: NAN112 [*] comparison with NaN is always False; use isnan() to test for NaN"
+        == "pkg/mod.py:2:7: NAN112 error [*] comparison with NaN is always False; use isnan() to test for NaN"
     )
 
 

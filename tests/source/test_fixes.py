@@ -126,7 +126,7 @@ def test_cli_fix_writes_only_files_that_change(probe, tmp_path):
     assert (tmp_path / "clean.py").stat().st_mtime_ns == clean_before
     assert result.exit_code == 1
     assert result.output == (
-        f"{tmp_path / 'bad.py'}:3:5: NAN112 probe\n"
+        f"{tmp_path / 'bad.py'}:3:5: NAN112 error probe\n"
         "Fixed 1 finding.\n"
         "Found 1 finding (1 error).\n"
         "(1 hidden fix can be enabled with the `--unsafe-fixes` option.)\n"

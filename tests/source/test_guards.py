@@ -5,7 +5,6 @@ from __future__ import annotations
 import libcst as cst
 import pytest
 
-from nanlint.config import Settings
 from nanlint.source import engine, guards, squares
 from nanlint.source.rule import Context, Rule
 from nanlint.source.rules import divisions, logs
@@ -22,7 +21,7 @@ def analysed(source: str, question):
             if isinstance(node.func, cst.Name) and node.func.value == "probe":
                 answers.append(question(self.ctx, node.args[0].value))
 
-    engine.run_rules(cst.parse_module(source), [Probe], Settings())
+    engine.run_rules(cst.parse_module(source), [Probe], {})
     return answers
 
 

@@ -1,0 +1,171 @@
+"""Score `nanlint graph` fp16-overflow predictions against truth/<model>.json (real-models bench).
+
+Same scoring as the project's shared graph-fp16 eval (realworld/graph/score.py, from which this
+is copied), on the pretrained models of models.json, with two additions: the timeout is 600 s
+(NANLINT_TIMEOUT to change) and each nanlint run's peak resident memory is measured (the child's
+own rusage, taken by a small wrapper interpreter that forks it, so neither score.py's memory nor
+an earlier run leaks into it) and reported in MB and as a ratio to the model file's size.
+
+For each model in models.json runs
+  $NANLINT graph MODEL --target cuda-fp16 --format json <nanlint_args>
+(NANLINT defaults to `nanlint`), takes the tensors of NAN601/NAN701 findings (warning or
+error severity; info is not a prediction) for target cuda-fp16, with the `cascade` each may
+list, as the predicted overflow set, and compares it with the truth `overflow_fp16` set
+(micro-averaged over models); other warning+ findings naming a truth tensor detect it too.
+Predictions naming an `unscored` tensor (subgraph or unknown type) are ignored; any other
+name outside the truth set is a false positive.
+Exit 0 iff recall >= 0.95, precision >= 0.90, no error-severity overflow claim is false
+(`false_errors`), every model was analysed (none failed or timed out) and the negative control
+has no error-severity finding.  Usage: python score.py [MODEL_NAME ...]
+"""
+
+import json
+import os
+import shlex
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+from common import HERE, load_models, make_inputs, sha256, time_inference
+
+TARGET, CODES = "cuda-fp16", {"NAN601", "NAN701"}
+TIMEOUT = float(os.environ.get("NANLINT_TIMEOUT", 600))
+MIN_RECALL, MIN_PRECISION = 0.95, 0.90
+
+
+# Runs the command as its own child and writes that child's peak RSS (KiB) to argv[1]. Linux
+# carries a parent's RSS at fork time into the child's ru_maxrss, so the fork must happen in this
+# small fresh interpreter, not in score.py (which holds onnxruntime sessions by then).
+_RSS_WRAPPER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(sys.argv[2], sys.argv[2:])
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as f:
+    f.write(str(usage.ru_maxrss))
+code = os.waitstatus_to_exitcode(status)
+sys.exit(code if code >= 0 else 128 - code)
+"""
+
+
+def run_nanlint(cmd, model):
+    """-> (findings or None, wall seconds, error message, peak RSS in bytes of the nanlint process or None)."""
+    argv = cmd + ["graph", model["path"], "--target", TARGET, "--format", "json"] + model["nanlint_args"]
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss_file:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(
+            [sys.executable, "-S", "-c", _RSS_WRAPPER, rss_file.name, *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            stdout, stderr = p.communicate(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)  # the wrapper's own session: it and nanlint
+            p.communicate()
+            return None, time.perf_counter() - t0, f"timeout after {TIMEOUT:.0f}s", None
+        wall = time.perf_counter() - t0
+        text = rss_file.read().strip()
+    rss = int(text) * 1024 if text else None  # Linux reports KiB
+    try:  # a linter may exit non-zero when it finds something: judge by the JSON
+        return json.loads(stdout)["findings"], wall, None, rss
+    except (ValueError, KeyError, TypeError):
+        return None, wall, f"rc={p.returncode}, no JSON findings: {(stderr or stdout).strip()[-300:]!r}", rss
+
+
+def main():
+    cmd = shlex.split(os.environ.get("NANLINT", "nanlint"))
+    if not cmd or shutil.which(cmd[0]) is None:
+        print("real-models-fp16: nanlint not installed")
+        return 1
+    tp = fp = fn = false_errors = 0
+    ratios, mem_ratios, failed, neg_clean = [], [], [], True
+    print(
+        f"{'model':18s} {'truth':>5s} {'pred':>4s} {'tp':>3s} {'fp':>3s} {'fn':>3s} {'skip':>4s} "
+        f"{'errors':>6s} {'nanlint_s':>9s} {'ort_ms':>8s} {'ratio':>8s} {'model_MB':>8s} {'peak_MB':>8s} {'mem_x':>6s}  note"
+    )
+    for model in load_models():
+        if len(sys.argv) > 1 and model["name"] not in sys.argv[1:]:
+            continue
+        path = os.path.join(HERE, "truth", model["name"] + ".json")
+        if not os.path.exists(path):
+            print(f"real-models-fp16: {path} missing, run truth.py first")
+            return 1
+        with open(path) as f:
+            truth = json.load(f)
+        note = "" if truth["sha256"] == sha256(model["path"]) else "MODEL CHANGED since truth.py; "
+        findings, wall, err, rss = run_nanlint(cmd, model)
+        size = os.path.getsize(model["path"])
+        if rss:
+            mem_ratios.append(rss / size)
+        ort_s = time_inference(model["path"], make_inputs(model, np.random.default_rng(0)))
+        findings = [f for f in findings or [] if isinstance(f, dict)]
+        # An overflow finding names where the overflow starts (`tensor`) and may list the tensors
+        # downstream that exceed the range because of it (`cascade`): both are predictions.
+        # Any other warning+ finding that names a truth tensor (e.g. a naive-softmax NAN505 on
+        # the exp it overflows) detects it too, but is not counted as a false overflow claim.
+        live = [f for f in findings if f.get("severity") != "info" and f.get("target", TARGET) == TARGET]
+        named = lambda f: ({f.get("tensor")} | set(f.get("cascade") or [])) - {None}
+        pred = set().union(*(named(f) for f in live if f.get("code") in CODES))
+        also = set().union(*(named(f) for f in live if f.get("code") not in CODES)) & set(truth["overflow_fp16"])
+        true, skip = set(truth["overflow_fp16"]), (pred | also) & set(truth["unscored"])
+        pred, also = pred - skip, also - skip
+        m_tp, m_fp, m_fn = len((pred | also) & true), len(pred - true), len(true - pred - also)
+        false_errors += len(
+            {f.get("tensor") for f in live if f.get("code") in CODES and f.get("severity") == "error"}
+            - true
+            - set(truth["unscored"])
+            - {None}
+        )
+        tp, fp, fn = tp + m_tp, fp + m_fp, fn + m_fn
+        errors = sum(f.get("severity") == "error" for f in findings)
+        if err:
+            failed.append(model["name"])
+            note += "FAILED: " + err
+        else:
+            ratios.append(wall / ort_s)
+        if model.get("negative_control"):
+            neg_clean = neg_clean and not err and errors == 0
+            note += ("; " if note else "") + "negative control " + ("clean" if not err and errors == 0 else "NOT clean")
+        for t in sorted(pred - true):
+            note += f"\n    fp: {t}"
+        for t in sorted(true - pred - also):
+            note += f"\n    fn: {t}"
+        print(
+            f"{model['name']:18s} {len(true):5d} {len(pred):4d} {m_tp:3d} {m_fp:3d} {m_fn:3d} {len(skip):4d} "
+            f"{errors:6d} {wall:9.2f} {ort_s * 1e3:8.3f} {wall / ort_s:8.1f} {size / 1e6:8.2f} "
+            f"{(rss or float('nan')) / 1e6:8.1f} {(rss or float('nan')) / size:6.1f}  {note}",
+            flush=True,
+        )
+    recall = tp / (tp + fn) if tp + fn else 1.0
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    ratio = f"{statistics.median(ratios):.1f}" if ratios else "nan"
+    mem = f"{statistics.median(mem_ratios):.1f}" if mem_ratios else "nan"
+    mem_max = f"{max(mem_ratios):.1f}" if mem_ratios else "nan"
+    print(f"total: tp={tp} fp={fp} fn={fn} failed={len(failed)} {' '.join(failed)}")
+    print(
+        f"real-models-fp16: recall={recall:.3f} precision={precision:.3f} false_errors={false_errors} "
+        f"failed={len(failed)} models={len(ratios) + len(failed)} "
+        f"time_ratio_median={ratio} mem_ratio_median={mem} mem_ratio_max={mem_max} "
+        f"negative_control={'clean' if neg_clean else 'dirty'}"
+    )
+    return (
+        0
+        if (recall >= MIN_RECALL and precision >= MIN_PRECISION and neg_clean and not false_errors and not failed)
+        else 1
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

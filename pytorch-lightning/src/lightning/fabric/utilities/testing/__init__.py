@@ -1,0 +1,3 @@
+from lightning.fabric.utilities.testing._runif import _runif_reasons
+
+__all__ = ["_runif_reasons"]

@@ -1,0 +1,22 @@
+# Copyright The Lightning AI team.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+from lightning.pytorch.accelerators import AcceleratorRegistry
+
+
+def test_available_accelerators_in_registry():
+    """Tests the accelerators available by default, not including external, third-party accelerators."""
+    available = AcceleratorRegistry.available_accelerators()
+    expected = {"cpu", "cuda", "mps", "tpu"}
+    # Note: the registry is global, other tests may register new strategies as a side effect
+    assert expected.issubset(available)
