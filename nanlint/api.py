@@ -79,7 +79,8 @@ def check_model(
     `nanlint graph --list-targets`), a profile file, or several; `input_ranges` maps input names to
     (lo, hi), `"*"` for every other input; `samples` is how many inputs onnxruntime runs (0: the
     static analysis alone). Unset arguments come from the configuration, as for check_source.
-    Raises CheckError for a model that cannot be read, ImportError without the graph extra.
+    A file that is not a readable model is one NAN900 finding, as on the command line. Raises CheckError
+    for a missing path or bad options, ImportError without the graph extra.
     """
     require_graph_extra("check_model")
     from nanlint.graph.driver import DEFAULT_RANGE, GraphOptions, analyze_models, load_profiles, runtime_options

@@ -537,6 +537,8 @@ def graph(
     for result in results:
         if str(result.summary.get("sampling", "")).startswith("skipped"):
             click.echo(f"nanlint: warning: {result.model}: sampling {result.summary['sampling']}", err=True)
+        elif result.summary.get("sampling"):
+            click.echo(f"nanlint: note: {result.model}: sampled {result.summary['sampling']}", err=True)
         if "mixed" in result.summary and not quiet:
             click.echo(describe_mixed(write_mixed, result.summary["mixed"]), err=True)
     sys.exit(exit_code(findings, lambda finding: settings.fail_on, exit_zero, bool(errors)))

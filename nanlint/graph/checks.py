@@ -31,18 +31,7 @@ from nanlint.findings import Evidence, Finding, GraphLocation, Severity
 from nanlint.graph.patterns import GUARD_DEPTH, Patterns, all_nodes, attribute
 from nanlint.graph.targets import DTYPES, REDUCED, DtypeInfo, Profile
 from nanlint.graph.targets.precision import Precision
-
-# Normalization ops and their epsilon attribute's default (None: only an explicit attribute is checked).
-EPSILON_OPS = {
-    "LayerNormalization": 1e-5,
-    "BatchNormalization": 1e-5,
-    "InstanceNormalization": 1e-5,
-    "GroupNormalization": 1e-5,
-    "RMSNormalization": 1e-5,
-    "SkipLayerNormalization": None,
-    "SimplifiedLayerNormalization": None,
-    "SkipSimplifiedLayerNormalization": None,
-}
+from nanlint.graph.transfer.registry import Domain, hazards_of, lookup
 
 
 def num(value: float) -> str:
@@ -73,6 +62,8 @@ class Context:
     unknown: set[str] = field(default_factory=set)  # tensors unbounded because of unsupported ops
     nodes: list[onnx.NodeProto] = field(default_factory=list)  # every node, subgraphs included
     downstream: set[str] = field(default_factory=set)  # tensors whose bound derives from an overflow
+    # x / norm(x), (x - mean) / std: bounded by the pattern however loose their interval (never an overflow)
+    normalized: set[str] = field(default_factory=set)
 
     # -- bounds ---------------------------------------------------------------------------------
 
@@ -150,11 +141,21 @@ class Context:
         self.findings.append(Finding(code, page.name, message, severity, location, evidence=evidence))
 
 
-def check(model, analysis, profile: Profile, precision: Precision, patterns: Patterns, settings) -> list[Finding]:
-    """Every hazard of one model on one target, most specific checks first."""
+def context(model, analysis, profile: Profile, precision: Precision, patterns: Patterns, settings) -> Context:
     ctx = Context(model, analysis, profile, precision, patterns, settings, nodes=all_nodes(model))
     ctx.unknown = unknown_tensors(model, analysis)
+    # Whatever its interval says, a normalized value is at most sqrt(N) (times its scale) in magnitude
+    # while the epsilon survives (NAN702 says when it does not): its bound is not an overflow.
+    ctx.normalized = set(patterns.normalized)
     ctx.downstream = downstream_of_overflows(ctx)
+    return ctx
+
+
+def check(
+    model, analysis, profile: Profile, precision: Precision, patterns: Patterns, settings, ctx: Context | None = None
+) -> list[Finding]:
+    """Every hazard of one model on one target, most specific checks first (`ctx`: from context(), to reuse)."""
+    ctx = ctx or context(model, analysis, profile, precision, patterns, settings)
     for run in (
         constants_out_of_range,
         epsilons,
@@ -180,19 +181,46 @@ def downstream_of_overflows(ctx: Context) -> set[str]:
     return downstream
 
 
+def overflowing(ctx: Context) -> dict[str, tuple[float, float]]:
+    """Every node output whose static bound (raw, before clamping) reaches its dtype's max on the target,
+    unknown and pattern-bounded tensors excepted: the static side of a cascade. Reaching the max, not
+    passing it: downstream of an overflow the analysis carries the clamped value, so a tensor that
+    inherits the overflow shows the max itself."""
+    found = {}
+    bounded = ctx.normalized | {pattern.div.output[0] for pattern in ctx.patterns.softmaxes}  # in [0, 1] or NaN
+    for node in ctx.nodes:
+        for name in node.output:
+            if not name or name in ctx.unknown or name in bounded:
+                continue
+            info, bound = ctx.precision.info(name), ctx.raw(name)
+            if info is not None and bound is not None and max(-bound[0], bound[1]) >= info.max:
+                found[name] = bound
+    return found
+
+
 def unknown_tensors(model, analysis) -> set[str]:
-    """Tensors whose bound is infinite only because an unsupported op upstream is unbounded."""
+    """Tensors whose bound says nothing because an unsupported op upstream is unbounded: the outputs of
+    unsupported ops, and everything computed from them up to an op whose own range bounds its output
+    (Softmax, Sigmoid, LayerNormalization, ...). A bound that looks finite only because the analysis
+    clamped an infinite one to the dtype's range is unknown too."""
     unsupported = {id(node) for node in analysis.unsupported}
     unknown: set[str] = set()
     for node in all_nodes(model):
-        if id(node) in unsupported or any(name in unknown for name in node.input):
-            for out in node.output:
-                bound = analysis.clamped.get(out)
-                if bound is None and out in analysis.bounds:
-                    bound = (analysis.bounds[out].min(), analysis.bounds[out].max())
-                if bound is None or not (math.isfinite(bound[0]) and math.isfinite(bound[1])):
-                    unknown.add(out)
+        if id(node) in unsupported:
+            unknown.update(out for out in node.output if out and not _finite(analysis, out))
+        elif any(name in unknown for name in node.input):
+            entry = lookup(node.domain, node.op_type)
+            resets = entry is not None and entry.depth == "reset"
+            unknown.update(out for out in node.output if out and not (resets and _finite(analysis, out)))
     return unknown
+
+
+def _finite(analysis, tensor: str) -> bool:
+    """The tensor's raw (unclamped) bound is finite."""
+    bound = analysis.clamped.get(tensor)
+    if bound is None and tensor in analysis.bounds:
+        bound = (analysis.bounds[tensor].min(), analysis.bounds[tensor].max())
+    return bound is not None and math.isfinite(bound[0]) and math.isfinite(bound[1])
 
 
 def blind_spots(model, analysis) -> list[onnx.NodeProto]:
@@ -250,7 +278,7 @@ def _finite_range(value: np.ndarray) -> tuple[float | None, float | None]:
 
 def epsilons(ctx: Context) -> None:
     for node in ctx.nodes:
-        if node.op_type in EPSILON_OPS:
+        if hazards_of(node.domain, node.op_type).epsilon:
             attribute_epsilon(ctx, node)
     for guard in ctx.patterns.guards:
         if guard.kind == "lower":
@@ -260,7 +288,8 @@ def epsilons(ctx: Context) -> None:
 
 
 def attribute_epsilon(ctx: Context, node: onnx.NodeProto) -> None:
-    eps = attribute(node, "epsilon", EPSILON_OPS[node.op_type])
+    facts = hazards_of(node.domain, node.op_type)
+    eps = attribute(node, facts.epsilon or "epsilon", facts.epsilon_default)
     dtype = ctx.precision.compute_dtype(node)
     if eps is None or dtype is None or eps <= 0 or ctx.precision.applied(float(eps), dtype) != 0:
         return
@@ -325,20 +354,22 @@ def naive_softmaxes(ctx: Context) -> None:
         if pattern.stable:  # exp(x - max x) <= 1 and one of them is 1: the sum is >= 1, the result in [0, 1]
             ctx.claimed.update(_outputs(pattern.nodes))
             continue
-        logits = pattern.exp.input[0]
+        # A structural hazard: an overflow upstream (a clipped mask, say) only narrows the logits' bound
+        # (the analysis clamps it), so a bound past ln(max) here holds on the target too.
+        logits, exps = pattern.exp.input[0], pattern.exp.output[0]
         bound = ctx.raw(logits)
-        info = ctx.precision.info(pattern.exp.output[0])
-        if bound is None or info is None or ctx.spoiled(logits) or logits in ctx.unknown:
+        info = ctx.precision.info(exps)
+        if bound is None or info is None or logits in ctx.unknown:
             continue
         overflow = math.log(info.max)
         if bound[1] > overflow:
             ctx.report(
                 "NAN505",
-                pattern.div,
-                pattern.div.output[0],
+                pattern.exp,
+                exps,
                 f"softmax spelled Exp -> ReduceSum -> Div without subtracting the max: exp({num(bound[1])}) "
                 f"overflows {info.name} (ln of its max is {overflow:.4g}), giving inf/inf = NaN; use Softmax",
-                bound=bound,
+                bound=ctx.raw(exps),
                 margin=(bound[1] - overflow) / math.log(2),
                 certain=bound[0] > overflow,
                 claims=_outputs(pattern.nodes),
@@ -351,7 +382,7 @@ def naive_softmaxes(ctx: Context) -> None:
                 f"softmax spelled Exp -> ReduceSum -> Div without subtracting the max: every exp of a row can "
                 f"underflow to 0 in {info.name} (logits down to {num(bound[0])}), giving 0/0 = NaN; "
                 "use Softmax",
-                bound=bound,
+                bound=ctx.raw(pattern.div.output[0]),
                 margin=0.0,
                 claims=_outputs(pattern.nodes),
             )
@@ -413,7 +444,7 @@ def masked_softmaxes(ctx: Context) -> None:
             node.output[0],
             f"{what} over rows that can be entirely -inf (fully masked, e.g. an all-padding sequence): "
             f"{result}; mask with a large finite negative value or guard empty rows",
-            bound=ctx.raw(logits),
+            bound=ctx.raw(node.output[0]),
             margin=0.0,
         )
 
@@ -458,9 +489,6 @@ def _softmax_axes(ctx: Context, node: onnx.NodeProto, rank: int) -> tuple[int, .
 
 
 def normalizations(ctx: Context) -> None:
-    # Whatever its interval says, a normalized value is at most sqrt(N) (times its scale) in magnitude
-    # while the epsilon survives (NAN702 says when it does not): its bound is not an overflow.
-    ctx.claimed.update(ctx.patterns.normalized)
     for pattern in ctx.patterns.normalizations:
         square = pattern.square.output[0]
         info = ctx.precision.info(square)
@@ -494,7 +522,7 @@ def normalizations(ctx: Context) -> None:
             f"{pattern.kind} decomposed into Pow/ReduceMean/Sqrt/Div runs in {accumulate} on "
             f"{ctx.profile.name}: the sum of squares can reach {num(total)}, beyond {accumulate}'s max "
             f"{num(reduce_info.max)}; use the fused {_fused(pattern.kind)} or keep these nodes in float32",
-            bound=(0.0, total),
+            bound=ctx.raw(pattern.reduce.output[0]),
             margin=math.log2(total / reduce_info.max),
             claims=claims,
         )
@@ -528,7 +556,7 @@ def exp_overflow(ctx: Context) -> None:
     for node in ctx.patterns.stable_exps:  # exp(x - max(x)) <= 1, however loose the bound of x - max(x)
         ctx.claimed.update(node.output)
     for node in ctx.nodes:
-        if node.op_type == "Exp" or ctx.precision.exp_overflow(node):
+        if hazards_of(node.domain, node.op_type).exponential or ctx.precision.exp_overflow(node):
             exp_like(ctx, node)
         elif node.op_type == "Pow" and len(node.input) == 2 and node.input[1] not in ctx.model.constants:
             variable_power(ctx, node)
@@ -549,7 +577,7 @@ def exp_like(ctx: Context, node: onnx.NodeProto) -> None:
         result,
         f"{node.op_type} input can reach {num(bound[1])}, beyond ln({num(info.max)}) = {edge:.4g} for "
         f"{info.name}: the result overflows to inf; subtract the max or clamp the input first",
-        bound=bound,
+        bound=ctx.raw(result),
         margin=(bound[1] - edge) / math.log(2),
         certain=bound[0] > edge,
     )
@@ -585,37 +613,43 @@ def variable_power(ctx: Context, node: onnx.NodeProto) -> None:
 
 
 def domains(ctx: Context) -> None:
+    """Each op whose registry entry declares an input domain, judged on that operand's bound."""
     for node in ctx.nodes:
-        if any(out in ctx.claimed for out in node.output):
+        domain = hazards_of(node.domain, node.op_type).domain
+        if domain is None or len(node.input) <= domain.operand or any(out in ctx.claimed for out in node.output):
             continue
-        op = node.op_type
-        if op == "Log":
-            zero_or_negative(
-                ctx,
-                node,
-                "NAN501",
-                "Log of a value that can be <= 0",
-                "-inf or NaN; clamp the input to a positive minimum first",
-                allow_zero=False,
-            )
-        elif op in ("Div", "Mod") and len(node.input) == 2:
-            can_be_zero(
-                ctx,
-                node,
-                node.input[1],
-                f"{op} by a value that can be 0",
-                "inf or NaN; add an epsilon to the denominator or clamp it away from 0",
-            )
-        elif op == "Reciprocal":
-            can_be_zero(ctx, node, node.input[0], "Reciprocal of a value that can be 0", "inf; add an epsilon first")
-        elif op == "Sqrt":
-            zero_or_negative(
-                ctx, node, "NAN503", "Sqrt of a value that can be negative", "NaN; clamp at 0 first", allow_zero=True
-            )
-        elif op in ("Acos", "Asin", "Atanh", "Acosh"):
-            bounded_domain(ctx, node)
-        elif op == "Pow" and len(node.input) == 2:
-            power_domain(ctx, node)
+        DOMAIN_CHECKS[domain.kind](ctx, node, domain)
+
+
+def positive_domain(ctx: Context, node: onnx.NodeProto, domain: Domain) -> None:
+    zero_or_negative(
+        ctx,
+        node,
+        "NAN501",
+        f"{node.op_type} of a value that can be <= 0",
+        "-inf or NaN; clamp the input to a positive minimum first",
+        allow_zero=False,
+    )
+
+
+def nonzero_domain(ctx: Context, node: onnx.NodeProto, domain: Domain) -> None:
+    what = (
+        f"{node.op_type} of a value that can be 0"
+        if domain.operand == 0
+        else f"{node.op_type} by a value that can be 0"
+    )
+    effect = (
+        "inf; add an epsilon first"
+        if domain.operand == 0
+        else ("inf or NaN; add an epsilon to the denominator or clamp it away from 0")
+    )
+    can_be_zero(ctx, node, node.input[domain.operand], what, effect)
+
+
+def nonnegative_domain(ctx: Context, node: onnx.NodeProto, domain: Domain) -> None:
+    zero_or_negative(
+        ctx, node, "NAN503", f"{node.op_type} of a value that can be negative", "NaN; clamp at 0 first", allow_zero=True
+    )
 
 
 def _bound(ctx: Context, tensor: str) -> tuple[float, float] | None:
@@ -636,7 +670,7 @@ def zero_or_negative(ctx: Context, node: onnx.NodeProto, code: str, what: str, e
             node,
             node.output[0],
             f"{what} (bound {span(bound)}): {effect}",
-            bound=bound,
+            bound=ctx.raw(node.output[0]),
             margin=math.log2(1 + max(0.0, -lo)),
             certain=hi < 0 or (hi == 0 and not allow_zero),
         )
@@ -647,7 +681,7 @@ def zero_or_negative(ctx: Context, node: onnx.NodeProto, code: str, what: str, e
             node,
             node.output[0],
             f"{what}: its lower bound {num(lo)} underflows to 0 in {info.name} ({effect})",
-            bound=bound,
+            bound=ctx.raw(node.output[0]),
             margin=0.0,
         )
 
@@ -674,7 +708,7 @@ def can_be_zero(ctx: Context, node: onnx.NodeProto, source: str, what: str, effe
             node,
             node.output[0],
             f"{what} (bound {span(bound)}): {effect}",
-            bound=bound,
+            bound=ctx.raw(node.output[0]),
             margin=math.log2(1 + min(-lo, hi)),
             certain=lo == hi == 0,
         )
@@ -685,43 +719,35 @@ def can_be_zero(ctx: Context, node: onnx.NodeProto, source: str, what: str, effe
             node,
             node.output[0],
             f"{what} after rounding: the bound {span(bound)} underflows to 0 in {info.name} ({effect})",
-            bound=bound,
+            bound=ctx.raw(node.output[0]),
             margin=0.0,
         )
 
 
-_BOUNDED = {  # op: (lowest valid input, highest valid input, endpoints valid)
-    "Acos": (-1.0, 1.0, True),
-    "Asin": (-1.0, 1.0, True),
-    "Atanh": (-1.0, 1.0, False),
-    "Acosh": (1.0, math.inf, True),
-}
-
-
-def bounded_domain(ctx: Context, node: onnx.NodeProto) -> None:
-    bound = _bound(ctx, node.input[0])
+def bounded_domain(ctx: Context, node: onnx.NodeProto, domain: Domain) -> None:
+    bound = _bound(ctx, node.input[domain.operand])
     if bound is None:
         return
-    low, high, closed = _BOUNDED[node.op_type]
+    low, high, closed = domain.low, domain.high, domain.closed
     lo, hi = bound
     outside = (lo < low or hi > high) if closed else (lo <= low or hi >= high)
     if not outside:
         return
     past = max(low - lo, hi - high, 0.0)
-    domain = f"[{num(low)}, {num(high)}]" if closed else f"({num(low)}, {num(high)})"
+    interval = f"[{num(low)}, {num(high)}]" if closed else f"({num(low)}, {num(high)})"
     ctx.report(
         "NAN503",
         node,
         node.output[0],
-        f"{node.op_type} of a value that can leave {domain} (bound {span(bound)}): NaN; clamp the input to "
-        f"{domain} first",
-        bound=bound,
+        f"{node.op_type} of a value that can leave {interval} (bound {span(bound)}): NaN; clamp the input to "
+        f"{interval} first",
+        bound=ctx.raw(node.output[0]),
         margin=math.log2(1 + past),
         certain=hi < low or lo > high,
     )
 
 
-def power_domain(ctx: Context, node: onnx.NodeProto) -> None:
+def power_domain(ctx: Context, node: onnx.NodeProto, domain: Domain) -> None:
     base, exponent = node.input
     base_bound = _bound(ctx, base)
     exp_values = ctx.model.constants.get(exponent)
@@ -742,7 +768,7 @@ def power_domain(ctx: Context, node: onnx.NodeProto) -> None:
             node.output[0],
             f"Pow with a fractional exponent {span(exp_bound)} of a base that can be negative (bound "
             f"{span(base_bound)}): NaN; clamp the base at 0 first",
-            bound=base_bound,
+            bound=ctx.raw(node.output[0]),
             margin=math.log2(1 + -lo),
             certain=hi < 0 and exp_values is not None,
         )
@@ -753,9 +779,18 @@ def power_domain(ctx: Context, node: onnx.NodeProto) -> None:
             node.output[0],
             f"Pow with a negative exponent {span(exp_bound)} of a base that can be 0 (bound "
             f"{span(base_bound)}): inf; add an epsilon to the base first",
-            bound=base_bound,
+            bound=ctx.raw(node.output[0]),
             margin=math.log2(1 + min(-lo, hi)),
         )
+
+
+DOMAIN_CHECKS = {
+    "positive": positive_domain,
+    "nonzero": nonzero_domain,
+    "nonnegative": nonnegative_domain,
+    "interval": bounded_domain,
+    "power": power_domain,
+}
 
 
 # --- NAN601: activations -------------------------------------------------------------------------
@@ -765,7 +800,7 @@ def activation_overflow(ctx: Context) -> None:
     min_ratio = ctx.settings.option("NAN601", "min-ratio", options.default("NAN601", "min-ratio"))
     ranked = []
     for tensor in ctx.analysis.bounds:
-        if tensor in ctx.claimed or tensor in ctx.unknown or tensor in ctx.model.constants:
+        if tensor in ctx.claimed or tensor in ctx.unknown or tensor in ctx.normalized or tensor in ctx.model.constants:
             continue
         info = ctx.precision.info(tensor)
         bound = ctx.raw(tensor)
@@ -774,6 +809,8 @@ def activation_overflow(ctx: Context) -> None:
         peak = max(-bound[0], bound[1])
         if peak < info.overflow or peak < min_ratio * info.max:
             continue
+        if tensor in ctx.model.inputs and not math.isfinite(peak):
+            continue  # an input declared unbounded: its range is the user's, not a hazard of the model
         producer = ctx.model.producer.get(tensor)
         if producer is not None and ctx.inputs_spoiled(producer):
             continue  # a consequence of an overflow reported upstream
@@ -785,7 +822,7 @@ def activation_overflow(ctx: Context) -> None:
             producer,
             tensor,
             f"tensor '{tensor}' can reach {num(bound[1] if bound[1] >= -bound[0] else bound[0])}, {times} "
-            f"{info.name}'s max {num(info.max)}: it overflows to inf",
+            f"{info.name}'s max {num(info.max)}, where it overflows to inf",
             bound=bound,
             margin=math.log2(ratio) if math.isfinite(ratio) else math.inf,
             certain=bound[0] >= info.overflow or bound[1] <= -info.overflow,

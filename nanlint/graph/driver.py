@@ -8,8 +8,10 @@ read gives a NAN900 finding and an error (exit 2) while the other models are sti
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,7 +129,15 @@ def parse_shape(text: str) -> tuple[str, tuple[int, ...]]:
 
 
 def analyze_models(paths: list[str], settings, options: GraphOptions):
-    """(one GraphResult per model, error messages). Errors mean exit code 2."""
+    """(one GraphResult per model, error messages). Errors mean exit code 2.
+
+    Whatever the libraries print while the models are analysed (onnxruntime announces an execution
+    provider's fallback on stdout) goes to stderr: stdout carries the report alone."""
+    with contextlib.redirect_stdout(sys.stderr):
+        return _analyze_models(paths, settings, options)
+
+
+def _analyze_models(paths: list[str], settings, options: GraphOptions):
     profiles = options.profiles or load_profiles(options.targets)
     if (options.block_list or options.write_mixed) and len(paths) != 1:
         return [], ["--emit-block-list and --write-mixed take exactly one model"]
@@ -163,7 +173,7 @@ class ModelOutcome:
 def analyze_model(path: str, settings, options: GraphOptions, profiles: tuple[Profile, ...]) -> ModelOutcome:
     from nanlint.graph.mixed import MixedPrecisionError
     from nanlint.graph.model import ModelError, load_model
-    from nanlint.graph.sampling import SamplingError
+    from nanlint.graph.sampling import FeedError, SamplingError
 
     try:
         model = load_model(path, options.input_shapes)
@@ -174,6 +184,8 @@ def analyze_model(path: str, settings, options: GraphOptions, profiles: tuple[Pr
         return ModelOutcome(findings, summarize(findings, None, profiles), [] if Path(path).exists() else [str(exc)])
     try:
         return run_targets(model, settings, options, profiles)
+    except FeedError as exc:  # calibration data that does not fit the model: a usage error
+        return ModelOutcome([], summarize([], None, profiles), [str(exc)], model.inputs)
     except (SamplingError, MixedPrecisionError) as exc:
         return ModelOutcome([], summarize([], None, profiles), [f"{path}: {exc}"], model.inputs)
     except Exception as exc:
@@ -201,7 +213,7 @@ def unreadable(path: str, message: str, settings, profiles: tuple[Profile, ...])
 
 
 def run_targets(model, settings, options: GraphOptions, profiles: tuple[Profile, ...]) -> ModelOutcome:
-    from nanlint.graph import checks
+    from nanlint.graph import cascade, checks
     from nanlint.graph.analysis import analyze
     from nanlint.graph.patterns import find_patterns
     from nanlint.graph.sampling import SamplingError
@@ -217,6 +229,8 @@ def run_targets(model, settings, options: GraphOptions, profiles: tuple[Profile,
             samples = sample(model, options)
         except SamplingError as exc:  # the static findings stand; say why there is no runtime evidence
             skipped = f"skipped: {exc}"
+        else:
+            complete_shapes(model, samples)
     findings, first, per_target = [], None, []
     for order, profile in enumerate(profiles):
         precision = Precision(model, profile, patterns, dtypes)
@@ -227,16 +241,20 @@ def run_targets(model, settings, options: GraphOptions, profiles: tuple[Profile,
             analyses[key] = analyze(model, ranges, limits.get, options.default_range)
         analysis = analyses[key]
         first = first or analysis
-        found = checks.check(model, analysis, profile, precision, patterns, settings)
+        ctx = checks.context(model, analysis, profile, precision, patterns, settings)
+        found = checks.check(model, analysis, profile, precision, patterns, settings, ctx)
         if samples is not None:
             found = with_runtime_evidence(
-                model, found, samples, precision, profile.name, settings, options, first_target=order == 0
+                model, found, samples, precision, profile.name, settings, options, ctx.raw, first_target=order == 0
             )
+        found = cascade.attach(found, model, precision, checks.overflowing(ctx), samples)
         per_target.append((profile, precision, found))
         findings.extend(sorted(found, key=lambda f: (order, *rank(f))))
     summary = summarize(findings, first, profiles, model)
     if samples is not None:
         summary["samples"] = samples.samples
+        if samples.note:
+            summary["sampling"] = samples.note
     if skipped:
         summary["sampling"] = skipped
     outcome = ModelOutcome(findings, summary, [], model.inputs, tensor_profile(model, first, samples))
@@ -246,19 +264,27 @@ def run_targets(model, settings, options: GraphOptions, profiles: tuple[Profile,
 
 def sample(model, options: GraphOptions):
     """One fp32 run over the samples (or the calibration data) shared by every target."""
-    from nanlint.graph.sampling import draw_feeds, load_feeds, run_samples
+    from nanlint.graph.sampling import SAMPLING_BUDGET, draw_feeds, load_feeds, run_samples
 
     specs = input_specs(model, options)
     runtime = options.runtime
-    feeds = (
-        load_feeds(runtime.inputs, model.inputs) if runtime.inputs else draw_feeds(specs, runtime.samples, runtime.seed)
-    )
+    feeds = load_feeds(runtime.inputs, specs) if runtime.inputs else draw_feeds(specs, runtime.samples, runtime.seed)
     sizes = {name: math.prod(shape) for name, shape in model.shapes.items() if shape is not None}
     proto, weights = model.runnable()
+    budget = SAMPLING_BUDGET if runtime.time_budget is None else runtime.time_budget
     if options.progress is None:
-        return run_samples(proto, feeds, sizes, runtime.provider, weights=weights)
+        return run_samples(proto, feeds, sizes, runtime.provider, weights=weights, budget=budget)
     with options.progress("sampling", len(feeds)) as bar:
-        return run_samples(proto, feeds, sizes, runtime.provider, progress=bar.update, weights=weights)
+        return run_samples(proto, feeds, sizes, runtime.provider, progress=bar.update, weights=weights, budget=budget)
+
+
+def complete_shapes(model, samples) -> None:
+    """Shapes onnxruntime computed, for the tensors shape inference left unknown (e.g. the outputs of a
+    custom-domain op): without them the analysis loses what ops after it still know (a Softmax is in
+    [0, 1] whatever its input)."""
+    for name, stats in samples.stats.items():
+        if model.shapes.get(name) is None and stats.shape is not None:
+            model.shapes[name] = tuple(int(d) for d in stats.shape)
 
 
 def input_specs(model, options: GraphOptions):
@@ -276,24 +302,39 @@ def input_specs(model, options: GraphOptions):
 
 
 def with_runtime_evidence(
-    model, found, samples, precision, target: str, settings, options: GraphOptions, first_target: bool
+    model, found, samples, precision, target: str, settings, options: GraphOptions, bound_of, first_target: bool
 ):
     from nanlint.graph import runtime
 
     graded = runtime.grade(found, samples, model, precision, settings)
     findings = graded.findings
     findings += runtime.range_findings(
-        model, samples, precision, target, settings, options.runtime.headroom, graded.watched
+        model, samples, precision, target, settings, options.runtime.headroom, graded.watched, bound_of
     )
     if first_target and settings.is_selected("NAN603"):
-        confirmed = {f.location.tensor for f in findings if f.evidence and f.evidence.kind != "static"}
-        findings += runtime.nonfinite_findings(model, samples, target, settings, confirmed)
+        findings += runtime.nonfinite_findings(
+            model, samples, target, settings, fp32_explained(findings, model, precision)
+        )
     if options.runtime.search and graded.open_hazards:
         proto, weights = model.runnable()
         findings = runtime.find_witnesses(
             proto, input_specs(model, options), findings, graded.open_hazards, options.runtime, settings, weights
         )
     return findings
+
+
+def fp32_explained(findings, model, precision) -> set[str]:
+    """Tensors whose NaN/Inf in float32 a confirmed finding already reports (runtime.explains_fp32)."""
+    from nanlint.graph.runtime import explains_fp32
+
+    return {
+        f.location.tensor
+        for f in findings
+        if f.location.tensor
+        and f.evidence is not None
+        and f.evidence.kind != "static"
+        and explains_fp32(f, model, precision)
+    }
 
 
 def tensor_profile(model, analysis, samples) -> list:

@@ -105,16 +105,19 @@ class Model:
     def domain_version(self, domain: str) -> int:
         return self.opsets.get(_norm_domain(domain), 1)
 
-    def runnable(self) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
+    def runnable(self):
         """The model for onnxruntime without a serialized copy of its weights: `proto` (external
-        initializers left external) and the arrays of those initializers, for
-        SessionOptions.add_external_initializers. Serializing a 400 MB model and parsing it back
-        cost seconds; this costs a copy of the weights inside onnxruntime only."""
-        weights = {}
+        initializers left external) and a sampling.Weights saying where they are: the model's folder,
+        from which onnxruntime maps them itself, and their arrays (for an onnxruntime that cannot).
+        Serializing a 400 MB model and parsing it back cost seconds and a copy of the weights."""
+        from nanlint.graph.sampling import Weights
+
+        arrays = {}
         for tensor in self.proto.graph.initializer:
             if tensor.data_location == TensorProto.EXTERNAL and tensor.name in self.constants:
-                weights[tensor.name] = np.ascontiguousarray(self.constants[tensor.name])
-        return self.proto, weights
+                arrays[tensor.name] = np.ascontiguousarray(self.constants[tensor.name])
+        folder = os.path.dirname(os.path.abspath(self.path)) if arrays else None
+        return self.proto, Weights(folder, arrays)
 
     def proto_with_data(self) -> onnx.ModelProto:
         """A copy of `proto` with every main-graph initializer's data inline, e.g. to run the model with
@@ -322,7 +325,8 @@ def _tensor_type(value_info) -> tuple[int | None, list | None]:
     elem = tt.elem_type or None
     if not tt.HasField("shape"):
         return elem, None
-    dims = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
+    # A negative dim_value (exporters write -1) is a dynamic dimension, like a dim_param or no value.
+    dims = [d.dim_value if d.HasField("dim_value") and d.dim_value >= 0 else None for d in tt.shape.dim]
     return elem, dims
 
 

@@ -46,8 +46,16 @@ class SearchResult:
 
 
 def exceeds(limit: float) -> Score:
-    """max|x| beyond a finite limit (overflow), on a log scale."""
-    return lambda x: float(np.log2(max(float(np.abs(x).max()), TINY)) - np.log2(limit)) if x.size else -np.inf
+    """max|x| beyond a finite limit (overflow), on a log scale; reaching the limit exactly is not beyond it."""
+
+    def score(x: np.ndarray) -> float:
+        if not x.size:
+            return -np.inf
+        peak = float(np.abs(x).max())
+        distance = float(np.log2(max(peak, TINY)) - np.log2(limit))
+        return distance if peak > limit else min(distance, -(2.0**-40))
+
+    return score
 
 
 def reaches_zero_or_below(x: np.ndarray) -> float:

@@ -84,26 +84,40 @@ def _entry(key: str, value: str) -> bytes:
 
 def _tensor(buf, start: int, end: int, location: str) -> bytes | None:
     """The TensorProto bytes with a large raw_data replaced by an external reference, or None to keep it."""
-    raw = None
+    raw, dropped = None, []
     for number, wire, field_start, payload, payload_end in _fields(buf, start, end):
         if number == _TENSOR_RAW and wire == _LEN:
             if raw is not None:
                 raise _Malformed  # repeated raw_data: leave to protobuf
             raw = (field_start, payload, payload_end)
-        elif number in (_TENSOR_EXTERNAL, _TENSOR_LOCATION):
+        elif number == _TENSOR_EXTERNAL:
             return None
+        elif number == _TENSOR_LOCATION:
+            if wire != _VARINT or _varint(buf, payload, payload_end)[0] != 0:
+                return None  # already external (or not understood)
+            dropped.append((field_start, payload_end))  # an explicit DEFAULT location: ours replaces it
     if raw is None or raw[2] - raw[1] < MIN_MOVED_BYTES:
         return None
     field_start, payload, payload_end = raw
+    kept = _without(buf, start, end, [(field_start, payload_end), *dropped])
     return (
-        bytes(buf[start:field_start])
-        + bytes(buf[payload_end:end])
+        kept
         + _entry("location", location)
         + _entry("offset", str(payload))
         + _entry("length", str(payload_end - payload))
         + _encode_varint((_TENSOR_LOCATION << 3) | _VARINT)
         + _encode_varint(_EXTERNAL)
     )
+
+
+def _without(buf, start: int, end: int, spans: list[tuple[int, int]]) -> bytes:
+    """The bytes of [start, end) without the given (start, end) spans."""
+    parts, last = [], start
+    for span_start, span_end in sorted(spans):
+        parts.append(bytes(buf[last:span_start]))
+        last = span_end
+    parts.append(bytes(buf[last:end]))
+    return b"".join(parts)
 
 
 def externalize_weights(buf, location: str) -> bytes | None:

@@ -44,7 +44,8 @@ def test_log_of_relu(target):
         "positive minimum first"
     )
     assert finding.location.target == target and finding.location.op_type == "Log"
-    assert (finding.evidence.kind, finding.evidence.bound, finding.evidence.margin) == ("static", (0.0, 1.0), 0.0)
+    # `bound` describes the finding's tensor, the Log's output (the message gives its input's bound)
+    assert (finding.evidence.kind, finding.evidence.bound, finding.evidence.margin) == ("static", LOG_OF_RELU["y"], 0.0)
 
 
 def test_log_of_always_negative_is_an_error():
@@ -200,12 +201,12 @@ def test_naive_softmax_overflows_float16():
     assert run(fixture("naive_softmax"), NAIVE, "cpu") == []
     assert run(fixture("naive_softmax"), NAIVE, "openvino-gpu-fp16") == []  # kept in f32 by OpenVINO
     finding = only(run(fixture("naive_softmax"), NAIVE, "cuda-fp16"))
-    assert brief([finding]) == [("NAN505", "div", "y", "warning")]
+    assert brief([finding]) == [("NAN505", "exp", "e", "warning")]  # the tensor that overflows: the Exp's
     assert (
         finding.message == "softmax spelled Exp -> ReduceSum -> Div without subtracting the max: exp(16) "
         "overflows float16 (ln of its max is 11.09), giving inf/inf = NaN; use Softmax"
     )
-    assert finding.evidence.bound == (-16.0, 16.0)
+    assert finding.evidence.bound == (math.exp(-16), math.exp(16))
 
 
 def test_naive_softmax_whose_rows_can_underflow():
@@ -339,7 +340,7 @@ def test_overflow_reported_at_its_root_only():
     assert run(fixture("activation_overflow"), LAYERS, "cpu") == []
     finding = only(run(fixture("activation_overflow"), LAYERS, "cuda-fp16", depth={"h2": 2}))
     assert brief([finding]) == [("NAN601", "layer2", "h2", "warning")]
-    assert finding.message == "tensor 'h2' can reach 640000, 9.77x float16's max 65504: it overflows to inf"
+    assert finding.message == "tensor 'h2' can reach 640000, 9.77x float16's max 65504, where it overflows to inf"
     assert finding.evidence.bound == (-640000.0, 640000.0)
     assert finding.evidence.margin == pytest.approx(math.log2(640000 / 65504))
     assert finding.evidence.depth == 2
@@ -364,7 +365,7 @@ def test_every_independent_overflow_is_reported(tmp_path):
     findings = run(model, {"x": (3, 10), "a": (9e4, 3e5), "b": (6561, 1e8)}, "cuda-fp16")
     assert sorted(brief(findings)) == [("NAN601", "a", "a", "error"), ("NAN601", "b", "b", "warning")]
     by_node = {f.location.node: f for f in findings}
-    assert by_node["a"].message == "tensor 'a' can reach 300000, 4.58x float16's max 65504: it overflows to inf"
+    assert by_node["a"].message == "tensor 'a' can reach 300000, 4.58x float16's max 65504, where it overflows to inf"
     assert by_node["b"].evidence.margin == pytest.approx(math.log2(1e8 / 65504))
 
 
@@ -611,5 +612,5 @@ def test_constant_holding_inf_and_a_large_finite_value_reports_the_finite_one(tm
     assert errors == []
     assert [f.message for f in results[0].findings] == [
         "constant 'mask' holds -1e+09, beyond float16's finite range (max 65504): "
-        "the float16 conversion clips it to -65504"
+        "the float16 conversion clips it to -65504; 1 tensor downstream exceeds the range with it ('y')"
     ]

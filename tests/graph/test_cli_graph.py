@@ -123,16 +123,17 @@ NAIVE_JSON = {
             "code": "NAN505",
             "name": "naive-softmax-subgraph",
             "message": "softmax spelled Exp -> ReduceSum -> Div without subtracting the max: exp(16) overflows float16 "
-            "(ln of its max is 11.09), giving inf/inf = NaN; use Softmax",
+            "(ln of its max is 11.09), giving inf/inf = NaN; use Softmax; 1 tensor downstream exceeds the range with "
+            "it ('s')",
             "severity": "warning",
             "target": "cuda-fp16",
-            "node": "div",
-            "op_type": "Div",
-            "tensor": "y",
+            "node": "exp",
+            "op_type": "Exp",
+            "tensor": "e",
             "evidence": "static",
-            "bound": [-16.0, 16.0],
+            "bound": [1.1253517584464134e-07, 8886111.0],
             "observed": None,
-            "cascade": [],
+            "cascade": ["s"],
             "source": None,
         }
     ],
@@ -162,9 +163,9 @@ def test_text_and_exit_codes(monkeypatch):
     assert (result.exit_code, result.stdout) == (
         1,
         (
-            "fixtures/models/naive_softmax.onnx:div (Div) NAN505 warning softmax spelled Exp -> ReduceSum -> Div without "
-            "subtracting the max: exp(16) overflows float16 (ln of its max is 11.09), giving inf/inf = NaN; use Softmax "
-            "[static, cuda-fp16]\nFound 1 finding (1 warning).\n"
+            "fixtures/models/naive_softmax.onnx:exp (Exp) NAN505 warning softmax spelled Exp -> ReduceSum -> Div without "
+            "subtracting the max: exp(16) overflows float16 (ln of its max is 11.09), giving inf/inf = NaN; use Softmax; "
+            "1 tensor downstream exceeds the range with it ('s') [static, cuda-fp16]\nFound 1 finding (1 warning).\n"
         ),
     )
     assert invoke(model, "--target", "cuda-fp16", "--exit-zero").exit_code == 0

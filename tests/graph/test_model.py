@@ -69,6 +69,17 @@ def test_input_shapes_bind_dynamic_dimensions(tmp_path):
         load_model(path, {"nope": (1,)})
 
 
+def test_a_dimension_stored_as_minus_one_is_dynamic(tmp_path):
+    proto = simple_model()
+    proto.graph.input[0].type.tensor_type.shape.dim[0].Clear()
+    proto.graph.input[0].type.tensor_type.shape.dim[0].dim_value = -1  # how some exporters write "any"
+    path = _save(proto, tmp_path / "m.onnx")
+    assert load_model(path, {"x": (6, 4)}).input_shapes == {"x": (6, 4)}
+    assert load_model(path).input_shapes == {"x": (1, 4)}
+    with pytest.raises(ModelError, match="dimension 1 is 5, the model declares 4"):
+        load_model(path, {"x": (6, 5)})
+
+
 @pytest.mark.parametrize("opset", [5, 99])
 def test_unsupported_opsets_are_refused(tmp_path, opset):
     proto = simple_model()
@@ -360,14 +371,19 @@ def test_input_without_declared_shape_needs_input_shapes(tmp_path):
     assert load_model(path, {"x": (2, 3)}).input_shapes == {"x": (2, 3)}
 
 
-def test_weights_inside_a_large_file_stay_in_the_file(tmp_path, monkeypatch):
-    """From EXTERNALIZE_ABOVE_BYTES on, initializers become external references to the file itself."""
+@pytest.mark.parametrize("location", ["unset", "set to DEFAULT"])
+def test_weights_inside_a_large_file_stay_in_the_file(tmp_path, monkeypatch, location):
+    """From EXTERNALIZE_ABOVE_BYTES on, initializers become external references to the file itself (also
+    when the file states their location DEFAULT, as onnx.save writes a model loaded from external data)."""
     from nanlint.graph import wire
 
     monkeypatch.setattr(model_mod, "EXTERNALIZE_ABOVE_BYTES", 0)
     monkeypatch.setattr(wire, "MIN_MOVED_BYTES", 16)
     weight = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
-    path = _save(simple_model(weight=weight), tmp_path / "big.onnx")
+    proto = simple_model(weight=weight)
+    if location == "set to DEFAULT":
+        proto.graph.initializer[0].data_location = TensorProto.DEFAULT  # serialized explicitly (proto2 field)
+    path = _save(proto, tmp_path / "big.onnx")
     m = load_model(path)
     np.testing.assert_array_equal(m.constants["w"], weight)
     assert not m.constants["w"].flags.owndata

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import math
+import re
+import weakref
+
 import numpy as np
 import onnx
 import pytest
@@ -9,7 +13,7 @@ from onnx import TensorProto as T
 from onnx import helper
 
 from nanlint.graph import sampling
-from nanlint.graph.sampling import InputSpec, SamplingError, draw_feeds, load_feeds, run_samples
+from nanlint.graph.sampling import FeedError, InputSpec, SamplingError, draw_feeds, load_feeds, run_samples
 
 
 def exp_log_model() -> onnx.ModelProto:
@@ -43,6 +47,54 @@ def test_chunked_runs_give_the_same_statistics(monkeypatch):
     assert chunked.stats == whole.stats
 
 
+def test_a_chunk_session_is_released_before_the_next_is_made(monkeypatch):
+    alive, peak = [], []
+    made = sampling._session
+
+    def tracked(*args, **kwargs):
+        peak.append(len(alive))  # sessions still alive when this one is made
+        session = made(*args, **kwargs)
+        alive.append(1)
+        weakref.finalize(session, alive.pop)
+        return session
+
+    monkeypatch.setattr(sampling, "_session", tracked)
+    monkeypatch.setattr(sampling, "CHUNK_BYTES", 1)
+    feeds = draw_feeds([InputSpec("x", T.FLOAT, (2, 3), -5, 5)], 3)
+    run_samples(exp_log_model(), feeds, sizes={"x": 6, "e": 6, "l": 6, "y": 6})
+    assert peak == [0, 0, 0, 0]  # four chunks, never two sessions (and their weights) at once
+
+
+def test_the_time_budget_cuts_the_samples_and_says_why(monkeypatch):
+    feeds = draw_feeds([InputSpec("x", T.FLOAT, (2, 3), -5, 5)], 16)
+    full = run_samples(exp_log_model(), feeds, budget=3600.0)
+    assert (full.samples, full.requested, full.note) == (16, 16, None)
+    clock = iter(range(0, 10**6, 10))  # every inference "takes" 10 s
+    monkeypatch.setattr(sampling.time, "perf_counter", lambda: next(clock))
+    cut = run_samples(exp_log_model(), feeds, budget=45.0)
+    assert (cut.samples, cut.requested) == (4, 16)
+    assert cut.note == "4 of 16 samples: one inference took 10 s, one run per sample, and the samples get 45 s"
+    assert len(cut.stats["x"].sample_abs_max) == 4 and cut.stats["x"].max == 5.0  # the corners come first
+    monkeypatch.setattr(sampling, "CHUNK_BYTES", 1)
+    chunked = run_samples(exp_log_model(), feeds, sizes={"x": 6, "e": 6, "l": 6, "y": 6}, budget=45.0)
+    assert chunked.samples == sampling.MIN_SAMPLES  # 4 runs per sample: only the two corners fit
+    assert "4 runs per sample (chunks of exposed tensors)" in chunked.note
+
+
+def test_weights_reach_onnxruntime_as_arrays_when_it_cannot_map_them(tmp_path, monkeypatch):
+    from nanlint.graph.model import load_model
+
+    path = tmp_path / "m.onnx"
+    onnx.save_model(linear_model(), path, save_as_external_data=True, location="m.data", size_threshold=0)
+    runnable, weights = load_model(str(path)).runnable()
+    feeds = draw_feeds([InputSpec("x", T.FLOAT, (4, 64), -1, 1)], 3)
+    mapped = run_samples(runnable, feeds, weights=weights)
+    monkeypatch.setattr(sampling, "_EXTERNAL_FOLDER", "nanlint.test.no_such_option")  # as an older onnxruntime
+    assert run_samples(runnable, feeds, weights=weights).stats == mapped.stats
+    monkeypatch.setattr(sampling, "PREPACK_LIMIT", 0)  # big weights: no pre-packed copy, same values
+    assert run_samples(runnable, feeds, weights=weights).stats == mapped.stats
+
+
 def test_feeds_start_with_the_box_corners_and_stay_inside():
     feeds = draw_feeds([InputSpec("x", T.FLOAT, (4,), -2, 3), InputSpec("ids", T.INT64, (2,), 0, 9)], 10, seed=1)
     assert np.all(feeds[0]["x"] == -2) and np.all(feeds[1]["x"] == 3)
@@ -53,14 +105,47 @@ def test_feeds_start_with_the_box_corners_and_stay_inside():
 
 def test_calibration_data_is_split_along_the_first_axis(tmp_path):
     path = tmp_path / "data.npz"
-    np.savez(path, x=np.arange(12, dtype=np.float32).reshape(2, 2, 3))
-    feeds = load_feeds(str(path), ["x"])
-    assert len(feeds) == 2 and feeds[1]["x"].shape == (2, 3)
-    with pytest.raises(SamplingError, match="no array for input"):
-        load_feeds(str(path), ["x", "mask"])
+    np.savez(path, x=np.arange(12, dtype=np.float64).reshape(2, 2, 3))
+    x = InputSpec("x", onnx.TensorProto.FLOAT, (2, 3), -1.0, 1.0)
+    feeds = load_feeds(str(path), [x])
+    assert len(feeds) == 2 and feeds[1]["x"].shape == (2, 3) and feeds[1]["x"].dtype == np.float32
+    with pytest.raises(FeedError, match="no array for input"):
+        load_feeds(str(path), [x, InputSpec("mask", onnx.TensorProto.FLOAT, (2,), 0.0, 1.0)])
     (tmp_path / "bad.npz").write_bytes(b"garbage")
-    with pytest.raises(SamplingError, match="cannot read calibration data"):
-        load_feeds(str(tmp_path / "bad.npz"), ["x"])
+    with pytest.raises(FeedError, match="cannot read calibration data"):
+        load_feeds(str(tmp_path / "bad.npz"), [x])
+
+
+def test_calibration_data_that_does_not_fit_the_model_is_refused(tmp_path):
+    x = InputSpec("x", onnx.TensorProto.FLOAT, (2, 3), -1.0, 1.0)
+    ids = InputSpec("ids", onnx.TensorProto.INT64, (4,), 0.0, 9.0)
+    cases = [
+        ({"x": np.zeros((5, 3, 2), np.float32)}, [x], "array 'x' holds samples of shape [3, 2], the model's input"),
+        ({"x": np.zeros((2, 3), np.float32)}, [x], "holds samples of shape [3]"),
+        ({"x": np.float32(1)}, [x], "array 'x' holds a scalar"),
+        ({"ids": np.zeros((2, 4), np.float32)}, [ids], "array 'ids' is float32, the model's input 'ids' is int64"),
+        ({"x": np.zeros((0, 2, 3), np.float32)}, [x], "no samples"),
+    ]
+    for index, (arrays, specs, message) in enumerate(cases):
+        path = tmp_path / f"data{index}.npz"
+        np.savez(path, **arrays)
+        with pytest.raises(FeedError, match=re.escape(message)):
+            load_feeds(str(path), specs)
+    np.savez(tmp_path / "ok.npz", ids=np.arange(8, dtype=np.int32).reshape(2, 4))
+    assert load_feeds(str(tmp_path / "ok.npz"), [ids])[1]["ids"].dtype == np.int64
+
+
+def test_an_infinite_range_end_is_sampled_inside_the_dtype():
+    rng = np.random.default_rng(0)
+    for elem, dtype in ((onnx.TensorProto.FLOAT, np.float32), (onnx.TensorProto.FLOAT16, np.float16)):
+        spec = InputSpec("x", elem, (1000,), -math.inf, math.inf)
+        values = np.concatenate([spec.draw(rng), *spec.corners()])
+        assert np.isfinite(values).all() and values.dtype == dtype
+        assert values.min() == np.finfo(dtype).min and values.max() == np.finfo(dtype).max
+    half = InputSpec("x", onnx.TensorProto.FLOAT, (1000,), 0.0, math.inf).draw(rng)
+    assert np.isfinite(half).all() and half.min() >= 0
+    ints = InputSpec("i", onnx.TensorProto.INT32, (100,), -math.inf, math.inf)
+    assert ints.draw(rng).dtype == np.int32 and ints.corners()[0][0] == np.iinfo(np.int32).min
 
 
 def test_a_model_onnxruntime_rejects_is_a_sampling_error():
@@ -154,7 +239,7 @@ def test_sampling_and_search_run_weights_left_in_place_like_inline_ones(tmp_path
         monkeypatch.setattr(model_module, "EXTERNALIZE_ABOVE_BYTES", 0)
     model = load_model(str(path))
     runnable, weights = model.runnable()
-    assert sorted(weights) == ["w0", "w1", "w2"]
+    assert sorted(weights.arrays) == ["w0", "w1", "w2"] and weights.folder == str(tmp_path)
     feeds = draw_feeds([InputSpec("x", T.FLOAT, (4, 64), -1, 1)], 4)
     assert run_samples(runnable, feeds, weights=weights).stats == run_samples(proto, feeds).stats
     found = search(
