@@ -56,9 +56,10 @@ class SourceLocation:
 
 @dataclass(frozen=True)
 class PythonSource:
-    """The Python line that produced a graph node, as the exporter recorded it."""
+    """The Python line that produced a graph node, as the exporter recorded it (`path` and `line` are
+    None when the exporter recorded only the module path, as torch's TorchScript exporter does)."""
 
-    path: str
+    path: str | None
     line: int | None
     module: str | None = None  # the module path inside the model (`encoder.layer.0.attention`)
 
@@ -137,3 +138,4 @@ class GraphResult:
     findings: list[Finding]
     summary: dict = field(default_factory=dict)
     profile: list[TensorProfile] = field(default_factory=list)  # for the HTML report's plot
+    ranges: dict[str, tuple[str, float]] = field(default_factory=dict)  # target -> (float dtype, its max)
