@@ -50,32 +50,36 @@ def test_json_names_the_line_that_built_each_node(project):
     sources = {(f["code"], f["node"] or f["tensor"]): f["source"] for f in findings}
     assert sources == {
         ("NAN701", "val_36"): {"path": MODULES, "line": 26, "module": "attention"},  # the constant's reader
-        ("NAN601", "node_masked_fill"): {"path": MODULES, "line": 26, "module": "attention"},
         ("NAN601", "node_MatMul_47"): {"path": MODULES, "line": 41, "module": "ffn.down"},
     }
     assert "masked_fill(blocked, torch.finfo(torch.float32).min)" in source_line(26)
+    (mask,) = (f for f in findings if f["code"] == "NAN701")
+    assert mask["cascade"] == ["masked_fill"]  # the filled scores overflow because of the constant: one finding
     assert "self.down(" in source_line(41)  # the caller's line, not torch's linear.py
 
 
 def test_text_shows_path_and_line(project):
     lines = graph(TRANSFORMER, "--source-root", ".").stdout.splitlines()
-    assert lines[2] == (
-        f"{TRANSFORMER}:node_MatMul_47 (MatMul) NAN601 tensor 'val_49' can reach 6.41e+05, 9.78x float16's max "
-        f"65504: it overflows to inf [sampled, cuda-fp16] at {MODULES}:41 (ffn.down)"
+    assert lines[1] == (
+        f"{TRANSFORMER}:node_MatMul_47 (MatMul) NAN601 error "
+        "tensor 'val_49' can reach 6.41e+05, 9.78x float16's max 65504, where it overflows to inf (samples reach "
+        "[-5.37e+04, 1.46e+05]); 2 tensors downstream exceed the range with it ('linear_3', 'add_127') [sampled, cuda-fp16] "
+        f"at {MODULES}:41 (ffn.down)"
     )
 
 
 def test_github_annotations_are_on_the_python_line(project):
     lines = graph(TRANSFORMER, "--source-root", ".", "--format", "github").stdout.splitlines()
-    assert lines[2] == (
-        f"::error file={MODULES},line=41,title=nanlint (NAN601)::{TRANSFORMER}:node_MatMul_47 (MatMul): tensor "
-        "'val_49' can reach 6.41e+05, 9.78x float16's max 65504: it overflows to inf [sampled, cuda-fp16] (in ffn.down)"
+    assert lines[1] == (
+        f"::error file={MODULES},line=41,title=nanlint (NAN601)::{TRANSFORMER}:node_MatMul_47 (MatMul): "
+        "tensor 'val_49' can reach 6.41e+05, 9.78x float16's max 65504, where it overflows to inf (samples reach "
+        "[-5.37e+04, 1.46e+05]); 2 tensors downstream exceed the range with it ('linear_3', 'add_127') [sampled, cuda-fp16] (in ffn.down)"
     )
 
 
 def test_sarif_results_are_on_the_python_line_with_the_node_related(project):
     log = json.loads(graph(TRANSFORMER, "--source-root", ".", "--format", "sarif").stdout)
-    result = log["runs"][0]["results"][2]
+    result = log["runs"][0]["results"][1]
     assert result["locations"][0]["physicalLocation"] == {
         "artifactLocation": {"uri": MODULES, "uriBaseId": "%SRCROOT%"},
         "region": {"startLine": 41},
@@ -101,10 +105,10 @@ def test_without_the_file_here_the_recorded_path_is_shown_and_findings_stay_on_t
     monkeypatch.chdir(tmp_path)
     model = exported_elsewhere(tmp_path)
     findings = json.loads(graph(model, "--format", "json").stdout)["findings"]
-    assert findings[2]["source"] == {"path": "/home/ana/proj/modules.py", "line": 41, "module": "ffn.down"}
+    assert findings[1]["source"] == {"path": "/home/ana/proj/modules.py", "line": 41, "module": "ffn.down"}
     lines = graph(model, "--format", "github").stdout.splitlines()
-    assert lines[2].startswith(f"::error file={model},title=nanlint (NAN601)::")
-    assert lines[2].endswith(" at /home/ana/proj/modules.py:41 (ffn.down)")
+    assert lines[1].startswith(f"::error file={model},title=nanlint (NAN601)::")
+    assert lines[1].endswith(" at /home/ana/proj/modules.py:41 (ffn.down)")
 
 
 def test_a_source_root_finds_the_file_by_the_tail_of_its_path(tmp_path, monkeypatch):
@@ -113,7 +117,7 @@ def test_a_source_root_finds_the_file_by_the_tail_of_its_path(tmp_path, monkeypa
     shutil.copy(REPO / MODULES, tmp_path / "repo" / "proj" / "modules.py")
     monkeypatch.chdir(tmp_path / "repo")
     findings = json.loads(graph(model, "--source-root", ".", "--format", "json").stdout)["findings"]
-    assert findings[2]["source"] == {"path": "proj/modules.py", "line": 41, "module": "ffn.down"}
+    assert findings[1]["source"] == {"path": "proj/modules.py", "line": 41, "module": "ffn.down"}
 
 
 def test_torchscript_names_give_the_module(tmp_path):
