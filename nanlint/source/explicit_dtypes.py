@@ -173,7 +173,7 @@ def _call_dtype(ctx: Context, dtype_of, node: cst.Call, tuples, depth: int) -> s
     if method in _CAST_METHODS and not node.args:
         return _CAST_METHODS[method]
     call = ctx.call(node)
-    receiver = func.value if method is not None else None
+    receiver = func.value if isinstance(func, cst.Attribute) and method is not None else None
     if method in ("to", "type", "astype", "type_as"):
         target = node.args[0].value if node.args and node.args[0].keyword is None else None
         given = _dtype_value(ctx, dtype_of, target, tuples, depth) if target is not None else None

@@ -14,6 +14,7 @@ parameter defaults, command-line flag defaults, config dicts and learning-rate s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import libcst as cst
 
@@ -357,7 +358,7 @@ class FactsRule(Rule):
     Subclasses define `on_call` (not `visit_Call`) and `leave_Module` where they decide.
     """
 
-    uses = (ModuleFacts,)
+    uses: ClassVar[tuple[type, ...]] = (ModuleFacts,)
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)

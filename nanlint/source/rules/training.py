@@ -135,6 +135,8 @@ class MissingGradientClipping(FactsRule):
 
     def _optimizer_step(self, node: cst.Call, method: str) -> None:
         func = node.func
+        if not isinstance(func, cst.Attribute):
+            return
         receiver = func.value
         scaled = node.args and self._is_optimizer(node.args[0].value)  # `scaler.step(optimizer)`
         if not (method == "apply_gradients" or self._is_optimizer(receiver) or scaled):

@@ -106,7 +106,7 @@ class UninitialisedParameter(Rule):
                 continue
             wrapped = self._wrapped_allocation(value)
             if wrapped is not None:
-                self._created(wrapped, key, value)
+                self._created(wrapped, key, value if isinstance(value, cst.Call) else None)
             elif isinstance(target.target, cst.Attribute):
                 self._rebound(target.target)
 
