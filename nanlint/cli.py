@@ -406,7 +406,7 @@ def report_diff(run: Run, result, exit_zero: bool) -> int:
 def fixes_summary(fixed: list[Finding]) -> str:
     by_file: dict[str, dict[str, int]] = {}
     for finding in fixed:
-        counts = by_file.setdefault(finding.location.path, {})
+        counts = by_file.setdefault(finding.source_location.path, {})
         counts[finding.code] = counts.get(finding.code, 0) + 1
     lines = [f"Fixed {len(fixed)} finding{'s' if len(fixed) != 1 else ''}:"]
     for path, counts in sorted(by_file.items()):

@@ -107,6 +107,20 @@ class Finding:
     def is_graph(self) -> bool:
         return isinstance(self.location, GraphLocation)
 
+    @property
+    def source_location(self) -> SourceLocation:
+        """`location`, for code that handles source findings only."""
+        if not isinstance(self.location, SourceLocation):
+            raise TypeError(f"{self.code} at {self.location} is not a source finding")
+        return self.location
+
+    @property
+    def graph_location(self) -> GraphLocation:
+        """`location`, for code that handles graph findings only."""
+        if not isinstance(self.location, GraphLocation):
+            raise TypeError(f"{self.code} at {self.location} is not a graph finding")
+        return self.location
+
     def with_severity(self, severity: Severity) -> Finding:
         return replace(self, severity=severity)
 

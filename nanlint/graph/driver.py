@@ -44,6 +44,13 @@ class GraphOptions:
     source_root: str | None = None  # --source-root DIR: where the exporter's Python paths are found
     progress: Callable | None = None  # progress(label, length) -> context manager with .update(n)
 
+    @property
+    def sampling(self) -> RuntimeOptions:
+        """`runtime`, for the code that runs only when the model is sampled."""
+        if self.runtime is None:
+            raise ValueError("the static analysis alone has no runtime options")
+        return self.runtime
+
     @classmethod
     def from_cli(
         cls, graph_settings, targets: Iterable[str], input_ranges: Iterable[str], input_shapes: Iterable[str], **runtime
@@ -279,7 +286,7 @@ def sample(model, options: GraphOptions):
     feeds = sample_feeds(model, options)
     sizes = tensor_sizes(model)
     proto, weights = model.runnable()
-    runtime = options.runtime
+    runtime = options.sampling
     budget = SAMPLING_BUDGET if runtime.time_budget is None else runtime.time_budget
     if options.progress is None:
         return run_samples(proto, feeds, sizes, runtime.provider, weights=weights, budget=budget)
@@ -300,7 +307,7 @@ def sample_feeds(model, options: GraphOptions):
     """The calibration data, or the samples drawn from the declared ranges (the same on every call)."""
     from nanlint.graph.sampling import draw_feeds, load_feeds
 
-    runtime = options.runtime
+    runtime = options.sampling
     if runtime.inputs:
         return load_feeds(runtime.inputs, input_specs(model, options))
     return draw_feeds(input_specs(model, options), runtime.samples, runtime.seed)
@@ -332,16 +339,16 @@ def with_runtime_evidence(
     graded = runtime.grade(found, samples, model, precision, settings)
     findings = graded.findings
     findings += runtime.range_findings(
-        model, samples, precision, target, settings, options.runtime.headroom, graded.watched, bound_of
+        model, samples, precision, target, settings, options.sampling.headroom, graded.watched, bound_of
     )
     if first_target and settings.is_selected("NAN603"):
         findings += runtime.nonfinite_findings(
             model, samples, target, settings, fp32_explained(findings, model, precision)
         )
-    if options.runtime.search and graded.open_hazards:
+    if options.sampling.search and graded.open_hazards:
         proto, weights = model.runnable()
         findings = runtime.find_witnesses(
-            proto, input_specs(model, options), findings, graded.open_hazards, options.runtime, settings, weights
+            proto, input_specs(model, options), findings, graded.open_hazards, options.sampling, settings, weights
         )
     return findings
 

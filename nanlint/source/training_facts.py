@@ -14,6 +14,7 @@ parameter defaults, command-line flag defaults, config dicts and learning-rate s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import libcst as cst
 
@@ -102,6 +103,11 @@ class ModuleFacts:
             return "float16"
         roots = {target.split(".", 1)[0] for target in self.ctx.names.aliases.values()}
         return "float32" if self.float32 or roots & table.FLOAT32_DEFAULT_ROOTS else "float64"
+
+    @property
+    def roots(self) -> set[str]:
+        """The top-level packages the module imports (`torch`, `tensorflow`, ...)."""
+        return {target.split(".", 1)[0] for target in self.ctx.names.aliases.values()}
 
     def flag_default(self, name: str) -> float | None:
         default = self.flags.get(name)
@@ -250,15 +256,7 @@ class ModuleFacts:
 
     def dtype_of(self, expr: cst.BaseExpression | None) -> str | None:
         """The dtype a literal dtype expression names (`torch.float16`, `"float16"`, `16`), else None."""
-        if expr is None:
-            return None
-        if isinstance(expr, cst.SimpleString):
-            text = expr.evaluated_value
-            return table.DTYPE_STRINGS.get(text) if isinstance(text, str) else None
-        if isinstance(expr, cst.Integer):
-            return table.DTYPE_STRINGS.get(expr.value)
-        qualified = self.ctx.qualify(expr)
-        return table.DTYPES.get(qualified) if qualified else None
+        return dtype_literal(self.ctx, expr)
 
     def _autocast_dtype(self, node: cst.Call, default: str) -> str:
         dtype = self.dtype_of(argument(node, None, "dtype"))
@@ -300,6 +298,19 @@ class ModuleFacts:
         longest = [n for n in names if n.evaluated_value.startswith("--")] or names
         if longest:
             self._add_flag(longest[0], default)
+
+
+def dtype_literal(ctx: Context, expr: cst.BaseExpression | None) -> str | None:
+    """The dtype a literal dtype expression names (`torch.float16`, `"float16"`, `16`), else None."""
+    if expr is None:
+        return None
+    if isinstance(expr, cst.SimpleString):
+        text = expr.evaluated_value
+        return table.DTYPE_STRINGS.get(text) if isinstance(text, str) else None
+    if isinstance(expr, cst.Integer):
+        return table.DTYPE_STRINGS.get(expr.value)
+    qualified = ctx.qualify(expr)
+    return table.DTYPES.get(qualified) if qualified else None
 
 
 _DTYPE_WORDS = frozenset({"float16", "half", "bfloat16", "float32", "HalfTensor"})
@@ -347,7 +358,7 @@ class FactsRule(Rule):
     Subclasses define `on_call` (not `visit_Call`) and `leave_Module` where they decide.
     """
 
-    uses = (ModuleFacts,)
+    uses: ClassVar[tuple[type, ...]] = (ModuleFacts,)
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)

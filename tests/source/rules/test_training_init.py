@@ -131,3 +131,34 @@ def test_common_good_initialisations_are_clean():
                     module.weight.data.normal_(mean=0.0, std=0.02)
         """
     assert codes(source, "NAN304") == []
+
+
+def test_an_init_function_is_judged_by_the_layers_it_reaches():
+    source = """\
+        import torch.nn as nn
+
+        class ConvBlock(nn.Module):
+            def __init__(self, n_in, n_out, kernel_size, stride=1):
+                super().__init__()
+                self.model = nn.Sequential(nn.Conv2d(n_in, n_out, kernel_size=kernel_size, stride=stride), nn.ReLU())
+                self.model.apply(gaussian_init)
+
+        class Discriminator(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.body = nn.Sequential(ConvBlock(256, 256, kernel_size=7), ConvBlock(256, 256, 3, 2))
+                self.head = nn.Linear(256, 1)
+
+        def gaussian_init(m):
+            classname = m.__class__.__name__
+            if classname.find("Conv") != -1:
+                nn.init.normal_(m.weight, 0.0, 0.2)
+            elif classname.find("BatchNorm") != -1:
+                nn.init.normal_(m.weight.data, 1.0, 0.02)
+
+        def linear_init(m):
+            if isinstance(m, (nn.Linear, nn.Embedding)):
+                m.weight.data.normal_(0.0, 0.02)
+        """
+    assert lint(source, "NAN304") == [("NAN304", 18, 40, fan_in("0.2", "22", 12544, "0.0089"))]
+    assert codes(source.replace("0.0, 0.2)", "0.0, 0.02)"), "NAN304") == []
