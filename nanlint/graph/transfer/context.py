@@ -211,7 +211,9 @@ class NodeContext:
         hi_feeds: list[np.ndarray | None] = []
         # An element-wise op of one varying input runs on its bounds as stored (one value for a whole
         # axis along which they do not vary): the output varies along the same axes only.
-        compact = elementwise and len(data) == 1 and ivs[data[0]].shape is not None and not ivs[data[0]].is_point
+        first = ivs[data[0]] if len(data) == 1 else None
+        compact_shape = first.shape if elementwise and first is not None and not first.is_point else None
+        compact = compact_shape is not None
         for i in range(len(self.inputs)):
             iv = ivs[i]
             if iv is None:
@@ -248,7 +250,7 @@ class NodeContext:
         shapes = [
             None
             if lo is None or not known
-            else (np.broadcast_shapes(ivs[data[0]].shape, lo.shape) if compact else lo.shape)
+            else (np.broadcast_shapes(compact_shape, lo.shape) if compact_shape is not None else lo.shape)
             for lo in lo_out
         ]
         return [None if lo is None else Interval(lo, hi, may_nan, s) for lo, hi, s in zip(lo_out, hi_out, shapes)]

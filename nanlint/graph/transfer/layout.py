@@ -66,9 +66,9 @@ def stored_layout(ctx: NodeContext) -> list[Interval] | None:
             return None
         return [Interval(lo.reshape(new), hi.reshape(new), x.may_nan, reshaped)]
     if op == "Split":
-        return _stored_split(ctx, x, lo, hi, stored)
+        return _stored_split(ctx, x, x.shape, lo, hi, stored)
     if op == "Gather" and ctx.is_exact(1):
-        return _stored_gather(ctx, x, lo, hi, stored)
+        return _stored_gather(ctx, x, x.shape, lo, hi, stored)
     return None
 
 
@@ -134,14 +134,15 @@ def _regrouped(shape, stored, new_shape) -> tuple[int, ...] | None:
     return tuple(result)
 
 
-def _stored_split(ctx: NodeContext, x: Interval, lo, hi, stored) -> list[Interval] | None:
-    rank = len(x.shape)
+def _stored_split(ctx: NodeContext, x: Interval, full: tuple[int, ...], lo, hi, stored) -> list[Interval] | None:
+    """Split of bounds stored as `stored` (x's shape: `full`); the outputs' shapes from shape inference."""
+    rank = len(full)
     axis = int(ctx.attr("axis", 0)) % rank
-    outs = [ctx.out_shape(j) for j in range(len(ctx.node.output))]
-    if any(o is None for o in outs):
+    outs = [o for o in (ctx.out_shape(j) for j in range(len(ctx.node.output))) if o is not None]
+    if len(outs) != len(ctx.node.output):
         return None
     sizes = [o[axis] for o in outs]
-    if sum(sizes) != x.shape[axis]:
+    if sum(sizes) != full[axis]:
         return None
     result = []
     start = 0
@@ -156,14 +157,15 @@ def _stored_split(ctx: NodeContext, x: Interval, lo, hi, stored) -> list[Interva
     return result
 
 
-def _stored_gather(ctx: NodeContext, x: Interval, lo, hi, stored) -> list[Interval] | None:
-    rank = len(x.shape)
+def _stored_gather(ctx: NodeContext, x: Interval, full: tuple[int, ...], lo, hi, stored) -> list[Interval] | None:
+    """Gather with exact indices from bounds stored as `stored` (x's shape: `full`)."""
+    rank = len(full)
     axis = int(ctx.attr("axis", 0)) % rank
     indices = np.asarray(ctx.const(1)).astype(np.int64)
-    n = x.shape[axis]
+    n = full[axis]
     if indices.size and (indices.min() < -n or indices.max() >= n):
         return None
-    shape = x.shape[:axis] + indices.shape + x.shape[axis + 1 :]
+    shape = full[:axis] + indices.shape + full[axis + 1 :]
     if stored[axis] == 1:
         keep = stored[:axis] + (1,) * indices.ndim + stored[axis + 1 :]
         return [Interval(lo.reshape(keep), hi.reshape(keep), x.may_nan, shape)]
