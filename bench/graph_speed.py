@@ -242,6 +242,41 @@ def analysis_run(path: Path, ranges: dict, target: str, samples: int = 0) -> tup
     return seconds, results[0].summary
 
 
+def static_after_load(model, ranges: dict, target: str) -> dict:
+    """The static pass on a model already loaded (interval analysis and checks, no sampling): the figure
+    issue 11 asks for, without reading and parsing the file."""
+    from nanlint.config import Settings
+    from nanlint.graph.driver import load_profiles, run_targets
+
+    settings = dataclasses.replace(Settings(), select=("ALL",))
+    options = graph_options(ranges, target, 0)
+    return run_targets(model, settings, options, options.profiles or load_profiles(options.targets)).summary
+
+
+def measure_static(name: str, directory: Path, target: str, repeat: int) -> None:
+    """--static-only: load, session creation, one inference (default threads and one thread) and the static
+    pass after loading, printed as one line (ratios to the same-run inference)."""
+    from nanlint.graph.model import load_model
+
+    progress(f"graph: exporting {name}")
+    path, ranges = export(name, directory)
+    created, infer = inference_session(path)
+    _, infer_one_thread = inference_session(path, threads=1)
+    load = best_of(repeat, functools.partial(load_model, str(path)))
+    model = load_model(str(path))
+    summary = static_after_load(model, ranges, target)  # warm-up (kernel sessions are cached)
+    static, inference, one_thread = static_vs_inference(
+        repeat, lambda: static_after_load(model, ranges, target), infer, infer_one_thread
+    )
+    print(
+        f"{name}: {path.stat().st_size / 2**20:.0f} MB, {summary.get('tensors_analysed')} tensors; load {load:.3f} s, "
+        f"ort session {created:.2f} s (apart); inference {inference:.4f} s, one thread {one_thread:.4f} s; "
+        f"static pass after load {static:.3f} s = {static / one_thread:.2f}x one same-thread inference "
+        f"({static / inference:.2f}x default threads); findings {json.dumps(summary.get('by_code'))}"
+    )
+    path.unlink()
+
+
 def sampling_run(model, ranges: dict, samples: int) -> None:
     """nanlint's sampling stage alone: `samples` inputs drawn from the ranges, every tensor observed."""
     from nanlint.graph.driver import sample
@@ -372,6 +407,7 @@ def main() -> None:
     parser.add_argument("--target", default="cuda-fp16")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--growth", default="", help=f"comma-separated families: {', '.join(FAMILIES)}")
+    parser.add_argument("--static-only", action="store_true", help="only the static pass after loading")
     args = parser.parse_args()
     import onnxruntime
 
@@ -379,6 +415,11 @@ def main() -> None:
         f"target {args.target}; onnxruntime {onnxruntime.__version__}, CPU, {os.cpu_count()} cores; "
         f"best of {args.repeat}"
     )
+    if args.static_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            for name in args.models.split(","):
+                measure_static(name, Path(tmp), args.target, args.repeat)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         rows = [measure_model(name, Path(tmp), args.target, args.repeat) for name in args.models.split(",") if name]
         growths = [

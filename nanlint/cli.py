@@ -406,7 +406,7 @@ def report_diff(run: Run, result, exit_zero: bool) -> int:
 def fixes_summary(fixed: list[Finding]) -> str:
     by_file: dict[str, dict[str, int]] = {}
     for finding in fixed:
-        counts = by_file.setdefault(finding.location.path, {})
+        counts = by_file.setdefault(finding.source_location.path, {})
         counts[finding.code] = counts.get(finding.code, 0) + 1
     lines = [f"Fixed {len(fixed)} finding{'s' if len(fixed) != 1 else ''}:"]
     for path, counts in sorted(by_file.items()):
@@ -466,6 +466,11 @@ def fixes_summary(fixed: list[Finding]) -> str:
 )
 @click.option("--emit-block-list", type=click.Path(dir_okay=False), help="Write the nodes to keep in fp32 (JSON).")
 @click.option("--write-mixed", type=click.Path(dir_okay=False), help="Write a mixed-precision model for the target.")
+@click.option(
+    "--source-root",
+    type=click.Path(exists=True, file_okay=False),
+    help="Where the Python files the exporter recorded are (found by the longest tail of their path).",
+)
 @guarded
 def graph(
     models,
@@ -493,6 +498,7 @@ def graph(
     headroom,
     emit_block_list,
     write_mixed,
+    source_root,
 ) -> None:
     """Analyse ONNX models for overflow and domain hazards on a target precision."""
     require_graph_extra()
@@ -521,6 +527,7 @@ def graph(
             headroom=headroom,
             block_list=emit_block_list,
             write_mixed=write_mixed,
+            source_root=source_root,
             progress=None if quiet else progress_bars(),
         )
     except ValueError as exc:
@@ -539,9 +546,10 @@ def graph(
             click.echo(f"nanlint: warning: {result.model}: sampling {result.summary['sampling']}", err=True)
         elif result.summary.get("sampling"):
             click.echo(f"nanlint: note: {result.model}: sampled {result.summary['sampling']}", err=True)
-        if "mixed" in result.summary and not quiet:
+        if "mixed" in result.summary and (not quiet or mixed_failed([result])):
             click.echo(describe_mixed(write_mixed, result.summary["mixed"]), err=True)
-    sys.exit(exit_code(findings, lambda finding: settings.fail_on, exit_zero, bool(errors)))
+    code = exit_code(findings, lambda finding: settings.fail_on, exit_zero, bool(errors))
+    sys.exit(max(code, EXIT_FINDINGS) if mixed_failed(results) else code)
 
 
 GRAPH_MODULES = ("onnx", "onnxruntime", "numpy")
@@ -568,21 +576,46 @@ def progress_bars():
     return bar
 
 
-def describe_mixed(path: str, recheck: dict) -> str:
-    overflowing = recheck["overflowing"]
-    head = (
-        f"Wrote {path} for {recheck['target']}: {recheck['nodes_in_fp32']} nodes kept in fp32, "
-        f"{recheck['fp16_tensors']} fp16 tensors"
+def describe_mixed(path: str, written: dict) -> str:
+    """What --write-mixed wrote and how the written model ran (mixed.summary)."""
+    lines = [
+        f"Wrote {path} for {written['target']}: {written['nodes_in_fp32']} of {written['float_nodes']} nodes kept in "
+        f"fp32, {written['fp16_tensors']} fp16 tensors; inputs and outputs as in the original model."
+    ]
+    if written["not_run"]:
+        lines.append(f"nanlint: warning: the mixed model was not run: {written['not_run']}")
+        return "\n".join(lines)
+    again = (
+        f" (conversion {written['rounds']}: what broke in the previous one is kept in fp32)"
+        if written["rounds"] > 1
+        else ""
     )
-    if not recheck["checked"]:
-        return head + " (no samples to re-check them; run with --samples)."
+    ran = f"Ran it{again}, each float16 value stored as float16, on {' and '.join(written['checked'])}"
+    if written["nonfinite_outputs"]:
+        lines.append(f"{ran}.")
+        lines.append(
+            "nanlint: error: the mixed model gives NaN/Inf where the fp32 model is finite: "
+            + "; ".join(written["nonfinite_outputs"])
+            + _overflow_note(written["overflowing"])
+        )
+        return "\n".join(lines)
+    lines.append(
+        f"{ran}: outputs finite, max relative error {written['max_relative_error']:.2g} against the fp32 model"
+        + (_overflow_note(written["overflowing"]) or ".")
+    )
+    return "\n".join(lines)
+
+
+def _overflow_note(overflowing: list[str]) -> str:
     if not overflowing:
-        return head + f"; none of the {recheck['checked']} sampled ones overflows fp16."
-    return (
-        head
-        + f"; still beyond fp16 on the samples: {', '.join(overflowing[:5])}"
-        + (f" and {len(overflowing) - 5} more." if len(overflowing) > 5 else ".")
-    )
+        return ""
+    shown = ", ".join(overflowing[:5]) + (f" and {len(overflowing) - 5} more" if len(overflowing) > 5 else "")
+    return f"; fp16 tensors still overflowing there: {shown}."
+
+
+def mixed_failed(results) -> bool:
+    """A written mixed model whose outputs are NaN/Inf where fp32's are finite (exit 1)."""
+    return any(r.summary.get("mixed", {}).get("nonfinite_outputs") for r in results)
 
 
 def describe_targets(names: list[str]) -> str:

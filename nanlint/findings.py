@@ -56,9 +56,10 @@ class SourceLocation:
 
 @dataclass(frozen=True)
 class PythonSource:
-    """The Python line that produced a graph node, as the exporter recorded it."""
+    """The Python line that produced a graph node, as the exporter recorded it (`path` and `line` are
+    None when the exporter recorded only the module path, as torch's TorchScript exporter does)."""
 
-    path: str
+    path: str | None
     line: int | None
     module: str | None = None  # the module path inside the model (`encoder.layer.0.attention`)
 
@@ -106,6 +107,20 @@ class Finding:
     def is_graph(self) -> bool:
         return isinstance(self.location, GraphLocation)
 
+    @property
+    def source_location(self) -> SourceLocation:
+        """`location`, for code that handles source findings only."""
+        if not isinstance(self.location, SourceLocation):
+            raise TypeError(f"{self.code} at {self.location} is not a source finding")
+        return self.location
+
+    @property
+    def graph_location(self) -> GraphLocation:
+        """`location`, for code that handles graph findings only."""
+        if not isinstance(self.location, GraphLocation):
+            raise TypeError(f"{self.code} at {self.location} is not a graph finding")
+        return self.location
+
     def with_severity(self, severity: Severity) -> Finding:
         return replace(self, severity=severity)
 
@@ -137,3 +152,4 @@ class GraphResult:
     findings: list[Finding]
     summary: dict = field(default_factory=dict)
     profile: list[TensorProfile] = field(default_factory=list)  # for the HTML report's plot
+    ranges: dict[str, tuple[str, float]] = field(default_factory=dict)  # target -> (float dtype, its max)

@@ -45,7 +45,7 @@ def _key_schema(name: str, key: Key, settings: type) -> dict[str, Any]:
 def _default(settings: type, name: str) -> Any:
     """A settings field's default as JSON: tuples as lists, severities by name."""
     [spec] = [f for f in dataclasses.fields(settings) if f.name == name]
-    value = spec.default_factory() if spec.default is dataclasses.MISSING else spec.default  # type: ignore[misc,operator]
+    value = spec.default_factory() if spec.default is dataclasses.MISSING else spec.default  # type: ignore[operator]
     if isinstance(value, Severity):
         return value.name
     return list(value) if isinstance(value, tuple) else dict(value) if isinstance(value, dict) else value

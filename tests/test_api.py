@@ -154,7 +154,7 @@ def test_check_model_in_memory_with_input_ranges():
     assert finding.code == "NAN504" and finding.severity is Severity.warning
     assert finding.message == EXP_MESSAGE
     assert finding.location == GraphLocation("<in-memory model>", "cuda-fp16", "exp", "Exp", "y")
-    assert finding.evidence.kind == "static" and finding.evidence.bound == (0.0, 16.0)
+    assert finding.evidence.kind == "static" and finding.evidence.bound == (1.0, 8886111.0)  # its own tensor, exp(x)
     assert result.model == "<in-memory model>"
     # The safe look-alike: a range that keeps 16 * x below ln(65504).
     assert nanlint.check_model(model, target="cuda-fp16", input_ranges={"x": (0, 0.5)}, samples=0).findings == []

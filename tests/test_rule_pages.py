@@ -33,6 +33,7 @@ DESIGN_CODES = [
     "NAN303",
     "NAN304",
     "NAN305",
+    "NAN306",
     "NAN501",
     "NAN502",
     "NAN503",

@@ -62,6 +62,8 @@ class Analysis:
     shapes: dict[str, tuple[int, ...] | None] = field(default_factory=dict)  # shapes the analysis computed
     dtypes: dict[str, int] = field(default_factory=dict)  # elem type of every tensor bounded (model.dtypes
     # completed by what the analysis computed)
+    linear_rows: dict = field(default_factory=dict)  # output of a linear map -> attention.LinearRows (what
+    # reshapes into heads downstream need to know of its weights)
 
     def bound(self, name: str) -> Interval | None:
         return self.bounds.get(name)
@@ -315,7 +317,7 @@ class _Engine:
         elif elem is None or elem in FLOAT_TYPES:
             iv = iv.astype(bound_dtype(elem))
             if not iv.is_point:
-                iv = iv.sanitized()
+                iv = iv.sanitized().compact()
         if iv.size is not None and iv.size > self.elementwise_limit and not iv.is_collapsed:
             iv = iv.collapse()
         if self.limit is not None and (elem is None or elem in FLOAT_TYPES):

@@ -96,9 +96,9 @@ class Context:
     def guarded(self, tensor: str) -> bool:
         """An epsilon guard sits shortly upstream: whether it survives is NAN702's business."""
         guard_nodes = {id(g.node) for g in self.patterns.guards}
-        frontier, seen = [tensor], set()
+        frontier, seen = [tensor], set[int]()
         for _ in range(GUARD_DEPTH + 1):
-            parents = []
+            parents: list[str] = []
             for name in frontier:
                 node = self.model.producer.get(name)
                 if node is None or id(node) in seen:
@@ -238,11 +238,12 @@ def constants_out_of_range(ctx: Context) -> None:
         info = ctx.precision.info(name)
         if info is None or ctx.precision.own_dtypes or not ctx.model.consumers.get(name) or value.size == 0:
             continue
-        low, high = ctx.raw(name) or (math.nan, math.nan)  # the analysis has reduced most weights already
-        if not (math.isfinite(low) and math.isfinite(high)):
-            low, high = _finite_range(value)
-        if low is None:
+        bound = ctx.raw(name)  # the analysis has reduced most weights already
+        if bound is None or not (math.isfinite(bound[0]) and math.isfinite(bound[1])):
+            bound = _finite_range(value)
+        if bound is None:
             continue
+        low, high = bound
         peak = max(-low, high)
         if peak < info.overflow or peak < min_ratio * info.max:
             continue
@@ -264,13 +265,13 @@ def constants_out_of_range(ctx: Context) -> None:
         )
 
 
-def _finite_range(value: np.ndarray) -> tuple[float | None, float | None]:
+def _finite_range(value: np.ndarray) -> tuple[float, float] | None:
     """(min, max) of the finite values (None when there are none), without copying large weights."""
     low, high = float(np.min(value)), float(np.max(value))
     if math.isfinite(low) and math.isfinite(high):
         return low, high
     finite = value[np.isfinite(value)]
-    return (float(finite.min()), float(finite.max())) if finite.size else (None, None)
+    return (float(finite.min()), float(finite.max())) if finite.size else None
 
 
 # --- NAN702: epsilons -----------------------------------------------------------------------------
@@ -412,7 +413,7 @@ def _reduce_axes(ctx: Context, node: onnx.NodeProto, rank: int, shape) -> tuple[
     return tuple(int(a) % full for a in axes) if full else None
 
 
-def _all_along(mask: np.ndarray, axes: tuple[int, ...] | None, full_rank: int | None = None) -> np.ndarray:
+def _all_along(mask: np.ndarray, axes: tuple[int, ...] | None, full_rank: int | None = None) -> np.ndarray | np.bool_:
     """np.all over `axes` (of the tensor's full rank) of a mask that broadcasts to the tensor."""
     if mask.ndim == 0:
         return mask
@@ -456,7 +457,7 @@ def _minus_inf_possible(ctx: Context, tensor: str, budget: int = 64) -> bool:
     info = ctx.precision.info(tensor)
     if bound is None or info is None or bound[0] > -info.max:
         return False
-    frontier, seen = [tensor], set()
+    frontier, seen = [tensor], set[str]()
     while frontier and len(seen) < budget:
         name = frontier.pop()
         if name in seen:
@@ -475,7 +476,9 @@ def _minus_inf_possible(ctx: Context, tensor: str, budget: int = 64) -> bool:
 
 def _minus_inf_elements(ctx: Context, tensor: str, interval) -> np.ndarray:
     """Elements that can be -inf: the mask's -inf may have been clamped to -max on the way."""
-    return np.asarray(interval.lo, np.float64) <= -ctx.precision.info(tensor).max
+    info = ctx.precision.info(tensor)
+    assert info is not None  # _minus_inf_possible found the tensor's float dtype
+    return np.asarray(interval.lo, np.float64) <= -info.max
 
 
 def _softmax_axes(ctx: Context, node: onnx.NodeProto, rank: int) -> tuple[int, ...]:
@@ -674,8 +677,7 @@ def zero_or_negative(ctx: Context, node: onnx.NodeProto, code: str, what: str, e
             margin=math.log2(1 + max(0.0, -lo)),
             certain=hi < 0 or (hi == 0 and not allow_zero),
         )
-    elif not allow_zero and underflows(ctx, source, bound):
-        info = ctx.precision.info(source)
+    elif not allow_zero and (info := underflow_dtype(ctx, source, bound)) is not None:
         ctx.report(
             code,
             node,
@@ -686,15 +688,16 @@ def zero_or_negative(ctx: Context, node: onnx.NodeProto, code: str, what: str, e
         )
 
 
-def underflows(ctx: Context, tensor: str, bound: tuple[float, float]) -> bool:
-    """Nonzero in exact arithmetic, but can round to 0 in the tensor's dtype (and no epsilon guard decides it)."""
+def underflow_dtype(ctx: Context, tensor: str, bound: tuple[float, float]) -> DtypeInfo | None:
+    """The tensor's dtype when the bound, nonzero in exact arithmetic, can round to 0 in it (and no epsilon
+    guard decides it); else None."""
     info = ctx.precision.info(tensor)
     if info is None:
-        return False
+        return None
     threshold = info.underflow(ctx.profile.flush_subnormals)
     lo, hi = bound
     tiny = (0 < lo <= threshold) or (-threshold <= hi < 0)
-    return tiny and not ctx.guarded(tensor)
+    return info if tiny and not ctx.guarded(tensor) else None
 
 
 def can_be_zero(ctx: Context, node: onnx.NodeProto, source: str, what: str, effect: str) -> None:
@@ -712,8 +715,7 @@ def can_be_zero(ctx: Context, node: onnx.NodeProto, source: str, what: str, effe
             margin=math.log2(1 + min(-lo, hi)),
             certain=lo == hi == 0,
         )
-    elif underflows(ctx, source, bound):
-        info = ctx.precision.info(source)
+    elif (info := underflow_dtype(ctx, source, bound)) is not None:
         ctx.report(
             "NAN502",
             node,

@@ -41,7 +41,15 @@ class GraphOptions:
     runtime: RuntimeOptions | None = None  # None: static analysis only
     block_list: str | None = None  # --emit-block-list FILE
     write_mixed: str | None = None  # --write-mixed OUT.onnx
+    source_root: str | None = None  # --source-root DIR: where the exporter's Python paths are found
     progress: Callable | None = None  # progress(label, length) -> context manager with .update(n)
+
+    @property
+    def sampling(self) -> RuntimeOptions:
+        """`runtime`, for the code that runs only when the model is sampled."""
+        if self.runtime is None:
+            raise ValueError("the static analysis alone has no runtime options")
+        return self.runtime
 
     @classmethod
     def from_cli(
@@ -50,7 +58,7 @@ class GraphOptions:
         """Options from the command line on top of [tool.nanlint.graph]; ValueError (one line) when bad.
 
         `runtime` takes samples, inputs, provider, search, budget, witness_dir, headroom, block_list,
-        write_mixed and progress; None values fall back to the configuration.
+        write_mixed, progress and source_root; None values fall back to the configuration.
         """
         ranges = dict(graph_settings.input_ranges)
         ranges.update(parse_range(text) for text in input_ranges)
@@ -58,7 +66,7 @@ class GraphOptions:
         shapes.update(parse_shape(text) for text in input_shapes)
         default = ranges.pop(ALL_INPUTS, DEFAULT_RANGE)
         names = tuple(dict.fromkeys(targets)) or tuple(graph_settings.targets) or ("cpu",)
-        extras = {key: runtime.pop(key, None) for key in ("block_list", "write_mixed", "progress")}
+        extras = {key: runtime.pop(key, None) for key in ("block_list", "write_mixed", "progress", "source_root")}
         return cls(
             names, ranges, shapes, default, load_profiles(names), runtime_options(graph_settings, **runtime), **extras
         )
@@ -149,9 +157,8 @@ def _analyze_models(paths: list[str], settings, options: GraphOptions):
         seen_inputs.update(outcome.inputs or ())
         loaded += outcome.inputs is not None
         errors.extend(outcome.errors)
-        results.append(
-            GraphResult(path, tuple(p.name for p in profiles), outcome.findings, outcome.summary, outcome.profile)
-        )
+        names = tuple(p.name for p in profiles)
+        results.append(GraphResult(path, names, outcome.findings, outcome.summary, outcome.profile, ranges(profiles)))
     unknown = sorted(set(options.input_ranges) - seen_inputs)
     if unknown and loaded:
         errors.append(
@@ -159,6 +166,14 @@ def _analyze_models(paths: list[str], settings, options: GraphOptions):
             f"{', '.join(unknown)} (inputs: {', '.join(sorted(seen_inputs)) or 'none'})"
         )
     return results, errors
+
+
+def ranges(profiles: tuple[Profile, ...]) -> dict[str, tuple[str, float]]:
+    """Per target, the dtype float tensors are stored in and its largest finite value (for the HTML plot)."""
+    from nanlint.graph.targets import DTYPES
+
+    stored = {p.name: p.float if p.float in DTYPES else "float32" for p in profiles}
+    return {name: (dtype, DTYPES[dtype].max) for name, dtype in stored.items()}
 
 
 @dataclass
@@ -216,6 +231,7 @@ def run_targets(model, settings, options: GraphOptions, profiles: tuple[Profile,
     from nanlint.graph import cascade, checks
     from nanlint.graph.analysis import analyze
     from nanlint.graph.patterns import find_patterns
+    from nanlint.graph.provenance import with_sources
     from nanlint.graph.sampling import SamplingError
     from nanlint.graph.targets.precision import Precision, complete_dtypes
 
@@ -250,6 +266,7 @@ def run_targets(model, settings, options: GraphOptions, profiles: tuple[Profile,
         found = cascade.attach(found, model, precision, checks.overflowing(ctx), samples)
         per_target.append((profile, precision, found))
         findings.extend(sorted(found, key=lambda f: (order, *rank(f))))
+    findings = with_sources(model, findings, options.source_root)
     summary = summarize(findings, first, profiles, model)
     if samples is not None:
         summary["samples"] = samples.samples
@@ -264,13 +281,12 @@ def run_targets(model, settings, options: GraphOptions, profiles: tuple[Profile,
 
 def sample(model, options: GraphOptions):
     """One fp32 run over the samples (or the calibration data) shared by every target."""
-    from nanlint.graph.sampling import SAMPLING_BUDGET, draw_feeds, load_feeds, run_samples
+    from nanlint.graph.sampling import SAMPLING_BUDGET, run_samples
 
-    specs = input_specs(model, options)
-    runtime = options.runtime
-    feeds = load_feeds(runtime.inputs, specs) if runtime.inputs else draw_feeds(specs, runtime.samples, runtime.seed)
-    sizes = {name: math.prod(shape) for name, shape in model.shapes.items() if shape is not None}
+    feeds = sample_feeds(model, options)
+    sizes = tensor_sizes(model)
     proto, weights = model.runnable()
+    runtime = options.sampling
     budget = SAMPLING_BUDGET if runtime.time_budget is None else runtime.time_budget
     if options.progress is None:
         return run_samples(proto, feeds, sizes, runtime.provider, weights=weights, budget=budget)
@@ -285,6 +301,20 @@ def complete_shapes(model, samples) -> None:
     for name, stats in samples.stats.items():
         if model.shapes.get(name) is None and stats.shape is not None:
             model.shapes[name] = tuple(int(d) for d in stats.shape)
+
+
+def sample_feeds(model, options: GraphOptions):
+    """The calibration data, or the samples drawn from the declared ranges (the same on every call)."""
+    from nanlint.graph.sampling import draw_feeds, load_feeds
+
+    runtime = options.sampling
+    if runtime.inputs:
+        return load_feeds(runtime.inputs, input_specs(model, options))
+    return draw_feeds(input_specs(model, options), runtime.samples, runtime.seed)
+
+
+def tensor_sizes(model) -> dict[str, int]:
+    return {name: math.prod(shape) for name, shape in model.shapes.items() if shape is not None}
 
 
 def input_specs(model, options: GraphOptions):
@@ -309,16 +339,16 @@ def with_runtime_evidence(
     graded = runtime.grade(found, samples, model, precision, settings)
     findings = graded.findings
     findings += runtime.range_findings(
-        model, samples, precision, target, settings, options.runtime.headroom, graded.watched, bound_of
+        model, samples, precision, target, settings, options.sampling.headroom, graded.watched, bound_of
     )
     if first_target and settings.is_selected("NAN603"):
         findings += runtime.nonfinite_findings(
             model, samples, target, settings, fp32_explained(findings, model, precision)
         )
-    if options.runtime.search and graded.open_hazards:
+    if options.sampling.search and graded.open_hazards:
         proto, weights = model.runnable()
         findings = runtime.find_witnesses(
-            proto, input_specs(model, options), findings, graded.open_hazards, options.runtime, settings, weights
+            proto, input_specs(model, options), findings, graded.open_hazards, options.sampling, settings, weights
         )
     return findings
 
@@ -356,7 +386,9 @@ def tensor_profile(model, analysis, samples) -> list:
 
 
 def precision_fixes(model, per_target, samples, options: GraphOptions, outcome: ModelOutcome) -> None:
-    """--emit-block-list / --write-mixed for the first reduced-precision target."""
+    """--emit-block-list / --write-mixed for the first reduced-precision target. The block list keeps
+    in fp32 what the findings name (with their cascades) and every tensor the samples saw within the
+    headroom factor of the target's range; the mixed model is run before it is written (mixed.py)."""
     if not (options.block_list or options.write_mixed):
         return
     from nanlint.graph import mixed
@@ -366,18 +398,51 @@ def precision_fixes(model, per_target, samples, options: GraphOptions, outcome: 
         outcome.errors.append("--emit-block-list/--write-mixed need a reduced-precision --target (e.g. cuda-fp16)")
         return
     profile, precision, found = chosen
+    headroom = options.runtime.headroom if options.runtime else 1.0
     over = {
         name
         for name, stats in (samples.stats.items() if samples else ())
-        if precision.limit(name) is not None and stats.abs_max > precision.limit(name)
+        if precision.limit(name) is not None and stats.abs_max * headroom > precision.limit(name)
     }
     proto = mixed.name_unnamed_nodes(model.proto_with_data())
     blocked = mixed.block_list(proto, found, profile.name, extra_tensors=over)
+    if options.write_mixed:
+        interface = mixed.Interface.read(model.path)
+        main, others = validation_feeds(model, options, samples, interface)
+        built = mixed.build_mixed(proto, found, profile.name, interface, main, others, tensor_sizes(model), over)
+        mixed.save(built.proto, options.write_mixed)
+        outcome.summary["mixed"] = mixed.summary(built, profile.name, options.write_mixed)
+        blocked = built.blocked
     if options.block_list:
         Path(options.block_list).write_text(blocked.to_json(), encoding="utf-8")
-    if options.write_mixed:
-        written = mixed.write_mixed(proto, found, profile.name, options.write_mixed, extra_tensors=over)
-        outcome.summary["mixed"] = mixed.recheck(written, samples, profile.name)
+
+
+VALIDATION_FEEDS = 4  # inputs per other shape (and in all when there were no samples)
+
+
+def validation_feeds(model, options: GraphOptions, samples, interface):
+    """The mixed model's test inputs: the samples (or calibration data), and inputs of other shapes
+    where the model's inputs have symbolic dimensions."""
+    from dataclasses import replace
+
+    from nanlint.graph.mixed import FeedSet, other_shapes
+    from nanlint.graph.sampling import draw_feeds
+
+    specs = input_specs(model, options)
+    if options.runtime and samples is not None:
+        what = "calibration inputs" if options.runtime.inputs else "sampled inputs"
+        main = [FeedSet.of(what, sample_feeds(model, options))]
+    else:
+        main = [FeedSet.of("inputs drawn from the input ranges", draw_feeds(specs, VALIDATION_FEEDS, seed=1))]
+    others = []
+    for shapes in other_shapes(interface, {s.name: s.shape for s in specs}):
+        resized = [replace(spec, shape=tuple(shapes.get(spec.name, spec.shape))) for spec in specs]
+        growth = max(
+            (math.prod(new.shape) / max(math.prod(old.shape), 1) for new, old in zip(resized, specs)), default=1
+        )
+        feeds = draw_feeds(resized, VALIDATION_FEEDS, seed=1)
+        others.append(FeedSet.of("inputs", feeds, scale=max(growth, 1.0)))
+    return main, others
 
 
 def rank(finding) -> tuple:

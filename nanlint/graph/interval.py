@@ -37,6 +37,8 @@ import numpy as np
 ELEMENTWISE_LIMIT = 1 << 24
 
 _INF = np.inf
+# Bounds of fewer elements are not worth the checks of Interval.compact.
+COMPACT_MIN = 4096
 # Exact values up to this size are scanned for NaN when they become intervals.
 NAN_SCAN_LIMIT = 1 << 16
 
@@ -205,6 +207,41 @@ class Interval:
         out._stats = stats
         return out
 
+    def stored_shape(self, full_axes=()) -> tuple[int, ...]:
+        """The shape the bounds are stored in, with the tensor's rank (size 1 along axes where they do
+        not vary), made full along `full_axes`."""
+        if self.shape is None:
+            raise ValueError("interval of unknown shape")
+        rank = len(self.shape)
+        stored = np.broadcast_shapes(self.lo.shape, self.hi.shape)
+        stored = (1,) * (rank - len(stored)) + tuple(stored)
+        full = {a % rank for a in full_axes}
+        return tuple(self.shape[a] if a in full else stored[a] for a in range(rank))
+
+    def stored(self, full_axes=()) -> tuple[np.ndarray, np.ndarray]:
+        """(lo, hi) as (read-only) arrays of stored_shape(full_axes)."""
+        shape = self.stored_shape(full_axes)
+        return np.broadcast_to(self.lo, shape), np.broadcast_to(self.hi, shape)
+
+    def compact(self, minimum: int = COMPACT_MIN) -> Interval:
+        """The same bounds stored once along every axis along which they do not vary (size 1 there):
+        rows of a transformer share their bounds once the input's range is the same for every token,
+        and the ops after compute one row. Full-shaped bounds of at least `minimum` elements only."""
+        shape = self.shape
+        if self.is_point or shape is None or self.lo.shape != shape or self.hi.shape != shape:
+            return self
+        if self.size is None or self.size < minimum or self.lo.dtype.kind != "f":
+            return self
+        lo, hi = self.lo, self.hi
+        for axis in sorted(range(len(shape)), key=lambda a: -shape[a]):
+            if lo.shape[axis] > 1 and _constant_along(lo, axis) and _constant_along(hi, axis):
+                lo, hi = lo[_first(axis, lo.ndim)], hi[_first(axis, hi.ndim)]
+        if lo is self.lo:
+            return self
+        out = Interval(np.ascontiguousarray(lo), np.ascontiguousarray(hi), self.may_nan, shape, row_norm=self.row_norm)
+        out._stats = self._stats
+        return out
+
     def collapse(self) -> Interval:
         """One scalar bound pair for the whole tensor."""
         if self.is_collapsed or self.shape is None:
@@ -269,6 +306,28 @@ class Interval:
 
     def __abs__(self):
         return abs_(self)
+
+
+def _first(axis: int, ndim: int) -> tuple:
+    """Index of the first slice along `axis`, kept as an axis of size 1."""
+    return (slice(None),) * axis + (slice(0, 1),) + (slice(None),) * (ndim - axis - 1)
+
+
+def _constant_along(a: np.ndarray, axis: int) -> bool:
+    """Every slice of `a` along `axis` equals the first. Probes first, cheapest first, since most axes
+    fail: the lines along `axis` through the first and the middle element (n values each: a convolution's
+    border or a channel's own weights differ at once), then the last and middle slices."""
+    n = a.shape[axis]
+    for at in (0, None):
+        line = a[tuple(slice(None) if k == axis else (0 if at == 0 else d // 2) for k, d in enumerate(a.shape))]
+        if not np.all(line == line[0]):
+            return False
+    first = a[_first(axis, a.ndim)]
+    for probe in (n - 1, n // 2):
+        index = (slice(None),) * axis + (slice(probe, probe + 1),)
+        if not np.array_equal(a[index], first):
+            return False
+    return bool(np.all(a == first))
 
 
 def _row_norm_applies(row_norm: float, shape, lo: np.ndarray) -> bool:
@@ -472,6 +531,14 @@ def div(a: Interval, b: Interval) -> Interval:
         return _point_result(a, b, np.divide, dt)
     alo, ahi = _f(a, dt)
     blo, bhi = _f(b, dt)
+    if b.is_point and blo.size == 1 and not a.is_point:
+        scalar = float(blo.reshape(()))
+        if scalar != 0 and math.isfinite(scalar):
+            # A known divisor of one sign: the ends map to the ends (swapped when negative).
+            with np.errstate(all="ignore"):
+                p, q = alo / blo, ahi / blo
+            lo, hi = (p, q) if scalar > 0 else (q, p)
+            return finish(lo, hi, a.may_nan or b.may_nan, _shape(a, b))
     blo_c, bhi_c = _nonzero_endpoints(blo, bhi)
     with np.errstate(all="ignore"):
         p1, p2, p3, p4 = alo / blo_c, alo / bhi_c, ahi / blo_c, ahi / bhi_c
@@ -531,6 +598,18 @@ def join(a: Interval, b: Interval) -> Interval:
         norms = [_row_norm_of(a), _row_norm_of(b)]
         row_norm = max(norms) if None not in norms else None
     return Interval(np.minimum(alo, blo), np.maximum(ahi, bhi), a.may_nan or b.may_nan, shape, row_norm=row_norm)
+
+
+def intersect(a: Interval, b: Interval) -> Interval:
+    """Two sound bounds of the same tensor, intersected (in a's precision and shape). Rounding may make
+    them miss each other by an ulp: the result then keeps a's upper bound."""
+    if a.is_point:
+        return a
+    dt = a.lo.dtype
+    lo = np.maximum(a.lo, np.asarray(b.lo).astype(dt, copy=False))
+    hi = np.minimum(a.hi, np.asarray(b.hi).astype(dt, copy=False))
+    lo = np.minimum(lo, hi)
+    return Interval(lo, hi, a.may_nan and b.may_nan, a.shape, row_norm=a.row_norm)
 
 
 def _row_norm_of(iv: Interval) -> float | None:

@@ -18,8 +18,10 @@ from __future__ import annotations
 import mmap
 import os
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 import numpy as np
 import onnx
@@ -218,7 +220,7 @@ def describe(node: onnx.NodeProto) -> str:
     )
 
 
-def topological_order(graph: onnx.GraphProto, outer: set[str] = frozenset()) -> list[onnx.NodeProto]:
+def topological_order(graph: onnx.GraphProto, outer: AbstractSet[str] = frozenset()) -> list[onnx.NodeProto]:
     """Nodes ordered so that producers come before consumers (original order where free).
 
     Raises ModelError for a cycle, a tensor produced twice, or a read of an undefined tensor."""
@@ -341,7 +343,7 @@ class _Loader:
         self.warnings: list[str] = []
         self.external: dict[str, np.ndarray] = {}
 
-    def fail(self, message: str):
+    def fail(self, message: str) -> NoReturn:
         raise ModelError(f"{self.path}: {message}")
 
     def load(self) -> Model:
@@ -753,11 +755,13 @@ class _Loader:
                     pass
         return dtypes, shapes
 
-    def index(self, nodes, graph):
+    def index(
+        self, nodes: Iterable[onnx.NodeProto], graph: onnx.GraphProto
+    ) -> tuple[dict[str, onnx.NodeProto], dict[str, list[onnx.NodeProto]]]:
         producer: dict[str, onnx.NodeProto] = {}
         consumers: dict[str, list[onnx.NodeProto]] = {}
 
-        def visit(node_list):
+        def visit(node_list: Iterable[onnx.NodeProto]) -> None:
             for node in node_list:
                 for out in node.output:
                     if out:

@@ -20,6 +20,7 @@ import dataclasses
 import math
 import re
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,7 +81,7 @@ def underflow_threshold(precision, tensor: str) -> float:
 
 
 def watch_for(finding: Finding, model, precision) -> Watch | None:
-    loc = finding.location
+    loc = finding.graph_location
     node = model.producer.get(loc.tensor) if loc.tensor else None
     if finding.code == "NAN505":
         return _softmax_watch(finding, node, precision)
@@ -221,7 +222,7 @@ class Graded:
 def grade(findings: list[Finding], run: SampleRun, model, precision, settings) -> Graded:
     """Findings graded by the samples of their own tensors."""
     graded, open_hazards = [], []
-    watched = {f.location.tensor for f in findings if f.location.tensor}
+    watched = {f.graph_location.tensor for f in findings if f.graph_location.tensor}
     for finding in findings:
         watch = watch_for(finding, model, precision)
         if watch is None:
@@ -230,7 +231,7 @@ def grade(findings: list[Finding], run: SampleRun, model, precision, settings) -
         watched.add(watch.tensor)
         stats = run.stats.get(watch.tensor)
         evidence = dataclasses.replace(
-            finding.evidence or Evidence("static"), observed=observed_range(run, finding.location.tensor)
+            finding.evidence or Evidence("static"), observed=observed_range(run, finding.graph_location.tensor)
         )
         if observed_score(watch, stats, watch.nonfinite_hits and makes_nonfinite(model, run, watch.tensor)) >= 0:
             sampled = dataclasses.replace(evidence, kind="sampled")
@@ -265,7 +266,7 @@ def is_loose(finding: Finding, stats: TensorStats | None, precision) -> bool:
     evidence = finding.evidence
     if finding.code not in OVERFLOW_CODES or stats is None or not stats.observed or evidence is None:
         return False
-    limit = precision.limit(finding.location.tensor) or math.inf
+    limit = precision.limit(finding.graph_location.tensor) or math.inf
     return loose_bound(_abs_max(evidence.bound), stats.abs_max, limit)
 
 
@@ -373,7 +374,7 @@ def _plural(count: int, one: str, many: str) -> str:
 
 
 def nonfinite_findings(
-    model, run: SampleRun, target: str, settings, explained: set[str] = frozenset()
+    model, run: SampleRun, target: str, settings, explained: AbstractSet[str] = frozenset()
 ) -> list[Finding]:
     """NAN603: where the fp32 model itself first produces NaN, or an Inf that reaches an output, on the
     samples. An infinity that a later op absorbs (a -inf mask before a Softmax) is not a hazard; a
@@ -546,7 +547,7 @@ def find_witnesses(
 def save_witness(finding: Finding, witness, directory: str | None) -> str | None:
     if not directory:
         return None
-    loc = finding.location
+    loc = finding.graph_location
     stem = Path(loc.model).stem
     site = re.sub(r"[^A-Za-z0-9_.-]+", "_", loc.node or loc.tensor or "graph").strip("_")[:80]
     path = Path(directory) / f"{stem}-{loc.target}-{finding.code}-{site}.npz"

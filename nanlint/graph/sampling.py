@@ -209,7 +209,7 @@ def _options(weights: Weights | None):
 
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL  # keep every tensor
-    options.log_severity_level = 3
+    options.log_severity_level = 4  # a load failure is raised (SamplingError), not logged to stderr as well
     if weights is not None and weights.nbytes > PREPACK_LIMIT:
         options.add_session_config_entry("session.disable_prepacking", "1")  # no second copy of the weights
     return options

@@ -186,4 +186,5 @@ def _mutate(parent: dict, specs: list[InputSpec], step: float, rng: np.random.Ge
 
 def save_witness(path: str, witness: Witness) -> None:
     """Save as .npz (one array per input, no pickles), replayable with np.load."""
-    np.savez(path, **witness.feed)
+    # numpy's stub types **kwds as if a key could be savez's own `allow_pickle` flag.
+    np.savez(path, **witness.feed)  # type: ignore[arg-type]

@@ -8,8 +8,10 @@
   cell, which no line of the notebook's JSON matches. The cell and line go into the
   message and the result's properties instead. (GitHub code scanning requires
   region.startLine on every result -- rule GH1003 -- hence line 1 rather than no region.)
-- Graph findings point at line 1 of the model file (binary) for the same reason; the node
-  is named in the message and given as a logical location `model::node`.
+- Graph findings point at the Python line that built their node when the exporter recorded it
+  and the file lies under the root (the model's node is then a related location); otherwise
+  at line 1 of the model file (binary) for the same reason. The node is named in the message
+  and given as a logical location `model::node`; the recorded source is in the properties.
 - URIs are relative to ReportOptions.root (uriBaseId %SRCROOT%) when the file lies under
   it, absolute file: URIs otherwise.
 - partialFingerprints["nanlint/v1"] identifies a result across runs without line
@@ -32,6 +34,7 @@ from urllib.parse import quote
 from nanlint import __version__, catalog
 from nanlint.catalog import RulePage
 from nanlint.findings import Edit, Finding, GraphLocation, Severity, SourceLocation
+from nanlint.graph.provenance import local_file
 from nanlint.report.run import ReportOptions, Run
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -152,7 +155,7 @@ def graph_result(finding: Finding, loc: GraphLocation, root: str) -> tuple[dict,
                 "fullyQualifiedName": f"{artifact['uri']}::{site}",
             }
         ]
-    properties = {
+    properties: dict = {
         "target": loc.target,
         "node": loc.node,
         "op_type": loc.op_type,
@@ -168,6 +171,15 @@ def graph_result(finding: Finding, loc: GraphLocation, root: str) -> tuple[dict,
         "locations": [location],
         "properties": properties,
     }
+    if loc.source is not None:
+        properties["source"] = {"path": loc.source.path, "line": loc.source.line, "module": loc.source.module}
+        python = local_file(loc.source, root)
+        if python is not None:  # on the Python line; the model's node stays a related location
+            result["relatedLocations"] = [{"id": 1, **location, "message": {"text": f"{site}{op} in the model"}}]
+            location["physicalLocation"] = {
+                "artifactLocation": artifact_location(python, root),
+                "region": {"startLine": loc.source.line},
+            }
     return result, (artifact["uri"], finding.code, loc.target, loc.node, loc.tensor, loc.op_type)
 
 

@@ -38,6 +38,17 @@ def where(finding: Finding) -> str:
     return f"{loc.model}:{site}" + (f" ({loc.op_type})" if loc.op_type else "")
 
 
+def origin(loc: GraphLocation) -> str:
+    """Where the exporter says the node came from: ` at model.py:41 (encoder.ffn)`, ` in encoder.ffn`."""
+    source = loc.source
+    if source is None:
+        return ""
+    module = f" ({source.module})" if source.module else ""
+    if source.path is None:
+        return f" in {source.module}" if source.module else ""
+    return f" at {source.path}" + (f":{source.line}" if source.line is not None else "") + module
+
+
 def line(finding: Finding, options: ReportOptions) -> str:
     style = (lambda s, **kw: click.style(s, **kw)) if options.color else (lambda s, **kw: s)
     code = style(finding.code, fg=_SEVERITY_COLOR[finding.severity], bold=True)
@@ -46,7 +57,7 @@ def line(finding: Finding, options: ReportOptions) -> str:
     suffix = ""
     if isinstance(finding.location, GraphLocation):
         evidence = finding.evidence.kind if finding.evidence else "static"
-        suffix = f" [{evidence}, {finding.location.target}]"
+        suffix = f" [{evidence}, {finding.location.target}]" + printable(origin(finding.location))
     sep = ":" if isinstance(finding.location, SourceLocation) else ""
     location = style(printable(where(finding)), bold=True)
     return f"{location}{sep} {code} {severity} {fixable}{printable(finding.message)}{suffix}"

@@ -37,20 +37,20 @@ class LineTexts:
         self._files: dict[str, dict] = {}
 
     def of(self, finding: Finding) -> str:
-        path = finding.location.path
+        path = finding.source_location.path
         if path not in self._files:
             try:
                 self._files[path] = lines_by_cell(path, Path(path).read_bytes())
             except (OSError, ValueError, KeyError, TypeError):
                 self._files[path] = {}
-        lines = self._files[path].get(finding.location.cell, [])
-        line = finding.location.line
+        lines = self._files[path].get(finding.source_location.cell, [])
+        line = finding.source_location.line
         return " ".join(lines[line - 1].split()) if 0 < line <= len(lines) else ""
 
 
 def keys(findings: list[Finding], root: Path) -> list[Key]:
     texts = LineTexts()
-    return [(_relative(f.location.path, root), f.code, texts.of(f)) for f in findings]
+    return [(_relative(f.source_location.path, root), f.code, texts.of(f)) for f in findings]
 
 
 def write(target: Path, findings: list[Finding], root: Path) -> int:

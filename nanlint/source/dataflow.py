@@ -9,6 +9,8 @@ while `log(p)` on the right-hand side still sees the old value.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import libcst as cst
 
 
@@ -155,7 +157,7 @@ class Dataflow:
             self._store(key, None)
 
 
-_AUG_TO_BINARY = {
+_AUG_TO_BINARY: dict[type[cst.BaseAugOp], Callable[[], cst.BaseBinaryOp]] = {
     cst.AddAssign: cst.Add,
     cst.SubtractAssign: cst.Subtract,
     cst.MultiplyAssign: cst.Multiply,

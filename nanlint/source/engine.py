@@ -134,8 +134,8 @@ def located_reports(
     for report in reports:
         unique.setdefault((report.code, id(report.node)), report)
     positions = resolve_positions(module, tree, list(unique.values())) if unique else {}
-    located = [(r, to_finding(r, positions, document)) for r in unique.values()]
-    located = [(r, f) for r, f in located if f is not None]
+    candidates = [(r, to_finding(r, positions, document)) for r in unique.values()]
+    located = [(r, f) for r, f in candidates if f is not None]
     overrides = {rule.code: set(rule.overrides) for rule in rules}
     return [
         RawFinding(
@@ -183,8 +183,8 @@ def parse_recovering(document: Document) -> tuple[cst.Module | None, ast.Module 
             return *parse(document), broken
         except DocumentError as error:
             broken.append(located_parse_error(document, error))
-            cell = broken[-1].location.cell
-            if cell is None or len(broken) > 50:
+            cell = broken[-1].source_location.cell
+            if cell is None or document.cells is None or len(broken) > 50:
                 return None, None, broken
             lines = document.text.split("\n")
             for index, (owner, _) in enumerate(document.cells):
@@ -237,8 +237,10 @@ def run_rules(module: cst.Module, rules: list[type[Rule]], rule_options: Mapping
     dispatcher.register(_ImportTracker(ctx))
     dispatcher.register(ctx.dataflow)
     for kind in dict.fromkeys(kind for rule in rules for kind in rule.uses):
-        ctx.shared[kind] = kind(ctx)
-        dispatcher.register(ctx.shared[kind])
+        tracker = kind(ctx)
+        # rule.py declares Context.shared's keys as str; they are the tracker classes (see Context.tracker).
+        ctx.shared[kind] = tracker  # type: ignore[index]
+        dispatcher.register(tracker)
     for rule in rules:
         dispatcher.register(rule(ctx))
     dispatcher.walk(module)
@@ -311,7 +313,7 @@ def fix_content(path: str, data: bytes, settings: Settings, unsafe: bool = False
         chosen = fixes.select_fixes(outcome.remaining, unsafe)
         if not chosen:
             break
-        edits = [(f.location.cell, edit) for f in chosen for edit in f.fix.edits]
+        edits = [(f.source_location.cell, edit) for f in chosen if f.fix is not None for edit in f.fix.edits]
         outcome.data = fixes.edit_content(path, outcome.data, edits)
         outcome.fixed.extend(chosen)
         outcome.remaining = lint_bytes(path, outcome.data, settings)
@@ -444,7 +446,7 @@ def _cyclic_gc_paused():
 
 
 def per_file_ignored(finding: Finding, settings: Settings) -> bool:
-    path = Path(finding.location.path)
+    path = Path(finding.source_location.path)
     for pattern, codes in settings.per_file_ignores.items():
         if catalog.matches(finding.code, codes) and matches_glob(path, settings.root, [pattern]):
             return True
@@ -457,7 +459,7 @@ def check_paths(paths: list[Path], settings: Settings | Configuration, options: 
     config = Configuration.of(settings)
     result = CheckResult(findings=[], checked=0)
     if options.stdin_text is not None:
-        _check_stdin(result, config.for_path(Path(options.stdin_filename or "-")), options)
+        _check_stdin(result, config.for_path(Path(options.stdin_filename or "-")), options, options.stdin_text)
         paths = [p for p in paths if p != Path("-")]
     files, result.errors = discover(paths, config, options.force_exclude) if paths else ([], [])
     if options.use_cache:
@@ -476,10 +478,10 @@ def check_paths(paths: list[Path], settings: Settings | Configuration, options: 
     return result
 
 
-def _check_stdin(result: CheckResult, settings: Settings, options: CheckOptions) -> None:
-    """Lint (or fix) source from stdin; a fixed source is returned in result.fixed_stdin."""
+def _check_stdin(result: CheckResult, settings: Settings, options: CheckOptions, text: str) -> None:
+    """Lint (or fix) `text`, the source read from stdin; a fixed source is returned in result.fixed_stdin."""
     name = options.stdin_filename or "-"
-    data = options.stdin_text.encode("utf-8")
+    data = text.encode("utf-8")
     result.checked += 1
     if options.fix or options.diff:
         outcome = fix_content(name, data, settings, options.unsafe_fixes)

@@ -17,7 +17,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nanlint.findings import Edit, Finding
+from nanlint.findings import Edit, Finding, Fix
 from nanlint.source.documents import decode
 
 MAX_ROUNDS = 10  # each round re-lints; fixes that keep producing fixes stop here
@@ -35,8 +35,11 @@ class FixOutcome:
         return self.data.decode("utf-8", errors="replace")
 
 
-def applicable(finding: Finding, unsafe: bool) -> bool:
-    return finding.fix is not None and (finding.fix.applicability == "safe" or unsafe)
+def applicable_fix(finding: Finding, unsafe: bool) -> Fix | None:
+    """The finding's fix, if it has one that `unsafe` allows applying."""
+    if finding.fix is not None and (finding.fix.applicability == "safe" or unsafe):
+        return finding.fix
+    return None
 
 
 # --- edits on text ---------------------------------------------------------------------------
@@ -71,10 +74,11 @@ def select_fixes(findings: list[Finding], unsafe: bool) -> list[Finding]:
     chosen: list[Finding] = []
     taken: list[tuple[tuple, tuple]] = []
     for finding in findings:
-        if not applicable(finding, unsafe):
+        fix = applicable_fix(finding, unsafe)
+        if fix is None:
             continue
-        cell = finding.location.cell or 0
-        spans = [((cell, e.line, e.column), (cell, e.end_line, e.end_column)) for e in finding.fix.edits]
+        cell = finding.source_location.cell or 0
+        spans = [((cell, e.line, e.column), (cell, e.end_line, e.end_column)) for e in fix.edits]
         if any((a < d and c < b) or a == b == c == d for a, b in spans for c, d in taken):
             continue
         chosen.append(finding)
@@ -137,7 +141,8 @@ def suppression_edits(path: str, data: bytes, findings: list[Finding]) -> list[t
     lines = lines_by_cell(path, data)
     wanted: dict[tuple[int | None, int], set[str]] = {}
     for finding in findings:
-        wanted.setdefault((finding.location.cell, finding.location.line), set()).add(finding.code)
+        loc = finding.source_location
+        wanted.setdefault((loc.cell, loc.line), set()).add(finding.code)
     edits = []
     for (cell, line), codes in sorted(wanted.items(), key=lambda item: (item[0][0] or 0, item[0][1])):
         text = lines.get(cell, [])[line - 1] if line <= len(lines.get(cell, [])) else ""

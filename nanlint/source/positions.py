@@ -11,6 +11,8 @@ descent continues to the innermost statement. Anything unexpected falls back to 
 from __future__ import annotations
 
 import ast
+from collections.abc import Mapping
+from typing import cast
 
 import libcst as cst
 from libcst._position import CodePosition, CodeRange
@@ -26,12 +28,12 @@ class _Misaligned(Exception):
     """libcst's and Python's statements do not pair up as expected."""
 
 
-def resolve(module: cst.Module, tree: ast.Module | None, nodes: list[cst.CSTNode]) -> dict:
+def resolve(module: cst.Module, tree: ast.Module | None, nodes: list[cst.CSTNode]) -> Mapping[cst.CSTNode, CodeRange]:
     """CodeRange per node (libcst's PositionProvider semantics) for `nodes` and what they contain."""
     if tree is not None:
         try:
             wanted = {id(n) for n in nodes}
-            found: dict = {}
+            found: dict[cst.CSTNode, CodeRange] = {}
             _statements(module, module.body, tree.body, [], wanted, found)
             if all(n in found for n in nodes):
                 return found
@@ -72,7 +74,12 @@ def _statements(module, statements, python, indents: list[str], wanted: set[int]
         found.update(_generate(module, statement, indents, _first_line(held[0])))
 
 
-def _generate(module: cst.Module, statement: cst.CSTNode, indents: list[str], first_line: int) -> dict:
+def _generate(
+    module: cst.Module,
+    statement: cst.SimpleStatementLine | cst.BaseCompoundStatement,
+    indents: list[str],
+    first_line: int,
+) -> dict[cst.CSTNode, CodeRange]:
     """Positions from generating one statement at its indentation, moved to start at `first_line`."""
     provider = PositionProvider()
     state = PositionProvidingCodegenState(
@@ -81,9 +88,11 @@ def _generate(module: cst.Module, statement: cst.CSTNode, indents: list[str], fi
     state.indent_tokens.extend(indents)
     statement._codegen(state)
     shift = first_line - 1 - len(statement.leading_lines)  # decorators follow the leading lines
+    # Code generation records plain CodeRanges (lazy values come only from metadata resolution).
+    computed = cast("dict[cst.CSTNode, CodeRange]", provider._computed)
     return {
         node: CodeRange(
             CodePosition(r.start.line + shift, r.start.column), CodePosition(r.end.line + shift, r.end.column)
         )
-        for node, r in provider._computed.items()
+        for node, r in computed.items()
     }

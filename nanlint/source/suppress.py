@@ -44,7 +44,7 @@ class Suppressions:
 
     def unused(self) -> list[tuple[Suppression, str | None]]:
         """(suppression, unused code) pairs; code None for a bare comment that silenced nothing."""
-        found = []
+        found: list[tuple[Suppression, str | None]] = []
         for suppression in self.by_line.values():
             if not suppression.reportable:
                 continue
@@ -85,5 +85,5 @@ def _parse(match: re.Match, line: int) -> Suppression | None:
         codes = frozenset(c.upper() for c in _CODE.findall(listed))
         return Suppression(line, column, end, codes, reportable=True) if codes else None
     listed = match.group("codes")
-    codes = None if listed is None else frozenset(c.upper() for c in _CODE.findall(listed))
-    return Suppression(line, column, end, codes, reportable=True)
+    named = None if listed is None else frozenset(c.upper() for c in _CODE.findall(listed))
+    return Suppression(line, column, end, named, reportable=True)

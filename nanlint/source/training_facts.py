@@ -14,6 +14,7 @@ parameter defaults, command-line flag defaults, config dicts and learning-rate s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import libcst as cst
 
@@ -84,9 +85,12 @@ class ModuleFacts:
     @property
     def _imported(self) -> set[str]:
         """Reduced-precision dtypes imported by name (`from torch import float16`)."""
+        aliases = self.ctx.names.aliases
         return {
-            table.DTYPES.get(target) for local, target in self.ctx.names.aliases.items() if local in _DTYPE_WORDS
-        } - {None}
+            table.DTYPES[target]
+            for local, target in aliases.items()
+            if local in _DTYPE_WORDS and target in table.DTYPES
+        }
 
     @property
     def half_parameters(self) -> bool:
@@ -102,6 +106,11 @@ class ModuleFacts:
             return "float16"
         roots = {target.split(".", 1)[0] for target in self.ctx.names.aliases.values()}
         return "float32" if self.float32 or roots & table.FLOAT32_DEFAULT_ROOTS else "float64"
+
+    @property
+    def roots(self) -> set[str]:
+        """The top-level packages the module imports (`torch`, `tensorflow`, ...)."""
+        return {target.split(".", 1)[0] for target in self.ctx.names.aliases.values()}
 
     def flag_default(self, name: str) -> float | None:
         default = self.flags.get(name)
@@ -124,8 +133,9 @@ class ModuleFacts:
     def see_call(self, node: cst.Call) -> None:
         ctx = self.ctx
         qualified = self.qualified(node)
-        method = node.func.attr.value if isinstance(node.func, cst.Attribute) else None
-        if method is not None and ctx.names.is_module_alias(node.func.value):
+        func = node.func
+        method = func.attr.value if isinstance(func, cst.Attribute) else None
+        if isinstance(func, cst.Attribute) and ctx.names.is_module_alias(func.value):
             method = None
         if qualified is not None:
             self._see_function(node, qualified)
@@ -163,7 +173,11 @@ class ModuleFacts:
             self.clips_gradients = True
         elif method in table.FLAG_METHODS:
             self._add_argparse_flag(node)
-        elif _op(self.call(node)) == "clamp" and _mentions_gradient(self.ctx, node.func.value):
+        elif (
+            _op(self.call(node)) == "clamp"
+            and isinstance(node.func, cst.Attribute)
+            and _mentions_gradient(self.ctx, node.func.value)
+        ):
             self.clips_gradients = True  # `p.grad.data.clamp_(-1, 1)`
 
     def _see_keyword(self, keyword: str, value: cst.BaseExpression) -> None:
@@ -250,15 +264,7 @@ class ModuleFacts:
 
     def dtype_of(self, expr: cst.BaseExpression | None) -> str | None:
         """The dtype a literal dtype expression names (`torch.float16`, `"float16"`, `16`), else None."""
-        if expr is None:
-            return None
-        if isinstance(expr, cst.SimpleString):
-            text = expr.evaluated_value
-            return table.DTYPE_STRINGS.get(text) if isinstance(text, str) else None
-        if isinstance(expr, cst.Integer):
-            return table.DTYPE_STRINGS.get(expr.value)
-        qualified = self.ctx.qualify(expr)
-        return table.DTYPES.get(qualified) if qualified else None
+        return dtype_literal(self.ctx, expr)
 
     def _autocast_dtype(self, node: cst.Call, default: str) -> str:
         dtype = self.dtype_of(argument(node, None, "dtype"))
@@ -297,9 +303,22 @@ class ModuleFacts:
             self._add_flag(dest, default)
             return
         names = [a.value for a in node.args if a.keyword is None and isinstance(a.value, cst.SimpleString)]
-        longest = [n for n in names if n.evaluated_value.startswith("--")] or names
+        longest = [n for n in names if str(n.evaluated_value).startswith("--")] or names
         if longest:
             self._add_flag(longest[0], default)
+
+
+def dtype_literal(ctx: Context, expr: cst.BaseExpression | None) -> str | None:
+    """The dtype a literal dtype expression names (`torch.float16`, `"float16"`, `16`), else None."""
+    if expr is None:
+        return None
+    if isinstance(expr, cst.SimpleString):
+        text = expr.evaluated_value
+        return table.DTYPE_STRINGS.get(text) if isinstance(text, str) else None
+    if isinstance(expr, cst.Integer):
+        return table.DTYPE_STRINGS.get(expr.value)
+    qualified = ctx.qualify(expr)
+    return table.DTYPES.get(qualified) if qualified else None
 
 
 _DTYPE_WORDS = frozenset({"float16", "half", "bfloat16", "float32", "HalfTensor"})
@@ -347,7 +366,7 @@ class FactsRule(Rule):
     Subclasses define `on_call` (not `visit_Call`) and `leave_Module` where they decide.
     """
 
-    uses = (ModuleFacts,)
+    uses: ClassVar[tuple[type, ...]] = (ModuleFacts,)
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
@@ -408,14 +427,14 @@ class Values:
         return self.number(expr)
 
     def schedule_peak(self, node: cst.Call, schedule: table.Schedule) -> float | None:
-        values = []
+        values: list[float] = []
         for position, keyword in schedule.peaks:
             given = argument(node, position, keyword)
             if schedule.lists:
                 given = self.ctx.resolve(given) if isinstance(given, cst.Name) else given
                 items = [e.value for e in given.elements] if isinstance(given, (cst.List, cst.Tuple)) else []
             else:
-                items = [given]
+                items = [] if given is None else [given]
             values.extend(v for v in (self.number(i) for i in items) if isinstance(v, float))
         return max(values) if values else None
 
@@ -443,7 +462,7 @@ class Values:
         key = expr.slice[0].slice.value
         if not isinstance(key, cst.SimpleString):
             return None
-        return self._entry(expr.value, key.evaluated_value)
+        return self._entry(expr.value, str(key.evaluated_value))
 
     def _field(self, expr: cst.Attribute) -> cst.BaseExpression | None:
         """`cfg.lr` where cfg = SimpleNamespace(lr=...) / dict(lr=...)."""
@@ -454,11 +473,8 @@ class Values:
             return argument(container, None, expr.attr.value)
         return None
 
-    def _entry(self, container: cst.BaseExpression, key: str) -> cst.BaseExpression | None:
-        if isinstance(container, cst.Subscript):
-            container = self._item(container)
-        else:
-            container = self.ctx.resolve(container)
+    def _entry(self, expr: cst.BaseExpression, key: str) -> cst.BaseExpression | None:
+        container = self._item(expr) if isinstance(expr, cst.Subscript) else self.ctx.resolve(expr)
         if isinstance(container, cst.Dict):
             for element in container.elements:
                 if (
@@ -476,7 +492,7 @@ class Values:
         if isinstance(func, cst.Attribute) and func.attr.value == "get" and expr.args:
             key = expr.args[0].value
             if isinstance(key, cst.SimpleString):
-                found = self._entry(func.value, key.evaluated_value)
+                found = self._entry(func.value, str(key.evaluated_value))
                 if found is None and len(expr.args) > 1:
                     found = expr.args[1].value
                 return self.number(found, depth - 1)

@@ -190,6 +190,18 @@ NORM_LAYERS = frozenset(
     + ["apex.normalization.FusedLayerNorm", "apex.normalization.FusedRMSNorm"]
 )
 
+# Functions whose eps guards a computation on the parameters themselves (their dtype decides).
+PARAMETER_EPS_FUNCTIONS = frozenset(
+    {
+        "torch.nn.utils.spectral_norm",
+        "torch.nn.utils.parametrizations.spectral_norm",
+        "torch.nn.utils.spectral_norm.SpectralNorm.apply",
+        "torch.nn.utils.weight_norm",
+    }
+)
+# Import roots whose kernels flush float32 subnormals to zero (TensorFlow by default, XLA always).
+FLUSHING_ROOTS = frozenset({"tensorflow", "jax", "flax", "keras", "tf_keras", "optax", "gpflow"})
+
 # --- optimizers and schedules -----------------------------------------------------------------
 
 
@@ -310,6 +322,9 @@ _optimizers(
         "sm3": ("Adagrad", None),
     },
 )
+
+# Families whose step moves each weight by about lr whatever the gradient's size (normalised updates).
+BOUNDED_UPDATE_FAMILIES = frozenset({"Adam", "RMSprop", "Adagrad", "Adadelta", "Lion", "LAMB", "Adafactor", "Rprop"})
 
 # NAN301 defaults: the learning rate above which each family is reported. Typical values lie one
 # to two orders of magnitude below (SGD 0.01-1, Adam 1e-5-3e-3, Lion 3-10x below Adam);
@@ -600,6 +615,23 @@ MODEL_METHODS = frozenset(
     {"predict", "predict_on_batch", "fit", "train_on_batch", "evaluate", "test_on_batch", "forward"}
 )
 MODEL_NAME_PARTS = ("model", "net", "backbone", "classifier", "detector", "encoder")
+# Base classes of a framework's models and layers: a subclass is a model.
+MODEL_BASES = frozenset(
+    {
+        "torch.nn.Module",
+        "keras.Model",
+        "keras.models.Model",
+        "keras.layers.Layer",
+        "tensorflow.Module",
+        "flax.linen.Module",
+        "flax.nnx.Module",
+        "haiku.Module",
+        "equinox.Module",
+        "lightning.LightningModule",
+        "lightning.pytorch.LightningModule",
+        "pytorch_lightning.LightningModule",
+    }
+)
 
 # --- initialisation ------------------------------------------------------------------------
 
@@ -676,6 +708,26 @@ for _ns in NUMPY_RANDOM:
     SAMPLERS[f"{_ns}.randn"] = _normal(FIXED_ZERO, (None, None, 1.0), varargs_shape=True)
     SAMPLERS[f"{_ns}.rand"] = _uniform(FIXED_ZERO, (None, None, 1.0), varargs_shape=True)
     SAMPLERS[f"{_ns}.normal"] = _normal((0, "loc", 0.0), (1, "scale", 1.0), shape=(2, "size"))
+# Allocations that leave the memory as it was (JAX's `empty` returns zeros and is not one).
+UNINITIALISED = frozenset(
+    _rows(("torch",), "empty", "empty_like", "empty_strided")
+    + _rows(("numpy", "cupy"), "empty", "empty_like")
+    + ["tensorflow.raw_ops.Empty"]
+)
+# Legacy constructors that allocate when given sizes (`torch.Tensor(n, m)`) and copy when given data.
+UNINITIALISED_IF_SIZES = frozenset(
+    _rows(("torch", "torch.cuda"), "Tensor", "FloatTensor", "DoubleTensor", "HalfTensor", "BFloat16Tensor")
+)
+UNINITIALISED_METHODS = frozenset({"new_empty", "new_empty_strided"})  # `x.new(n)` too, with sizes
+# Conversions and moves that keep the memory's contents: `torch.from_numpy(np.empty(n))`, `.cuda()`.
+TENSOR_CONVERSIONS = frozenset(
+    ["torch.from_numpy", "torch.as_tensor", "tensorflow.convert_to_tensor", "tensorflow.constant"]
+    + _rows(("numpy",), "asarray", "ascontiguousarray")
+)
+KEEPING_METHODS = frozenset({"float", "double", "half", "to", "cuda", "cpu", "contiguous", "astype", "requires_grad_"})
+# Where initialisers live (their first argument is filled in place) and functions that copy into their first.
+INITIALISER_NAMESPACES = ("torch.nn.init.",)
+COPYING_FUNCTIONS = frozenset({"numpy.copyto"})
 # Wrappers that make a tensor a trainable parameter.
 PARAMETERS = frozenset({"torch.nn.Parameter", "torch.nn.parameter.Parameter", "tensorflow.Variable"})
 

@@ -12,6 +12,9 @@ since kernels and bounds round differently and accumulate sums in different orde
 analysis's kernels flush float32 subnormals to zero (ATOL = 1e-37, a few times the smallest normal).
 NaN outputs must be flagged (`may_nan`); infinite outputs need an infinite bound on their side.
 
+Stored bounds: a Box with `stored` gives the analysis bounds stored once along some axes (size 1 there,
+as Interval.compact keeps them); the points still vary along every axis.
+
 Row norms: a Box with `row_norm` also bounds the L2 norm of its last-axis rows (Interval.row_norm), and
 its points are drawn inside box and ball; an output bound that carries a row norm is checked row by
 row as well (within RTOL).
@@ -56,6 +59,9 @@ class Box:
     # row's box point nearest 0 (f = 0: the ball just reaches every row's box) to the largest norm of a
     # row's magnitudes (f = 1: the ball holds the whole box). None: no row norm.
     row_norm: float | None = None
+    # The bounds as stored: size 1 along the axes where they do not vary (Interval.compact), the given
+    # size elsewhere. None: full, element-wise bounds.
+    stored: tuple | None = None
 
 
 @dataclass
@@ -73,13 +79,16 @@ class Case:
     check_outputs: tuple | None = None  # which outputs to check (default all)
     name: str = ""
     reference: object = None  # feeds -> outputs, for ops onnxruntime's CPU provider lacks
+    # A whole graph instead of the single node `op` (sub-graph patterns): its inputs are in0, in1, ...
+    # (the Boxes of `inputs`, in order), every graph output is checked.
+    graph: onnx.GraphProto | None = None
 
     def __str__(self):
         return self.name or self.op
 
 
 def _draw_box(rng: np.random.Generator, box: Box, regime: str) -> tuple[np.ndarray, np.ndarray]:
-    shape = box.shape
+    shape = box.shape if box.stored is None else box.stored
     scale = {"tiny": 1e-20, "huge": 1e15}.get(regime, 1.0)
     if box.integer:
         scale = 1.0 if regime in ("tiny", "huge") else scale
@@ -135,11 +144,20 @@ def _points(rng, lo, hi, dtype, count: int) -> list[np.ndarray]:
     return out
 
 
+def _full(lo, hi, box: Box):
+    """Bounds stored once along some axes, broadcast to the input's shape (points vary everywhere)."""
+    if box.stored is None:
+        return lo, hi
+    return np.broadcast_to(lo, box.shape), np.broadcast_to(hi, box.shape)
+
+
 def _nearest_to_zero(lo, hi) -> np.ndarray:
     return np.clip(0.0, lo.astype(np.float64), hi.astype(np.float64))
 
 
 def _input_interval(lo, hi, box: Box) -> Interval:
+    if box.stored is not None:
+        return Interval(lo, hi, shape=box.shape)
     if box.row_norm is None:
         return Interval(lo, hi)
     mag = np.maximum(np.abs(lo), np.abs(hi)).astype(np.float64)
@@ -168,6 +186,8 @@ def _ball_points(rng, lo, hi, radius: float, dtype, count: int) -> list[np.ndarr
 
 
 def build_model(case: Case, path: str) -> onnx.ModelProto:
+    if case.graph is not None:
+        return _save_graph(case, case.graph, path)
     graph_inputs, inits, names = [], [], []
     for i, spec in enumerate(case.inputs):
         name = f"in{i}"
@@ -183,6 +203,10 @@ def build_model(case: Case, path: str) -> onnx.ModelProto:
     node = helper.make_node(case.op, names, outs, domain=case.domain, **case.attrs)
     out_infos = [onnx.ValueInfoProto(name=o) for o in outs]
     graph = helper.make_graph([node], "case", graph_inputs, out_infos, inits)
+    return _save_graph(case, graph, path)
+
+
+def _save_graph(case: Case, graph: onnx.GraphProto, path: str) -> onnx.ModelProto:
     opsets = [helper.make_opsetid("", case.opset)]
     if case.domain:
         opsets.append(helper.make_opsetid(case.domain, 1))
@@ -205,7 +229,7 @@ def check(case: Case, seeds=SEEDS, points: int = POINTS) -> dict:
         model = load_model(path)
         if case.reference is None:
             session = ort.InferenceSession(path, _SESSION_OPTIONS, providers=["CPUExecutionProvider"])
-    node = model.nodes[0]
+    outputs = model.outputs if case.graph is not None else list(model.nodes[0].output)
     last = {}
     checked = 0
     for seed in seeds:
@@ -220,11 +244,11 @@ def check(case: Case, seeds=SEEDS, points: int = POINTS) -> dict:
             bounds = {name: _input_interval(lo, hi, spec) for name, ((lo, hi), spec) in boxes.items()}
             analysis = analyze(model, {}, input_bounds=bounds, strict=True)
             assert not analysis.unsupported, f"{case}: unsupported: {analysis.reasons}"
-            outs = [analysis.bounds[o] for o in node.output]
+            outs = [analysis.bounds[o] for o in outputs]
             samples = {
                 name: _ball_points(rng, lo, hi, bounds[name].row_norm, spec.dtype, points)
                 if spec.row_norm is not None
-                else _points(rng, lo, hi, spec.dtype, points)
+                else _points(rng, *_full(lo, hi, spec), spec.dtype, points)
                 for name, ((lo, hi), spec) in boxes.items()
             }
             for k in range(points):

@@ -233,7 +233,8 @@ def test_collapse_switch_keeps_shapes_and_soundness(tmp_path):
     assert all(a.bounds[t].lo.ndim == 0 for t in ("h1", "r1", "y"))
     assert a.bounds["h1"].shape == (4, 8)
     full = analyze(load_model(path), {"x": (-1.0, 1.0)}, strict=True)
-    assert full.bounds["y"].lo.shape == (4, 8)
+    # per column (the rows share their bounds: one range for every row of x, stored once)
+    assert full.bounds["y"].shape == (4, 8) and full.bounds["y"].stored_shape() == (1, 8)
     assert full.bounds["y"].max() <= a.bounds["y"].max()
 
 
@@ -244,10 +245,11 @@ def test_released_tensors_shrink_to_scalars_unless_kept(tmp_path, monkeypatch):
     path = _save(mlp_graph(), tmp_path / "mlp.onnx")
     a = analyze(load_model(path), {"x": (-1.0, 1.0)}, strict=True)
     assert a.bounds["r1"].lo.ndim == 0 and a.bounds["r1"].shape == (4, 8)  # consumed, shrunk
-    assert a.bounds["h2"].lo.shape == (4, 8)  # feeds Softmax: kept
-    assert a.bounds["y"].lo.shape == (4, 8)  # graph output: kept
+    # kept per column (every row of x has the same range: the rows' bounds are stored once)
+    assert a.bounds["h2"].stored_shape() == (1, 8) and a.bounds["h2"].lo.ndim == 2  # feeds Softmax: kept
+    assert a.bounds["y"].stored_shape() == (1, 8) and a.bounds["y"].lo.ndim == 2  # graph output: kept
     kept = analyze(load_model(path), {"x": (-1.0, 1.0)}, keep_elementwise=lambda n: n == "r1", strict=True)
-    assert kept.bounds["r1"].lo.shape == (4, 8)
+    assert kept.bounds["r1"].stored_shape() == (1, 8) and kept.bounds["r1"].lo.ndim == 2
 
 
 def test_input_ranges_defaults_and_integer_inputs(tmp_path):

@@ -56,12 +56,17 @@ def node(op, inputs, outputs, **attrs):
 # --- grading -------------------------------------------------------------------------------------------
 
 
-def difference(tmp_path, name, k, extra=(), initializers=None):
-    """y = 40000 x - k x: intervals see |y| <= 40000 + |k|, the values are |40000 - k| |x|."""
-    nodes = [node("Mul", ["x", "a"], ["ax"]), node("Mul", ["x", "k"], ["kx"]), node("Sub", ["ax", "kx"], ["y"])]
-    return save(
-        tmp_path, name, [*nodes, *extra], {"x": [8]}, {"a": 40000.0, "k": k, **(initializers or {})}, outputs=["y"]
-    )
+def difference(tmp_path, name, k, extra=(), initializers=None, output="y"):
+    """y = 40000 x - k (x @ I): intervals see |y| <= 40000 + |k|, the values are |40000 - k| |x| (the identity
+    matrix hides from the analysis that both terms are x: it sees through 40000 x - k x, not through this)."""
+    nodes = [
+        node("MatMul", ["x", "eye"], ["x2"]),
+        node("Mul", ["x", "a"], ["ax"]),
+        node("Mul", ["x2", "k"], ["kx"]),
+        node("Sub", ["ax", "kx"], [output]),
+    ]
+    constants = {"a": 40000.0, "k": k, "eye": np.eye(8), **(initializers or {})}
+    return save(tmp_path, name, [*nodes, *extra], {"x": [8]}, constants, outputs=["y"])
 
 
 def test_a_bound_far_above_the_samples_is_info_worded_with_what_they_saw(tmp_path):
@@ -102,18 +107,11 @@ def test_samples_beyond_the_range_make_an_error_of_the_same_tensor(tmp_path):
 
 
 def test_an_infinity_that_only_flows_through_a_tensor_does_not_confirm_its_overflow(tmp_path):
-    # y = (40000 x - 39000 x) + mask, the mask holding -inf: y is -inf on every sample, but its finite
+    # y = (40000 x - 39000 (x @ I)) + mask, the mask holding -inf: y is -inf on every sample, but its finite
     # values stay within 1000, and the -inf is the mask's, not an overflow of y
     mask = np.zeros(8, np.float32)
     mask[3] = -np.inf
-    nodes = [node("Mul", ["x", "a"], ["ax"]), node("Mul", ["x", "k"], ["kx"]), node("Sub", ["ax", "kx"], ["d"])]
-    path = save(
-        tmp_path,
-        "masked",
-        [*nodes, node("Add", ["d", "mask"], ["y"])],
-        {"x": [8]},
-        {"a": 40000.0, "k": 39000.0, "mask": mask},
-    )
+    path = difference(tmp_path, "masked", 39000.0, [node("Add", ["d", "mask"], ["y"])], {"mask": mask}, output="d")
     found = [f for f in analyse(path).findings if f.code == "NAN601"]
     assert [(f.location.tensor, f.severity.name) for f in found] == [("d", "info")]
 

@@ -227,3 +227,86 @@ def test_division_by_an_unrelated_norm_is_not_capped(tmp_path):
     )
     a = analyze(load_model(path), {"x": (-1.0, 1.0), "z": (-1.0, 1.0)}, strict=True)
     assert a.bounds["y"].max() == pytest.approx(1 / math.sqrt(1e-6), rel=1e-3)
+
+
+# -- weighted means: masked mean pooling -------------------------------------------------------------------
+
+POOL_T, POOL_H = 5, 4
+
+
+def _mean_pooling(weights_from_mask: bool = True, guard: str = "Clip"):
+    """sum(x * m, axis=1) / clip(sum(m, axis=1), 1e-9), as sentence-transformers exports mean pooling
+    (m: the attention mask expanded over the hidden axis); `weights_from_mask=False` takes a float
+    weight input that can be negative instead (no mean then)."""
+    from onnx import helper, numpy_helper
+
+    nodes = [
+        helper.make_node("Mul", ["x", "m"], ["xm"]),
+        helper.make_node("ReduceSum", ["xm", "axis"], ["num"], keepdims=0),
+    ]
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, POOL_T, POOL_H])]
+    if weights_from_mask:
+        nodes = [
+            helper.make_node("Unsqueeze", ["mask", "last"], ["mu"]),
+            helper.make_node("Expand", ["mu", "full"], ["me"]),
+            helper.make_node("Cast", ["me"], ["m"], to=TensorProto.FLOAT),
+            *nodes,
+        ]
+        inputs.append(helper.make_tensor_value_info("mask", TensorProto.INT64, [1, POOL_T]))
+    else:
+        inputs.append(helper.make_tensor_value_info("m", TensorProto.FLOAT, [1, POOL_T, POOL_H]))
+    nodes.append(helper.make_node("ReduceSum", ["m", "axis"], ["total"], keepdims=0))
+    if guard == "Clip":
+        nodes.append(helper.make_node("Clip", ["total", "eps"], ["den"]))
+    else:
+        nodes.append(helper.make_node("Max", ["total", "eps"], ["den"]))
+    nodes.append(helper.make_node("Div", ["num", "den"], ["y"]))
+    inits = [
+        numpy_helper.from_array(np.array([1], np.int64), "axis"),
+        numpy_helper.from_array(np.array([-1], np.int64), "last"),
+        numpy_helper.from_array(np.array([1, POOL_T, POOL_H], np.int64), "full"),
+        numpy_helper.from_array(np.float32(1e-9), "eps"),
+    ]
+    out = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    return helper.make_graph(nodes, "pool", inputs, [out], inits)
+
+
+@pytest.mark.parametrize("guard", ["Clip", "Max"])
+def test_masked_mean_is_within_the_hull_of_its_rows(guard):
+    mask = Box((1, POOL_T), dtype=TensorProto.INT64, integer=True, low=0, high=1)
+    x = Box((1, POOL_T, POOL_H))
+    out = check(Case("pool", [x, mask], graph=_pooling_inputs(_mean_pooling(guard=guard)), opset=13, name=guard))
+    bound, xb = out["bounds"][0], out["inputs"]["in0"]
+    lo, hi = np.broadcast_to(xb.lo, xb.shape), np.broadcast_to(xb.hi, xb.shape)
+    assert np.all(np.broadcast_to(bound.hi, bound.shape) <= np.maximum(hi.max(axis=1), 0))
+    assert np.all(np.broadcast_to(bound.lo, bound.shape) >= np.minimum(lo.min(axis=1), 0))
+
+
+def test_masked_mean_of_a_range_is_the_range():
+    """x in [-2, 3] and a mask in {0, 1}: the mean lies in [-2, 3] (0 for an empty mask), while the
+    division alone gives T * 3 / 1e-9."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "pool.onnx")
+        graph = _mean_pooling()
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+        bound = analyze(load_model(path), {"x": (-2.0, 3.0), "mask": (0, 1)}, strict=True).bounds["y"]
+    assert (bound.min(), bound.max()) == (-2.0, 3.0)
+
+
+def test_weights_that_can_be_negative_make_no_mean():
+    """sum(x * w) / max(sum(w), eps) with w in [-1, 1]: no convex combination, interval arithmetic only."""
+    g = _pooling_inputs(_mean_pooling(weights_from_mask=False))
+    out = check(Case("signed", [Box((1, POOL_T, POOL_H)), Box((1, POOL_T, POOL_H))], graph=g, opset=13), seeds=(0,))
+    x = out["inputs"]["in0"]
+    assert out["bounds"][0].abs_max() > 10 * x.abs_max()
+
+
+def _pooling_inputs(graph):
+    """The harness names graph inputs in0, in1, ...: rename x -> in0 and the mask/weights -> in1."""
+    rename = {"x": "in0", "mask": "in1", "m": "in1"}
+    weights = graph.input[1].name
+    for value in graph.input:
+        value.name = rename[value.name]
+    for node in graph.node:
+        node.input[:] = [rename.get(i, i) if i in ("x", weights) else i for i in node.input]
+    return graph

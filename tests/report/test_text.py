@@ -121,7 +121,7 @@ def test_graph_findings():
     expected = (
         "models/net.onnx:Div_3 (Div) NAN502 error denominator can be 0 [static, cuda-fp16]\n"
         "models/net.onnx:MatMul_7 (MatMul) NAN601 error values reach 7.1e+04, above float16's max 65504 "
-        "[sampled, cuda-fp16]\n"
+        "[sampled, cuda-fp16] at src/net.py:41 (encoder.mlp)\n"
         "models/net.onnx:mask_fill NAN701 warning mask constant -1e9 becomes -inf in float16 [static, cuda-fp16]\n"
         "Found 3 findings (2 errors, 1 warning).\n"
     )

@@ -93,7 +93,8 @@ class Precision:
     # -- tensors ----------------------------------------------------------------------------------
 
     def _own(self, tensor: str) -> DtypeInfo | None:
-        return BY_ONNX_TYPE.get(self.dtypes.get(tensor))
+        elem = self.dtypes.get(tensor)
+        return None if elem is None else BY_ONNX_TYPE.get(elem)
 
     def tensor_dtype(self, tensor: str) -> str | None:
         """The dtype the tensor holds on the target (None for non-float tensors)."""

@@ -6,6 +6,7 @@ import numpy as np
 
 from nanlint.graph import interval as iv_ops
 from nanlint.graph.interval import Interval, finish
+from nanlint.graph.transfer import correlated, quantization
 from nanlint.graph.transfer.context import INT_TYPES, NodeContext
 from nanlint.graph.transfer.registry import register
 
@@ -17,9 +18,9 @@ def _no_integer_zero_divisor(ctx: NodeContext) -> bool:
     return bool(np.all(ctx.x(1).lo != 0))
 
 
-@register("arithmetic", "Add")
+@register("arithmetic", "Add", note="x + f(x), both operands element-wise functions of one x: piecewise in x")
 def add(ctx: NodeContext):
-    return [ctx.x(0) + ctx.x(1)]
+    return [correlated.refine(ctx, ctx.x(0) + ctx.x(1))]
 
 
 @register("arithmetic", "Sub", note="x - max(x) (or - logsumexp(x)) is <= 0")
@@ -29,7 +30,7 @@ def sub(ctx: NodeContext):
         # Each element minus the maximum of its own group is <= 0 (the stable-softmax shift).
         zero = np.zeros((), out.hi.dtype)
         out = Interval(np.minimum(out.lo, zero), np.minimum(out.hi, zero), out.may_nan, out.shape)
-    return [out]
+    return [correlated.refine(ctx, out)]
 
 
 def _minus_own_maximum(ctx: NodeContext) -> bool:
@@ -52,7 +53,8 @@ def _minus_own_maximum(ctx: NodeContext) -> bool:
     "arithmetic",
     "Mul",
     depth="widen",
-    note="a product of two varying operands widens; x * 1/rms(x) patterns are bounded by sqrt(N)",
+    note="a product of two varying operands widens; x * 1/rms(x) patterns are bounded by sqrt(N); "
+    "x * g(x) (gated activations written out: hard-swish, SiLU, GELU) is bounded piecewise in x",
 )
 def mul(ctx: NodeContext):
     a, b = ctx.x(0), ctx.x(1)
@@ -60,7 +62,9 @@ def mul(ctx: NodeContext):
     out = iv_ops.square(a) if ctx.node.input[0] == ctx.node.input[1] else a * b
     if a.is_point or b.is_point:
         ctx.depth = "keep"  # scaling by a known value does not widen
-    return [_refine_norm(ctx, out)]
+    out = correlated.refine(ctx, _refine_norm(ctx, out))
+    layer = ctx.optional(quantization.dequantized_layer, ctx)
+    return [out if layer is None else iv_ops.intersect(out, layer)]
 
 
 @register(
@@ -68,14 +72,22 @@ def mul(ctx: NodeContext):
     "Div",
     depth="widen",
     fold=_no_integer_zero_divisor,
-    note="denominators touching 0 give infinite bounds; x / rms(x) patterns are bounded by sqrt(N)",
+    note="denominators touching 0 give infinite bounds; x / rms(x) patterns are bounded by sqrt(N); "
+    "sum(w * x) / max(sum(w), c) with w >= 0 (masked mean) within the hull of x and 0",
 )
 def div(ctx: NodeContext):
+    from nanlint.graph.transfer.normalization import weighted_mean_bound
+
     a, b = ctx.x(0), ctx.x(1)
     out = a / b
     if b.is_point:
         ctx.depth = "keep"
-    return [_refine_norm(ctx, out)]
+    out = correlated.refine(ctx, _refine_norm(ctx, out))
+    mean = ctx.optional(weighted_mean_bound, ctx)
+    if mean is not None:
+        ctx.depth = "reset"
+        out = iv_ops.intersect(out, mean)
+    return [out]
 
 
 def _refine_norm(ctx: NodeContext, out: Interval) -> Interval:
@@ -102,7 +114,7 @@ def reciprocal(ctx: NodeContext):
 def power(ctx: NodeContext):
     if ctx.x(1).is_point:
         ctx.depth = "keep"
-    return [iv_ops.pow_(ctx.x(0), ctx.x(1))]
+    return [correlated.refine(ctx, iv_ops.pow_(ctx.x(0), ctx.x(1)))]
 
 
 @register("arithmetic", "Mod", fold=_no_integer_zero_divisor, note="|result| < |divisor|, sign by fmod")
@@ -134,7 +146,7 @@ def variadic(ctx: NodeContext):
         out = combine[ctx.node.op_type](out, other)
     if ctx.node.op_type == "Mean":
         out = out * Interval.point(np.asarray(1.0 / len(present), np.float64))
-    return [out]
+    return [correlated.refine(ctx, out)]
 
 
 @register("arithmetic", "PRelu")

@@ -169,6 +169,16 @@ class NodeContext:
         idx = indices or range(len(self.inputs))
         return any(self.has(i) and self.inputs[i].may_nan for i in idx)
 
+    def optional(self, fn, *args, default=None):
+        """fn(*args) for a refinement the bounds do not depend on (a tighter band, a fact for later ops):
+        any failure gives `default` instead of failing the op, except in strict mode (tests)."""
+        try:
+            return fn(*args)
+        except Exception:
+            if self.engine.strict:
+                raise
+            return default
+
     # -- kernels ----------------------------------------------------------------------------------
 
     def _run_input(self, i: int, arr: np.ndarray) -> np.ndarray:
@@ -199,6 +209,11 @@ class NodeContext:
         data = [i for i in data if ivs.get(i) is not None]
         lo_feeds: list[np.ndarray | None] = []
         hi_feeds: list[np.ndarray | None] = []
+        # An element-wise op of one varying input runs on its bounds as stored (one value for a whole
+        # axis along which they do not vary): the output varies along the same axes only.
+        first = ivs[data[0]] if len(data) == 1 else None
+        compact_shape = first.shape if elementwise and first is not None and not first.is_point else None
+        compact = compact_shape is not None
         for i in range(len(self.inputs)):
             iv = ivs[i]
             if iv is None:
@@ -209,6 +224,10 @@ class NodeContext:
                     if not elementwise:
                         raise NotExact(f"input {i} has an unknown shape")
                     lo, hi = iv.lo, iv.hi
+                elif compact:
+                    common = np.broadcast_shapes(iv.lo.shape, iv.hi.shape)
+                    common = (1,) * (len(iv.shape) - len(common)) + tuple(common)  # kernels want the rank
+                    lo, hi = np.broadcast_to(iv.lo, common), np.broadcast_to(iv.hi, common)
                 else:
                     check_size(iv.shape, self.node.input[i])
                     lo, hi = iv.broadcast()
@@ -227,8 +246,12 @@ class NodeContext:
         lo_out, hi_out = self.engine.kernels.run_pair(self.node, lo_feeds, hi_feeds, set(data), attrs)
         if decreasing:
             lo_out, hi_out = hi_out, lo_out
+        known = all(ivs[i].shape is not None for i in data)
         shapes = [
-            None if lo is None else (lo.shape if all(ivs[i].shape is not None for i in data) else None) for lo in lo_out
+            None
+            if lo is None or not known
+            else (np.broadcast_shapes(compact_shape, lo.shape) if compact_shape is not None else lo.shape)
+            for lo in lo_out
         ]
         return [None if lo is None else Interval(lo, hi, may_nan, s) for lo, hi, s in zip(lo_out, hi_out, shapes)]
 

@@ -83,14 +83,16 @@ def embed_layer_norm(ctx: NodeContext):
     total = word + pos
     if ctx.has(4) and ctx.has(1):
         total = total + _lookup(ctx, 4, 1)
-    hidden = ctx.x(2).shape[1]
+    table_shape = ctx.x(2).shape
+    assert table_shape is not None  # _lookup broadcast the table: its shape is known
+    hidden = table_shape[1]
     total = Interval(
         np.broadcast_to(total.lo, (batch, seq, hidden)) if total.lo.ndim else total.lo,
         np.broadcast_to(total.hi, (batch, seq, hidden)) if total.hi.ndim else total.hi,
         total.may_nan,
         (batch, seq, hidden),
     )
-    inputs = [total, ctx.x(5), ctx.x(6)]
+    inputs: list[Interval | None] = [total, ctx.x(5), ctx.x(6)]
     y, _, _ = ctx.engine.eval_synthetic(
         "LayerNormalization",
         inputs,
@@ -144,16 +146,25 @@ def _activation(ctx: NodeContext, y: Interval, name: str, params: list[float]) -
     if name == "Clip":
         lo = Interval.point(np.asarray(params[0] if params else -np.inf, np.float32))
         hi = Interval.point(np.asarray(params[1] if len(params) > 1 else np.inf, np.float32))
-        return ctx.engine.eval_synthetic("Clip", [y, lo, hi], scope=ctx.scope)[0]
+        return _synthetic(ctx, "Clip", [y, lo, hi])
     attrs = dict(zip(_ACTIVATION_PARAMS.get(name, ()), params))
-    return ctx.engine.eval_synthetic(name, [y], attrs, scope=ctx.scope)[0]
+    return _synthetic(ctx, name, [y], attrs)
+
+
+def _synthetic(ctx: NodeContext, op_type: str, inputs: list[Interval | None], attrs: dict | None = None) -> Interval:
+    """The one output of a made-up single-output node (a conv, a gemm, an activation) on `inputs`."""
+    out = ctx.engine.eval_synthetic(op_type, inputs, attrs, scope=ctx.scope)[0]
+    assert out is not None, f"{op_type} gave no bound for its output"
+    return out
 
 
 @register("contrib", "FusedConv", domain=MS, depth="widen", note="Conv (+ Z) then its activation")
 def fused_conv(ctx: NodeContext):
     attrs = {k: v for k, v in ctx.attrs.items() if k not in ("activation", "activation_params")}
-    inputs = [ctx.x(0), ctx.x(1)] + ([ctx.x(2)] if ctx.has(2) else [])
-    y = ctx.engine.eval_synthetic("Conv", inputs, attrs, scope=ctx.scope)[0]
+    inputs: list[Interval | None] = [ctx.x(0), ctx.x(1)]
+    if ctx.has(2):
+        inputs.append(ctx.x(2))  # the bias
+    y = _synthetic(ctx, "Conv", inputs, attrs)
     if ctx.has(3):
         y = y + ctx.x(3)
     return [_activation(ctx, y, str(ctx.attr("activation", "")), list(ctx.attr("activation_params", [])))]
@@ -162,8 +173,8 @@ def fused_conv(ctx: NodeContext):
 @register("contrib", "FusedGemm", domain=MS, depth="widen", note="Gemm then its activation")
 def fused_gemm(ctx: NodeContext):
     attrs = {k: ctx.attrs[k] for k in ("alpha", "beta", "transA", "transB") if k in ctx.attrs}
-    inputs = [ctx.x(i) for i in range(ctx.n_inputs) if ctx.has(i)]
-    y = ctx.engine.eval_synthetic("Gemm", inputs, attrs, scope=ctx.scope)[0]
+    inputs: list[Interval | None] = [ctx.x(i) for i in range(ctx.n_inputs) if ctx.has(i)]
+    y = _synthetic(ctx, "Gemm", inputs, attrs)
     name = str(ctx.attr("activation", ""))
     params = [float(ctx.attr(k)) for k in ("activation_alpha", "activation_beta") if ctx.attr(k) is not None]
     return [_activation(ctx, y, name, params)]
@@ -249,20 +260,21 @@ def multi_head_attention(ctx: NodeContext):
         raise NotExact("packed or unknown attention inputs")
     heads = int(ctx.attr("num_heads"))
     value = ctx.x(2)
-    if value.shape is None:
+    shape = value.shape  # unchanged by the bias below, which broadcasts along the last axis
+    if shape is None:
         raise NotExact("unknown value shape")
     op = ctx.node.op_type
-    if op == "MultiHeadAttention" and ctx.has(3) and len(value.shape) == 3:
+    if op == "MultiHeadAttention" and ctx.has(3) and len(shape) == 3:
         bias = ctx.x(3)
-        d = value.shape[2]
+        d = shape[2]
         value = value + Interval(np.asarray(bias.lo)[-d:], np.asarray(bias.hi)[-d:], bias.may_nan)
     values = []
-    if len(value.shape) == 3:
+    if len(shape) == 3:
         kv_heads = int(ctx.attr("kv_num_heads", heads)) if op == "GroupQueryAttention" else heads
-        head_size = value.shape[2] // kv_heads
+        head_size = shape[2] // kv_heads
         values.append((value, "BLD"))
     else:
-        head_size = value.shape[3]
+        head_size = shape[3]
         values.append((value, "BNLH"))
     past_index = 7 if op == "MultiHeadAttention" else 4
     if ctx.has(past_index):

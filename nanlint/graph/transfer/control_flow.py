@@ -7,6 +7,8 @@ Body tensors get bounds that cover every iteration (the analysis joins them acro
 
 from __future__ import annotations
 
+from typing import overload
+
 import numpy as np
 
 from nanlint.graph.interval import Interval, join
@@ -37,6 +39,10 @@ def _fixpoint(state, one_step, what: str):
     raise NotExact(f"{what} state does not stabilise")
 
 
+@overload
+def _join_shaped(a: Interval, b: Interval) -> Interval: ...
+@overload
+def _join_shaped(a: Interval | None, b: Interval | None) -> Interval | None: ...
 def _join_shaped(a: Interval | None, b: Interval | None) -> Interval | None:
     if a is None or b is None:
         return None
@@ -135,6 +141,7 @@ def loop(ctx: NodeContext):
             for k in range(n_scan):
                 scans[k].append(outs[1 + n_state + k])
             finals = current if always_true else [_join_shaped(f, c) for f, c in zip(finals, current)]
+        scan_out: list[Interval | None]
         if always_true and all(len(s) == trip for s in scans) and trip > 0:
             scan_out = [_stack(s) for s in scans]
         else:
@@ -178,10 +185,11 @@ def scan(ctx: NodeContext):
     names = [vi.name for vi in body.input]
     state = [ctx.x(k) for k in range(n_state)]
     seqs = [ctx.x(n_state + k) for k in range(n_scan_in)]
-    if any(s.shape is None for s in seqs):
+    shapes = [s.shape for s in seqs if s.shape is not None]
+    if len(shapes) < len(seqs):
         raise NotExact("scan input of unknown shape")
-    axes = [a % len(s.shape) for a, s in zip(in_axes, seqs)]
-    length = seqs[0].shape[axes[0]]
+    axes = [a % len(shape) for a, shape in zip(in_axes, shapes)]
+    length = shapes[0][axes[0]]
 
     def run(values, slices):
         bindings = {names[k]: v for k, v in enumerate(values)}

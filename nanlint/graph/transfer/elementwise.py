@@ -38,6 +38,13 @@ def _finite(x: Interval) -> Interval:
     return Interval(np.clip(x.lo, -big, big), np.clip(x.hi, -big, big), x.may_nan, x.shape)
 
 
+def _lift(ctx: NodeContext, x: Interval, decreasing: bool = False) -> Interval:
+    """The kernel run on the bounds of `x` as input 0: the op's one output."""
+    out = ctx.lift((0,), decreasing=decreasing, values={0: x}, elementwise=True)[0]
+    assert out is not None  # an element-wise op always has output 0
+    return out
+
+
 def monotone(
     ctx: NodeContext, decreasing: bool = False, domain: tuple[float, float] | None = None, x: Interval | None = None
 ) -> Interval:
@@ -46,7 +53,7 @@ def monotone(
     nan = False
     if domain is not None:
         x, nan = _clip_domain(x, *domain)
-    (out,) = ctx.lift((0,), decreasing=decreasing, values={0: x}, elementwise=True)[:1]
+    out = _lift(ctx, x, decreasing)
     low, high = (
         (np.min(out.lo), np.max(out.hi))
         if not out.is_point and out.lo.size and out.lo.dtype.kind == "f"
@@ -57,7 +64,7 @@ def monotone(
     if np.isnan(low) or np.isnan(high):
         # The kernel's value at an infinite bound is NaN (e.g. x * Phi(x) at -inf): use the limit
         # approached from the largest finite input instead.
-        (alt,) = ctx.lift((0,), decreasing=decreasing, values={0: _finite(x)}, elementwise=True)[:1]
+        alt = _lift(ctx, _finite(x), decreasing)
         out = Interval(
             np.where(np.isnan(out.lo), alt.lo, out.lo),
             np.where(np.isnan(out.hi), alt.hi, out.hi),
@@ -74,7 +81,7 @@ def monotone(
 def monotone_either(ctx: NodeContext, x: Interval | None = None) -> Interval:
     """Element-wise monotone op whose direction may differ per element (e.g. a signed scale)."""
     x = ctx.x(0) if x is None else x
-    (out,) = ctx.lift((0,), values={0: x}, elementwise=True)[:1]
+    out = _lift(ctx, x)
     if out.is_point:
         return out
     return Interval(np.fmin(out.lo, out.hi), np.fmax(out.lo, out.hi), out.may_nan, out.shape)
@@ -223,12 +230,12 @@ def cast(ctx: NodeContext):
 def with_extrema(ctx: NodeContext, extrema, x: Interval | None = None) -> Interval:
     """Kernel at both ends, plus each extremum ((c_lo, c_hi), value, "min"|"max") the interval reaches."""
     x = ctx.x(0) if x is None else x
-    (ends,) = ctx.lift((0,), values={0: x}, elementwise=True)[:1]
+    ends = _lift(ctx, x)
     if ends.is_point:
         return ends
     lo_end, hi_end = ends.lo, ends.hi
     if np.isnan(np.min(lo_end)) or np.isnan(np.max(hi_end)):
-        (alt,) = ctx.lift((0,), values={0: _finite(x)}, elementwise=True)[:1]
+        alt = _lift(ctx, _finite(x))
         lo_end = np.where(np.isnan(lo_end), alt.lo, lo_end)
         hi_end = np.where(np.isnan(hi_end), alt.hi, hi_end)
     lo, hi = np.fmin(lo_end, hi_end), np.fmax(lo_end, hi_end)
@@ -303,7 +310,7 @@ def _periodic_hits(lo: np.ndarray, hi: np.ndarray, phase: float) -> np.ndarray:
 @register("elementwise", "Sin", "Cos", depth="reset")
 def sin_cos(ctx: NodeContext):
     x = ctx.x(0)
-    (ends,) = ctx.lift((0,), elementwise=True)[:1]
+    ends = _lift(ctx, x)
     if ends.is_point:
         return [ends]
     lo, hi = np.fmin(ends.lo, ends.hi), np.fmax(ends.lo, ends.hi)
@@ -321,7 +328,7 @@ def sin_cos(ctx: NodeContext):
 @register("elementwise", "Tan", note="unbounded when the interval holds a pole")
 def tan(ctx: NodeContext):
     x = ctx.x(0)
-    (ends,) = ctx.lift((0,), elementwise=True)[:1]
+    ends = _lift(ctx, x)
     if ends.is_point:
         return [ends]
     pole = (

@@ -26,10 +26,151 @@ def hull(ctx: NodeContext, data=(0,), extra: list[Interval] = (), j: int = 0) ->
 
 
 def lift_or_hull(ctx: NodeContext, data=(0,), fill: list[Interval] = ()) -> list[Interval]:
+    if data == (0,):
+        moved = ctx.optional(stored_layout, ctx)
+        if moved is not None:
+            return moved
     try:
         return ctx.lift(data)
     except NotExact:
         return [hull(ctx, data, list(fill))]
+
+
+# -- bounds stored once along the axes where they do not vary (Interval.compact) -------------------------
+
+
+def stored_layout(ctx: NodeContext) -> list[Interval] | None:
+    """Reshape, Transpose, (Un)Squeeze, Flatten, Split, Gather and Identity moved on the bounds as
+    stored (size 1 along axes where they do not vary) when that stays possible; None otherwise (the
+    kernel then runs on the full bounds)."""
+    x = ctx.x(0)
+    if x.is_point or x.shape is None or not x.shape or 0 in x.shape:
+        return None
+    stored = x.stored_shape()
+    if stored == tuple(x.shape):
+        return None
+    lo, hi = x.stored()
+    op = ctx.node.op_type
+    if op == "Identity":
+        return [x]
+    if op == "Transpose":
+        rank = len(x.shape)
+        perm = ctx.attr("perm")
+        perm = list(reversed(range(rank))) if perm is None else [int(p) % rank for p in perm]
+        shape = tuple(x.shape[p] for p in perm)
+        return [Interval(np.transpose(lo, perm), np.transpose(hi, perm), x.may_nan, shape)]
+    if op in ("Reshape", "Squeeze", "Unsqueeze", "Flatten"):
+        reshaped = _reshaped_shape(ctx, x.shape)
+        new = None if reshaped is None else _regrouped(x.shape, stored, reshaped)
+        if new is None:
+            return None
+        return [Interval(lo.reshape(new), hi.reshape(new), x.may_nan, reshaped)]
+    if op == "Split":
+        return _stored_split(ctx, x, x.shape, lo, hi, stored)
+    if op == "Gather" and ctx.is_exact(1):
+        return _stored_gather(ctx, x, x.shape, lo, hi, stored)
+    return None
+
+
+def _reshaped_shape(ctx: NodeContext, shape: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The output shape of a Reshape/Squeeze/Unsqueeze/Flatten of a tensor of `shape` (exact parameters)."""
+    op, rank = ctx.node.op_type, len(shape)
+    total = int(np.prod(shape, dtype=np.int64))
+    if op == "Flatten":
+        axis = int(ctx.attr("axis", 1)) % (rank + 1)
+        return (int(np.prod(shape[:axis], dtype=np.int64)), int(np.prod(shape[axis:], dtype=np.int64)))
+    if op == "Reshape":
+        dims = [int(d) for d in ctx.ints(1)]
+        if not int(ctx.attr("allowzero", 0)) or ctx.opset < 14:
+            dims = [shape[i] if d == 0 and i < rank else d for i, d in enumerate(dims)]
+        if dims.count(-1) > 1 or any(d < -1 for d in dims):
+            return None
+        if -1 in dims:
+            known = int(np.prod([d for d in dims if d != -1], dtype=np.int64))
+            if known == 0 or total % known:
+                return None
+            dims[dims.index(-1)] = total // known
+        return tuple(dims) if int(np.prod(dims, dtype=np.int64)) == total else None
+    axes = ctx.ints(1) if ctx.opset >= 13 and ctx.has(1) else list(ctx.attr("axes", []) or [])
+    if op == "Squeeze":
+        drop = {a % rank for a in axes} if axes else {a for a in range(rank) if shape[a] == 1}
+        return tuple(d for a, d in enumerate(shape) if a not in drop) if all(shape[a] == 1 for a in drop) else None
+    out_rank = rank + len(axes)
+    inserted = {a % out_rank for a in axes}
+    kept = iter(shape)
+    return tuple(1 if a in inserted else next(kept) for a in range(out_rank))
+
+
+def _regrouped(shape, stored, new_shape) -> tuple[int, ...] | None:
+    """The stored shape after a C-order reshape from `shape` to `new_shape`: axes are matched in groups of
+    equal size; a group stored whole stays whole, a group stored once (all size 1) stays once, any other
+    group needs the full bounds (None)."""
+    result: list[int] = []
+    i = j = 0
+    while i < len(shape) or j < len(new_shape):
+        src: list[int] = []
+        dst: list[int] = []
+        a = b = 1
+        while True:
+            if a <= b and i < len(shape) and (not src or a < b or shape[i] == 1):
+                src.append(i)
+                a *= shape[i]
+                i += 1
+            elif j < len(new_shape) and (not dst or b < a or new_shape[j] == 1):
+                dst.append(j)
+                b *= new_shape[j]
+                j += 1
+            else:
+                break
+            if a == b and (i == len(shape) or shape[i] != 1) and (j == len(new_shape) or new_shape[j] != 1):
+                break
+        if a != b:
+            return None
+        whole = all(stored[k] == shape[k] for k in src)
+        once = all(stored[k] == 1 for k in src)
+        if not (whole or once):
+            return None
+        result.extend(new_shape[k] if whole else 1 for k in dst)
+    return tuple(result)
+
+
+def _stored_split(ctx: NodeContext, x: Interval, full: tuple[int, ...], lo, hi, stored) -> list[Interval] | None:
+    """Split of bounds stored as `stored` (x's shape: `full`); the outputs' shapes from shape inference."""
+    rank = len(full)
+    axis = int(ctx.attr("axis", 0)) % rank
+    outs = [o for o in (ctx.out_shape(j) for j in range(len(ctx.node.output))) if o is not None]
+    if len(outs) != len(ctx.node.output):
+        return None
+    sizes = [o[axis] for o in outs]
+    if sum(sizes) != full[axis]:
+        return None
+    result = []
+    start = 0
+    for size, shape in zip(sizes, outs):
+        if stored[axis] == 1:
+            part_lo, part_hi = lo, hi
+        else:
+            index = (slice(None),) * axis + (slice(start, start + size),)
+            part_lo, part_hi = lo[index], hi[index]
+        result.append(Interval(part_lo, part_hi, x.may_nan, tuple(shape)))
+        start += size
+    return result
+
+
+def _stored_gather(ctx: NodeContext, x: Interval, full: tuple[int, ...], lo, hi, stored) -> list[Interval] | None:
+    """Gather with exact indices from bounds stored as `stored` (x's shape: `full`)."""
+    rank = len(full)
+    axis = int(ctx.attr("axis", 0)) % rank
+    indices = np.asarray(ctx.const(1)).astype(np.int64)
+    n = full[axis]
+    if indices.size and (indices.min() < -n or indices.max() >= n):
+        return None
+    shape = full[:axis] + indices.shape + full[axis + 1 :]
+    if stored[axis] == 1:
+        keep = stored[:axis] + (1,) * indices.ndim + stored[axis + 1 :]
+        return [Interval(lo.reshape(keep), hi.reshape(keep), x.may_nan, shape)]
+    indices = np.where(indices < 0, indices + n, indices)
+    return [Interval(np.take(lo, indices, axis=axis), np.take(hi, indices, axis=axis), x.may_nan, shape)]
 
 
 @register(
@@ -67,6 +208,9 @@ def concat(ctx: NodeContext):
 
 @register("layout", "Split")
 def split(ctx: NodeContext):
+    moved = ctx.optional(stored_layout, ctx)
+    if moved is not None:
+        return moved
     try:
         return ctx.lift((0,))
     except NotExact:
@@ -105,7 +249,8 @@ def col2im(ctx: NodeContext):
 @register("layout", "Gather", note="indices that are only bounded: per-column hull over the reachable rows")
 def gather(ctx: NodeContext):
     if ctx.is_exact(1):
-        return ctx.lift((0,))
+        moved = ctx.optional(stored_layout, ctx)
+        return moved if moved is not None else ctx.lift((0,))
     return [gather_hull(ctx)]
 
 

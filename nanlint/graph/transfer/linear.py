@@ -22,6 +22,7 @@ import numpy as np
 import onnx
 
 from nanlint.graph.interval import Interval, contiguous, finish, round_outward
+from nanlint.graph.transfer.attention import record_linear_rows, score_band
 from nanlint.graph.transfer.context import NodeContext, NotExact, run_dtype
 from nanlint.graph.transfer.registry import register
 
@@ -36,6 +37,17 @@ def _full_mid_rad(iv: Interval, dtype) -> tuple[np.ndarray, np.ndarray | None]:
     mid = contiguous(np.broadcast_to(mid, iv.shape), dtype=dtype)
     rad = contiguous(np.broadcast_to(rad, iv.shape), dtype=dtype)
     return mid, rad
+
+
+def _compact_mid_rad(iv: Interval, dtype, full_axes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Centre and radius as stored (size 1 along axes where the bounds do not vary), full along
+    `full_axes` (the contracted ones), with the tensor's rank."""
+    if iv.shape is None:
+        raise NotExact("operand of unknown shape")
+    target = iv.stored_shape(full_axes)
+    mid, rad = (iv.lo, None) if iv.is_point else iv.mid_rad()
+    mid = contiguous(np.broadcast_to(mid, target), dtype=dtype)
+    return mid, None if rad is None else contiguous(np.broadcast_to(rad, target), dtype=dtype)
 
 
 class Product:
@@ -73,16 +85,24 @@ def matmul_product(ctx: NodeContext) -> Product:
     return KernelProduct(ctx.engine.kernels, _MATMUL)
 
 
-def bilinear(op: Product | Callable, a: Interval, b: Interval, dtype=np.float32) -> Interval:
-    """Bounds of op(a, b) for an op that is a sum of products of a's and b's elements."""
+def bilinear(op: Product | Callable, a: Interval, b: Interval, dtype=np.float32, matmul_shape=None) -> Interval:
+    """Bounds of op(a, b) for an op that is a sum of products of a's and b's elements. `matmul_shape`: the
+    output shape of a MatMul of operands of rank >= 2, which then run as stored (size 1 where their bounds
+    do not vary: rows of a broadcast over the output's rows, columns of b over its columns)."""
     if not isinstance(op, Product):
         op = Product(op)
-    ma, ra = _full_mid_rad(a, dtype)
-    mb, rb = _full_mid_rad(b, dtype)
+    if matmul_shape is not None:
+        ma, ra = _compact_mid_rad(a, dtype, (-1,))
+        mb, rb = _compact_mid_rad(b, dtype, (-2,))
+    else:
+        ma, ra = _full_mid_rad(a, dtype)
+        mb, rb = _full_mid_rad(b, dtype)
     may_nan = a.may_nan or b.may_nan
     with np.errstate(all="ignore"):
         if ra is None and rb is None:
             mid = op.one(ma, mb)
+            if matmul_shape is not None:
+                mid = np.ascontiguousarray(np.broadcast_to(mid, matmul_shape))
             return Interval.point(mid) if not may_nan else Interval(mid, mid, True)
         if rb is None:
             mid, rad = op.two(ma, mb, ra, np.abs(mb))
@@ -91,7 +111,7 @@ def bilinear(op: Product | Callable, a: Interval, b: Interval, dtype=np.float32)
         else:
             mid, rad = op.two(ma, mb, np.abs(ma), rb)
             rad = rad + op.one(ra, np.abs(mb) + rb)
-        return finish(mid - rad, mid + rad, may_nan, mid.shape)
+        return finish(mid - rad, mid + rad, may_nan, mid.shape if matmul_shape is None else matmul_shape)
 
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -115,15 +135,21 @@ def exact_weight(
     `abs_weight`: |W| in `dtype` when the caller has it already."""
     if x.shape is None:
         raise NotExact("operand of unknown shape")
-    lo, hi = x.broadcast()
+    compact = node.op_type == "MatMul" and weight.ndim == 2 and len(x.shape) >= 2
+    if compact:
+        # Rows as stored (one per distinct row of bounds): the output's rows repeat the same way.
+        lo, hi = (_compact_rows(v, x.shape) for v in (x.lo, x.hi))
+    else:
+        lo, hi = x.broadcast()
     lo, hi = contiguous(lo, dtype), contiguous(hi, dtype)
     weight = contiguous(weight, dtype)
     abs_weight = np.abs(weight) if abs_weight is None else abs_weight
     bias = None if bias is None else contiguous(bias, dtype)
+    out_shape = x.shape[:-1] + weight.shape[1:] if compact else None
     if node.op_type == "MatMul" and weight.ndim == 2 and lo.ndim >= 2:
         shared = _shared_radius(ctx, lo, hi, weight, abs_weight)
         if shared is not None:
-            return Interval(shared[0], shared[1], x.may_nan, shared[0].shape)
+            return Interval(shared[0], shared[1], x.may_nan, out_shape or shared[0].shape)
     stacked = node.op_type == "MatMul" and weight.ndim == 2 and lo.ndim > 2
     if stacked:
         # A stack of rows times one matrix is one GEMM (kernels would loop over the stack).
@@ -135,10 +161,16 @@ def exact_weight(
     if stacked:
         out_lo, out_hi = out_lo.reshape(lead + out_lo.shape[-1:]), out_hi.reshape(lead + out_hi.shape[-1:])
     if np.isnan(low) or np.isnan(high):
-        return finish(out_lo, out_hi, True, out_lo.shape)
-    out = Interval(out_lo, out_hi, x.may_nan, out_lo.shape)
+        return finish(out_lo, out_hi, True, out_shape or out_lo.shape)
+    out = Interval(out_lo, out_hi, x.may_nan, out_shape or out_lo.shape)
     out._stats = (low, high)
     return out
+
+
+def _compact_rows(bound: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Bounds of a tensor of `shape` as stored, with its rank and a full last axis."""
+    stored = (1,) * (len(shape) - np.ndim(bound)) + tuple(np.shape(bound))
+    return np.broadcast_to(bound, stored[:-1] + shape[-1:])
 
 
 # Rows whose radii agree within this factor share one radius product (see _shared_radius).
@@ -168,6 +200,34 @@ def _shared_radius(ctx: NodeContext, lo: np.ndarray, hi: np.ndarray, weight: np.
     return (mid_out - rad_out).reshape(out_shape), (mid_out + rad_out).reshape(out_shape)
 
 
+def _matmul_shape(a: Interval, b: Interval) -> tuple[int, ...] | None:
+    """The output shape of a @ b for operands of rank >= 2 (None otherwise: vectors run full)."""
+    if a.shape is None or b.shape is None or len(a.shape) < 2 or len(b.shape) < 2:
+        return None
+    lead = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    return tuple(lead) + (a.shape[-2], b.shape[-1])
+
+
+def _box_by_column_sums(ctx: NodeContext, x: Interval, weight: np.ndarray) -> Interval | None:
+    """x @ W for exact 2-D W as mid @ W +- max_k rad[i, k] * sum_k |W[k, j]|: one GEMM, no |W|. Looser than
+    rad @ |W| when the radii differ along a row; used where the row-norm band (tighter still) follows."""
+    if x.shape is None or weight.ndim != 2 or len(x.shape) < 1 or _dtype_of(ctx) != np.float32:
+        return None
+    sums = column_abs_sums(weight)
+    if sums is None:
+        return None
+    k = weight.shape[0]
+    mid, rad = _compact_mid_rad(x, np.float32, (-1,))  # rows as stored: one per distinct row of bounds
+    with np.errstate(all="ignore"):
+        row_rad = np.max(rad, axis=-1, keepdims=True)
+        if not (np.all(np.isfinite(mid)) and np.all(np.isfinite(row_rad))):
+            return None
+        out_mid = ctx.engine.kernels.run(_MATMUL, [mid.reshape(-1, k), contiguous(weight, np.float32)], flush=True)[0]
+        out_mid = out_mid.reshape(mid.shape[:-1] + (weight.shape[1],))
+        spread = row_rad * sums
+        return finish(out_mid - spread, out_mid + spread, x.may_nan, x.shape[:-1] + (weight.shape[1],))
+
+
 def _dtype_of(ctx: NodeContext, i: int = 0):
     return run_dtype(ctx.in_type(i))
 
@@ -177,6 +237,30 @@ def _dtype_of(ctx: NodeContext, i: int = 0):
 # Column norms per weight array, shared by every analysis while the array lives (weights are the
 # Model's own arrays, so analyses of one model for several targets compute them once).
 _COLUMN_NORMS: dict[tuple[int, bool], tuple[weakref.ref, np.ndarray | None]] = {}
+
+
+_COLUMN_SUMS: dict[int, tuple[weakref.ref, np.ndarray | None]] = {}
+
+
+def column_abs_sums(weight: np.ndarray) -> np.ndarray | None:
+    """Upper bounds of sum_k |W[k, j]| (float32) for a 2-D W, cached per weight array; None if not finite."""
+    key = id(weight)
+    cached = _COLUMN_SUMS.get(key)
+    if cached is not None and cached[0]() is weight:
+        return cached[1]
+    k = weight.shape[0]
+    # float32 sums of k non-negative terms: at most k units (relative) below the exact sum.
+    sums = np.add.reduce(np.abs(np.asarray(weight, np.float32)), axis=0, dtype=np.float32)
+    result = None
+    if np.all(np.isfinite(sums)):
+        result = (sums.astype(np.float64) * (1 + (k + 2) * 2.0**-23)).astype(np.float32)
+        result = np.nextafter(result, np.float32(np.inf))
+    try:
+        ref = weakref.ref(weight, lambda _, key=key: _COLUMN_SUMS.pop(key, None))
+    except TypeError:
+        return result
+    _COLUMN_SUMS[key] = (ref, result)
+    return result
 
 
 def column_norms(weight: np.ndarray, transposed: bool = False, values: np.ndarray | None = None) -> np.ndarray | None:
@@ -261,29 +345,101 @@ def _band_bounds(half: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray]:
     "MatMul",
     depth="widen",
     note="softmax(s) @ V is a convex combination of V's rows; exact W "
-    "and rows of L2 norm <= r: column j within ±‖W[:, j]‖·r",
+    "and rows of L2 norm <= r: column j within ±‖W[:, j]‖·r; two varying operands with rows / columns of "
+    "bounded norm (attention scores q·kᵀ): within ±‖q‖·‖k‖; one-hot rows (Equal with a row of distinct "
+    "values, OneHot) times exact W look rows of W up",
 )
 def matmul_op(ctx: NodeContext):
     a, b = ctx.x(0), ctx.x(1)
     if b.is_point and not a.is_point:
-        weight, abs_weight = _weight_and_abs(ctx, a, b.lo)
-        out = exact_weight(ctx, _MATMUL, a, weight, dtype=_dtype_of(ctx), abs_weight=abs_weight)
-        half = row_norm_band(a, b.lo, abs_weight=abs_weight)
+        half = row_norm_band(a, b.lo)
+        out = None
+        if half is not None:
+            out = _box_by_column_sums(ctx, a, b.lo)
+        if out is None:
+            out = exact_weight(ctx, _MATMUL, a, b.lo, dtype=_dtype_of(ctx))
         if half is not None:
             out = within_band(out, *_band_bounds(half, out.lo.dtype))
+        if b.lo.ndim == 2 and one_hot_rows(ctx.engine.model, ctx.engine.analysis.bounds, ctx.node.input[0]):
+            out = within_band(out, *row_lookup(a, b.lo, out.lo.dtype))
+        if b.lo.ndim == 2:
+            ctx.optional(record_linear_rows, ctx, b.lo)
         return [out]
-    out = bilinear(matmul_product(ctx), a, b, _dtype_of(ctx))
-    if _is_softmax_rows(ctx, ctx.node.input[0], a) and b.shape is not None and len(b.shape) >= 2:
-        # Attention context: each row of probabilities sums to 1, so each output lies within the
-        # hull of the corresponding column of V.
-        v_lo, v_hi = b.broadcast()
+    out = bilinear(matmul_product(ctx), a, b, _dtype_of(ctx), _matmul_shape(a, b))
+    band = ctx.optional(score_band, ctx, a, b)
+    if band is not None and out.shape is not None:
+        out = within_band(out, *round_outward(np.asarray(-band), np.asarray(band), out.lo.dtype))
+    rows = softmax_rows(ctx, ctx.node.input[0], a)
+    if rows is not None and b.shape is not None and len(b.shape) >= 2:
+        # Attention context: each row of probabilities sums to 1 (at most 1), so each output lies
+        # within the hull of the corresponding column of V (and 0).
+        v_lo, v_hi = (np.asarray(v) for v in (b.lo, b.hi))  # size 1 along -2: the same in every row
+        v_lo = v_lo.reshape((1,) * (len(b.shape) - v_lo.ndim) + v_lo.shape)
+        v_hi = v_hi.reshape((1,) * (len(b.shape) - v_hi.ndim) + v_hi.shape)
         hull_lo = np.min(v_lo, axis=-2, keepdims=True).astype(out.lo.dtype)
         hull_hi = np.max(v_hi, axis=-2, keepdims=True).astype(out.hi.dtype)
+        if rows != "sum 1":
+            hull_lo, hull_hi = np.minimum(hull_lo, 0), np.maximum(hull_hi, 0)
         lo = np.maximum(out.lo, hull_lo)
         hi = np.minimum(out.hi, hull_hi)
         out = Interval(np.minimum(lo, hi), hi, out.may_nan, out.shape)
         ctx.depth = "keep"
     return [out]
+
+
+# -- one-hot rows: a MatMul that looks rows up ----------------------------------------------------------
+
+
+def one_hot_rows(model, bounds, name: str) -> bool:
+    """`name` has at most one non-zero element in each last-axis row: a Cast of Equal(u, v) where v is
+    an exact row of distinct values and u one value per row (`one_hot(u)` as jax and tf write it),
+    or a OneHot op over the last axis whose off value is 0."""
+    from nanlint.graph.transfer.normalization import _strip
+
+    node = model.producer.get(_strip(model, name, ("Cast", "Identity")))
+    if node is None:
+        return False
+    if node.op_type == "OneHot":
+        axis = next((a.i for a in node.attribute if a.name == "axis"), -1)
+        values = _exact_value(model, bounds, node.input[2]) if len(node.input) > 2 else None
+        rank = len(bounds[name].shape) if name in bounds and bounds[name].shape else 0
+        return values is not None and values.size == 2 and values.reshape(-1)[0] == 0 and axis in (-1, rank - 1)
+    if node.op_type != "Equal" or len(node.input) != 2:
+        return False
+    for u, v in (node.input, node.input[::-1]):
+        table = _exact_value(model, bounds, v)
+        u_bound = bounds.get(u)
+        if table is None or table.ndim == 0 or table.shape[-1] < 2 or u_bound is None or not u_bound.shape:
+            continue
+        if u_bound.shape[-1] != 1:
+            continue
+        ordered = np.sort(table.reshape(-1, table.shape[-1]), axis=-1)
+        if not np.any(ordered[:, 1:] == ordered[:, :-1]):
+            return True
+    return False
+
+
+def _exact_value(model, bounds, name: str) -> np.ndarray | None:
+    if name in model.constants:
+        return np.asarray(model.constants[name])
+    iv = bounds.get(name)
+    return iv.lo if iv is not None and iv.is_point else None
+
+
+def row_lookup(a: Interval, weight: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds of a @ W when each row of `a` has at most one non-zero element (k, value a_k): output
+    column j is a_k * W[k, j] for one k, or 0. Per column: the hull over k of [lo_k, hi_k] * W[k, j]
+    and 0 (lo_k, hi_k: element k's bounds over all rows)."""
+    k = weight.shape[0]
+    shape = a.shape if a.shape is not None else np.broadcast_shapes(a.lo.shape, a.hi.shape)
+    lo = np.asarray(np.min(np.broadcast_to(a.lo, shape).reshape(-1, k), axis=0), np.float64)[:, None]
+    hi = np.asarray(np.max(np.broadcast_to(a.hi, shape).reshape(-1, k), axis=0), np.float64)[:, None]
+    w = np.asarray(weight, np.float64)
+    with np.errstate(invalid="ignore"):
+        ends = (lo * w, hi * w)
+    low = np.minimum(np.nanmin(np.minimum(*ends), axis=0), 0.0)
+    high = np.maximum(np.nanmax(np.maximum(*ends), axis=0), 0.0)
+    return round_outward(low, high, dtype)
 
 
 def _weight_and_abs(ctx: NodeContext, x: Interval, weight: np.ndarray):
@@ -296,20 +452,43 @@ def _weight_and_abs(ctx: NodeContext, x: Interval, weight: np.ndarray):
 
 
 def _is_softmax_rows(ctx: NodeContext, name: str, a: Interval) -> bool:
-    """`name` is a Softmax over its last axis (through casts and dropout)."""
+    """`name`'s last-axis rows are non-negative with sum at most 1: a Softmax over its last axis (through
+    casts and dropout), possibly with some entries replaced by 0 (`where(isnan(p), 0, p)`)."""
+    return softmax_rows(ctx, name, a) is not None
+
+
+def softmax_rows(ctx: NodeContext, name: str, a: Interval) -> str | None:
+    """ "sum 1" for a Softmax over the last axis, "sum <= 1" when some entries may be zeroed; else None."""
     model = ctx.engine.model
+    kind = "sum 1"
     node = model.producer.get(name)
-    for _ in range(4):
-        if node is None or node.op_type not in ("Cast", "Identity", "Dropout"):
+    for _ in range(6):
+        if node is not None and node.op_type == "Where" and len(node.input) == 3:
+            kept = _zero_or_other(ctx, node.input[1], node.input[2])
+            if kept is None:
+                return None
+            kind = "sum <= 1"
+            node = model.producer.get(kept)
+        elif node is not None and node.op_type in ("Cast", "Identity", "Dropout"):
+            node = model.producer.get(node.input[0])
+        else:
             break
-        node = model.producer.get(node.input[0])
     if node is None or node.op_type != "Softmax" or a.shape is None or len(a.shape) < 2:
-        return False
+        return None
     rank = len(a.shape)
     opset = model.domain_version(node.domain)
     default = -1 if opset >= 13 else 1
     axis = next((attr.i for attr in node.attribute if attr.name == "axis"), default)
-    return axis % rank == rank - 1
+    return kind if axis % rank == rank - 1 else None
+
+
+def _zero_or_other(ctx: NodeContext, first: str, second: str) -> str | None:
+    """The other operand when one of the two is an exact zero."""
+    for zero, other in ((first, second), (second, first)):
+        value = _exact_value(ctx.engine.model, ctx.engine.analysis.bounds, zero)
+        if value is not None and value.size and not np.any(value):
+            return other
+    return None
 
 
 def transpose_last2(iv: Interval) -> Interval:
@@ -332,7 +511,25 @@ def gemm(ctx: NodeContext):
     banded = b.is_point and not a.is_point and not int(ctx.attr("transA", 0))
     weight, abs_weight = _weight_and_abs(ctx, a, b.lo) if banded else (b.lo, None)
     out = _gemm_box(ctx, weight, abs_weight)
+    if banded:
+        ctx.optional(_record_gemm_rows, ctx)
     return [_gemm_row_norm(ctx, out, abs_weight) if banded else out]
+
+
+def _record_gemm_rows(ctx: NodeContext) -> None:
+    """attention.record_linear_rows for alpha * A @ B + beta * C with exact B (and C, if any)."""
+    weight = ctx.const(1)
+    if weight.ndim != 2:
+        return
+    if int(ctx.attr("transB", 0)):
+        weight = weight.T
+    bias = None
+    if ctx.has(2):
+        if not ctx.is_exact(2) or ctx.const(2).size not in (1, weight.shape[1]):
+            return
+        row = np.asarray(ctx.const(2), np.float64).reshape(-1)
+        bias = np.broadcast_to(row, (weight.shape[1],)) * float(ctx.attr("beta", 1.0))
+    record_linear_rows(ctx, weight, abs(float(ctx.attr("alpha", 1.0))), bias)
 
 
 def _gemm_row_norm(ctx: NodeContext, out: Interval, abs_weight: np.ndarray | None) -> Interval:

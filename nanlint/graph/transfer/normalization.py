@@ -34,14 +34,16 @@ FLOAT32_UNDERFLOW = 1e-30
 
 
 def _rows(iv: Interval, outer_axes: int) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
-    """Bounds as float64 (outer, n) arrays: the first `outer_axes` axes are rows."""
+    """Bounds as float64 (outer, n) arrays: the first `outer_axes` axes are rows, as stored (size 1
+    where the bounds do not vary: one row stands for all). Returns the stored shape too."""
     if iv.shape is None:
         raise NotExact("input of unknown shape")
-    lo, hi = iv.broadcast()
-    outer = int(np.prod(iv.shape[:outer_axes], dtype=np.int64))
+    shape = iv.stored_shape(range(outer_axes, len(iv.shape)))
+    lo, hi = iv.stored(range(outer_axes, len(iv.shape)))
+    outer = int(np.prod(shape[:outer_axes], dtype=np.int64))
     lo = np.clip(np.asarray(lo, np.float64).reshape(outer, -1), -_BIG, _BIG)
     hi = np.clip(np.asarray(hi, np.float64).reshape(outer, -1), -_BIG, _BIG)
-    return lo, hi, iv.shape
+    return lo, hi, shape
 
 
 def _infinite(iv: Interval) -> bool:
@@ -106,12 +108,15 @@ def normalize_last(
     if x.shape is None:
         raise NotExact("input of unknown shape")
     axis = axis % len(x.shape) if x.shape else 0
-    lo, hi, shape = _rows(x, axis)
+    lo, hi, stored = _rows(x, axis)
     z_lo, z_hi, stats = normalized_bounds(lo, hi, eps, centered, add)
     may_nan = x.may_nan or _infinite(x) or stats["zero_div"]
     dtype = x.lo.dtype if x.lo.dtype.kind == "f" else np.float32
+    shape = x.shape
     stats["outer_shape"] = shape[:axis] + (1,) * (len(shape) - axis)
-    return _as_float32(z_lo, z_hi, shape, may_nan, dtype), stats
+    stats["stored_outer"] = stored[:axis] + (1,) * (len(shape) - axis)
+    z = _as_float32(z_lo, z_hi, stored, may_nan, dtype)
+    return Interval(z.lo, z.hi, z.may_nan, shape), stats
 
 
 # -- LayerNormalization and RMS variants -------------------------------------------------------------
@@ -121,7 +126,13 @@ def _inv_std(stats: dict, eps: float, shape) -> Interval:
     with np.errstate(divide="ignore"):
         lo = 1 / np.sqrt(stats["v_hi"] + eps)
         hi = 1 / np.sqrt(stats["v_lo"] + eps)
-    return _as_float32(lo, hi, shape, False)
+    return _outer(lo, hi, stats, shape, False)
+
+
+def _outer(lo: np.ndarray, hi: np.ndarray, stats: dict, shape, may_nan: bool) -> Interval:
+    """Per-row statistics (stored per distinct row) as an interval of the rows' `shape`."""
+    out = _as_float32(lo, hi, stats["stored_outer"], may_nan)
+    return Interval(out.lo, out.hi, may_nan, tuple(shape))
 
 
 @register("normalization", "LayerNormalization", depth="reset")
@@ -132,7 +143,7 @@ def layer_norm(ctx: NodeContext):
     z, stats = normalize_last(ctx, x, axis, eps, centered=True)
     y = _affine(z, ctx.x(1) if ctx.has(1) else None, ctx.x(2) if ctx.has(2) else None)
     outer = stats["outer_shape"]
-    mean = _as_float32(stats["mean"][0], stats["mean"][1], outer, x.may_nan)
+    mean = _outer(stats["mean"][0], stats["mean"][1], stats, outer, x.may_nan)
     return [y, mean, _inv_std(stats, eps, outer)]
 
 
@@ -177,14 +188,16 @@ def group_norm(ctx: NodeContext):
     if x.shape is None or len(x.shape) < 2 or x.shape[1] % groups:
         raise NotExact("group norm shape")
     n, c = x.shape[:2]
+    full_lo, full_hi = x.broadcast() if x.lo.ndim else (x.lo, x.hi)
     grouped = Interval(
-        x.lo.reshape((n, groups, -1)) if x.lo.ndim else x.lo,
-        x.hi.reshape((n, groups, -1)) if x.hi.ndim else x.hi,
+        full_lo.reshape((n, groups, -1)) if x.lo.ndim else x.lo,
+        full_hi.reshape((n, groups, -1)) if x.hi.ndim else x.hi,
         x.may_nan,
         (n, groups, int(np.prod(x.shape[2:], dtype=np.int64)) * (c // groups)),
     )
     z, _ = normalize_last(ctx, grouped, 2, float(ctx.attr("epsilon", 1e-5)), centered=True)
-    z = Interval(z.lo.reshape(x.shape), z.hi.reshape(x.shape), z.may_nan, x.shape)
+    z_lo, z_hi = z.broadcast()
+    z = Interval(z_lo.reshape(x.shape), z_hi.reshape(x.shape), z.may_nan, x.shape)
     channel = (1, -1) + (1,) * (len(x.shape) - 2)
     scale, bias = ctx.x(1), ctx.x(2)
     if scale.shape is not None and scale.shape[0] == groups and groups != c:
@@ -291,19 +304,22 @@ def _softmax_layout(ctx: NodeContext, x: Interval) -> tuple[int, int]:
 
 
 def _softmax_rows(ctx: NodeContext, x: Interval):
-    """Bounds as float64 arrays (rows, n, inner) with the softmax over axis 1, and a restore function."""
+    """Bounds as float64 arrays (rows, n, inner) with the softmax over axis 1, rows as stored (one for
+    all rows whose bounds are the same), and the stored shape."""
     if x.shape is None:
         raise NotExact("unknown shape")
     axis, flatten = _softmax_layout(ctx, x)
-    lo, hi = x.broadcast()
-    outer = int(np.prod(x.shape[:axis], dtype=np.int64))
+    full = range(axis, len(x.shape)) if flatten else (axis,)
+    shape = x.stored_shape(full)
+    lo, hi = x.stored(full)
+    outer = int(np.prod(shape[:axis], dtype=np.int64))
     if flatten:
-        shape3 = (outer, int(np.prod(x.shape[axis:], dtype=np.int64)), 1)
+        shape3 = (outer, int(np.prod(shape[axis:], dtype=np.int64)), 1)
     else:
-        shape3 = (outer, x.shape[axis], int(np.prod(x.shape[axis + 1 :], dtype=np.int64)))
+        shape3 = (outer, shape[axis], int(np.prod(shape[axis + 1 :], dtype=np.int64)))
     lo = np.asarray(lo, np.float64).reshape(shape3)
     hi = np.asarray(hi, np.float64).reshape(shape3)
-    return lo, hi
+    return lo, hi, shape
 
 
 def softmax_log_terms(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -344,22 +360,23 @@ def _softmax_nan(x: Interval, lo: np.ndarray) -> bool:
 @register("normalization", "Softmax", depth="reset", note="row-aware bounds within [0, 1]")
 def softmax(ctx: NodeContext):
     x = ctx.x(0)
-    lo, hi = _softmax_rows(ctx, x)
+    lo, hi, stored = _softmax_rows(ctx, x)
     log_a, log_b = softmax_log_terms(lo, hi)
     # p = 1 / (1 + A); exp overflows to inf for huge A, which gives the right limit 0.
     with np.errstate(over="ignore"):
         p_lo = 1.0 / (1.0 + np.exp(log_a))
         p_hi = np.minimum(1.0 / (1.0 + np.exp(log_b)), 1.0)
-    out = _as_float32(p_lo, p_hi, x.shape, _softmax_nan(x, lo))
-    return [Interval(out.lo, np.minimum(out.hi, np.float32(1.0)), out.may_nan, out.shape)]
+    out = _as_float32(p_lo, p_hi, stored, _softmax_nan(x, lo))
+    return [Interval(out.lo, np.minimum(out.hi, np.float32(1.0)), out.may_nan, x.shape)]
 
 
 @register("normalization", "LogSoftmax", depth="reset", note="row-aware bounds within (-inf, 0]")
 def log_softmax(ctx: NodeContext):
     x = ctx.x(0)
-    lo, hi = _softmax_rows(ctx, x)
+    lo, hi, stored = _softmax_rows(ctx, x)
     log_a, log_b = softmax_log_terms(lo, hi)
-    return [_as_float32(-np.logaddexp(0.0, log_a), -np.logaddexp(0.0, log_b), x.shape, _softmax_nan(x, lo))]
+    out = _as_float32(-np.logaddexp(0.0, log_a), -np.logaddexp(0.0, log_b), stored, _softmax_nan(x, lo))
+    return [Interval(out.lo, out.hi, out.may_nan, x.shape)]
 
 
 @register("normalization", "Hardmax", depth="reset")
@@ -526,3 +543,97 @@ def _reduced_axes(ctx: NodeContext, y: str, reduce_node):
         return None
     axes = {a % len(shape) for a in axes} if shape else set()
     return int(np.prod([shape[a] for a in axes], dtype=np.int64)), tuple(shape), axes
+
+
+# -- weighted means (masked mean pooling) at Div -------------------------------------------------------
+
+
+def weighted_mean_bound(ctx: NodeContext) -> Interval | None:
+    """sum(w * x) / D over some axes, with w >= 0 and D >= sum(w) (D = sum(w), or clipped/max'ed/plus a
+    constant >= 0 to guard an empty mask): a mean of x weighted by w / D, weights >= 0 summing to at most
+    1, so it lies within the hull of x over the reduced axes and 0 (masked mean pooling). None otherwise."""
+    node = ctx.node
+    model = ctx.engine.model
+    bounds = ctx.engine.analysis.bounds
+    numerator = model.producer.get(_strip(model, node.input[0], ("Cast", "Identity")))
+    total = _guarded_sum(model, node.input[1])
+    if (
+        numerator is None
+        or total is None
+        or numerator.op_type != "ReduceSum"
+        or not _same_reduction(ctx, numerator, total)
+    ):
+        return None
+    product = model.producer.get(_strip(model, numerator.input[0], ("Cast", "Identity")))
+    if product is None or product.op_type != "Mul" or len(product.input) != 2:
+        return None
+    weights = _strip(model, total.input[0], ("Cast", "Identity"))
+    for w, x in (product.input, product.input[::-1]):
+        w_bound = bounds.get(w)
+        if _strip(model, w, ("Cast", "Identity")) != weights or w_bound is None or w_bound.min() < 0:
+            continue
+        return _hull_over_axes(ctx, bounds.get(x), numerator)
+    return None
+
+
+def _guarded_sum(model, name: str):
+    """The ReduceSum node when `name` is sum(w), max(sum(w), c), clip(sum(w), c) or sum(w) + c with c >= 0."""
+    for _ in range(4):
+        node = model.producer.get(_strip(model, name, ("Cast", "Identity")))
+        if node is None:
+            return None
+        if node.op_type == "ReduceSum":
+            return node
+        if node.op_type == "Clip" and len(node.input) >= 2 and node.input[1] and _nonneg_const(model, node.input[1]):
+            name = node.input[0]
+        elif node.op_type in ("Max", "Add") and len(node.input) == 2:
+            keep = [i for i in node.input if not _nonneg_const(model, i)]
+            if len(keep) != 1:
+                return None
+            name = keep[0]
+        else:
+            return None
+    return None
+
+
+def _reduce_axes(ctx: NodeContext, node, rank: int) -> tuple[tuple[int, ...], bool] | None:
+    """(axes, keepdims) of a ReduceSum (opset 13 reads the axes from input 1; none means all)."""
+    attrs = {a.name: a for a in node.attribute}
+    keepdims = bool(attrs["keepdims"].i) if "keepdims" in attrs else True
+    if "axes" in attrs:
+        axes = list(attrs["axes"].ints)
+    elif len(node.input) > 1 and node.input[1]:
+        value = _const(ctx.engine.model, node.input[1])
+        if value is None:
+            return None
+        axes = [int(v) for v in value.reshape(-1)]
+    else:
+        axes = []
+    if not axes:
+        if "noop_with_empty_axes" in attrs and attrs["noop_with_empty_axes"].i:
+            return None
+        axes = list(range(rank))
+    return tuple(sorted({a % rank for a in axes})), keepdims
+
+
+def _same_reduction(ctx: NodeContext, first, second) -> bool:
+    shapes = [ctx.engine.analysis.bounds.get(n.input[0]) for n in (first, second)]
+    if any(s is None or s.shape is None for s in shapes):
+        return False
+    a = _reduce_axes(ctx, first, len(shapes[0].shape))
+    b = _reduce_axes(ctx, second, len(shapes[1].shape))
+    return a is not None and a == b
+
+
+def _hull_over_axes(ctx: NodeContext, x: Interval | None, reduce_node) -> Interval | None:
+    """min/max of x over the reduce node's axes (kept or dropped as it does), widened to include 0."""
+    if x is None or x.shape is None:
+        return None
+    found = _reduce_axes(ctx, reduce_node, len(x.shape))
+    if found is None:
+        return None
+    axes, keepdims = found
+    lo, hi = x.broadcast()
+    lo = np.minimum(np.min(lo, axis=axes, keepdims=keepdims), 0)
+    hi = np.maximum(np.max(hi, axis=axes, keepdims=keepdims), 0)
+    return Interval(lo, hi, x.may_nan, lo.shape)

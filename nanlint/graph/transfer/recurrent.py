@@ -38,6 +38,14 @@ def _activations(ctx: NodeContext, per_direction: int) -> list[tuple[str, tuple[
     return out
 
 
+def _bounded(ranges: list[tuple[float, float] | None], message: str) -> list[tuple[float, float]]:
+    """The activations' ranges; NotExact(message) when one is unbounded."""
+    known = [r for r in ranges if r is not None]
+    if len(known) < len(ranges):
+        raise NotExact(message)
+    return known
+
+
 def _shapes(ctx: NodeContext):
     x = ctx.x(0)
     if x.shape is None or len(x.shape) != 3:
@@ -60,11 +68,9 @@ def _mag(iv: Interval | None) -> float:
 @register("recurrent", "RNN", depth="reset", note="bounded activations only (default Tanh)")
 def rnn(ctx: NodeContext):
     _, y_shape, yh_shape = _shapes(ctx)
-    acts = _activations(ctx, 1)
-    if any(r is None for _, r in acts):
-        raise NotExact("unbounded RNN activation")
-    lo = min(min(r[0] for _, r in acts), 0.0)
-    hi = max(max(r[1] for _, r in acts), 0.0)
+    ranges = _bounded([r for _, r in _activations(ctx, 1)], "unbounded RNN activation")
+    lo = min(min(r[0] for r in ranges), 0.0)
+    hi = max(max(r[1] for r in ranges), 0.0)
     last_lo, last_hi = lo, hi
     h0 = ctx.x(5) if ctx.has(5) else None
     if h0 is not None and ctx.has(4):
@@ -77,12 +83,12 @@ def rnn(ctx: NodeContext):
 def gru(ctx: NodeContext):
     _, y_shape, yh_shape = _shapes(ctx)
     acts = _activations(ctx, 2)
-    for k in range(0, len(acts), 2):
-        gate, cand = acts[k], acts[k + 1]
-        if gate[0].lower() not in _GATES or cand[1] is None:
-            raise NotExact("GRU activations without bounded ranges")
-    lo = min(min(acts[k + 1][1][0] for k in range(0, len(acts), 2)), 0.0)
-    hi = max(max(acts[k + 1][1][1] for k in range(0, len(acts), 2)), 0.0)
+    message = "GRU activations without bounded ranges"
+    if any(gate.lower() not in _GATES for gate, _ in acts[0::2]):
+        raise NotExact(message)
+    candidates = _bounded([r for _, r in acts[1::2]], message)
+    lo = min(min(c[0] for c in candidates), 0.0)
+    hi = max(max(c[1] for c in candidates), 0.0)
     h0 = ctx.x(5) if ctx.has(5) else None
     if h0 is not None:
         lo, hi = min(lo, h0.min()), max(hi, h0.max())
@@ -93,12 +99,13 @@ def gru(ctx: NodeContext):
 def lstm(ctx: NodeContext):
     seq, y_shape, yh_shape = _shapes(ctx)
     acts = _activations(ctx, 3)
-    for k in range(0, len(acts), 3):
-        f, g, h = acts[k], acts[k + 1], acts[k + 2]
-        if f[0].lower() not in _GATES or g[1] is None or h[1] is None:
-            raise NotExact("LSTM activations without bounded ranges")
-    h_mag = max(max(abs(acts[k + 2][1][0]), abs(acts[k + 2][1][1])) for k in range(0, len(acts), 3))
-    g_mag = max(max(abs(acts[k + 1][1][0]), abs(acts[k + 1][1][1])) for k in range(0, len(acts), 3))
+    message = "LSTM activations without bounded ranges"
+    if any(gate.lower() not in _GATES for gate, _ in acts[0::3]):
+        raise NotExact(message)
+    g_ranges = _bounded([r for _, r in acts[1::3]], message)
+    h_ranges = _bounded([r for _, r in acts[2::3]], message)
+    h_mag = max(max(abs(lo), abs(hi)) for lo, hi in h_ranges)
+    g_mag = max(max(abs(lo), abs(hi)) for lo, hi in g_ranges)
     h0 = ctx.x(5) if ctx.has(5) else None
     c0 = ctx.x(6) if ctx.has(6) else None
     # Every step's h is o * h(c) with o in [0, 1]; only a zero sequence length returns h_0 itself.

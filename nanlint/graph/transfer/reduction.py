@@ -12,6 +12,19 @@ from nanlint.graph.transfer.context import NodeContext, NotExact
 from nanlint.graph.transfer.registry import register
 
 
+def _known_shape(x: Interval) -> tuple[int, ...]:
+    """x's shape, known once `ctx.lift` has run the kernel on x's bounds (it needs the full tensor)."""
+    assert x.shape is not None
+    return x.shape
+
+
+def _lift_out0(ctx: NodeContext, values: dict[int, Interval] | None = None) -> Interval:
+    """Output 0 of the kernel run on the bounds of input 0: a reduction always produces it."""
+    out = ctx.lift((0,), values=values)[0]
+    assert out is not None
+    return out
+
+
 @register(
     "reduction",
     "ReduceSum",
@@ -31,13 +44,13 @@ def monotone_reduction(ctx: NodeContext):
     outs = ctx.lift((0,))
     if ctx.node.op_type == "MaxPool" and len(outs) > 1 and outs[1] is not None and not outs[1].is_point:
         x = ctx.x(0)
-        outs[1] = Interval.range(0, float(np.prod(x.shape, dtype=np.int64)) - 1, outs[1].shape, np.float64)
+        outs[1] = Interval.range(0, float(np.prod(_known_shape(x), dtype=np.int64)) - 1, outs[1].shape, np.float64)
     return outs
 
 
 @register("reduction", "ReduceLogSum", note="a sum that can be <= 0 flags NaN / -inf")
 def reduce_log_sum(ctx: NodeContext):
-    (out,) = ctx.lift((0,))[:1]
+    out = _lift_out0(ctx)
     lo, hi = out.lo, out.hi
     nan = bool(np.isnan(np.min(lo)) or np.isnan(np.max(hi)))
     lo = np.where(np.isnan(lo), -np.inf, lo)
@@ -59,7 +72,7 @@ def reduce_prod(ctx: NodeContext):
     if x.min() >= 0:
         return ctx.lift((0,))
     _, mag = iv_ops.magnitude(x)
-    (big,) = ctx.lift((0,), values={0: Interval(mag, mag, x.may_nan, x.shape)})[:1]
+    big = _lift_out0(ctx, values={0: Interval(mag, mag, x.may_nan, x.shape)})
     return [Interval(-big.hi, big.hi, x.may_nan, big.shape)]
 
 
@@ -85,6 +98,7 @@ def top_k(ctx: NodeContext):
     outs = ctx.lift((0,))
     x = ctx.x(0)
     if len(outs) > 1 and outs[1] is not None and not outs[1].is_point:
-        n = x.shape[int(ctx.attr("axis", -1)) % len(x.shape)]
+        shape = _known_shape(x)
+        n = shape[int(ctx.attr("axis", -1)) % len(shape)]
         outs[1] = Interval.range(0, n - 1, outs[1].shape, np.float64)
     return outs

@@ -252,10 +252,20 @@ def _sum(ctx, j, out):
     return _rounded(sum(norms), ctx, terms=len(norms))
 
 
-@rule("keeps", "Identity", "Neg", "Abs", "Relu")
+@rule(
+    "keeps",
+    "Identity", "Neg", "Abs", "Relu", "Tanh", "Softsign", "Atan", "Asinh", "Sin", "Gelu", "Mish", "HardSwish", "Swish",
+)  # fmt: skip
 def _same_magnitude(ctx, j, out):
-    """|f(x)| <= |x| element-wise (and the same shape)."""
-    return ctx.x(0).row_norm if j == 0 else None
+    """|f(x)| <= |x| element-wise (and the same shape); the kernel's rounding adds a unit."""
+    return _rounded(ctx.x(0).row_norm, ctx) if j == 0 else None
+
+
+@rule("keeps", "Erf")
+def _erf(ctx, j, out):
+    """|erf(x)| <= 2/sqrt(pi) |x|."""
+    norm = ctx.x(0).row_norm
+    return None if norm is None else _rounded(norm * 2 / math.sqrt(math.pi), ctx)
 
 
 @rule("keeps", "LeakyRelu")
@@ -278,24 +288,45 @@ def _dropout(ctx, j, out):
     return ctx.x(0).row_norm if j == 0 and out is ctx.inputs[0] else None
 
 
+# -- products -----------------------------------------------------------------------------------------
+
+
+@rule("keeps", "MatMul")
+def _matmul(ctx, j, out):
+    """softmax(s) @ V: each output row is a convex combination of V's rows (weights >= 0 summing to 1,
+    up to n roundings), so its norm is at most V's row norm."""
+    from nanlint.graph.transfer.linear import _is_softmax_rows
+
+    if not _carried(ctx, 1) or not _is_softmax_rows(ctx, ctx.node.input[0], ctx.x(0)):
+        return None
+    n = ctx.x(0).shape[-1]
+    return _rounded(ctx.x(1).row_norm, ctx, terms=2 * n)
+
+
 # -- layout -----------------------------------------------------------------------------------------
 
 
 @rule("keeps", "Reshape", "Flatten", "Squeeze", "Unsqueeze")
 def _reshape(ctx, j, out):
     """C-order reshapes: a last axis of length L cut from rows of length D (D % L == 0) lies within one
-    old row; one of length k*D holds k whole old rows (norm times sqrt(k)); anything else mixes rows."""
+    old row; one of length k*D holds k whole old rows (norm times sqrt(k)); anything else mixes rows.
+    Rows of a linear map x @ W cut into blocks (attention heads) have the block's own, smaller norm
+    (attention.block_norm)."""
     x = ctx.x(0)
-    if x.row_norm is None:
-        return None
-    old, new = x.shape[-1], out.shape[-1]
-    if old == 0 or new == 0:
-        return x.row_norm
-    if old % new == 0:
-        return x.row_norm
-    if new % old == 0:
-        return x.row_norm * math.sqrt(new // old)
-    return None
+    old, new = x.shape[-1] if x.shape else 1, out.shape[-1]
+    candidates = []
+    if x.row_norm is not None:
+        if old == 0 or new == 0 or old % new == 0:
+            candidates.append(x.row_norm)
+        elif new % old == 0:
+            candidates.append(x.row_norm * math.sqrt(new // old))
+    if ctx.node.op_type == "Reshape" and 0 < new < old and old % new == 0:
+        from nanlint.graph.transfer.attention import block_norm
+
+        blocks = _rounded(block_norm(ctx, ctx.node.input[0], new), ctx)
+        if blocks is not None:
+            candidates.append(blocks)
+    return min(candidates) if candidates else None
 
 
 @rule("keeps", "Transpose")

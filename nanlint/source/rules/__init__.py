@@ -19,6 +19,7 @@ from nanlint.source.rules import (
     training_init,
     training_inputs,
     training_losses,
+    training_uninit,
     trig,
     where,
 )
@@ -41,4 +42,5 @@ ALL_RULES: list[type[Rule]] = [
     *training_inputs.RULES,
     *training_init.RULES,
     *training_losses.RULES,
+    *training_uninit.RULES,
 ]

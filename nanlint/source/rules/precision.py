@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import math
 import struct
+from dataclasses import dataclass
 
 import libcst as cst
 
 from nanlint.source import ops
 from nanlint.source import training_ops as table
+from nanlint.source.explicit_dtypes import PrecisionScope, at_least_float32, explicit_dtype
 from nanlint.source.rule import OpCall, PendingFix, argument
-from nanlint.source.training_facts import FactsRule
+from nanlint.source.training_facts import FactsRule, ModuleFacts
+from nanlint.source.traversal import iter_nodes
 
 FP16 = table.FORMATS["float16"]
 FP32 = table.FORMATS["float32"]
@@ -67,9 +70,17 @@ class MaskOverflow(FactsRule):
         "2**",
     )
 
+    uses = (ModuleFacts, PrecisionScope)
+
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
+        self.scope = ctx.tracker(PrecisionScope)
         self.pending: dict[int, tuple[cst.BaseExpression, float, str, PendingFix | None]] = {}
+        self.float32_terms: set[int] = set()  # products added to a tensor that is float32 by construction
+
+    def _float32(self, expr: cst.BaseExpression | None) -> bool:
+        """`expr` is float32 (or wider) by construction: the constant meets no float16 tensor there."""
+        return at_least_float32(explicit_dtype(self.ctx, self.facts.dtype_of, expr, self.scope))
 
     # --- where constants fill tensors --------------------------------------------------------
 
@@ -91,6 +102,10 @@ class MaskOverflow(FactsRule):
             self._check(argument(node, _FILL_METHODS[node.func.attr.value] - 1, "fill_value"), "fill value")
         elif ops.indexed_write(node) is not None:
             self._masked_write(ops.indexed_write(node), argument(node, 0, "values"))
+        elif "mask" in _call_name(node).lower():  # `replace_masked_values(x, mask, -1e7)`, `mask_logits(x, m, -1e30)`
+            for arg in node.args:
+                if self._float_spelled(arg.value):
+                    self._check(arg.value, "mask fill value", meets=node.args[0].value)
         elif qualified is not None:
             for keyword in ("fill_value", "padding_value"):
                 self._check(argument(node, None, keyword), "fill value")
@@ -107,7 +122,7 @@ class MaskOverflow(FactsRule):
         an integer is a token or class id written into an integer tensor)."""
         indices = [element.slice.value for element in subscript.slice if isinstance(element.slice, cst.Index)]
         if value is not None and self._float_spelled(value) and any(self._mask_like(index) for index in indices):
-            self._check(value, "mask fill value")
+            self._check(value, "mask fill value", meets=subscript.value)
 
     def _float_spelled(self, expr: cst.BaseExpression) -> bool:
         """A float literal (through a sign and names) or a dtype's limit."""
@@ -120,16 +135,16 @@ class MaskOverflow(FactsRule):
         op = call.op
         if op == "masked_fill":
             target = call.args[0] if call.args else None
-            self._check(call.arg(2, "value"), "mask fill value", fix_dtype_of=target, namespace_of=call)
+            self._check(call.arg(2, "value"), "mask fill value", fix_dtype_of=target, namespace_of=call, meets=target)
         elif op == "where":
             condition_true = call.arg(1, "x", "input", "on_true")
             condition_false = call.arg(2, "y", "other", "on_false")
-            self._check(condition_true, "fill value", fix_dtype_of=condition_false, namespace_of=call)
-            self._check(condition_false, "fill value", fix_dtype_of=condition_true, namespace_of=call)
+            self._check(condition_true, "fill value", condition_false, call, meets=condition_false)
+            self._check(condition_false, "fill value", condition_true, call, meets=condition_true)
         elif op == "full":
             like = (call.qualified or "").endswith("_like")
             if like or self._data_dtype(call.keywords.get("dtype")):
-                self._check(call.arg(1, "fill_value", "value"), "fill value")
+                self._check(call.arg(1, "fill_value", "value"), "fill value", meets=call.args[0] if like else None)
         elif op == "cast":
             self._conversion(call)
         elif op == "float" and call.args and self.facts.dtype_of(call.node.func) == "float16":
@@ -166,17 +181,27 @@ class MaskOverflow(FactsRule):
         if dtype is None:
             return False
         literal = self.facts.dtype_of(dtype)
-        return literal == "float16" if literal is not None else not isinstance(dtype, cst.SimpleString)
+        if literal is not None:
+            return literal == "float16"
+        if isinstance(dtype, cst.Attribute) and dtype.attr.value == "dtype" and self._float32(dtype.value):
+            return False  # `cast(1e10, w.dtype)` with w float32 by construction
+        return not isinstance(dtype, cst.SimpleString)
 
     # --- additive masks ------------------------------------------------------------------------
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
-        if not isinstance(node.operator, cst.Multiply):
+        if isinstance(node.operator, (cst.Add, cst.Subtract)):
+            # `scores.float() - 1e30 * mask`: the term joins a float32 tensor (parents are visited first)
+            for term, other in ((node.left, node.right), (node.right, node.left)):
+                if isinstance(term, cst.BinaryOperation) and self._float32(other):
+                    self.float32_terms.add(id(term))
+            return
+        if not isinstance(node.operator, cst.Multiply) or id(node) in self.float32_terms:
             return
         for constant, other in ((node.left, node.right), (node.right, node.left)):
             value = self._big(constant)
             if value is not None and self.ctx.const(other) is None and self._mask_like(other):
-                self.pending.setdefault(id(constant), (constant, value, "additive mask constant", None))
+                self._check(constant, "additive mask constant", meets=other)
                 return
 
     def _mask_like(self, expr: cst.BaseExpression, depth: int = 3) -> bool:
@@ -215,12 +240,36 @@ class MaskOverflow(FactsRule):
             return None
         return value
 
-    def _check(self, value_node: cst.BaseExpression | None, what: str, fix_dtype_of=None, namespace_of=None) -> None:
+    def _check(
+        self,
+        value_node: cst.BaseExpression | None,
+        what: str,
+        fix_dtype_of=None,
+        namespace_of=None,
+        meets: cst.BaseExpression | None = None,
+    ) -> None:
+        """Record a fill constant beyond float16's range, unless the tensor it `meets` is float32 by
+        construction or a dtype test keeps float16 away from it."""
         value = self._big(value_node)
-        if value is None:
+        if value is None or self._float32(meets) or self._not_half(value_node):
             return
         fix = self._fix(value_node, value, fix_dtype_of, namespace_of) if namespace_of is not None else None
         self.pending.setdefault(id(value_node), (value_node, value, what, fix))
+
+    def _not_half(self, expr: cst.BaseExpression, depth: int = 4) -> bool:
+        """The constant (or the literal it is built from) sits where a dtype test excludes float16."""
+        if id(expr) in self.scope.not_half:
+            return True
+        if depth <= 0:
+            return False
+        if isinstance(expr, (cst.Name, cst.Attribute)):
+            resolved = self.ctx.resolve(expr)
+            return resolved is not expr and resolved is not None and self._not_half(resolved, depth - 1)
+        if isinstance(expr, cst.UnaryOperation):
+            return self._not_half(expr.expression, depth - 1)
+        if isinstance(expr, cst.BinaryOperation):
+            return self._not_half(expr.left, depth - 1) or self._not_half(expr.right, depth - 1)
+        return False
 
     def _fix(
         self, node: cst.BaseExpression, value: float, source: cst.BaseExpression | None, call: OpCall
@@ -296,35 +345,34 @@ _GUARDED_OPS = frozenset({"sqrt", "rsqrt", "log"})
 _BOUND_OPS = frozenset({"clamp", "maximum"})
 
 
+@dataclass
+class _Eps:
+    node: cst.CSTNode  # where it is reported (the eps, or the optimizer call relying on its default)
+    value: float
+    kind: str  # DIVISION or ZERO
+    parameters: bool  # applied to parameters (optimizer, norm layer): their dtype decides, not the compute's
+    what: str
+    pinned: str | None  # the dtype written for the value it guards (`x.float() + eps`), or "float32" where a
+    # dtype test keeps float16 away
+
+
 class EpsUnderflow(FactsRule):
-    """NAN202: epsilons that become 0 (or a subnormal denominator) in float16."""
+    """NAN202: epsilons that become 0 (or a subnormal denominator) in the precision the code runs in.
+
+    float16: below its smallest subnormal the eps is 0; below its smallest normal a denominator eps
+    divides to inf. float32: below its smallest subnormal the eps is 0; below its smallest normal it
+    is flushed to 0 by TensorFlow and XLA. A value that is float32 by construction (`x.float() + eps`),
+    or code a dtype test keeps away from float16, is judged in float32.
+    """
 
     code = "NAN202"
-    # Every positive runs in half precision, and says so (see training_facts).
-    triggers = (
-        "float16",
-        "half",
-        "Half",
-        "fp16",
-        "FP16",
-        "autocast",
-        "GradScaler",
-        "use_amp",
-        "amp.",
-        "precision=16",
-        "precision='16",
-        'precision="16',
-        "16-mixed",
-        "16-true",
-        # epsilons below float32's smallest normal (1.2e-38), flushed to 0 where subnormals are
-        *(f"e-{exponent}" for exponent in range(38, 46)),
-        *(f"E-{exponent}" for exponent in range(38, 46)),
-    )
+    triggers = ("e-", "E-", "eps", "EPS", "tiny", "float16", "half", "fp16", "autocast", "GradScaler", "amp")
+    uses = (ModuleFacts, PrecisionScope)
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        # node -> (eps value, guard kind, needs float16 parameters, description)
-        self.pending: dict[int, tuple[cst.CSTNode, float, str, bool, str]] = {}
+        self.scope = ctx.tracker(PrecisionScope)
+        self.pending: dict[int, _Eps] = {}
 
     def on_call(self, node: cst.Call) -> None:
         qualified = self.facts.qualified(node)
@@ -332,12 +380,12 @@ class EpsUnderflow(FactsRule):
         if optimizer is not None:
             self._optimizer(node, qualified, optimizer)
             return
-        norm = qualified in table.NORM_LAYERS
+        on_parameters = qualified in table.NORM_LAYERS or qualified in table.PARAMETER_EPS_FUNCTIONS
         for arg in node.args:
             if arg.keyword is not None and arg.keyword.value in table.EPS_NAMES:
-                if norm and not self.option("norm-layers"):
+                if qualified in table.NORM_LAYERS and not self.option("norm-layers"):
                     continue
-                self._candidate(arg.value, ZERO, norm, "eps")
+                self._candidate(arg.value, ZERO, on_parameters, "eps")
         call = self.facts.call(node)
         if call is None:
             return
@@ -356,7 +404,7 @@ class EpsUnderflow(FactsRule):
         if given is not None:
             self._candidate(given, DIVISION, True, f"{name} eps")
         elif optimizer.default_eps is not None:
-            self.pending[id(node)] = (node, optimizer.default_eps, DIVISION, True, f"{name}'s default eps")
+            self.pending[id(node)] = _Eps(node, optimizer.default_eps, DIVISION, True, f"{name}'s default eps", None)
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         if isinstance(node.operator, cst.Divide):
@@ -375,18 +423,19 @@ class EpsUnderflow(FactsRule):
 
     def _bound(self, call: OpCall, kind: str) -> None:
         """The lower bound of clamp(x, min=eps) / maximum(x, eps) / max(eps, x)."""
-        bounds = [call.arg(1, "min", "a_min", "clip_value_min")]
-        if call.op == "maximum" and call.args:
-            bounds.append(call.args[0])
-        for bound in bounds:
-            self._candidate(bound, kind, False, "eps")
+        first = call.args[0] if call.args else None
+        bounds = [(call.arg(1, "min", "a_min", "clip_value_min"), first)]
+        if call.op == "maximum" and len(call.args) > 1:
+            bounds.append((first, call.args[1]))
+        for bound, guarded in bounds:
+            self._candidate(bound, kind, False, "eps", guarded)
 
     def _added_eps(self, expr: cst.BaseExpression, kind: str) -> None:
         """`x + eps` / `eps + x`: the eps operand."""
         if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Add):
-            for side in (expr.right, expr.left):
+            for side, other in ((expr.right, expr.left), (expr.left, expr.right)):
                 if self._small(side) is not None:
-                    self._candidate(side, kind, False, "eps")
+                    self._candidate(side, kind, False, "eps", other)
                     return
 
     def _small(self, expr: cst.BaseExpression | None) -> float | None:
@@ -399,77 +448,188 @@ class EpsUnderflow(FactsRule):
             value = dtype_limit(self.ctx, self.facts, self.ctx.resolve(expr))
         return value if value is not None and 0 < value < 1e-3 else None
 
-    def _candidate(self, expr: cst.BaseExpression | None, kind: str, parameters: bool, what: str) -> None:
+    def _candidate(
+        self,
+        expr: cst.BaseExpression | None,
+        kind: str,
+        parameters: bool,
+        what: str,
+        guarded: cst.BaseExpression | None = None,
+    ) -> None:
         value = self._small(expr)
-        if value is not None:
-            self.pending.setdefault(id(expr), (expr, value, kind, parameters, what))
+        if value is not None and expr is not None and id(expr) not in self.pending:
+            pinned = explicit_dtype(self.ctx, self.facts.dtype_of, guarded, self.scope)
+            if pinned is None and id(expr) in self.scope.not_half:
+                pinned = "float32"
+            self.pending[id(expr)] = _Eps(expr, value, kind, parameters, what, pinned)
+
+    # --- deciding ---------------------------------------------------------------------------
 
     def leave_Module(self, node: cst.Module) -> None:
-        for target, value, kind, parameters, what in self.pending.values():
-            if not (self.facts.half_parameters if parameters else self.facts.half):
-                self._float32_subnormal(target, value, what)
+        flushes = bool(self.facts.roots & table.FLUSHING_ROOTS)
+        float32_code = self.facts.narrowest_dtype() != "float64"
+        for eps in self.pending.values():
+            if eps.pinned == "float64":
                 continue
-            if value < FP16.subnormal:
-                problem, advice = (
-                    "underflows to 0 in float16 (smallest subnormal 6e-08), so it guards nothing",
-                    "1e-6" if kind == ZERO else "1e-4",
-                )
-            elif kind == DIVISION and value < FP16.tiny:
-                problem, advice = "is subnormal in float16 (below 6.1e-05): dividing by it overflows to inf", "1e-4"
+            half = not at_least_float32(eps.pinned) and (
+                self.facts.half_parameters if eps.parameters else self.facts.half
+            )
+            if half:
+                found = _in_float16(eps)
+            elif (float32_code or eps.pinned == "float32") and not eps.parameters:
+                found = _in_float32(eps, flushes)
             else:
-                continue
-            where = "with float16 parameters" if parameters else "in this half-precision code"
-            self.report(target, f"{what} {value:g} {problem} {where}; use eps >= {advice} or compute this in float32")
+                found = None
+            if found is not None:
+                problem, advice, where = found
+                self.report(eps.node, f"{eps.what} {eps.value:g} {problem} {where}; use eps >= {advice}")
 
-    def _float32_subnormal(self, target: cst.CSTNode, value: float, what: str) -> None:
-        """An eps below float32's smallest normal: GPUs (flush-to-zero) and TPUs make it 0."""
-        if value >= FP32.tiny or self.facts.narrowest_dtype() == "float64":
-            return
-        self.report(
-            target,
-            f"{what} {value:g} is subnormal in float32 (below 1.2e-38): GPUs and TPUs flush it to 0, so it "
-            "guards nothing there; use eps >= 1e-30 (or finfo(float32).tiny)",
+
+def _in_float16(eps: _Eps) -> tuple[str, str, str] | None:
+    """(problem, advice, where) when float16 cannot hold the eps."""
+    where = "with float16 parameters" if eps.parameters else "in this half-precision code"
+    if eps.value < FP16.subnormal:
+        advice = "1e-6" if eps.kind == ZERO else "1e-4"
+        problem = "underflows to 0 in float16 (smallest subnormal 6e-08), so it guards nothing"
+        return problem, f"{advice} or compute this in float32", where
+    if eps.kind == DIVISION and eps.value < FP16.tiny:
+        problem = "is subnormal in float16 (below 6.1e-05): dividing by it overflows to inf"
+        return problem, "1e-4 or compute this in float32", where
+    return None
+
+
+def _in_float32(eps: _Eps, flushes: bool) -> tuple[str, str, str] | None:
+    """(problem, advice, where) when float32 cannot hold the eps: below its smallest subnormal it is 0; below its
+    smallest normal it is flushed to 0 where denormals are (TensorFlow, XLA)."""
+    if eps.value < FP32.subnormal:
+        return "rounds to 0 in float32 (smallest subnormal 1.4e-45), so it guards nothing", "1e-30", "in float32 code"
+    if flushes and eps.value < FP32.tiny:
+        return (
+            "is subnormal in float32 (below 1.2e-38) and flushed to 0 by TensorFlow and XLA, so it guards nothing",
+            "1e-30",
+            "in float32 code",
         )
+    return None
 
 
 # --- NAN203 ----------------------------------------------------------------------------------
 
 _ARITHMETIC = (cst.Add, cst.Subtract, cst.Multiply, cst.Divide)
+_GUARDING_OPS = {"log": "log's argument", "sqrt": "sqrt's argument", "rsqrt": "rsqrt's argument"}
+_PROBABILITY_LOSSES = ("probabilities", "from_logits")  # losses that take log(p) and log(1 - p)
+_BOUNDING_OPS = frozenset({"clamp", "maximum", "minimum"})
 
 
 class AbsorbedEps(FactsRule):
-    """NAN203: `1 + 1e-10 - x`, `clamp(p, eps, 1 - eps)`: an eps below the dtype's spacing at the value."""
+    """NAN203: an eps that rounds away where it guards: `log(1 + 1e-10 - p)`, `x / (1e-10 + 1 - p)`,
+    `p = clamp(p, eps, 1 - eps)` ... `log(1 - p)`, in the precision the module computes in.
+
+    An absorbed eps matters only where it was meant to keep a value away from 0, so a constant sum
+    `c ± eps` is reported when it sits in the argument of a log or sqrt or in a denominator, or is
+    the bound of a clamp whose result's complement (`c - p`) reaches one of those. Integer offsets
+    (`warmup_iters + 1`) are exact and not an eps.
+    """
 
     code = "NAN203"
     triggers = ("e-", "E-", "eps", "EPS", "0.00")
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.pending: dict[int, tuple[cst.BinaryOperation, float, float]] = {}
+        self.sums: dict[int, tuple[cst.BinaryOperation, float, float]] = {}
+        self.guarded: dict[int, str] = {}  # sum -> what it guards
+        self.bounds: dict[int, list[cst.BinaryOperation]] = {}  # clamp call -> its absorbed-candidate bounds
+        self.thresholds: list[tuple[cst.BaseExpression, float, cst.BaseExpression]] = []  # (eps, value, difference)
+
+    # --- guard positions -------------------------------------------------------------------
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
-        if not isinstance(node.operator, _ARITHMETIC):
-            return
-        for operand, other in ((node.left, node.right), (node.right, node.left)):
-            if (
-                isinstance(operand, cst.BinaryOperation)
-                and isinstance(operand.operator, (cst.Add, cst.Subtract))
-                and self._candidate(operand)
-                and self.ctx.const(other) is not None
-            ):
-                del self.pending[id(operand)]  # constant arithmetic all the way: no tensor meets it here
+        if isinstance(node.operator, cst.Divide):
+            self._guard(node.right, "denominator")
 
     def on_call(self, node: cst.Call) -> None:
         call = self.facts.call(node)
-        if call is None or call.op not in ("clamp", "maximum", "minimum"):
+        if call is None:
+            self._loss(node)
             return
-        for bound in (*call.args[1:], *call.keywords.values()):
-            target = self.ctx.resolve(bound) if isinstance(bound, (cst.Name, cst.Attribute)) else bound
-            if isinstance(target, cst.BinaryOperation):
-                self._candidate(target)
+        if call.op in _GUARDING_OPS and call.args and not (call.qualified or "").startswith("math."):
+            self._guard(call.args[0], _GUARDING_OPS[call.op])
+        elif call.op == "div":
+            self._guard(call.arg(1, "other", "y"), "denominator")
+        elif call.op in _BOUNDING_OPS:
+            self._bounds(call)
+        elif call.op == "where":
+            self._threshold(call)
+
+    def _bounds(self, call: OpCall) -> list[cst.BinaryOperation]:
+        """The constant sums among a clamp's bounds (computed once per clamp)."""
+        if id(call.node) not in self.bounds:
+            found = []
+            for bound in (*call.args[1:], *call.keywords.values()):
+                target = self.ctx.resolve(bound) if isinstance(bound, (cst.Name, cst.Attribute)) else bound
+                if isinstance(target, cst.BinaryOperation) and self._candidate(target):
+                    found.append(target)
+            self.bounds[id(call.node)] = found
+        return self.bounds[id(call.node)]
+
+    def _threshold(self, call: OpCall) -> None:
+        """`where(abs(d) > eps, n / d, 0)` with d a difference: its rounding error is about the dtype's
+        resolution times the terms, so an eps below the resolution lets rounding noise through to n / d."""
+        test = call.arg(0, "condition", "cond")
+        if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+            return
+        operator, right = test.comparisons[0].operator, test.comparisons[0].comparator
+        if isinstance(operator, (cst.GreaterThan, cst.GreaterThanEqual)):
+            magnitude, bound = test.left, right
+        elif isinstance(operator, (cst.LessThan, cst.LessThanEqual)):
+            magnitude, bound = right, test.left
+        else:
+            return
+        absolute = self.ctx.call(magnitude)
+        eps = self.values.number(bound)
+        if absolute is None or absolute.op != "abs" or not absolute.args or not isinstance(eps, float):
+            return
+        guarded = absolute.args[0]
+        divided = any(_divides_by(self.ctx, branch, guarded) for branch in (call.arg(1, "x"), call.arg(2, "y")))
+        if divided and 0 < eps < 1e-3 and _difference(self.ctx, guarded):
+            self.thresholds.append((bound, eps, guarded))
+
+    def _loss(self, node: cst.Call) -> None:
+        """`binary_cross_entropy(p, y)` takes log(p) and log(1 - p) of its prediction."""
+        loss = table.LOSSES.get(self.facts.qualified(node) or "")
+        if loss is not None and loss.expects in _PROBABILITY_LOSSES:
+            self._clamped(argument(node, *loss.prediction), "log's argument")
+
+    def _guard(self, expr: cst.BaseExpression | None, what: str, depth: int = 6) -> None:
+        """Mark the constant sums inside a guarded expression (through +, -, * and names), and the clamp
+        bounds behind a complement `c - clamp(p, eps, c - eps)` there."""
+        if expr is None or depth <= 0:
+            return
+        if isinstance(expr, cst.Name):
+            resolved = self.ctx.resolve(expr)
+            if resolved is not expr and resolved is not None:
+                self._guard(resolved, what, depth - 1)
+            return
+        if not isinstance(expr, cst.BinaryOperation) or not isinstance(expr.operator, _ARITHMETIC):
+            return
+        if self._candidate(expr):
+            self.guarded.setdefault(id(expr), what)
+            return
+        if isinstance(expr.operator, cst.Subtract) and self.ctx.const(expr.left) is not None:
+            self._clamped(expr.right, what)
+        self._guard(expr.left, what, depth - 1)
+        self._guard(expr.right, what, depth - 1)
+
+    def _clamped(self, expr: cst.BaseExpression | None, what: str) -> None:
+        target = self.ctx.resolve(expr) if isinstance(expr, (cst.Name, cst.Attribute)) else expr
+        call = self.ctx.call(target)
+        if call is not None and call.op in _BOUNDING_OPS:
+            for bound in self._bounds(call):
+                self.guarded.setdefault(id(bound), what)
 
     def _candidate(self, node: cst.BinaryOperation) -> bool:
-        """Record `c ± eps` (both constant, eps much smaller); True when recorded."""
+        """Record `c ± eps` (both constant, eps much smaller and not an integer); True when it is one."""
+        if id(node) in self.sums:
+            return True
         if not isinstance(node.operator, (cst.Add, cst.Subtract)):
             return False
         right = self.ctx.const(node.right)
@@ -481,23 +641,61 @@ class AbsorbedEps(FactsRule):
             big, eps = left, -right if subtract else right
         else:
             big, eps = -right if subtract else right, left
-        if eps == 0 or abs(eps) > 1e-2 * abs(big) or float(eps).is_integer():
-            return False  # an integer added to a count (`warmup_iters + 1`) is a step, not an eps
-        self.pending[id(node)] = (node, big, eps)
+        if eps == 0 or abs(eps) > 1e-2 * abs(big) or eps == int(eps):
+            return False
+        self.sums[id(node)] = (node, big, eps)
         return True
 
     def leave_Module(self, node: cst.Module) -> None:
         dtype = self.facts.narrowest_dtype()
-        for expr, big, eps in self.pending.values():
+        resolution = 2.0 ** -table.FORMATS[dtype].mantissa_bits
+        for bound, eps, difference in self.thresholds:
+            if eps < resolution:
+                self.report(
+                    bound,
+                    f"threshold {eps:g} is below the resolution of {dtype} ({resolution:.2g}): "
+                    f"`{self.ctx.code_of(difference).strip()}` is a difference whose rounding error exceeds it, so "
+                    "values that are 0 up to rounding pass the test and the division by them explodes; use a "
+                    f"threshold above the rounding error (>= {resolution:.2g} times the size of the terms)",
+                )
+        for key, what in self.guarded.items():
+            expr, big, eps = self.sums[key]
             if round_to(big + eps, dtype) != round_to(big, dtype):
                 continue
             spacing = _spacing(big, dtype)
             self.report(
                 expr,
                 f"eps {abs(eps):g} is absorbed: {self.ctx.code_of(expr).strip()} rounds to {big:g} in "
-                f"{dtype} (spacing {spacing:.2g} there), so it has no effect; apply the eps where the "
-                f"value is small (1 - x + eps) or use an eps >= {spacing:.2g}",
+                f"{dtype} (spacing {spacing:.2g} there), so the {what} it guards can still be 0; apply the "
+                f"eps where the value is small (1 - x + eps) or use an eps >= {spacing:.2g}",
             )
+
+
+def _divides_by(ctx, branch: cst.BaseExpression | None, divisor: cst.BaseExpression) -> bool:
+    """The branch divides by `divisor` (the same expression, or a name bound to the same value)."""
+    if branch is None:
+        return False
+    spelled = ctx.code_of(divisor).strip()
+    for part in iter_nodes(branch):
+        if isinstance(part, cst.BinaryOperation) and isinstance(part.operator, cst.Divide):
+            if ctx.code_of(part.right).strip() == spelled:
+                return True
+    return False
+
+
+def _difference(ctx, expr: cst.BaseExpression, depth: int = 3) -> bool:
+    """A difference of two computed values (`a * d - b * c`): it cancels, leaving rounding noise."""
+    if depth <= 0:
+        return False
+    if isinstance(expr, cst.Name):
+        resolved = ctx.resolve(expr)
+        return resolved is not expr and resolved is not None and _difference(ctx, resolved, depth - 1)
+    return (
+        isinstance(expr, cst.BinaryOperation)
+        and isinstance(expr.operator, cst.Subtract)
+        and ctx.const(expr.left) is None
+        and ctx.const(expr.right) is None
+    )
 
 
 def round_to(value: float, dtype: str) -> float:

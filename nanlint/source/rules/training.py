@@ -13,7 +13,8 @@ import libcst as cst
 from nanlint.options import LR_THRESHOLDS
 from nanlint.source import training_ops as table
 from nanlint.source.rule import argument
-from nanlint.source.training_facts import FactsRule, FlagRef
+from nanlint.source.training_facts import FactsRule, FlagRef, ModuleFacts
+from nanlint.source.training_models import FunctionEvidence, ModelRef, TrainedModels
 
 
 class HighLearningRate(FactsRule):
@@ -34,6 +35,8 @@ class HighLearningRate(FactsRule):
             return
         optimizer = table.OPTIMIZERS.get(qualified)
         if optimizer is not None:
+            if optimizer.family in table.BOUNDED_UPDATE_FAMILIES and _raw_tensors(self.ctx, node, optimizer):
+                return  # a few tensors optimised directly: each step moves them by about lr, nothing amplifies it
             given = argument(node, optimizer.lr_position, "lr")
             given = given if given is not None else argument(node, None, "learning_rate")
             self._add(node, qualified, optimizer.family, given)
@@ -85,37 +88,65 @@ class HighLearningRate(FactsRule):
             )
 
 
+def _raw_tensors(ctx, node: cst.Call, optimizer: table.Optimizer) -> bool:
+    """The optimizer is given a literal list of plain tensors (`Adam([latent], lr=0.2)`), not a model's
+    parameters (`model.parameters()`, `[self.weight]`, `[params]`)."""
+    if optimizer.lr_position == 0:
+        return False  # Keras and optax optimizers are not given their parameters
+    params = argument(node, 0, "params")
+    if not isinstance(params, (cst.List, cst.Tuple)) or not params.elements:
+        return False
+    return all(
+        isinstance(e.value, cst.Name) and "param" not in e.value.value and "weight" not in e.value.value
+        for e in params.elements
+    )
+
+
 def _short(qualified: str) -> str:
     return qualified.rsplit(".", 1)[-1]
 
 
 class MissingGradientClipping(FactsRule):
-    """NAN302: a recurrent model trained without gradient clipping; reported at the optimizer step."""
+    """NAN302: a recurrent model trained without gradient clipping; reported at the optimizer step.
+
+    Each step is tied to the model it trains (see training_models): the optimizer's parameters, the
+    variables given to apply_gradients, the model that fits. A step that cannot be tied to a model is
+    judged by the models its function calls, and by the module when every model it builds is recurrent.
+    """
 
     code = "NAN302"
     quiet_in_tests = True  # a test runs a few fixed steps (often diverging on purpose); it does not train
-    triggers = ("LSTM", "GRU", "RNN", "rnn", "Cell")
+    triggers = ("LSTM", "GRU", "RNN", "rnn", "Cell", "length", "lens")
+    uses = (ModuleFacts, TrainedModels)
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.steps: list[cst.Call] = []
+        self.models = ctx.tracker(TrainedModels)
+        self.steps: list[tuple[cst.Call, list[ModelRef], FunctionEvidence]] = []
 
     def on_call(self, node: cst.Call) -> None:
         func = node.func
         if isinstance(func, cst.Attribute) and not self.ctx.names.is_module_alias(func.value):
             method = func.attr.value
             if method in table.STEP_METHODS:
-                steps_optimizer = (
-                    method == "apply_gradients"
-                    or self._is_optimizer(func.value)
-                    or (node.args and self._is_optimizer(node.args[0].value))
-                )  # `scaler.step(optimizer)`
-                if steps_optimizer:
-                    self.steps.append(node)
+                self._optimizer_step(node, method)
             elif method in table.FIT_METHODS and self._is_model(func.value):
-                self.steps.append(node)
+                self.steps.append((node, self.models.models_of(func.value), self.models.function()))
         elif self.facts.qualified(node) in table.STEP_FUNCTIONS:
-            self.steps.append(node)
+            self.steps.append((node, [], self.models.function()))
+
+    def _optimizer_step(self, node: cst.Call, method: str) -> None:
+        func = node.func
+        if not isinstance(func, cst.Attribute):
+            return
+        receiver = func.value
+        scaled = node.args and self._is_optimizer(node.args[0].value)  # `scaler.step(optimizer)`
+        if not (method == "apply_gradients" or self._is_optimizer(receiver) or scaled):
+            return
+        optimizer = node.args[0].value if scaled else receiver
+        trained = [m for arg in node.args for m in self.models.parameters_of(arg.value)]
+        trained = trained or self.models.optimizer_models(optimizer)
+        self.steps.append((node, trained, self.models.function()))
 
     def _is_optimizer(self, expr: cst.BaseExpression) -> bool:
         built = self.ctx.resolve(expr) if isinstance(expr, (cst.Name, cst.Attribute)) else expr
@@ -133,15 +164,33 @@ class MissingGradientClipping(FactsRule):
         return "model" in _last_name(expr).lower()
 
     def leave_Module(self, node: cst.Module) -> None:
-        if not self.facts.recurrent or self.facts.clips_gradients:
+        if self.facts.clips_gradients:
             return
-        for step in self.steps:
-            self.report(
-                step,
-                "recurrent model trained without gradient clipping: gradients that explode through "
-                "time turn the weights inf/NaN; clip the gradients' global norm before this step "
-                "(clip_grad_norm_, clipnorm=, optax.clip_by_global_norm)",
-            )
+        for step, trained, function in self.steps:
+            why = self._recurrent(trained, function)
+            if why is not None:
+                self.report(
+                    step,
+                    f"{why} trained without gradient clipping: gradients that explode through time turn the "
+                    "weights inf/NaN; clip the gradients' global norm before this step (clip_grad_norm_, "
+                    "clipnorm=, optax.clip_by_global_norm)",
+                )
+
+    def _recurrent(self, trained: list[ModelRef], function: FunctionEvidence) -> str | None:
+        """What makes the trained model recurrent ("recurrent model", ...), or None when it is not."""
+        verdicts = [self.models.recurrent(ref) for ref in trained]
+        if any(verdicts):
+            return "recurrent model"
+        if verdicts and all(v is False for v in verdicts):
+            return None  # the step trains known models, none of them recurrent
+        called = [self.models.recurrent(ref) for ref in function.calls]
+        if any(called):
+            return "recurrent model"
+        if function.sequence_lengths:
+            return "sequence model (called with sequence lengths, as recurrent models are)"
+        if self.models.only_recurrent_models():
+            return "recurrent model"
+        return None
 
 
 def _last_name(expr: cst.BaseExpression) -> str:

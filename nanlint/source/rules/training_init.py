@@ -1,22 +1,41 @@
-"""NAN304: weights initialised at a scale far above 1/sqrt(fan_in), or not initialised at all.
+"""NAN304: weights initialised at a scale far above 1/sqrt(fan_in).
 
 A layer with fan-in n multiplies the size of its input by about scale * sqrt(n); fan-in
 scaling (LeCun, Xavier, Kaiming: scale ~ 1/sqrt(n)) keeps activations of order 1 through
 depth. An initialiser whose root-mean-square weight is many times that grows activations
 layer by layer until they overflow (in float16 first) and the first gradients are huge.
-A parameter made of uninitialised memory (`torch.empty`, `torch.Tensor(n, m)`) that the file
-never fills has no scale at all: whatever the memory held, 1e38 or NaN included.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import libcst as cst
 
-from nanlint.source import fills
 from nanlint.source import training_ops as table
 from nanlint.source.rule import Rule
+from nanlint.source.traversal import iter_nodes
+
+
+@dataclass
+class _LayerClass:
+    """A local class: its constructor's parameters and the framework layers its constructor builds."""
+
+    params: list[str] = field(default_factory=list)
+    defaults: dict[str, cst.BaseExpression] = field(default_factory=dict)
+    layers: list[cst.Call] = field(default_factory=list)
+
+
+@dataclass
+class _GenericInit:
+    """An initialiser of `m.weight` in a function applied to every layer (`model.apply(init)`), restricted
+    by a test on the layer's class (`classname.find('Conv') != -1`, `isinstance(m, nn.Linear)`)."""
+
+    args: _Args
+    sampler: table.Sampler
+    kinds: frozenset[str]  # qualified layer classes
+    fragments: frozenset[str]  # class-name fragments
 
 
 class LargeInitScale(Rule):
@@ -33,17 +52,61 @@ class LargeInitScale(Rule):
         "rand(",
         "random_normal",
         "random_uniform",
-        "empty(",
-        "Tensor(",
     )
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.allocated: list[tuple[cst.Call, str]] = []  # (uninitialised memory, the name its parameter is bound to)
+        self.classes: dict[str, _LayerClass] = {}
+        self.class_stack: list[str] = []
+        self.functions: list[cst.FunctionDef] = []
+        self.tests: list[cst.BaseExpression] = []  # tests of the if-blocks the traversal is inside
+        self.bodies: dict[int, cst.BaseExpression] = {}  # id(if body) -> its test
+        self.layers: list[cst.Call] = []  # framework layers built anywhere
+        self.instances: list[cst.Call] = []  # calls of a plain name: maybe a local class
+        self.generic: list[_GenericInit] = []
+
+    # --- scopes: classes, constructors, if-blocks -------------------------------------------
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.class_stack.append(node.name.value)
+        self.classes[node.name.value] = _LayerClass()
+
+    def leave_ClassDef(self, node: cst.ClassDef) -> None:
+        self.class_stack.pop()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.functions.append(node)
+        if node.name.value == "__init__" and self.class_stack:
+            layer_class = self.classes[self.class_stack[-1]]
+            params = [*node.params.posonly_params, *node.params.params, *node.params.kwonly_params][1:]
+            layer_class.params = [p.name.value for p in params]
+            layer_class.defaults = {p.name.value: p.default for p in params if p.default is not None}
+
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.functions.pop()
+
+    def visit_If(self, node: cst.If) -> None:
+        self.bodies[id(node.body)] = node.test
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        if id(node) in self.bodies:
+            self.tests.append(self.bodies[id(node)])
+
+    def leave_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        if id(node) in self.bodies:
+            self.tests.pop()
+
+    # --- calls ----------------------------------------------------------------------------
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         qualified = self.ctx.qualify(node.func)
+        if qualified in table.LAYERS:
+            self.layers.append(node)
+            if self.class_stack and self.functions and self.functions[-1].name.value == "__init__":
+                self.classes[self.class_stack[-1]].layers.append(node)
+        elif qualified is None and isinstance(func, cst.Name):
+            self.instances.append(node)
         receiver = None
         if qualified is None and isinstance(func, cst.Attribute) and not self.ctx.names.is_module_alias(func.value):
             receiver = func.value
@@ -52,28 +115,16 @@ class LargeInitScale(Rule):
             sampler = table.INITIALIZERS.get(qualified or "")
         if sampler is not None:
             args = _Args(node, receiver)
-            self._check(args, sampler, self._fan_in_of_weight(args.positional(sampler.target)), 1.0)
+            target = args.positional(sampler.target)
+            generic = self._generic(args, sampler, target)
+            if generic is not None:
+                self.generic.append(generic)
+                return
+            self._check(args, sampler, self._fan_in_of_weight(target), 1.0)
         elif qualified in table.PARAMETERS and node.args:
             self._parameter(node.args[0].value)
-            made = node.args[0].value
-            target = self.ctx.values.index.assigned_to.get(id(node))
-            if target is not None and fills.allocates_garbage(self.ctx, made):
-                self.allocated.append((made, target))
         elif qualified in table.SAMPLERS and _requires_grad(node):
             self._check(_Args(node, None), table.SAMPLERS[qualified], self._fan_in_of_shape(node, qualified), 1.0)
-
-    def leave_Module(self, node: cst.Module) -> None:
-        if not self.allocated:
-            return
-        written = fills.written_names(self.ctx, node)
-        for made, target in self.allocated:
-            if not fills.filled(target, written):
-                self.report(
-                    made,
-                    f"parameter {target} is made of uninitialised memory and nothing in this file fills it: it "
-                    "starts from whatever the memory held (1e38 or NaN included); initialise it (nn.init.*_ or "
-                    "torch.randn(...) * scale, torch.zeros for a bias)",
-                )
 
     def _parameter(self, value: cst.BaseExpression) -> None:
         """`nn.Parameter(torch.randn(a, b))`, `tf.Variable(tf.random.normal([a, b]) * s)`."""
@@ -100,6 +151,60 @@ class LargeInitScale(Rule):
         if sampler is not None:
             self._check(_Args(value, None), sampler, self._fan_in_of_shape(value, qualified), factor)
 
+    # --- initialisers applied to every layer of a kind ----------------------------------------
+
+    def _generic(self, args: _Args, sampler: table.Sampler, target: cst.BaseExpression | None) -> _GenericInit | None:
+        """`normal_(m.weight, 0, s)` in `def init(m)` under a test of m's class: judged against the layers of
+        that kind the module builds, once it is complete."""
+        layer = _weight_owner(target)
+        if not (isinstance(layer, cst.Name) and self.functions and self.tests):
+            return None
+        params = self.functions[-1].params.params
+        if not params or params[0].name.value != layer.value:
+            return None
+        kinds, fragments = set(), set()
+        for test in self.tests:
+            for part in iter_nodes(test):
+                if isinstance(part, cst.Call) and _call_name(part) == "isinstance" and len(part.args) > 1:
+                    kinds.update(self._classes_named(part.args[1].value))
+                elif isinstance(part, cst.SimpleString) and isinstance(part.evaluated_value, str):
+                    if part.evaluated_value[:1].isupper() and part.evaluated_value.isidentifier():
+                        fragments.add(part.evaluated_value)
+        if not kinds and not fragments:
+            return None
+        return _GenericInit(args, sampler, frozenset(kinds), frozenset(fragments))
+
+    def _classes_named(self, expr: cst.BaseExpression) -> set[str]:
+        elements = [e.value for e in expr.elements] if isinstance(expr, cst.Tuple) else [expr]
+        return {q for q in (self.ctx.qualify(e) for e in elements) if q is not None}
+
+    def leave_Module(self, node: cst.Module) -> None:
+        for generic in self.generic:
+            fan_ins = [
+                fan_in
+                for layer, env in self._built_layers()
+                if _matches(self.ctx.qualify(layer.func) or "", generic)
+                for fan_in in [self._layer_fan_in(layer, env)]
+                if fan_in is not None
+            ]
+            self._check(generic.args, generic.sampler, max(fan_ins) if fan_ins else None, 1.0)
+
+    def _built_layers(self) -> list[tuple[cst.Call, dict[str, float]]]:
+        """Every framework layer the module builds with what its arguments are bound to: directly, or in the
+        constructor of a local class instantiated with constants (`Block(256, 256, kernel_size=7)`)."""
+        built = [(layer, {}) for layer in self.layers]
+        for instance in self.instances:
+            layer_class = self.classes.get(instance.func.value)
+            if layer_class is None or not layer_class.layers:
+                continue
+            env = {name: self.ctx.const(value) for name, value in layer_class.defaults.items()}
+            positional = [a.value for a in instance.args if a.keyword is None and not a.star]
+            env.update({name: self.ctx.const(value) for name, value in zip(layer_class.params, positional)})
+            env.update({a.keyword.value: self.ctx.const(a.value) for a in instance.args if a.keyword is not None})
+            bound = {name: value for name, value in env.items() if value is not None}
+            built.extend((layer, bound) for layer in layer_class.layers)
+        return built
+
     # --- scale and fan-in -------------------------------------------------------------------
 
     def _check(self, args: _Args, sampler: table.Sampler, fan_in: int | None, factor: float) -> None:
@@ -122,6 +227,8 @@ class LargeInitScale(Rule):
                 f"they overflow; use std ~ 1/sqrt(fan_in) ({1 / math.sqrt(fan_in):.2g}) or a "
                 "kaiming/xavier initialiser",
             )
+        elif abs(loc) >= 10 * abs(scale) and sampler.kind == "normal":
+            return  # `normal_(w, 1.0, 0.02)`: a gain drawn around 1 (a norm layer's scale), not a weight matrix
         elif rms > self.option("max-std"):
             self.report(
                 where,
@@ -145,20 +252,22 @@ class LargeInitScale(Rule):
         if not saw_weight or weight is None:
             return None
         layer = self.ctx.resolve(weight)
-        if not isinstance(layer, cst.Call):
-            return None
+        return self._layer_fan_in(layer, {}) if isinstance(layer, cst.Call) else None
+
+    def _layer_fan_in(self, layer: cst.Call, env: dict[str, float]) -> int | None:
+        """in_features, or in_channels x kernel size, of a layer construction (names bound by `env`)."""
         spec = table.LAYERS.get(self.ctx.qualify(layer.func) or "")
         if spec is None:
             return None
         args = _Args(layer, None)
-        inputs = self._integer(args.get(*spec.inputs))
+        inputs = self._integer(args.get(*spec.inputs), env)
         if inputs is None or spec.kernel is None:
             return inputs
         kernel = args.get(*spec.kernel)
         sizes = (
-            [self._integer(e.value) for e in kernel.elements]
+            [self._integer(e.value, env) for e in kernel.elements]
             if isinstance(kernel, cst.Tuple)
-            else [self._integer(kernel)] * spec.dims
+            else [self._integer(kernel, env)] * spec.dims
         )
         if any(size is None for size in sizes):
             return None
@@ -179,8 +288,9 @@ class LargeInitScale(Rule):
             return None
         return min(sizes)
 
-    def _integer(self, expr: cst.BaseExpression | None) -> int | None:
-        value = self.ctx.const(expr)
+    def _integer(self, expr: cst.BaseExpression | None, env: dict[str, float] | None = None) -> int | None:
+        value = env.get(expr.value) if env and isinstance(expr, cst.Name) else None
+        value = value if value is not None else self.ctx.const(expr)
         return int(value) if value is not None and value == int(value) and value > 0 else None
 
 
@@ -200,6 +310,25 @@ class _Args:
 
     def positional(self, position: int | None) -> cst.BaseExpression | None:
         return self.values[position] if position is not None and position < len(self.values) else None
+
+
+def _weight_owner(target: cst.BaseExpression | None) -> cst.BaseExpression | None:
+    """`m.weight` / `m.weight.data` -> m."""
+    saw_weight = False
+    while isinstance(target, cst.Attribute) and target.attr.value in table.WEIGHT_ATTRIBUTES:
+        saw_weight = saw_weight or target.attr.value == "weight"
+        target = target.value
+    return target if saw_weight else None
+
+
+def _matches(qualified: str, generic: _GenericInit) -> bool:
+    short = qualified.rsplit(".", 1)[-1]
+    return qualified in generic.kinds or any(fragment in short for fragment in generic.fragments)
+
+
+def _call_name(node: cst.Call) -> str:
+    func = node.func
+    return func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else ""
 
 
 def _requires_grad(node: cst.Call) -> bool:

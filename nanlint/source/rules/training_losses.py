@@ -34,7 +34,24 @@ class LossOnProbabilities(Rule):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.last_layer: dict[str, cst.Call] = {}  # `model.add(layer)`: receiver code -> last layer added
+        # `model.add(layer)`: (enclosing function, receiver code) -> last layer added. Keyed by function because
+        # test files and scripts reuse one name (`model`) for a different model in every function.
+        self.last_layer: dict[tuple[int, str], cst.Call] = {}
+        self.functions: list[cst.FunctionDef] = []
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.functions.append(node)
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.functions.pop()
+
+    def _added_key(self, receiver: cst.BaseExpression) -> tuple[int, str]:
+        return id(self.functions[-1]) if self.functions else 0, self.ctx.code_of(receiver)
+
+    def _last_added(self, receiver: cst.BaseExpression) -> cst.Call | None:
+        """The last layer added to this model in the enclosing function, else at module level."""
+        key = self._added_key(receiver)
+        return self.last_layer.get(key, self.last_layer.get((0, key[1])))
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
@@ -56,7 +73,7 @@ class LossOnProbabilities(Rule):
 
     def _model_method(self, node: cst.Call, func: cst.Attribute) -> None:
         if func.attr.value == "add" and node.args and isinstance(node.args[0].value, cst.Call):
-            self.last_layer[self.ctx.code_of(func.value)] = node.args[0].value
+            self.last_layer[self._added_key(func.value)] = node.args[0].value
             return
         given = argument(node, 1, "loss")
         if func.attr.value != "compile" or given is None:
@@ -114,9 +131,9 @@ class LossOnProbabilities(Rule):
             layer = expr.func if isinstance(expr.func, cst.Call) else self.ctx.resolve(expr.func)
             if isinstance(layer, cst.Call):
                 return self._layer_kind(layer, depth - 1)
-            key = self.ctx.code_of(expr.func)
-            if key in self.last_layer:
-                return self._layer_kind(self.last_layer[key], depth - 1)
+            added = self._last_added(expr.func)
+            if added is not None:
+                return self._layer_kind(added, depth - 1)
         return None
 
     def _layer_kind(self, layer: cst.Call, depth: int) -> tuple[str, str] | None:
@@ -156,10 +173,12 @@ class LossOnProbabilities(Rule):
         return (_KIND_OF_OP[op], op) if op in _KIND_OF_OP else None
 
     def _model_output(self, model: cst.BaseExpression) -> tuple[str, str] | None:
-        key = self.ctx.code_of(model)
-        if key in self.last_layer:
-            return self._layer_kind(self.last_layer[key], 4)
         built = self.ctx.resolve(model)
+        # layers added one by one only to a model built empty (a Sequential); a functional model names its outputs
+        functional = isinstance(built, cst.Call) and (self.ctx.qualify(built.func) or "") in table.FUNCTIONAL_MODELS
+        added = self._last_added(model)
+        if added is not None and not functional:
+            return self._layer_kind(added, 4)
         return self._layer_kind(built, 4) if isinstance(built, cst.Call) else None
 
     def _loss_name(self, expr: cst.BaseExpression) -> str:

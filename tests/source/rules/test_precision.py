@@ -109,7 +109,7 @@ def test_additive_masks():
             c = (1 - mask) * torch.finfo(torch.float32).min
             d = scores + NEG_INF * (1 - mask)
             e = torch.triu(torch.ones(n, n), diagonal=1) * -1e9
-            f = (scores > 0).float() * -1e9
+            f = (scores > 0).to(scores.dtype) * -1e9
             g = (~mask) * 1e9
             return a, b, c, d, e, f, g
         """
@@ -119,7 +119,7 @@ def test_additive_masks():
         ("NAN201", 8, 22),
         ("NAN201", 9, 18),
         ("NAN201", 10, 52),
-        ("NAN201", 11, 32),
+        ("NAN201", 11, 41),
         ("NAN201", 12, 19),
     ]
     assert lint(source, "NAN201")[0][3] == fill("-1e9", what="additive mask constant")
@@ -242,8 +242,8 @@ NUMPY_ATTENTION = """\
 import numpy as np
 
 
-def attend(scores, mask):
-    scores = scores.astype(np.float32)
+def attend(scores, mask, dtype=np.float32):
+    scores = scores.astype(dtype)
     scores = np.where(mask, scores, -1e9)
     shifted = scores - scores.max(axis=-1, keepdims=True)
     weights = np.exp(shifted)
@@ -525,27 +525,31 @@ def test_keras_and_jax_spellings():
 # --- NAN203 ---------------------------------------------------------------------------------
 
 
-def absorbed(eps: str, code: str, value: str, dtype: str, spacing: str) -> str:
+def absorbed(eps: str, code: str, value: str, dtype: str, spacing: str, what: str = "log's argument") -> str:
     return (
-        f"eps {eps} is absorbed: {code} rounds to {value} in {dtype} (spacing {spacing} there), so it has no "
-        f"effect; apply the eps where the value is small (1 - x + eps) or use an eps >= {spacing}"
+        f"eps {eps} is absorbed: {code} rounds to {value} in {dtype} (spacing {spacing} there), so the {what} "
+        f"it guards can still be 0; apply the eps where the value is small (1 - x + eps) or use an eps >= {spacing}"
     )
 
 
 def test_eps_added_to_one_before_the_subtraction():
     source = """\
         import torch
+        import torch.nn.functional as F
 
-        def loss(p, x):
+        def loss(p, x, y):
             a = torch.log(1 + 1e-10 - p)
-            b = 1e-10 + 1 - x
+            b = x / (1e-10 + 1 - p)
             c = p.clamp(1e-8, 1 - 1e-8)
-            return a, b, c
+            d = torch.sqrt(1 - 1e-9 - x)
+            return a + b - torch.log(1 - c) + F.binary_cross_entropy(x.clamp(1e-9, 1 - 1e-9), y) + d
         """
     assert lint(source, "NAN203") == [
-        ("NAN203", 4, 19, absorbed("1e-10", "1 + 1e-10", "1", "float32", "1.2e-07")),
-        ("NAN203", 5, 9, absorbed("1e-10", "1e-10 + 1", "1", "float32", "1.2e-07")),
-        ("NAN203", 6, 23, absorbed("1e-08", "1 - 1e-8", "1", "float32", "1.2e-07")),
+        ("NAN203", 5, 19, absorbed("1e-10", "1 + 1e-10", "1", "float32", "1.2e-07")),
+        ("NAN203", 6, 14, absorbed("1e-10", "1e-10 + 1", "1", "float32", "1.2e-07", "denominator")),
+        ("NAN203", 7, 23, absorbed("1e-08", "1 - 1e-8", "1", "float32", "1.2e-07")),
+        ("NAN203", 8, 20, absorbed("1e-09", "1 - 1e-9", "1", "float32", "1.2e-07", "sqrt's argument")),
+        ("NAN203", 9, 76, absorbed("1e-09", "1 - 1e-9", "1", "float32", "1.2e-07")),
     ]
 
 
@@ -559,7 +563,7 @@ def test_bounds_through_module_constants():
         def bce(y, p):
             p = tf.clip_by_value(p, clip_value_min=EPS, clip_value_max=1 - EPS)
             q = tf.clip_by_value(p, EPS, TOP)
-            return p, q
+            return y * tf.math.log(p) + (1 - y) * tf.math.log(1 - p), tf.math.log(1.0 - q)
         """
     assert where(source, "NAN203") == [("NAN203", 4, 7), ("NAN203", 7, 64)]
 
@@ -571,49 +575,34 @@ def test_precision_of_the_module_decides():
         {setup}
 
         def f(p):
-            return p.clip(1e-4, 1 - 1e-4), 1 + 1e-3 - p
+            return np.log(1 - p.clip(1e-4, 1 - 1e-4)), np.log(1 + 1e-3 - p)
         """
     assert codes(template.format(setup="")) == []
     assert lint(template.format(setup="model = model.half()"), "NAN203") == [
-        ("NAN203", 6, 25, absorbed("0.0001", "1 - 1e-4", "1", "float16", "0.00098"))
+        ("NAN203", 6, 36, absorbed("0.0001", "1 - 1e-4", "1", "float16", "0.00098"))
     ]
     assert lint(template.format(setup="dtype = torch.bfloat16"), "NAN203") == [
-        ("NAN203", 6, 25, absorbed("0.0001", "1 - 1e-4", "1", "bfloat16", "0.0078")),
-        ("NAN203", 6, 36, absorbed("0.001", "1 + 1e-3", "1", "bfloat16", "0.0078")),
+        ("NAN203", 6, 36, absorbed("0.0001", "1 - 1e-4", "1", "bfloat16", "0.0078")),
+        ("NAN203", 6, 55, absorbed("0.001", "1 + 1e-3", "1", "bfloat16", "0.0078")),
     ]
 
 
 def test_absorption_look_alikes_are_clean():
     source = """\
+        import math
         import torch
 
-        def f(p, x):
+        def f(p, x, it, warmup_iters=2000):
             a = torch.log(1 - p + 1e-10)       # eps added where the value is small
             b = torch.log(p + 1e-10)
             c = p.clamp(1e-7, 1 - 1e-7)         # 1 - 1e-7 is a float32 number below 1
             d = 1.0 + 1e-10                      # constant arithmetic, no tensor
-            return a, b, c, d
+            e = x.clamp(1e-9, 1 - 1e-9)         # only log(e) follows: the upper bound guards nothing
+            g = 3e-4 * (it + 1) / (warmup_iters + 1)   # integers are exact
+            h = math.log(1 + 1e-10 - 0.5 * it)  # Python floats are float64
+            return a, b, torch.log(1 - c), d, torch.log(e), g, h
         """
     assert codes(source, "NAN203") == []
-
-
-def test_integer_steps_are_not_epsilons():
-    """A schedule's `(warmup + 1)` in bfloat16 code: an integer added to a count is a step, not an eps."""
-    source = """\
-        import torch
-
-        dtype = torch.bfloat16
-        warmup, total = 2000, 600000
-
-        def lr_at(step, base):
-            if step < warmup:
-                return base * (step + 1) / (warmup + 1)
-            return base * (step - warmup) / (total - warmup)
-
-        def smoothed(p):
-            return p.clamp(1e-3, 1 - 1e-3)
-        """
-    assert where(source, "NAN203") == [("NAN203", 12, 26)]
 
 
 def test_float64_code_has_float64_resolution():
@@ -621,9 +610,9 @@ def test_float64_code_has_float64_resolution():
         import numpy as np
 
         def f(p):
-            return np.clip(p, 1e-10, 1 - 1e-10), np.clip(p, 1e-20, 1 - 1e-20)
+            return np.log(1 - np.clip(p, 1e-10, 1 - 1e-10)), np.log(1 - np.clip(p, 1e-20, 1 - 1e-20))
         """
-    assert where(source, "NAN203") == [("NAN203", 4, 60)]
+    assert where(source, "NAN203") == [("NAN203", 4, 83)]
     float32 = textwrap.dedent(source).replace("def f", "DTYPE = np.float32\n\n\ndef f")
     assert codes(float32, "NAN203") == ["NAN203", "NAN203"]
 
@@ -640,6 +629,194 @@ def test_rounding_matches_the_real_formats():
         assert round_to(value, "float64") == value
 
 
+def test_constants_meeting_float32_by_construction_are_safe():
+    source = """\
+        import tensorflow as tf
+        import torch
+
+        def torch_scores(scores, mask, weights, attention_mask):
+            scores = scores.float()
+            a = scores - 1e6 * (1 - attention_mask[:, None].float())
+            weights = weights.to(torch.float32)
+            b = weights * mask + -1e9 * (1 - mask)
+            c = scores.masked_fill(mask, -1e9)
+            q, k = scores.double(), weights.double()
+            d = torch.where(mask, q @ k, -1e30)
+            return a, b, c, d
+
+        def tf_scores(q, k, mask):
+            q = tf.cast(q, dtype=tf.float32)
+            k = tf.cast(k, dtype=q.dtype)
+            scores = tf.matmul(q, k, transpose_b=True)
+            mask = tf.cast(mask, dtype=scores.dtype)
+            return scores - 1e30 * (1.0 - mask)
+
+        def half_scores(scores, mask):
+            mask = tf.cast(mask, dtype=scores.dtype)
+            return scores - 1e30 * (1.0 - mask)
+        """
+    assert where(source, "NAN201") == [("NAN201", 23, 21)]
+
+
+def test_constants_a_dtype_test_keeps_away_from_float16():
+    source = """\
+        import numpy as np
+        import torch
+
+        def start_logits(self, x, p_mask, dtype):
+            if self.dtype == torch.float16:
+                x = x * (1 - p_mask) - 65500 * p_mask
+            else:
+                x = x * (1 - p_mask) - 1e30 * p_mask
+            if dtype == "float16":
+                val = 65500.0
+            else:
+                val = 3.38953e38
+            big = 1e9 if dtype != torch.float16 else 6e4
+            return x, np.asarray(val * -0.7, dtype=dtype), x.masked_fill(p_mask, -big)
+
+        def plain(x, p_mask):
+            return x * (1 - p_mask) - 1e30 * p_mask
+        """
+    assert where(source, "NAN201") == [("NAN201", 17, 31)]
+
+
+def test_mask_helpers_given_a_fill_constant():
+    source = """\
+        import torch
+        from allennlp.nn import util
+
+        def spans(logits, mask):
+            a = util.replace_masked_values(logits, mask, -1e7)
+            b = util.replace_masked_values(logits, mask, -1e4)
+            c = util.masked_max(logits, mask, dim=-1)
+            d = mask_logits(logits.float(), mask, -1e30)
+            return a, b, c, d
+        """
+    assert lint(source, "NAN201") == [
+        ("NAN201", 5, 50, fill("-1e7", what="mask fill value")),
+    ]
+
+
+def test_eps_on_values_upcast_to_float32_in_half_precision_code():
+    source = """\
+        import torch
+
+        def linear_attention(query, key, value, eps=1e-15):
+            hidden = torch.matmul(torch.matmul(value, key), query)
+            hidden = hidden.to(dtype=torch.float32)
+            a = hidden[:, :-1] / (hidden[:, -1:] + eps)
+            q, k = query.float(), key.float()
+            b = q / (k.sum(dim=-1, keepdim=True) + 1e-15)
+            c = query / (key.sum(dim=-1) + 1e-15)
+            return a, b, c.half()
+        """
+    assert lint(source, "NAN202") == [("NAN202", 9, 36, zero("1e-15", advice="1e-4"))]
+
+
+def test_eps_a_dtype_test_keeps_away_from_float16():
+    source = """\
+        import torch
+
+        def normalise(x):
+            if x.dtype == torch.float16:
+                return x / (x.norm() + 1e-4)
+            else:
+                return x / (x.norm() + 1e-12)
+        """
+    assert codes(source, "NAN202") == []
+
+
+def test_spectral_norm_eps_depends_on_the_parameters():
+    source = """\
+        import torch
+        from torch.nn.utils.spectral_norm import SpectralNorm
+
+        def build(layer):
+            with torch.autocast("cuda"):
+                SpectralNorm.apply(layer, name="weight", n_power_iterations=1, dim=0, eps=1e-12)
+                torch.nn.utils.spectral_norm(layer, eps=1e-12)
+            return layer
+        """
+    assert codes(source, "NAN202") == []
+    assert len(lint(textwrap.dedent(source) + "\nmodel = model.half()\n", "NAN202")) == 2
+
+
+def test_eps_that_float32_cannot_hold():
+    source = """\
+        import tensorflow as tf
+
+        def k_r2(r2):
+            return tf.sqrt(tf.maximum(r2, 1e-40))
+
+        def safe(r2):
+            return tf.sqrt(tf.maximum(r2, 1e-36)), tf.math.log(r2 + 1e-30)
+        """
+    assert lint(source, "NAN202") == [
+        (
+            "NAN202",
+            4,
+            35,
+            "eps 1e-40 is subnormal in float32 (below 1.2e-38) and flushed to 0 by TensorFlow and XLA, so it guards "
+            "nothing in float32 code; use eps >= 1e-30",
+        )
+    ]
+    torch_source = """\
+        import torch
+
+        def f(x, y):
+            return torch.log(x + 1e-50), y / (y.norm() + 1e-40), torch.log(x.double() + 1e-50)
+        """
+    assert lint(torch_source, "NAN202") == [
+        (
+            "NAN202",
+            4,
+            26,
+            "eps 1e-50 rounds to 0 in float32 (smallest subnormal 1.4e-45), so it guards nothing in float32 code; "
+            "use eps >= 1e-30",
+        )
+    ]
+    numpy_source = """\
+        import numpy as np
+
+        def f(x):
+            return np.log(x + 1e-50)
+        """
+    assert codes(numpy_source, "NAN202") == []
+
+
+def test_division_thresholds_below_the_rounding_error_of_a_difference():
+    source = """\
+        import torch
+
+        def newton_step(fx, fy, jxx, jxy, jyx, jyy, eps: float = 1e-9):
+            det = jyx * jxy - jxx * jyy
+            step = torch.where(torch.abs(det) > eps, (fx * jyy - fy * jxy) / det, torch.zeros_like(det))
+            safe = torch.where(det.abs() > 1e-3, fx / det, torch.zeros_like(det))
+            norm = torch.linalg.norm(fx)
+            unit = torch.where(torch.abs(norm) > 1e-9, fx / norm, fx)
+            return step, safe, unit
+        """
+    assert lint(source, "NAN203") == [
+        (
+            "NAN203",
+            5,
+            41,
+            "threshold 1e-09 is below the resolution of float32 (1.2e-07): `det` is a difference whose rounding "
+            "error exceeds it, so values that are 0 up to rounding pass the test and the division by them explodes; "
+            "use a threshold above the rounding error (>= 1.2e-07 times the size of the terms)",
+        )
+    ]
+    float64 = """\
+        import numpy as np
+
+        def step(a, b, c, d, r):
+            det = a * d - b * c
+            return np.where(np.abs(det) > 1e-9, r / det, 0.0)
+        """
+    assert codes(float64, "NAN203") == []
+
+
 def test_masked_fill_helpers_of_other_packages():
     """A project's `replace_masked_values(x, mask, value)` fills like masked_fill: its value must fit float16."""
     source = """\
@@ -654,34 +831,3 @@ def test_masked_fill_helpers_of_other_packages():
             return a, b, c, d
         """
     assert where(source, "NAN201") == [("NAN201", 5, 50), ("NAN201", 8, 40)]
-
-
-def float32_subnormal(value: str) -> str:
-    return (
-        f"eps {value} is subnormal in float32 (below 1.2e-38): GPUs and TPUs flush it to 0, so it guards nothing "
-        "there; use eps >= 1e-30 (or finfo(float32).tiny)"
-    )
-
-
-def test_epsilons_below_the_float32_normal_range():
-    source = """\
-        import tensorflow as tf
-        import torch
-
-        def distance(r2, x, n):
-            r = tf.sqrt(tf.maximum(r2, 1e-40))
-            y = x / (n + 1e-45)
-            z = torch.clamp(n, min=1e-39)
-            return r, y, z
-        """
-    assert lint(source, "NAN202") == [
-        ("NAN202", 5, 32, float32_subnormal("1e-40")),
-        ("NAN202", 6, 18, float32_subnormal("1e-45")),
-        ("NAN202", 7, 28, float32_subnormal("1e-39")),
-    ]
-
-
-def test_float32_normal_epsilons_and_float64_code_are_fine():
-    float32 = "import torch\n\ndef f(x, n):\n    return x / (n + 1e-30), torch.clamp(n, min=1.2e-38)\n"
-    float64 = "import numpy as np\n\ndef f(x, n):\n    return x / (n + 1e-40), np.maximum(n, 1e-300)\n"
-    assert codes(float32, "NAN202") == [] and codes(float64, "NAN202") == []

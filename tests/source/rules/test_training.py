@@ -367,6 +367,150 @@ def test_flax_and_optax():
     assert codes(clipped, "NAN302") == []
 
 
+def test_a_recurrent_layer_elsewhere_says_nothing_about_this_optimizer():
+    source = """\
+        import torch
+        import torch.nn as nn
+
+        class Encoder(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.gru = nn.GRU(32, 64)
+
+        class Classifier(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(64, 10)
+
+        encoder = Encoder()
+        classifier = Classifier()
+        opt_enc = torch.optim.Adam(encoder.parameters(), lr=1e-3)
+        opt_cls = torch.optim.Adam(classifier.parameters(), lr=1e-3)
+
+        def step(loss, batch_opt):
+            loss.backward()
+            opt_cls.step()
+            opt_enc.step()
+            batch_opt.step()
+        """
+    assert lint(source, "NAN302") == [("NAN302", 22, 5, NO_CLIPPING)]
+
+
+def test_recurrence_is_followed_through_the_classes_a_model_builds():
+    source = """\
+        import torch
+        import torch.nn as nn
+
+        class Block(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.cell = nn.LSTMCell(16, 16)
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.blocks = nn.ModuleList([Block() for _ in range(3)])
+
+        class LitNet(Net):
+            def training_step(self, batch, optimizer):
+                opt = torch.optim.SGD(self.parameters(), lr=0.1)
+                opt.step()
+
+        net = Net()
+        optimizer = torch.optim.SGD([{"params": net.parameters(), "lr": 0.1}], lr=0.1)
+        optimizer.step()
+        """
+    assert lint(source, "NAN302") == [("NAN302", 17, 9, NO_CLIPPING), ("NAN302", 21, 1, NO_CLIPPING)]
+
+
+def test_keras_functional_models_and_unrelated_fits():
+    source = """\
+        from tensorflow import keras
+        from tensorflow.keras import layers
+
+        inputs = keras.Input((10, 8))
+        hidden = layers.Bidirectional(layers.LSTM(16))(inputs)
+        recurrent = keras.Model(inputs, layers.Dense(1)(hidden))
+        recurrent.compile(optimizer="adam", loss="mse")
+        recurrent.fit(x, y)
+
+        flat = keras.Input((8,))
+        dense = keras.Model(flat, layers.Dense(1)(flat))
+        dense.compile(optimizer="adam", loss="mse")
+        dense.fit(x, y)
+        """
+    assert lint(source, "NAN302") == [("NAN302", 8, 1, NO_CLIPPING)]
+
+
+SEQUENCE = (
+    "sequence model (called with sequence lengths, as recurrent models are) trained without gradient clipping: "
+    "gradients that explode through time turn the weights inf/NaN; clip the gradients' global norm before this "
+    "step (clip_grad_norm_, clipnorm=, optax.clip_by_global_norm)"
+)
+
+
+def test_a_model_fed_sequence_lengths_in_a_training_loop():
+    source = """\
+        import torch
+
+        def train_epoch(model, dataloader, criterion, optimizer):
+            for tokens, labels, lengths in dataloader:
+                logits = model(tokens, lengths)
+                loss = criterion(logits, labels)
+                loss.backward()
+                optimizer.step()
+
+        def train_images(model, dataloader, criterion, optimizer):
+            for images, labels in dataloader:
+                loss = criterion(model(images), labels)
+                loss.backward()
+                optimizer.step()
+        """
+    assert lint(source, "NAN302") == [("NAN302", 8, 9, SEQUENCE)]
+    clipped = textwrap.dedent(source).replace(
+        "        optimizer.step()\n\ndef train_images",
+        "        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)\n        optimizer.step()\n\ndef train_images",
+    )
+    assert codes(clipped, "NAN302") == []
+
+
+def test_an_untied_step_in_a_module_with_other_models_is_quiet():
+    source = """\
+        import torch.nn as nn
+
+        class Tagger(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.rnn = nn.GRU(8, 8)
+
+        class Scorer(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(8, 1)
+
+        def step(optimizer, loss):
+            loss.backward()
+            optimizer.step()
+        """
+    assert codes(source, "NAN302") == []
+
+
+def test_adam_on_a_few_tensors_optimised_directly():
+    source = """\
+        import torch
+
+        def refine(latent, model):
+            a = torch.optim.Adam([latent], lr=0.2)
+            b = torch.optim.Adam([model.weight], lr=0.2)
+            c = torch.optim.SGD([latent], lr=50)
+            return a, b, c
+        """
+    assert lint(source, "NAN301") == [
+        ("NAN301", 5, 9, high("0.2", "Adam", "Adam", "0.1")),
+        ("NAN301", 6, 9, high("50", "SGD", "SGD", "10")),
+    ]
+
+
 @pytest.mark.parametrize(
     "test_import",
     [

@@ -184,3 +184,34 @@ def test_log_of_softmax_into_nll_is_left_to_nan102():
             return F.nll_loss(torch.log(F.softmax(logits, dim=-1)), y)
         """
     assert codes(source, "NAN305") == []
+
+
+def test_layers_added_in_one_function_are_not_another_function_s_model():
+    source = """\
+        from tensorflow import keras
+        from tensorflow.keras import layers
+
+        def test_sequential():
+            model = keras.Sequential()
+            model.add(layers.Dense(1))
+            model.compile(optimizer="adam", loss="mse")
+
+        def test_functional():
+            inputs = keras.Input(shape=(4,))
+            output = layers.Dense(1, activation="sigmoid")(inputs)
+            model = keras.Model(inputs=inputs, outputs=output)
+            model.compile(optimizer="adam", loss="binary_crossentropy")
+
+        def test_rebuilt_in_place():
+            model = keras.Sequential()
+            model.add(layers.Dense(10))
+            model = keras.Model(inputs=keras.Input(shape=(4,)), outputs=layers.Dense(10, activation="softmax")(x))
+            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+
+        net = keras.Sequential()
+        net.add(layers.Dense(10))
+
+        def fit(x, y):
+            net.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        """
+    assert lint(source, "NAN305") == [("NAN305", 25, 40, raw_into_keras("sparse_categorical_crossentropy"))]
