@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import cast
 
 import numpy as np
 import onnx
@@ -91,19 +92,17 @@ class Kernels:
         )
         if fast_hi is not None:
             return fast_lo, fast_hi
-        roles = tuple(
-            None if lo[i] is None else ("v" if i in varying else "p", _elem_type(lo[i])) for i in range(len(lo))
-        )
+        roles = tuple(None if a is None else ("v" if i in varying else "p", _elem_type(a)) for i, a in enumerate(lo))
         session, outputs = self._session(node, roles, pair=True, attrs=attrs, flush=flush)
         feeds = {}
-        for i, role in enumerate(roles):
-            if role is None:
+        for i, (role, a) in enumerate(zip(roles, lo)):
+            if role is None or a is None:
                 continue
             if role[0] == "v":
-                feeds[f"lo{i}"] = _contiguous(lo[i])
-                feeds[f"hi{i}"] = _contiguous(hi[i])
+                feeds[f"lo{i}"] = _contiguous(a)
+                feeds[f"hi{i}"] = _contiguous(cast(np.ndarray, hi[i]))  # a varying input has both bounds
             else:
-                feeds[f"p{i}"] = _contiguous(lo[i])
+                feeds[f"p{i}"] = _contiguous(a)
         values = self._run(session, outputs, feeds, flush)
         half = len(values) // 2
         return values[:half], values[half:]
@@ -264,7 +263,9 @@ class Kernels:
 
     def _build(self, node, domain, version, attributes, roles, pair: bool, flush: bool = False):
         copies = ("lo", "hi") if pair else ("",)
-        nodes, all_outputs, graph_outputs = [], [], []
+        nodes: list[onnx.NodeProto] = []
+        all_outputs: list[str] = []
+        graph_outputs: list[str] = []
         for copy in copies:
             names = [
                 "" if role is None else f"{copy}{i}" if role[0] == "v" else f"p{i}" for i, role in enumerate(roles)
