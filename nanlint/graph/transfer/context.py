@@ -262,6 +262,19 @@ class NodeContext:
         ]
         return [None if lo is None else Interval(lo, hi, may_nan, s) for lo, hi, s in zip(lo_out, hi_out, shapes)]
 
+    def lift_first(
+        self,
+        data=(0,),
+        decreasing: bool = False,
+        attrs: dict | None = None,
+        values: dict[int, Interval] | None = None,
+        elementwise: bool = False,
+    ) -> Interval:
+        """Output 0 of `lift` (same arguments), for ops that always produce it."""
+        out = self.lift(data, decreasing, attrs, values, elementwise)[0]
+        assert out is not None  # output 0 is never omitted by the ops that use this
+        return out
+
 
 def _guess(arr: np.ndarray) -> int | None:
     try:
