@@ -13,7 +13,7 @@ by a domain-sensitive op (Div, Log, Sqrt, Softmax, ...) whose checks want elemen
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -373,12 +373,12 @@ class _Engine:
     def eval_synthetic(
         self,
         op_type: str,
-        inputs: list[Interval | None],
+        inputs: Sequence[Interval | None],
         attrs: dict | None = None,
         domain: str = "",
         n_outputs: int = 1,
         scope: _Scope | None = None,
-        dtypes: list[int | None] | None = None,
+        dtypes: Sequence[int | None] | None = None,
     ) -> list[Interval | None]:
         """Bound one made-up node on given intervals (composite ops: FastGelu = Add then Gelu, ...)."""
         names = [f"__synthetic_in{i}" if iv is not None else "" for i, iv in enumerate(inputs)]

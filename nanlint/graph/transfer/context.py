@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -28,12 +28,12 @@ class Engine(Protocol):
     def eval_synthetic(
         self,
         op_type: str,
-        inputs: list[Interval | None],
+        inputs: Sequence[Interval | None],
         attrs: dict | None = None,
         domain: str = "",
         n_outputs: int = 1,
         scope: Any = None,
-        dtypes: list[int | None] | None = None,
+        dtypes: Sequence[int | None] | None = None,
     ) -> list[Interval | None]: ...
 
 
