@@ -186,7 +186,8 @@ class _Engine:
                 if remaining[name] == 0:
                     self.release(name, scope, keep)
 
-    def retention_plan(self):
+    def retention_plan(self) -> tuple[dict[str, int], set[str]]:
+        """Main-graph consumers left per tensor, and the tensors whose element-wise bounds are kept."""
         main = {id(n) for n in self.model.nodes}
         remaining: dict[str, int] = {}
         for name, consumers in self.model.consumers.items():
