@@ -201,10 +201,10 @@ def inference_session(path: Path, threads: int = 0):
 INFERENCES_PER_ROUND = 5  # one inference is short and multi-threaded: the most sensitive to load
 
 
-def static_vs_inference(repeat: int, analyse, *inferences) -> list[float]:
+def static_vs_inference(repeat: int, analyse, *inferences, best: tuple[float, ...] = ()) -> list[float]:
     """[best static pass, best time of each inference], taking turns so that load from elsewhere hits all
-    alike; each round runs each inference INFERENCES_PER_ROUND times."""
-    best = [math.inf] * (1 + len(inferences))
+    alike; each round runs each inference INFERENCES_PER_ROUND times (`best`: inference times so far)."""
+    best = [math.inf, *best] + [math.inf] * (len(inferences) - len(best))
     for _ in range(repeat):
         settle()
         best[0] = min(best[0], timed(analyse))
@@ -326,7 +326,9 @@ class ModelResult:
     session: float  # seconds to create the onnxruntime session
     inference: float  # one warm inference (onnxruntime's default threads)
     inference_one_thread: float  # the same on one thread: slower, but robust to load from other processes
-    static: float  # the static pass
+    static: float  # the static pass, reading the file included
+    load: float  # reading and parsing the model file
+    static_loaded: float  # the static pass on the loaded model (issue 11's figure)
     per_sample: float  # one more sample in the sampling stage
     sampling_setup: float  # the sampling stage's fixed cost
     memory_static: int  # peak bytes the static pass adds
@@ -348,8 +350,17 @@ def measure_model(
     static, inference, one_thread = static_vs_inference(
         repeat, lambda: analysis_run(path, ranges, target), infer, infer_one_thread
     )
-    progress(f"graph: {name}: sampling at {sample_counts[0]} and {sample_counts[1]} samples, best of {repeat}")
+    progress(f"graph: {name}: static pass after loading vs one same-thread inference, best of {repeat}")
+    load = best_of(repeat, functools.partial(load_model, str(path)))
     model = load_model(str(path))
+    static_loaded, inference, one_thread = static_vs_inference(
+        repeat,
+        lambda model=model: static_after_load(model, ranges, target),
+        infer,
+        infer_one_thread,
+        best=(inference, one_thread),
+    )
+    progress(f"graph: {name}: sampling at {sample_counts[0]} and {sample_counts[1]} samples, best of {repeat}")
     few, many = (best_of(repeat, functools.partial(sampling_run, model, ranges, n)) for n in sample_counts)
     per_sample = max(0.0, (many - few) / (sample_counts[1] - sample_counts[0]))
     del model
@@ -360,7 +371,19 @@ def measure_model(
     path.unlink()
     setup = few - sample_counts[0] * per_sample
     return ModelResult(
-        name, size, created, inference, one_thread, static, per_sample, setup, memory_static, memory_sampled, summary
+        name,
+        size,
+        created,
+        inference,
+        one_thread,
+        static,
+        load,
+        static_loaded,
+        per_sample,
+        setup,
+        memory_static,
+        memory_sampled,
+        summary,
     )
 
 

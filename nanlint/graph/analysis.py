@@ -13,7 +13,7 @@ by a domain-sensitive op (Div, Log, Sqrt, Softmax, ...) whose checks want elemen
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -119,7 +119,7 @@ class _Scope:
         self.values: dict[str, Interval] = {}
 
     def get(self, name: str) -> Interval | None:
-        scope = self
+        scope: _Scope | None = self
         while scope is not None:
             if name in scope.values:
                 return scope.values[name]
@@ -146,8 +146,12 @@ class _Engine:
         return self.dtypes.get(name)
 
     def constant(self, name: str) -> Interval | None:
+        return self.model_constant(name) if name in self.model.constants else None
+
+    def model_constant(self, name: str) -> Interval:
+        """The exact interval of model constant `name` (made once, on first use)."""
         iv = self._constants.get(name)
-        if iv is None and name in self.model.constants:
+        if iv is None:
             iv = Interval.point(self.model.constants[name])
             self._constants[name] = iv
         return iv
@@ -158,9 +162,10 @@ class _Engine:
         scope = _Scope(self)
         bounds = self.analysis.bounds
         for name in self.model.constants:
-            bounds[name] = self.constant(name)
+            bounds[name] = self.model_constant(name)
             self.analysis.depth[name] = 0
         for name in self.model.inputs:
+            iv: Interval | None
             if name in input_bounds:
                 given, shape = input_bounds[name], self.model.input_shapes.get(name)
                 iv = self.normalize(name, given.with_shape(shape) if shape is not None else given)
@@ -181,7 +186,8 @@ class _Engine:
                 if remaining[name] == 0:
                     self.release(name, scope, keep)
 
-    def retention_plan(self):
+    def retention_plan(self) -> tuple[dict[str, int], set[str]]:
+        """Main-graph consumers left per tensor, and the tensors whose element-wise bounds are kept."""
         main = {id(n) for n in self.model.nodes}
         remaining: dict[str, int] = {}
         for name, consumers in self.model.consumers.items():
@@ -228,7 +234,7 @@ class _Engine:
 
     # -- nodes ------------------------------------------------------------------------------------
 
-    def eval_node(self, node: onnx.NodeProto, scope: _Scope) -> list[Interval]:
+    def eval_node(self, node: onnx.NodeProto, scope: _Scope) -> list[Interval | None]:
         inputs = [scope.get(name) if name else None for name in node.input]
         entry = lookup(node.domain, node.op_type)
         ctx = NodeContext(self, node, inputs, scope)
@@ -368,12 +374,12 @@ class _Engine:
     def eval_synthetic(
         self,
         op_type: str,
-        inputs: list[Interval | None],
+        inputs: Sequence[Interval | None],
         attrs: dict | None = None,
         domain: str = "",
         n_outputs: int = 1,
         scope: _Scope | None = None,
-        dtypes: list[int | None] | None = None,
+        dtypes: Sequence[int | None] | None = None,
     ) -> list[Interval | None]:
         """Bound one made-up node on given intervals (composite ops: FastGelu = Add then Gelu, ...)."""
         names = [f"__synthetic_in{i}" if iv is not None else "" for i, iv in enumerate(inputs)]
@@ -385,7 +391,8 @@ class _Engine:
             raise NotExact(f"no transfer function for {op_type}")
         for i, iv in enumerate(inputs):
             if iv is not None:
-                self.dtypes[names[i]] = dtypes[i] if dtypes and dtypes[i] else _elem_of(iv) or TensorProto.FLOAT
+                given = dtypes[i] if dtypes else None
+                self.dtypes[names[i]] = given or _elem_of(iv) or TensorProto.FLOAT
         for j in range(n_outputs):
             self.dtypes.pop(f"__synthetic_out{j}", None)
         ctx = NodeContext(self, node, list(inputs), scope or _Scope(self))

@@ -377,7 +377,7 @@ def round_outward(lo: np.ndarray, hi: np.ndarray, dtype) -> tuple[np.ndarray, np
 
 def _result_dtype(*intervals: Interval) -> np.dtype:
     """The bound precision of a result: the widest float among the operands (float32 at least)."""
-    dt = np.dtype(np.float32)
+    dt: np.dtype = np.dtype(np.float32)
     for iv in intervals:
         for a in (iv.lo, iv.hi):
             if a.dtype.kind == "f" and a.dtype.itemsize > dt.itemsize:
@@ -394,8 +394,8 @@ def _f(iv: Interval, dtype) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _shape(*intervals: Interval) -> tuple[int, ...] | None:
-    shapes = [iv.shape for iv in intervals]
-    if any(s is None for s in shapes):
+    shapes = [iv.shape for iv in intervals if iv.shape is not None]
+    if len(shapes) < len(intervals):
         return None
     return tuple(np.broadcast_shapes(*shapes))
 
@@ -595,8 +595,8 @@ def join(a: Interval, b: Interval) -> Interval:
     # Either value: the larger row-norm bound holds (rows of a point have their exact norm).
     row_norm = None
     if a.shape == b.shape and (a.row_norm is not None or b.row_norm is not None):
-        norms = [_row_norm_of(a), _row_norm_of(b)]
-        row_norm = max(norms) if None not in norms else None
+        norm_a, norm_b = _row_norm_of(a), _row_norm_of(b)
+        row_norm = max(norm_a, norm_b) if norm_a is not None and norm_b is not None else None
     return Interval(np.minimum(alo, blo), np.maximum(ahi, bhi), a.may_nan or b.may_nan, shape, row_norm=row_norm)
 
 

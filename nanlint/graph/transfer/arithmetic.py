@@ -170,8 +170,7 @@ def where(ctx: NodeContext):
     lo = np.where(surely, alo, np.where(~possibly, blo, np.minimum(alo, blo)))
     hi = np.where(surely, ahi, np.where(~possibly, bhi, np.maximum(ahi, bhi)))
     may_nan = (a.may_nan and bool(np.any(possibly))) or (b.may_nan and not bool(np.all(surely)))
-    shape = None if None in (cond.shape, a.shape, b.shape) else np.broadcast_shapes(cond.shape, a.shape, b.shape)
-    return [Interval(lo, hi, may_nan, shape)]
+    return [Interval(lo, hi, may_nan, iv_ops._shape(cond, a, b))]
 
 
 @register("arithmetic", "Clip", note="resets depth when both limits are given")
@@ -245,6 +244,5 @@ def logic(ctx: NodeContext):
     note="exact operands only; otherwise the integer type's range",
 )
 def bitwise(ctx: NodeContext):
-    shapes = [ctx.x(i).shape for i in range(ctx.n_inputs) if ctx.has(i)]
-    shape = None if None in shapes else np.broadcast_shapes(*shapes)
+    shape = iv_ops._shape(*(ctx.x(i) for i in range(ctx.n_inputs) if ctx.has(i)))
     return [Interval.range(-np.inf, np.inf, shape, np.float64)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -28,12 +28,12 @@ class Engine(Protocol):
     def eval_synthetic(
         self,
         op_type: str,
-        inputs: list[Interval | None],
+        inputs: Sequence[Interval | None],
         attrs: dict | None = None,
         domain: str = "",
         n_outputs: int = 1,
         scope: Any = None,
-        dtypes: list[int | None] | None = None,
+        dtypes: Sequence[int | None] | None = None,
     ) -> list[Interval | None]: ...
 
 
@@ -137,15 +137,21 @@ class NodeContext:
         return len(self.inputs)
 
     def has(self, i: int) -> bool:
-        return i < len(self.inputs) and self.node.input[i] != "" and self.inputs[i] is not None
+        return self.maybe_x(i) is not None
+
+    def maybe_x(self, i: int) -> Interval | None:
+        """Input `i`'s interval, or None when the input is absent or unknown."""
+        return self.inputs[i] if i < len(self.inputs) and self.node.input[i] != "" else None
 
     def x(self, i: int = 0) -> Interval:
-        if not self.has(i):
+        iv = self.maybe_x(i)
+        if iv is None:
             raise NotExact(f"input {i} is missing or unknown")
-        return self.inputs[i]
+        return iv
 
     def is_exact(self, i: int) -> bool:
-        return self.has(i) and self.inputs[i].is_point
+        iv = self.maybe_x(i)
+        return iv is not None and iv.is_point
 
     def const(self, i: int) -> np.ndarray:
         """The exact value of input `i` (raises NotExact when only bounds are known)."""
@@ -167,7 +173,7 @@ class NodeContext:
 
     def data_nan(self, *indices: int) -> bool:
         idx = indices or range(len(self.inputs))
-        return any(self.has(i) and self.inputs[i].may_nan for i in idx)
+        return any((iv := self.maybe_x(i)) is not None and iv.may_nan for i in idx)
 
     def optional(self, fn, *args, default=None):
         """fn(*args) for a refinement the bounds do not depend on (a tighter band, a fact for later ops):
@@ -205,13 +211,14 @@ class NodeContext:
         input element-wise; all other inputs must be exact. `values` overrides input intervals.
         `elementwise` ops also run on the scalar bounds of a tensor whose shape is unknown."""
         values = values or {}
-        ivs = {i: values.get(i, self.inputs[i] if self.has(i) else None) for i in range(len(self.inputs))}
-        data = [i for i in data if ivs.get(i) is not None]
+        ivs = {i: values.get(i, self.maybe_x(i)) for i in range(len(self.inputs))}
+        varying = {i: iv for i in data if (iv := ivs.get(i)) is not None}  # the data inputs that are known
+        data = [i for i in data if i in varying]
         lo_feeds: list[np.ndarray | None] = []
         hi_feeds: list[np.ndarray | None] = []
         # An element-wise op of one varying input runs on its bounds as stored (one value for a whole
         # axis along which they do not vary): the output varies along the same axes only.
-        first = ivs[data[0]] if len(data) == 1 else None
+        first = varying[data[0]] if len(data) == 1 else None
         compact_shape = first.shape if elementwise and first is not None and not first.is_point else None
         compact = compact_shape is not None
         for i in range(len(self.inputs)):
@@ -239,14 +246,14 @@ class NodeContext:
                 arr = self._run_input(i, iv.lo)
                 lo_feeds.append(arr)
                 hi_feeds.append(arr)
-        may_nan = any(ivs[i].may_nan for i in data)
-        if all(ivs[i].is_point for i in data):
+        may_nan = any(iv.may_nan for iv in varying.values())
+        if all(iv.is_point for iv in varying.values()):
             outs = self.engine.kernels.run(self.node, lo_feeds, attrs)
             return [None if o is None else Interval(o, o, may_nan or _has_nan(o)) for o in outs]
         lo_out, hi_out = self.engine.kernels.run_pair(self.node, lo_feeds, hi_feeds, set(data), attrs)
         if decreasing:
             lo_out, hi_out = hi_out, lo_out
-        known = all(ivs[i].shape is not None for i in data)
+        known = all(iv.shape is not None for iv in varying.values())
         shapes = [
             None
             if lo is None or not known
@@ -254,6 +261,19 @@ class NodeContext:
             for lo in lo_out
         ]
         return [None if lo is None else Interval(lo, hi, may_nan, s) for lo, hi, s in zip(lo_out, hi_out, shapes)]
+
+    def lift_first(
+        self,
+        data=(0,),
+        decreasing: bool = False,
+        attrs: dict | None = None,
+        values: dict[int, Interval] | None = None,
+        elementwise: bool = False,
+    ) -> Interval:
+        """Output 0 of `lift` (same arguments), for ops that always produce it."""
+        out = self.lift(data, decreasing, attrs, values, elementwise)[0]
+        assert out is not None  # output 0 is never omitted by the ops that use this
+        return out
 
 
 def _guess(arr: np.ndarray) -> int | None:

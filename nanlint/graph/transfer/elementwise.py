@@ -40,9 +40,7 @@ def _finite(x: Interval) -> Interval:
 
 def _lift(ctx: NodeContext, x: Interval, decreasing: bool = False) -> Interval:
     """The kernel run on the bounds of `x` as input 0: the op's one output."""
-    out = ctx.lift((0,), decreasing=decreasing, values={0: x}, elementwise=True)[0]
-    assert out is not None  # an element-wise op always has output 0
-    return out
+    return ctx.lift_first((0,), decreasing=decreasing, values={0: x}, elementwise=True)
 
 
 def monotone(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import cast
 
 import numpy as np
 import onnx
@@ -91,19 +92,17 @@ class Kernels:
         )
         if fast_hi is not None:
             return fast_lo, fast_hi
-        roles = tuple(
-            None if lo[i] is None else ("v" if i in varying else "p", _elem_type(lo[i])) for i in range(len(lo))
-        )
+        roles = tuple(None if a is None else ("v" if i in varying else "p", _elem_type(a)) for i, a in enumerate(lo))
         session, outputs = self._session(node, roles, pair=True, attrs=attrs, flush=flush)
         feeds = {}
-        for i, role in enumerate(roles):
-            if role is None:
+        for i, (role, a) in enumerate(zip(roles, lo)):
+            if role is None or a is None:
                 continue
             if role[0] == "v":
-                feeds[f"lo{i}"] = _contiguous(lo[i])
-                feeds[f"hi{i}"] = _contiguous(hi[i])
+                feeds[f"lo{i}"] = _contiguous(a)
+                feeds[f"hi{i}"] = _contiguous(cast(np.ndarray, hi[i]))  # a varying input has both bounds
             else:
-                feeds[f"p{i}"] = _contiguous(lo[i])
+                feeds[f"p{i}"] = _contiguous(a)
         values = self._run(session, outputs, feeds, flush)
         half = len(values) // 2
         return values[:half], values[half:]
@@ -122,12 +121,7 @@ class Kernels:
         """Bounds of node(x, W[, B]) for lo <= x <= hi and exact W, in one onnxruntime call:
         mid = (lo+hi)/2, rad = (hi-lo)/2, out = node(mid, W, B) -+ node(rad, |W|). Returns the output
         bounds and their min and max (NaN when an indeterminate form appeared). `abs_weight`: |W|,
-        when the caller has it.
-
-        When the input is larger than the weights (early convolutions), the halves go into the weights
-        instead: node(lo + hi, W/2, B) -+ node(hi - lo, |W|/2) (exact: halving is exact in binary), two
-        passes over the weights instead of two over the input."""
-        halve = abs_weight is None and lo.size > 2 * weight.size
+        when the caller has it."""
         roles = (("v", _elem_type(lo)), ("p", _elem_type(weight))) + (
             (("p", _elem_type(bias)),) if bias is not None else ()
         )
@@ -136,28 +130,22 @@ class Kernels:
             roles,
             pair="linear",
             attrs=attrs,
-            extra=(repr(rad_attrs), halve),
+            extra=(repr(rad_attrs),),
             flush=True,
-            build=lambda d, v, a, r: self._build_linear(node, d, v, a, r, rad_attrs, halve),
+            build=lambda d, v, a, r: self._build_linear(node, d, v, a, r, rad_attrs),
         )
-        if halve:
-            weight = np.asarray(weight)
-            half = weight.dtype.type(0.5)
-            feeds = {"lo": _contiguous(lo), "hi": _contiguous(hi), "w": weight * half}
-            feeds["absw"] = np.abs(feeds["w"])
-        else:
-            feeds = {
-                "lo": _contiguous(lo),
-                "hi": _contiguous(hi),
-                "w": _contiguous(weight),
-                "absw": np.abs(weight) if abs_weight is None else _contiguous(abs_weight),
-            }
+        feeds = {
+            "lo": _contiguous(lo),
+            "hi": _contiguous(hi),
+            "w": _contiguous(weight),
+            "absw": np.abs(weight) if abs_weight is None else _contiguous(abs_weight),
+        }
         if bias is not None:
             feeds["b"] = _contiguous(bias)
         out_lo, out_hi, low, high = _call(session, ["out_lo", "out_hi", "low", "high"], feeds, True)
         return out_lo, out_hi, float(low), float(high)
 
-    def _build_linear(self, node, domain, version, attributes, roles, rad_attrs, halve: bool = False):
+    def _build_linear(self, node, domain, version, attributes, roles, rad_attrs):
         h = helper
         inputs = [
             h.make_tensor_value_info("lo", roles[0][1], None),
@@ -174,15 +162,12 @@ class Kernels:
         rad_node.attribute.extend(
             attributes if rad_attrs is None else [h.make_attribute(k, v) for k, v in rad_attrs.items()]
         )
-        if halve:  # the weights come halved: feed lo + hi and hi - lo as they are
-            centre = [h.make_node("Add", ["lo", "hi"], ["mid"]), h.make_node("Sub", ["hi", "lo"], ["rad"])]
-        else:
-            centre = [
-                h.make_node("Add", ["lo", "hi"], ["sum"]),
-                h.make_node("Mul", ["sum", "half"], ["mid"]),
-                h.make_node("Sub", ["hi", "lo"], ["diff"]),
-                h.make_node("Mul", ["diff", "half"], ["rad"]),
-            ]
+        centre = [
+            h.make_node("Add", ["lo", "hi"], ["sum"]),
+            h.make_node("Mul", ["sum", "half"], ["mid"]),
+            h.make_node("Sub", ["hi", "lo"], ["diff"]),
+            h.make_node("Mul", ["diff", "half"], ["rad"]),
+        ]
         nodes = [
             *centre,
             mid_node,
@@ -193,7 +178,7 @@ class Kernels:
             h.make_node("ReduceMax", ["out_hi"], ["high"], keepdims=0),
         ]
         outputs = [onnx.ValueInfoProto(name=n) for n in ("out_lo", "out_hi", "low", "high")]
-        graph = h.make_graph(nodes, "linear", inputs, outputs, [] if halve else [half])
+        graph = h.make_graph(nodes, "linear", inputs, outputs, [half])
         opsets = [h.make_opsetid("", max(version, 13) if domain == "" else 17)]
         if domain:
             opsets.append(h.make_opsetid(domain, version))
@@ -264,7 +249,9 @@ class Kernels:
 
     def _build(self, node, domain, version, attributes, roles, pair: bool, flush: bool = False):
         copies = ("lo", "hi") if pair else ("",)
-        nodes, all_outputs, graph_outputs = [], [], []
+        nodes: list[onnx.NodeProto] = []
+        all_outputs: list[str] = []
+        graph_outputs: list[str] = []
         for copy in copies:
             names = [
                 "" if role is None else f"{copy}{i}" if role[0] == "v" else f"p{i}" for i, role in enumerate(roles)

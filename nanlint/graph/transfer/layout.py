@@ -7,6 +7,8 @@ is bounded by the hull of the data (and the fill value), with the shape from sha
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from nanlint.graph.interval import Interval, contiguous, join
@@ -14,7 +16,7 @@ from nanlint.graph.transfer.context import NodeContext, NotExact
 from nanlint.graph.transfer.registry import register
 
 
-def hull(ctx: NodeContext, data=(0,), extra: list[Interval] = (), j: int = 0) -> Interval:
+def hull(ctx: NodeContext, data=(0,), extra: Sequence[Interval] = (), j: int = 0) -> Interval:
     """One bound pair covering every element of the data inputs (and `extra` fills)."""
     parts = [ctx.x(i).collapse() for i in data if ctx.has(i)] + [e.collapse() for e in extra]
     if not parts:
@@ -25,7 +27,7 @@ def hull(ctx: NodeContext, data=(0,), extra: list[Interval] = (), j: int = 0) ->
     return Interval(out.lo, out.hi, out.may_nan, ctx.out_shape(j))
 
 
-def lift_or_hull(ctx: NodeContext, data=(0,), fill: list[Interval] = ()) -> list[Interval]:
+def lift_or_hull(ctx: NodeContext, data=(0,), fill: Sequence[Interval] = ()) -> list[Interval | None]:
     if data == (0,):
         moved = ctx.optional(stored_layout, ctx)
         if moved is not None:
@@ -317,9 +319,12 @@ def resize(ctx: NodeContext):
     if int(ctx.attr("antialias", 0)):
         raise NotExact("cubic resize with antialias")
     x = ctx.x(0)
+    if x.shape is None:
+        raise NotExact("input 0 has an unknown shape")
     mid, rad = x.mid_rad()
     mid_full = contiguous(np.broadcast_to(mid, x.shape))
-    (center,) = ctx.lift((0,), values={0: Interval.point(mid_full)})[:1]
+    center = ctx.lift_first((0,), values={0: Interval.point(mid_full)})
+    assert center.shape is not None  # lifted on bounds of a known shape
     # Each resized axis multiplies the radius by at most the kernel's absolute weight sum.
     axes = sum(1 for a, b in zip(x.shape, ctx.out_shape(0) or center.shape) if a != b) or len(x.shape)
     radius = float(np.max(rad)) * cubic_abs_sum(float(ctx.attr("cubic_coeff_a", -0.75))) ** axes

@@ -16,7 +16,8 @@ result; the column norms are computed once per weight.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from typing import Any
 
 import numpy as np
 import onnx
@@ -218,6 +219,8 @@ def _box_by_column_sums(ctx: NodeContext, x: Interval, weight: np.ndarray) -> In
         return None
     k = weight.shape[0]
     mid, rad = _compact_mid_rad(x, np.float32, (-1,))  # rows as stored: one per distinct row of bounds
+    if rad is None:  # an exact x (callers pass bounded ones)
+        return None
     with np.errstate(all="ignore"):
         row_rad = np.max(rad, axis=-1, keepdims=True)
         if not (np.all(np.isfinite(mid)) and np.all(np.isfinite(row_rad))):
@@ -242,6 +245,15 @@ _COLUMN_NORMS: dict[tuple[int, bool], tuple[weakref.ref, np.ndarray | None]] = {
 _COLUMN_SUMS: dict[int, tuple[weakref.ref, np.ndarray | None]] = {}
 
 
+def _forget(cache: dict, key: Hashable) -> Callable[[object], None]:
+    """A weakref callback dropping `key` from `cache` when its array goes."""
+
+    def drop(_: object) -> None:
+        cache.pop(key, None)
+
+    return drop
+
+
 def column_abs_sums(weight: np.ndarray) -> np.ndarray | None:
     """Upper bounds of sum_k |W[k, j]| (float32) for a 2-D W, cached per weight array; None if not finite."""
     key = id(weight)
@@ -256,7 +268,7 @@ def column_abs_sums(weight: np.ndarray) -> np.ndarray | None:
         result = (sums.astype(np.float64) * (1 + (k + 2) * 2.0**-23)).astype(np.float32)
         result = np.nextafter(result, np.float32(np.inf))
     try:
-        ref = weakref.ref(weight, lambda _, key=key: _COLUMN_SUMS.pop(key, None))
+        ref = weakref.ref(weight, _forget(_COLUMN_SUMS, key))
     except TypeError:
         return result
     _COLUMN_SUMS[key] = (ref, result)
@@ -275,7 +287,7 @@ def column_norms(weight: np.ndarray, transposed: bool = False, values: np.ndarra
     norms = _column_norms(source.T if transposed else source)
     try:
         # The entry goes when the array does (before its id can be reused).
-        ref = weakref.ref(weight, lambda _, key=key: _COLUMN_NORMS.pop(key, None))
+        ref = weakref.ref(weight, _forget(_COLUMN_NORMS, key))
     except TypeError:
         return norms
     _COLUMN_NORMS[key] = (ref, norms)
@@ -325,6 +337,7 @@ def row_norm_band(
 def within_band(out: Interval, lo: np.ndarray, hi: np.ndarray) -> Interval:
     """`out` intersected with [lo, hi] (both sound: the intersection is never looser than `out`).
     Writes into out's arrays: call it only on a result just computed, shared with nobody."""
+    assert out.shape is not None  # callers band results of a known shape
     dtype = out.lo.dtype
     new_lo, new_hi = out.lo, out.hi
     if new_lo is new_hi or new_lo.shape != tuple(out.shape) or not new_lo.flags.writeable:
@@ -552,7 +565,7 @@ def _gemm_row_norm(ctx: NodeContext, out: Interval, abs_weight: np.ndarray | Non
 def _gemm_box(ctx: NodeContext, weight: np.ndarray, abs_weight: np.ndarray | None) -> Interval:
     a, b = ctx.x(0), ctx.x(1)
     if b.is_point and not a.is_point and (not ctx.has(2) or ctx.is_exact(2)):
-        rad_attrs = {k: ctx.attrs[k] for k in ("transA", "transB") if k in ctx.attrs}
+        rad_attrs: dict[str, Any] = {k: ctx.attrs[k] for k in ("transA", "transB") if k in ctx.attrs}
         rad_attrs["alpha"] = abs(float(ctx.attr("alpha", 1.0)))
         bias = ctx.const(2) if ctx.has(2) else None
         return exact_weight(ctx, ctx.node, a, weight, bias, _dtype_of(ctx), rad_attrs, abs_weight)
@@ -582,6 +595,8 @@ def einsum(ctx: NodeContext):
     if len(operands) == 1:
         x = operands[0]
         mid, rad = _full_mid_rad(x, dtype)
+        if rad is None:
+            raise NotExact("one exact operand that the kernel could not fold")
         out_mid = np.einsum(equation, mid)
         out_rad = np.einsum(equation, rad)
         return [finish(out_mid - out_rad, out_mid + out_rad, x.may_nan, np.shape(out_mid))]
@@ -645,6 +660,7 @@ def _conv_lifted(ctx: NodeContext) -> Interval:
         else:
             out = finish(mid - rad, mid + rad, may_nan, mid.shape)
     if bias_iv is not None:
+        assert out.shape is not None  # a convolution's output has rank >= 3
         channel = (1, -1) + (1,) * (len(out.shape) - 2)
         out = out + Interval(
             np.reshape(bias_iv.lo, channel) if bias_iv.lo.ndim else bias_iv.lo,
@@ -678,10 +694,12 @@ def batch_norm(ctx: NodeContext):
             offset = bias - mean * k
         dtype = x.lo.dtype if x.lo.dtype.kind == "f" else np.float32
         return [x * Interval.point(k.astype(dtype)) + Interval.point(offset.astype(dtype))]
-    scale, bias, mean, var = (Interval(np.reshape(p.lo, channel), np.reshape(p.hi, channel), p.may_nan) for p in params)
-    var_eps = var + Interval.point(np.asarray(eps, np.float64))
+    scale_iv, bias_iv, mean_iv, var_iv = (
+        Interval(np.reshape(p.lo, channel), np.reshape(p.hi, channel), p.may_nan) for p in params
+    )
+    var_eps = var_iv + Interval.point(np.asarray(eps, np.float64))
     lo_v = np.maximum(np.asarray(var_eps.lo, np.float64), 0)
     std = Interval(
         np.sqrt(lo_v), np.sqrt(np.maximum(np.asarray(var_eps.hi, np.float64), 0)), var_eps.may_nan or var_eps.min() < 0
     )
-    return [(x - mean) / std * scale + bias]
+    return [(x - mean_iv) / std * scale_iv + bias_iv]

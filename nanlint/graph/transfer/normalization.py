@@ -202,26 +202,23 @@ def group_norm(ctx: NodeContext):
     scale, bias = ctx.x(1), ctx.x(2)
     if scale.shape is not None and scale.shape[0] == groups and groups != c:
         repeat = c // groups
-        scale = Interval(
-            np.repeat(np.broadcast_to(scale.lo, scale.shape), repeat),
-            np.repeat(np.broadcast_to(scale.hi, scale.shape), repeat),
-            scale.may_nan,
-        )
-        bias = Interval(
-            np.repeat(np.broadcast_to(bias.lo, bias.shape), repeat),
-            np.repeat(np.broadcast_to(bias.hi, bias.shape), repeat),
-            bias.may_nan,
-        )
+        scale, bias = _repeated(scale, repeat), _repeated(bias, repeat)
     return [_affine(z, _reshaped(scale, channel), _reshaped(bias, channel))]
+
+
+def _repeated(iv: Interval, repeat: int) -> Interval:
+    """Per-group bounds repeated for each channel of the group (flat)."""
+    lo, hi = iv.broadcast()
+    return Interval(np.repeat(lo, repeat), np.repeat(hi, repeat), iv.may_nan)
 
 
 def _normalize_axes(ctx: NodeContext, x: Interval, axes: list[int], eps: float, add: float) -> Interval:
     """Normalisation over arbitrary axes: move them last, normalise, move back."""
-    rank = len(x.shape)
+    lo, hi = x.broadcast()
+    rank = lo.ndim
     axes = sorted(a % rank for a in axes)
     rest = [a for a in range(rank) if a not in axes]
     perm = rest + axes
-    lo, hi = x.broadcast()
     moved = Interval(np.transpose(lo, perm), np.transpose(hi, perm), x.may_nan)
     z, _ = normalize_last(ctx, moved, len(rest), eps, centered=True, add=add)
     inverse = np.argsort(perm)
@@ -293,9 +290,8 @@ def lrn(ctx: NodeContext):
 # -- softmax ----------------------------------------------------------------------------------------
 
 
-def _softmax_layout(ctx: NodeContext, x: Interval) -> tuple[int, int]:
-    """(outer axes count, whether the softmax runs over all trailing axes)."""
-    rank = len(x.shape)
+def _softmax_layout(ctx: NodeContext, rank: int) -> tuple[int, int]:
+    """(outer axes count, whether the softmax runs over all trailing axes) for an input of `rank`."""
     if ctx.opset < 13:
         axis = int(ctx.attr("axis", 1)) % max(rank, 1)
         return axis, True
@@ -308,7 +304,7 @@ def _softmax_rows(ctx: NodeContext, x: Interval):
     all rows whose bounds are the same), and the stored shape."""
     if x.shape is None:
         raise NotExact("unknown shape")
-    axis, flatten = _softmax_layout(ctx, x)
+    axis, flatten = _softmax_layout(ctx, len(x.shape))
     full = range(axis, len(x.shape)) if flatten else (axis,)
     shape = x.stored_shape(full)
     lo, hi = x.stored(full)
@@ -541,8 +537,8 @@ def _reduced_axes(ctx: NodeContext, y: str, reduce_node):
         axes = list(range(len(shape)))
     if not keepdims and len(axes) != len(shape):
         return None
-    axes = {a % len(shape) for a in axes} if shape else set()
-    return int(np.prod([shape[a] for a in axes], dtype=np.int64)), tuple(shape), axes
+    reduced = {a % len(shape) for a in axes} if shape else set()
+    return int(np.prod([shape[a] for a in reduced], dtype=np.int64)), tuple(shape), reduced
 
 
 # -- weighted means (masked mean pooling) at Div -------------------------------------------------------

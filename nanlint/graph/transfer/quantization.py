@@ -136,6 +136,7 @@ def _real_conv(ctx: NodeContext, x: Interval, w: Interval, bias: Interval | None
     (out,) = ctx.engine.eval_synthetic(
         "Conv", inputs, attrs, scope=ctx.scope, dtypes=[TensorProto.FLOAT] * len(inputs)
     )[:1]
+    assert out is not None  # Conv always has its output
     return out
 
 
@@ -145,7 +146,10 @@ def conv_integer(ctx: NodeContext):
     if ctx.has(3):
         wz = ctx.x(3)
         lo = np.asarray(wz.lo, np.float64)
-        lo = lo.reshape((-1,) + (1,) * (len(w.shape) - 1)) if lo.ndim == 1 and lo.size > 1 else lo
+        if lo.ndim == 1 and lo.size > 1:
+            if w.shape is None:
+                raise NotExact("per-channel zero points of a weight of unknown shape")
+            lo = lo.reshape((-1,) + (1,) * (len(w.shape) - 1))
         w = w - Interval.point(lo)
     if not _shared_zero_point(ctx):
         return [_real_conv(ctx, _dequantized(ctx, 0, None, 2, row_axis=False), w, None)]
@@ -289,9 +293,10 @@ def _layer_parts(ctx: NodeContext, layer, scale_name: str):
     per_channel = lambda v: _along(v, weight.shape, out_axis)
     if len(layer.input) > 3 and layer.input[3]:
         zero = model.constants.get(layer.input[3])
-        if zero is None or per_channel(zero) is None:
+        zero_per_channel = per_channel(zero) if zero is not None else None
+        if zero_per_channel is None:
             return None
-        weight = weight - per_channel(zero)
+        weight = weight - zero_per_channel
     scale = per_channel(weight_scale)
     if scale is None:
         return None

@@ -36,7 +36,11 @@ UNIT = 2.0**-23
 # the exact bound by a little more than a rounding of each element.
 NORMALIZATION_SLACK = 2.0**-10
 # Relative rounding of one stored value per float type (other float types: float32's).
-_STORAGE_UNIT = {TensorProto.FLOAT16: 2.0**-11, TensorProto.BFLOAT16: 2.0**-8, TensorProto.DOUBLE: 2.0**-53}
+_STORAGE_UNIT: dict[int | None, float] = {
+    TensorProto.FLOAT16: 2.0**-11,
+    TensorProto.BFLOAT16: 2.0**-8,
+    TensorProto.DOUBLE: 2.0**-53,
+}
 
 
 def rule(role: str, *ops: str, domain: str = ""):
