@@ -217,9 +217,12 @@ def drop_round_trip_casts(model: onnx.ModelProto) -> onnx.ModelProto:
 
     onnxruntime's converter casts every blocked node's output to fp16 and back, even when
     the next node is blocked too; the round trip would overflow exactly where the block
-    list was meant to prevent it.
+    list was meant to prevent it. A Cast to fp16 whose input is not fp32 (the model's own
+    Cast to float, which the converter turned into one to fp16 in an fp16 region) starts
+    no round trip: without the pair, the next node would read a value of another type.
     """
     graph = model.graph
+    types = tensor_types(model)
     casts = {n.output[0]: n for n in graph.node if n.op_type == "Cast"}
     consumers: dict[str, list[onnx.NodeProto]] = {}
     for node in graph.node:
@@ -229,6 +232,8 @@ def drop_round_trip_casts(model: onnx.ModelProto) -> onnx.ModelProto:
     removed: set[int] = set()
     for half, down in casts.items():
         if _cast_to(down) != onnx.TensorProto.FLOAT16 or half in outputs:
+            continue
+        if types.get(down.input[0], onnx.TensorProto.FLOAT) != onnx.TensorProto.FLOAT:
             continue
         users = consumers.get(half, [])
         if not users or not all(u.op_type == "Cast" and _cast_to(u) == onnx.TensorProto.FLOAT for u in users):

@@ -245,3 +245,28 @@ def test_a_mixed_model_with_nonfinite_outputs_exits_1_with_a_message(tmp_path, m
         "nanlint: error: the mixed model gives NaN/Inf where the fp32 model is finite: "
         "y on 16 of the 16 sampled inputs of shape x[1, 4]; y on 4 of the 4 inputs of shape x[2, 4]"
     ) in result.stderr
+
+
+def test_a_cast_to_float_before_a_blocked_node_is_no_round_trip_to_drop():
+    """x -> Abs -> Cast(to=float) -> Pow (blocked) -> y, as torch's STFT export writes it: the converter
+    makes the Cast one to fp16 (its input is fp16 now) and casts back to fp32 before the Pow. That pair is
+    no fp32 -> fp16 -> fp32 round trip: without it the Pow would read the Abs's fp16 value."""
+    x = helper.make_tensor_value_info("x", T.FLOAT, [4])
+    y = helper.make_tensor_value_info("y", T.FLOAT, [4])
+    nodes = [
+        helper.make_node("Abs", ["x"], ["a"], name="abs"),
+        helper.make_node("Cast", ["a"], ["c"], to=T.FLOAT, name="cast"),
+        helper.make_node("Pow", ["c", "two"], ["y"], name="square"),
+    ]
+    two = numpy_helper.from_array(np.array(2.0, np.float32), "two")
+    graph = helper.make_graph(nodes, "g", [x], [y], initializer=[two])
+    fp32 = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    converted = convert(fp32, BlockList(nodes=["square"]))
+    onnx.checker.check_model(converted, full_check=True)
+    session = onnxruntime.InferenceSession(converted.SerializeToString(), providers=["CPUExecutionProvider"])
+    value = np.array([-300.0, 2.0, 0.5, 255.0], np.float32)
+    got = session.run(None, {"x": value})[0]
+    assert got.dtype == np.float32 and np.allclose(got, value**2, rtol=1e-3)
+    types = mixed.tensor_types(converted)
+    (pow_node,) = [n for n in converted.graph.node if n.op_type == "Pow"]
+    assert types[pow_node.input[0]] == T.FLOAT and types["a"] == T.FLOAT16
