@@ -313,6 +313,7 @@ class FeedSet:
     label: str  # "16 sampled inputs of shape x[1, 4]"
     feeds: Feeds
     scale: float = 1.0  # tensor sizes relative to the analysed shapes (for chunking the run)
+    probed: int = 4  # inputs run with every tensor exposed even when their outputs are fine
 
     @classmethod
     def of(cls, what: str, feeds: Feeds, **kwargs) -> FeedSet:
@@ -482,7 +483,7 @@ def validate(
 ) -> Validation:
     """Run the mixed model (onnxruntime must accept it at every shape) and its storage emulation on every
     feed set; compare the emulation's outputs with the fp32 model's. Where NaN/Inf start is looked for
-    with every tensor exposed, which costs a run per chunk of tensors: on the first PROBED inputs of
+    with every tensor exposed, which costs a run per chunk of tensors: on the first `probed` inputs of
     each set (the box's corners come first) and on those whose outputs broke."""
     emulation = storage_emulation(fp32, mixed)
     producers = {o: node for node in emulation.graph.node for o in node.output if o}
@@ -495,7 +496,7 @@ def validate(
         result.runs += len(feed_set.feeds)
         result.checked.append(feed_set.label)
         broken: dict[str, int] = {}
-        probed = list(range(min(PROBED, len(feed_set.feeds))))
+        probed = list(range(min(feed_set.probed, len(feed_set.feeds))))
         for index, (want, got) in enumerate(zip(reference, emulated)):
             floats = [(n, e, g) for n, e, g in zip(names, want, got) if _is_float(e)]
             for name, expected, actual in floats:
@@ -515,9 +516,6 @@ def validate(
     result.overflowing = list(dict.fromkeys(result.overflowing))
     result.starved = list(dict.fromkeys(result.starved))
     return result
-
-
-PROBED = 4  # inputs per feed set run with every tensor exposed, besides those whose outputs broke
 
 
 def emulated_sizes(sizes: Mapping[str, int], scale: float) -> dict[str, int]:

@@ -243,8 +243,28 @@ def test_a_mixed_model_with_nonfinite_outputs_exits_1_with_a_message(tmp_path, m
     assert result.exit_code == 1
     assert (
         "nanlint: error: the mixed model gives NaN/Inf where the fp32 model is finite: "
-        "y on 16 of the 16 sampled inputs of shape x[1, 4]; y on 4 of the 4 inputs of shape x[2, 4]"
-    ) in result.stderr
+        "y on 16 of the 16 sampled inputs of shape x[1, 4]; y on 2 of the 2 inputs of shape x[2, 4]"
+    ) in result.stderr  # the other shape is twice the size: half the inputs
+
+
+def test_an_other_shape_is_run_with_every_tensor_exposed_only_where_its_outputs_broke(monkeypatch):
+    """Exposing every tensor costs a run per chunk of tensors, at the other shape's size (8x an image's
+    when its batch, height and width double): only the inputs whose outputs broke pay it."""
+    exposed: list[int] = []
+    real = mixed.run_exposed
+    monkeypatch.setattr(
+        mixed, "run_exposed", lambda m, feeds, sizes: exposed.append(len(feeds)) or real(m, feeds, sizes)
+    )
+    fp32 = symbolic_model()
+    kept = convert(fp32, BlockList(nodes=["square", "root"]))
+    main_set = feed_set([[[0.1, 0.2]], [[0.3, 0.4]]])
+    other = FeedSet.of("inputs", [{"x": np.full((2, 4), v, np.float32)} for v in (0.1, 0.9)], probed=0)
+    validate(fp32, kept, [main_set, other], {})
+    assert exposed == [2, 0]  # both of the main set, none of the other shape (its outputs are finite)
+    plain = convert(fp32, BlockList())
+    exposed.clear()
+    check = validate(fp32, plain, [main_set, other], {})
+    assert exposed == [2, 1] and check.overflowing == ["square"]  # 0.9 * 300 squared overflows fp16
 
 
 def test_a_cast_to_float_before_a_blocked_node_is_no_round_trip_to_drop():
