@@ -72,10 +72,12 @@ def block_list(model: onnx.ModelProto, findings: list[Finding], target: str, ext
     """Producers and consumers of every out-of-range tensor of `target` (findings' tensors and their
     cascades, and `extra_tensors`, e.g. every tensor the samples saw beyond the range), in graph order."""
     keep = _tensors_to_keep(findings, target) | set(extra_tensors)
+    opsets = {o.domain or "ai.onnx": o.version for o in model.opset_import}
+    types = tensor_types(model)
     result = BlockList()
     for node in model.graph.node:
         touches = any(t in keep for t in node.output) or any(t in keep for t in node.input)
-        if not touches:
+        if not touches and not fp32_only(node, opsets, types):
             continue
         if node.name:
             result.nodes.append(node.name)
@@ -84,6 +86,34 @@ def block_list(model: onnx.ModelProto, findings: list[Finding], target: str, ext
     result.nodes = list(dict.fromkeys(result.nodes))
     result.tensors = list(dict.fromkeys(result.tensors))
     return result
+
+
+# Inputs onnxruntime's converter keeps in float32 itself (its ALWAYS_FLOAT_INPUTS): Resize's scales.
+KEPT_FLOAT_INPUTS = {"Resize": (2,), "GroupNorm": (1, 2), "SkipGroupNorm": (1, 2)}
+
+
+def fp32_only(node: onnx.NodeProto, opsets: Mapping[str, int], types: Mapping[str, int]) -> bool:
+    """Whether a node reads a float32 tensor on an input whose op takes no float16 there
+    (DynamicQuantizeLinear, DequantizeLinear's scale before opset 19, the ai.onnx.ml ops), or is an op
+    of another domain whose types are unknown here (com.microsoft's DynamicQuantizeLSTM) reading
+    float32: converted to fp16, onnxruntime would refuse to load the model."""
+    floats = [i for i, name in enumerate(node.input) if name and types.get(name) == onnx.TensorProto.FLOAT]
+    floats = [i for i in floats if i not in KEPT_FLOAT_INPUTS.get(node.op_type, ())]
+    if not floats:
+        return False
+    domain = node.domain or "ai.onnx"
+    try:
+        schema = onnx.defs.get_schema(node.op_type, opsets.get(domain, 1), "" if domain == "ai.onnx" else domain)
+    except onnx.defs.SchemaError:
+        return True
+    if not schema.inputs:
+        return False
+    allowed = {c.type_param_str: set(c.allowed_type_strs) for c in schema.type_constraints}
+    for i in floats:
+        formal = schema.inputs[min(i, len(schema.inputs) - 1)]  # a variadic last input repeats
+        if "tensor(float16)" not in allowed.get(formal.type_str, {formal.type_str}):
+            return True
+    return False
 
 
 def name_unnamed_nodes(model: onnx.ModelProto) -> onnx.ModelProto:

@@ -290,3 +290,32 @@ def test_a_cast_to_float_before_a_blocked_node_is_no_round_trip_to_drop():
     types = mixed.tensor_types(converted)
     (pow_node,) = [n for n in converted.graph.node if n.op_type == "Pow"]
     assert types[pow_node.input[0]] == T.FLOAT and types["a"] == T.FLOAT16
+
+
+def test_an_op_without_a_float16_kernel_stays_in_fp32():
+    """A dynamically quantized model: DynamicQuantizeLinear takes float32 only (its schema says so), so
+    converting its input to fp16 makes a model onnxruntime refuses, and so does DequantizeLinear's scale
+    before opset 19; Relu has fp16 and is converted."""
+    x = helper.make_tensor_value_info("x", T.FLOAT, [2, 3])
+    y = helper.make_tensor_value_info("y", T.FLOAT, [2, 3])
+    nodes = [
+        helper.make_node("Relu", ["x"], ["r"], name="relu"),
+        helper.make_node("DynamicQuantizeLinear", ["r"], ["q", "scale", "zero"], name="quantize"),
+        helper.make_node("DequantizeLinear", ["q", "scale", "zero"], ["y"], name="dequantize"),
+    ]
+    fp32 = helper.make_model(helper.make_graph(nodes, "g", [x], [y]), opset_imports=[helper.make_opsetid("", 17)])
+    opsets, types = {"ai.onnx": 17}, mixed.tensor_types(fp32)
+    assert [mixed.fp32_only(n, opsets, types) for n in fp32.graph.node] == [False, True, True]
+    custom = helper.make_node("DynamicQuantizeLSTM", ["x"], ["h"], domain="com.microsoft", name="lstm")
+    assert mixed.fp32_only(custom, opsets, types)  # another domain's types are unknown here
+    resize = helper.make_node("Resize", ["x", "", "scales"], ["big"], name="resize")  # scales: kept by the converter
+    assert not mixed.fp32_only(resize, opsets, {"x": T.FLOAT, "scales": T.FLOAT})
+    ints = helper.make_node("Range", ["start", "limit", "delta"], ["steps"], name="range")  # no float input
+    assert not mixed.fp32_only(ints, opsets, {"start": T.INT64, "limit": T.INT64, "delta": T.INT64})
+    blocked = block_list(fp32, [], "cuda-fp16")
+    assert blocked.nodes == ["quantize", "dequantize"]
+    converted = convert(fp32, blocked)
+    assert mixed.tensor_types(converted)["r"] == T.FLOAT16
+    session = onnxruntime.InferenceSession(converted.SerializeToString())
+    value = np.array([[0.5, -1.0, 2.0], [0.25, 1.5, 0.0]], np.float32)
+    assert np.allclose(session.run(None, {"x": value})[0], np.maximum(value, 0), atol=0.01)
