@@ -96,8 +96,14 @@ def fp32_only(node: onnx.NodeProto, opsets: Mapping[str, int], types: Mapping[st
     """Whether a node reads a float32 tensor on an input whose op takes no float16 there
     (DynamicQuantizeLinear, DequantizeLinear's scale before opset 19, the ai.onnx.ml ops), or is an op
     of another domain whose types are unknown here (com.microsoft's DynamicQuantizeLSTM) reading
-    float32: converted to fp16, onnxruntime would refuse to load the model."""
-    floats = [i for i, name in enumerate(node.input) if name and types.get(name) == onnx.TensorProto.FLOAT]
+    float32: converted to fp16, onnxruntime would refuse to load the model. Inputs of unknown type count
+    as float32 (ddddocr's DynamicQuantizeLinear reads the output of a com.microsoft LSTM)."""
+    # a tensor of unknown type (after an op shape inference does not know) may be float32 too
+    floats = [
+        i
+        for i, name in enumerate(node.input)
+        if name and types.get(name, onnx.TensorProto.FLOAT) == onnx.TensorProto.FLOAT
+    ]
     floats = [i for i in floats if i not in KEPT_FLOAT_INPUTS.get(node.op_type, ())]
     if not floats:
         return False

@@ -312,6 +312,8 @@ def test_an_op_without_a_float16_kernel_stays_in_fp32():
     assert not mixed.fp32_only(resize, opsets, {"x": T.FLOAT, "scales": T.FLOAT})
     ints = helper.make_node("Range", ["start", "limit", "delta"], ["steps"], name="range")  # no float input
     assert not mixed.fp32_only(ints, opsets, {"start": T.INT64, "limit": T.INT64, "delta": T.INT64})
+    unknown = helper.make_node("DynamicQuantizeLinear", ["h"], ["q", "scale", "zero"], name="after_lstm")
+    assert mixed.fp32_only(unknown, opsets, {})  # its input's type unknown: it may be float32
     blocked = block_list(fp32, [], "cuda-fp16")
     assert blocked.nodes == ["quantize", "dequantize"]
     converted = convert(fp32, blocked)
