@@ -714,7 +714,7 @@ def fmt_err(x) -> str:
 def cell_runtime(ev: dict | None, key: str, samples: int | None = None) -> str:
     if not ev:
         return "-"
-    if ev.get("error") and not ev.get("samples"):
+    if ev.get("error") and not ev.get("compared"):  # no output compared: the model did not run
         return "error"
     n = ev.get("samples", samples)
     if key == "nonfinite":
@@ -731,7 +731,7 @@ def cell_runtime(ev: dict | None, key: str, samples: int | None = None) -> str:
 def render(rows: list[dict], args, env: dict) -> str:
     out = ["# Mixed-precision fp16 conversion: onnxconverter-common vs AutoCast vs nanlint", ""]
     out.append(
-        f"Made by `bench/mixed_precision.py` on {env['date']} (nanlint at {env['nanlint_commit']}, the last commit of nanlint/); "
+        f"Made by `bench/mixed_precision.py` on {env['date']} (nanlint at {env['nanlint_commit']}, the last commit of nanlint/ at each run); "
         f"{env['versions']}. Held-out inputs: seed {HELD_OUT_SEED}, {args.samples} per model on onnxruntime CPU, "
         f"the first {args.ref_samples} also through onnx's ReferenceEvaluator (fp16 computed in fp16). "
         f"AutoCast calibration: {args.autocast_calibration} generator batches, seed {CALIBRATION_SEED}"
@@ -905,6 +905,8 @@ def main(argv=None) -> int:
             order += [m["name"] for m in load_model_list(extra)]
         rows = sorted(merge_rows(runs), key=lambda r: (order + [r["model"]]).index(r["model"]))
         env = dict(runs[0]["env"])
+        commits = [run["env"].get("nanlint_commit") for run in runs]
+        env["nanlint_commit"] = " / ".join(dict.fromkeys(c for c in commits if c))  # runs at several commits
         loads = [run["env"].get("loadavg_end") for run in runs if run["env"].get("loadavg_end")]
         if loads:
             env["loadavg_end"] = max(loads)

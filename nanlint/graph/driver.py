@@ -417,12 +417,15 @@ def precision_fixes(model, per_target, samples, options: GraphOptions, outcome: 
         Path(options.block_list).write_text(blocked.to_json(), encoding="utf-8")
 
 
-VALIDATION_FEEDS = 4  # inputs per other shape (and in all when there were no samples)
+VALIDATION_FEEDS = 4  # inputs in all when there were no samples, and per other shape of the analysed size
 
 
 def validation_feeds(model, options: GraphOptions, samples, interface):
     """The mixed model's test inputs: the samples (or calibration data), and inputs of other shapes
-    where the model's inputs have symbolic dimensions."""
+    where the model's inputs have symbolic dimensions. An other shape checks that the model takes it and
+    stays finite there: it costs about VALIDATION_FEEDS inferences of the analysed size (fewer inputs when
+    they are larger: doubling an image's batch, height and width makes each 8x), and only the inputs whose
+    outputs broke are run again with every tensor exposed."""
     from dataclasses import replace
 
     from nanlint.graph.mixed import FeedSet, other_shapes
@@ -440,8 +443,8 @@ def validation_feeds(model, options: GraphOptions, samples, interface):
         growth = max(
             (math.prod(new.shape) / max(math.prod(old.shape), 1) for new, old in zip(resized, specs)), default=1
         )
-        feeds = draw_feeds(resized, VALIDATION_FEEDS, seed=1)
-        others.append(FeedSet.of("inputs", feeds, scale=max(growth, 1.0)))
+        feeds = draw_feeds(resized, max(1, round(VALIDATION_FEEDS / max(growth, 1.0))), seed=1)
+        others.append(FeedSet.of("inputs", feeds, scale=max(growth, 1.0), probed=0))
     return main, others
 
 

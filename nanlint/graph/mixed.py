@@ -72,10 +72,12 @@ def block_list(model: onnx.ModelProto, findings: list[Finding], target: str, ext
     """Producers and consumers of every out-of-range tensor of `target` (findings' tensors and their
     cascades, and `extra_tensors`, e.g. every tensor the samples saw beyond the range), in graph order."""
     keep = _tensors_to_keep(findings, target) | set(extra_tensors)
+    opsets = {o.domain or "ai.onnx": o.version for o in model.opset_import}
+    types = tensor_types(model)
     result = BlockList()
     for node in model.graph.node:
         touches = any(t in keep for t in node.output) or any(t in keep for t in node.input)
-        if not touches:
+        if not touches and not fp32_only(node, opsets, types):
             continue
         if node.name:
             result.nodes.append(node.name)
@@ -84,6 +86,40 @@ def block_list(model: onnx.ModelProto, findings: list[Finding], target: str, ext
     result.nodes = list(dict.fromkeys(result.nodes))
     result.tensors = list(dict.fromkeys(result.tensors))
     return result
+
+
+# Inputs onnxruntime's converter keeps in float32 itself (its ALWAYS_FLOAT_INPUTS): Resize's scales.
+KEPT_FLOAT_INPUTS = {"Resize": (2,), "GroupNorm": (1, 2), "SkipGroupNorm": (1, 2)}
+
+
+def fp32_only(node: onnx.NodeProto, opsets: Mapping[str, int], types: Mapping[str, int]) -> bool:
+    """Whether a node reads a float32 tensor on an input whose op takes no float16 there
+    (DynamicQuantizeLinear, DequantizeLinear's scale before opset 19, the ai.onnx.ml ops), or is an op
+    of another domain whose types are unknown here (com.microsoft's DynamicQuantizeLSTM) reading
+    float32: converted to fp16, onnxruntime would refuse to load the model. Inputs of unknown type count
+    as float32 (ddddocr's DynamicQuantizeLinear reads the output of a com.microsoft LSTM)."""
+    # a tensor of unknown type (after an op shape inference does not know) may be float32 too
+    floats = [
+        i
+        for i, name in enumerate(node.input)
+        if name and types.get(name, onnx.TensorProto.FLOAT) == onnx.TensorProto.FLOAT
+    ]
+    floats = [i for i in floats if i not in KEPT_FLOAT_INPUTS.get(node.op_type, ())]
+    if not floats:
+        return False
+    domain = node.domain or "ai.onnx"
+    try:
+        schema = onnx.defs.get_schema(node.op_type, opsets.get(domain, 1), "" if domain == "ai.onnx" else domain)
+    except onnx.defs.SchemaError:
+        return True
+    if not schema.inputs:
+        return False
+    allowed = {c.type_param_str: set(c.allowed_type_strs) for c in schema.type_constraints}
+    for i in floats:
+        formal = schema.inputs[min(i, len(schema.inputs) - 1)]  # a variadic last input repeats
+        if "tensor(float16)" not in allowed.get(formal.type_str, {formal.type_str}):
+            return True
+    return False
 
 
 def name_unnamed_nodes(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -217,9 +253,12 @@ def drop_round_trip_casts(model: onnx.ModelProto) -> onnx.ModelProto:
 
     onnxruntime's converter casts every blocked node's output to fp16 and back, even when
     the next node is blocked too; the round trip would overflow exactly where the block
-    list was meant to prevent it.
+    list was meant to prevent it. A Cast to fp16 whose input is not fp32 (the model's own
+    Cast to float, which the converter turned into one to fp16 in an fp16 region) starts
+    no round trip: without the pair, the next node would read a value of another type.
     """
     graph = model.graph
+    types = tensor_types(model)
     casts = {n.output[0]: n for n in graph.node if n.op_type == "Cast"}
     consumers: dict[str, list[onnx.NodeProto]] = {}
     for node in graph.node:
@@ -229,6 +268,8 @@ def drop_round_trip_casts(model: onnx.ModelProto) -> onnx.ModelProto:
     removed: set[int] = set()
     for half, down in casts.items():
         if _cast_to(down) != onnx.TensorProto.FLOAT16 or half in outputs:
+            continue
+        if types.get(down.input[0], onnx.TensorProto.FLOAT) != onnx.TensorProto.FLOAT:
             continue
         users = consumers.get(half, [])
         if not users or not all(u.op_type == "Cast" and _cast_to(u) == onnx.TensorProto.FLOAT for u in users):
@@ -308,6 +349,7 @@ class FeedSet:
     label: str  # "16 sampled inputs of shape x[1, 4]"
     feeds: Feeds
     scale: float = 1.0  # tensor sizes relative to the analysed shapes (for chunking the run)
+    probed: int = 4  # inputs run with every tensor exposed even when their outputs are fine
 
     @classmethod
     def of(cls, what: str, feeds: Feeds, **kwargs) -> FeedSet:
@@ -477,7 +519,7 @@ def validate(
 ) -> Validation:
     """Run the mixed model (onnxruntime must accept it at every shape) and its storage emulation on every
     feed set; compare the emulation's outputs with the fp32 model's. Where NaN/Inf start is looked for
-    with every tensor exposed, which costs a run per chunk of tensors: on the first PROBED inputs of
+    with every tensor exposed, which costs a run per chunk of tensors: on the first `probed` inputs of
     each set (the box's corners come first) and on those whose outputs broke."""
     emulation = storage_emulation(fp32, mixed)
     producers = {o: node for node in emulation.graph.node for o in node.output if o}
@@ -490,7 +532,7 @@ def validate(
         result.runs += len(feed_set.feeds)
         result.checked.append(feed_set.label)
         broken: dict[str, int] = {}
-        probed = list(range(min(PROBED, len(feed_set.feeds))))
+        probed = list(range(min(feed_set.probed, len(feed_set.feeds))))
         for index, (want, got) in enumerate(zip(reference, emulated)):
             floats = [(n, e, g) for n, e, g in zip(names, want, got) if _is_float(e)]
             for name, expected, actual in floats:
@@ -510,9 +552,6 @@ def validate(
     result.overflowing = list(dict.fromkeys(result.overflowing))
     result.starved = list(dict.fromkeys(result.starved))
     return result
-
-
-PROBED = 4  # inputs per feed set run with every tensor exposed, besides those whose outputs broke
 
 
 def emulated_sizes(sizes: Mapping[str, int], scale: float) -> dict[str, int]:

@@ -243,5 +243,81 @@ def test_a_mixed_model_with_nonfinite_outputs_exits_1_with_a_message(tmp_path, m
     assert result.exit_code == 1
     assert (
         "nanlint: error: the mixed model gives NaN/Inf where the fp32 model is finite: "
-        "y on 16 of the 16 sampled inputs of shape x[1, 4]; y on 4 of the 4 inputs of shape x[2, 4]"
-    ) in result.stderr
+        "y on 16 of the 16 sampled inputs of shape x[1, 4]; y on 2 of the 2 inputs of shape x[2, 4]"
+    ) in result.stderr  # the other shape is twice the size: half the inputs
+
+
+def test_an_other_shape_is_run_with_every_tensor_exposed_only_where_its_outputs_broke(monkeypatch):
+    """Exposing every tensor costs a run per chunk of tensors, at the other shape's size (8x an image's
+    when its batch, height and width double): only the inputs whose outputs broke pay it."""
+    exposed: list[int] = []
+    real = mixed.run_exposed
+    monkeypatch.setattr(
+        mixed, "run_exposed", lambda m, feeds, sizes: exposed.append(len(feeds)) or real(m, feeds, sizes)
+    )
+    fp32 = symbolic_model()
+    kept = convert(fp32, BlockList(nodes=["square", "root"]))
+    main_set = feed_set([[[0.1, 0.2]], [[0.3, 0.4]]])
+    other = FeedSet.of("inputs", [{"x": np.full((2, 4), v, np.float32)} for v in (0.1, 0.9)], probed=0)
+    validate(fp32, kept, [main_set, other], {})
+    assert exposed == [2, 0]  # both of the main set, none of the other shape (its outputs are finite)
+    plain = convert(fp32, BlockList())
+    exposed.clear()
+    check = validate(fp32, plain, [main_set, other], {})
+    assert exposed == [2, 1] and check.overflowing == ["square"]  # 0.9 * 300 squared overflows fp16
+
+
+def test_a_cast_to_float_before_a_blocked_node_is_no_round_trip_to_drop():
+    """x -> Abs -> Cast(to=float) -> Pow (blocked) -> y, as torch's STFT export writes it: the converter
+    makes the Cast one to fp16 (its input is fp16 now) and casts back to fp32 before the Pow. That pair is
+    no fp32 -> fp16 -> fp32 round trip: without it the Pow would read the Abs's fp16 value."""
+    x = helper.make_tensor_value_info("x", T.FLOAT, [4])
+    y = helper.make_tensor_value_info("y", T.FLOAT, [4])
+    nodes = [
+        helper.make_node("Abs", ["x"], ["a"], name="abs"),
+        helper.make_node("Cast", ["a"], ["c"], to=T.FLOAT, name="cast"),
+        helper.make_node("Pow", ["c", "two"], ["y"], name="square"),
+    ]
+    two = numpy_helper.from_array(np.array(2.0, np.float32), "two")
+    graph = helper.make_graph(nodes, "g", [x], [y], initializer=[two])
+    fp32 = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    converted = convert(fp32, BlockList(nodes=["square"]))
+    onnx.checker.check_model(converted, full_check=True)
+    session = onnxruntime.InferenceSession(converted.SerializeToString(), providers=["CPUExecutionProvider"])
+    value = np.array([-300.0, 2.0, 0.5, 255.0], np.float32)
+    got = session.run(None, {"x": value})[0]
+    assert got.dtype == np.float32 and np.allclose(got, value**2, rtol=1e-3)
+    types = mixed.tensor_types(converted)
+    (pow_node,) = [n for n in converted.graph.node if n.op_type == "Pow"]
+    assert types[pow_node.input[0]] == T.FLOAT and types["a"] == T.FLOAT16
+
+
+def test_an_op_without_a_float16_kernel_stays_in_fp32():
+    """A dynamically quantized model: DynamicQuantizeLinear takes float32 only (its schema says so), so
+    converting its input to fp16 makes a model onnxruntime refuses, and so does DequantizeLinear's scale
+    before opset 19; Relu has fp16 and is converted."""
+    x = helper.make_tensor_value_info("x", T.FLOAT, [2, 3])
+    y = helper.make_tensor_value_info("y", T.FLOAT, [2, 3])
+    nodes = [
+        helper.make_node("Relu", ["x"], ["r"], name="relu"),
+        helper.make_node("DynamicQuantizeLinear", ["r"], ["q", "scale", "zero"], name="quantize"),
+        helper.make_node("DequantizeLinear", ["q", "scale", "zero"], ["y"], name="dequantize"),
+    ]
+    fp32 = helper.make_model(helper.make_graph(nodes, "g", [x], [y]), opset_imports=[helper.make_opsetid("", 17)])
+    opsets, types = {"ai.onnx": 17}, mixed.tensor_types(fp32)
+    assert [mixed.fp32_only(n, opsets, types) for n in fp32.graph.node] == [False, True, True]
+    custom = helper.make_node("DynamicQuantizeLSTM", ["x"], ["h"], domain="com.microsoft", name="lstm")
+    assert mixed.fp32_only(custom, opsets, types)  # another domain's types are unknown here
+    resize = helper.make_node("Resize", ["x", "", "scales"], ["big"], name="resize")  # scales: kept by the converter
+    assert not mixed.fp32_only(resize, opsets, {"x": T.FLOAT, "scales": T.FLOAT})
+    ints = helper.make_node("Range", ["start", "limit", "delta"], ["steps"], name="range")  # no float input
+    assert not mixed.fp32_only(ints, opsets, {"start": T.INT64, "limit": T.INT64, "delta": T.INT64})
+    unknown = helper.make_node("DynamicQuantizeLinear", ["h"], ["q", "scale", "zero"], name="after_lstm")
+    assert mixed.fp32_only(unknown, opsets, {})  # its input's type unknown: it may be float32
+    blocked = block_list(fp32, [], "cuda-fp16")
+    assert blocked.nodes == ["quantize", "dequantize"]
+    converted = convert(fp32, blocked)
+    assert mixed.tensor_types(converted)["r"] == T.FLOAT16
+    session = onnxruntime.InferenceSession(converted.SerializeToString())
+    value = np.array([[0.5, -1.0, 2.0], [0.25, 1.5, 0.0]], np.float32)
+    assert np.allclose(session.run(None, {"x": value})[0], np.maximum(value, 0), atol=0.01)
