@@ -12,6 +12,7 @@ Asked in semantic ops through names and `self` attributes (`ctx.origins`).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TypeGuard
 
 import libcst as cst
 
@@ -42,7 +43,7 @@ def op_call(ctx: Context, expr: cst.BaseExpression | None) -> OpCall | None:
 # --- what a value is made of ----------------------------------------------------------------------------------
 
 
-def _attribute_of_value(expr: cst.BaseExpression) -> bool:
+def _attribute_of_value(expr: cst.BaseExpression) -> TypeGuard[cst.Attribute]:
     """`x.max(0).values`: an attribute of a computed value, not a variable."""
     return isinstance(expr, cst.Attribute) and isinstance(expr.value, (cst.Call, cst.Subscript))
 
@@ -152,10 +153,10 @@ def _normaliser_of(ctx: Context, step: cst.BaseExpression, inplace: dict | None,
     if found is None or not found.args:
         return None
     if found.op == "sum":
-        exps = exp_calls(ctx, found.args[0])
+        exps = tuple(exp_calls(ctx, found.args[0]))
         direct = op_call(ctx, found.args[0])
         plain = direct is not None and direct.op == "exp"
-        return Normaliser(tuple(exps), found, plain) if exps else None
+        return Normaliser(exps, found, plain) if exps else None
     if found.op == "segment_sum" and segment_reduce(found) in ("sum", "add", "mean"):
         exps = tuple(e for a in (*found.args, *found.keywords.values()) for e in exp_calls(ctx, a))
         return Normaliser(exps, found, plain=False) if exps else None

@@ -54,8 +54,11 @@ def fix_function(ctx: Context, space: str | None, op: str) -> Function | None:
 
 def is_natural_log(found: OpCall) -> bool:
     """log(x), x.log() -- not log2/log10 nor math.log(x, base)."""
-    if found.method:
-        return found.node.func.attr.value == "log" and len(found.args) == 1 and not found.keywords
+    func = found.node.func
+    if found.method:  # a method call's func is always an Attribute
+        return (
+            isinstance(func, cst.Attribute) and func.attr.value == "log" and len(found.args) == 1 and not found.keywords
+        )
     return (found.qualified or "").endswith(".log") and len(found.args) == 1 and not found.keywords
 
 
@@ -122,6 +125,7 @@ def call_code(
     ctx: Context, function: str | None, first: cst.BaseExpression, rest: list[cst.Arg], method: str | None = None
 ) -> str:
     """`function(first, *rest)`, or `first.method(*rest)`, keeping the rest's own source."""
+    head: str | None
     if method is not None:
         head, args = f"{atom(ctx, first)}.{method}", rest
     else:

@@ -100,8 +100,8 @@ class UnboundedExp(Rule):
         """c / (1 + exp(z)) or exp(z) / (1 + exp(z)) (also through names): the exp, when it can overflow."""
         denominator = _settled(self.ctx, node.right)
         terms = list(additive_terms(denominator)) if guards.is_binary(denominator, cst.Add) else []
-        exps = [self.ctx.call(_settled(self.ctx, t)) for t in terms]
-        exps = [e for e in exps if e is not None and e.op == "exp" and e.args]
+        calls = [self.ctx.call(_settled(self.ctx, t)) for t in terms]
+        exps = [e for e in calls if e is not None and e.op == "exp" and e.args]
         constants = [t for t in terms if self.ctx.const(t) is not None]
         if len(terms) != 2 or len(exps) != 1 or len(constants) != 1 or self.ctx.const(constants[0]) != 1:
             return None

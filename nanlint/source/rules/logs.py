@@ -65,7 +65,7 @@ class UnguardedLog(guards.SurroundedRule):
             self.report(node, f"log of {reason.text} in p * log(p): 0 * -inf = NaN there; {_ENTROPY_ADVICE}")
             return
         eps = self.option("fix-eps")
-        fix = PendingFix(
+        fix: PendingFix | None = PendingFix(
             "unsafe",
             f"add {guards.number(eps)} inside the log",
             ((operand, guards.plus_eps(self.ctx, operand, eps, enclose=found.method)),),

@@ -192,6 +192,7 @@ class Log1pExpm1(Rule):
                 return
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
+        candidates: tuple[cst.BaseExpression, ...]
         if isinstance(node.operator, cst.Subtract) and guards.const_is(self.ctx, node.right, 1):
             candidates = (node.left,)
         elif isinstance(node.operator, cst.Add):

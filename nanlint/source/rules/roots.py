@@ -39,11 +39,11 @@ class SqrtAtZero(guards.SurroundedRule):
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         if isinstance(node.operator, cst.Add):
-            for root, other in ((node.left, node.right), (node.right, node.left)):
+            for result, other in ((node.left, node.right), (node.right, node.left)):
                 if guards.is_eps(self.ctx, other):
-                    self.guarded_after.add(id(_unwrapped(self.ctx, root)))
+                    self.guarded_after.add(id(_unwrapped(self.ctx, result)))
         elif isinstance(node.operator, cst.Power):
-            root = _HALF_POWERS.get(self.ctx.const(node.right))
+            root = _half_power(self.ctx.const(node.right))
             if root is not None:
                 self._check(node, root, node.left, self._framework_values(node.left), elementwise=False)
 
@@ -58,7 +58,7 @@ class SqrtAtZero(guards.SurroundedRule):
         elif found.op in ("sqrt", "rsqrt"):
             self._check(node, found.op, found.args[0], guards.differentiable(self.ctx, found))
         elif found.op == "pow":
-            root = _HALF_POWERS.get(self.ctx.const(found.arg(1, "exponent")))
+            root = _half_power(self.ctx.const(found.arg(1, "exponent")))
             if root is not None:
                 self._check(node, root, found.args[0], guards.differentiable(self.ctx, found))
         elif found.op == "norm" and _nan_gradient_norm(found):
@@ -144,6 +144,11 @@ class SqrtAtZero(guards.SurroundedRule):
         target = index.assigned_to.get(id(node))
         function = index.function_at(node)
         return target is not None and function is not None and target in index.compared_aliases(function)
+
+
+def _half_power(exponent: float | None) -> str | None:
+    """ "sqrt" for x ** 0.5, "rsqrt" for x ** -0.5."""
+    return _HALF_POWERS.get(exponent) if exponent is not None else None
 
 
 def _described(fact: Fact) -> str:

@@ -56,7 +56,8 @@ class NaiveSoftmax(Rule):
 
     def _enter_comprehension(self, node: cst.ListComp | cst.GeneratorExp) -> None:
         """`[e / total for e in exps]`: e is an element of exps."""
-        loop, targets = node.for_in, {}
+        loop: cst.CompFor | None = node.for_in
+        targets: dict[str, cst.BaseExpression] = {}
         while loop is not None:
             if isinstance(loop.target, cst.Name):
                 targets[loop.target.value] = loop.iter
@@ -192,9 +193,9 @@ def _softmaxed_later(ctx: Context, fill: cst.Call, target: cst.BaseExpression) -
     if function is None or not names:
         return False
     for node in iter_nodes(function.node):
-        if isinstance(node, cst.Call) and ctx.op(node) in ("softmax", "log_softmax"):
-            found = ctx.call(node)
-            if found.args and dotted(ctx.peel(found.args[0])) in names:
+        found = ctx.call(node) if isinstance(node, cst.Call) else None
+        if found is not None and found.op in ("softmax", "log_softmax") and found.args:
+            if dotted(ctx.peel(found.args[0])) in names:
                 return True
     return False
 

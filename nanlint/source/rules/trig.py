@@ -105,6 +105,8 @@ class UnclampedAcos(guards.SurroundedRule):
         ):
             return
         base = squares.square_base(self.ctx, expr.right)
+        if base is None:  # square() without an operand: nothing to judge
+            return
         fact = self.ctx.values.of(base)
         if strictly_inside(fact) or ((closed(fact) or clamped_at_zero) and not traced):
             return  # without gradients, a clamp to [-1, 1] (or of 1 - c², at 0) is enough
