@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
+from typing import ClassVar
 
 import libcst as cst
 
@@ -335,7 +336,7 @@ def plus_eps(ctx: Context, node: cst.BaseExpression, eps: float, enclose: bool) 
 class SurroundedRule(Rule):
     """A rule that judges a value by what encloses it: reads the file's Surroundings as `self.around`."""
 
-    uses: tuple[type, ...] = (Surroundings,)
+    uses: ClassVar[tuple[type, ...]] = (Surroundings,)
     quiet_in_tests = True
 
     @property
