@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import ClassVar
+from typing import ClassVar, TypeGuard
 
 import libcst as cst
 
@@ -62,7 +62,7 @@ def identifier(expr: cst.BaseExpression | None) -> str | None:
     return None
 
 
-def is_binary(expr: cst.BaseExpression | None, *operators: type) -> bool:
+def is_binary(expr: cst.CSTNode | None, *operators: type) -> TypeGuard[cst.BinaryOperation]:
     return isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, operators)
 
 
