@@ -238,8 +238,7 @@ def run_rules(module: cst.Module, rules: list[type[Rule]], rule_options: Mapping
     dispatcher.register(ctx.dataflow)
     for kind in dict.fromkeys(kind for rule in rules for kind in rule.uses):
         tracker = kind(ctx)
-        # rule.py declares Context.shared's keys as str; they are the tracker classes (see Context.tracker).
-        ctx.shared[kind] = tracker  # type: ignore[index]
+        ctx.shared[kind] = tracker
         dispatcher.register(tracker)
     for rule in rules:
         dispatcher.register(rule(ctx))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import TypeGuard
+from typing import ClassVar, TypeGuard
 
 import libcst as cst
 
@@ -62,7 +62,7 @@ def identifier(expr: cst.BaseExpression | None) -> str | None:
     return None
 
 
-def is_binary(expr: cst.BaseExpression | None, *operators: type) -> TypeGuard[cst.BinaryOperation]:
+def is_binary(expr: cst.CSTNode | None, *operators: type) -> TypeGuard[cst.BinaryOperation]:
     return isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, operators)
 
 
@@ -336,7 +336,7 @@ def plus_eps(ctx: Context, node: cst.BaseExpression, eps: float, enclose: bool) 
 class SurroundedRule(Rule):
     """A rule that judges a value by what encloses it: reads the file's Surroundings as `self.around`."""
 
-    uses: tuple[type, ...] = (Surroundings,)
+    uses: ClassVar[tuple[type, ...]] = (Surroundings,)
     quiet_in_tests = True
 
     @property

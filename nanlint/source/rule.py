@@ -73,16 +73,17 @@ class Context:
     dataflow: Dataflow = field(default_factory=Dataflow)
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
     reports: list[Report] = field(default_factory=list)
-    shared: dict[str, Any] = field(default_factory=dict)  # per-file facts that several rules compute once
+    shared: dict[type, Any] = field(default_factory=dict)  # per-file trackers, keyed by class (see tracker)
     _calls: dict[int, tuple[cst.Call, OpCall | None]] = field(default_factory=dict, repr=False)
     _values: Any = field(default=None, repr=False)
+    _is_test_module: bool | None = field(default=None, repr=False)
 
     @property
     def testing(self) -> bool:
         """A test module (it imports a test framework): its arithmetic runs on the fixed values of its cases."""
-        if "testing" not in self.shared:
-            self.shared["testing"] = any(_testing(target) for target in self.names.aliases.values())
-        return self.shared["testing"]
+        if self._is_test_module is None:
+            self._is_test_module = any(_testing(target) for target in self.names.aliases.values())
+        return self._is_test_module
 
     @property
     def values(self):

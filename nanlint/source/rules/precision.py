@@ -126,10 +126,10 @@ class MaskOverflow(FactsRule):
 
     def _float_spelled(self, expr: cst.BaseExpression) -> bool:
         """A float literal (through a sign and names) or a dtype's limit."""
-        expr = self.ctx.resolve(expr) if isinstance(expr, cst.Name) else expr
-        if isinstance(expr, cst.UnaryOperation):
-            return self._float_spelled(expr.expression)
-        return isinstance(expr, cst.Float) or dtype_limit(self.ctx, self.facts, expr) is not None
+        value = self.ctx.resolve(expr) if isinstance(expr, cst.Name) else expr
+        if isinstance(value, cst.UnaryOperation):
+            return self._float_spelled(value.expression)
+        return isinstance(value, cst.Float) or dtype_limit(self.ctx, self.facts, value) is not None
 
     def _op(self, call: OpCall) -> None:
         op = call.op
@@ -159,7 +159,7 @@ class MaskOverflow(FactsRule):
         filled = self._full(source)
         self._check(filled.arg(1, "fill_value", "value") if filled else source, "fill value")
 
-    def _full(self, expr: cst.BaseExpression, depth: int = 4) -> OpCall | None:
+    def _full(self, expr: cst.BaseExpression | None, depth: int = 4) -> OpCall | None:
         """The full(...) call behind `expr`, through names and value-keeping steps (triu, reshape, casts)."""
         for _ in range(depth):
             expr = self.ctx.resolve(expr) if isinstance(expr, (cst.Name, cst.Attribute)) else expr
@@ -170,8 +170,10 @@ class MaskOverflow(FactsRule):
                 expr = call.args[0]
             elif isinstance(expr, cst.Call) and _call_name(expr) in _MASK_BUILDERS and expr.args:
                 func = expr.func
-                method = isinstance(func, cst.Attribute) and not self.ctx.names.is_module_alias(func.value)
-                expr = func.value if method else expr.args[0].value
+                if isinstance(func, cst.Attribute) and not self.ctx.names.is_module_alias(func.value):
+                    expr = func.value  # a method: what it is called on
+                else:
+                    expr = expr.args[0].value
             else:
                 return None
         return None
@@ -251,7 +253,7 @@ class MaskOverflow(FactsRule):
         """Record a fill constant beyond float16's range, unless the tensor it `meets` is float32 by
         construction or a dtype test keeps float16 away from it."""
         value = self._big(value_node)
-        if value is None or self._float32(meets) or self._not_half(value_node):
+        if value_node is None or value is None or self._float32(meets) or self._not_half(value_node):
             return
         fix = self._fix(value_node, value, fix_dtype_of, namespace_of) if namespace_of is not None else None
         self.pending.setdefault(id(value_node), (value_node, value, what, fix))

@@ -126,7 +126,7 @@ class LargeInitScale(Rule):
         elif qualified in table.SAMPLERS and _requires_grad(node):
             self._check(_Args(node, None), table.SAMPLERS[qualified], self._fan_in_of_shape(node, qualified), 1.0)
 
-    def _parameter(self, value: cst.BaseExpression) -> None:
+    def _parameter(self, value: cst.BaseExpression | None) -> None:
         """`nn.Parameter(torch.randn(a, b))`, `tf.Variable(tf.random.normal([a, b]) * s)`."""
         factor = 1.0
         for _ in range(4):
@@ -148,7 +148,7 @@ class LargeInitScale(Rule):
             return
         qualified = self.ctx.qualify(value.func)
         sampler = table.SAMPLERS.get(qualified or "")
-        if sampler is not None:
+        if sampler is not None and qualified is not None:
             self._check(_Args(value, None), sampler, self._fan_in_of_shape(value, qualified), factor)
 
     # --- initialisers applied to every layer of a kind ----------------------------------------
@@ -192,9 +192,10 @@ class LargeInitScale(Rule):
     def _built_layers(self) -> list[tuple[cst.Call, dict[str, float]]]:
         """Every framework layer the module builds with what its arguments are bound to: directly, or in the
         constructor of a local class instantiated with constants (`Block(256, 256, kernel_size=7)`)."""
-        built = [(layer, {}) for layer in self.layers]
+        built: list[tuple[cst.Call, dict[str, float]]] = [(layer, {}) for layer in self.layers]
         for instance in self.instances:
-            layer_class = self.classes.get(instance.func.value)
+            func = instance.func  # a plain name (see visit_Call)
+            layer_class = self.classes.get(func.value) if isinstance(func, cst.Name) else None
             if layer_class is None or not layer_class.layers:
                 continue
             env = {name: self.ctx.const(value) for name, value in layer_class.defaults.items()}
@@ -218,8 +219,7 @@ class LargeInitScale(Rule):
             rms = math.sqrt(max(loc * loc + loc * scale + scale * scale, 0.0) / 3) * factor
         # At the std that must change; at the call for uniform bounds and scaled samplers.
         where = scale_node if scale_node is not None and factor == 1.0 and sampler.kind == "normal" else args.node
-        limit = self.option("fan-in-factor") / math.sqrt(fan_in) if fan_in else None
-        if limit is not None and rms > limit:
+        if fan_in and rms > self.option("fan-in-factor") / math.sqrt(fan_in):
             self.report(
                 where,
                 f"initial weight scale {rms:.3g} is {rms * math.sqrt(fan_in):.0f}x the "
@@ -269,22 +269,24 @@ class LargeInitScale(Rule):
             if isinstance(kernel, cst.Tuple)
             else [self._integer(kernel, env)] * spec.dims
         )
-        if any(size is None for size in sizes):
+        known = [size for size in sizes if size is not None]
+        if len(known) != len(sizes):
             return None
-        return inputs * math.prod(sizes)
+        return inputs * math.prod(known)
 
     def _fan_in_of_shape(self, node: cst.Call, qualified: str) -> int | None:
         """A 2-D drawn shape (a, b): its fan-in is a or b depending on the layout; take the smaller."""
         sampler = table.SAMPLERS[qualified]
         if sampler.varargs_shape:
             dims = [a.value for a in node.args if a.keyword is None]
-            if len(dims) == 1 and isinstance(dims[0], (cst.Tuple, cst.List)):
-                dims = [e.value for e in dims[0].elements]
-        else:
-            shape = _Args(node, None).get(*sampler.shape)
+            packed = dims[0] if len(dims) == 1 else None
+            if isinstance(packed, (cst.Tuple, cst.List)):
+                dims = [e.value for e in packed.elements]
+        else:  # every sampler without varargs names its shape argument
+            shape = _Args(node, None).get(*sampler.shape) if sampler.shape is not None else None
             dims = [e.value for e in shape.elements] if isinstance(shape, (cst.Tuple, cst.List)) else []
-        sizes = [self._integer(d) for d in dims]
-        if len(sizes) != 2 or None in sizes:
+        sizes = [size for size in (self._integer(d) for d in dims) if size is not None]
+        if len(sizes) != 2 or len(dims) != 2:
             return None
         return min(sizes)
 

@@ -189,7 +189,8 @@ class MissingInputNormalization(Rule):
         if dtype is None:
             return False
         if isinstance(dtype, cst.SimpleString):
-            return table.DTYPE_STRINGS.get(dtype.evaluated_value) in _FLOATS
+            text = dtype.evaluated_value  # bytes for b"...", which names no dtype
+            return isinstance(text, str) and table.DTYPE_STRINGS.get(text) in _FLOATS
         return table.DTYPES.get(self.ctx.qualify(dtype) or "") in _FLOATS
 
 

@@ -333,8 +333,8 @@ class Values:
 
             if squares.normalised_dot(self.ctx, expr):
                 return NORMALISED_DOT
-            zero = left.zero if left.zero is not None and left.zero.level >= BUILT else right.zero
-            return Fact(zero=zero if zero is not None and zero.level >= BUILT else None, why="a matrix product")
+            reason = left.zero if left.zero is not None and left.zero.level >= BUILT else right.zero
+            return Fact(zero=reason if reason is not None and reason.level >= BUILT else None, why="a matrix product")
         return TOP
 
     def _difference(self, expr: cst.BinaryOperation, left: Fact, right: Fact, env: Env | None) -> Fact:
@@ -510,7 +510,7 @@ def variables_of(ctx, expr: cst.CSTNode) -> set[str]:
         return variables_of(ctx, expr.value)
     found: set[str] = set()
     if isinstance(expr, (cst.ListComp, cst.GeneratorExp, cst.SetComp, cst.DictComp)):
-        loop = expr.for_in  # what it iterates over; its own loop variables are not the caller's
+        loop: cst.CompFor | None = expr.for_in  # what it iterates over; its own loop variables are not the caller's
         while loop is not None:
             found |= variables_of(ctx, loop.iter)
             loop = loop.inner_for_in
@@ -550,11 +550,11 @@ def _bound_by(condition: cst.BaseExpression, holds: bool) -> tuple[str, str, flo
     if isinstance(condition, cst.Call) and isinstance(condition.func, cst.Attribute):
         method = condition.func.attr.value
         if method in ("gt", "ge", "lt", "le", "eq", "ne") and condition.args:
-            symbol = {"gt": ">", "ge": ">=", "lt": "<", "le": "<=", "eq": "==", "ne": "!="}[method]
+            relation = {"gt": ">", "ge": ">=", "lt": "<", "le": "<=", "eq": "==", "ne": "!="}[method]
             value = _number(condition.args[0].value)
             name = dotted(_peeled(condition.func.value))
             if value is not None and name is not None:
-                return (name, symbol if holds else _NEGATED[symbol], value)
+                return (name, relation if holds else _NEGATED[relation], value)
         return None
     if not isinstance(condition, cst.Comparison) or len(condition.comparisons) != 1:
         return None

@@ -73,9 +73,9 @@ def add(a: Fact, b: Fact) -> Fact:
             if is_constant(y) and (v - y.lo) in _SPECIAL:
                 return exact(x, v - y.lo)
         if v == 0:  # two values that can both be 0 (masked sums): their sum can be 0
-            both = (exact(a, 0), exact(b, 0))
-            if all(both):
-                return min(both, key=lambda r: r.level)
+            zero_a, zero_b = exact(a, 0), exact(b, 0)
+            if zero_a is not None and zero_b is not None:
+                return min((zero_a, zero_b), key=lambda r: r.level)
         return None
 
     positive_guard = (_eps_like(a) and _guards(a, b)) or (_eps_like(b) and _guards(b, a))

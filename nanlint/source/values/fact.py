@@ -85,15 +85,44 @@ def constant(value: float, integer: bool = False) -> Fact:
     """A known number (a Python scalar)."""
     if math.isnan(value):
         return Fact(scalar=True, why="NaN")
-    exact = {0.0: "zero", 1.0: "one", -1.0: "minus_one"}.get(value)
-    fact = Fact(lo=value, hi=value, scalar=True, integer=integer, why=f"the constant {value:g}")
-    if exact is not None:  # a configured value, not data: a rule asks for more than this
-        fact = replace(fact, **{exact: Reason(f"the constant {value:g}", NAMED, "constant")})
-    return fact
+    why = f"the constant {value:g}"
+    # a configured value, not data: a rule asks for more than this
+    exact = Reason(why, NAMED, "constant")
+    return Fact(
+        lo=value,
+        hi=value,
+        zero=exact if value == 0.0 else None,
+        one=exact if value == 1.0 else None,
+        minus_one=exact if value == -1.0 else None,
+        scalar=True,
+        integer=integer,
+        why=why,
+    )
 
 
-def interval(lo: float, hi: float, why: str = "", **special: Reason | None) -> Fact:
-    return Fact(lo=lo, hi=hi, why=why, **special)
+def interval(
+    lo: float,
+    hi: float,
+    why: str = "",
+    *,
+    zero: Reason | None = None,
+    one: Reason | None = None,
+    minus_one: Reason | None = None,
+    negative: Reason | None = None,
+    rounding: Reason | None = None,
+    empty: Reason | None = None,
+) -> Fact:
+    return Fact(
+        lo=lo,
+        hi=hi,
+        zero=zero,
+        one=one,
+        minus_one=minus_one,
+        negative=negative,
+        rounding=rounding,
+        why=why,
+        empty=empty,
+    )
 
 
 def first(*reasons: Reason | None) -> Reason | None:

@@ -339,7 +339,7 @@ class _Collector:
         if self.stack and _numeric_comparison(node):
             self._compared(self.stack[-1], node)
 
-    def _compared(self, function: Function, node: cst.CSTNode) -> None:
+    def _compared(self, function: Function, node: cst.Call | cst.Comparison) -> None:
         names, nodes = _tested_variables(node)
         point = _tested_point(node)
         if point == "zero":
@@ -394,7 +394,7 @@ def tested(node: cst.CSTNode) -> tuple[str | None, set[str]]:
     return None, set()
 
 
-def _tested_point(node: cst.CSTNode) -> str | None:
+def _tested_point(node: cst.Call | cst.Comparison) -> str | None:
     """Which bad point a test is about: "zero" (0 or an eps), "one" (±1), or None (another threshold)."""
     if isinstance(node, cst.Call):
         name = node.func.attr.value if isinstance(node.func, cst.Attribute) else getattr(node.func, "value", "")

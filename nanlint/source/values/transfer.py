@@ -618,15 +618,13 @@ def _dot(values, found, env) -> Fact:
         return NORMALISED_DOT
     operands = [values.of(a, env) for a in found.args if not isinstance(a, cst.SimpleString)]
     zero = first(*(f.zero for f in operands if f.zero is not None and f.zero.level >= BUILT))
-    kind = ""
     if zero is None and any(f.nonnegative and not f.nonzero and f.kind == "square" for f in operands):
         zero = Reason("a weighted sum of squares, which is 0 for a zero input", DEGENERATE, "square-sum")
-        kind = "square-sum"
-    elif zero is None and any(f.kind == "square-eps" for f in operands):  # W @ (x**2 + eps): a 0 weight drops it
+        return Fact(zero=zero, why="a weighted sum of squares", kind="square-sum")
+    if zero is None and any(f.kind == "square-eps" for f in operands):  # W @ (x**2 + eps): a 0 weight drops it
         zero = Reason("a weighted sum of (x² + eps), whose eps a weight of 0 drops", DEGENERATE, "square-sum")
-        kind = "square-sum"
-    why = (zero.text if "eps" in zero.text else "a weighted sum of squares") if kind else "a linear map"
-    return Fact(zero=zero, why=why, kind=kind)
+        return Fact(zero=zero, why=zero.text, kind="square-sum")
+    return Fact(zero=zero, why="a linear map")
 
 
 NORMALISED_DOT = Fact(
