@@ -298,9 +298,8 @@ HEADER = ["area", "figure", "value", "baseline (same run)", "ratio", "target", "
 READING = """How to read it: every ratio is nanlint's time (or memory) divided by the baseline measured in
 the same run on the same machine; below 1x nanlint is faster. Targets come from the issues (source pass:
 issue 3, graph pass: issues 5 and 11, startup and the cache: issue 11; none is set against Fixit, nor for
-sampling); a growth exponent k (time ~
-size^k, fitted on log-log) counts as linear up to 1.15, or up to the model's own inference's k on the
-same family. The static pass is timed on the loaded model against one inference in a one-thread session
+sampling); a growth exponent k (time ~ size^k, fitted on log-log) counts as linear up to 1.15, or up to
+the model's own inference's k on the same family. The static pass is timed on the loaded model against one inference in a one-thread session
 (issue 11), which moves less when other processes take a core; the pass from the file is also given
 against onnxruntime's default session (a thread per core), the one-thread ratio in parentheses. Timings
 are the best of N runs; "other processes" says how much CPU the rest of the machine took while runs were
