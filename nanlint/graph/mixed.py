@@ -224,7 +224,19 @@ def convert(model: onnx.ModelProto, blocked: BlockList) -> onnx.ModelProto:
         )
     except Exception as exc:
         raise MixedPrecisionError(f"onnxruntime's float16 converter failed: {str(exc).splitlines()[0]}") from None
-    return in_topological_order(drop_round_trip_casts(mixed))
+    return in_topological_order(drop_round_trip_casts(with_declared_io(mixed, model)))
+
+
+def with_declared_io(mixed: onnx.ModelProto, model: onnx.ModelProto) -> onnx.ModelProto:
+    """The input and output shapes as `model` declares them: the converter's shape inference writes the
+    sizes it infers over symbolic dimensions (their element types are the converter's business)."""
+    declared = {vi.name: vi.type for vi in (*model.graph.input, *model.graph.output)}
+    for vi in (*mixed.graph.input, *mixed.graph.output):
+        original = declared.get(vi.name)
+        if original is None or not original.tensor_type.HasField("shape") or not vi.type.HasField("tensor_type"):
+            continue  # no declared shape (an empty one would mean a scalar): what the converter wrote stays
+        vi.type.tensor_type.shape.CopyFrom(original.tensor_type.shape)
+    return mixed
 
 
 def in_topological_order(model: onnx.ModelProto) -> onnx.ModelProto:

@@ -153,6 +153,21 @@ def test_the_written_model_has_the_original_inputs_and_outputs():
         assert session.run(None, {"x": np.full(shape, 0.1, np.float32)})[0].shape == shape
 
 
+def test_an_output_dimension_the_converter_could_infer_stays_as_declared():
+    # y = x @ w declares [batch, cols]; the converter's shape inference knows cols = 3 and would write it.
+    w = numpy_helper.from_array(np.ones((4, 3), np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")],
+        "g",
+        [helper.make_tensor_value_info("x", T.FLOAT, ["batch", 4])],
+        [helper.make_tensor_value_info("y", T.FLOAT, ["batch", "cols"])],
+        [w],
+    )
+    original = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    mixed = convert(with_interface(original, Interface.of(original)), BlockList())
+    assert [dims(vi) for vi in (*mixed.graph.input, *mixed.graph.output)] == [["batch", 4], ["batch", "cols"]]
+
+
 def test_other_shapes_resize_every_symbolic_dimension_alike():
     interface = Interface.of(symbolic_model())
     assert interface.symbolic_axes() == {"x": [0, 1]}
