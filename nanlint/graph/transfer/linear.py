@@ -254,12 +254,26 @@ def _forget(cache: dict, key: Hashable) -> Callable[[object], None]:
     return drop
 
 
-def column_abs_sums(weight: np.ndarray) -> np.ndarray | None:
-    """Upper bounds of sum_k |W[k, j]| (float32) for a 2-D W, cached per weight array; None if not finite."""
-    key = id(weight)
-    cached = _COLUMN_SUMS.get(key)
+def _per_weight(cache: dict, key: Hashable, weight: np.ndarray, compute: Callable[[], np.ndarray | None]):
+    """compute(), remembered for `weight` while that array lives (its id may be reused after it goes)."""
+    cached = cache.get(key)
     if cached is not None and cached[0]() is weight:
         return cached[1]
+    result = compute()
+    try:
+        ref = weakref.ref(weight, _forget(cache, key))
+    except TypeError:  # an object that takes no weak reference: not cached
+        return result
+    cache[key] = (ref, result)
+    return result
+
+
+def column_abs_sums(weight: np.ndarray) -> np.ndarray | None:
+    """Upper bounds of sum_k |W[k, j]| (float32) for a 2-D W, cached per weight array; None if not finite."""
+    return _per_weight(_COLUMN_SUMS, id(weight), weight, lambda: _column_abs_sums(weight))
+
+
+def _column_abs_sums(weight: np.ndarray) -> np.ndarray | None:
     k = weight.shape[0]
     # float32 sums of k non-negative terms: at most k units (relative) below the exact sum.
     sums = np.add.reduce(np.abs(np.asarray(weight, np.float32)), axis=0, dtype=np.float32)
@@ -267,11 +281,6 @@ def column_abs_sums(weight: np.ndarray) -> np.ndarray | None:
     if np.all(np.isfinite(sums)):
         result = (sums.astype(np.float64) * (1 + (k + 2) * 2.0**-23)).astype(np.float32)
         result = np.nextafter(result, np.float32(np.inf))
-    try:
-        ref = weakref.ref(weight, _forget(_COLUMN_SUMS, key))
-    except TypeError:
-        return result
-    _COLUMN_SUMS[key] = (ref, result)
     return result
 
 
@@ -279,19 +288,10 @@ def column_norms(weight: np.ndarray, transposed: bool = False, values: np.ndarra
     """Upper bounds of ||W[..., :, j]||_2 for every column j (row j of a transposed 2-D W; the whole
     vector of a 1-D W), cached per weight array. None when W holds a non-finite value. `values`: the
     same magnitudes in a faster layout (|W| in float32, aligned), used instead of W when computing."""
-    key = (id(weight), transposed)
-    cached = _COLUMN_NORMS.get(key)
-    if cached is not None and cached[0]() is weight:
-        return cached[1]
     source = weight if values is None else values
-    norms = _column_norms(source.T if transposed else source)
-    try:
-        # The entry goes when the array does (before its id can be reused).
-        ref = weakref.ref(weight, _forget(_COLUMN_NORMS, key))
-    except TypeError:
-        return norms
-    _COLUMN_NORMS[key] = (ref, norms)
-    return norms
+    return _per_weight(
+        _COLUMN_NORMS, (id(weight), transposed), weight, lambda: _column_norms(source.T if transposed else source)
+    )
 
 
 def _column_norms(w: np.ndarray) -> np.ndarray | None:
