@@ -115,7 +115,13 @@ FUNCTIONS: dict[str, list[str]] = {
     + ["math.dist", "torch.cdist", "torch.pdist", "torch.nn.functional.pairwise_distance", "torch.pairwise_distance"],
     "std": _rows(NUMPY_LIKE + TORCH, "std", "nanstd") + _rows(TENSORFLOW + KERAS_BACKEND, "reduce_std", "std"),
     "var": _rows(NUMPY_LIKE + TORCH, "var", "nanvar") + _rows(TENSORFLOW + KERAS_BACKEND, "reduce_variance", "var"),
-    "moments": ["tensorflow.nn.moments", "torch.var_mean", "torch.std_mean"],
+    "moments": [
+        "tensorflow.nn.moments",
+        "tensorflow.nn.weighted_moments",
+        "keras.ops.moments",
+        "torch.var_mean",
+        "torch.std_mean",
+    ],
     "count": _rows(NUMPY_LIKE + TORCH + TENSORFLOW, "count_nonzero") + ["builtins.len"],
     "normalize": [
         "torch.nn.functional.normalize",

@@ -96,3 +96,73 @@ def test_python_scalars_are_marked():
 def test_evidence_from_a_name_is_weakest():
     reason = fact_of("import torch\nprobe(probs)\n").can_be_zero()
     assert reason is None or reason.level == NAMED
+
+
+@pytest.mark.parametrize(
+    "unpacking,kind",
+    [
+        ("mean, spread = tf.nn.moments(x, axes=[0])", "var"),  # TensorFlow: (mean, variance)
+        ("mean, spread = tf.nn.weighted_moments(x, [0], w)", "var"),
+        ("mean, spread = keras.ops.moments(x, axes=[0])", "var"),
+        ("spread, mean = torch.var_mean(x, 0)", "var"),  # PyTorch: (variance, mean)
+        ("spread, mean = torch.std_mean(x, 0)", "std"),
+        ("spread = torch.std_mean(x, 0)[0]", "std"),  # indexed rather than unpacked
+    ],
+)
+def test_each_result_of_a_multi_result_op_has_its_fact(unpacking, kind):
+    fact = fact_of(f"import torch\nimport keras\nimport tensorflow as tf\n{unpacking}\nprobe(spread)\n")
+    assert (fact.kind, fact.lo) == (kind, 0)
+    assert fact.can_be_zero().level == DEGENERATE
+
+
+@pytest.mark.parametrize(
+    "unpacking",
+    [
+        "spread, mean = tf.nn.moments(x, axes=[0])",  # the mean, whatever the name says
+        "mean, spread = torch.var_mean(x, 0)",
+        "spread, *rest = tf.nn.moments(x, axes=[0])",
+        "values, spread = torch.sort(x)",  # no fact for this op's results
+    ],
+)
+def test_results_without_a_spread_fact(unpacking):
+    fact = fact_of(f"import torch\nimport keras\nimport tensorflow as tf\n{unpacking}\nprobe(spread)\n")
+    assert fact.kind not in ("var", "std") and fact.can_be_zero() is None
+
+
+STANDARDISE_WITH_MOMENTS = """\
+import tensorflow as tf
+
+
+def standardise(x):
+    mean, variance = tf.nn.moments(x, axes=[0])
+    return (x - mean) / {denominator}
+"""
+
+
+def test_a_variance_from_moments_reaches_the_division_rule():
+    from tests.helpers import lint
+
+    found = lint(STANDARDISE_WITH_MOMENTS.format(denominator="tf.sqrt(variance)"), ("NAN105", "NAN106"))
+    assert found == [
+        (
+            "NAN105",
+            6,
+            12,
+            "division by a standard deviation, which is 0 for constant input: inf or NaN there; "
+            "add an eps (x / (d + eps)) or clamp it (d.clamp(min=eps))",
+        ),
+        (
+            "NAN106",
+            6,
+            25,
+            "sqrt of a variance with no eps inside: its gradient is infinite at 0 (NaN in training); "
+            "add the eps inside the sqrt (sqrt(v + eps)) or use a norm function",
+        ),
+    ]
+
+
+@pytest.mark.parametrize("denominator", ["tf.sqrt(variance + 1e-5)", "tf.sqrt(tf.maximum(variance, 1e-6))", "mean"])
+def test_guarded_moments_are_quiet(denominator):
+    from tests.helpers import codes
+
+    assert codes(STANDARDISE_WITH_MOMENTS.format(denominator=denominator), ("NAN105", "NAN106")) == []

@@ -30,7 +30,7 @@ from nanlint.source.values.fact import (
     join,
 )
 from nanlint.source.values.index import Function, Index
-from nanlint.source.values.transfer import TRANSFERS
+from nanlint.source.values.transfer import ELEMENTS, TRANSFERS, element
 
 MAX_CALL_DEPTH = 3
 _SQUARES = frozenset({"square", "square-sum", "square-terms"})
@@ -265,6 +265,13 @@ class Values:
         return self._named(attr, TOP)
 
     def _subscript(self, expr: cst.Subscript, env: Env | None) -> Fact:
+        position = _constant_position(expr)
+        if position is not None and isinstance(expr.value, cst.Call):
+            found = self.ctx.call(expr.value)
+            if found is not None and found.qualified in ELEMENTS:
+                return element(found, position)  # moments(x)[1], or `mean, var = moments(x)`
+            if id(expr) in self.index.dataflow.elements:
+                return TOP  # `a, b = f(x)`: the results of other calls are not known one by one
         base = self.of(expr.value, env)
         if base.integer and base.scalar and base.why == "a size":
             return base
@@ -626,6 +633,14 @@ def _is_limits(expr: cst.BaseExpression) -> bool:
     if isinstance(expr, cst.Attribute) and expr.attr.value == "dtype":
         return True
     return isinstance(expr, cst.Call) and _called_name(expr.func) in ("finfo", "iinfo")
+
+
+def _constant_position(expr: cst.Subscript) -> int | None:
+    """i in `x[i]` when it is one integer literal."""
+    if len(expr.slice) != 1 or not isinstance(expr.slice[0].slice, cst.Index):
+        return None
+    value = expr.slice[0].slice.value
+    return int(value.value) if isinstance(value, cst.Integer) and value.value.isdigit() else None
 
 
 def _called_name(func: cst.BaseExpression) -> str | None:

@@ -329,14 +329,37 @@ def _distance(values, found, env) -> Fact:
 
 @transfer("std", "var")
 def _spread(values, found, env) -> Fact:
-    name = "standard deviation" if found.op == "std" else "variance"
+    return spread(found.op, _bases(found))
+
+
+def spread(kind: str, bases: frozenset[str]) -> Fact:
+    """A standard deviation ("std") or a variance ("var"): >= 0, and 0 for constant input."""
+    name = "standard deviation" if kind == "std" else "variance"
     return Fact(
         lo=0,
-        zero=Reason(f"a {name}, which is 0 for constant input", DEGENERATE, found.op),
+        zero=Reason(f"a {name}, which is 0 for constant input", DEGENERATE, kind),
         why=f"a {name}",
-        kind=found.op,
-        bases=_bases(found),
+        kind=kind,
+        bases=bases,
     )
+
+
+# Ops that return several results, by qualified name: the kind of each result that has a fact
+# (`mean, var = tf.nn.moments(x, axes)` -> var is a variance). The orders differ between frameworks.
+ELEMENTS: dict[str, tuple[str | None, ...]] = {
+    "tensorflow.nn.moments": (None, "var"),
+    "tensorflow.nn.weighted_moments": (None, "var"),
+    "keras.ops.moments": (None, "var"),
+    "torch.var_mean": ("var", None),
+    "torch.std_mean": ("std", None),
+}
+
+
+def element(found: OpCall, position: int) -> Fact:
+    """The fact of one result of a multi-result op (TOP when it has none)."""
+    kinds = ELEMENTS.get(found.qualified or "", ())
+    kind = kinds[position] if 0 <= position < len(kinds) else None
+    return spread(kind, _bases(found)) if kind is not None else TOP
 
 
 @transfer("max", "min", "segment_max")
