@@ -166,3 +166,19 @@ def test_guarded_moments_are_quiet(denominator):
     from tests.helpers import codes
 
     assert codes(STANDARDISE_WITH_MOMENTS.format(denominator=denominator), ("NAN105", "NAN106")) == []
+
+
+@pytest.mark.parametrize(
+    "name,mask",
+    [
+        ("attn_mask", True),
+        ("one_hot_labels", True),
+        ("y_onehot", True),
+        ("soft_onehot_temp", False),  # a temperature: the last word of a name says what it is
+        ("mask_ratio", False),
+        ("masked_positions", False),
+    ],
+)
+def test_a_name_says_mask_only_by_its_last_word(name, mask):
+    fact = fact_of(f"import torch\n\n\ndef f({name}):\n    probe({name})\n")
+    assert (fact.kind == "mask") is mask

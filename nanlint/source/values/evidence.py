@@ -13,7 +13,9 @@ import re
 from nanlint.source.values.fact import BUILT, INF, NAMED, Fact, Reason
 
 EPS_NAME = re.compile(r"(?:^|_)(?:eps|epsilon|tiny|smooth|smoothing|jitter)\d*(?:_|$)")
-MASK_NAME = re.compile(r"(?:^|_)masks?\d*$|one_?hot")
+# The head noun of a compound name is its last word: `attn_mask` and `one_hot_labels` are masks, `mask_ratio`
+# and `soft_onehot_temp` are not.
+MASK_NAME = re.compile(r"(?:^|_)(?:masks?|one_?hot(?:_(?:labels?|targets?|vectors?|matrix|encoding|encoded))?)\d*$")
 _STD = re.compile(r"(?:^|_)(?:std|stddev|stdev|sigma|sigmas)\d*$")
 _VARIANCE = re.compile(r"(?:^|_)(?:var|vars|variance|variances)\d*$")
 _NORM = re.compile(r"(?:^|_)(?:norm|norms|l2|magnitude|length)\d*$")
