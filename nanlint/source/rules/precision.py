@@ -545,7 +545,8 @@ class AbsorbedEps(FactsRule):
     # --- guard positions -------------------------------------------------------------------
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
-        if isinstance(node.operator, cst.Divide):
+        if isinstance(node.operator, cst.Divide) and self.ctx.const(node.right) is None:
+            # A denominator of constants alone guards no variable, and Python computes it in float64.
             self._guard(node.right, "denominator")
 
     def on_call(self, node: cst.Call) -> None:
