@@ -176,6 +176,7 @@ FUNCTIONS: dict[str, list[str]] = {
     "tanh": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND + JAX_NN, "tanh") + ["math.tanh"],
     "relu": _rows(TORCH + TORCH_FUNCTIONAL + TF_NN + JAX_NN + KERAS_BACKEND, "relu"),
     "full": _rows(NUMPY_LIKE + TORCH, "full", "full_like") + _rows(TENSORFLOW, "fill"),
+    "ones": _rows(NUMPY_LIKE + TORCH + TENSORFLOW, "ones", "ones_like"),
     "cast": [
         "tensorflow.cast",
         "tensorflow.convert_to_tensor",

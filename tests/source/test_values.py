@@ -59,6 +59,8 @@ def test_what_can_be_zero_and_how_surely(body, level):
         "probe(torch.softmax(x, -1).sum(-1))",  # a distribution sums to 1
         "probe(1 + w ** 2)",  # >= 1
         "probe(max(n, 1))",  # max(n, 1)
+        "probe(mask.sum().maximum(torch.ones_like(mask.sum())))",  # at least a tensor of ones
+        "probe(torch.maximum(mask.sum(), torch.ones(())))",
         "probe(x)",  # unknown: no evidence is not a reason
     ],
 )

@@ -23,6 +23,7 @@ from nanlint.source.values.fact import (
     TOP,
     Fact,
     Reason,
+    constant,
     first,
     join,
 )
@@ -616,6 +617,11 @@ def _repaired(values, found, env) -> Fact:
 def _full(values, found, env) -> Fact:
     fill = found.arg(1, "fill_value", "value")
     return values.of(fill, env) if fill is not None else TOP
+
+
+@transfer("ones")
+def _ones(values, found, env) -> Fact:
+    return constant(1.0)  # a tensor of ones: `n.maximum(torch.ones_like(n))` is at least 1
 
 
 @transfer("mul")
