@@ -379,7 +379,9 @@ class Values:
             fact,
             lo=0,
             zero=Reason(f"{kind}, which is 0 for equal points or constant input", DEGENERATE, "square-sum"),
-            negative=Reason(f"{kind}, which rounding can make negative", BUILT, "cancellation"),
+            negative=Reason(
+                f"{kind}, which rounding can make negative", BUILT, _CANCELLATION_KINDS.get(kind, "cancellation")
+            ),
             why=kind,
             kind="square-sum",
         )
@@ -633,6 +635,10 @@ def _is_limits(expr: cst.BaseExpression) -> bool:
     if isinstance(expr, cst.Attribute) and expr.attr.value == "dtype":
         return True
     return isinstance(expr, cst.Call) and _called_name(expr.func) in ("finfo", "iinfo")
+
+
+# E[x²] - E[x]² is NAN107's own hazard, reported where the difference is written.
+_CANCELLATION_KINDS = {"E[x²] - E[x]²": "variance-cancellation"}
 
 
 def _constant_position(expr: cst.Subscript) -> int | None:
