@@ -77,6 +77,7 @@ class Context:
     _calls: dict[int, tuple[cst.Call, OpCall | None]] = field(default_factory=dict, repr=False)
     _values: Any = field(default=None, repr=False)
     _is_test_module: bool | None = field(default=None, repr=False)
+    project: Any = None  # nanlint.source.project.View: the other files of the run, seen from this one
 
     @property
     def testing(self) -> bool:
