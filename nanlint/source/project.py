@@ -26,6 +26,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import os
+import re
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -64,7 +65,8 @@ class Project:
             for start in range(len(parts)):
                 self._by_suffix.setdefault(tuple(parts[start:]), []).append(path)
         self.known = set(self.paths)
-        self.half_evidence = _half_evidence(self.paths)
+        self.programs = _half_programs(self.paths)  # entry points that switch float16 on -> "path:line: what"
+        self._reached: dict[Path, str] | None = None
         self._digests: dict[Path, str] = {}
         self._foreign: OrderedDict[Path, Foreign | None] = OrderedDict()
 
@@ -134,6 +136,32 @@ class Project:
             self._foreign.popitem(last=False)
         return foreign
 
+    # --- precision ---------------------------------------------------------------------------------
+
+    def half_evidence(self, path: Path) -> str | None:
+        """The program that runs this file in float16: an entry point that switches float16 on and imports it,
+        directly or through other checked files."""
+        if self._reached is None:
+            self._reached = {}
+            for program, evidence in self.programs.items():
+                for reached in self._imported_from(program):
+                    self._reached.setdefault(reached, evidence)
+        return self._reached.get(path)
+
+    def _imported_from(self, start: Path) -> set[Path]:
+        """The checked files a file imports, transitively (read from the import statements' text)."""
+        seen, todo = {start}, [start]
+        while todo:
+            path = todo.pop()
+            for level, module, names in _imports(path):
+                for name in names or ("",):
+                    found = self.module_file(f"{module}.{name}" if module and name else module or name, path, level)
+                    found = found or self.module_file(module, path, level)
+                    if found is not None and found not in seen:
+                        seen.add(found)
+                        todo.append(found)
+        return seen - {start}
+
     # --- the cache ---------------------------------------------------------------------------
 
     def stale(self, used: Mapping[str, str], importer: Path) -> bool:
@@ -144,7 +172,7 @@ class Project:
         """The current value of a recorded dependency: `import|<importer>|<level>|<module>` -> the digest of
         the file it resolves to ("" for none); `file|<path>` -> its digest; the precision evidence."""
         if key == PRECISION_KEY:
-            return self.half_evidence or ""
+            return self.half_evidence(importer) or ""
         kind, _, rest = key.partition("|")
         if kind == "file":
             path = Path(rest)
@@ -165,8 +193,9 @@ class View:
 
     def half_evidence(self) -> str | None:
         """Where the project switches float16 on ("train.py:12: model.half()"), if it does."""
-        self.used[PRECISION_KEY] = self.project.half_evidence or ""
-        return self.project.half_evidence
+        evidence = self.project.half_evidence(self.path)
+        self.used[PRECISION_KEY] = evidence or ""
+        return evidence
 
     def resolves(self, call: cst.Call, names) -> bool:
         """Does the call name a module of the run (whatever the function), as far as imports tell?"""
@@ -274,24 +303,51 @@ def _top_level(body) -> Iterable[cst.SimpleStatementLine]:
 # --- precision evidence -----------------------------------------------------------------------------
 
 
-def _half_evidence(paths: list[Path]) -> str | None:
-    """The first entry point (sorted by path) that switches float16 on: "path:line: what"."""
+def _half_programs(paths: list[Path]) -> dict[Path, str]:
+    """The entry points that switch float16 on, each with its first evidence: "path:line: what". Tests are not
+    programs here: a test that runs in float16 checks that float16 works, it does not train in it."""
+    found: dict[Path, str] = {}
     for path in paths:
+        if _TEST_FILE.search(path.name) or "tests" in path.parts:
+            continue
         try:
             data = path.read_bytes()
         except OSError:
             continue
-        if b"__main__" not in data or not any(word in data for word in _HALF_WORDS):
+        if b"__main__" not in data or not any(word in data for word in _HALF_WORDS) or _TEST_IMPORT.search(data):
             continue
         try:
             tree = ast.parse(data)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
-        found = _half_in(tree)
-        if found is not None:
-            line, what = found
-            return f"{_shown(path, paths)}:{line}: {what}"
-    return None
+        evidence = _half_in(tree)
+        if evidence is not None:
+            found[path] = f"{_shown(path, paths)}:{evidence[0]}: {evidence[1]}"
+    return found
+
+
+_TEST_FILE = re.compile(r"^test_|_test\.py$|^conftest\.py$")
+_TEST_IMPORT = re.compile(rb"^\s*(?:import|from)\s+(?:pytest|unittest|absl\.testing|absl import testing)\b", re.M)
+_IMPORT = re.compile(
+    r"^[ \t]*(?:from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]+)|import[ \t]+([^\n#;]+))", re.M
+)
+
+
+def _imports(path: Path) -> list[tuple[int, str, tuple[str, ...]]]:
+    """(level, module, imported names) of a file's import statements, read from its text."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    found = []
+    for dots, module, names, plain in _IMPORT.findall(text):
+        if plain:
+            for part in plain.split(","):
+                found.append((0, part.split(" as ")[0].strip(), ()))
+            continue
+        listed = tuple(n.split(" as ")[0].strip() for n in names.strip("()").replace("\\", "").split(","))
+        found.append((len(dots), module, tuple(n for n in listed if n.isidentifier())))
+    return found
 
 
 def _shown(path: Path, paths: list[Path]) -> str:

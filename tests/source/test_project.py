@@ -225,3 +225,39 @@ def test_module_paths_resolve_absolute_relative_and_ambiguous_names(tmp_path):
     assert index.module_file("utils", root / "a" / "sub" / "m.py", level=2) == root / "a" / "utils.py"
     assert index.module_file("", root / "a" / "sub" / "m.py", level=2) == root / "a" / "__init__.py"
     assert index.module_file("torch.nn", root / "c.py") is None
+
+
+def test_a_helper_of_the_run_is_judged_by_its_body_not_its_name(tmp_path):
+    caller = (
+        "import torch\n\nfrom norm import whitening\n\n\ndef forward(z):\n"
+        "    covs = whitening.batch_cov(z)\n    return whitening.inv_sqrt(covs) @ z\n"
+    )
+    whitening = "import torch\n\n\ndef inv_sqrt(c):\n    return torch.linalg.inv(c + 1e-5)\n"
+    project(tmp_path, {"norm/__init__.py": "", "norm/use.py": caller, "other.py": "x = 1\n"})
+    assert [(f[0], f[1], f[3]) for f in findings(tmp_path, "NAN106")] == [("norm/use.py", 8, "NAN106")]
+    project(tmp_path, {"norm/whitening.py": whitening})
+    assert findings(tmp_path, "NAN106") == []
+
+
+def test_float16_reaches_the_modules_a_program_imports_through_others(tmp_path):
+    model = "from .attention import cosine\n\n\ndef build():\n    return cosine\n"
+    program = entry_point("model = model.half()").replace(
+        "from layers.attention import cosine", "from layers import model"
+    )
+    files = {"layers/__init__.py": "", "layers/attention.py": COSINE, "layers/model.py": model}
+    project(tmp_path, {**files, "scripts/train.py": program.replace("return model, cosine", "return model")})
+    assert [f[0] for f in findings(tmp_path, "NAN202")] == ["layers/attention.py"]
+
+
+def test_float16_does_not_reach_a_module_no_program_imports(tmp_path):
+    program = entry_point("model = model.half()").replace("from layers.attention import cosine\n", "")
+    files = {"layers/__init__.py": "", "layers/attention.py": COSINE}
+    project(tmp_path, {**files, "scripts/train.py": program.replace("return model, cosine", "return model")})
+    assert findings(tmp_path, "NAN202") == []
+
+
+def test_a_test_that_runs_in_float16_is_no_program(tmp_path):
+    test = entry_point("model = model.half()").replace("import torch\n", "import torch\nimport unittest\n")
+    files = {"layers/__init__.py": "", "layers/attention.py": COSINE, "check_half.py": test}
+    project(tmp_path, {**files, "layers/attention_test.py": entry_point("model = model.half()")})
+    assert findings(tmp_path, "NAN202") == []
