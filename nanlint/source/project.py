@@ -339,7 +339,7 @@ def _imports(path: Path) -> list[tuple[int, str, tuple[str, ...]]]:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return []
-    found = []
+    found: list[tuple[int, str, tuple[str, ...]]] = []
     for dots, module, names, plain in _IMPORT.findall(text):
         if plain:
             for part in plain.split(","):
