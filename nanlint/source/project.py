@@ -69,6 +69,7 @@ class Project:
         self._reached: dict[Path, str] | None = None
         self._digests: dict[Path, str] = {}
         self._foreign: OrderedDict[Path, Foreign | None] = OrderedDict()
+        self._constants: dict[tuple[Path, str], float | None] = {}
 
     def __getstate__(self) -> dict:  # to a worker: without the parsed modules
         state = dict(self.__dict__)
@@ -123,6 +124,13 @@ class Project:
             function = _module_function(foreign.ctx, parts[-1]) if foreign is not None else None
             return (foreign, function) if function is not None else None, path
         return None, None
+
+    def constant_of(self, path: Path, name: str) -> float | None:
+        """The value of `NAME = <constant expression>` at the top level of a checked file (read from its text)."""
+        key = (path, name)
+        if key not in self._constants:
+            self._constants[key] = _module_constant(path, name)
+        return self._constants[key]
 
     # --- foreign modules -----------------------------------------------------------------
 
@@ -207,6 +215,23 @@ class View:
         module = dotted_target.rsplit(".", 1)[0] if "." in dotted_target else ""
         return self.project.module_file(module, self.path, level) is not None
 
+    def constant(self, expr: cst.BaseExpression, names) -> float | None:
+        """The number a module constant of another checked file holds (`from .consts import NEG_INF`): its
+        last top-level assignment, when that is a constant expression of its own."""
+        target = names.qualify(expr)
+        relative = names.relative_target(expr) if target is None else None
+        level, dotted_target = relative if relative is not None else (0, target)
+        if dotted_target is None or "." not in dotted_target:
+            return None
+        module, name = dotted_target.rsplit(".", 1)
+        if not _CONSTANT_NAME.match(name):
+            return None  # classes and functions are imported far more often than constants: not looked for
+        path = self.project.module_file(module, self.path, level)
+        self.used[f"import|{self.path}|{level}|{module}"] = self.project.digest(path)
+        if path is None or path == self.path:
+            return None
+        return self.project.constant_of(path, name)
+
     def call_fact(self, values, call: cst.Call, env):
         """The return fact of a call to another checked file's function, its arguments bound; None if unknown."""
         names = values.ctx.names
@@ -255,6 +280,27 @@ def _shared(a: Path, b: Path) -> int:
             break
         count += 1
     return count
+
+
+_CONSTANT_NAME = re.compile(r"_?[A-Z][A-Z0-9_]*$")
+
+
+def _module_constant(path: Path, name: str) -> float | None:
+    from nanlint.source.rule import Context
+
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    found = re.findall(rf"^{re.escape(name)}[ \t]*(?::[^=\n]*)?=(?!=)[ \t]*([^\n#]+)", text, re.M)
+    if not found:
+        return None
+    try:
+        value = cst.parse_expression(found[-1].strip())
+    except cst.ParserSyntaxError:
+        return None
+    ctx = Context(module=cst.Module(body=[]))
+    return ctx.const(value)
 
 
 def _module_function(ctx, name: str):

@@ -261,3 +261,28 @@ def test_a_test_that_runs_in_float16_is_no_program(tmp_path):
     files = {"layers/__init__.py": "", "layers/attention.py": COSINE, "check_half.py": test}
     project(tmp_path, {**files, "layers/attention_test.py": entry_point("model = model.half()")})
     assert findings(tmp_path, "NAN202") == []
+
+
+# --- module constants of other checked files -----------------------------------------------------------------
+
+HALF_UNIT = (
+    "import torch\n\nfrom .constants import TINY\nfrom model import constants\n\n\n"
+    "def unit(x):\n    x = x.half()\n    return x / (x.norm() + TINY), x / (x.norm() + constants.TINY)\n"
+)
+
+
+def test_an_eps_imported_from_another_module_is_judged_by_its_value(tmp_path):
+    project(tmp_path, {"model/__init__.py": "", "model/constants.py": "TINY = 1e-13\n", "model/unit.py": HALF_UNIT})
+    assert [(f[1], f[2], f[3]) for f in findings(tmp_path, "NAN202", cache=True)] == [
+        (9, 28, "NAN202"),
+        (9, 51, "NAN202"),
+    ]
+    project(tmp_path, {"model/constants.py": "TINY: float = 1e-4  # large enough\n"})
+    assert findings(tmp_path, "NAN202", cache=True) == []
+
+
+@pytest.mark.parametrize("definition", ["TINY = compute()\n", "def TINY():\n    return 1e-13\n", "tiny = 1e-13\n"])
+def test_names_that_hold_no_constant_are_not_guessed(tmp_path, definition):
+    unit = HALF_UNIT.replace("TINY", "tiny") if definition.startswith("tiny") else HALF_UNIT
+    project(tmp_path, {"model/__init__.py": "", "model/constants.py": definition, "model/unit.py": unit})
+    assert findings(tmp_path, "NAN202") == []
