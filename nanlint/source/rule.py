@@ -254,10 +254,10 @@ class Context:
             special = ops.constant_op(self.qualify(expr))
             if special is not None:
                 return math.inf if special == "inf" else math.nan
-            value = self.dataflow.value_of(expr)
-            if value is None and self.project is not None:
+            held = self.dataflow.value_of(expr)
+            if held is None and self.project is not None:
                 return self.project.constant(expr, self.names)  # `from .consts import NEG_INF`
-            return self.const(value, depth - 1)
+            return self.const(held, depth - 1)
         called = self.call(expr)
         if called is not None and called.op == "float" and len(called.args) == 1:
             text = called.args[0]
