@@ -316,9 +316,12 @@ def lint_text(text: str, path: str = "example.py", settings: Settings | None = N
 # --- the lint-and-fix loop --------------------------------------------------------------------
 
 
-def fix_content(path: str, data: bytes, settings: Settings, unsafe: bool = False) -> fixes.FixOutcome:
-    """Fix one file's content until no applicable fix remains (or MAX_ROUNDS)."""
-    outcome = fixes.FixOutcome(data, remaining=lint_bytes(path, data, settings))
+def fix_content(
+    path: str, data: bytes, settings: Settings, unsafe: bool = False, file: Path | None = None
+) -> fixes.FixOutcome:
+    """Fix one file's content until no applicable fix remains (or MAX_ROUNDS); `file`, the file on disk in a
+    project run, lets its facts cross into the run's other files as in a check."""
+    outcome = fixes.FixOutcome(data, remaining=lint_bytes(path, data, settings, file))
     for _ in range(fixes.MAX_ROUNDS):
         chosen = fixes.select_fixes(outcome.remaining, unsafe)
         if not chosen:
@@ -326,7 +329,7 @@ def fix_content(path: str, data: bytes, settings: Settings, unsafe: bool = False
         edits = [(f.source_location.cell, edit) for f in chosen if f.fix is not None for edit in f.fix.edits]
         outcome.data = fixes.edit_content(path, outcome.data, edits)
         outcome.fixed.extend(chosen)
-        outcome.remaining = lint_bytes(path, outcome.data, settings)
+        outcome.remaining = lint_bytes(path, outcome.data, settings, file)
     return outcome
 
 
@@ -356,9 +359,10 @@ def analyze_bytes(
         return RawFindings(path, [RawFinding(parse_error(path, DocumentError("cannot parse: nesting too deep")), 0)])
 
 
-def lint_bytes(path: str, data: bytes, settings: Settings) -> list[Finding]:
+def lint_bytes(path: str, data: bytes, settings: Settings, file: Path | None = None) -> list[Finding]:
     """Findings of one file's content as the user will see them (selection and per-file ignores applied)."""
-    return visible(analyze_bytes(path, data, settings.rule_options).select(settings), settings)
+    raw = analyze_bytes(path, data, settings.rule_options, view_of(_PROJECT, file))
+    return visible(raw.select(settings), settings)
 
 
 def visible(findings: list[Finding], settings: Settings) -> list[Finding]:
@@ -424,7 +428,7 @@ def _cached_analysis(source: SourceFile, data: bytes, settings: Settings, option
 
 
 def _fix_file(source: SourceFile, data: bytes, settings: Settings, options: CheckOptions) -> FileOutcome:
-    outcome = fix_content(source.display, data, settings, options.unsafe_fixes)
+    outcome = fix_content(source.display, data, settings, options.unsafe_fixes, source.path)
     unreadable = any(f.code == PARSE_ERROR for f in outcome.remaining)
     diff = ""
     if outcome.data != data:

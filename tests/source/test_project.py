@@ -286,3 +286,11 @@ def test_names_that_hold_no_constant_are_not_guessed(tmp_path, definition):
     unit = HALF_UNIT.replace("TINY", "tiny") if definition.startswith("tiny") else HALF_UNIT
     project(tmp_path, {"model/__init__.py": "", "model/constants.py": definition, "model/unit.py": unit})
     assert findings(tmp_path, "NAN202") == []
+
+
+def test_fix_sees_the_project_as_check_does(tmp_path):
+    project(tmp_path, {"model/__init__.py": "", "model/constants.py": "TINY = 1e-13\n", "model/unit.py": HALF_UNIT})
+    result = check_paths(
+        [tmp_path], Settings(root=tmp_path, select=("NAN202",)), CheckOptions(fix=True, use_cache=False)
+    )
+    assert [(f.code, f.location.line) for f in result.findings] == [("NAN202", 9), ("NAN202", 9)]
