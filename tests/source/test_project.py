@@ -294,3 +294,37 @@ def test_fix_sees_the_project_as_check_does(tmp_path):
         [tmp_path], Settings(root=tmp_path, select=("NAN202",)), CheckOptions(fix=True, use_cache=False)
     )
     assert [(f.code, f.location.line) for f in result.findings] == [("NAN202", 9), ("NAN202", 9)]
+
+
+HELPERS = """\
+import torch
+
+
+def probabilities(logits):
+    return torch.softmax(logits, dim=-1)
+
+
+def selected(mask):
+    return mask.float().sum()
+
+
+def clamped_probabilities(logits):
+    return torch.softmax(logits, dim=-1).clamp(min=1e-6)
+"""
+
+
+@pytest.mark.parametrize(
+    "caller, expected",
+    [
+        ("-(mask * torch.log(probabilities(z))).sum()", [(7, 21, "NAN104", "log of a probability that can be 0")]),
+        ("(z * mask).sum() / selected(mask)", [(7, 12, "NAN105", "division by a count of a possibly empty selection")]),
+        ("-(mask * torch.log(clamped_probabilities(z))).sum()", []),
+    ],
+)
+def test_rules_ask_the_facts_of_imported_helpers(tmp_path, caller, expected):
+    use = "import torch\n\nfrom lib.helpers import clamped_probabilities, probabilities, selected\n\n\n"
+    use += f"def loss(z, mask):\n    return {caller}\n"
+    project(tmp_path, {"lib/__init__.py": "", "lib/helpers.py": HELPERS, "lib/use.py": use})
+    found = findings(tmp_path, "NAN104", "NAN105")
+    assert [(line, column, code) for _, line, column, code, _ in found] == [e[:3] for e in expected]
+    assert all(message.startswith(e[3]) for (*_, message), e in zip(found, expected))
