@@ -111,8 +111,8 @@ class Project:
         return closest[0] if len(closest) == 1 else None
 
     def function_of(self, target: str, importer: Path, level: int = 0):
-        """(Foreign, Function) of `pkg.mod.helper` (a module-level function of a checked file), the file's path,
-        or (None, None) when the name is no function of the project; the lookup's key for the cache."""
+        """((Foreign, Function) or None, the checked file the name leads to or None) for `pkg.mod.helper`: the
+        pair when it is a module-level function of another checked file (then parsed, once per process)."""
         parts = target.split(".")
         for cut in range(len(parts) - 1, 0 if level == 0 else -1, -1):
             path = self.module_file(".".join(parts[:cut]), importer, level)
