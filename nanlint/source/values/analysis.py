@@ -200,6 +200,8 @@ class Values:
             found = self.index.parameter(expr)
             if found is not None and found[0] is env.function:
                 argument = env.bindings.get(found[1])
+                if isinstance(argument, Fact):  # an argument of a call in another module, already a fact there
+                    return argument
                 if argument is not None:
                     return self.of(argument, env.parent)
                 default = env.function.defaults.get(found[1])
@@ -430,6 +432,11 @@ class Values:
         callee = self.index.callee(expr, env.function if env is not None else None)
         if callee is not None:
             return self.summary(callee, expr, env)
+        project = getattr(self.ctx, "project", None)
+        if project is not None:
+            imported = project.call_fact(self, expr, env)
+            if imported is not None:
+                return imported
         name = _called_name(expr.func)
         if name is not None and name.lower().startswith(_GUARD_HELPERS):
             return Fact(guarded=True, why="a guarded value")
@@ -451,6 +458,19 @@ class Values:
                 bases |= variables_of(self.ctx, bindings[name])
             fact = replace(fact, bases=frozenset(bases))
         return fact
+
+    def foreign_summary(self, function: Function, caller: Values, call: cst.Call, env: Env | None) -> Fact:
+        """The summary of this file's `function` at a call in another file (`caller`'s): the call's
+        arguments are facts computed there, and the result's bases are the caller's variables."""
+        from nanlint.source.project import rebased
+
+        depth = env.depth + 1 if env is not None else 1
+        if depth > MAX_CALL_DEPTH or not function.returns:
+            return TOP
+        nodes = function.bound_parameters(call)
+        bindings = {name: caller.of(node, env) for name, node in nodes.items()}
+        inner = Env(function, bindings, None, depth)
+        return rebased(join(*(self.of(value, inner) for value in function.returns)), caller, nodes)
 
     def parameter(self, function: Function, name: str) -> Fact:
         """A parameter of a function of this file: the join of what its call sites here pass (TOP if none)."""
