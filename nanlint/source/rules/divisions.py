@@ -13,6 +13,7 @@ from __future__ import annotations
 import libcst as cst
 
 from nanlint.source import guards
+from nanlint.source.names import dotted
 from nanlint.source.rule import Context, PendingFix
 from nanlint.source.traversal import iter_nodes
 from nanlint.source.values import BUILT, DEGENERATE, NAMED, Fact, Reason, variables_of
@@ -123,7 +124,36 @@ def zero_denominator(
         return reason if normalises(ctx, numerator, fact) else None
     if reason.level >= NAMED and reason.kind == "probability" and ctx.const(numerator) is None:
         return reason  # p / q of probabilities (not 1 / update_prob, a setting)
+    if reason.kind == "weight-sum" and normalises(ctx, numerator, fact):
+        return reason  # w / w.mean() of sample weights: 0 / 0 for a batch whose weights are all 0
+    if reason.kind in _SPREADS and centred(ctx, numerator) and statistic_attribute(ctx, denominator):
+        return reason  # (x - stats.mean) / stats.std: a running statistic, 0 while the data is constant
     return None
+
+
+_SPREADS = frozenset({"std", "var", "variance"})
+# Owners whose attributes are settings, not statistics of data: `cfg.std`, `self.vae.config.latents_std`.
+_SETTINGS = frozenset({"config", "cfg", "conf", "args", "opt", "opts", "hparams", "params", "settings", "options"})
+
+
+def statistic_attribute(ctx: Context, denominator: cst.BaseExpression) -> bool:
+    """The std is read off another object (`stats.std`, `self.obs_rms.std`): a statistic it keeps of the data.
+
+    A parameter `std`, the module's own `self.std` (a buffer of constants, mostly) and a config value are
+    settings; a name alone does not make them a statistic of data."""
+    last = None
+    for step in ctx.origins(denominator):
+        last = step
+    found = ctx.call(last)
+    if found is not None and found.op in ("sqrt", "cast", "layout", "float") and found.args:
+        return statistic_attribute(ctx, found.args[0])  # sqrt(stats.var), stats.std.float()
+    if not isinstance(last, cst.Attribute):
+        return False
+    owner = dotted(last.value) or ""
+    parts = owner.split(".")
+    if parts == ["self"] or parts == ["cls"] or not owner:
+        return False
+    return not any(part.lower().strip("_") in _SETTINGS for part in parts)
 
 
 def normalises(ctx: Context, numerator: cst.BaseExpression, fact: Fact) -> bool:
