@@ -135,6 +135,18 @@ def test_sample_weights_normalised_by_their_own_mean_or_sum():
     assert nan105(source) == [(4, 21, WEIGHTS), (8, 12, WEIGHTS)]
 
 
+def test_values_read_by_a_string_key_are_named_by_it():
+    source = """\
+        import torch
+
+        def pool(batch, hidden):
+            valid = batch["attention_mask"].float()
+            weight = batch["sample_weight"]
+            return (hidden * valid).sum(1) / valid.sum(1), weight / weight.sum()
+        """
+    assert nan105(source) == [(6, 12, COUNT), (6, 52, WEIGHTS)]
+
+
 def test_weights_masked_by_a_comparison_keep_the_mask_through_products():
     """`w * (a * m + b * (1 - m))` is 0 wherever the mask zeroes it, however many factors follow."""
     source = """\
