@@ -115,9 +115,7 @@ def test_through_self_attributes():
     assert nan105(source) == [(8, 16, STD)]
 
 
-WEIGHTS = (
-    f"division by a sum of sample weights, which is 0 when every weight in it is 0: inf or NaN there; {DEFAULT}"
-)
+WEIGHTS = f"division by a sum of sample weights, which is 0 when every weight in it is 0: inf or NaN there; {DEFAULT}"
 
 
 def test_sample_weights_normalised_by_their_own_mean_or_sum():
