@@ -10,6 +10,8 @@ for probabilities (`p / probs`); a sum of values of any sign only with the `plai
 
 from __future__ import annotations
 
+import re
+
 import libcst as cst
 
 from nanlint.source import guards
@@ -137,23 +139,49 @@ _SETTINGS = frozenset({"config", "cfg", "conf", "args", "opt", "opts", "hparams"
 
 
 def statistic_attribute(ctx: Context, denominator: cst.BaseExpression) -> bool:
-    """The std is read off another object (`stats.std`, `self.obs_rms.std`): a statistic it keeps of the data.
+    """The std is read off another object (`stats.std`, `self.obs_rms.std`, `stats["std"]`): a statistic it
+    keeps of the data, or the module's own running statistic (`self.running_std`).
 
     A parameter `std`, the module's own `self.std` (a buffer of constants, mostly) and a config value are
     settings; a name alone does not make them a statistic of data."""
-    last = None
-    for step in ctx.origins(denominator):
-        last = step
+    last = _source(ctx, denominator)
     found = ctx.call(last)
     if found is not None and found.op in ("sqrt", "cast", "layout", "float") and found.args:
         return statistic_attribute(ctx, found.args[0])  # sqrt(stats.var), stats.std.float()
-    if not isinstance(last, cst.Attribute):
+    if isinstance(last, cst.Attribute):
+        owner, name = last.value, last.attr.value
+    elif isinstance(last, cst.Subscript):
+        owner, name = last.value, _string_key(last) or ""
+    else:
         return False
-    owner = dotted(last.value) or ""
-    parts = owner.split(".")
-    if parts == ["self"] or parts == ["cls"] or not owner:
+    if not name:
         return False
-    return not any(part.lower().strip("_") in _SETTINGS for part in parts)
+    parts = (dotted(owner) or "").split(".")
+    if not parts[0] or any(part.lower().strip("_") in _SETTINGS for part in parts):
+        return False
+    return parts not in (["self"], ["cls"]) or _RUNNING.match(name.lower()) is not None
+
+
+def _source(ctx: Context, expr: cst.BaseExpression) -> cst.BaseExpression:
+    """What a name finally holds, through conversions and unpacking (`m, s = rms.mean, rms.std`)."""
+    for _ in range(5):
+        expr = ctx.peel(expr)
+        bound = ctx.values.index.value_of(expr) if isinstance(expr, (cst.Name, cst.Attribute)) else None
+        if bound is None:
+            break
+        expr = bound
+    return expr
+
+
+# Statistics a module keeps of the data it has seen: running_var, moving_std, ema_sigma.
+_RUNNING = re.compile(r"_?(?:running|moving|ema)_")
+
+
+def _string_key(expr: cst.Subscript) -> str | None:
+    element = expr.slice[0].slice if len(expr.slice) == 1 else None
+    key = element.value if isinstance(element, cst.Index) else None
+    value = key.evaluated_value if isinstance(key, cst.SimpleString) else None
+    return value if isinstance(value, str) else None
 
 
 def normalises(ctx: Context, numerator: cst.BaseExpression, fact: Fact) -> bool:
@@ -168,7 +196,9 @@ def centred(ctx: Context, numerator: cst.BaseExpression) -> bool:
     for step in ctx.origins(numerator):
         if guards.is_binary(step, cst.Subtract):
             subtrahend = ctx.values.of(step.right)
-            name = guards.identifier(ctx.peel(step.right))
+            peeled = ctx.peel(step.right)
+            key = _string_key(peeled) if isinstance(peeled, cst.Subscript) else None
+            name = key or guards.identifier(peeled)  # stats["mean"], stats.mean
             return (
                 subtrahend.kind in ("mean", "min")
                 or (name is not None and is_mean_name(name))

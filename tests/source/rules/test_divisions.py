@@ -173,6 +173,24 @@ def test_standardised_by_the_std_a_statistics_object_keeps():
     assert nan105(source) == [(4, 12, STD), (8, 16, STD)]
 
 
+def test_standardised_by_running_statistics_in_a_dict_or_the_module_itself():
+    source = """\
+        import torch
+
+        def standardize(x, stats):
+            return (x - stats["mean"]) / stats["std"]
+
+        class Whitening(torch.nn.Module):
+            def forward(self, x):
+                return (x - self.running_mean) / torch.sqrt(self.running_var)
+
+            def observe(self, obs):
+                center, scale = self.obs_stats.mean, self.obs_stats.std
+                return torch.clamp((obs - center) / scale, -5.0, 5.0)
+        """
+    assert nan105(source) == [(4, 12, STD), (8, 16, STD), (12, 28, STD)]
+
+
 @pytest.mark.parametrize(
     "source",
     [
@@ -198,6 +216,8 @@ def test_standardised_by_the_std_a_statistics_object_keeps():
         "def normalize(x, mean, std):\n    return (x - mean) / std\n",
         "import torch\ny = (x - self.vae.config.latents_mean) / torch.tensor(self.vae.config.latents_std)\n",
         "y = (x - cfg.mean) / cfg.std\n",
+        'y = (x - config["mean"]) / config["std"]\n',
+        "import torch\ny = (x - self.running_mean) / torch.sqrt(self.running_var + self.eps)\n",
         "y = (obs - stats.mean) / (stats.std + 1e-8)\n",
         "import numpy as np\ny = (obs - stats.mean) / np.maximum(stats.std, 1e-6)\n",
         "y = obs / stats.std\n",  # a rescaling, not a standardisation: the name alone is not enough
