@@ -253,6 +253,9 @@ def _sum_why(x: Fact, zero: Reason | None) -> str:
     return _SUM_WHY.get(zero.kind, "a sum")
 
 
+_PYTHON_SUMS = ("builtins.sum", "math.fsum")  # of Python lists: configuration (sum(loss_weights)), not a batch
+
+
 def _sum_zero(x: Fact, found: OpCall, kind: str) -> Reason | None:
     if kind == "segment":
         return Reason("a segment sum, which is 0 for an empty segment", BUILT, "segment")
@@ -267,14 +270,14 @@ def _sum_zero(x: Fact, found: OpCall, kind: str) -> Reason | None:
         return Reason("a sum of squares, which is 0 for a zero vector", level, "square-sum")
     if x.nonzero or x.kind in ("exp", "probability") or (x.zero is not None and x.zero.kind in _UNDERFLOW_KINDS):
         return None  # all of them underflowing at once (exps, a Gaussian kernel, probabilities): NAN101's concern
-    if x.zero is not None and x.zero.kind == "weight" and not x.nonzero:
+    if x.zero is not None and x.zero.kind == "weight" and not x.nonzero and found.qualified not in _PYTHON_SUMS:
         return Reason("a sum of sample weights, which is 0 when every weight in it is 0", x.zero.level, "weight-sum")
     if x.nonnegative and x.zero is not None:  # all of them 0 at once: ordinary for masks and relus
         level = BUILT if x.zero.level >= BUILT and x.zero.kind in _ALL_ZERO_KINDS else min(x.zero.level, DEGENERATE)
         return Reason("a sum that can be 0", level, "sum")
     if x.nonnegative:
         return Reason("a sum of non-negative values, which is 0 when they all are", DEGENERATE, "sum")
-    if found.qualified in ("builtins.sum", "math.fsum"):
+    if found.qualified in _PYTHON_SUMS:
         return None  # mostly configuration arithmetic: sum(ratios), sum(block_counts)
     return Reason("a sum that can be 0", NAMED, "plain-sum")
 

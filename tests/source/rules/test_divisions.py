@@ -208,6 +208,7 @@ def test_standardised_by_running_statistics_in_a_dict_or_the_module_itself():
         # a weight known positive, or a weight nothing says is per-example
         "import torch\nsample_weight = torch.rand(n) + 0.5\ny = sample_weight / sample_weight.sum()\n",
         "import torch\ny = weights / weights.sum()\n",
+        "y = loss_weights / sum(loss_weights)\n",  # a Python sum: of a list of settings
         "import torch\ny = losses / sample_weight.sum()\n",  # not the weights' own normalisation
         # standardisation by configured constants, parameters or a guarded std
         "import torch\nclass N:\n    def __init__(self):\n        self.register_buffer('std', torch.tensor([0.229, 0.224]))\n"
