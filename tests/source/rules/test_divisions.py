@@ -205,6 +205,9 @@ def test_standardised_by_running_statistics_in_a_dict_or_the_module_itself():
         "import torch\ns = sample_weight.sum()\nif s > 0:\n    sample_weight = sample_weight / s\n",
         "import torch\ns = sample_weight.sum()\ny = torch.where(s > 0, sample_weight / s, 0.0)\n",
         "import torch\ny = sample_weight / sample_weight.sum() if sample_weight.sum() > 0 else sample_weight\n",
+        "import torch\nif sample_weight.sum() > 0:\n    sample_weight = sample_weight / sample_weight.sum()\n",
+        "import torch\ndef f(sample_weight):\n    if torch.all(sample_weight == 0):\n        return sample_weight\n"
+        "    return sample_weight / sample_weight.mean()\n",
         # a weight known positive, or a weight nothing says is per-example
         "import torch\nsample_weight = torch.rand(n) + 0.5\ny = sample_weight / sample_weight.sum()\n",
         "import torch\ny = weights / weights.sum()\n",
