@@ -184,3 +184,34 @@ def test_guarded_moments_are_quiet(denominator):
 def test_a_name_says_mask_only_by_its_last_word(name, mask):
     fact = fact_of(f"import torch\n\n\ndef f({name}):\n    probe({name})\n")
     assert (fact.kind == "mask") is mask
+
+
+@pytest.mark.parametrize(
+    "body,kind,level",
+    [
+        ("probe(sample_weight)", "weight", NAMED),  # a per-example weight: 0 for an example left out
+        ("probe(batch.example_weights)", "weight", NAMED),
+        ('probe(batch["sample_weight"])', "weight", NAMED),  # a string key names its value as a variable would
+        ('probe(batch["attention_mask"])', "mask", BUILT),
+        ("probe(sample_weight.mean())", "weight-sum", NAMED),  # a batch of them can be all 0
+        ("probe(w * ((y > 0).float() * a + (1 - (y > 0).float()) * b))", "masked", BUILT),
+        ("m = (y > 0).float() * a + b * (1 - (y > 0).float())\nprobe((w * m).mean())", "masked", BUILT),
+        ("probe(torch.sqrt(rms.var))", "std", NAMED),  # sqrt of a variance is a standard deviation
+    ],
+)
+def test_weights_masks_and_spreads(body, kind, level):
+    reason = fact_of(f"import torch\n{body}\n").can_be_zero()
+    assert reason is not None and (reason.kind, reason.level) == (kind, level)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "probe(weights)",  # a weight of any kind (a layer's, a mixing coefficient) says nothing
+        'probe(batch["inputs"])',
+        "probe(sample_weight.mean().clamp_min(1e-12))",
+        "probe((sample_weight + 1.0).mean())",
+    ],
+)
+def test_weights_that_are_not_zero(body):
+    assert fact_of(f"import torch\n{body}\n").can_be_zero() is None

@@ -279,7 +279,8 @@ class Values:
             return base
         if any(isinstance(e.slice, cst.Index) and self._is_mask_index(e.slice.value, env) for e in expr.slice):
             return replace(base, empty=Reason("a selection that can be empty", BUILT, "selection"))
-        return base
+        key = _string_key(expr)
+        return self._named(key, base) if key is not None else base  # batch["sample_weight"]: a key names its value
 
     def _is_mask_index(self, index: cst.BaseExpression, env: Env | None) -> bool:
         if isinstance(index, cst.Comparison):
@@ -603,6 +604,17 @@ def _bound_by(condition: cst.BaseExpression, holds: bool) -> tuple[str, str, flo
     if value is None or name is None:
         return None
     return (name, symbol if holds else _NEGATED[symbol], value)
+
+
+def _string_key(expr: cst.Subscript) -> str | None:
+    """The key of `d["name"]`, which says what the value is as a variable's name would."""
+    if len(expr.slice) != 1 or not isinstance(expr.slice[0].slice, cst.Index):
+        return None
+    key = expr.slice[0].slice.value
+    if isinstance(key, cst.SimpleString):
+        value = key.evaluated_value
+        return value if isinstance(value, str) and value.isidentifier() else None
+    return None
 
 
 def _walk(node: cst.CSTNode):

@@ -22,6 +22,8 @@ _NORM = re.compile(r"(?:^|_)(?:norm|norms|l2|magnitude|length)\d*$")
 _DISTANCE = re.compile(r"(?:^|_)(?:dist|dists|distance|distances)\d*$")
 _COSINE = re.compile(r"(?:^|_)cos(?:ine)?(?:_|\d|$)|^cos(?:ine)?(?:theta|sim|_?angle)")
 _LOG_SCALE = re.compile(r"log(?:_|var|std|sigma|scale|alpha|prob|lik)")
+# Per-example weights (Keras' `sample_weight`): >= 0, and 0 for an example that is left out.
+_SAMPLE_WEIGHT = re.compile(r"(?:^|_)(?:sample|example|instance|loss)_?weights?\d*$")
 _MEAN = re.compile(r"(?:^|_)(?:mean|mu|avg|average|loc|center|centre)\d*$")
 
 EPS = Fact(lo=1e-12, hi=INF, guarded=True, why="an eps", kind="eps")  # lo: positive, however small
@@ -66,6 +68,7 @@ _NONNEGATIVE = (
     (_VARIANCE, "a variance", "variance", "a variance, which is 0 for constant input"),
     (_NORM, "a norm", "norm", "a norm, which is 0 for a zero vector"),
     (_DISTANCE, "a distance", "distance", "a distance, which is 0 between equal points"),
+    (_SAMPLE_WEIGHT, "a sample weight", "weight", "a sample weight, which is 0 for an example left out"),
 )
 
 

@@ -216,7 +216,8 @@ def _sum(values, found, env) -> Fact:
     if x.distribution and found.op == "sum":
         return Fact(lo=1, hi=1, guarded=True, why="a sum of probabilities")
     segment = found.op == "segment_sum"
-    kind = {"mask": "count", "masked": "masked", "square": "square-sum"}.get(x.kind, found.op)
+    made = "masked" if arithmetic.is_masked(x) and x.kind != "mask" else x.kind  # a join keeps the reason, not the kind
+    kind = {"mask": "count", "masked": "masked", "square": "square-sum"}.get(made, found.op)
     kind = "segment" if segment else kind
     zero = _sum_zero(x, found, kind)
     return Fact(
@@ -241,6 +242,7 @@ _SUM_WHY = {
     "masked": "a masked sum",
     "count": "a count",
     "square-sum": "a sum of squares",
+    "weight-sum": "a sum of sample weights",
 }
 
 
@@ -250,6 +252,9 @@ def _sum_why(x: Fact, zero: Reason | None) -> str:
     if zero.kind == "square-sum" and x.zero is not None and x.zero.kind == "difference":
         return "a squared distance"  # sum((a - b) ** 2): 0 wherever the points are equal
     return _SUM_WHY.get(zero.kind, "a sum")
+
+
+_PYTHON_SUMS = ("builtins.sum", "math.fsum")  # of Python lists: configuration (sum(loss_weights)), not a batch
 
 
 def _sum_zero(x: Fact, found: OpCall, kind: str) -> Reason | None:
@@ -266,12 +271,14 @@ def _sum_zero(x: Fact, found: OpCall, kind: str) -> Reason | None:
         return Reason("a sum of squares, which is 0 for a zero vector", level, "square-sum")
     if x.nonzero or x.kind in ("exp", "probability") or (x.zero is not None and x.zero.kind in _UNDERFLOW_KINDS):
         return None  # all of them underflowing at once (exps, a Gaussian kernel, probabilities): NAN101's concern
+    if x.zero is not None and x.zero.kind == "weight" and not x.nonzero and found.qualified not in _PYTHON_SUMS:
+        return Reason("a sum of sample weights, which is 0 when every weight in it is 0", x.zero.level, "weight-sum")
     if x.nonnegative and x.zero is not None:  # all of them 0 at once: ordinary for masks and relus
         level = BUILT if x.zero.level >= BUILT and x.zero.kind in _ALL_ZERO_KINDS else min(x.zero.level, DEGENERATE)
         return Reason("a sum that can be 0", level, "sum")
     if x.nonnegative:
         return Reason("a sum of non-negative values, which is 0 when they all are", DEGENERATE, "sum")
-    if found.qualified in ("builtins.sum", "math.fsum"):
+    if found.qualified in _PYTHON_SUMS:
         return None  # mostly configuration arithmetic: sum(ratios), sum(block_counts)
     return Reason("a sum that can be 0", NAMED, "plain-sum")
 
@@ -491,7 +498,7 @@ def root(x: Fact) -> Fact:
     """sqrt(x): a standard deviation of a variance, a norm of a sum of squares."""
     zero = arithmetic.exact(x, 0)
     kind, why = "sqrt", "a square root"
-    if zero is not None and x.kind == "var":
+    if zero is not None and x.kind in ("var", "variance"):
         kind, why = "std", "a standard deviation"
         zero = Reason("a standard deviation, which is 0 for constant input", zero.level, "std")
     elif zero is not None and x.kind == "square-sum":
