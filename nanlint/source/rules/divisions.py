@@ -68,8 +68,8 @@ class UnguardedDivision(guards.SurroundedRule):
         denominator: cst.BaseExpression,
         enclose: bool,
     ) -> None:
-        if id(division) in self.reported:
-            return
+        if id(division) in self.reported or self.around.in_scalar_call():
+            return  # math.log((1 - p) / p): Python numbers raise ZeroDivisionError, no inf or NaN
         reason = zero_denominator(self.ctx, numerator, denominator, self.option("plain-sums"))
         if reason is None or self.around.checked(denominator) or self.around.in_select() is not None:
             return  # inside a where() the hazard is its gradient: NAN110's
@@ -96,13 +96,24 @@ class UnguardedDivision(guards.SurroundedRule):
         index = self.ctx.values.index
         result = index.assigned_to.get(id(division))
         function = index.by_node.get(id(self.around.functions[-1])) if self.around.functions else None
-        if result is None or function is None or not variables_of(self.ctx, denominator) & function.compared:
+        denominators = variables_of(self.ctx, denominator)
+        if function is None or not denominators & function.compared:
             return False
         for node in iter_nodes(function.node):
-            if isinstance(node, cst.Call) and self.ctx.op(node) == "where":
+            if result is not None and isinstance(node, cst.Call) and self.ctx.op(node) == "where":
                 if any(isinstance(a.value, cst.Name) and a.value.value == result for a in node.args[1:]):
                     return True
+            if isinstance(node, cst.Call) and _branches_on(self.ctx, node, denominators):
+                return True  # tf.cond(n == 0, lambda: zeros, lambda: weights): the author replaces what n made
         return False
+
+
+def _branches_on(ctx: Context, call: cst.Call, names: set[str]) -> bool:
+    """A graph-mode conditional (`tf.cond`, `jax.lax.cond`) whose predicate compares one of `names`."""
+    if guards.identifier(call.func) != "cond" or not call.args:
+        return False
+    predicate = call.args[0].value
+    return isinstance(predicate, cst.Comparison) and bool(variables_of(ctx, predicate) & names)
 
 
 def zero_denominator(

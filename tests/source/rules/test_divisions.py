@@ -328,3 +328,36 @@ def test_a_chain_of_divisions_is_one_finding():
     source = "import torch\ny = (x - x.mean()) / x.std() / (x.max() - x.min())\n"
     assert [(line, column) for line, column, _ in nan105(source)] == [(2, 5)]
     assert [(line, column) for line, column, _ in nan105("import torch\ny = (x - x.mean()) / x.std()\n")] == [(2, 5)]
+
+
+def test_python_numbers_inside_math_calls_raise_rather_than_make_nan():
+    source = """\
+        import math
+        import torch
+
+
+        def init_bias(prior_prob, x):
+            bias = -math.log((1 - prior_prob) / prior_prob)
+            return bias, torch.log(x / x.norm()), math.sqrt(x / x.norm())
+        """
+    assert [(line, column) for line, column, _ in nan105(source)] == [(7, 28)]
+
+
+def test_a_graph_conditional_on_the_denominator_replaces_what_it_made():
+    source = """\
+        import tensorflow as tf
+
+
+        def weights(classes):
+            positive = tf.cast(classes > -1, tf.float32)
+            normalizer = tf.reduce_sum(positive)
+            box_weights = positive / normalizer
+            cls_weights = tf.ones_like(classes)
+            cls_weights /= normalizer
+            return tf.cond({test}, lambda: tf.zeros_like(box_weights), lambda: box_weights + cls_weights)
+        """
+    assert nan105(source.format(test="normalizer == 0")) == []
+    assert [(line, column) for line, column, _ in nan105(source.format(test="tf.reduce_any(classes > 0)"))] == [
+        (7, 19),
+        (9, 20),
+    ]
