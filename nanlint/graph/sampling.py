@@ -4,10 +4,15 @@ Static bounds over-approximate; samples under-approximate; the truth lies betwee
 model is run in fp32 (the CPU provider hides fp16 overflow by computing in fp32, so fp16
 overflow is judged by comparing fp32 values with the target dtype's range).
 
-Big models: the model is run once per chunk of exposed tensors, so that the intermediates held at
-once stay under CHUNK_BYTES; a chunk's session is released before the next one is made, and weights
-left on disk (external data, or a large model's own file) are memory-mapped by onnxruntime itself
-from the model's folder instead of copied (nor pre-packed, above PREPACK_LIMIT). The number of samples
+Memory: every exposed tensor is an output, so onnxruntime holds all of one run's exposed tensors at
+once. The model is therefore run once per chunk of exposed tensors, whose estimated bytes (shape x
+dtype, with the actual input shapes) stay under a budget derived from the model's size
+(chunk_budget: the weights' bytes, at least MIN_CHUNK_BYTES, at most CHUNK_BYTES); each output is
+reduced to its statistics as soon as the run returns and dropped. A chunk's session is released
+before the next one is made, the model is serialized once for all chunks (each chunk only appends
+its outputs), and weights left on disk (external data, or a large model's own file) are
+memory-mapped by onnxruntime itself from the model's folder instead of copied (nor pre-packed,
+above PREPACK_LIMIT). The number of samples
 adapts to a time budget: the first inference is timed, and when all the samples would take longer
 than SAMPLING_BUDGET seconds (chunks included), fewer are run (the box's corners first), and the
 run says how many and why.
@@ -24,7 +29,12 @@ import numpy as np
 import onnx
 
 FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE, onnx.TensorProto.BFLOAT16}
-CHUNK_BYTES = 512 * 2**20  # intermediates held at once per run; more tensors -> more runs
+CHUNK_BYTES = 512 * 2**20  # at most this many bytes of exposed tensors per run; more tensors -> more runs
+# Budget floor: the interpreter with onnx and onnxruntime takes ~70 MB before any model, so below this the
+# fixed cost dominates anyway, and smaller chunks would only cost runs (each chunk runs the graph up to its
+# last tensor again, for every sample).
+MIN_CHUNK_BYTES = 64 * 2**20
+REDUCE_BLOCK = 1 << 20  # elements per block when a reduction needs a temporary (|x|, isfinite)
 SAMPLING_BUDGET = 120.0  # seconds the samples may take by default (measured from the first inference)
 MIN_SAMPLES = 2  # the box's two corners: run whatever the budget says
 PREPACK_LIMIT = 64 * 2**20  # bytes of weights above which onnxruntime must not keep a pre-packed copy
@@ -60,7 +70,7 @@ class TensorStats:
 
     def update(self, values: np.ndarray) -> None:
         """Fold in one sample's tensor. A finite tensor (the common case) costs two reductions, three when
-        its range straddles 0; only a tensor holding NaN or Inf is scanned element by element."""
+        its range straddles 0; only a tensor holding NaN or Inf is scanned in detail (block by block)."""
         values = np.asarray(values)
         self.shape = values.shape if not self.sample_nan or self.shape == values.shape else None
         if values.size == 0:
@@ -74,24 +84,32 @@ class TensorStats:
             self.sample_nan.append(False)
             self.sample_abs_max.append(max(-low, high))
             self.sample_peak.append(max(-low, high))
-            closest = float(np.abs(values).min()) if low < 0 < high else min(abs(low), abs(high))
+            closest = _abs_min(values) if low < 0 < high else min(abs(low), abs(high))
             self._fold(low, high, closest)
             return
         self._update_nonfinite(values)
 
     def _update_nonfinite(self, values: np.ndarray) -> None:
-        finite = np.isfinite(values)
-        nans = int(np.isnan(values).sum())
+        """Block by block, so that the masks and copies it needs stay small whatever the tensor's size."""
+        nans = infs = 0
+        low, high, closest = math.inf, -math.inf, math.inf
+        for block in _blocks(values):
+            finite = np.isfinite(block)
+            block_nans = int(np.isnan(block).sum())
+            nans += block_nans
+            infs += int(block.size - finite.sum()) - block_nans
+            kept = block[finite]
+            if kept.size:
+                low, high = min(low, float(kept.min())), max(high, float(kept.max()))
+                closest = min(closest, float(np.abs(kept).min()))
         self.nan += nans
-        self.inf += int(values.size - finite.sum()) - nans
+        self.inf += infs
         self.count += int(values.size)
         self.sample_nan.append(nans > 0)
         self.sample_abs_max.append(math.inf)
-        kept = values[finite]
-        self.sample_peak.append(float(np.abs(kept).max()) if kept.size else 0.0)
-        if kept.size:
-            magnitudes = np.abs(kept)
-            self._fold(float(kept.min()), float(kept.max()), float(magnitudes.min()))
+        self.sample_peak.append(max(-low, high) if low <= high else 0.0)
+        if low <= high:
+            self._fold(low, high, closest)
 
     def _fold(self, low: float, high: float, closest: float) -> None:
         self.min, self.max = min(self.min, low), max(self.max, high)
@@ -111,6 +129,18 @@ class TensorStats:
         return (self.min, self.max) if self.count and self.min <= self.max else None
 
 
+def _blocks(values: np.ndarray):
+    """The tensor's elements in flat blocks of REDUCE_BLOCK (views of a contiguous tensor, no copy)."""
+    flat = values.reshape(-1)
+    for start in range(0, flat.size, REDUCE_BLOCK):
+        yield flat[start : start + REDUCE_BLOCK]
+
+
+def _abs_min(values: np.ndarray) -> float:
+    """min |x| without a temporary of the tensor's size."""
+    return min(float(np.abs(block).min()) for block in _blocks(values))
+
+
 @dataclass
 class SampleRun:
     stats: dict[str, TensorStats] = field(default_factory=dict)
@@ -118,6 +148,7 @@ class SampleRun:
     provider: str = "CPUExecutionProvider"
     requested: int = 0  # samples asked for (more than `samples` when the time budget cut them)
     note: str | None = None  # why fewer samples were run
+    chunks: int = 1  # runs per sample (chunks of exposed tensors under the memory budget)
 
 
 @dataclass(frozen=True)
@@ -162,12 +193,69 @@ def _with_outputs(model: onnx.ModelProto, tensors: list[str]) -> onnx.ModelProto
     return exposed
 
 
-def _chunks(tensors: list[str], sizes: Mapping[str, int]) -> list[list[str]]:
+class _Exposer:
+    """The model serialized once, for every chunk: a chunk's model is those bytes (without the model's
+    own outputs) followed by a message that adds the chunk's outputs (protobuf merges a message field
+    that occurs twice, appending to its repeated fields), so no chunk copies the model."""
+
+    def __init__(self, model: onnx.ModelProto):
+        self.known = {vi.name: vi for vi in (*model.graph.value_info, *model.graph.input, *model.graph.output)}
+        outputs = [onnx.ValueInfoProto.FromString(vi.SerializeToString()) for vi in model.graph.output]
+        del model.graph.output[:]
+        try:
+            self.data = model.SerializeToString()
+        finally:
+            model.graph.output.extend(outputs)
+
+    def with_outputs(self, tensors: list[str]) -> bytes:
+        extra = onnx.ModelProto()
+        extra.graph.output.extend(
+            self.known[name] if name in self.known else onnx.helper.make_empty_tensor_value_info(name)
+            for name in tensors
+        )
+        return self.data + extra.SerializeToString()
+
+
+_ITEMSIZE = {onnx.TensorProto.FLOAT16: 2, onnx.TensorProto.BFLOAT16: 2, onnx.TensorProto.DOUBLE: 8}
+
+
+def exposed_bytes(
+    model: onnx.ModelProto, tensors: list[str], sizes: Mapping[str, int], feed: Mapping[str, np.ndarray] | None = None
+) -> dict[str, int]:
+    """Estimated bytes of each exposed tensor on one run: its element count (`sizes`, from shape inference
+    with the actual input shapes) times its dtype's size; a graph input as fed; a tensor of unknown shape
+    as large as its producer's largest non-constant input (most ops keep or shrink their input)."""
+    types = {
+        vi.name: vi.type.tensor_type.elem_type
+        for vi in (*model.graph.value_info, *model.graph.input, *model.graph.output)
+    }
+    constants = {t.name for t in model.graph.initializer}
+    nbytes = {name: int(array.nbytes) for name, array in (feed or {}).items()}
+    for name, count in sizes.items():
+        if name not in nbytes and name not in constants:
+            nbytes[name] = count * _ITEMSIZE.get(types.get(name, onnx.TensorProto.FLOAT), 4)
+    for node in model.graph.node:
+        guess = max((nbytes.get(name, 0) for name in node.input if name and name not in constants), default=0)
+        for out in node.output:
+            if out and out not in nbytes:
+                nbytes[out] = guess
+    return {name: nbytes.get(name, 0) for name in tensors}
+
+
+def chunk_budget(model_bytes: int) -> int:
+    """Bytes of exposed tensors one run may hold: as much as the weights, within [MIN_CHUNK_BYTES,
+    CHUNK_BYTES], so that sampling adds about one model's size to what a plain inference needs."""
+    return int(min(CHUNK_BYTES, max(MIN_CHUNK_BYTES, model_bytes)))
+
+
+def chunk_tensors(tensors: list[str], nbytes: Mapping[str, int], limit: int) -> list[list[str]]:
+    """Consecutive tensors (topological order) grouped so that each group's bytes stay under `limit`
+    (a tensor larger than it goes alone)."""
     chunks: list[list[str]] = [[]]
     used = 0
     for name in tensors:
-        size = sizes.get(name, 0) * 4
-        if chunks[-1] and used + size > CHUNK_BYTES:
+        size = nbytes.get(name, 0)
+        if chunks[-1] and used + size > limit:
             chunks.append([])
             used = 0
         chunks[-1].append(name)
@@ -175,14 +263,20 @@ def _chunks(tensors: list[str], sizes: Mapping[str, int]) -> list[list[str]]:
     return chunks
 
 
-def _session(model: onnx.ModelProto, provider: str, weights: Weights | Mapping[str, np.ndarray] | None = None):
-    """A session keeping every tensor. `weights`: where the model's external initializers are (see
-    Model.runnable): mapped by onnxruntime from their folder, else handed over as arrays."""
+def _chunks(tensors: list[str], sizes: Mapping[str, int]) -> list[list[str]]:
+    """Chunks under CHUNK_BYTES from element counts (float32 assumed)."""
+    return chunk_tensors(tensors, {name: count * 4 for name, count in sizes.items()}, CHUNK_BYTES)
+
+
+def _session(model: onnx.ModelProto | bytes, provider: str, weights: Weights | Mapping[str, np.ndarray] | None = None):
+    """A session keeping every tensor (`model`: a proto, or one serialized). `weights`: where the model's
+    external initializers are (see Model.runnable): mapped by onnxruntime from their folder, else handed
+    over as arrays."""
     import onnxruntime
 
     if weights is not None and not isinstance(weights, Weights):
         weights = Weights(None, weights)
-    data = model.SerializeToString()
+    data = model if isinstance(model, bytes) else model.SerializeToString()
     attempts = []
     if weights is not None and weights.folder:
         attempts.append(lambda options: options.add_session_config_entry(_EXTERNAL_FOLDER, weights.folder))
@@ -223,20 +317,28 @@ def run_samples(
     progress=None,
     weights: Weights | Mapping[str, np.ndarray] | None = None,
     budget: float | None = None,
+    memory: int | None = None,
 ) -> SampleRun:
     """Observed statistics of every exposable float tensor over the given input feeds (`weights`: see
     _session), within `budget` seconds if given (fewer feeds, the first ones, when the first inference
-    says they would not fit)."""
+    says they would not fit), holding at most about `memory` bytes of exposed tensors per run (default
+    CHUNK_BYTES; `sizes`: element counts from shape inference, for the estimate)."""
     feeds = list(feeds)
     tensors = exposable_tensors(model)
-    chunks = _chunks(tensors, sizes or {})
+    nbytes = exposed_bytes(model, tensors, sizes or {}, feeds[0] if feeds else None)
+    chunks = chunk_tensors(tensors, nbytes, CHUNK_BYTES if memory is None else memory)
     result = SampleRun(
-        stats={name: TensorStats() for name in tensors}, samples=len(feeds), provider=provider, requested=len(feeds)
+        stats={name: TensorStats() for name in tensors},
+        samples=len(feeds),
+        provider=provider,
+        requested=len(feeds),
+        chunks=len(chunks),
     )
+    exposer = _Exposer(model)
     session = None
     for index, chunk in enumerate(chunks):
         session = None  # the previous chunk's session goes before the next one is made
-        session = _session(_with_outputs(model, chunk), provider, weights)
+        session = _session(exposer.with_outputs(chunk), provider, weights)
         outputs = [o.name for o in session.get_outputs()]
         number = 0
         while number < len(feeds):
@@ -251,13 +353,16 @@ def run_samples(
 
 
 def _observe(session, outputs: list[str], feed: Mapping[str, np.ndarray], result: SampleRun) -> None:
+    """One run: each output folded into its statistics, then dropped (only the statistics stay)."""
     try:
         values = session.run(outputs, dict(feed))
     except Exception as exc:
         raise SamplingError(f"onnxruntime failed to run the model: {str(exc).splitlines()[0]}") from None
-    for name, value in zip(outputs, values):
+    for position, name in enumerate(outputs):
+        value, values[position] = values[position], None
         if name in result.stats and isinstance(value, np.ndarray) and value.dtype.kind == "f":
             result.stats[name].update(value)
+        del value
 
 
 def _within_budget(feeds: list, seconds: float, chunks: int, budget: float, result: SampleRun) -> list:

@@ -1,0 +1,177 @@
+"""Sampling under a memory budget: exposed tensors are chunked by their estimated bytes against a budget
+derived from the model's size, each output is reduced as it arrives, and the model is serialized once.
+Chunked runs must observe exactly what one unchunked run observes, and give the same findings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto as T
+from onnx import helper, numpy_helper
+
+from nanlint.config import GraphSettings, Settings
+from nanlint.graph import sampling
+from nanlint.graph.driver import GraphOptions, analyze_models
+from nanlint.graph.sampling import InputSpec, TensorStats, draw_feeds, run_samples
+
+SETTINGS = Settings(select=("ALL",))
+SIDE = 32  # every activation is [SIDE, SIDE] float32: 4096 bytes
+
+
+def chain_model(links: int = 6) -> onnx.ModelProto:
+    """x -> (MatMul by W, Tanh) repeated, then an Exp that overflows float16 for large inputs."""
+    x = helper.make_tensor_value_info("x", T.FLOAT, [SIDE, SIDE])
+    y = helper.make_tensor_value_info("y", T.FLOAT, [SIDE, SIDE])
+    weight = numpy_helper.from_array(np.random.default_rng(3).normal(0, 0.3, (SIDE, SIDE)).astype(np.float32), "w")
+    nodes, previous = [], "x"
+    for index in range(links):
+        nodes.append(helper.make_node("MatMul", [previous, "w"], [f"m{index}"], name=f"matmul{index}"))
+        nodes.append(helper.make_node("Tanh", [f"m{index}"], [f"t{index}"], name=f"tanh{index}"))
+        previous = f"t{index}"
+    nodes.append(helper.make_node("Mul", [previous, "k"], ["s"], name="scale"))
+    nodes.append(helper.make_node("Exp", ["s"], ["y"], name="exp"))
+    scale = numpy_helper.from_array(np.float32(12.0), "k")
+    graph = helper.make_graph(nodes, "chain", [x], [y], [weight, scale])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return onnx.shape_inference.infer_shapes(model)
+
+
+def feeds(count: int = 5):
+    return draw_feeds([InputSpec("x", T.FLOAT, (SIDE, SIDE), -3, 3)], count, seed=2)
+
+
+def sizes(model: onnx.ModelProto) -> dict[str, int]:
+    return {vi.name: SIDE * SIDE for vi in (*model.graph.value_info, *model.graph.input, *model.graph.output)}
+
+
+def sessions_made(monkeypatch) -> list[list[str]]:
+    """Records the outputs of every session sampling makes."""
+    made, real = [], sampling._session
+
+    def spy(model, *args, **kwargs):
+        session = real(model, *args, **kwargs)
+        made.append([o.name for o in session.get_outputs()])
+        return session
+
+    monkeypatch.setattr(sampling, "_session", spy)
+    return made
+
+
+def test_chunked_runs_observe_exactly_what_one_run_observes():
+    model = chain_model()
+    whole = run_samples(model, feeds(), sizes(model))
+    chunked = run_samples(model, feeds(), sizes(model), memory=3 * SIDE * SIDE * 4)
+    assert whole.chunks == 1 and chunked.chunks == 5  # 15 tensors of 4096 bytes, 3 per chunk
+    assert chunked.stats == whole.stats
+    assert chunked.stats["y"].max > 65504  # the samples do reach an overflow: the statistics are not trivial
+
+
+@pytest.mark.parametrize("per_chunk, chunks", [(1, 15), (2, 8), (4, 4), (15, 1), (100, 1)])
+def test_the_number_of_chunks_follows_the_budget(monkeypatch, per_chunk, chunks):
+    model = chain_model()
+    made = sessions_made(monkeypatch)
+    run = run_samples(model, feeds(2), sizes(model), memory=per_chunk * SIDE * SIDE * 4)
+    assert run.chunks == len(made) == chunks
+    assert max(len(outputs) for outputs in made) == min(per_chunk, 15)  # never more bytes than the budget
+    assert [name for outputs in made for name in outputs] == sampling.exposable_tensors(model)
+
+
+def test_a_tensor_larger_than_the_budget_runs_alone():
+    model = chain_model(2)
+    run = run_samples(model, feeds(2), sizes(model), memory=100)
+    assert run.chunks == len(sampling.exposable_tensors(model)) == 7
+
+
+def test_estimated_bytes_follow_the_dtype_the_actual_input_and_the_producer_of_unknown_shapes():
+    x = helper.make_tensor_value_info("x", T.FLOAT, ["n", 8])
+    nodes = [
+        helper.make_node("Cast", ["x"], ["half"], to=T.FLOAT16),
+        helper.make_node("Cast", ["half"], ["double"], to=T.DOUBLE),
+        helper.make_node("Relu", ["x"], ["r"]),
+        helper.make_node("Custom", ["r"], ["c"], domain="example.custom"),  # no shape inference
+    ]
+    graph = helper.make_graph(nodes, "g", [x], [helper.make_tensor_value_info("c", T.FLOAT, None)])
+    model = onnx.shape_inference.infer_shapes(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("example.custom", 1)])
+    )
+    counts = {"half": 10 * 8, "double": 10 * 8, "r": 10 * 8}  # n bound to 10, as the driver's shapes say
+    feed = {"x": np.zeros((10, 8), np.float32)}
+    estimated = sampling.exposed_bytes(model, ["x", "half", "double", "r", "c"], counts, feed)
+    assert estimated == {"x": 320, "half": 160, "double": 640, "r": 320, "c": 320}
+
+
+def test_the_budget_is_the_weights_size_within_its_floor_and_ceiling():
+    assert sampling.chunk_budget(0) == sampling.MIN_CHUNK_BYTES
+    assert sampling.chunk_budget(sampling.MIN_CHUNK_BYTES + 1) == sampling.MIN_CHUNK_BYTES + 1
+    assert sampling.chunk_budget(10 * sampling.CHUNK_BYTES) == sampling.CHUNK_BYTES
+
+
+def test_the_model_is_serialized_once_and_each_chunk_only_adds_its_outputs(monkeypatch):
+    model = chain_model(2)
+    before = model.SerializeToString()
+    serialized = []
+    real = onnx.ModelProto.SerializeToString
+    monkeypatch.setattr(
+        onnx.ModelProto, "SerializeToString", lambda self: serialized.append(len(self.graph.node)) or real(self)
+    )
+    exposer = sampling._Exposer(model)
+    chunk = ["m0", "t1", "y"]
+    parsed = onnx.ModelProto.FromString(exposer.with_outputs(chunk))
+    assert parsed == sampling._with_outputs(model, chunk)
+    assert serialized.count(len(model.graph.node)) == 1  # the graph once; a chunk serializes its outputs alone
+    monkeypatch.undo()
+    assert model.SerializeToString() == before  # the caller's model keeps its own outputs
+
+
+def test_blockwise_reduction_gives_the_statistics_of_the_whole_tensor(monkeypatch):
+    rng = np.random.default_rng(5)
+    tensors = [rng.normal(0, 100, (7, 300)).astype(np.float32) for _ in range(3)]
+    tensors[1][2, 5], tensors[1][4, 9], tensors[1][6, 0] = np.nan, np.inf, -np.inf
+    tensors.append(np.full((5, 5), np.nan, np.float32))  # nothing finite
+    tensors.append(np.abs(tensors[0]) + 1)  # one-signed: no |x| scan needed
+    whole, blocked = TensorStats(), TensorStats()
+    for tensor in tensors:
+        whole.update(tensor)
+    monkeypatch.setattr(sampling, "REDUCE_BLOCK", 64)
+    for tensor in tensors:
+        blocked.update(tensor)
+    assert blocked == whole
+    assert (whole.nan, whole.inf) == (26, 2) and whole.sample_nan == [False, True, False, True, False]
+
+
+def _save(tmp_path: Path, model: onnx.ModelProto) -> str:
+    path = tmp_path / "chain.onnx"
+    path.write_bytes(model.SerializeToString())
+    return str(path)
+
+
+def findings(path: str) -> list:
+    options = GraphOptions.from_cli(GraphSettings(), ("cuda-fp16",), ("x=-3,3",), ())
+    [result], errors = analyze_models([path], SETTINGS, options)
+    assert errors == []
+    return result.findings
+
+
+def test_findings_are_the_same_whatever_the_budget(tmp_path, monkeypatch):
+    path = _save(tmp_path, chain_model())
+    default = findings(path)
+    assert ("NAN504", "y", "error") in {
+        (f.code, f.location.tensor, f.severity.name) for f in default
+    }  # its Exp overflows
+    made = sessions_made(monkeypatch)
+    monkeypatch.setattr(sampling, "chunk_budget", lambda model_bytes: 1)  # one tensor per run
+    assert findings(path) == default
+    assert len(made) == len(sampling.exposable_tensors(chain_model()))
+
+
+def test_the_driver_derives_the_budget_from_the_weights(tmp_path, monkeypatch):
+    path = _save(tmp_path, chain_model())
+    budgets = []
+    real = sampling.run_samples
+    monkeypatch.setattr(sampling, "run_samples", lambda *a, **k: budgets.append(k["memory"]) or real(*a, **k))
+    monkeypatch.setattr(sampling, "MIN_CHUNK_BYTES", 0)
+    findings(path)
+    assert budgets == [SIDE * SIDE * 4 + 4]  # W and the scale k
