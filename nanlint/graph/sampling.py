@@ -5,14 +5,16 @@ model is run in fp32 (the CPU provider hides fp16 overflow by computing in fp32,
 overflow is judged by comparing fp32 values with the target dtype's range).
 
 Memory: every exposed tensor is an output, so onnxruntime holds all of one run's exposed tensors at
-once. The model is therefore run once per chunk of exposed tensors, whose estimated bytes (shape x
-dtype, with the actual input shapes) stay under a budget derived from the model's size
-(chunk_budget: the weights' bytes, at least MIN_CHUNK_BYTES, at most CHUNK_BYTES); each output is
-reduced to its statistics as soon as the run returns and dropped. A chunk's session is released
-before the next one is made, the model is serialized once for all chunks (each chunk only appends
-its outputs), and weights left on disk (external data, or a large model's own file) are
-memory-mapped by onnxruntime itself from the model's folder instead of copied (nor pre-packed,
-above PREPACK_LIMIT). The number of samples
+once. The exposed tensors are therefore split into chunks (consecutive in topological order) whose
+estimated bytes (shape x dtype, with the actual input shapes) stay under a budget derived from the
+model's size (chunk_budget: the weights' bytes, at least MIN_CHUNK_BYTES, at most CHUNK_BYTES), and
+each chunk is a run per sample of only the nodes it needs: fed, by the chunks before it, the tensors
+that cross its start (when those, for all samples, fit the budget; else from the graph's inputs).
+Each output is reduced to its statistics as soon as the run returns and dropped. A chunk's session
+is released before the next one is made, no chunk copies the model (a cut holds its own nodes and
+initializers; a run from the inputs appends its outputs to the model serialized once), and weights
+left on disk (external data, or a large model's own file) are memory-mapped by onnxruntime itself
+from the model's folder instead of copied (nor pre-packed, above PREPACK_LIMIT). The number of samples
 adapts to a time budget: the first inference is timed, and when all the samples would take longer
 than SAMPLING_BUDGET seconds (chunks included), fewer are run (the box's corners first), and the
 run says how many and why.
@@ -23,6 +25,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -225,11 +228,18 @@ def exposed_bytes(
     """Estimated bytes of each exposed tensor on one run: its element count (`sizes`, from shape inference
     with the actual input shapes) times its dtype's size; a graph input as fed; a tensor of unknown shape
     as large as its producer's largest non-constant input (most ops keep or shrink their input)."""
+    nbytes = _estimated_bytes(model, sizes, feed)
+    return {name: nbytes.get(name, 0) for name in tensors}
+
+
+def _estimated_bytes(
+    model: onnx.ModelProto, sizes: Mapping[str, int], feed: Mapping[str, np.ndarray] | None
+) -> dict[str, int]:
     types = {
         vi.name: vi.type.tensor_type.elem_type
         for vi in (*model.graph.value_info, *model.graph.input, *model.graph.output)
     }
-    constants = {t.name for t in model.graph.initializer}
+    constants = _constant_names(model)
     nbytes = {name: int(array.nbytes) for name, array in (feed or {}).items()}
     for name, count in sizes.items():
         if name not in nbytes and name not in constants:
@@ -239,7 +249,11 @@ def exposed_bytes(
         for out in node.output:
             if out and out not in nbytes:
                 nbytes[out] = guess
-    return {name: nbytes.get(name, 0) for name in tensors}
+    return nbytes
+
+
+def _constant_names(model: onnx.ModelProto) -> set[str]:
+    return {t.name for t in model.graph.initializer} | {t.values.name for t in model.graph.sparse_initializer}
 
 
 def chunk_budget(model_bytes: int) -> int:
@@ -325,43 +339,191 @@ def run_samples(
     CHUNK_BYTES; `sizes`: element counts from shape inference, for the estimate)."""
     feeds = list(feeds)
     tensors = exposable_tensors(model)
-    nbytes = exposed_bytes(model, tensors, sizes or {}, feeds[0] if feeds else None)
-    chunks = chunk_tensors(tensors, nbytes, CHUNK_BYTES if memory is None else memory)
+    plan = _Plan(model, tensors, _estimated_bytes(model, sizes or {}, feeds[0] if feeds else None))
+    segments = plan.segments(CHUNK_BYTES if memory is None else memory, len(feeds))
     result = SampleRun(
         stats={name: TensorStats() for name in tensors},
         samples=len(feeds),
         provider=provider,
         requested=len(feeds),
-        chunks=len(chunks),
+        chunks=len(segments),
     )
     exposer = _Exposer(model)
+    carried: list[dict[str, np.ndarray]] = [{} for _ in feeds]  # per sample: what later segments read
     session = None
-    for index, chunk in enumerate(chunks):
+    for index, segment in enumerate(segments):
         session = None  # the previous chunk's session goes before the next one is made
-        session = _session(exposer.with_outputs(chunk), provider, weights)
+        session = plan.session(segment, exposer, carried[0] if carried else {}, provider, weights)
         outputs = [o.name for o in session.get_outputs()]
         number = 0
         while number < len(feeds):
             started = time.perf_counter()
-            _observe(session, outputs, feeds[number], result)
+            feed = {**feeds[number], **{name: carried[number][name] for name in segment.carried_in}}
+            _observe(session, outputs, feed, result, set(segment.keep), carried[number])
             if index == 0 and number == 0 and budget is not None:
-                feeds = _within_budget(feeds, time.perf_counter() - started, len(chunks), budget, result)
+                feeds = _within_budget(feeds, time.perf_counter() - started, len(segments), budget, result)
             number += 1
             if progress is not None:
                 progress(1)
+        for values in carried:  # drop what no later segment reads
+            for name in [name for name in values if name not in plan.read_after(index)]:
+                del values[name]
     return result
 
 
-def _observe(session, outputs: list[str], feed: Mapping[str, np.ndarray], result: SampleRun) -> None:
-    """One run: each output folded into its statistics, then dropped (only the statistics stay)."""
+@dataclass
+class _Segment:
+    """One run per sample, exposing `exposed`: the nodes `nodes` (indices into the topological order), those
+    of order[first:end] the outputs need. A segment that starts after the graph's beginning is fed what
+    earlier segments carried over (`carried_in`), so each node runs once per sample; `first == 0` runs the
+    graph from its inputs (the nodes the outputs need)."""
+
+    first: int
+    end: int
+    exposed: list[str]
+    start: int = 0  # where the segment begins in the order (its `first` unless it runs from the inputs)
+    nodes: list[int] = field(default_factory=list)
+    carried_in: list[str] = field(default_factory=list)
+    keep: list[str] = field(default_factory=list)  # tensors it produces that later segments read
+
+    @property
+    def outputs(self) -> list[str]:
+        return self.exposed + [name for name in self.keep if name not in set(self.exposed)]
+
+
+class _Plan:
+    """Consecutive segments of a topologically ordered graph, each exposing at most a budget of bytes."""
+
+    def __init__(self, model: onnx.ModelProto, tensors: list[str], nbytes: Mapping[str, int]):
+        from nanlint.graph.model import node_dependencies, topological_order
+
+        self.model, self.tensors, self.nbytes = model, tensors, nbytes
+        self.order = topological_order(model.graph)
+        self.constants = _constant_names(model)
+        self.reads = [[n for n in node_dependencies(node) if n not in self.constants] for node in self.order]
+        self.produced_at = {out: i for i, node in enumerate(self.order) for out in node.output if out}
+        self.last_read: dict[str, int] = {}
+        for index, names in enumerate(self.reads):
+            for name in names:
+                self.last_read[name] = index
+        self._later: list[set[str]] = []
+
+    def segments(self, limit: int, samples: int) -> list[_Segment]:
+        found = self._split(limit)
+        for segment in found[1:]:
+            # Carrying the tensors that cross the boundary costs their bytes for every sample: when that is
+            # more than the budget, the segment runs the graph from its inputs again instead.
+            segment.first = segment.start if self.crossing_bytes(segment.start) * samples <= limit else 0
+        needed: set[str] = set()  # what the segments after this one read from earlier ones
+        for segment in reversed(found):
+            segment.keep = sorted(name for name in needed if segment.start <= self.produced_at[name] < segment.end)
+            self.slice(segment)
+            needed = (needed - set(segment.keep)) | set(segment.carried_in)
+        self._later = [set().union(*(s.carried_in for s in found[i + 1 :])) for i in range(len(found))]
+        return found
+
+    def _split(self, limit: int) -> list[_Segment]:
+        exposable = set(self.tensors)
+        exposed = [name for name in self.tensors if name not in self.produced_at]  # graph inputs
+        used, start, found = sum(self.nbytes.get(name, 0) for name in exposed), 0, []
+        for index, node in enumerate(self.order):
+            outs = [out for out in node.output if out in exposable]
+            size = sum(self.nbytes.get(out, 0) for out in outs)
+            if exposed and used + size > limit:
+                found.append(_Segment(start, index, exposed, start))
+                start, exposed, used = index, [], 0
+            exposed, used = exposed + outs, used + size
+        found.append(_Segment(start, len(self.order), exposed, start))
+        return found
+
+    def slice(self, segment: _Segment) -> None:
+        """The nodes of order[first:end] its outputs need, and what they read from before `first`."""
+        nodes, carried, pending = set(), set(), list(segment.outputs)
+        while pending:
+            name = pending.pop()
+            index = self.produced_at.get(name)
+            if index is None:
+                continue  # a graph input: fed
+            if index < segment.first:
+                carried.add(name)
+            elif index not in nodes:
+                nodes.add(index)
+                pending.extend(self.reads[index])
+        segment.nodes, segment.carried_in = sorted(nodes), sorted(carried)
+
+    def crossing_bytes(self, boundary: int) -> int:
+        return sum(
+            self.nbytes.get(name, 0)
+            for name, index in self.produced_at.items()
+            if index < boundary and self.last_read.get(name, -1) >= boundary
+        )
+
+    def read_after(self, index: int) -> set[str]:
+        return self._later[index] if index < len(self._later) else set()
+
+    def session(self, segment: _Segment, exposer: _Exposer, carried: Mapping[str, np.ndarray], provider, weights):
+        """The segment's session: a model of its nodes (fed the carried tensors, typed by their values), else
+        the whole model with the segment's outputs when onnxruntime cannot run the cut."""
+        if all(isinstance(carried.get(name), np.ndarray) for name in segment.carried_in):
+            try:
+                return _session(self.cut(segment, exposer.known, carried), provider, weights)
+            except SamplingError:
+                pass
+        segment.first, segment.carried_in = 0, []
+        return _session(exposer.with_outputs(segment.outputs), provider, weights)
+
+    def cut(self, segment: _Segment, known, carried: Mapping[str, np.ndarray]) -> bytes:
+        """A model of the segment's nodes whose inputs are the graph inputs they read and the carried tensors,
+        with the initializers they read."""
+        model, nodes = self.model, [self.order[index] for index in segment.nodes]
+        cut = onnx.ModelProto(ir_version=model.ir_version)
+        cut.opset_import.extend(model.opset_import)
+        cut.functions.extend(model.functions)
+        graph = cut.graph
+        graph.name = model.graph.name
+        graph.node.extend(nodes)
+        reads = {name for node in nodes for name in _node_reads(node)} | set(segment.outputs)
+        graph.input.extend(vi for vi in model.graph.input if vi.name in reads and vi.name not in self.constants)
+        for name in segment.carried_in:
+            value = carried[name]
+            elem = onnx.helper.np_dtype_to_tensor_dtype(value.dtype)
+            graph.input.append(onnx.helper.make_tensor_value_info(name, elem, [None] * value.ndim))
+        graph.initializer.extend(t for t in model.graph.initializer if t.name in reads)
+        graph.sparse_initializer.extend(t for t in model.graph.sparse_initializer if t.values.name in reads)
+        produced = {out for node in nodes for out in node.output}
+        graph.value_info.extend(vi for vi in model.graph.value_info if vi.name in produced)
+        outputs = segment.outputs
+        graph.output.extend(known[n] if n in known else onnx.helper.make_empty_tensor_value_info(n) for n in outputs)
+        return cut.SerializeToString()
+
+
+def _node_reads(node: onnx.NodeProto) -> list[str]:
+    from nanlint.graph.model import node_dependencies
+
+    return node_dependencies(node)
+
+
+def _observe(
+    session,
+    outputs: list[str],
+    feed: Mapping[str, np.ndarray],
+    result: SampleRun,
+    keep: AbstractSet[str] = frozenset(),
+    kept: dict | None = None,
+) -> None:
+    """One run: each output folded into its statistics, then dropped (only the statistics stay), except
+    the tensors in `keep`, stored in `kept` for the segments that read them."""
+    wanted = {i.name for i in session.get_inputs()}
     try:
-        values = session.run(outputs, dict(feed))
+        values = session.run(outputs, {name: value for name, value in feed.items() if name in wanted})
     except Exception as exc:
         raise SamplingError(f"onnxruntime failed to run the model: {str(exc).splitlines()[0]}") from None
     for position, name in enumerate(outputs):
         value, values[position] = values[position], None
         if name in result.stats and isinstance(value, np.ndarray) and value.dtype.kind == "f":
             result.stats[name].update(value)
+        if name in keep and kept is not None:
+            kept[name] = value
         del value
 
 

@@ -60,13 +60,71 @@ def sessions_made(monkeypatch) -> list[list[str]]:
     return made
 
 
-def test_chunked_runs_observe_exactly_what_one_run_observes():
+def nodes_run(monkeypatch) -> list[list[str]]:
+    """Records the nodes of the model of every session sampling makes."""
+    made, real = [], sampling._session
+
+    def spy(model, *args, **kwargs):
+        parsed = onnx.ModelProto.FromString(model) if isinstance(model, bytes) else model
+        made.append([node.name for node in parsed.graph.node])
+        return real(model, *args, **kwargs)
+
+    monkeypatch.setattr(sampling, "_session", spy)
+    return made
+
+
+@pytest.mark.parametrize("samples", [2, 5])  # 2: the tensor crossing each boundary is carried; 5: it is not
+def test_chunked_runs_observe_exactly_what_one_run_observes(samples):
     model = chain_model()
-    whole = run_samples(model, feeds(), sizes(model))
-    chunked = run_samples(model, feeds(), sizes(model), memory=3 * SIDE * SIDE * 4)
+    whole = run_samples(model, feeds(samples), sizes(model))
+    chunked = run_samples(model, feeds(samples), sizes(model), memory=3 * SIDE * SIDE * 4)
     assert whole.chunks == 1 and chunked.chunks == 5  # 15 tensors of 4096 bytes, 3 per chunk
     assert chunked.stats == whole.stats
     assert chunked.stats["y"].max > 65504  # the samples do reach an overflow: the statistics are not trivial
+
+
+def test_each_node_runs_once_per_sample_when_the_tensors_crossing_a_boundary_fit_the_budget(monkeypatch):
+    model = chain_model()
+    made = nodes_run(monkeypatch)
+    run_samples(model, feeds(2), sizes(model), memory=2 * SIDE * SIDE * 4)  # one 4096-byte tensor x 2 samples
+    assert sorted(name for nodes in made for name in nodes) == sorted(node.name for node in model.graph.node)
+    assert made[1] == ["tanh0", "matmul1"]
+
+
+def test_a_chunk_whose_carried_tensors_exceed_the_budget_runs_from_the_inputs_what_it_needs(monkeypatch):
+    model = chain_model()
+    made = nodes_run(monkeypatch)
+    run_samples(model, feeds(5), sizes(model), memory=2 * SIDE * SIDE * 4)  # 5 samples: 20480 bytes to carry
+    order = [node.name for node in model.graph.node]
+    assert made[1] == order[:3] and made[-1] == order  # its nodes and their ancestors, nothing after them
+    assert all(nodes == order[: len(nodes)] for nodes in made)
+
+
+def test_a_subgraph_reading_a_tensor_of_an_earlier_chunk_is_fed_it(monkeypatch):
+    x = helper.make_tensor_value_info("x", T.FLOAT, [4])
+    flag = helper.make_tensor_value_info("flag", T.BOOL, [])
+    y = helper.make_tensor_value_info("y", T.FLOAT, [4])
+    branch = lambda op, out: helper.make_graph(
+        [helper.make_node(op, ["a", "c"], [out])], out, [], [helper.make_tensor_value_info(out, T.FLOAT, [4])]
+    )
+    nodes = [
+        helper.make_node("Exp", ["x"], ["a"], name="exp"),
+        helper.make_node("Neg", ["a"], ["b"], name="neg"),
+        helper.make_node("Abs", ["b"], ["c"], name="abs"),
+        helper.make_node(
+            "If", ["flag"], ["y"], name="if", then_branch=branch("Add", "t"), else_branch=branch("Sub", "e")
+        ),
+    ]
+    graph = helper.make_graph(nodes, "g", [x, flag], [y])
+    model = onnx.shape_inference.infer_shapes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    specs = [InputSpec("x", T.FLOAT, (4,), -2, 2), InputSpec("flag", T.BOOL, (), 0, 1)]
+    samples = draw_feeds(specs, 6, seed=4)
+    made = nodes_run(monkeypatch)
+    # x, a, b, c: 16 bytes each, one chunk; y counted as 400 bytes: a chunk of its own, fed a and c (6 x 32 bytes)
+    chunked = run_samples(model, samples, {"x": 4, "a": 4, "b": 4, "c": 4, "y": 100}, memory=200)
+    assert made == [["exp", "neg", "abs"], ["if"]]  # `a` is read inside the branches: carried over too
+    monkeypatch.undo()
+    assert chunked.stats == run_samples(model, samples).stats
 
 
 @pytest.mark.parametrize("per_chunk, chunks", [(1, 15), (2, 8), (4, 4), (15, 1), (100, 1)])
