@@ -7,9 +7,10 @@ overflow is judged by comparing fp32 values with the target dtype's range).
 Memory: every exposed tensor is an output, so onnxruntime holds all of one run's exposed tensors at
 once. The exposed tensors are therefore split into chunks (consecutive in topological order) whose
 estimated bytes (shape x dtype, with the actual input shapes) stay under a budget derived from the
-model's size (chunk_budget: the weights' bytes, at least MIN_CHUNK_BYTES, at most CHUNK_BYTES), and
-each chunk is a run per sample of only the nodes it needs: fed, by the chunks before it, the tensors
-that cross its start (when those, for all samples, fit the budget; else from the graph's inputs).
+model's size (chunk_budget: the weights' bytes, at least MIN_CHUNK_BYTES, at most CHUNK_BYTES; never
+below what one inference holds at its largest node), and each chunk is a run per sample of only the
+nodes it needs: fed, by the chunks before it, the tensors that cross its start (when those, for all
+samples, fit half the budget; else from the graph's inputs).
 Each output is reduced to its statistics as soon as the run returns and dropped. A chunk's session
 is released before the next one is made, no chunk copies the model (a cut holds its own nodes and
 initializers; a run from the inputs appends its outputs to the model serialized once), and weights
@@ -340,7 +341,8 @@ def run_samples(
     feeds = list(feeds)
     tensors = exposable_tensors(model)
     plan = _Plan(model, tensors, _estimated_bytes(model, sizes or {}, feeds[0] if feeds else None))
-    segments = plan.segments(CHUNK_BYTES if memory is None else memory, len(feeds))
+    limit = CHUNK_BYTES if memory is None else max(memory, plan.working_set())
+    segments = plan.segments(limit, len(feeds))
     result = SampleRun(
         stats={name: TensorStats() for name in tensors},
         samples=len(feeds),
@@ -408,12 +410,20 @@ class _Plan:
                 self.last_read[name] = index
         self._later: list[set[str]] = []
 
+    def working_set(self) -> int:
+        """Bytes one inference holds at least: the largest node's non-constant inputs and outputs together."""
+        return max(
+            (sum(self.nbytes.get(n, 0) for n in {*reads, *node.output}) for reads, node in zip(self.reads, self.order)),
+            default=0,
+        )
+
     def segments(self, limit: int, samples: int) -> list[_Segment]:
         found = self._split(limit)
         for segment in found[1:]:
-            # Carrying the tensors that cross the boundary costs their bytes for every sample: when that is
-            # more than the budget, the segment runs the graph from its inputs again instead.
-            segment.first = segment.start if self.crossing_bytes(segment.start) * samples <= limit else 0
+            # Carrying the tensors that cross the boundary costs their bytes for every sample, on top of a
+            # chunk's: when that is more than half the budget, the segment runs from the graph's inputs.
+            carried = self.crossing_bytes(segment.start) * samples
+            segment.first = segment.start if carried <= limit // 2 else 0
         needed: set[str] = set()  # what the segments after this one read from earlier ones
         for segment in reversed(found):
             segment.keep = sorted(name for name in needed if segment.start <= self.produced_at[name] < segment.end)
