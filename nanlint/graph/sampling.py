@@ -533,7 +533,7 @@ def _observe(
         if name in result.stats and isinstance(value, np.ndarray) and value.dtype.kind == "f":
             result.stats[name].update(value)
         if name in keep and kept is not None:
-            kept[name] = value
+            kept[name] = np.array(value, copy=True)  # its own memory: a view would keep the run's arena alive
         del value
 
 

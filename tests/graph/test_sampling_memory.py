@@ -233,3 +233,13 @@ def test_the_driver_derives_the_budget_from_the_weights(tmp_path, monkeypatch):
     monkeypatch.setattr(sampling, "MIN_CHUNK_BYTES", 0)
     findings(path)
     assert budgets == [SIDE * SIDE * 4 + 4]  # W and the scale k
+
+
+def test_a_carried_tensor_owns_its_memory():
+    """A view of onnxruntime's output would keep the finished run's arena (all its tensors) alive."""
+    model = chain_model(1)
+    session = sampling._session(sampling._Exposer(model).with_outputs(["m0", "t0"]), "CPUExecutionProvider")
+    result, kept = sampling.SampleRun(stats={"m0": TensorStats()}), {}
+    sampling._observe(session, ["m0", "t0"], feeds(1)[0], result, {"t0"}, kept)
+    assert list(kept) == ["t0"] and kept["t0"].flags.owndata and kept["t0"].base is None
+    assert result.stats["m0"].count == SIDE * SIDE
