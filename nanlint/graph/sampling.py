@@ -10,7 +10,8 @@ estimated bytes (shape x dtype, with the actual input shapes) stay under a budge
 model's size (chunk_budget: the weights' bytes, at least MIN_CHUNK_BYTES, at most CHUNK_BYTES; never
 below what one inference holds at its largest node), and each chunk is a run per sample of only the
 nodes it needs: fed, by the chunks before it, the tensors that cross its start (when those, for all
-samples, fit half the budget; else from the graph's inputs).
+samples, fit half the budget; else from the graph's inputs, and when that would run the graph's nodes
+more than MAX_RUNS_PER_SAMPLE times per sample, the budget is doubled: time comes before memory).
 Each output is reduced to its statistics as soon as the run returns and dropped. A chunk's session
 is released before the next one is made, no chunk copies the model (a cut holds its own nodes and
 initializers; a run from the inputs appends its outputs to the model serialized once), and weights
@@ -38,6 +39,9 @@ CHUNK_BYTES = 512 * 2**20  # at most this many bytes of exposed tensors per run;
 # fixed cost dominates anyway, and smaller chunks would only cost runs (each chunk runs the graph up to its
 # last tensor again, for every sample).
 MIN_CHUNK_BYTES = 64 * 2**20
+# Chunks that cannot be fed by the ones before them run the graph from its inputs again: the budget is
+# doubled (up to CHUNK_BYTES) until the chunks run at most this many times the graph's nodes per sample.
+MAX_RUNS_PER_SAMPLE = 2.0
 REDUCE_BLOCK = 1 << 20  # elements per block when a reduction needs a temporary (|x|, isfinite)
 SAMPLING_BUDGET = 120.0  # seconds the samples may take by default (measured from the first inference)
 MIN_SAMPLES = 2  # the box's two corners: run whatever the budget says
@@ -343,6 +347,9 @@ def run_samples(
     plan = _Plan(model, tensors, _estimated_bytes(model, sizes or {}, feeds[0] if feeds else None))
     limit = CHUNK_BYTES if memory is None else max(memory, plan.working_set())
     segments = plan.segments(limit, len(feeds))
+    while plan.work(segments) > MAX_RUNS_PER_SAMPLE and limit < CHUNK_BYTES:  # time over memory
+        limit = min(CHUNK_BYTES, 2 * limit)
+        segments = plan.segments(limit, len(feeds))
     result = SampleRun(
         stats={name: TensorStats() for name in tensors},
         samples=len(feeds),
@@ -409,6 +416,11 @@ class _Plan:
             for name in names:
                 self.last_read[name] = index
         self._later: list[set[str]] = []
+
+    def work(self, segments: list[_Segment]) -> float:
+        """Nodes run per sample over all segments, in runs of the whole graph (slices from the inputs run
+        the nodes before them again)."""
+        return sum(len(segment.nodes) for segment in segments) / max(1, len(self.order))
 
     def working_set(self) -> int:
         """Bytes one inference holds at least: the largest node's non-constant inputs and outputs together."""

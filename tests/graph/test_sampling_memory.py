@@ -4,6 +4,7 @@ Chunked runs must observe exactly what one unchunked run observes, and give the 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,12 @@ from nanlint.graph.sampling import InputSpec, TensorStats, draw_feeds, run_sampl
 
 SETTINGS = Settings(select=("ALL",))
 SIDE = 32  # every activation is [SIDE, SIDE] float32: 4096 bytes
+
+
+@pytest.fixture(autouse=True)
+def memory_over_time(monkeypatch):
+    """Chunks as the budget says, however often they rerun the graph (one test restores the time guard)."""
+    monkeypatch.setattr(sampling, "MAX_RUNS_PER_SAMPLE", math.inf)
 
 
 def chain_model(links: int = 6) -> onnx.ModelProto:
@@ -243,3 +250,12 @@ def test_a_carried_tensor_owns_its_memory():
     sampling._observe(session, ["m0", "t0"], feeds(1)[0], result, {"t0"}, kept)
     assert list(kept) == ["t0"] and kept["t0"].flags.owndata and kept["t0"].base is None
     assert result.stats["m0"].count == SIDE * SIDE
+
+
+def test_the_budget_doubles_until_the_chunks_run_the_graph_at_most_twice_per_sample(monkeypatch):
+    monkeypatch.setattr(sampling, "MAX_RUNS_PER_SAMPLE", 2.0)
+    model = chain_model()
+    made = nodes_run(monkeypatch)
+    run = run_samples(model, feeds(5), sizes(model), memory=2 * SIDE * SIDE * 4)  # 8 chunks, each from the inputs
+    # 2 tensors a chunk: 8 chunks from the inputs; 4: 3 + 7 + 11 + 14 nodes > 2 x 14; 8: 7 + 14 nodes
+    assert [len(nodes) for nodes in made] == [7, 14] and run.chunks == 2
