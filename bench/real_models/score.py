@@ -4,7 +4,9 @@ Same scoring as the project's shared graph-fp16 eval (realworld/graph/score.py, 
 is copied), on the pretrained models of models.json, with two additions: the timeout is 600 s
 (NANLINT_TIMEOUT to change) and each nanlint run's peak resident memory is measured (the child's
 own rusage, taken by a small wrapper interpreter that forks it, so neither score.py's memory nor
-an earlier run leaks into it) and reported in MB and as a ratio to the model file's size.
+an earlier run leaks into it) and reported in MB and as a ratio to the model file's size, beside
+two references measured the same way in the same run: an idle interpreter with numpy and
+onnxruntime, and one plain onnxruntime inference of each model (README.md, section 4).
 
 For each model in models.json runs
   $NANLINT graph MODEL --target cuda-fp16 --format json <nanlint_args>
