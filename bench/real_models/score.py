@@ -4,7 +4,9 @@ Same scoring as the project's shared graph-fp16 eval (realworld/graph/score.py, 
 is copied), on the pretrained models of models.json, with two additions: the timeout is 600 s
 (NANLINT_TIMEOUT to change) and each nanlint run's peak resident memory is measured (the child's
 own rusage, taken by a small wrapper interpreter that forks it, so neither score.py's memory nor
-an earlier run leaks into it) and reported in MB and as a ratio to the model file's size.
+an earlier run leaks into it) and reported in MB and as a ratio to the model file's size, beside
+two references measured the same way in the same run: an idle interpreter with numpy and
+onnxruntime, and one plain onnxruntime inference of each model (README.md, section 4).
 
 For each model in models.json runs
   $NANLINT graph MODEL --target cuda-fp16 --format json <nanlint_args>
@@ -57,9 +59,21 @@ sys.exit(code if code >= 0 else 128 - code)
 """
 
 
-def run_nanlint(cmd, model):
-    """-> (findings or None, wall seconds, error message, peak RSS in bytes of the nanlint process or None)."""
-    argv = cmd + ["graph", model["path"], "--target", TARGET, "--format", "json"] + model["nanlint_args"]
+# What any tool that runs the model pays: an interpreter with numpy and onnxruntime, one session with
+# onnxruntime's defaults, and ONE inference on the feed saved in argv[2] (argv[1]: the model).
+_ONE_INFERENCE = """
+import sys
+import numpy as np
+import onnxruntime as ort
+with np.load(sys.argv[2]) as data:
+    feed = {name: data[name] for name in data.files}
+ort.InferenceSession(sys.argv[1], providers=["CPUExecutionProvider"]).run(None, feed)
+"""
+_IDLE = "import numpy, onnxruntime"  # the interpreter with numpy and onnxruntime loaded, nothing else
+
+
+def measured(argv, timeout=TIMEOUT):
+    """Run argv as its own child: (stdout, stderr, returncode or None on timeout, wall s, peak RSS bytes or None)."""
     with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss_file:
         t0 = time.perf_counter()
         p = subprocess.Popen(
@@ -70,18 +84,41 @@ def run_nanlint(cmd, model):
             start_new_session=True,
         )
         try:
-            stdout, stderr = p.communicate(timeout=TIMEOUT)
+            stdout, stderr = p.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)  # the wrapper's own session: it and nanlint
+            os.killpg(p.pid, signal.SIGKILL)  # the wrapper's own session: it and its child
             p.communicate()
-            return None, time.perf_counter() - t0, f"timeout after {TIMEOUT:.0f}s", None
+            return "", "", None, time.perf_counter() - t0, None
         wall = time.perf_counter() - t0
         text = rss_file.read().strip()
-    rss = int(text) * 1024 if text else None  # Linux reports KiB
+    return stdout, stderr, p.returncode, wall, int(text) * 1024 if text else None  # Linux reports KiB
+
+
+def run_nanlint(cmd, model):
+    """-> (findings or None, wall seconds, error message, peak RSS in bytes of the nanlint process or None)."""
+    argv = cmd + ["graph", model["path"], "--target", TARGET, "--format", "json"] + model["nanlint_args"]
+    stdout, stderr, code, wall, rss = measured(argv)
+    if code is None:
+        return None, wall, f"timeout after {TIMEOUT:.0f}s", None
     try:  # a linter may exit non-zero when it finds something: judge by the JSON
         return json.loads(stdout)["findings"], wall, None, rss
     except (ValueError, KeyError, TypeError):
-        return None, wall, f"rc={p.returncode}, no JSON findings: {(stderr or stdout).strip()[-300:]!r}", rss
+        return None, wall, f"rc={code}, no JSON findings: {(stderr or stdout).strip()[-300:]!r}", rss
+
+
+def one_inference_rss(model, feed):
+    """Peak RSS (bytes) of a fresh process that loads the model in onnxruntime and runs it once on `feed`."""
+    with tempfile.NamedTemporaryFile(suffix=".npz") as saved:
+        np.savez(saved.name, **feed)
+        _, stderr, code, _, rss = measured([sys.executable, "-c", _ONE_INFERENCE, model["path"], saved.name])
+    if code != 0:
+        raise RuntimeError(f"{model['name']}: the plain inference failed: {stderr.strip()[-300:]}")
+    return rss
+
+
+def idle_rss():
+    """Peak RSS (bytes) of an interpreter that only imports numpy and onnxruntime (the median of three)."""
+    return statistics.median(measured([sys.executable, "-c", _IDLE])[4] for _ in range(3))
 
 
 def main():
@@ -90,10 +127,13 @@ def main():
         print("real-models-fp16: nanlint not installed")
         return 1
     tp = fp = fn = false_errors = 0
-    ratios, mem_ratios, failed, neg_clean = [], [], [], True
+    ratios, mem_ratios, net_ratios, vs_inference, failed, neg_clean = [], [], [], [], [], True
+    idle = idle_rss()
+    print(f"idle interpreter with numpy + onnxruntime: {idle / 1e6:.1f} MB peak RSS")
     print(
         f"{'model':18s} {'truth':>5s} {'pred':>4s} {'tp':>3s} {'fp':>3s} {'fn':>3s} {'skip':>4s} "
-        f"{'errors':>6s} {'nanlint_s':>9s} {'ort_ms':>8s} {'ratio':>8s} {'model_MB':>8s} {'peak_MB':>8s} {'mem_x':>6s}  note"
+        f"{'errors':>6s} {'nanlint_s':>9s} {'ort_ms':>8s} {'ratio':>8s} {'model_MB':>8s} {'peak_MB':>8s} {'mem_x':>6s} "
+        f"{'net_x':>6s} {'inf_MB':>7s} {'inf_net_x':>9s} {'vs_inf':>6s}  note"
     )
     for model in load_models():
         if len(sys.argv) > 1 and model["name"] not in sys.argv[1:]:
@@ -107,9 +147,15 @@ def main():
         note = "" if truth["sha256"] == sha256(model["path"]) else "MODEL CHANGED since truth.py; "
         findings, wall, err, rss = run_nanlint(cmd, model)
         size = os.path.getsize(model["path"])
+        feed = make_inputs(model, np.random.default_rng(0))
+        ort_s = time_inference(model["path"], feed)
+        inference = one_inference_rss(model, feed)
+        peak = rss or float("nan")
+        net, inference_net, versus = (peak - idle) / size, (inference - idle) / size, peak / inference
         if rss:
             mem_ratios.append(rss / size)
-        ort_s = time_inference(model["path"], make_inputs(model, np.random.default_rng(0)))
+            net_ratios.append(net)
+            vs_inference.append(versus)
         findings = [f for f in findings or [] if isinstance(f, dict)]
         # An overflow finding names where the overflow starts (`tensor`) and may list the tensors
         # downstream that exceed the range because of it (`cascade`): both are predictions.
@@ -145,7 +191,8 @@ def main():
         print(
             f"{model['name']:18s} {len(true):5d} {len(pred):4d} {m_tp:3d} {m_fp:3d} {m_fn:3d} {len(skip):4d} "
             f"{errors:6d} {wall:9.2f} {ort_s * 1e3:8.3f} {wall / ort_s:8.1f} {size / 1e6:8.2f} "
-            f"{(rss or float('nan')) / 1e6:8.1f} {(rss or float('nan')) / size:6.1f}  {note}",
+            f"{peak / 1e6:8.1f} {peak / size:6.1f} {net:6.1f} {inference / 1e6:7.1f} {inference_net:9.1f} "
+            f"{versus:6.2f}  {note}",
             flush=True,
         )
     recall = tp / (tp + fn) if tp + fn else 1.0
@@ -153,11 +200,16 @@ def main():
     ratio = f"{statistics.median(ratios):.1f}" if ratios else "nan"
     mem = f"{statistics.median(mem_ratios):.1f}" if mem_ratios else "nan"
     mem_max = f"{max(mem_ratios):.1f}" if mem_ratios else "nan"
+    net = f"{statistics.median(net_ratios):.1f} net_ratio_max={max(net_ratios):.1f}" if net_ratios else "nan"
+    versus = (
+        f"{statistics.median(vs_inference):.2f} vs_inference_max={max(vs_inference):.2f}" if vs_inference else "nan"
+    )
     print(f"total: tp={tp} fp={fp} fn={fn} failed={len(failed)} {' '.join(failed)}")
     print(
         f"real-models-fp16: recall={recall:.3f} precision={precision:.3f} false_errors={false_errors} "
         f"failed={len(failed)} models={len(ratios) + len(failed)} "
-        f"time_ratio_median={ratio} mem_ratio_median={mem} mem_ratio_max={mem_max} "
+        f"time_ratio_median={ratio} mem_ratio_median={mem} mem_ratio_max={mem_max} net_ratio_median={net} "
+        f"vs_inference_median={versus} "
         f"negative_control={'clean' if neg_clean else 'dirty'}"
     )
     return (

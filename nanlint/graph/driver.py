@@ -280,18 +280,21 @@ def run_targets(model, settings, options: GraphOptions, profiles: tuple[Profile,
 
 
 def sample(model, options: GraphOptions):
-    """One fp32 run over the samples (or the calibration data) shared by every target."""
-    from nanlint.graph.sampling import SAMPLING_BUDGET, run_samples
+    """One fp32 run over the samples (or the calibration data) shared by every target, holding about the
+    weights' size of exposed tensors at once (sampling.chunk_budget)."""
+    from nanlint.graph.sampling import SAMPLING_BUDGET, chunk_budget, run_samples
 
     feeds = sample_feeds(model, options)
     sizes = tensor_sizes(model)
     proto, weights = model.runnable()
     runtime = options.sampling
     budget = SAMPLING_BUDGET if runtime.time_budget is None else runtime.time_budget
+    memory = chunk_budget(sum(int(value.nbytes) for value in model.constants.values()))
+    settings = dict(weights=weights, budget=budget, memory=memory)
     if options.progress is None:
-        return run_samples(proto, feeds, sizes, runtime.provider, weights=weights, budget=budget)
+        return run_samples(proto, feeds, sizes, runtime.provider, **settings)
     with options.progress("sampling", len(feeds)) as bar:
-        return run_samples(proto, feeds, sizes, runtime.provider, progress=bar.update, weights=weights, budget=budget)
+        return run_samples(proto, feeds, sizes, runtime.provider, progress=bar.update, **settings)
 
 
 def complete_shapes(model, samples) -> None:

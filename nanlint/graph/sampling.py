@@ -4,8 +4,17 @@ Static bounds over-approximate; samples under-approximate; the truth lies betwee
 model is run in fp32 (the CPU provider hides fp16 overflow by computing in fp32, so fp16
 overflow is judged by comparing fp32 values with the target dtype's range).
 
-Big models: the model is run once per chunk of exposed tensors, so that the intermediates held at
-once stay under CHUNK_BYTES; a chunk's session is released before the next one is made, and weights
+Memory: every exposed tensor is an output, so onnxruntime holds all of one run's exposed tensors at
+once. The exposed tensors are therefore split into chunks (consecutive in topological order) whose
+estimated bytes (shape x dtype, with the actual input shapes) stay under a budget derived from the
+model's size (chunk_budget: the weights' bytes, at least MIN_CHUNK_BYTES, at most CHUNK_BYTES; never
+below what one inference holds at its largest node), and each chunk is a run per sample of only the
+nodes it needs: fed, by the chunks before it, the tensors that cross its start (when those, for all
+samples, fit half the budget; else from the graph's inputs, and when that would run the graph's nodes
+more than MAX_RUNS_PER_SAMPLE times per sample, the budget is doubled: time comes before memory).
+Each output is reduced to its statistics as soon as the run returns and dropped. A chunk's session
+is released before the next one is made, no chunk copies the model (a cut holds its own nodes and
+initializers; a run from the inputs appends its outputs to the model serialized once), and weights
 left on disk (external data, or a large model's own file) are memory-mapped by onnxruntime itself
 from the model's folder instead of copied (nor pre-packed, above PREPACK_LIMIT). The number of samples
 adapts to a time budget: the first inference is timed, and when all the samples would take longer
@@ -18,13 +27,22 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 import numpy as np
 import onnx
 
 FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE, onnx.TensorProto.BFLOAT16}
-CHUNK_BYTES = 512 * 2**20  # intermediates held at once per run; more tensors -> more runs
+CHUNK_BYTES = 512 * 2**20  # at most this many bytes of exposed tensors per run; more tensors -> more runs
+# Budget floor: the interpreter with onnx and onnxruntime takes ~70 MB before any model, so below this the
+# fixed cost dominates anyway, and smaller chunks would only cost runs (each chunk runs the graph up to its
+# last tensor again, for every sample).
+MIN_CHUNK_BYTES = 64 * 2**20
+# Chunks that cannot be fed by the ones before them run the graph from its inputs again: the budget is
+# doubled (up to CHUNK_BYTES) until the chunks run at most this many times the graph's nodes per sample.
+MAX_RUNS_PER_SAMPLE = 2.0
+REDUCE_BLOCK = 1 << 20  # elements per block when a reduction needs a temporary (|x|, isfinite)
 SAMPLING_BUDGET = 120.0  # seconds the samples may take by default (measured from the first inference)
 MIN_SAMPLES = 2  # the box's two corners: run whatever the budget says
 PREPACK_LIMIT = 64 * 2**20  # bytes of weights above which onnxruntime must not keep a pre-packed copy
@@ -60,7 +78,7 @@ class TensorStats:
 
     def update(self, values: np.ndarray) -> None:
         """Fold in one sample's tensor. A finite tensor (the common case) costs two reductions, three when
-        its range straddles 0; only a tensor holding NaN or Inf is scanned element by element."""
+        its range straddles 0; only a tensor holding NaN or Inf is scanned in detail (block by block)."""
         values = np.asarray(values)
         self.shape = values.shape if not self.sample_nan or self.shape == values.shape else None
         if values.size == 0:
@@ -74,24 +92,32 @@ class TensorStats:
             self.sample_nan.append(False)
             self.sample_abs_max.append(max(-low, high))
             self.sample_peak.append(max(-low, high))
-            closest = float(np.abs(values).min()) if low < 0 < high else min(abs(low), abs(high))
+            closest = _abs_min(values) if low < 0 < high else min(abs(low), abs(high))
             self._fold(low, high, closest)
             return
         self._update_nonfinite(values)
 
     def _update_nonfinite(self, values: np.ndarray) -> None:
-        finite = np.isfinite(values)
-        nans = int(np.isnan(values).sum())
+        """Block by block, so that the masks and copies it needs stay small whatever the tensor's size."""
+        nans = infs = 0
+        low, high, closest = math.inf, -math.inf, math.inf
+        for block in _blocks(values):
+            finite = np.isfinite(block)
+            block_nans = int(np.isnan(block).sum())
+            nans += block_nans
+            infs += int(block.size - finite.sum()) - block_nans
+            kept = block[finite]
+            if kept.size:
+                low, high = min(low, float(kept.min())), max(high, float(kept.max()))
+                closest = min(closest, float(np.abs(kept).min()))
         self.nan += nans
-        self.inf += int(values.size - finite.sum()) - nans
+        self.inf += infs
         self.count += int(values.size)
         self.sample_nan.append(nans > 0)
         self.sample_abs_max.append(math.inf)
-        kept = values[finite]
-        self.sample_peak.append(float(np.abs(kept).max()) if kept.size else 0.0)
-        if kept.size:
-            magnitudes = np.abs(kept)
-            self._fold(float(kept.min()), float(kept.max()), float(magnitudes.min()))
+        self.sample_peak.append(max(-low, high) if low <= high else 0.0)
+        if low <= high:
+            self._fold(low, high, closest)
 
     def _fold(self, low: float, high: float, closest: float) -> None:
         self.min, self.max = min(self.min, low), max(self.max, high)
@@ -111,6 +137,18 @@ class TensorStats:
         return (self.min, self.max) if self.count and self.min <= self.max else None
 
 
+def _blocks(values: np.ndarray):
+    """The tensor's elements in flat blocks of REDUCE_BLOCK (views of a contiguous tensor, no copy)."""
+    flat = values.reshape(-1)
+    for start in range(0, flat.size, REDUCE_BLOCK):
+        yield flat[start : start + REDUCE_BLOCK]
+
+
+def _abs_min(values: np.ndarray) -> float:
+    """min |x| without a temporary of the tensor's size."""
+    return min(float(np.abs(block).min()) for block in _blocks(values))
+
+
 @dataclass
 class SampleRun:
     stats: dict[str, TensorStats] = field(default_factory=dict)
@@ -118,6 +156,7 @@ class SampleRun:
     provider: str = "CPUExecutionProvider"
     requested: int = 0  # samples asked for (more than `samples` when the time budget cut them)
     note: str | None = None  # why fewer samples were run
+    chunks: int = 1  # runs per sample (chunks of exposed tensors under the memory budget)
 
 
 @dataclass(frozen=True)
@@ -162,12 +201,80 @@ def _with_outputs(model: onnx.ModelProto, tensors: list[str]) -> onnx.ModelProto
     return exposed
 
 
-def _chunks(tensors: list[str], sizes: Mapping[str, int]) -> list[list[str]]:
+class _Exposer:
+    """The model serialized once, for every chunk: a chunk's model is those bytes (without the model's
+    own outputs) followed by a message that adds the chunk's outputs (protobuf merges a message field
+    that occurs twice, appending to its repeated fields), so no chunk copies the model."""
+
+    def __init__(self, model: onnx.ModelProto):
+        self.known = {vi.name: vi for vi in (*model.graph.value_info, *model.graph.input, *model.graph.output)}
+        outputs = [onnx.ValueInfoProto.FromString(vi.SerializeToString()) for vi in model.graph.output]
+        del model.graph.output[:]
+        try:
+            self.data = model.SerializeToString()
+        finally:
+            model.graph.output.extend(outputs)
+
+    def with_outputs(self, tensors: list[str]) -> bytes:
+        extra = onnx.ModelProto()
+        extra.graph.output.extend(
+            self.known[name] if name in self.known else onnx.helper.make_empty_tensor_value_info(name)
+            for name in tensors
+        )
+        return self.data + extra.SerializeToString()
+
+
+_ITEMSIZE = {onnx.TensorProto.FLOAT16: 2, onnx.TensorProto.BFLOAT16: 2, onnx.TensorProto.DOUBLE: 8}
+
+
+def exposed_bytes(
+    model: onnx.ModelProto, tensors: list[str], sizes: Mapping[str, int], feed: Mapping[str, np.ndarray] | None = None
+) -> dict[str, int]:
+    """Estimated bytes of each exposed tensor on one run: its element count (`sizes`, from shape inference
+    with the actual input shapes) times its dtype's size; a graph input as fed; a tensor of unknown shape
+    as large as its producer's largest non-constant input (most ops keep or shrink their input)."""
+    nbytes = _estimated_bytes(model, sizes, feed)
+    return {name: nbytes.get(name, 0) for name in tensors}
+
+
+def _estimated_bytes(
+    model: onnx.ModelProto, sizes: Mapping[str, int], feed: Mapping[str, np.ndarray] | None
+) -> dict[str, int]:
+    types = {
+        vi.name: vi.type.tensor_type.elem_type
+        for vi in (*model.graph.value_info, *model.graph.input, *model.graph.output)
+    }
+    constants = _constant_names(model)
+    nbytes = {name: int(array.nbytes) for name, array in (feed or {}).items()}
+    for name, count in sizes.items():
+        if name not in nbytes and name not in constants:
+            nbytes[name] = count * _ITEMSIZE.get(types.get(name, onnx.TensorProto.FLOAT), 4)
+    for node in model.graph.node:
+        guess = max((nbytes.get(name, 0) for name in node.input if name and name not in constants), default=0)
+        for out in node.output:
+            if out and out not in nbytes:
+                nbytes[out] = guess
+    return nbytes
+
+
+def _constant_names(model: onnx.ModelProto) -> set[str]:
+    return {t.name for t in model.graph.initializer} | {t.values.name for t in model.graph.sparse_initializer}
+
+
+def chunk_budget(model_bytes: int) -> int:
+    """Bytes of exposed tensors one run may hold: as much as the weights, within [MIN_CHUNK_BYTES,
+    CHUNK_BYTES], so that sampling adds about one model's size to what a plain inference needs."""
+    return int(min(CHUNK_BYTES, max(MIN_CHUNK_BYTES, model_bytes)))
+
+
+def chunk_tensors(tensors: list[str], nbytes: Mapping[str, int], limit: int) -> list[list[str]]:
+    """Consecutive tensors (topological order) grouped so that each group's bytes stay under `limit`
+    (a tensor larger than it goes alone)."""
     chunks: list[list[str]] = [[]]
     used = 0
     for name in tensors:
-        size = sizes.get(name, 0) * 4
-        if chunks[-1] and used + size > CHUNK_BYTES:
+        size = nbytes.get(name, 0)
+        if chunks[-1] and used + size > limit:
             chunks.append([])
             used = 0
         chunks[-1].append(name)
@@ -175,14 +282,20 @@ def _chunks(tensors: list[str], sizes: Mapping[str, int]) -> list[list[str]]:
     return chunks
 
 
-def _session(model: onnx.ModelProto, provider: str, weights: Weights | Mapping[str, np.ndarray] | None = None):
-    """A session keeping every tensor. `weights`: where the model's external initializers are (see
-    Model.runnable): mapped by onnxruntime from their folder, else handed over as arrays."""
+def _chunks(tensors: list[str], sizes: Mapping[str, int]) -> list[list[str]]:
+    """Chunks under CHUNK_BYTES from element counts (float32 assumed)."""
+    return chunk_tensors(tensors, {name: count * 4 for name, count in sizes.items()}, CHUNK_BYTES)
+
+
+def _session(model: onnx.ModelProto | bytes, provider: str, weights: Weights | Mapping[str, np.ndarray] | None = None):
+    """A session keeping every tensor (`model`: a proto, or one serialized). `weights`: where the model's
+    external initializers are (see Model.runnable): mapped by onnxruntime from their folder, else handed
+    over as arrays."""
     import onnxruntime
 
     if weights is not None and not isinstance(weights, Weights):
         weights = Weights(None, weights)
-    data = model.SerializeToString()
+    data = model if isinstance(model, bytes) else model.SerializeToString()
     attempts = []
     if weights is not None and weights.folder:
         attempts.append(lambda options: options.add_session_config_entry(_EXTERNAL_FOLDER, weights.folder))
@@ -223,41 +336,217 @@ def run_samples(
     progress=None,
     weights: Weights | Mapping[str, np.ndarray] | None = None,
     budget: float | None = None,
+    memory: int | None = None,
 ) -> SampleRun:
     """Observed statistics of every exposable float tensor over the given input feeds (`weights`: see
     _session), within `budget` seconds if given (fewer feeds, the first ones, when the first inference
-    says they would not fit)."""
+    says they would not fit), holding at most about `memory` bytes of exposed tensors per run (default
+    CHUNK_BYTES; `sizes`: element counts from shape inference, for the estimate)."""
     feeds = list(feeds)
     tensors = exposable_tensors(model)
-    chunks = _chunks(tensors, sizes or {})
+    plan = _Plan(model, tensors, _estimated_bytes(model, sizes or {}, feeds[0] if feeds else None))
+    limit = CHUNK_BYTES if memory is None else max(memory, plan.working_set())
+    segments = plan.segments(limit, len(feeds))
+    while plan.work(segments) > MAX_RUNS_PER_SAMPLE and limit < CHUNK_BYTES:  # time over memory
+        limit = min(CHUNK_BYTES, 2 * limit)
+        segments = plan.segments(limit, len(feeds))
     result = SampleRun(
-        stats={name: TensorStats() for name in tensors}, samples=len(feeds), provider=provider, requested=len(feeds)
+        stats={name: TensorStats() for name in tensors},
+        samples=len(feeds),
+        provider=provider,
+        requested=len(feeds),
+        chunks=len(segments),
     )
+    exposer = _Exposer(model)
+    carried: list[dict[str, np.ndarray]] = [{} for _ in feeds]  # per sample: what later segments read
     session = None
-    for index, chunk in enumerate(chunks):
+    for index, segment in enumerate(segments):
         session = None  # the previous chunk's session goes before the next one is made
-        session = _session(_with_outputs(model, chunk), provider, weights)
+        session = plan.session(segment, exposer, carried[0] if carried else {}, provider, weights)
         outputs = [o.name for o in session.get_outputs()]
         number = 0
         while number < len(feeds):
             started = time.perf_counter()
-            _observe(session, outputs, feeds[number], result)
+            feed = {**feeds[number], **{name: carried[number][name] for name in segment.carried_in}}
+            _observe(session, outputs, feed, result, set(segment.keep), carried[number])
             if index == 0 and number == 0 and budget is not None:
-                feeds = _within_budget(feeds, time.perf_counter() - started, len(chunks), budget, result)
+                feeds = _within_budget(feeds, time.perf_counter() - started, len(segments), budget, result)
             number += 1
             if progress is not None:
                 progress(1)
+        for values in carried:  # drop what no later segment reads
+            for name in [name for name in values if name not in plan.read_after(index)]:
+                del values[name]
     return result
 
 
-def _observe(session, outputs: list[str], feed: Mapping[str, np.ndarray], result: SampleRun) -> None:
+@dataclass
+class _Segment:
+    """One run per sample, exposing `exposed`: the nodes `nodes` (indices into the topological order), those
+    of order[first:end] the outputs need. A segment that starts after the graph's beginning is fed what
+    earlier segments carried over (`carried_in`), so each node runs once per sample; `first == 0` runs the
+    graph from its inputs (the nodes the outputs need)."""
+
+    first: int
+    end: int
+    exposed: list[str]
+    start: int = 0  # where the segment begins in the order (its `first` unless it runs from the inputs)
+    nodes: list[int] = field(default_factory=list)
+    carried_in: list[str] = field(default_factory=list)
+    keep: list[str] = field(default_factory=list)  # tensors it produces that later segments read
+
+    @property
+    def outputs(self) -> list[str]:
+        return self.exposed + [name for name in self.keep if name not in set(self.exposed)]
+
+
+class _Plan:
+    """Consecutive segments of a topologically ordered graph, each exposing at most a budget of bytes."""
+
+    def __init__(self, model: onnx.ModelProto, tensors: list[str], nbytes: Mapping[str, int]):
+        from nanlint.graph.model import node_dependencies, topological_order
+
+        self.model, self.tensors, self.nbytes = model, tensors, nbytes
+        self.order = topological_order(model.graph)
+        self.constants = _constant_names(model)
+        self.reads = [[n for n in node_dependencies(node) if n not in self.constants] for node in self.order]
+        self.produced_at = {out: i for i, node in enumerate(self.order) for out in node.output if out}
+        self.last_read: dict[str, int] = {}
+        for index, names in enumerate(self.reads):
+            for name in names:
+                self.last_read[name] = index
+        self._later: list[set[str]] = []
+
+    def work(self, segments: list[_Segment]) -> float:
+        """Nodes run per sample over all segments, in runs of the whole graph (slices from the inputs run
+        the nodes before them again)."""
+        return sum(len(segment.nodes) for segment in segments) / max(1, len(self.order))
+
+    def working_set(self) -> int:
+        """Bytes one inference holds at least: the largest node's non-constant inputs and outputs together."""
+        return max(
+            (sum(self.nbytes.get(n, 0) for n in {*reads, *node.output}) for reads, node in zip(self.reads, self.order)),
+            default=0,
+        )
+
+    def segments(self, limit: int, samples: int) -> list[_Segment]:
+        found = self._split(limit)
+        for segment in found[1:]:
+            # Carrying the tensors that cross the boundary costs their bytes for every sample, on top of a
+            # chunk's: when that is more than half the budget, the segment runs from the graph's inputs.
+            carried = self.crossing_bytes(segment.start) * samples
+            segment.first = segment.start if carried <= limit // 2 else 0
+        needed: set[str] = set()  # what the segments after this one read from earlier ones
+        for segment in reversed(found):
+            segment.keep = sorted(name for name in needed if segment.start <= self.produced_at[name] < segment.end)
+            self.slice(segment)
+            needed = (needed - set(segment.keep)) | set(segment.carried_in)
+        self._later = [set().union(*(s.carried_in for s in found[i + 1 :])) for i in range(len(found))]
+        return found
+
+    def _split(self, limit: int) -> list[_Segment]:
+        exposable = set(self.tensors)
+        exposed = [name for name in self.tensors if name not in self.produced_at]  # graph inputs
+        used, start, found = sum(self.nbytes.get(name, 0) for name in exposed), 0, []
+        for index, node in enumerate(self.order):
+            outs = [out for out in node.output if out in exposable]
+            size = sum(self.nbytes.get(out, 0) for out in outs)
+            if exposed and used + size > limit:
+                found.append(_Segment(start, index, exposed, start))
+                start, exposed, used = index, [], 0
+            exposed, used = exposed + outs, used + size
+        found.append(_Segment(start, len(self.order), exposed, start))
+        return found
+
+    def slice(self, segment: _Segment) -> None:
+        """The nodes of order[first:end] its outputs need, and what they read from before `first`."""
+        nodes, carried, pending = set(), set(), list(segment.outputs)
+        while pending:
+            name = pending.pop()
+            index = self.produced_at.get(name)
+            if index is None:
+                continue  # a graph input: fed
+            if index < segment.first:
+                carried.add(name)
+            elif index not in nodes:
+                nodes.add(index)
+                pending.extend(self.reads[index])
+        segment.nodes, segment.carried_in = sorted(nodes), sorted(carried)
+
+    def crossing_bytes(self, boundary: int) -> int:
+        return sum(
+            self.nbytes.get(name, 0)
+            for name, index in self.produced_at.items()
+            if index < boundary and self.last_read.get(name, -1) >= boundary
+        )
+
+    def read_after(self, index: int) -> set[str]:
+        return self._later[index] if index < len(self._later) else set()
+
+    def session(self, segment: _Segment, exposer: _Exposer, carried: Mapping[str, np.ndarray], provider, weights):
+        """The segment's session: a model of its nodes (fed the carried tensors, typed by their values), else
+        the whole model with the segment's outputs when onnxruntime cannot run the cut."""
+        if all(isinstance(carried.get(name), np.ndarray) for name in segment.carried_in):
+            try:
+                return _session(self.cut(segment, exposer.known, carried), provider, weights)
+            except SamplingError:
+                pass
+        segment.first, segment.carried_in = 0, []
+        return _session(exposer.with_outputs(segment.outputs), provider, weights)
+
+    def cut(self, segment: _Segment, known, carried: Mapping[str, np.ndarray]) -> bytes:
+        """A model of the segment's nodes whose inputs are the graph inputs they read and the carried tensors,
+        with the initializers they read."""
+        model, nodes = self.model, [self.order[index] for index in segment.nodes]
+        cut = onnx.ModelProto(ir_version=model.ir_version)
+        cut.opset_import.extend(model.opset_import)
+        cut.functions.extend(model.functions)
+        graph = cut.graph
+        graph.name = model.graph.name
+        graph.node.extend(nodes)
+        reads = {name for node in nodes for name in _node_reads(node)} | set(segment.outputs)
+        graph.input.extend(vi for vi in model.graph.input if vi.name in reads and vi.name not in self.constants)
+        for name in segment.carried_in:
+            value = carried[name]
+            elem = onnx.helper.np_dtype_to_tensor_dtype(value.dtype)
+            graph.input.append(onnx.helper.make_tensor_value_info(name, elem, [None] * value.ndim))
+        graph.initializer.extend(t for t in model.graph.initializer if t.name in reads)
+        graph.sparse_initializer.extend(t for t in model.graph.sparse_initializer if t.values.name in reads)
+        produced = {out for node in nodes for out in node.output}
+        graph.value_info.extend(vi for vi in model.graph.value_info if vi.name in produced)
+        outputs = segment.outputs
+        graph.output.extend(known[n] if n in known else onnx.helper.make_empty_tensor_value_info(n) for n in outputs)
+        return cut.SerializeToString()
+
+
+def _node_reads(node: onnx.NodeProto) -> list[str]:
+    from nanlint.graph.model import node_dependencies
+
+    return node_dependencies(node)
+
+
+def _observe(
+    session,
+    outputs: list[str],
+    feed: Mapping[str, np.ndarray],
+    result: SampleRun,
+    keep: AbstractSet[str] = frozenset(),
+    kept: dict | None = None,
+) -> None:
+    """One run: each output folded into its statistics, then dropped (only the statistics stay), except
+    the tensors in `keep`, stored in `kept` for the segments that read them."""
+    wanted = {i.name for i in session.get_inputs()}
     try:
-        values = session.run(outputs, dict(feed))
+        values = session.run(outputs, {name: value for name, value in feed.items() if name in wanted})
     except Exception as exc:
         raise SamplingError(f"onnxruntime failed to run the model: {str(exc).splitlines()[0]}") from None
-    for name, value in zip(outputs, values):
+    for position, name in enumerate(outputs):
+        value, values[position] = values[position], None
         if name in result.stats and isinstance(value, np.ndarray) and value.dtype.kind == "f":
             result.stats[name].update(value)
+        if name in keep and kept is not None:
+            kept[name] = np.array(value, copy=True)  # its own memory: a view would keep the run's arena alive
+        del value
 
 
 def _within_budget(feeds: list, seconds: float, chunks: int, budget: float, result: SampleRun) -> list:
