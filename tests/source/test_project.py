@@ -125,10 +125,15 @@ COSINE = """\
 import torch
 
 
+class Cosine(torch.nn.Module):
+    def forward(self, a, b):
+        a = a / (a.norm(dim=-1, keepdim=True) + 1e-13)
+        b = b / (b.norm(dim=-1, keepdim=True) + 1e-4)
+        return a @ b.transpose(-1, -2)
+
+
 def cosine(a, b):
-    a = a / (a.norm(dim=-1, keepdim=True) + 1e-13)
-    b = b / (b.norm(dim=-1, keepdim=True) + 1e-4)
-    return a @ b.transpose(-1, -2)
+    return Cosine()(a, b)
 """
 
 
@@ -162,7 +167,7 @@ def test_an_entry_point_that_runs_in_float16_makes_a_generic_eps_of_another_modu
     files = {"layers/__init__.py": "", "layers/attention.py": COSINE, "scripts/train.py": entry_point(setting)}
     project(tmp_path, files)
     assert findings(tmp_path, "NAN202") == [
-        ("layers/attention.py", 5, 45, "NAN202", UNDERFLOW.format(what=what)),
+        ("layers/attention.py", 6, 49, "NAN202", UNDERFLOW.format(what=what)),
     ]
 
 
@@ -178,6 +183,16 @@ def test_an_entry_point_that_runs_in_float16_makes_a_generic_eps_of_another_modu
 def test_no_float16_evidence_no_finding(tmp_path, setting):
     files = {"layers/__init__.py": "", "layers/attention.py": COSINE, "scripts/train.py": entry_point(setting)}
     project(tmp_path, files)
+    assert findings(tmp_path, "NAN202") == []
+
+
+def test_code_outside_model_classes_keeps_its_own_precision(tmp_path):
+    """The program's float16 is its model's: preprocessing (a log-mel spectrogram) computes in float32."""
+    features = "import torch\n\n\ndef log_mel(spec):\n    return torch.clamp(spec, min=1e-10).log10()\n"
+    program = entry_point("model = model.half()").replace(
+        "layers.attention import cosine", "layers.audio import log_mel"
+    )
+    project(tmp_path, {"layers/__init__.py": "", "layers/audio.py": features, "scripts/train.py": program})
     assert findings(tmp_path, "NAN202") == []
 
 

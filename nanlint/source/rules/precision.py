@@ -356,6 +356,7 @@ class _Eps:
     what: str
     pinned: str | None  # the dtype written for the value it guards (`x.float() + eps`), or "float32" where a
     # dtype test keeps float16 away
+    in_model: bool = False  # inside a model or layer class: what `model.half()` turns to float16
 
 
 class EpsUnderflow(FactsRule):
@@ -375,6 +376,14 @@ class EpsUnderflow(FactsRule):
         super().__init__(ctx)
         self.scope = ctx.tracker(PrecisionScope)
         self.pending: dict[int, _Eps] = {}
+        self.model_classes: list[bool] = []  # per enclosing class: is it a model or layer?
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        bases = (self.ctx.qualify(base.value) for base in node.bases)
+        self.model_classes.append(any(base in table.MODEL_BASES for base in bases if base is not None))
+
+    def leave_ClassDef(self, node: cst.ClassDef) -> None:
+        self.model_classes.pop()
 
     def on_call(self, node: cst.Call) -> None:
         qualified = self.facts.qualified(node)
@@ -463,7 +472,8 @@ class EpsUnderflow(FactsRule):
             pinned = explicit_dtype(self.ctx, self.facts.dtype_of, guarded, self.scope)
             if pinned is None and id(expr) in self.scope.not_half:
                 pinned = "float32"
-            self.pending[id(expr)] = _Eps(expr, value, kind, parameters, what, pinned)
+            in_model = bool(self.model_classes) and self.model_classes[-1]
+            self.pending[id(expr)] = _Eps(expr, value, kind, parameters, what, pinned, in_model)
 
     # --- deciding ---------------------------------------------------------------------------
 
@@ -491,6 +501,8 @@ class EpsUnderflow(FactsRule):
         that float16 rounds to 0 (it guards nothing there); a subnormal one is left to the module's own evidence."""
         if eps.pinned is not None or not float32_code or eps.value >= FP16.subnormal or self.ctx.project is None:
             return None
+        if not eps.in_model:
+            return None  # preprocessing, metrics, helpers: the program's float16 is its model's, not theirs
         evidence = self.ctx.project.half_evidence()
         if evidence is None:
             return None
