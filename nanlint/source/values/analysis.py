@@ -33,9 +33,15 @@ from nanlint.source.values.index import Function, Index
 from nanlint.source.values.transfer import TRANSFERS
 
 MAX_CALL_DEPTH = 3
+INFINITY = Fact(
+    lo=INF, hi=INF, guarded=True, scalar=True, why="inf", infinite=Reason("an infinite constant", BUILT, "inf")
+)
 _SQUARES = frozenset({"square", "square-sum", "square-terms"})
 # A helper named like a guard (`clamp_probs(p)`, `safe_div(a, b)`) is trusted: quiet rather than wrong.
 _GUARD_HELPERS = ("clamp", "clip", "safe", "stable")
+# A distribution's methods: log_prob(value) scores what sample() draws (torch, Pyro, NumPyro, TFP, distrax).
+_SCORERS = frozenset({"log_prob", "_log_prob"})
+_SAMPLERS = ("sample", "rsample", "_sample_n")
 _CONSTANTS = {"pi": math.pi, "e": math.e}
 
 
@@ -210,11 +216,21 @@ class Values:
             return special
         bound = self.index.value_of(expr)
         if bound is not None:  # what it was assigned decides, even when unknown (`probs = model(x)`), but a mask
-            return self._strongly_named(expr.value, self.of(bound, env))  # or an eps is one by its name
+            return self._aliased(expr, self._strongly_named(expr.value, self.of(bound, env)))  # or an eps by name
         found = self.index.parameter(expr)
         if found is not None and env is None:
-            return self._named(expr.value, self.parameter(*found))
+            return self._aliased(expr, self._named(expr.value, self.parameter(*found)))
         return self._named(expr.value, TOP)
+
+    def _aliased(self, expr: cst.Name, fact: Fact) -> Fact:
+        """An unknown value also stored as `self.softmax` or `probs`: a probability, by that name (weak evidence)."""
+        if informative(fact):
+            return fact
+        for target in self.index.aliases_of(expr):
+            said = evidence.named_probability(target.rsplit(".", 1)[-1], self.probability_names)
+            if said is not None:
+                return said
+        return fact
 
     def _named(self, name: str, fact: Fact) -> Fact:
         """The fact, or what the name says when nothing else is known."""
@@ -234,7 +250,7 @@ class Values:
             return None
         special = ops.constant_op(qualified)
         if special == "inf":
-            return Fact(lo=INF, hi=INF, guarded=True, scalar=True, why="inf")
+            return INFINITY
         if special == "nan":
             return Fact(scalar=True, why="NaN")
         last = qualified.rsplit(".", 1)[-1]
@@ -460,9 +476,26 @@ class Values:
                 facts.append(self.refined(argument, condition, holds))
             else:
                 facts.append(self.of(argument))
-        fact = join(*facts) if facts else TOP
+        fact = join(*facts) if facts else self._sampled(function, name)
         self._parameters[key] = fact
         return fact
+
+    def _sampled(self, function: Function, name: str) -> Fact:
+        """The value a distribution's log_prob(value) scores is one its sample() draws: where sample() can
+        return exactly 0 (a normalised ratio of samples that underflow), so can value."""
+        if function.name not in _SCORERS or not function.method or function.parameters[1:2] != [name]:
+            return TOP
+        for sampler in _SAMPLERS:
+            method = self.index.methods.get((function.owner or "", sampler))
+            if method is None or not method.returns or method.yields:
+                continue
+            drawn = join(*(self.of(value, Env(method, {}, None, 1)) for value in method.returns))
+            reason = drawn.can_be_zero(DEGENERATE)  # construction only: a name's say-so does not carry over
+            if reason is None or (reason.level < BUILT and reason.kind != "probability"):
+                return TOP  # exp underflow of a draw: only for degenerate parameters
+            text = f"a value {sampler}() draws ({reason.text})"
+            return replace(drawn, zero=Reason(text, reason.level, "sample"))
+        return TOP
 
 
 # --- helpers shared with the rules ---------------------------------------------------------------------

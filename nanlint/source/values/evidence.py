@@ -22,6 +22,16 @@ _COSINE = re.compile(r"(?:^|_)cos(?:ine)?(?:_|\d|$)|^cos(?:ine)?(?:theta|sim|_?a
 _LOG_SCALE = re.compile(r"log(?:_|var|std|sigma|scale|alpha|prob|lik)")
 _MEAN = re.compile(r"(?:^|_)(?:mean|mu|avg|average|loc|center|centre)\d*$")
 
+_PROBABILITY_OPS = frozenset({"softmax", "sigmoid"})
+
+PROBABILITY = Fact(
+    lo=0,
+    hi=1,
+    zero=Reason("a probability that can be 0", NAMED, "probability"),
+    one=Reason("a probability that can be 1", NAMED, "probability"),
+    why="a probability",
+    kind="probability",
+)
 EPS = Fact(lo=1e-12, hi=INF, guarded=True, why="an eps", kind="eps")  # lo: positive, however small
 MASK = Fact(
     lo=0,
@@ -43,14 +53,7 @@ def named(name: str, probability_stems: tuple[str, ...]) -> Fact | None:
     if MASK_NAME.search(lowered):
         return MASK
     if _stems(probability_stems).search(lowered):
-        return Fact(
-            lo=0,
-            hi=1,
-            zero=Reason("a probability that can be 0", NAMED, "probability"),
-            one=Reason("a probability that can be 1", NAMED, "probability"),
-            why="a probability",
-            kind="probability",
-        )
+        return PROBABILITY
     for pattern, why, kind, zero in _NONNEGATIVE:
         if pattern.search(lowered):
             return Fact(lo=0, zero=Reason(zero, NAMED, kind), why=why, kind=kind)
@@ -65,6 +68,14 @@ _NONNEGATIVE = (
     (_NORM, "a norm", "norm", "a norm, which is 0 for a zero vector"),
     (_DISTANCE, "a distance", "distance", "a distance, which is 0 between equal points"),
 )
+
+
+def named_probability(name: str, probability_stems: tuple[str, ...]) -> Fact | None:
+    """A name for a probability: the stems, or the op that makes one (a value stored as `softmax`)."""
+    lowered = name.lower().strip("_")
+    if lowered in _PROBABILITY_OPS or (not _LOG_SCALE.match(lowered) and _stems(probability_stems).search(lowered)):
+        return PROBABILITY
+    return None
 
 
 def is_mean_name(name: str) -> bool:
