@@ -51,19 +51,25 @@ class UnguardedLog(guards.SurroundedRule):
         super().__init__(ctx)
         self.entropy: set[int] = set()  # log calls multiplied by their own argument: p * log(p)
         self.complements: dict[int, set[str]] = {}  # per function: v of every log(1 - v)
+        self.log_softmax_seen = False  # products are checked for -inf log-probabilities only after one
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         if isinstance(node.operator, cst.Multiply):
-            self._infinite_log_probabilities(node)
             for factor, other in ((node.left, node.right), (node.right, node.left)):
                 found = self.ctx.call(_unnegated(factor))
                 if found is not None and found.op == "log" and found.args:
                     if variables_of(self.ctx, other) & variables_of(self.ctx, found.args[0]):
                         self.entropy.add(id(found.node))
 
+    def leave_BinaryOperation(self, node: cst.BinaryOperation) -> None:
+        if self.log_softmax_seen and isinstance(node.operator, cst.Multiply):  # its operands visited by now
+            self._infinite_log_probabilities(node)
+
     def visit_Call(self, node: cst.Call) -> None:
         self._infinite_logits(node)
         found = self.ctx.call(node)
+        if found is not None and found.op == "log_softmax":
+            self.log_softmax_seen = True
         if found is None or found.op not in _LOG_OPS or not found.args or guards.python_scalar_op(found):
             return
         operand = found.args[1] if found.op in ("xlogy", "xlog1py") else found.args[0]
