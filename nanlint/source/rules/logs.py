@@ -38,6 +38,7 @@ _INFINITE_LOGITS = (
     "the log-probabilities computed from them are -inf there, so entropy, KL and soft-target cross-entropy "
     f"compute 0 * -inf = NaN (and a row that is -inf everywhere is NaN outright); {_FINITE_MASK}"
 )
+_SAMPLERS = frozenset({"sample", "rsample", "sample_n"})
 _LOG_OPS = frozenset({"log", "log1p", "xlogy", "xlog1py"})
 
 
@@ -52,6 +53,7 @@ class UnguardedLog(guards.SurroundedRule):
         self.entropy: set[int] = set()  # log calls multiplied by their own argument: p * log(p)
         self.complements: dict[int, set[str]] = {}  # per function: v of every log(1 - v)
         self.log_softmax_seen = False  # products are checked for -inf log-probabilities only after one
+        self.sampled: set[int] = set()  # calls whose result is only sampled from: D(logits=x).sample()
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         if isinstance(node.operator, cst.Multiply):
@@ -66,6 +68,8 @@ class UnguardedLog(guards.SurroundedRule):
             self._infinite_log_probabilities(node)
 
     def visit_Call(self, node: cst.Call) -> None:
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value in _SAMPLERS:
+            self.sampled.add(id(node.func.value))  # D(logits=x).sample(): visited before D(...) itself
         self._infinite_logits(node)
         found = self.ctx.call(node)
         if found is not None and found.op == "log_softmax":
@@ -103,8 +107,25 @@ class UnguardedLog(guards.SurroundedRule):
             if arg.keyword is None or arg.keyword.value != "logits":
                 continue
             infinite = self.ctx.values.of(arg.value).infinite
-            if infinite is not None:
+            if infinite is not None and not self._only_sampled(node):
                 self.report(arg.value, f"logits that can be -inf ({infinite.text}): {_INFINITE_LOGITS}")
+
+    def _only_sampled(self, node: cst.Call) -> bool:
+        """A distribution only drawn from (top-k filtered logits, then .sample()): sampling never forms 0 * -inf."""
+        if id(node) in self.sampled:
+            return True
+        index = self.ctx.values.index
+        name = index.assigned_to.get(id(node))
+        function = index.function_at(node)
+        if name is None or function is None or "." in name:
+            return False
+        uses = [n for n in iter_nodes(function.node) if isinstance(n, cst.Name) and n.value == name]
+        drawn = [
+            n
+            for n in iter_nodes(function.node)
+            if isinstance(n, cst.Attribute) and n.attr.value in _SAMPLERS and dotted(n.value) == name
+        ]
+        return bool(drawn) and len(uses) == len(drawn) + 1  # the assignment, and draws
 
     def _infinite_log_probabilities(self, node: cst.BinaryOperation) -> None:
         """`probs * log_softmax(where(mask, z, -inf))`: 0 * -inf = NaN at every masked entry."""

@@ -539,3 +539,30 @@ def test_minus_inf_log_probabilities_times_probabilities():
 def test_finite_log_probabilities_in_products_are_quiet(body):
     source = f"import torch\nimport torch.nn.functional as F\ndef loss(scores, legal, targets):\n    {body}\n"
     assert nan104(source) == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "return torch.distributions.Categorical(logits=kept).sample()",
+        "dist = torch.distributions.Categorical(logits=kept)\n    token = dist.sample()\n    return token",
+    ],
+)
+def test_minus_inf_logits_only_sampled_from_are_quiet(body):
+    """Top-k filtering: every row keeps k entries, and drawing from it never forms 0 * -inf."""
+    source = (
+        "import torch\ndef draw(logits, k):\n    floor = torch.topk(logits, k).values[..., -1:]\n"
+        f'    kept = logits.masked_fill(logits < floor, float("-inf"))\n    {body}\n'
+    )
+    assert nan104(source) == []
+
+
+def test_minus_inf_logits_whose_distribution_is_scored_are_not():
+    source = """\
+    import torch
+    def step(logits, legal):
+        dist = torch.distributions.Categorical(logits=logits.masked_fill(~legal, float("-inf")))
+        action = dist.sample()
+        return action, dist.entropy()
+    """
+    assert nan104(source) == [(3, 51, INFINITE_LOGITS)]
