@@ -42,6 +42,7 @@ _GUARD_HELPERS = ("clamp", "clip", "safe", "stable")
 # A distribution's methods: log_prob(value) scores what sample() draws (torch, Pyro, NumPyro, TFP, distrax).
 _SCORERS = frozenset({"log_prob", "_log_prob"})
 _SAMPLERS = ("sample", "rsample", "_sample_n")
+_SAME_VALUE = frozenset({"layout", "cast", "float"})  # a reshape or cast holds the same values
 _CONSTANTS = {"pi": math.pi, "e": math.e}
 
 
@@ -63,6 +64,7 @@ class Values:
         self._memo: dict[tuple[int, int], tuple[cst.CSTNode, Env | None, Fact]] = {}
         self._active: set[tuple[int, int]] = set()
         self._parameters: dict[tuple[int, str], Fact] = {}
+        self._aliases: dict[tuple[int, str] | None, list[str]] | None = None  # a parameter -> names it is kept as
         stems = ctx.options.get("NAN104", {}).get("probability-names") if ctx is not None else None
         self.probability_names = tuple(options.default("NAN104", "probability-names") if stems is None else stems)
 
@@ -216,21 +218,41 @@ class Values:
             return special
         bound = self.index.value_of(expr)
         if bound is not None:  # what it was assigned decides, even when unknown (`probs = model(x)`), but a mask
-            return self._aliased(expr, self._strongly_named(expr.value, self.of(bound, env)))  # or an eps by name
+            return self._strongly_named(expr.value, self.of(bound, env))  # or an eps is one by its name
         found = self.index.parameter(expr)
         if found is not None and env is None:
             return self._aliased(expr, self._named(expr.value, self.parameter(*found)))
         return self._named(expr.value, TOP)
 
     def _aliased(self, expr: cst.Name, fact: Fact) -> Fact:
-        """An unknown value also stored as `self.softmax` or `probs`: a probability, by that name (weak evidence)."""
+        """A parameter nothing else describes, also stored as `self.softmax` or `cache.probs` (itself or a reshape
+        of it): a probability, by that name (weak evidence, as a parameter's own name is)."""
         if informative(fact):
             return fact
-        for target in self.index.aliases_of(expr):
+        if self._aliases is None:
+            self._aliases = {}
+            for read, target in self.index.alias_sites:
+                key = self._value_key(read)
+                if key is not None:
+                    self._aliases.setdefault(key, []).append(target)
+        for target in self._aliases.get(self._value_key(expr), ()):
             said = evidence.named_probability(target.rsplit(".", 1)[-1], self.probability_names)
-            if said is not None:
+            if said is not None and target != expr.value:
                 return said
         return fact
+
+    def _value_key(self, expr: cst.BaseExpression, depth: int = 4) -> tuple[int, str] | None:
+        """The parameter a name holds, seen through reshapes and casts (`x = x.view(b, t, -1)`), or None."""
+        while depth > 0 and isinstance(expr, cst.Name):
+            found = self.index.parameter(expr)
+            if found is not None:
+                return (id(found[0].node), found[1])
+            bound = self.index.value_of(expr)
+            call = self.ctx.call(bound) if isinstance(bound, cst.Call) else None
+            if call is None or call.op not in _SAME_VALUE or not call.args:
+                return None
+            expr, depth = call.args[0], depth - 1
+        return None
 
     def _named(self, name: str, fact: Fact) -> Fact:
         """The fact, or what the name says when nothing else is known."""

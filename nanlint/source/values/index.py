@@ -175,7 +175,6 @@ class Index:
         self.enclosing: dict[int, Function] = {}  # Call/Comparison node -> the function it is in
         self.selected: dict[int, tuple[cst.BaseExpression, bool]] = {}  # a where() branch -> (condition, taken if)
         self.alias_sites: list[tuple[cst.Name, str]] = []  # `self.softmax = x`: (the x read there, "self.softmax")
-        self._aliases: dict[object, list[str]] | None = None
         self._collector = _Collector(self)
         dispatcher = Dispatcher()
         dispatcher.register(self._collector)
@@ -195,25 +194,6 @@ class Index:
         """(function, parameter name) when expr is a use of a parameter not rebound before it."""
         found = self.parameter_of.get(id(expr))
         return found if found is not None and isinstance(expr, cst.Name) else None
-
-    def aliases_of(self, expr: cst.Name) -> list[str]:
-        """Other names the value of `expr` is stored under (`self.softmax = x` for x): what they say is evidence."""
-        if self._aliases is None:
-            self._aliases = {}
-            for read, target in self.alias_sites:
-                key = self._value_key(read)
-                if key is not None:
-                    self._aliases.setdefault(key, []).append(target)
-        key = self._value_key(expr)
-        return [t for t in self._aliases.get(key, ()) if t != expr.value] if key is not None else []
-
-    def _value_key(self, expr: cst.Name) -> object:
-        """What identifies the value a name holds at a use: its parameter, or the node it was bound to."""
-        found = self.parameter(expr)
-        if found is not None:
-            return (id(found[0].node), found[1])
-        bound = self.value_of(expr)
-        return id(bound) if bound is not None else None
 
     def function_at(self, node: cst.CSTNode) -> Function | None:
         return self.enclosing.get(id(node))

@@ -433,6 +433,14 @@ def test_a_value_kept_as_a_probability_is_one():
             cache.probs = out
             return -(targets * torch.log(out.mean(0).clamp_min(1e-12))).sum()
         """,
+        # a model's output: what it was assigned decides, as for `probs = model(x)`
+        """\
+        import torch
+        def loss(model, x, targets, cache):
+            out = model(x)
+            cache.probs = out
+            return -(targets * torch.log(out.mean(0))).sum()
+        """,
         # kept under a name that is no probability's
         """\
         import torch
