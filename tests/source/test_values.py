@@ -149,3 +149,9 @@ def test_a_value_kept_under_a_probability_name_is_one():
 def test_exp_of_a_huge_constant_is_infinite_not_an_error():
     fact = fact_of('import torch\nprobe(torch.exp(float("1000")))\n')
     assert fact.hi == float("inf")
+
+
+def test_normalising_in_place_makes_a_distribution():
+    """`x /= x.sum(-1)` is `<x's value> / x.sum(-1)`: the entries of a normalised distribution, 0 where x is."""
+    fact = fact_of("import torch\nx = torch.exp(z)\nx /= x.sum(-1, keepdim=True)\nprobe(x)\n")
+    assert (fact.lo, fact.hi, fact.kind) == (0, 1, "probability")

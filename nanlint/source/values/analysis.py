@@ -422,7 +422,9 @@ class Values:
         if squares.normalised_dot(self.ctx, expr):
             return NORMALISED_DOT
         fact = arithmetic.divide(left, right)
-        own = bool(right.bases) and bool(variables_of(self.ctx, expr.left) & right.bases)
+        own = bool(right.bases) and (
+            bool(variables_of(self.ctx, expr.left) & right.bases) or self._held_by(expr.left, expr.right, right.bases)
+        )
         if own and right.kind in ("sum", "plain-sum", "masked", "count", "mean"):  # p / p.sum(): a distribution
             unit = left.nonnegative
             return replace(
@@ -445,6 +447,13 @@ class Values:
                 kind="unit",
             )
         return fact
+
+    def _held_by(self, value: cst.BaseExpression, expr: cst.BaseExpression, names: frozenset[str]) -> bool:
+        """Does one of `names`, read in expr, hold `value`? (`x /= x.sum()` is `<x's value> / x.sum()`.)"""
+        return any(
+            isinstance(node, cst.Name) and node.value in names and self.index.value_of(node) is value
+            for node in _walk(expr)
+        )
 
     # --- calls ----------------------------------------------------------------------------------
 

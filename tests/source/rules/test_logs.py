@@ -574,3 +574,18 @@ def test_minus_inf_logits_whose_distribution_is_scored_are_not():
         return action, dist.entropy()
     """
     assert nan104(source) == [(3, 51, INFINITE_LOGITS)]
+
+
+def test_log_prob_of_samples_normalised_in_place():
+    source = """\
+    import torch
+    class Mixture:
+        def rsample(self, shape=torch.Size()):
+            w = torch.distributions.Gamma(self.alpha, 1.0).rsample(shape)
+            w /= w.sum(-1, keepdim=True)
+            return w
+        def log_prob(self, value):
+            return (value.log() * (self.alpha - 1)).sum(-1)
+    """
+    message = SAMPLED.replace("sample()", "rsample()")
+    assert nan104(source) == [(8, 17, message)]
