@@ -45,6 +45,14 @@ REPOSITORIES = {
     "google-deepmind/optax": "optax",
     "keras-team/keras": "keras",
     "Lightning-AI/pytorch-lightning": "src",
+    # A second set, first measured on 2026-12-07 before the fixes it prompted (NAN111 on geometry objects'
+    # clip(size), mask names by their last word, ones_like guards, one finding for E[x²] - E[x]²).
+    "openai/whisper": "whisper",
+    "lucidrains/x-transformers": "x_transformers",
+    "huggingface/peft": "src",
+    "facebookresearch/detectron2": "detectron2",
+    "Lightning-AI/litgpt": "litgpt",
+    "google-deepmind/dm-haiku": "haiku",
 }
 
 

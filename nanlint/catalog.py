@@ -30,6 +30,17 @@ _TITLE = re.compile(r"^# (NAN\d{3}) ([a-z0-9-]+)(?: (\(not implemented yet\)))?\
 _FIELD = re.compile(r"^- (Severity|Fix|Pass): (\S+)\s*$")
 _CODE_BLOCK = re.compile(r"```python\n(.*?)```", re.S)
 
+# Codes folded into another rule, as ruff redirects them: selecting, ignoring or suppressing the old
+# code means the new one. NAN306 (uninitialised parameter) became part of NAN304: memory left
+# uninitialised is an initialisation with no bound on its scale.
+REDIRECTS = {"NAN306": "NAN304"}
+
+
+def current_code(code: str) -> str:
+    """The code a possibly retired code now reports as (upper case)."""
+    code = code.upper()
+    return REDIRECTS.get(code, code)
+
 
 @dataclass(frozen=True)
 class RulePage:
@@ -119,7 +130,7 @@ def load() -> dict[str, RulePage]:
 
 def get(code: str) -> RulePage:
     try:
-        return load()[code.upper()]
+        return load()[current_code(code)]
     except KeyError:
         raise CatalogError(f"unknown rule code {code!r}") from None
 
@@ -138,7 +149,7 @@ def check_selector(selector: str) -> str:
 
     A typo such as NAN1O4 would otherwise silently select nothing.
     """
-    canonical = selector.strip().upper()
+    canonical = current_code(selector.strip())
     if canonical == "ALL" or (canonical.startswith("NAN") and any(code.startswith(canonical) for code in load())):
         return canonical
     raise CatalogError(f"{selector!r} matches no rule code (use a code such as NAN104, a prefix such as NAN1, or ALL)")

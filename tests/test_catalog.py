@@ -76,6 +76,8 @@ def test_get_and_name_of():
     assert catalog.name_of("NAN112") == "nan-comparison"
     with pytest.raises(CatalogError, match="unknown rule code 'NAN999'"):
         catalog.get("NAN999")
+    assert catalog.get("NAN306").code == "NAN304"
+    assert catalog.current_code("nan306") == "NAN304" and catalog.current_code("NAN105") == "NAN105"
 
 
 @pytest.mark.parametrize(
@@ -87,6 +89,7 @@ def test_get_and_name_of():
         ("NAN", "NAN"),
         ("all", "ALL"),
         ("NAN90", "NAN90"),
+        ("nan306", "NAN304"),  # a retired code redirects to the rule that took it over
     ],
 )
 def test_selectors(selector, canonical):

@@ -33,7 +33,6 @@ DESIGN_CODES = [
     "NAN303",
     "NAN304",
     "NAN305",
-    "NAN306",
     "NAN501",
     "NAN502",
     "NAN503",

@@ -33,6 +33,7 @@ from nanlint.source.cache import key as cache_key
 from nanlint.source.discovery import SourceFile, discover, matches_glob
 from nanlint.source.documents import Document, DocumentError, read_document
 from nanlint.source.positions import resolve as node_positions
+from nanlint.source.project import Project, View, view_of
 from nanlint.source.raw import Comment, RawFinding, RawFindings
 from nanlint.source.rule import Context, Report, Rule
 from nanlint.source.rules import ALL_RULES
@@ -101,8 +102,11 @@ def lint_document(document: Document, settings: Settings) -> list[Finding]:
     return analyze_document(document, settings.rule_options).select(settings)
 
 
-def analyze_document(document: Document, rule_options: Mapping[str, Mapping[str, Any]]) -> RawFindings:
-    """Every rule's findings in one document, before selection and suppressions (see raw.py)."""
+def analyze_document(
+    document: Document, rule_options: Mapping[str, Mapping[str, Any]], project: View | None = None
+) -> RawFindings:
+    """Every rule's findings in one document, before selection and suppressions (see raw.py); with the
+    project's view, facts cross into the run's other files, and what they read is recorded (raw.used)."""
     comments = suppress.scan(document.text)
     raw = RawFindings(document.path, comments=_comments(comments, document), ignore_file=comments.whole_file)
     if comments.whole_file:
@@ -121,7 +125,9 @@ def analyze_document(document: Document, rule_options: Mapping[str, Mapping[str,
     module, tree, broken = parse_recovering(document)
     raw.findings.extend(RawFinding(finding, 0) for finding in broken)
     if module is not None:
-        ctx = run_rules(module, rules, rule_options)
+        ctx = run_rules(module, rules, rule_options, project)
+        if project is not None:
+            raw.used = dict(sorted(project.used.items()))
         raw.findings.extend(located_reports(ctx.reports, rules, module, tree, document, offset=len(raw.findings)))
     return raw
 
@@ -231,8 +237,13 @@ def _trusted_nodes():
 _VALIDATING_POST_INIT = cst.CSTNode.__post_init__
 
 
-def run_rules(module: cst.Module, rules: list[type[Rule]], rule_options: Mapping[str, Mapping[str, Any]]) -> Context:
-    ctx = Context(module=module, options={code: dict(opts) for code, opts in rule_options.items()})
+def run_rules(
+    module: cst.Module,
+    rules: list[type[Rule]],
+    rule_options: Mapping[str, Mapping[str, Any]],
+    project: View | None = None,
+) -> Context:
+    ctx = Context(module=module, options={code: dict(opts) for code, opts in rule_options.items()}, project=project)
     dispatcher = Dispatcher()
     dispatcher.register(_ImportTracker(ctx))
     dispatcher.register(ctx.dataflow)
@@ -305,9 +316,12 @@ def lint_text(text: str, path: str = "example.py", settings: Settings | None = N
 # --- the lint-and-fix loop --------------------------------------------------------------------
 
 
-def fix_content(path: str, data: bytes, settings: Settings, unsafe: bool = False) -> fixes.FixOutcome:
-    """Fix one file's content until no applicable fix remains (or MAX_ROUNDS)."""
-    outcome = fixes.FixOutcome(data, remaining=lint_bytes(path, data, settings))
+def fix_content(
+    path: str, data: bytes, settings: Settings, unsafe: bool = False, file: Path | None = None
+) -> fixes.FixOutcome:
+    """Fix one file's content until no applicable fix remains (or MAX_ROUNDS); `file`, the file on disk in a
+    project run, lets its facts cross into the run's other files as in a check."""
+    outcome = fixes.FixOutcome(data, remaining=lint_bytes(path, data, settings, file))
     for _ in range(fixes.MAX_ROUNDS):
         chosen = fixes.select_fixes(outcome.remaining, unsafe)
         if not chosen:
@@ -315,7 +329,7 @@ def fix_content(path: str, data: bytes, settings: Settings, unsafe: bool = False
         edits = [(f.source_location.cell, edit) for f in chosen if f.fix is not None for edit in f.fix.edits]
         outcome.data = fixes.edit_content(path, outcome.data, edits)
         outcome.fixed.extend(chosen)
-        outcome.remaining = lint_bytes(path, outcome.data, settings)
+        outcome.remaining = lint_bytes(path, outcome.data, settings, file)
     return outcome
 
 
@@ -334,18 +348,21 @@ def options_fingerprint(rule_options: Mapping[str, Mapping[str, Any]]) -> str:
     ).hexdigest()
 
 
-def analyze_bytes(path: str, data: bytes, rule_options: Mapping[str, Mapping[str, Any]]) -> RawFindings:
+def analyze_bytes(
+    path: str, data: bytes, rule_options: Mapping[str, Mapping[str, Any]], project: View | None = None
+) -> RawFindings:
     try:
-        return analyze_document(read_document(path, data), rule_options)
+        return analyze_document(read_document(path, data), rule_options, project)
     except DocumentError as error:
         return RawFindings(path, [RawFinding(parse_error(path, error), 0)])
     except RecursionError:
         return RawFindings(path, [RawFinding(parse_error(path, DocumentError("cannot parse: nesting too deep")), 0)])
 
 
-def lint_bytes(path: str, data: bytes, settings: Settings) -> list[Finding]:
+def lint_bytes(path: str, data: bytes, settings: Settings, file: Path | None = None) -> list[Finding]:
     """Findings of one file's content as the user will see them (selection and per-file ignores applied)."""
-    return visible(analyze_bytes(path, data, settings.rule_options).select(settings), settings)
+    raw = analyze_bytes(path, data, settings.rule_options, view_of(_PROJECT, file))
+    return visible(raw.select(settings), settings)
 
 
 def visible(findings: list[Finding], settings: Settings) -> list[Finding]:
@@ -386,23 +403,32 @@ def lint_file(source: SourceFile, settings: Settings, options: CheckOptions) -> 
 
 
 def _cached_analysis(source: SourceFile, data: bytes, settings: Settings, options: CheckOptions) -> RawFindings:
+    """The file's raw findings, from the cache when neither it nor what it read of the project changed.
+    In a project run the key also holds the file's path (imports resolve relative to it), and an entry
+    records what of the project it read (raw.used), checked again on a hit."""
+    project = view_of(_PROJECT, source.path)
     if not options.use_cache:
-        return analyze_bytes(source.display, data, settings.rule_options)
+        return analyze_bytes(source.display, data, settings.rule_options, project)
     cache = Cache(settings.root / settings.cache_dir)
-    entry = cache_key(data, source.path.suffix, options_fingerprint(settings.rule_options))
+    fingerprint = options_fingerprint(settings.rule_options)
+    if project is not None:
+        fingerprint += f"|project:{project.path}"
+    entry = cache_key(data, source.path.suffix, fingerprint)
     cached = cache.get(entry)
     if cached is not None:
         try:
-            return RawFindings.decode(cached, source.display)
+            raw = RawFindings.decode(cached, source.display)
+            if project is None or not project.project.stale(raw.used, project.path):
+                return raw
         except (KeyError, TypeError, ValueError):
             pass  # an entry of another layout: recompute it
-    raw = analyze_bytes(source.display, data, settings.rule_options)
+    raw = analyze_bytes(source.display, data, settings.rule_options, project)
     cache.put(entry, raw.encode())
     return raw
 
 
 def _fix_file(source: SourceFile, data: bytes, settings: Settings, options: CheckOptions) -> FileOutcome:
-    outcome = fix_content(source.display, data, settings, options.unsafe_fixes)
+    outcome = fix_content(source.display, data, settings, options.unsafe_fixes, source.path)
     unreadable = any(f.code == PARSE_ERROR for f in outcome.remaining)
     diff = ""
     if outcome.data != data:
@@ -411,6 +437,14 @@ def _fix_file(source: SourceFile, data: bytes, settings: Settings, options: Chec
         else:
             fixes.write_atomic(source.path, outcome.data)
     return FileOutcome(outcome.remaining, unreadable, outcome.fixed, diff)
+
+
+_PROJECT: Project | None = None  # the run's project index (set before files are linted, inherited by workers)
+
+
+def _set_project(project: Project | None) -> None:
+    global _PROJECT
+    _PROJECT = project
 
 
 def _lint_file_job(args) -> FileOutcome:
@@ -463,18 +497,29 @@ def check_paths(paths: list[Path], settings: Settings | Configuration, options: 
     files, result.errors = discover(paths, config, options.force_exclude) if paths else ([], [])
     if options.use_cache:
         code_fingerprint()  # once here rather than in every worker
-    for outcome in _map(files, options):
-        result.findings.extend(outcome.findings)
-        result.fixed.extend(outcome.fixed)
-        result.suppressions_added += outcome.suppressions_added
-        if outcome.diff:
-            result.diffs.append(outcome.diff)
+    _set_project(_project_of(files))
+    try:
+        for outcome in _map(files, options):
+            result.findings.extend(outcome.findings)
+            result.fixed.extend(outcome.fixed)
+            result.suppressions_added += outcome.suppressions_added
+            if outcome.diff:
+                result.diffs.append(outcome.diff)
+    finally:
+        _set_project(None)
     result.checked += len(files)
     result.findings.sort(key=Finding.sort_key)
     if options.use_cache:
         for folder in {source.settings.root / source.settings.cache_dir for source in files if source.settings}:
             Cache(folder).prune()
     return result
+
+
+def _project_of(files: list[SourceFile]) -> Project | None:
+    """The project index of a run of several files (one file alone has no other module to read)."""
+    if len(files) < 2:
+        return None
+    return Project((source.path for source in files), (files[0].settings or Settings()).rule_options)
 
 
 def _check_stdin(result: CheckResult, settings: Settings, options: CheckOptions, text: str) -> None:
@@ -503,7 +548,12 @@ def _map(files: list[SourceFile], options: CheckOptions):
     from concurrent.futures import ProcessPoolExecutor
 
     method = "fork" if sys.platform.startswith("linux") else None
-    executor = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context(method))
+    executor = ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=multiprocessing.get_context(method),
+        initializer=_set_project,
+        initargs=(_PROJECT,),
+    )
     chunk = max(1, min(16, len(files) // (jobs * 4)))
     results = list(executor.map(_lint_file_job, work, chunksize=chunk))
     executor.shutdown()

@@ -179,12 +179,15 @@ class Surroundings:
         self.tested: list[dict[str, set[str]]] = [{"zero": set(), "one": set()}]  # per function, tests so far
         self.gradient_free: list[cst.CSTNode] = []  # the with/def/class nodes that open gradient-free code
         self.exits: set[int] = set()  # ids of nodes whose value leaves the graph
+        self.scalar_calls: list[cst.Call] = []  # enclosing math.* calls: their arguments are Python numbers
 
     # --- calls ---
 
     def enter_call(self, node: cst.Call, found: OpCall | None) -> None:
         if found is not None and found.op in SELECT_OPS:
             self.selects.append(found)
+        if (self.ctx.qualify(node.func) or "").startswith("math."):
+            self.scalar_calls.append(node)
         func = node.func
         if isinstance(func, cst.Attribute) and (func.attr.value in _GRAPH_EXITS or id(node) in self.exits):
             self.exits.add(id(func.value))  # x.sqrt().cpu().item(): the exit reaches back through the chain
@@ -194,6 +197,8 @@ class Surroundings:
     def leave_call(self, node: cst.Call) -> None:
         if self.selects and self.selects[-1].node is node:
             self.selects.pop()
+        if self.scalar_calls and self.scalar_calls[-1] is node:
+            self.scalar_calls.pop()
 
     # --- scopes ---
 
@@ -251,6 +256,10 @@ class Surroundings:
             if parts is not None and names & variables_of(self.ctx, parts[0]):
                 return True
         return False
+
+    def in_scalar_call(self) -> bool:
+        """Inside the arguments of a math.* call: Python numbers, which raise rather than become inf or NaN."""
+        return bool(self.scalar_calls)
 
     def in_select(self) -> OpCall | None:
         """The innermost enclosing where()/masked_fill(), if any."""

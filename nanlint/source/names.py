@@ -30,6 +30,9 @@ class Names:
 
     def __init__(self) -> None:
         self.aliases: dict[str, str] = {}
+        # `from .mod import f` / `from .. import mod`: local name -> (level, dotted target below the package).
+        # Kept apart from `aliases`: only the project index (nanlint.source.project) resolves them.
+        self.relative: dict[str, tuple[int, str]] = {}
 
     def add_import(self, node: cst.Import) -> None:
         for alias in node.names:
@@ -43,6 +46,9 @@ class Names:
                 self.aliases[head] = head
 
     def add_import_from(self, node: cst.ImportFrom) -> None:
+        if node.relative and not isinstance(node.names, cst.ImportStar):
+            self._add_relative(node)
+            return
         if node.relative or node.module is None or isinstance(node.names, cst.ImportStar):
             return
         module = dotted(node.module)
@@ -54,6 +60,28 @@ class Names:
                 continue
             local = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else name
             self.aliases[local] = f"{module}.{name}"
+
+    def _add_relative(self, node: cst.ImportFrom) -> None:
+        module = dotted(node.module) if node.module is not None else ""
+        if module is None or isinstance(node.names, cst.ImportStar):
+            return
+        for alias in node.names:
+            name = dotted(alias.name)
+            if name is None:
+                continue
+            local = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else name
+            self.relative[local] = (len(node.relative), f"{module}.{name}" if module else name)
+
+    def relative_target(self, node: cst.BaseExpression) -> tuple[int, str] | None:
+        """(level, dotted target) of a dotted expression rooted at a relative import: `mod.f` -> (1, "mod.f")."""
+        attrs = []
+        while isinstance(node, cst.Attribute):
+            attrs.append(node.attr.value)
+            node = node.value
+        if not isinstance(node, cst.Name) or node.value not in self.relative:
+            return None
+        level, target = self.relative[node.value]
+        return level, ".".join([target, *reversed(attrs)])
 
     def qualify(self, node: cst.BaseExpression) -> str | None:
         """The qualified name of a dotted expression rooted at an import or a builtin."""

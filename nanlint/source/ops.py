@@ -115,7 +115,13 @@ FUNCTIONS: dict[str, list[str]] = {
     + ["math.dist", "torch.cdist", "torch.pdist", "torch.nn.functional.pairwise_distance", "torch.pairwise_distance"],
     "std": _rows(NUMPY_LIKE + TORCH, "std", "nanstd") + _rows(TENSORFLOW + KERAS_BACKEND, "reduce_std", "std"),
     "var": _rows(NUMPY_LIKE + TORCH, "var", "nanvar") + _rows(TENSORFLOW + KERAS_BACKEND, "reduce_variance", "var"),
-    "moments": ["tensorflow.nn.moments", "torch.var_mean", "torch.std_mean"],
+    "moments": [
+        "tensorflow.nn.moments",
+        "tensorflow.nn.weighted_moments",
+        "keras.ops.moments",
+        "torch.var_mean",
+        "torch.std_mean",
+    ],
     "count": _rows(NUMPY_LIKE + TORCH + TENSORFLOW, "count_nonzero") + ["builtins.len"],
     "normalize": [
         "torch.nn.functional.normalize",
@@ -170,6 +176,7 @@ FUNCTIONS: dict[str, list[str]] = {
     "tanh": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND + JAX_NN, "tanh") + ["math.tanh"],
     "relu": _rows(TORCH + TORCH_FUNCTIONAL + TF_NN + JAX_NN + KERAS_BACKEND, "relu"),
     "full": _rows(NUMPY_LIKE + TORCH, "full", "full_like") + _rows(TENSORFLOW, "fill"),
+    "ones": _rows(NUMPY_LIKE + TORCH + TENSORFLOW, "ones", "ones_like"),
     "cast": [
         "tensorflow.cast",
         "tensorflow.convert_to_tensor",

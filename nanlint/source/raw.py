@@ -51,6 +51,7 @@ class RawFindings:
     ran: frozenset[str] = frozenset()  # the rules that ran (their triggers occur in the file)
     comments: tuple[Comment, ...] = ()
     ignore_file: bool = False
+    used: dict[str, str] = field(default_factory=dict)  # what of the project the analysis read (project.View)
 
     def select(self, settings: Settings) -> list[Finding]:
         """What the user sees under these settings, before per-file ignores (sorted)."""
@@ -81,6 +82,7 @@ class RawFindings:
             "ran": sorted(self.ran),
             "comments": [_encode_comment(c) for c in self.comments],
             "ignore_file": self.ignore_file,
+            "used": self.used,
         }
 
     @classmethod
@@ -91,6 +93,7 @@ class RawFindings:
             frozenset(data["ran"]),
             tuple(_decode_comment(c) for c in data["comments"]),
             bool(data["ignore_file"]),
+            {str(k): str(v) for k, v in data.get("used", {}).items()},
         )
 
 

@@ -77,6 +77,7 @@ class Context:
     _calls: dict[int, tuple[cst.Call, OpCall | None]] = field(default_factory=dict, repr=False)
     _values: Any = field(default=None, repr=False)
     _is_test_module: bool | None = field(default=None, repr=False)
+    project: Any = None  # nanlint.source.project.View: the other files of the run, seen from this one
 
     @property
     def testing(self) -> bool:
@@ -253,7 +254,10 @@ class Context:
             special = ops.constant_op(self.qualify(expr))
             if special is not None:
                 return math.inf if special == "inf" else math.nan
-            return self.const(self.dataflow.value_of(expr), depth - 1)
+            held = self.dataflow.value_of(expr)
+            if held is None and self.project is not None:
+                return self.project.constant(expr, self.names)  # `from .consts import NEG_INF`
+            return self.const(held, depth - 1)
         called = self.call(expr)
         if called is not None and called.op == "float" and len(called.args) == 1:
             text = called.args[0]

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from nanlint.catalog import current_code
+
 _MARKER = re.compile(
     r"#\s*(?:nanlint:\s*(?P<kind>ignore-file|ignore)(?:\[(?P<codes>[^\]]*)\])?"
     r"|(?P<noqa>noqa)(?::\s*(?P<noqa_codes>[A-Z]+[0-9]+(?:[\s,]+[A-Z]+[0-9]+)*))?)",
@@ -82,8 +84,8 @@ def _parse(match: re.Match, line: int) -> Suppression | None:
         listed = match.group("noqa_codes")
         if listed is None:
             return Suppression(line, column, end, None, reportable=False)
-        codes = frozenset(c.upper() for c in _CODE.findall(listed))
+        codes = frozenset(current_code(c) for c in _CODE.findall(listed))
         return Suppression(line, column, end, codes, reportable=True) if codes else None
     listed = match.group("codes")
-    named = None if listed is None else frozenset(c.upper() for c in _CODE.findall(listed))
+    named = None if listed is None else frozenset(current_code(c) for c in _CODE.findall(listed))
     return Suppression(line, column, end, named, reportable=True)

@@ -59,6 +59,8 @@ def test_what_can_be_zero_and_how_surely(body, level):
         "probe(torch.softmax(x, -1).sum(-1))",  # a distribution sums to 1
         "probe(1 + w ** 2)",  # >= 1
         "probe(max(n, 1))",  # max(n, 1)
+        "probe(mask.sum().maximum(torch.ones_like(mask.sum())))",  # at least a tensor of ones
+        "probe(torch.maximum(mask.sum(), torch.ones(())))",
         "probe(x)",  # unknown: no evidence is not a reason
     ],
 )
@@ -96,6 +98,123 @@ def test_python_scalars_are_marked():
 def test_evidence_from_a_name_is_weakest():
     reason = fact_of("import torch\nprobe(probs)\n").can_be_zero()
     assert reason is None or reason.level == NAMED
+
+
+@pytest.mark.parametrize(
+    "unpacking,kind",
+    [
+        ("mean, spread = tf.nn.moments(x, axes=[0])", "var"),  # TensorFlow: (mean, variance)
+        ("mean, spread = tf.nn.weighted_moments(x, [0], w)", "var"),
+        ("mean, spread = keras.ops.moments(x, axes=[0])", "var"),
+        ("spread, mean = torch.var_mean(x, 0)", "var"),  # PyTorch: (variance, mean)
+        ("spread, mean = torch.std_mean(x, 0)", "std"),
+        ("spread = torch.std_mean(x, 0)[0]", "std"),  # indexed rather than unpacked
+    ],
+)
+def test_each_result_of_a_multi_result_op_has_its_fact(unpacking, kind):
+    fact = fact_of(f"import torch\nimport keras\nimport tensorflow as tf\n{unpacking}\nprobe(spread)\n")
+    assert (fact.kind, fact.lo) == (kind, 0)
+    assert fact.can_be_zero().level == DEGENERATE
+
+
+@pytest.mark.parametrize(
+    "unpacking",
+    [
+        "spread, mean = tf.nn.moments(x, axes=[0])",  # the mean, whatever the name says
+        "mean, spread = torch.var_mean(x, 0)",
+        "spread, *rest = tf.nn.moments(x, axes=[0])",
+        "values, spread = torch.sort(x)",  # no fact for this op's results
+    ],
+)
+def test_results_without_a_spread_fact(unpacking):
+    fact = fact_of(f"import torch\nimport keras\nimport tensorflow as tf\n{unpacking}\nprobe(spread)\n")
+    assert fact.kind not in ("var", "std") and fact.can_be_zero() is None
+
+
+STANDARDISE_WITH_MOMENTS = """\
+import tensorflow as tf
+
+
+def standardise(x):
+    mean, variance = tf.nn.moments(x, axes=[0])
+    return (x - mean) / {denominator}
+"""
+
+
+def test_a_variance_from_moments_reaches_the_division_rule():
+    from tests.helpers import lint
+
+    found = lint(STANDARDISE_WITH_MOMENTS.format(denominator="tf.sqrt(variance)"), ("NAN105", "NAN106"))
+    assert found == [
+        (
+            "NAN105",
+            6,
+            12,
+            "division by a standard deviation, which is 0 for constant input: inf or NaN there; "
+            "add an eps (x / (d + eps)) or clamp it (d.clamp(min=eps))",
+        ),
+        (
+            "NAN106",
+            6,
+            25,
+            "sqrt of a variance with no eps inside: its gradient is infinite at 0 (NaN in training); "
+            "add the eps inside the sqrt (sqrt(v + eps)) or use a norm function",
+        ),
+    ]
+
+
+@pytest.mark.parametrize("denominator", ["tf.sqrt(variance + 1e-5)", "tf.sqrt(tf.maximum(variance, 1e-6))", "mean"])
+def test_guarded_moments_are_quiet(denominator):
+    from tests.helpers import codes
+
+    assert codes(STANDARDISE_WITH_MOMENTS.format(denominator=denominator), ("NAN105", "NAN106")) == []
+
+
+@pytest.mark.parametrize(
+    "name,mask",
+    [
+        ("attn_mask", True),
+        ("one_hot_labels", True),
+        ("y_onehot", True),
+        ("soft_onehot_temp", False),  # a temperature: the last word of a name says what it is
+        ("mask_ratio", False),
+        ("masked_positions", False),
+    ],
+)
+def test_a_name_says_mask_only_by_its_last_word(name, mask):
+    fact = fact_of(f"import torch\n\n\ndef f({name}):\n    probe({name})\n")
+    assert (fact.kind == "mask") is mask
+
+
+@pytest.mark.parametrize(
+    "body,kind,level",
+    [
+        ("probe(sample_weight)", "weight", NAMED),  # a per-example weight: 0 for an example left out
+        ("probe(batch.example_weights)", "weight", NAMED),
+        ('probe(batch["sample_weight"])', "weight", NAMED),  # a string key names its value as a variable would
+        ('probe(batch["attention_mask"])', "mask", BUILT),
+        ("probe(sample_weight.mean())", "weight-sum", NAMED),  # a batch of them can be all 0
+        ("probe(w * ((y > 0).float() * a + (1 - (y > 0).float()) * b))", "masked", BUILT),
+        ("m = (y > 0).float() * a + b * (1 - (y > 0).float())\nprobe((w * m).mean())", "masked", BUILT),
+        ("probe(torch.sqrt(rms.var))", "std", NAMED),  # sqrt of a variance is a standard deviation
+    ],
+)
+def test_weights_masks_and_spreads(body, kind, level):
+    reason = fact_of(f"import torch\n{body}\n").can_be_zero()
+    assert reason is not None and (reason.kind, reason.level) == (kind, level)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "probe(weights)",  # a weight of any kind (a layer's, a mixing coefficient) says nothing
+        'probe(batch["inputs"])',
+        "probe(sample_weight.mean().clamp_min(1e-12))",
+        "probe((sample_weight + 1.0).mean())",
+    ],
+)
+def test_weights_that_are_not_zero(body):
+    assert fact_of(f"import torch\n{body}\n").can_be_zero() is None
 
 
 @pytest.mark.parametrize(

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import libcst as cst
 
 from nanlint.source import guards
 from nanlint.source.rule import Rule
 
 _GUARDS = frozenset({"clamp", "maximum", "minimum", "nan_to_num"})
+# A size or shape is not a numeric bound: `boxes.clip(image_size)` is a geometry object clipping itself in place.
+_SIZE_NAME = re.compile(r"(?:^|_)(?:shape|size|sizes|hw|wh|extent)$")
 
 
 class DiscardedGuard(Rule):
@@ -18,13 +22,26 @@ class DiscardedGuard(Rule):
 
     def visit_Expr(self, node: cst.Expr) -> None:
         found = self.ctx.call(node.value)
-        if found is None or found.op not in _GUARDS or self._in_place(found):
+        if found is None or found.op not in _GUARDS or self._in_place(found) or self._clipped_to_a_size(found):
             return
         name = guards.identifier(found.node.func) or found.op
         self.report(
             found.node,
             f"the result of {name}() is discarded, so nothing is guarded; assign it (x = ...) or use the in-place form",
         )
+
+    @staticmethod
+    def _clipped_to_a_size(found) -> bool:
+        """`boxes.clip(image_size)`, `boxes.clip((h, w))`: not a tensor's clamp (whose bounds are numbers) but an
+        object's own method, which usually works in place."""
+        if not found.method:
+            return False
+        for arg in found.node.args:
+            value = arg.value
+            name = guards.identifier(value)
+            if isinstance(value, cst.Tuple) or (name is not None and _SIZE_NAME.search(name.lower())):
+                return True
+        return False
 
     @staticmethod
     def _in_place(found) -> bool:

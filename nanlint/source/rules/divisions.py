@@ -10,9 +10,12 @@ for probabilities (`p / probs`); a sum of values of any sign only with the `plai
 
 from __future__ import annotations
 
+import re
+
 import libcst as cst
 
 from nanlint.source import guards
+from nanlint.source.names import dotted
 from nanlint.source.rule import Context, PendingFix
 from nanlint.source.traversal import iter_nodes
 from nanlint.source.values import BUILT, DEGENERATE, NAMED, Fact, Reason, variables_of
@@ -65,8 +68,8 @@ class UnguardedDivision(guards.SurroundedRule):
         denominator: cst.BaseExpression,
         enclose: bool,
     ) -> None:
-        if id(division) in self.reported:
-            return
+        if id(division) in self.reported or self.around.in_scalar_call():
+            return  # math.log((1 - p) / p): Python numbers raise ZeroDivisionError, no inf or NaN
         reason = zero_denominator(self.ctx, numerator, denominator, self.option("plain-sums"))
         if reason is None or self.around.checked(denominator) or self.around.in_select() is not None:
             return  # inside a where() the hazard is its gradient: NAN110's
@@ -93,13 +96,24 @@ class UnguardedDivision(guards.SurroundedRule):
         index = self.ctx.values.index
         result = index.assigned_to.get(id(division))
         function = index.by_node.get(id(self.around.functions[-1])) if self.around.functions else None
-        if result is None or function is None or not variables_of(self.ctx, denominator) & function.compared:
+        denominators = variables_of(self.ctx, denominator)
+        if function is None or not denominators & function.compared:
             return False
         for node in iter_nodes(function.node):
-            if isinstance(node, cst.Call) and self.ctx.op(node) == "where":
+            if result is not None and isinstance(node, cst.Call) and self.ctx.op(node) == "where":
                 if any(isinstance(a.value, cst.Name) and a.value.value == result for a in node.args[1:]):
                     return True
+            if isinstance(node, cst.Call) and _branches_on(self.ctx, node, denominators):
+                return True  # tf.cond(n == 0, lambda: zeros, lambda: weights): the author replaces what n made
         return False
+
+
+def _branches_on(ctx: Context, call: cst.Call, names: set[str]) -> bool:
+    """A graph-mode conditional (`tf.cond`, `jax.lax.cond`) whose predicate compares one of `names`."""
+    if guards.identifier(call.func) != "cond" or not call.args:
+        return False
+    predicate = call.args[0].value
+    return isinstance(predicate, cst.Comparison) and bool(variables_of(ctx, predicate) & names)
 
 
 def zero_denominator(
@@ -123,7 +137,62 @@ def zero_denominator(
         return reason if normalises(ctx, numerator, fact) else None
     if reason.level >= NAMED and reason.kind == "probability" and ctx.const(numerator) is None:
         return reason  # p / q of probabilities (not 1 / update_prob, a setting)
+    if reason.kind == "weight-sum" and normalises(ctx, numerator, fact):
+        return reason  # w / w.mean() of sample weights: 0 / 0 for a batch whose weights are all 0
+    if reason.kind in _SPREADS and centred(ctx, numerator) and statistic_attribute(ctx, denominator):
+        return reason  # (x - stats.mean) / stats.std: a running statistic, 0 while the data is constant
     return None
+
+
+_SPREADS = frozenset({"std", "var", "variance"})
+# Owners whose attributes are settings, not statistics of data: `cfg.std`, `self.vae.config.latents_std`.
+_SETTINGS = frozenset({"config", "cfg", "conf", "args", "opt", "opts", "hparams", "params", "settings", "options"})
+
+
+def statistic_attribute(ctx: Context, denominator: cst.BaseExpression) -> bool:
+    """The std is read off another object (`stats.std`, `self.obs_rms.std`, `stats["std"]`): a statistic it
+    keeps of the data, or the module's own running statistic (`self.running_std`).
+
+    A parameter `std`, the module's own `self.std` (a buffer of constants, mostly) and a config value are
+    settings; a name alone does not make them a statistic of data."""
+    last = _source(ctx, denominator)
+    found = ctx.call(last)
+    if found is not None and found.op in ("sqrt", "cast", "layout", "float") and found.args:
+        return statistic_attribute(ctx, found.args[0])  # sqrt(stats.var), stats.std.float()
+    if isinstance(last, cst.Attribute):
+        owner, name = last.value, last.attr.value
+    elif isinstance(last, cst.Subscript):
+        owner, name = last.value, _string_key(last) or ""
+    else:
+        return False
+    if not name:
+        return False
+    parts = (dotted(owner) or "").split(".")
+    if not parts[0] or any(part.lower().strip("_") in _SETTINGS for part in parts):
+        return False
+    return parts not in (["self"], ["cls"]) or _RUNNING.match(name.lower()) is not None
+
+
+def _source(ctx: Context, expr: cst.BaseExpression) -> cst.BaseExpression:
+    """What a name finally holds, through conversions and unpacking (`m, s = rms.mean, rms.std`)."""
+    for _ in range(5):
+        expr = ctx.peel(expr)
+        bound = ctx.values.index.value_of(expr) if isinstance(expr, (cst.Name, cst.Attribute)) else None
+        if bound is None:
+            break
+        expr = bound
+    return expr
+
+
+# Statistics a module keeps of the data it has seen: running_var, moving_std, ema_sigma.
+_RUNNING = re.compile(r"_?(?:running|moving|ema)_")
+
+
+def _string_key(expr: cst.Subscript) -> str | None:
+    element = expr.slice[0].slice if len(expr.slice) == 1 else None
+    key = element.value if isinstance(element, cst.Index) else None
+    value = key.evaluated_value if isinstance(key, cst.SimpleString) else None
+    return value if isinstance(value, str) else None
 
 
 def normalises(ctx: Context, numerator: cst.BaseExpression, fact: Fact) -> bool:
@@ -138,7 +207,9 @@ def centred(ctx: Context, numerator: cst.BaseExpression) -> bool:
     for step in ctx.origins(numerator):
         if guards.is_binary(step, cst.Subtract):
             subtrahend = ctx.values.of(step.right)
-            name = guards.identifier(ctx.peel(step.right))
+            peeled = ctx.peel(step.right)
+            key = _string_key(peeled) if isinstance(peeled, cst.Subscript) else None
+            name = key or guards.identifier(peeled)  # stats["mean"], stats.mean
             return (
                 subtrahend.kind in ("mean", "min")
                 or (name is not None and is_mean_name(name))

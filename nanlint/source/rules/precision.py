@@ -479,12 +479,23 @@ class EpsUnderflow(FactsRule):
             if half:
                 found = _in_float16(eps)
             elif (float32_code or eps.pinned == "float32") and not eps.parameters:
-                found = _in_float32(eps, flushes)
+                found = self._in_half_project(eps, float32_code) or _in_float32(eps, flushes)
             else:
                 found = None
             if found is not None:
                 problem, advice, where = found
                 self.report(eps.node, f"{eps.what} {eps.value:g} {problem} {where}; use eps >= {advice}")
+
+    def _in_half_project(self, eps: _Eps, float32_code: bool) -> tuple[str, str, str] | None:
+        """Dtype-generic code of a project whose entry point switches float16 on (project.py): only an eps
+        that float16 rounds to 0 (it guards nothing there); a subnormal one is left to the module's own evidence."""
+        if eps.pinned is not None or not float32_code or eps.value >= FP16.subnormal or self.ctx.project is None:
+            return None
+        evidence = self.ctx.project.half_evidence()
+        if evidence is None:
+            return None
+        problem, advice, _ = _in_float16(eps) or ("", "", "")
+        return problem, advice, f"in a project that computes in float16 ({evidence})"
 
 
 def _in_float16(eps: _Eps) -> tuple[str, str, str] | None:
@@ -545,7 +556,8 @@ class AbsorbedEps(FactsRule):
     # --- guard positions -------------------------------------------------------------------
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
-        if isinstance(node.operator, cst.Divide):
+        if isinstance(node.operator, cst.Divide) and self.ctx.const(node.right) is None:
+            # A denominator of constants alone guards no variable, and Python computes it in float64.
             self._guard(node.right, "denominator")
 
     def on_call(self, node: cst.Call) -> None:

@@ -12,6 +12,8 @@ even without gradients, and an eps added to it does not help.
 
 from __future__ import annotations
 
+import re
+
 import libcst as cst
 
 from nanlint.source import guards, ops
@@ -49,7 +51,10 @@ class SqrtAtZero(guards.SurroundedRule):
 
     def visit_Call(self, node: cst.Call) -> None:
         found = self.ctx.call(node)
-        if found is None or not found.args:
+        if found is None:
+            self._named_root(node)
+            return
+        if not found.args:
             return
         if found.op in ("clamp", "maximum"):
             if self.ctx.values.of(node).nonzero:  # clamp(sqrt(v), min=eps): guarded after the root
@@ -64,6 +69,48 @@ class SqrtAtZero(guards.SurroundedRule):
         elif found.op == "norm" and _nan_gradient_norm(found):
             self._check_norm(found)
 
+    def _named_root(self, node: cst.Call) -> None:
+        """A helper nanlint cannot see whose name says inverse square root (`inv_sqrt_2x2(covs)`, `rsqrt_fn(var)`),
+        of a value whose own name says variance, covariance or norm: weaker evidence than a visible rsqrt, so
+        only both names together, in differentiable code, with no eps anywhere in the argument."""
+        name = _called(node.func)
+        if name is None or not _INVERSE_ROOT.search(name.lower()) or not node.args or node.args[0].keyword:
+            return
+        operand = node.args[0].value
+        what = self._named_square(operand)
+        if what is None or not guards.uses_autodiff(self.ctx) or not self.around.traced(node):
+            return
+        if self._resolvable(node) or self.around.checked(operand) or self._has_eps(operand):
+            return
+        self.report(
+            node,
+            f"{name}() of {what}, with no eps inside: by its name an inverse square root, inf at 0 (a degenerate "
+            f"batch, constant input); add the eps inside ({name}(v + eps))",
+        )
+
+    def _named_square(self, operand: cst.BaseExpression) -> str | None:
+        """'a variance' / 'a covariance' / 'a norm' when the operand, or the call it was assigned from, is named so."""
+        for origin in self.ctx.values.origins(operand, depth=2):
+            name = _called(origin.func) if isinstance(origin, cst.Call) else _called(origin)
+            match = _SQUARE_NAME.search(name.lower()) if name else None
+            if match is not None:
+                return _SQUARE_WHAT[match.group(1)[:3]]
+        return None
+
+    def _resolvable(self, node: cst.Call) -> bool:
+        """A function of this file or of the run's other files: its own body decides, not its name."""
+        if self.ctx.values.index.callee(node) is not None:
+            return True
+        return self.ctx.project is not None and self.ctx.project.resolves(node, self.ctx.names)
+
+    def _has_eps(self, operand: cst.BaseExpression) -> bool:
+        for origin in self.ctx.values.origins(operand, depth=2):
+            for inner in iter_nodes(origin):
+                if isinstance(inner, cst.BinaryOperation) and isinstance(inner.operator, cst.Add):
+                    if guards.is_eps(self.ctx, inner.left) or guards.is_eps(self.ctx, inner.right):
+                        return True
+        return False
+
     def _framework_values(self, operand: cst.BaseExpression) -> bool:
         """`sum(d**2) ** 0.5`: differentiable when its values come from a differentiable framework."""
         for inner in iter_nodes(operand):
@@ -76,6 +123,8 @@ class SqrtAtZero(guards.SurroundedRule):
         self, node: cst.CSTNode, root: str, operand: cst.BaseExpression, differentiable: bool, elementwise: bool = True
     ) -> None:
         fact = self.ctx.values.of(operand)
+        if fact.negative is not None and fact.negative.kind == "variance-cancellation":
+            return  # NAN107 reports it where E[x²] - E[x]² is computed: one hazard, one finding
         if fact.negative is not None and not self.around.checked(operand):
             self.report(
                 node,
@@ -144,6 +193,20 @@ class SqrtAtZero(guards.SurroundedRule):
         target = index.assigned_to.get(id(node))
         function = index.function_at(node)
         return target is not None and function is not None and target in index.compared_aliases(function)
+
+
+# Callee names that say inverse square root, and operand names that say a variance-like quantity.
+_INVERSE_ROOT = re.compile(r"(?:^|_)(?:inv_?sqrt|rsqrt|inverse_sqrt|invsqrt)(?:_|\d|$)")
+_SQUARE_NAME = re.compile(r"(?:^|_)(cov|covs|covariance|covariances|var|vars|variance|variances)(?:_|\d|$)")
+_SQUARE_WHAT = {"cov": "a covariance", "var": "a variance"}
+
+
+def _called(func: cst.BaseExpression) -> str | None:
+    if isinstance(func, cst.Name):
+        return func.value
+    if isinstance(func, cst.Attribute):
+        return func.attr.value
+    return None
 
 
 def _half_power(exponent: float | None) -> str | None:

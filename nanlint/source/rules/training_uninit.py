@@ -1,4 +1,4 @@
-"""NAN306: a parameter (or buffer) created from uninitialised memory and never filled.
+"""NAN304 (formerly NAN306): a parameter (or buffer) created from uninitialised memory and never filled.
 
 `torch.empty(n)`, `torch.Tensor(n)` (sizes, not data), `x.new_empty(n)` and `np.empty(n)`
 allocate without writing: the tensor holds whatever the allocator last left there, which can
@@ -59,7 +59,7 @@ class _Creation:
 
 
 class UninitialisedParameter(Rule):
-    code = "NAN306"
+    code = "NAN304"
     triggers = ("empty", "Tensor(", "Tensor (", "new(")
 
     def __init__(self, ctx) -> None:

@@ -30,7 +30,7 @@ from nanlint.source.values.fact import (
     join,
 )
 from nanlint.source.values.index import Function, Index
-from nanlint.source.values.transfer import TRANSFERS
+from nanlint.source.values.transfer import ELEMENTS, TRANSFERS, element
 
 MAX_CALL_DEPTH = 3
 INFINITY = Fact(
@@ -208,6 +208,8 @@ class Values:
             found = self.index.parameter(expr)
             if found is not None and found[0] is env.function:
                 argument = env.bindings.get(found[1])
+                if isinstance(argument, Fact):  # an argument of a call in another module, already a fact there
+                    return argument
                 if argument is not None:
                     return self.of(argument, env.parent)
                 default = env.function.defaults.get(found[1])
@@ -303,12 +305,20 @@ class Values:
         return self._named(attr, TOP)
 
     def _subscript(self, expr: cst.Subscript, env: Env | None) -> Fact:
+        position = _constant_position(expr)
+        if position is not None and isinstance(expr.value, cst.Call):
+            found = self.ctx.call(expr.value)
+            if found is not None and found.qualified in ELEMENTS:
+                return element(found, position)  # moments(x)[1], or `mean, var = moments(x)`
+            if id(expr) in self.index.dataflow.elements:
+                return TOP  # `a, b = f(x)`: the results of other calls are not known one by one
         base = self.of(expr.value, env)
         if base.integer and base.scalar and base.why == "a size":
             return base
         if any(isinstance(e.slice, cst.Index) and self._is_mask_index(e.slice.value, env) for e in expr.slice):
             return replace(base, empty=Reason("a selection that can be empty", BUILT, "selection"))
-        return base
+        key = _string_key(expr)
+        return self._named(key, base) if key is not None else base  # batch["sample_weight"]: a key names its value
 
     def _is_mask_index(self, index: cst.BaseExpression, env: Env | None) -> bool:
         if isinstance(index, cst.Comparison):
@@ -410,7 +420,9 @@ class Values:
             fact,
             lo=0,
             zero=Reason(f"{kind}, which is 0 for equal points or constant input", DEGENERATE, "square-sum"),
-            negative=Reason(f"{kind}, which rounding can make negative", BUILT, "cancellation"),
+            negative=Reason(
+                f"{kind}, which rounding can make negative", BUILT, _CANCELLATION_KINDS.get(kind, "cancellation")
+            ),
             why=kind,
             kind="square-sum",
         )
@@ -468,6 +480,11 @@ class Values:
         callee = self.index.callee(expr, env.function if env is not None else None)
         if callee is not None:
             return self.summary(callee, expr, env)
+        project = getattr(self.ctx, "project", None)
+        if project is not None:
+            imported = project.call_fact(self, expr, env)
+            if imported is not None:
+                return imported
         name = _called_name(expr.func)
         if name is not None and name.lower().startswith(_GUARD_HELPERS):
             return Fact(guarded=True, why="a guarded value")
@@ -489,6 +506,19 @@ class Values:
                 bases |= variables_of(self.ctx, bindings[name])
             fact = replace(fact, bases=frozenset(bases))
         return fact
+
+    def foreign_summary(self, function: Function, caller: Values, call: cst.Call, env: Env | None) -> Fact:
+        """The summary of this file's `function` at a call in another file (`caller`'s): the call's
+        arguments are facts computed there, and the result's bases are the caller's variables."""
+        from nanlint.source.project import rebased
+
+        depth = env.depth + 1 if env is not None else 1
+        if depth > MAX_CALL_DEPTH or not function.returns:
+            return TOP
+        nodes = function.bound_parameters(call)
+        bindings = {name: caller.of(node, env) for name, node in nodes.items()}
+        inner = Env(function, bindings, None, depth)
+        return rebased(join(*(self.of(value, inner) for value in function.returns)), caller, nodes)
 
     def parameter(self, function: Function, name: str) -> Fact:
         """A parameter of a function of this file: the join of what its call sites here pass (TOP if none)."""
@@ -640,6 +670,17 @@ def _bound_by(condition: cst.BaseExpression, holds: bool) -> tuple[str, str, flo
     return (name, symbol if holds else _NEGATED[symbol], value)
 
 
+def _string_key(expr: cst.Subscript) -> str | None:
+    """The key of `d["name"]`, which says what the value is as a variable's name would."""
+    if len(expr.slice) != 1 or not isinstance(expr.slice[0].slice, cst.Index):
+        return None
+    key = expr.slice[0].slice.value
+    if isinstance(key, cst.SimpleString):
+        value = key.evaluated_value
+        return value if isinstance(value, str) and value.isidentifier() else None
+    return None
+
+
 def _walk(node: cst.CSTNode):
     from nanlint.source.traversal import iter_nodes
 
@@ -690,6 +731,18 @@ def _is_limits(expr: cst.BaseExpression) -> bool:
     if isinstance(expr, cst.Attribute) and expr.attr.value == "dtype":
         return True
     return isinstance(expr, cst.Call) and _called_name(expr.func) in ("finfo", "iinfo")
+
+
+# E[x²] - E[x]² is NAN107's own hazard, reported where the difference is written.
+_CANCELLATION_KINDS = {"E[x²] - E[x]²": "variance-cancellation"}
+
+
+def _constant_position(expr: cst.Subscript) -> int | None:
+    """i in `x[i]` when it is one integer literal."""
+    if len(expr.slice) != 1 or not isinstance(expr.slice[0].slice, cst.Index):
+        return None
+    value = expr.slice[0].slice.value
+    return int(value.value) if isinstance(value, cst.Integer) and value.value.isdigit() else None
 
 
 def _called_name(func: cst.BaseExpression) -> str | None:

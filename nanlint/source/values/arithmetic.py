@@ -148,7 +148,7 @@ def multiply(a: Fact, b: Fact) -> Fact:
     if is_constant(a) and is_constant(b):
         return constant(a.lo * b.lo, a.integer and b.integer)
     lo, hi = _product_bounds(a, b)
-    masked = next((x for x in (a, b) if x.kind == "mask"), None)
+    masked = next((x for x in (a, b) if x.kind == "mask" or is_masked(x)), None)
     zero = first(exact(a, 0), exact(b, 0))
     if masked is not None and zero is not None:
         zero = Reason("a product with a mask or one-hot, which is 0 where it is masked out", BUILT, "masked")
@@ -164,6 +164,11 @@ def multiply(a: Fact, b: Fact) -> Fact:
         kind="masked" if masked is not None else a.kind if a.kind == b.kind else "",
         bases=a.bases | b.bases,
     )
+
+
+def is_masked(fact: Fact) -> bool:
+    """A value that masking makes 0 (`w * (m * a + (1 - m) * b)`): so is any product with it."""
+    return fact.kind == "masked" or (fact.zero is not None and fact.zero.level >= BUILT and fact.zero.kind == "masked")
 
 
 def _product_bounds(a: Fact, b: Fact) -> tuple[float, float]:

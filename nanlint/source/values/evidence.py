@@ -13,13 +13,17 @@ import re
 from nanlint.source.values.fact import BUILT, INF, NAMED, Fact, Reason
 
 EPS_NAME = re.compile(r"(?:^|_)(?:eps|epsilon|tiny|smooth|smoothing|jitter)\d*(?:_|$)")
-MASK_NAME = re.compile(r"(?:^|_)masks?\d*$|one_?hot")
+# The head noun of a compound name is its last word: `attn_mask` and `one_hot_labels` are masks, `mask_ratio`
+# and `soft_onehot_temp` are not.
+MASK_NAME = re.compile(r"(?:^|_)(?:masks?|one_?hot(?:_(?:labels?|targets?|vectors?|matrix|encoding|encoded))?)\d*$")
 _STD = re.compile(r"(?:^|_)(?:std|stddev|stdev|sigma|sigmas)\d*$")
 _VARIANCE = re.compile(r"(?:^|_)(?:var|vars|variance|variances)\d*$")
 _NORM = re.compile(r"(?:^|_)(?:norm|norms|l2|magnitude|length)\d*$")
 _DISTANCE = re.compile(r"(?:^|_)(?:dist|dists|distance|distances)\d*$")
 _COSINE = re.compile(r"(?:^|_)cos(?:ine)?(?:_|\d|$)|^cos(?:ine)?(?:theta|sim|_?angle)")
 _LOG_SCALE = re.compile(r"log(?:_|var|std|sigma|scale|alpha|prob|lik)")
+# Per-example weights (Keras' `sample_weight`): >= 0, and 0 for an example that is left out.
+_SAMPLE_WEIGHT = re.compile(r"(?:^|_)(?:sample|example|instance|loss)_?weights?\d*$")
 _MEAN = re.compile(r"(?:^|_)(?:mean|mu|avg|average|loc|center|centre)\d*$")
 
 _PROBABILITY_OPS = frozenset({"softmax", "sigmoid"})
@@ -67,6 +71,7 @@ _NONNEGATIVE = (
     (_VARIANCE, "a variance", "variance", "a variance, which is 0 for constant input"),
     (_NORM, "a norm", "norm", "a norm, which is 0 for a zero vector"),
     (_DISTANCE, "a distance", "distance", "a distance, which is 0 between equal points"),
+    (_SAMPLE_WEIGHT, "a sample weight", "weight", "a sample weight, which is 0 for an example left out"),
 )
 
 

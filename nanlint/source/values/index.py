@@ -37,6 +37,7 @@ class JoiningDataflow(Dataflow):
     def __init__(self) -> None:
         super().__init__()
         self._branches: list[tuple[cst.If, dict, list]] = []  # (if, names before it, names after each branch)
+        self.elements: set[int] = set()  # ids of the synthetic `call[i]` that unpacking binds
 
     def _names(self) -> dict:
         return self.scopes[-1].names
@@ -98,6 +99,8 @@ class JoiningDataflow(Dataflow):
                     for name, value in zip(pair.elements, node.value.elements):
                         if not isinstance(value, cst.StarredElement):
                             self._bind(name.value, value.value)
+            elif isinstance(pair, (cst.Tuple, cst.List)) and isinstance(node.value, cst.Call):
+                self._bind_elements(pair, node.value)
         for target in node.targets:
             subscript = target.target
             if isinstance(subscript, cst.Subscript):  # x[x < eps] = eps: x is now either
@@ -105,6 +108,16 @@ class JoiningDataflow(Dataflow):
                 if key is not None:
                     old = self.lookup(key) or subscript.value
                     self._store(key, _either(_index_of(subscript), node.value, old))
+
+    def _bind_elements(self, pair: cst.Tuple | cst.List, call: cst.Call) -> None:
+        """`mean, var = moments(x)`: each name holds its element of the call, a synthetic `call[i]`."""
+        if any(isinstance(e, cst.StarredElement) for e in pair.elements):
+            return
+        for position, element in enumerate(pair.elements):
+            index = cst.Index(cst.Integer(str(position)))
+            synthetic = cst.Subscript(value=call, slice=[cst.SubscriptElement(index)])
+            self.elements.add(id(synthetic))
+            self._bind(element.value, synthetic)
 
 
 def _either(test: cst.BaseExpression, a, b):

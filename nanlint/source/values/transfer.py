@@ -217,7 +217,8 @@ def _sum(values, found, env) -> Fact:
     if x.distribution and found.op == "sum":
         return Fact(lo=1, hi=1, guarded=True, why="a sum of probabilities")
     segment = found.op == "segment_sum"
-    kind = {"mask": "count", "masked": "masked", "square": "square-sum"}.get(x.kind, found.op)
+    made = "masked" if arithmetic.is_masked(x) and x.kind != "mask" else x.kind  # a join keeps the reason, not the kind
+    kind = {"mask": "count", "masked": "masked", "square": "square-sum"}.get(made, found.op)
     kind = "segment" if segment else kind
     zero = _sum_zero(x, found, kind)
     return Fact(
@@ -242,6 +243,7 @@ _SUM_WHY = {
     "masked": "a masked sum",
     "count": "a count",
     "square-sum": "a sum of squares",
+    "weight-sum": "a sum of sample weights",
 }
 
 
@@ -251,6 +253,9 @@ def _sum_why(x: Fact, zero: Reason | None) -> str:
     if zero.kind == "square-sum" and x.zero is not None and x.zero.kind == "difference":
         return "a squared distance"  # sum((a - b) ** 2): 0 wherever the points are equal
     return _SUM_WHY.get(zero.kind, "a sum")
+
+
+_PYTHON_SUMS = ("builtins.sum", "math.fsum")  # of Python lists: configuration (sum(loss_weights)), not a batch
 
 
 def _sum_zero(x: Fact, found: OpCall, kind: str) -> Reason | None:
@@ -272,12 +277,14 @@ def _sum_zero(x: Fact, found: OpCall, kind: str) -> Reason | None:
         return Reason("a sum of probabilities, which is 0 where every one of them underflows", NAMED, "probability-sum")
     if x.kind == "exp" or (x.zero is not None and x.zero.kind in _UNDERFLOW_KINDS):
         return None  # all of them underflowing at once (exps, a Gaussian kernel): NAN101's concern
+    if x.zero is not None and x.zero.kind == "weight" and found.qualified not in _PYTHON_SUMS:
+        return Reason("a sum of sample weights, which is 0 when every weight in it is 0", x.zero.level, "weight-sum")
     if x.nonnegative and x.zero is not None:  # all of them 0 at once: ordinary for masks and relus
         level = BUILT if x.zero.level >= BUILT and x.zero.kind in _ALL_ZERO_KINDS else min(x.zero.level, DEGENERATE)
         return Reason("a sum that can be 0", level, "sum")
     if x.nonnegative:
         return Reason("a sum of non-negative values, which is 0 when they all are", DEGENERATE, "sum")
-    if found.qualified in ("builtins.sum", "math.fsum"):
+    if found.qualified in _PYTHON_SUMS:
         return None  # mostly configuration arithmetic: sum(ratios), sum(block_counts)
     return Reason("a sum that can be 0", NAMED, "plain-sum")
 
@@ -336,14 +343,37 @@ def _distance(values, found, env) -> Fact:
 
 @transfer("std", "var")
 def _spread(values, found, env) -> Fact:
-    name = "standard deviation" if found.op == "std" else "variance"
+    return spread(found.op, _bases(found))
+
+
+def spread(kind: str, bases: frozenset[str]) -> Fact:
+    """A standard deviation ("std") or a variance ("var"): >= 0, and 0 for constant input."""
+    name = "standard deviation" if kind == "std" else "variance"
     return Fact(
         lo=0,
-        zero=Reason(f"a {name}, which is 0 for constant input", DEGENERATE, found.op),
+        zero=Reason(f"a {name}, which is 0 for constant input", DEGENERATE, kind),
         why=f"a {name}",
-        kind=found.op,
-        bases=_bases(found),
+        kind=kind,
+        bases=bases,
     )
+
+
+# Ops that return several results, by qualified name: the kind of each result that has a fact
+# (`mean, var = tf.nn.moments(x, axes)` -> var is a variance). The orders differ between frameworks.
+ELEMENTS: dict[str, tuple[str | None, ...]] = {
+    "tensorflow.nn.moments": (None, "var"),
+    "tensorflow.nn.weighted_moments": (None, "var"),
+    "keras.ops.moments": (None, "var"),
+    "torch.var_mean": ("var", None),
+    "torch.std_mean": ("std", None),
+}
+
+
+def element(found: OpCall, position: int) -> Fact:
+    """The fact of one result of a multi-result op (TOP when it has none)."""
+    kinds = ELEMENTS.get(found.qualified or "", ())
+    kind = kinds[position] if 0 <= position < len(kinds) else None
+    return spread(kind, _bases(found)) if kind is not None else TOP
 
 
 @transfer("max", "min", "segment_max")
@@ -474,7 +504,7 @@ def root(x: Fact) -> Fact:
     """sqrt(x): a standard deviation of a variance, a norm of a sum of squares."""
     zero = arithmetic.exact(x, 0)
     kind, why = "sqrt", "a square root"
-    if zero is not None and x.kind == "var":
+    if zero is not None and x.kind in ("var", "variance"):
         kind, why = "std", "a standard deviation"
         zero = Reason("a standard deviation, which is 0 for constant input", zero.level, "std")
     elif zero is not None and x.kind == "square-sum":
@@ -615,6 +645,11 @@ def _repaired(values, found, env) -> Fact:
 def _full(values, found, env) -> Fact:
     fill = found.arg(1, "fill_value", "value")
     return values.of(fill, env) if fill is not None else TOP
+
+
+@transfer("ones")
+def _ones(values, found, env) -> Fact:
+    return constant(1.0)  # a tensor of ones: `n.maximum(torch.ones_like(n))` is at least 1
 
 
 @transfer("mul")

@@ -70,9 +70,20 @@ def test_inside_a_loop():
         "x.clamp(min=0).sum().backward()",
         "print(x.clamp(min=0))",
         "max(a, b)",
+        "boxes.clip(image_size)",  # a geometry object clipping itself to an image, in place
+        "boxes.clip(results.image_shape)",
+        "boxes.clip((height, width))",
     ],
 )
 def test_used_or_in_place(statement):
     source = f"import torch\nimport numpy as np\n{statement}\n"
     expected = [(3, 1, message("max"))] if statement == "max(a, b)" else []
     assert nan111(source) == expected
+
+
+@pytest.mark.parametrize("statement", ["x.clip(lo, hi)", "x.clamp(eps)", "x.clip(max_size, 1.0)"])
+def test_a_tensor_bound_by_names_still_counts(statement):
+    # Only a shape or size as the argument says "not a numeric bound"; other names stay bounds.
+    name = statement[2:].split("(")[0]
+    expected = [] if statement == "x.clip(max_size, 1.0)" else [(2, 1, message(name))]
+    assert nan111(f"import torch\n{statement}\n") == expected

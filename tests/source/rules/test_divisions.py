@@ -115,6 +115,122 @@ def test_through_self_attributes():
     assert nan105(source) == [(8, 16, STD)]
 
 
+WEIGHTS = f"division by a sum of sample weights, which is 0 when every weight in it is 0: inf or NaN there; {DEFAULT}"
+
+
+def test_sample_weights_normalised_by_their_own_mean_or_sum():
+    """Per-example weights are >= 0 and 0 for an example left out: a batch of them can sum to 0."""
+    source = """\
+        import torch
+
+        def rescale(losses, sample_weight):
+            sample_weight = sample_weight / sample_weight.mean()
+            return (losses * sample_weight).mean()
+
+        def share(example_weights):
+            return example_weights / torch.sum(example_weights)
+        """
+    assert nan105(source) == [(4, 21, WEIGHTS), (8, 12, WEIGHTS)]
+
+
+def test_values_read_by_a_string_key_are_named_by_it():
+    source = """\
+        import torch
+
+        def pool(batch, hidden):
+            valid = batch["attention_mask"].float()
+            weight = batch["sample_weight"]
+            return (hidden * valid).sum(1) / valid.sum(1), weight / weight.sum()
+        """
+    assert nan105(source) == [(6, 12, COUNT), (6, 52, WEIGHTS)]
+
+
+def test_weights_masked_by_a_comparison_keep_the_mask_through_products():
+    """`w * (a * m + b * (1 - m))` is 0 wherever the mask zeroes it, however many factors follow."""
+    source = """\
+        import torch
+
+        def task_weights(labels, base, inside_weight, outside_weight):
+            inside = (labels > 0).float()
+            w = base * (inside_weight * inside + outside_weight * (1 - inside))
+            return w / torch.mean(w)
+        """
+    assert nan105(source) == [(6, 12, MASKED_SUM)]
+
+
+def test_standardised_by_the_std_a_statistics_object_keeps():
+    """`stats.std` of a running-statistics object is 0 until the data it has seen varies."""
+    source = """\
+        import numpy as np
+
+        def standardize(obs, stats):
+            return (obs - stats.mean) / stats.std
+
+        class Agent:
+            def scale(self, ret):
+                return (ret - self.ret_rms.mean) / np.sqrt(self.ret_rms.var)
+        """
+    assert nan105(source) == [(4, 12, STD), (8, 16, STD)]
+
+
+def test_standardised_by_running_statistics_in_a_dict_or_the_module_itself():
+    source = """\
+        import torch
+
+        def standardize(x, stats):
+            return (x - stats["mean"]) / stats["std"]
+
+        class Whitening(torch.nn.Module):
+            def forward(self, x):
+                return (x - self.running_mean) / torch.sqrt(self.running_var)
+
+            def observe(self, obs):
+                center, scale = self.obs_stats.mean, self.obs_stats.std
+                return torch.clamp((obs - center) / scale, -5.0, 5.0)
+        """
+    assert nan105(source) == [(4, 12, STD), (8, 16, STD), (12, 28, STD)]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # normalised probabilities and exps are positive by construction
+        "import torch\np = torch.softmax(s, -1)\ny = p / p.sum(-1, keepdim=True)\n",
+        "import torch\ne = torch.exp(s - s.max())\ny = e / e.mean()\n",
+        # guarded sums of weights
+        "import torch\ny = sample_weight / sample_weight.sum().clamp_min(1e-12)\n",
+        "import torch\ny = sample_weight / (sample_weight.mean() + 1e-8)\n",
+        "import torch\ny = sample_weight / torch.clamp(sample_weight.mean(), min=eps)\n",
+        "import tensorflow as tf\ny = tf.math.divide_no_nan(sample_weight, tf.reduce_mean(sample_weight))\n",
+        "import torch\ns = sample_weight.sum()\nif s > 0:\n    sample_weight = sample_weight / s\n",
+        "import torch\ns = sample_weight.sum()\ny = torch.where(s > 0, sample_weight / s, 0.0)\n",
+        "import torch\ny = sample_weight / sample_weight.sum() if sample_weight.sum() > 0 else sample_weight\n",
+        "import torch\nif sample_weight.sum() > 0:\n    sample_weight = sample_weight / sample_weight.sum()\n",
+        "import torch\ndef f(sample_weight):\n    if torch.all(sample_weight == 0):\n        return sample_weight\n"
+        "    return sample_weight / sample_weight.mean()\n",
+        # a weight known positive, or a weight nothing says is per-example
+        "import torch\nsample_weight = torch.rand(n) + 0.5\ny = sample_weight / sample_weight.sum()\n",
+        "import torch\ny = weights / weights.sum()\n",
+        "y = loss_weights / sum(loss_weights)\n",  # a Python sum: of a list of settings
+        "import torch\ny = losses / sample_weight.sum()\n",  # not the weights' own normalisation
+        # standardisation by configured constants, parameters or a guarded std
+        "import torch\nclass N:\n    def __init__(self):\n        self.register_buffer('std', torch.tensor([0.229, 0.224]))\n"
+        "    def f(self, x):\n        return (x - self.mean) / self.std\n",
+        "import torch\nstd = torch.tensor([0.229, 0.224, 0.225])\ny = (x - mean) / std\n",
+        "def normalize(x, mean, std):\n    return (x - mean) / std\n",
+        "import torch\ny = (x - self.vae.config.latents_mean) / torch.tensor(self.vae.config.latents_std)\n",
+        "y = (x - cfg.mean) / cfg.std\n",
+        'y = (x - config["mean"]) / config["std"]\n',
+        "import torch\ny = (x - self.running_mean) / torch.sqrt(self.running_var + self.eps)\n",
+        "y = (obs - stats.mean) / (stats.std + 1e-8)\n",
+        "import numpy as np\ny = (obs - stats.mean) / np.maximum(stats.std, 1e-6)\n",
+        "y = obs / stats.std\n",  # a rescaling, not a standardisation: the name alone is not enough
+    ],
+)
+def test_safe_weight_and_statistic_look_alikes(source):
+    assert nan105(source) == []
+
+
 def test_plain_sums_only_when_asked():
     source = "import torch\ny = w / w.sum(-1, keepdim=True)\nz = e / torch.exp(x - m).sum()\nt = a / sum(ratios)\n"
     assert nan105(source) == []
@@ -212,3 +328,36 @@ def test_a_chain_of_divisions_is_one_finding():
     source = "import torch\ny = (x - x.mean()) / x.std() / (x.max() - x.min())\n"
     assert [(line, column) for line, column, _ in nan105(source)] == [(2, 5)]
     assert [(line, column) for line, column, _ in nan105("import torch\ny = (x - x.mean()) / x.std()\n")] == [(2, 5)]
+
+
+def test_python_numbers_inside_math_calls_raise_rather_than_make_nan():
+    source = """\
+        import math
+        import torch
+
+
+        def init_bias(prior_prob, x):
+            bias = -math.log((1 - prior_prob) / prior_prob)
+            return bias, torch.log(x / x.norm()), math.sqrt(x / x.norm())
+        """
+    assert [(line, column) for line, column, _ in nan105(source)] == [(7, 28)]
+
+
+def test_a_graph_conditional_on_the_denominator_replaces_what_it_made():
+    source = """\
+        import tensorflow as tf
+
+
+        def weights(classes):
+            positive = tf.cast(classes > -1, tf.float32)
+            normalizer = tf.reduce_sum(positive)
+            box_weights = positive / normalizer
+            cls_weights = tf.ones_like(classes)
+            cls_weights /= normalizer
+            return tf.cond({test}, lambda: tf.zeros_like(box_weights), lambda: box_weights + cls_weights)
+        """
+    assert nan105(source.format(test="normalizer == 0")) == []
+    assert [(line, column) for line, column, _ in nan105(source.format(test="tf.reduce_any(classes > 0)"))] == [
+        (7, 19),
+        (9, 20),
+    ]

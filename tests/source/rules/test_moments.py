@@ -88,3 +88,22 @@ def test_through_self_attributes():
 )
 def test_safe_look_alikes(expression):
     assert nan107(f"import torch\nv = {expression}\n") == []
+
+
+def test_one_finding_for_the_cancellation_under_a_root():
+    """The root of E[x²] - E[x]² is the same hazard: NAN107 where the difference is written, no NAN106 at the root."""
+    source = """\
+        import jax
+        import jax.numpy as jnp
+
+
+        def layer_norm(x, eps):
+            mean = jnp.mean(x, -1)
+            variance = jnp.mean(jnp.square(x), -1) - jnp.square(mean)
+            return x * jax.lax.rsqrt(variance + eps)
+        """
+    assert [(code, line, column) for code, line, column, _ in lint(source, ("NAN106", "NAN107"))] == [("NAN107", 7, 16)]
+    expanded = source.replace(
+        "jnp.mean(jnp.square(x), -1) - jnp.square(mean)", "(x * x).sum() + (m * m).sum() - 2 * (x * m).sum()"
+    )
+    assert [code for code, *_ in lint(expanded, ("NAN106", "NAN107"))] == ["NAN106"]  # a squared distance: NAN106's

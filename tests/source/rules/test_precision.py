@@ -600,7 +600,8 @@ def test_absorption_look_alikes_are_clean():
             e = x.clamp(1e-9, 1 - 1e-9)         # only log(e) follows: the upper bound guards nothing
             g = 3e-4 * (it + 1) / (warmup_iters + 1)   # integers are exact
             h = math.log(1 + 1e-10 - 0.5 * it)  # Python floats are float64
-            return a, b, torch.log(1 - c), d, torch.log(e), g, h
+            k = math.log((1.0 - 1e-10) / (1 - (1.0 - 1e-10)))  # a constant denominator guards no variable
+            return a, b, torch.log(1 - c), d, torch.log(e), g, h, k
         """
     assert codes(source, "NAN203") == []
 

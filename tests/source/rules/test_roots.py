@@ -177,3 +177,51 @@ def test_schedulers_are_not_differentiated():
                 return torch.sqrt(1 - w ** 2)
         """
     assert [(line, message) for line, _, message in nan106(body)] == [(14, COMPLEMENT)]
+
+
+# --- a helper nanlint cannot see, named as an inverse square root -------------------------------------------
+
+NAMED_ROOT = (
+    "inv_sqrt_2x2() of a covariance, with no eps inside: by its name an inverse square root, inf at 0 (a degenerate "
+    "batch, constant input); add the eps inside (inv_sqrt_2x2(v + eps))"
+)
+
+
+def test_an_inverse_root_helper_of_a_covariance_is_named_evidence():
+    source = """\
+        import torch
+        import whitening as bn
+
+        def forward(z):
+            covs = bn.batch_cov(z - z.mean(0))
+            return bn.inv_sqrt_2x2(covs) @ z
+        """
+    assert nan106(source) == [(6, 12, NAMED_ROOT)]
+
+
+def test_an_rsqrt_named_helper_of_a_variance_argument():
+    source = "import torch\nfrom ext import rsqrt_fast\n\ndef scale(x, running_var):\n    return x * rsqrt_fast(running_var)\n"
+    [(line, _, message)] = nan106(source)
+    assert line == 5 and message.startswith("rsqrt_fast() of a variance, with no eps inside")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # the eps is inside, here or where the value was built
+        "import torch\nimport bn\ny = bn.inv_sqrt_2x2(covs + 1e-5)\n",
+        "import torch\nimport bn\ncovs = bn.batch_cov(z) + eps\ny = bn.inv_sqrt_2x2(covs)\n",
+        # nothing says the argument is a variance
+        "import torch\nimport bn\ny = bn.inv_sqrt_2x2(matrix)\n",
+        # the name says something else: a square root, not its inverse; an inverse of something else
+        "import torch\nimport bn\ny = bn.sqrtm(covs)\ny = bn.inverse(covs)\ny = bn.inv_sqrtm_stable(covs)\n",
+        # no gradients: NumPy code
+        "import numpy as np\nimport bn\ny = bn.inv_sqrt_2x2(covs)\n",
+        # the file's own helper: its body decides
+        "import torch\n\ndef inv_sqrt(c):\n    return torch.linalg.inv(c)\n\ny = inv_sqrt(covs)\n",
+        # its 0 is handled
+        "import torch\nimport bn\n\ndef f(covs):\n    if (covs == 0).any():\n        return covs\n    return bn.inv_sqrt(covs)\n",
+    ],
+)
+def test_inverse_root_helpers_left_alone(source):
+    assert nan106(source) == []

@@ -1,9 +1,11 @@
-"""NAN306 uninitialised-parameter: parameters and buffers allocated without initialising, never filled."""
+"""NAN304 (formerly NAN306, uninitialised-parameter): parameters and buffers allocated without initialising, never filled."""
 
 from __future__ import annotations
 
 import pytest
+from click.testing import CliRunner
 
+from nanlint.cli import main
 from tests.helpers import codes, lint
 
 
@@ -35,14 +37,14 @@ def test_parameters_from_uninitialised_memory():
 
         v = tf.Variable(np.empty((3, 3), dtype=np.float32))
         """
-    assert lint(source, "NAN306") == [
-        ("NAN306", 9, 35, never_filled("start", "torch.Tensor")),
-        ("NAN306", 10, 31, never_filled("U", "torch.Tensor")),
-        ("NAN306", 12, 13, never_filled("bg", "torch.empty")),
-        ("NAN306", 14, 48, never_filled("w", "np.empty")),
-        ("NAN306", 15, 39, never_filled("table", "torch.empty")),
-        ("NAN306", 16, 54, never_filled("bias", "torch.FloatTensor")),
-        ("NAN306", 18, 17, never_filled("v", "np.empty")),
+    assert lint(source, "NAN304") == [
+        ("NAN304", 9, 35, never_filled("start", "torch.Tensor")),
+        ("NAN304", 10, 31, never_filled("U", "torch.Tensor")),
+        ("NAN304", 12, 13, never_filled("bg", "torch.empty")),
+        ("NAN304", 14, 48, never_filled("w", "np.empty")),
+        ("NAN304", 15, 39, never_filled("table", "torch.empty")),
+        ("NAN304", 16, 54, never_filled("bias", "torch.FloatTensor")),
+        ("NAN304", 18, 17, never_filled("v", "np.empty")),
     ]
 
 
@@ -72,7 +74,7 @@ def test_filled_parameters_are_quiet(fill):
                 self.U = nn.Parameter(torch.empty(4, 4))
                 {fill}
         """
-    assert codes(source, "NAN306") == []
+    assert codes(source, "NAN304") == []
 
 
 def test_fills_elsewhere_in_the_module_and_in_place_allocations():
@@ -100,7 +102,7 @@ def test_fills_elsewhere_in_the_module_and_in_place_allocations():
                 out[i] = i
             return out
         """
-    assert codes(source, "NAN306") == []
+    assert codes(source, "NAN304") == []
 
 
 def test_a_loop_over_every_parameter_initialises_them_all():
@@ -117,8 +119,8 @@ def test_a_loop_over_every_parameter_initialises_them_all():
         for p in net.parameters():
             nn.init.uniform_(p, -0.1, 0.1)
         """
-    assert codes(source, "NAN306") == []
-    assert codes(source.replace("nn.init.uniform_(p, -0.1, 0.1)", "print(p.shape)"), "NAN306") == ["NAN306"]
+    assert codes(source, "NAN304") == []
+    assert codes(source.replace("nn.init.uniform_(p, -0.1, 0.1)", "print(p.shape)"), "NAN304") == ["NAN304"]
 
 
 def test_a_read_is_not_a_fill():
@@ -134,7 +136,7 @@ def test_a_read_is_not_a_fill():
             def forward(self, text):
                 return torch.cat([text, self.bg], dim=0) @ self.bg.t()
         """
-    assert lint(source, "NAN306") == [("NAN306", 7, 32, never_filled("bg", "torch.empty"))]
+    assert lint(source, "NAN304") == [("NAN304", 7, 32, never_filled("bg", "torch.empty"))]
 
 
 def test_storage_that_is_loaded_rather_than_trained():
@@ -153,4 +155,35 @@ def test_storage_that_is_loaded_rather_than_trained():
                 self.bias = nn.Parameter(torch.empty(m, **factory))
                 self.gain = nn.Parameter(torch.empty(m, dtype=torch.float32))
         """
-    assert lint(source, "NAN306") == [("NAN306", 13, 34, never_filled("gain", "torch.empty"))]
+    assert lint(source, "NAN304") == [("NAN304", 13, 34, never_filled("gain", "torch.empty"))]
+
+
+RETIRED = """\
+import torch
+import torch.nn as nn
+
+
+class Gate(nn.Module):
+    def __init__(self, n):
+        super().__init__()
+        self.w = nn.Parameter(torch.empty(n, n)){comment}
+"""
+
+
+@pytest.mark.parametrize("comment", ["  # noqa: NAN306", "  # nanlint: ignore[NAN306]", "  # noqa: NAN304"])
+def test_the_retired_code_still_suppresses(comment):
+    assert codes(RETIRED.format(comment=comment), "NAN304") == []
+    assert codes(RETIRED.format(comment=""), "NAN304") == ["NAN304"]
+
+
+def test_the_retired_code_still_selects_and_ignores(tmp_path, monkeypatch):
+    (tmp_path / "gate.py").write_text(RETIRED.format(comment=""))
+    monkeypatch.chdir(tmp_path)
+
+    def found(*args: str) -> str:
+        return CliRunner().invoke(main, ["check", "gate.py", "--no-cache", *args]).stdout
+
+    assert "gate.py:8:31: NAN304" in found("--select", "NAN306")
+    assert "NAN304" not in found("--select", "ALL", "--ignore", "NAN306")
+    (tmp_path / "pyproject.toml").write_text('[tool.nanlint]\nextend-ignore = ["NAN306"]\n')
+    assert "NAN304" not in found("--select", "NAN3")
