@@ -215,3 +215,62 @@ def test_weights_masks_and_spreads(body, kind, level):
 )
 def test_weights_that_are_not_zero(body):
     assert fact_of(f"import torch\n{body}\n").can_be_zero() is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        'probe(x.masked_fill(m, float("-inf")))',
+        "probe(torch.where(m, x, -torch.inf))",
+        "probe(torch.where(m, x, torch.tensor(-np.inf)))",
+        "probe(x + torch.where(m, 0.0, -math.inf))",
+        'probe(torch.log_softmax(x.masked_fill(m, float("-inf")), -1))',
+        'b = torch.full_like(x, float("-inf"))\nprobe(torch.where(m, x, b))',
+    ],
+)
+def test_infinite_fills_are_remembered(body):
+    fact = fact_of(f"import math\nimport numpy as np\nimport torch\n{body}\n")
+    assert fact.infinite is not None and fact.infinite.level == BUILT
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "probe(x.masked_fill(m, torch.finfo(x.dtype).min))",
+        "probe(x.masked_fill(m, -1e9))",
+        'probe(torch.softmax(x.masked_fill(m, float("-inf")), -1))',  # the probabilities are finite
+        'probe(float("1e-8"))',
+        "probe(x)",
+    ],
+)
+def test_finite_values_are_not_infinite(body):
+    assert fact_of(f"import torch\n{body}\n").infinite is None
+
+
+def test_sums_of_probabilities_can_be_zero_only_weakly():
+    """Every term underflowing at once (a class no position predicts): evidence for a log, not for a division."""
+    reason = fact_of("import torch\nprobe(torch.softmax(x, -1).mean(0))\n").can_be_zero()
+    assert (reason.level, reason.kind) == (NAMED, "probability-sum")
+    assert fact_of("import torch\nprobe(torch.softmax(x, -1).sum(-1))\n").nonzero  # a distribution sums to 1
+
+
+def test_a_value_kept_under_a_probability_name_is_one():
+    kept = "import torch\ndef f(out, cache):\n    cache.softmax = out\n    probe(out)\n"
+    assert fact_of(kept).kind == "probability"
+    rebound = "import torch\ndef f(out, cache):\n    out = out.view(4, -1)\n    cache.probs = out\n    probe(out)\n"
+    assert fact_of(rebound).kind == "probability"
+    other = "import torch\ndef f(out, cache):\n    cache.logits = out\n    probe(out)\n"
+    assert fact_of(other).kind == ""
+    earlier = "import torch\ndef f(out, cache):\n    cache.probs = out\n    out = out * 2\n    probe(out)\n"
+    assert fact_of(earlier).kind != "probability"  # a new value, not the one kept
+
+
+def test_exp_of_a_huge_constant_is_infinite_not_an_error():
+    fact = fact_of('import torch\nprobe(torch.exp(float("1000")))\n')
+    assert fact.hi == float("inf")
+
+
+def test_normalising_in_place_makes_a_distribution():
+    """`x /= x.sum(-1)` is `<x's value> / x.sum(-1)`: the entries of a normalised distribution, 0 where x is."""
+    fact = fact_of("import torch\nx = torch.exp(z)\nx /= x.sum(-1, keepdim=True)\nprobe(x)\n")
+    assert (fact.lo, fact.hi, fact.kind) == (0, 1, "probability")

@@ -4,7 +4,12 @@ The argument's fact decides: ordinary input reaching 0 (a probability through a 
 masked product or sum, a count, a relu output, a uniform sample, a normalised distribution) is
 enough. Evidence from use counts too: `p * log(p)` (an entropy: 0 * -inf = NaN where p is 0) and
 `log(v)` beside `log(1 - v)` (v is a probability). Names (`probs`) count in differentiable code
-only. `math.log` raises on 0 instead of returning -inf, and is left alone.
+only, as do sums of probabilities (0 when every term underflows) and values kept under a probability's
+name. A distribution's log_prob(value) scores what its sample() draws. `math.log` raises on 0 instead of
+returning -inf, and is left alone.
+
+Logits are log-probabilities, so logits that can be -inf (a where/masked_fill with -inf) are log(0) too:
+flagged where they reach a `logits=` argument, or as log_softmax in a product (0 * -inf = NaN).
 """
 
 from __future__ import annotations
@@ -24,9 +29,16 @@ _ADVICE = {
     "complement": "clamp it away from 0 or use a log-space form (log1p(-p), log_sigmoid(-x))",
     "count": "clamp the count to at least 1",
     "nonzero-count": "clamp the count to at least 1",
+    "sample": "clamp the samples to the dtype's tiny where they are drawn (clip(x, finfo(dtype).tiny, None))",
 }
 _DEFAULT_ADVICE = "add an eps or clamp it first (log(x + eps))"
 _ENTROPY_ADVICE = "use xlogy(p, p) (0 where p is 0) or clamp p first"
+_FINITE_MASK = "mask with the dtype's lowest finite value (finfo(dtype).min) instead"
+_INFINITE_LOGITS = (
+    "the log-probabilities computed from them are -inf there, so entropy, KL and soft-target cross-entropy "
+    f"compute 0 * -inf = NaN (and a row that is -inf everywhere is NaN outright); {_FINITE_MASK}"
+)
+_SAMPLERS = frozenset({"sample", "rsample", "sample_n"})
 _LOG_OPS = frozenset({"log", "log1p", "xlogy", "xlog1py"})
 
 
@@ -40,6 +52,8 @@ class UnguardedLog(guards.SurroundedRule):
         super().__init__(ctx)
         self.entropy: set[int] = set()  # log calls multiplied by their own argument: p * log(p)
         self.complements: dict[int, set[str]] = {}  # per function: v of every log(1 - v)
+        self.log_softmax_seen = False  # products are checked for -inf log-probabilities only after one
+        self.sampled: set[int] = set()  # calls whose result is only sampled from: D(logits=x).sample()
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         if isinstance(node.operator, cst.Multiply):
@@ -49,8 +63,17 @@ class UnguardedLog(guards.SurroundedRule):
                     if variables_of(self.ctx, other) & variables_of(self.ctx, found.args[0]):
                         self.entropy.add(id(found.node))
 
+    def leave_BinaryOperation(self, node: cst.BinaryOperation) -> None:
+        if self.log_softmax_seen and isinstance(node.operator, cst.Multiply):  # its operands visited by now
+            self._infinite_log_probabilities(node)
+
     def visit_Call(self, node: cst.Call) -> None:
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value in _SAMPLERS:
+            self.sampled.add(id(node.func.value))  # D(logits=x).sample(): visited before D(...) itself
+        self._infinite_logits(node)
         found = self.ctx.call(node)
+        if found is not None and found.op == "log_softmax":
+            self.log_softmax_seen = True
         if found is None or found.op not in _LOG_OPS or not found.args or guards.python_scalar_op(found):
             return
         operand = found.args[1] if found.op in ("xlogy", "xlog1py") else found.args[0]
@@ -70,13 +93,54 @@ class UnguardedLog(guards.SurroundedRule):
             f"add {guards.number(eps)} inside the log",
             ((operand, guards.plus_eps(self.ctx, operand, eps, enclose=found.method)),),
         )
-        if found.op in ("log1p", "xlog1py"):
-            fix = None  # the eps would go into 1 + x: not the operand's own spelling
+        if found.op in ("log1p", "xlog1py") or reason.kind == "sample":
+            fix = None  # the eps would go into 1 + x (not the operand's own spelling), or the clamp belongs in sample()
         advice = _ADVICE.get(reason.kind, _DEFAULT_ADVICE)
         what = f"log of {reason.text}"
         if found.op in ("log1p", "xlog1py"):
             what = f"{found.op} of a value that reaches -1 ({reason.text})"
         self.report(node, f"{what}: -inf there, and NaN gradients; {advice}", fix)
+
+    def _infinite_logits(self, node: cst.Call) -> None:
+        """`Categorical(logits=where(mask, z, -inf))`: logits are log-probabilities, and -inf ones are log(0)."""
+        for arg in node.args:
+            if arg.keyword is None or arg.keyword.value != "logits":
+                continue
+            infinite = self.ctx.values.of(arg.value).infinite
+            if infinite is not None and not self._only_sampled(node):
+                self.report(arg.value, f"logits that can be -inf ({infinite.text}): {_INFINITE_LOGITS}")
+
+    def _only_sampled(self, node: cst.Call) -> bool:
+        """A distribution only drawn from (top-k filtered logits, then .sample()): sampling never forms 0 * -inf."""
+        if id(node) in self.sampled:
+            return True
+        index = self.ctx.values.index
+        name = index.assigned_to.get(id(node))
+        function = index.function_at(node)
+        if name is None or function is None or "." in name:
+            return False
+        uses = [n for n in iter_nodes(function.node) if isinstance(n, cst.Name) and n.value == name]
+        drawn = [
+            n
+            for n in iter_nodes(function.node)
+            if isinstance(n, cst.Attribute) and n.attr.value in _SAMPLERS and dotted(n.value) == name
+        ]
+        return bool(drawn) and len(uses) == len(drawn) + 1  # the assignment, and draws
+
+    def _infinite_log_probabilities(self, node: cst.BinaryOperation) -> None:
+        """`probs * log_softmax(where(mask, z, -inf))`: 0 * -inf = NaN at every masked entry."""
+        for factor in (node.left, node.right):
+            factor = _unnegated(factor)
+            if not any(self.ctx.op(step) == "log_softmax" for step in self.ctx.values.origins(factor, depth=2)):
+                continue  # only log_softmax turns -inf logits into -inf log-probabilities
+            fact = self.ctx.values.of(factor)
+            if fact.infinite is not None and fact.kind == "log-probability":
+                self.report(
+                    node,
+                    f"log-probabilities that can be -inf ({fact.infinite.text} in the logits) in a product: "
+                    f"where the other factor is 0 (a probability, a target weight) 0 * -inf = NaN; {_FINITE_MASK}",
+                )
+                return
 
     def _reason(self, found: OpCall, operand: cst.BaseExpression) -> Reason | None:
         fact = self.ctx.values.of(operand)
@@ -91,7 +155,7 @@ class UnguardedLog(guards.SurroundedRule):
         if fact.nonzero:
             return None
         if reason is not None and reason.level >= NAMED and guards.differentiable(self.ctx, found):
-            if reason.kind in ("probability", "complement"):
+            if reason.kind in ("probability", "complement", "probability-sum", "sample"):
                 return _plain(reason)
         if id(found.node) in self.entropy:
             return Reason(PROBABILITY, BUILT, "entropy")

@@ -33,9 +33,16 @@ from nanlint.source.values.index import Function, Index
 from nanlint.source.values.transfer import ELEMENTS, TRANSFERS, element
 
 MAX_CALL_DEPTH = 3
+INFINITY = Fact(
+    lo=INF, hi=INF, guarded=True, scalar=True, why="inf", infinite=Reason("an infinite constant", BUILT, "inf")
+)
 _SQUARES = frozenset({"square", "square-sum", "square-terms"})
 # A helper named like a guard (`clamp_probs(p)`, `safe_div(a, b)`) is trusted: quiet rather than wrong.
 _GUARD_HELPERS = ("clamp", "clip", "safe", "stable")
+# A distribution's methods: log_prob(value) scores what sample() draws (torch, Pyro, NumPyro, TFP, distrax).
+_SCORERS = frozenset({"log_prob", "_log_prob"})
+_SAMPLERS = ("sample", "rsample", "_sample_n")
+_SAME_VALUE = frozenset({"layout", "cast", "float"})  # a reshape or cast holds the same values
 _CONSTANTS = {"pi": math.pi, "e": math.e}
 
 
@@ -57,6 +64,7 @@ class Values:
         self._memo: dict[tuple[int, int], tuple[cst.CSTNode, Env | None, Fact]] = {}
         self._active: set[tuple[int, int]] = set()
         self._parameters: dict[tuple[int, str], Fact] = {}
+        self._aliases: dict[tuple[int, str] | None, list[str]] | None = None  # a parameter -> names it is kept as
         stems = ctx.options.get("NAN104", {}).get("probability-names") if ctx is not None else None
         self.probability_names = tuple(options.default("NAN104", "probability-names") if stems is None else stems)
 
@@ -215,8 +223,38 @@ class Values:
             return self._strongly_named(expr.value, self.of(bound, env))  # or an eps is one by its name
         found = self.index.parameter(expr)
         if found is not None and env is None:
-            return self._named(expr.value, self.parameter(*found))
+            return self._aliased(expr, self._named(expr.value, self.parameter(*found)))
         return self._named(expr.value, TOP)
+
+    def _aliased(self, expr: cst.Name, fact: Fact) -> Fact:
+        """A parameter nothing else describes, also stored as `self.softmax` or `cache.probs` (itself or a reshape
+        of it): a probability, by that name (weak evidence, as a parameter's own name is)."""
+        if informative(fact):
+            return fact
+        if self._aliases is None:
+            self._aliases = {}
+            for read, target in self.index.alias_sites:
+                key = self._value_key(read)
+                if key is not None:
+                    self._aliases.setdefault(key, []).append(target)
+        for target in self._aliases.get(self._value_key(expr), ()):
+            said = evidence.named_probability(target.rsplit(".", 1)[-1], self.probability_names)
+            if said is not None and target != expr.value:
+                return said
+        return fact
+
+    def _value_key(self, expr: cst.BaseExpression, depth: int = 4) -> tuple[int, str] | None:
+        """The parameter a name holds, seen through reshapes and casts (`x = x.view(b, t, -1)`), or None."""
+        while depth > 0 and isinstance(expr, cst.Name):
+            found = self.index.parameter(expr)
+            if found is not None:
+                return (id(found[0].node), found[1])
+            bound = self.index.value_of(expr)
+            call = self.ctx.call(bound) if isinstance(bound, cst.Call) else None
+            if call is None or call.op not in _SAME_VALUE or not call.args:
+                return None
+            expr, depth = call.args[0], depth - 1
+        return None
 
     def _named(self, name: str, fact: Fact) -> Fact:
         """The fact, or what the name says when nothing else is known."""
@@ -236,7 +274,7 @@ class Values:
             return None
         special = ops.constant_op(qualified)
         if special == "inf":
-            return Fact(lo=INF, hi=INF, guarded=True, scalar=True, why="inf")
+            return INFINITY
         if special == "nan":
             return Fact(scalar=True, why="NaN")
         last = qualified.rsplit(".", 1)[-1]
@@ -396,7 +434,9 @@ class Values:
         if squares.normalised_dot(self.ctx, expr):
             return NORMALISED_DOT
         fact = arithmetic.divide(left, right)
-        own = bool(right.bases) and bool(variables_of(self.ctx, expr.left) & right.bases)
+        own = bool(right.bases) and (
+            bool(variables_of(self.ctx, expr.left) & right.bases) or self._held_by(expr.left, expr.right, right.bases)
+        )
         if own and right.kind in ("sum", "plain-sum", "masked", "count", "mean"):  # p / p.sum(): a distribution
             unit = left.nonnegative
             return replace(
@@ -419,6 +459,13 @@ class Values:
                 kind="unit",
             )
         return fact
+
+    def _held_by(self, value: cst.BaseExpression, expr: cst.BaseExpression, names: frozenset[str]) -> bool:
+        """Does one of `names`, read in expr, hold `value`? (`x /= x.sum()` is `<x's value> / x.sum()`.)"""
+        return any(
+            isinstance(node, cst.Name) and node.value in names and self.index.value_of(node) is value
+            for node in _walk(expr)
+        )
 
     # --- calls ----------------------------------------------------------------------------------
 
@@ -490,9 +537,26 @@ class Values:
                 facts.append(self.refined(argument, condition, holds))
             else:
                 facts.append(self.of(argument))
-        fact = join(*facts) if facts else TOP
+        fact = join(*facts) if facts else self._sampled(function, name)
         self._parameters[key] = fact
         return fact
+
+    def _sampled(self, function: Function, name: str) -> Fact:
+        """The value a distribution's log_prob(value) scores is one its sample() draws: where sample() can
+        return exactly 0 (a normalised ratio of samples that underflow), so can value."""
+        if function.name not in _SCORERS or not function.method or function.parameters[1:2] != [name]:
+            return TOP
+        for sampler in _SAMPLERS:
+            method = self.index.methods.get((function.owner or "", sampler))
+            if method is None or not method.returns or method.yields:
+                continue
+            drawn = join(*(self.of(value, Env(method, {}, None, 1)) for value in method.returns))
+            reason = drawn.can_be_zero(DEGENERATE)  # construction only: a name's say-so does not carry over
+            if reason is None or (reason.level < BUILT and reason.kind != "probability"):
+                return TOP  # exp underflow of a draw: only for degenerate parameters
+            text = f"a value {sampler}() draws ({reason.text})"
+            return replace(drawn, zero=Reason(text, reason.level, "sample"))
+        return TOP
 
 
 # --- helpers shared with the rules ---------------------------------------------------------------------

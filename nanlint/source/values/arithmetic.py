@@ -59,6 +59,7 @@ def negate(a: Fact) -> Fact:
         scalar=a.scalar,
         integer=a.integer,
         why=a.why,
+        infinite=a.infinite,
     )
 
 
@@ -92,6 +93,7 @@ def add(a: Fact, b: Fact) -> Fact:
         scalar=a.scalar and b.scalar,
         integer=a.integer and b.integer,
         negative=first(a.negative, b.negative),
+        infinite=first(a.infinite, b.infinite),  # x + -inf is -inf (inf - inf aside)
     )
 
 
@@ -138,6 +140,7 @@ def subtract(a: Fact, b: Fact) -> Fact:
         guarded=(is_constant(a) and b.hi < a.lo) or (is_constant(b) and a.lo > b.lo),
         scalar=a.scalar and b.scalar,
         integer=a.integer and b.integer,
+        infinite=first(a.infinite, b.infinite),
     )
 
 

@@ -26,6 +26,16 @@ _LOG_SCALE = re.compile(r"log(?:_|var|std|sigma|scale|alpha|prob|lik)")
 _SAMPLE_WEIGHT = re.compile(r"(?:^|_)(?:sample|example|instance|loss)_?weights?\d*$")
 _MEAN = re.compile(r"(?:^|_)(?:mean|mu|avg|average|loc|center|centre)\d*$")
 
+_PROBABILITY_OPS = frozenset({"softmax", "sigmoid"})
+
+PROBABILITY = Fact(
+    lo=0,
+    hi=1,
+    zero=Reason("a probability that can be 0", NAMED, "probability"),
+    one=Reason("a probability that can be 1", NAMED, "probability"),
+    why="a probability",
+    kind="probability",
+)
 EPS = Fact(lo=1e-12, hi=INF, guarded=True, why="an eps", kind="eps")  # lo: positive, however small
 MASK = Fact(
     lo=0,
@@ -47,14 +57,7 @@ def named(name: str, probability_stems: tuple[str, ...]) -> Fact | None:
     if MASK_NAME.search(lowered):
         return MASK
     if _stems(probability_stems).search(lowered):
-        return Fact(
-            lo=0,
-            hi=1,
-            zero=Reason("a probability that can be 0", NAMED, "probability"),
-            one=Reason("a probability that can be 1", NAMED, "probability"),
-            why="a probability",
-            kind="probability",
-        )
+        return PROBABILITY
     for pattern, why, kind, zero in _NONNEGATIVE:
         if pattern.search(lowered):
             return Fact(lo=0, zero=Reason(zero, NAMED, kind), why=why, kind=kind)
@@ -70,6 +73,14 @@ _NONNEGATIVE = (
     (_DISTANCE, "a distance", "distance", "a distance, which is 0 between equal points"),
     (_SAMPLE_WEIGHT, "a sample weight", "weight", "a sample weight, which is 0 for an example left out"),
 )
+
+
+def named_probability(name: str, probability_stems: tuple[str, ...]) -> Fact | None:
+    """A name for a probability: the stems, or the op that makes one (a value stored as `softmax`)."""
+    lowered = name.lower().strip("_")
+    if lowered in _PROBABILITY_OPS or (not _LOG_SCALE.match(lowered) and _stems(probability_stems).search(lowered)):
+        return PROBABILITY
+    return None
 
 
 def is_mean_name(name: str) -> bool:

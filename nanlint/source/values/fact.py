@@ -13,7 +13,9 @@ log, division, sqrt, log1p and acos break -- each with the strength of the evide
 An unknown input is TOP: anything, with no reason to be 0 -- a rule needs evidence, not the
 absence of proof. `guarded` marks a value the author bounded away from 0 (`+ eps`, a clamp at
 eps); `scalar` a Python number rather than a tensor; `bases` the variables a reduction summarises
-(`norm(x)` -> {"x"}), so that a rule can tell `x / norm(x)` from a ratio of two norms.
+(`norm(x)` -> {"x"}), so that a rule can tell `x / norm(x)` from a ratio of two norms. `infinite`
+says why the value can be exactly infinite (an inf constant, a fill or where() with one): bounds
+cannot, since they are also infinite when merely unknown.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class Fact:
     empty: Reason | None = None  # a selection that can be empty (its sum and count are then 0)
     distribution: bool = False  # entries in [0, 1] that sum to 1 (a softmax): their sum is 1, not 0
     bases: frozenset[str] = frozenset()  # variables a reduction summarises: norm(x), std(x), sum(x) -> {"x"}
+    infinite: Reason | None = None  # why it can be exactly ±inf: `where(mask, x, -inf)`, `full(n, inf)`
 
     # --- questions ---------------------------------------------------------------------------
 
@@ -154,6 +157,7 @@ def join(*facts: Fact) -> Fact:
         empty=first(*(f.empty for f in facts)),
         distribution=all(f.distribution for f in facts),
         bases=frozenset().union(*(f.bases for f in facts)),
+        infinite=first(*(f.infinite for f in facts)),
     )
 
 
@@ -170,6 +174,9 @@ def informative(fact: Fact) -> bool:
         fact.lo > -INF
         or fact.hi < INF
         or fact.guarded
-        or any(r is not None for r in (fact.zero, fact.one, fact.minus_one, fact.negative, fact.rounding, fact.empty))
+        or any(
+            r is not None
+            for r in (fact.zero, fact.one, fact.minus_one, fact.negative, fact.rounding, fact.empty, fact.infinite)
+        )
         or fact.scalar
     )

@@ -187,6 +187,7 @@ class Index:
         self.parameter_of: dict[int, tuple[Function, str]] = {}  # Name node -> (its function, parameter)
         self.enclosing: dict[int, Function] = {}  # Call/Comparison node -> the function it is in
         self.selected: dict[int, tuple[cst.BaseExpression, bool]] = {}  # a where() branch -> (condition, taken if)
+        self.alias_sites: list[tuple[cst.Name, str]] = []  # `self.softmax = x`: (the x read there, "self.softmax")
         self._collector = _Collector(self)
         dispatcher = Dispatcher()
         dispatcher.register(self._collector)
@@ -366,6 +367,8 @@ class _Collector:
             name = dotted(node.targets[0].target)
             if name is not None:
                 self.index.assigned_to[id(node.value)] = name
+                if isinstance(node.value, cst.Name):
+                    self.index.alias_sites.append((node.value, name))
 
     def visit_If(self, node: cst.If) -> None:
         self._truth_test(node.test)

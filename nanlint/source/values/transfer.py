@@ -90,7 +90,7 @@ def _exp(values, found, env) -> Fact:
     x = _arg(values, found, env)
     hi = math.exp(min(x.hi, 700)) if x.hi < _EXP_OVERFLOW else INF
     if x.lo > _EXP_UNDERFLOW:
-        return Fact(lo=math.exp(x.lo), hi=hi, guarded=True, scalar=x.scalar, why="an exp")
+        return Fact(lo=math.exp(min(x.lo, 700)), hi=hi, guarded=True, scalar=x.scalar, why="an exp")
     return Fact(
         lo=0,
         hi=hi,
@@ -126,7 +126,8 @@ def _log1p(values, found, env) -> Fact:
 
 @transfer("log_softmax", "log_sigmoid")
 def _log_probability(values, found, env) -> Fact:
-    return Fact(lo=-INF, hi=0, why="a log-probability")
+    infinite = _arg(values, found, env).infinite if found.op == "log_softmax" else None  # -inf stays -inf
+    return Fact(lo=-INF, hi=0, why="a log-probability", kind="log-probability", infinite=infinite)
 
 
 @transfer("logsumexp", "logaddexp", "softplus")
@@ -269,9 +270,14 @@ def _sum_zero(x: Fact, found: OpCall, kind: str) -> Reason | None:
     if kind == "square-sum" and not x.nonzero:
         level = BUILT if x.zero is not None and x.zero.level >= BUILT else DEGENERATE
         return Reason("a sum of squares, which is 0 for a zero vector", level, "square-sum")
-    if x.nonzero or x.kind in ("exp", "probability") or (x.zero is not None and x.zero.kind in _UNDERFLOW_KINDS):
-        return None  # all of them underflowing at once (exps, a Gaussian kernel, probabilities): NAN101's concern
-    if x.zero is not None and x.zero.kind == "weight" and not x.nonzero and found.qualified not in _PYTHON_SUMS:
+    if x.nonzero:
+        return None
+    if x.kind == "probability" or (x.zero is not None and x.zero.kind == "probability"):
+        # 0 only when every term underflows (a class no position predicts): weak evidence, for logs
+        return Reason("a sum of probabilities, which is 0 where every one of them underflows", NAMED, "probability-sum")
+    if x.kind == "exp" or (x.zero is not None and x.zero.kind in _UNDERFLOW_KINDS):
+        return None  # all of them underflowing at once (exps, a Gaussian kernel): NAN101's concern
+    if x.zero is not None and x.zero.kind == "weight" and found.qualified not in _PYTHON_SUMS:
         return Reason("a sum of sample weights, which is 0 when every weight in it is 0", x.zero.level, "weight-sum")
     if x.nonnegative and x.zero is not None:  # all of them 0 at once: ordinary for masks and relus
         level = BUILT if x.zero.level >= BUILT and x.zero.kind in _ALL_ZERO_KINDS else min(x.zero.level, DEGENERATE)
@@ -585,10 +591,25 @@ def _normalize(values, found, env) -> Fact:
 def _same(values, found, env) -> Fact:
     if not found.args:
         return TOP
+    if found.qualified == "builtins.float" and isinstance(found.args[0], cst.SimpleString):
+        return _float_literal(found.args[0])
     x = values.of(found.args[0], env)
     if found.op == "cast" and _to_integer(found):
         return replace(x, integer=True)
     return x
+
+
+def _float_literal(text: cst.SimpleString) -> Fact:
+    """float("-inf"), float("nan"), float("1e-8")."""
+    try:
+        value = float(str(text.evaluated_value))
+    except ValueError:
+        return TOP
+    if math.isinf(value):
+        from nanlint.source.values.analysis import INFINITY
+
+        return INFINITY if value > 0 else arithmetic.negate(INFINITY)
+    return constant(value)
 
 
 def _to_integer(found: OpCall) -> bool:

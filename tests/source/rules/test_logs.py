@@ -280,3 +280,312 @@ def test_fixed_numpy_code_computes_the_same_values(monkeypatch):
     after = run(text, "losses", z, mask, values)
     for old, new in zip(before, after):
         np.testing.assert_allclose(new, old, rtol=1e-5, atol=1e-6)
+
+
+# --- logits that can be -inf, probabilities stored under another name, what sample() draws ------------------------
+
+INFINITE_LOGITS = (
+    "logits that can be -inf (an infinite constant): the log-probabilities computed from them are -inf there, so "
+    "entropy, KL and soft-target cross-entropy compute 0 * -inf = NaN (and a row that is -inf everywhere is NaN "
+    "outright); mask with the dtype's lowest finite value (finfo(dtype).min) instead"
+)
+
+
+@pytest.mark.parametrize(
+    "source,line,column",
+    [
+        (
+            """\
+            import torch
+            def policy(scores, legal):
+                masked = scores.masked_fill(~legal, float("-inf"))
+                return torch.distributions.Categorical(logits=masked)
+            """,
+            4,
+            51,
+        ),
+        (
+            """\
+            import numpy as np
+            import tensorflow as tf
+            import tensorflow_probability as tfp
+            def head(q, valid):
+                blocked = tf.constant(-np.inf, dtype=q.dtype)
+                q = tf.where(valid, q, blocked)
+                return tfp.distributions.Categorical(logits=q)
+            """,
+            7,
+            49,
+        ),
+        (
+            """\
+            import distrax
+            import jax.numpy as jnp
+            def pi(z, allowed):
+                bias = jnp.where(allowed, 0.0, -jnp.inf)
+                return distrax.Categorical(logits=z + bias)
+            """,
+            5,
+            39,
+        ),
+        (
+            """\
+            import torch
+            import torch.nn.functional as F
+            def policy(scores, legal):
+                log_p = F.log_softmax(scores.masked_fill(~legal, -torch.inf), dim=-1)
+                return make_distribution(logits=log_p)
+            """,
+            5,
+            37,
+        ),
+    ],
+)
+def test_logits_that_can_be_minus_inf(source, line, column):
+    assert nan104(textwrap.dedent(source)) == [(line, column, INFINITE_LOGITS)]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # a causal mask: -inf into a softmax over rows that keep their diagonal
+        """\
+        import torch
+        import torch.nn.functional as F
+        def attend(att, causal, v):
+            att = att.masked_fill(causal == 0, float("-inf"))
+            return F.softmax(att, dim=-1) @ v
+        """,
+        # the dtype's lowest finite value, or a large negative constant
+        """\
+        import torch
+        def policy(scores, legal):
+            masked = scores.masked_fill(~legal, torch.finfo(scores.dtype).min)
+            return torch.distributions.Categorical(logits=masked)
+        """,
+        """\
+        import tensorflow as tf
+        import tensorflow_probability as tfp
+        def head(q, valid):
+            q = tf.where(valid, q, q.dtype.min)
+            return tfp.distributions.Categorical(logits=q)
+        """,
+        """\
+        import torch
+        def policy(scores, legal):
+            return torch.distributions.Categorical(logits=scores.masked_fill(~legal, -1e9))
+        """,
+        # probabilities from the masked logits, not the logits themselves
+        """\
+        import torch
+        def policy(scores, legal):
+            masked = scores.masked_fill(~legal, float("-inf"))
+            return torch.distributions.Categorical(probs=torch.softmax(masked, -1))
+        """,
+    ],
+)
+def test_finite_masks_and_softmax_over_minus_inf_are_quiet(source):
+    assert nan104(textwrap.dedent(source)) == []
+
+
+ALIAS_SUM = (
+    "log of a sum of probabilities, which is 0 where every one of them underflows: -inf there, and NaN "
+    f"gradients; {DEFAULT_ADVICE}"
+)
+
+
+def test_a_value_kept_as_a_probability_is_one():
+    source = """\
+    import torch
+    import torch.nn as nn
+    class CountingLoss(nn.Module):
+        def forward(self, scores, targets):
+            frames = scores.shape[1]
+            scores = scores.reshape(scores.shape[0], frames, -1)
+            self.softmax = scores
+            frequency = scores.sum(1) / frames
+            return -(torch.log(frequency) * targets).sum()
+    """
+    assert nan104(source) == [(9, 18, ALIAS_SUM)]
+    direct = """\
+    import torch
+    def loss(out, targets, cache):
+        cache.probs = out
+        return -(targets * torch.log(out.mean(0))).sum()
+    """
+    assert nan104(direct) == [(4, 24, ALIAS_SUM)]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # guarded before it is kept, or in the log
+        """\
+        import torch
+        def loss(out, targets, cache):
+            out = out + 1e-10
+            cache.probs = out
+            return -(targets * torch.log(out.mean(0))).sum()
+        """,
+        """\
+        import torch
+        def loss(out, targets, cache):
+            cache.probs = out
+            return -(targets * torch.log(out.mean(0).clamp_min(1e-12))).sum()
+        """,
+        # a model's output: what it was assigned decides, as for `probs = model(x)`
+        """\
+        import torch
+        def loss(model, x, targets, cache):
+            out = model(x)
+            cache.probs = out
+            return -(targets * torch.log(out.mean(0))).sum()
+        """,
+        # kept under a name that is no probability's
+        """\
+        import torch
+        def loss(out, targets, cache):
+            cache.logits = out
+            return -(targets * torch.log(out.mean(0))).sum()
+        """,
+        # NumPy bookkeeping, not differentiable code
+        """\
+        import numpy as np
+        def report(out, cache):
+            cache.probs = out
+            return np.log(out.mean(0))
+        """,
+        # log_softmax: log-space from the start
+        """\
+        import torch
+        def loss(out, targets, cache):
+            cache.probs = out
+            return -(targets * torch.log_softmax(out, -1)).sum()
+        """,
+    ],
+)
+def test_kept_probabilities_guarded_or_not_probabilities_are_quiet(source):
+    assert nan104(textwrap.dedent(source)) == []
+
+
+SAMPLED = (
+    "log of a value sample() draws (a normalised distribution, whose entries can be 0): -inf there, and NaN "
+    "gradients; clamp the samples to the dtype's tiny where they are drawn (clip(x, finfo(dtype).tiny, None))"
+)
+
+
+def test_log_prob_of_what_sample_draws():
+    source = """\
+    import jax.numpy as jnp
+    from jax import random
+    class Simplex:
+        def sample(self, key, shape=()):
+            weights = random.exponential(key, shape + self.event_shape)
+            return weights / jnp.sum(weights, axis=-1, keepdims=True)
+        def log_prob(self, value):
+            return jnp.sum((self.alpha - 1) * jnp.log(value), axis=-1)
+    """
+    assert nan104(source) == [(8, 43, SAMPLED)]
+    assert fixed(textwrap.dedent(source), "NAN104")[0] == textwrap.dedent(source)  # the clamp belongs in sample()
+
+
+@pytest.mark.parametrize(
+    "sample",
+    [
+        "jnp.clip(weights / jnp.sum(weights, -1, keepdims=True), jnp.finfo(weights.dtype).tiny, 1.0)",
+        "random.exponential(key, shape)",  # nothing says it reaches 0
+        "jnp.exp(self.loc + self.scale * random.normal(key, shape))",  # exp underflow: only for degenerate draws
+    ],
+)
+def test_log_prob_of_samples_that_stay_positive_is_quiet(sample):
+    source = f"""\
+    import jax.numpy as jnp
+    from jax import random
+    class Positive:
+        def sample(self, key, shape=()):
+            weights = random.exponential(key, shape)
+            return {sample}
+        def log_prob(self, value):
+            return jnp.sum(jnp.log(value), axis=-1)
+    """
+    assert nan104(source) == []
+
+
+INFINITE_PRODUCT = (
+    "log-probabilities that can be -inf (an infinite constant in the logits) in a product: where the other factor "
+    "is 0 (a probability, a target weight) 0 * -inf = NaN; mask with the dtype's lowest finite value "
+    "(finfo(dtype).min) instead"
+)
+
+
+def test_minus_inf_log_probabilities_times_probabilities():
+    source = """\
+    import torch
+    import torch.nn.functional as F
+    def masked_entropy(scores, legal):
+        scores = scores.masked_fill(~legal, float("-inf"))
+        p, log_p = F.softmax(scores, -1), F.log_softmax(scores, -1)
+        return -(p * log_p).sum(-1)
+    def smoothed_loss(scores, legal, targets):
+        scores[~legal] = -float("inf")
+        return -(targets * scores.log_softmax(-1)).sum(-1).mean()
+    """
+    assert nan104(source) == [(6, 14, INFINITE_PRODUCT), (9, 14, INFINITE_PRODUCT)]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "scores = scores.masked_fill(~legal, torch.finfo(scores.dtype).min)\n"
+        "    return -(targets * F.log_softmax(scores, -1)).sum(-1)",
+        # one log-probability per row, picked at the target: no product with a zero
+        'scores = scores.masked_fill(~legal, float("-inf"))\n'
+        "    return -F.log_softmax(scores, -1).gather(-1, targets).mean()",
+        "return -(targets * F.log_softmax(scores, -1)).sum(-1)",
+    ],
+)
+def test_finite_log_probabilities_in_products_are_quiet(body):
+    source = f"import torch\nimport torch.nn.functional as F\ndef loss(scores, legal, targets):\n    {body}\n"
+    assert nan104(source) == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "return torch.distributions.Categorical(logits=kept).sample()",
+        "dist = torch.distributions.Categorical(logits=kept)\n    token = dist.sample()\n    return token",
+    ],
+)
+def test_minus_inf_logits_only_sampled_from_are_quiet(body):
+    """Top-k filtering: every row keeps k entries, and drawing from it never forms 0 * -inf."""
+    source = (
+        "import torch\ndef draw(logits, k):\n    floor = torch.topk(logits, k).values[..., -1:]\n"
+        f'    kept = logits.masked_fill(logits < floor, float("-inf"))\n    {body}\n'
+    )
+    assert nan104(source) == []
+
+
+def test_minus_inf_logits_whose_distribution_is_scored_are_not():
+    source = """\
+    import torch
+    def step(logits, legal):
+        dist = torch.distributions.Categorical(logits=logits.masked_fill(~legal, float("-inf")))
+        action = dist.sample()
+        return action, dist.entropy()
+    """
+    assert nan104(source) == [(3, 51, INFINITE_LOGITS)]
+
+
+def test_log_prob_of_samples_normalised_in_place():
+    source = """\
+    import torch
+    class Mixture:
+        def rsample(self, shape=torch.Size()):
+            w = torch.distributions.Gamma(self.alpha, 1.0).rsample(shape)
+            w /= w.sum(-1, keepdim=True)
+            return w
+        def log_prob(self, value):
+            return (value.log() * (self.alpha - 1)).sum(-1)
+    """
+    message = SAMPLED.replace("sample()", "rsample()")
+    assert nan104(source) == [(8, 17, message)]
