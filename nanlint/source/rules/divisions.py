@@ -147,6 +147,8 @@ def zero_denominator(
 _SPREADS = frozenset({"std", "var", "variance"})
 # Owners whose attributes are settings, not statistics of data: `cfg.std`, `self.vae.config.latents_std`.
 _SETTINGS = frozenset({"config", "cfg", "conf", "args", "opt", "opts", "hparams", "params", "settings", "options"})
+# Statistics of a dataset's pixels, fixed before training (`pixel_std`, `image_std`): constants, never 0.
+_DATASET_CONSTANT = re.compile(r"_?(?:pixel|image|img|rgb|imagenet|dataset)_")
 
 
 def statistic_attribute(ctx: Context, denominator: cst.BaseExpression) -> bool:
@@ -165,7 +167,7 @@ def statistic_attribute(ctx: Context, denominator: cst.BaseExpression) -> bool:
         owner, name = last.value, _string_key(last) or ""
     else:
         return False
-    if not name:
+    if not name or _DATASET_CONSTANT.match(name.lower()):
         return False
     parts = (dotted(owner) or "").split(".")
     if not parts[0] or any(part.lower().strip("_") in _SETTINGS for part in parts):

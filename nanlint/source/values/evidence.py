@@ -23,7 +23,7 @@ _DISTANCE = re.compile(r"(?:^|_)(?:dist|dists|distance|distances)\d*$")
 _COSINE = re.compile(r"(?:^|_)cos(?:ine)?(?:_|\d|$)|^cos(?:ine)?(?:theta|sim|_?angle)")
 _LOG_SCALE = re.compile(r"log(?:_|var|std|sigma|scale|alpha|prob|lik)")
 # Per-example weights (Keras' `sample_weight`): >= 0, and 0 for an example that is left out.
-_SAMPLE_WEIGHT = re.compile(r"(?:^|_)(?:sample|example|instance|loss)_?weights?\d*$")
+_SAMPLE_WEIGHT = re.compile(r"(?:^|_)(?:sample|example|instance)_?weights?\d*$")
 _MEAN = re.compile(r"(?:^|_)(?:mean|mu|avg|average|loc|center|centre)\d*$")
 
 _PROBABILITY_OPS = frozenset({"softmax", "sigmoid"})

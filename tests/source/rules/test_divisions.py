@@ -361,3 +361,24 @@ def test_a_graph_conditional_on_the_denominator_replaces_what_it_made():
         (7, 19),
         (9, 20),
     ]
+
+
+def test_settings_and_dataset_constants_are_not_statistics_of_data():
+    source = """\
+        import torch
+        from torch import nn
+
+
+        class Rollouts(nn.Module):
+            def __init__(self, rollout_loss_weights=(1.0, 1.0)):
+                super().__init__()
+                weights = torch.tensor(rollout_loss_weights)
+                self.register_buffer("weights", weights / weights.sum())
+
+            def forward(self, data):
+                mean, std = self.model.pixel_mean, self.model.pixel_std
+                return (data - mean) / std
+        """
+    assert nan105(source) == []
+    running = source.replace("self.model.pixel_mean, self.model.pixel_std", "self.obs_rms.mean, self.obs_rms.std")
+    assert [(line, column) for line, column, _ in nan105(running)] == [(13, 16)]
