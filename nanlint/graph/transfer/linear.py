@@ -155,9 +155,9 @@ def by_column_blocks(block: Callable[[slice], Interval], blocks: list[slice], in
     for cols in blocks:
         part = block(cols)
         width = cols.stop - cols.start
-        stored = part.stored_shape()
+        stored = part.stored_shape()  # a block's shape is known (stored_shape raises otherwise)
         if lo is None or hi is None:
-            shape = tuple(part.shape[:-1]) + (blocks[-1].stop,)
+            shape = tuple(part.shape or ())[:-1] + (blocks[-1].stop,)
             lo = np.empty(stored[:-1] + (blocks[-1].stop,), part.lo.dtype)
             hi = lo if part.is_point else np.empty_like(lo)
         lo[..., cols] = np.broadcast_to(part.lo, stored[:-1] + (width,))
