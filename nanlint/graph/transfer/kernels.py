@@ -120,11 +120,13 @@ class Kernels:
         attrs: dict | None = None,
         rad_attrs: dict | None = None,
         abs_weight: np.ndarray | None = None,
+        centred: bool = False,
     ) -> tuple[np.ndarray, np.ndarray, float, float]:
         """Bounds of node(x, W[, B]) for lo <= x <= hi and exact W, in one onnxruntime call:
         mid = (lo+hi)/2, rad = (hi-lo)/2, out = node(mid, W, B) -+ node(rad, |W|). Returns the output
         bounds and their min and max (NaN when an indeterminate form appeared). `abs_weight`: |W|,
-        when the caller has it."""
+        when the caller has it. `centred`: `lo` and `hi` are mid and rad already (the caller made them
+        from bounds stored smaller than the tensor; onnxruntime reuses its own buffers otherwise)."""
         roles = (("v", _elem_type(lo)), ("p", _elem_type(weight))) + (
             (("p", _elem_type(bias)),) if bias is not None else ()
         )
@@ -133,13 +135,14 @@ class Kernels:
             roles,
             pair="linear",
             attrs=attrs,
-            extra=(repr(rad_attrs),),
+            extra=(repr(rad_attrs), centred),
             flush=True,
-            build=lambda d, v, a, r: self._build_linear(node, d, v, a, r, rad_attrs),
+            build=lambda d, v, a, r: self._build_linear(node, d, v, a, r, rad_attrs, centred),
         )
+        first, second = ("mid", "rad") if centred else ("lo", "hi")
         feeds = {
-            "lo": _contiguous(lo),
-            "hi": _contiguous(hi),
+            first: _contiguous(lo),
+            second: _contiguous(hi),
             "w": _contiguous(weight),
             "absw": np.abs(weight) if abs_weight is None else _contiguous(abs_weight),
         }
@@ -148,23 +151,23 @@ class Kernels:
         out_lo, out_hi, low, high = _call(session, ["out_lo", "out_hi", "low", "high"], feeds, True)
         return out_lo, out_hi, float(low), float(high)
 
-    def _build_linear(self, node, domain, version, attributes, roles, rad_attrs):
+    def _build_linear(self, node, domain, version, attributes, roles, rad_attrs, centred):
         h = helper
         inputs = [
-            h.make_tensor_value_info("lo", roles[0][1], None),
-            h.make_tensor_value_info("hi", roles[0][1], None),
+            h.make_tensor_value_info("mid" if centred else "lo", roles[0][1], None),
+            h.make_tensor_value_info("rad" if centred else "hi", roles[0][1], None),
             h.make_tensor_value_info("w", roles[1][1], None),
             h.make_tensor_value_info("absw", roles[1][1], None),
         ]
         if len(roles) > 2:
             inputs.append(h.make_tensor_value_info("b", roles[2][1], None))
-        half = onnx.numpy_helper.from_array(np.asarray(0.5, helper.tensor_dtype_to_np_dtype(roles[0][1])), "half")
         mid_node = h.make_node(node.op_type, ["mid", "w"] + (["b"] if len(roles) > 2 else []), ["m"], domain=domain)
         mid_node.attribute.extend(attributes)
         rad_node = h.make_node(node.op_type, ["rad", "absw"], ["r"], domain=domain)
         rad_node.attribute.extend(
             attributes if rad_attrs is None else [h.make_attribute(k, v) for k, v in rad_attrs.items()]
         )
+        half = onnx.numpy_helper.from_array(np.asarray(0.5, helper.tensor_dtype_to_np_dtype(roles[0][1])), "half")
         centre = [
             h.make_node("Add", ["lo", "hi"], ["sum"]),
             h.make_node("Mul", ["sum", "half"], ["mid"]),
@@ -172,7 +175,7 @@ class Kernels:
             h.make_node("Mul", ["diff", "half"], ["rad"]),
         ]
         nodes = [
-            *centre,
+            *([] if centred else centre),
             mid_node,
             rad_node,
             h.make_node("Sub", ["m", "r"], ["out_lo"]),
@@ -181,7 +184,7 @@ class Kernels:
             h.make_node("ReduceMax", ["out_hi"], ["high"], keepdims=0),
         ]
         outputs = [onnx.ValueInfoProto(name=n) for n in ("out_lo", "out_hi", "low", "high")]
-        graph = h.make_graph(nodes, "linear", inputs, outputs, [half])
+        graph = h.make_graph(nodes, "linear", inputs, outputs, [] if centred else [half])
         opsets = [h.make_opsetid("", max(version, 13) if domain == "" else 17)]
         if domain:
             opsets.append(h.make_opsetid(domain, version))

@@ -220,25 +220,31 @@ def exact_weight(
     if compact:
         # Rows as stored (one per distinct row of bounds): the output's rows repeat the same way.
         lo, hi = (_compact_rows(v, x.shape) for v in (x.lo, x.hi))
+        target = np.broadcast_shapes(lo.shape, hi.shape)
     else:
-        lo, hi = x.broadcast()
-    lo, hi = contiguous(lo, dtype), contiguous(hi, dtype)
+        lo, hi = (np.broadcast_to(v, x.shape) for v in (x.lo, x.hi))
+        target = x.shape
     weight = contiguous(weight, dtype)
     abs_weight = np.abs(weight) if abs_weight is None else abs_weight
     bias = None if bias is None else contiguous(bias, dtype)
     out_shape = x.shape[:-1] + weight.shape[1:] if compact else None
-    if node.op_type == "MatMul" and weight.ndim == 2 and lo.ndim >= 2:
-        shared = _shared_radius(ctx, lo, hi, weight, abs_weight)
+    if node.op_type == "MatMul" and weight.ndim == 2 and len(target) >= 2:
+        shared = _shared_radius(ctx, contiguous(lo, dtype), contiguous(hi, dtype), weight, abs_weight)
         if shared is not None:
             return Interval(shared[0], shared[1], x.may_nan, out_shape or shared[0].shape)
+    # Bounds stored smaller than the tensor (a collapsed bound, rows stored once) are centred as stored
+    # and made full once, instead of making full copies of lo and hi for onnxruntime to centre.
+    centred = not all(np.shape(v) == target for v in (x.lo, x.hi))
+    lo, hi = _centre(x, dtype, target) if centred else (contiguous(lo, dtype), contiguous(hi, dtype))
     stacked = node.op_type == "MatMul" and weight.ndim == 2 and lo.ndim > 2
     if stacked:
         # A stack of rows times one matrix is one GEMM (kernels would loop over the stack).
         lead = lo.shape[:-1]
         lo, hi = lo.reshape(-1, lo.shape[-1]), hi.reshape(-1, hi.shape[-1])
     out_lo, out_hi, low, high = ctx.engine.kernels.run_linear(
-        node, lo, hi, weight, bias, rad_attrs=rad_attrs, abs_weight=abs_weight
+        node, lo, hi, weight, bias, rad_attrs=rad_attrs, abs_weight=abs_weight, centred=centred
     )
+    del lo, hi
     if stacked:
         out_lo, out_hi = out_lo.reshape(lead + out_lo.shape[-1:]), out_hi.reshape(lead + out_hi.shape[-1:])
     if np.isnan(low) or np.isnan(high):
@@ -246,6 +252,20 @@ def exact_weight(
     out = Interval(out_lo, out_hi, x.may_nan, out_shape or out_lo.shape)
     out._stats = (low, high)
     return out
+
+
+def _centre(x: Interval, dtype, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(lo + hi) / 2 and (hi - lo) / 2 on x's bounds as stored, in `dtype`, then as contiguous arrays of
+    `shape`: two full arrays at most (a collapsed bound, e.g. of a tensor above ELEMENTWISE_LIMIT,
+    has none until then)."""
+    lo, hi = np.asarray(x.lo, dtype), np.asarray(x.hi, dtype)
+    half = np.asarray(0.5, dtype)
+    with np.errstate(all="ignore"):
+        mid = np.add(lo, hi)
+        mid *= half
+        rad = np.subtract(hi, lo)
+        rad *= half
+    return contiguous(np.broadcast_to(mid, shape)), contiguous(np.broadcast_to(rad, shape))
 
 
 def _compact_rows(bound: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
