@@ -3,6 +3,8 @@ bit as one product, sound against onnxruntime, and temporaries bounded by the bl
 
 from __future__ import annotations
 
+import os
+import tempfile
 import tracemalloc
 
 import numpy as np
@@ -10,11 +12,13 @@ import onnx
 import pytest
 from onnx import TensorProto
 
+from nanlint.graph.analysis import analyze
 from nanlint.graph.interval import Interval
+from nanlint.graph.model import load_model
 from nanlint.graph.transfer import linear
 from nanlint.graph.transfer.kernels import Kernels
 from nanlint.graph.transfer.linear import KernelProduct, bilinear, column_blocks
-from tests.graph._soundness import Box, Case, check
+from tests.graph._soundness import Box, Case, build_model, check
 
 rng = np.random.default_rng(13)
 KERNELS = Kernels({"": 17})
@@ -130,3 +134,41 @@ def test_blocked_transfer_is_sound_and_unchanged(monkeypatch, case):
     blocked = check(case, seeds=(0,))
     for got, want in zip(blocked["bounds"], whole["bounds"]):
         assert_same(got, want)
+
+
+CONV_W = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+W_35 = rng.standard_normal((5, 3)).astype(np.float32)
+# Exact weights, input bounds stored smaller than the tensor: centred as stored, expanded in the session.
+STORED_CASES = [
+    Case("Conv", [Box((1, 3, 6, 6), stored=(1, 3, 1, 1)), CONV_W], attrs={"pads": [1, 1, 1, 1]}, scale_tol=1e-5),
+    Case("Conv", [Box((1, 3, 6, 6), stored=(1, 1, 1, 6)), CONV_W, CONV_W[:, 0, 0, 0].copy()], scale_tol=1e-5),
+    Case("MatMul", [Box((4, 5), stored=(1, 1)), W_35], scale_tol=1e-5, name="MatMul-rows-stored"),
+    Case("Gemm", [Box((5, 4), stored=(5, 1)), W_35.T.copy()], attrs={"transA": 1, "transB": 1}, scale_tol=1e-5),
+]
+
+
+def product_shape(case: Case, given: Interval) -> tuple[int, ...]:
+    """The shape the product runs on: the tensor's, or for a MatMul its rows as stored (one kernel row
+    per stored row of bounds)."""
+    assert given.shape is not None
+    return given.shape if case.op != "MatMul" else given.stored_shape((-1,))
+
+
+def analysed_with_full_bounds(case: Case, given: Interval) -> Interval:
+    """The case's output bound when its input bounds are given as full arrays of product_shape."""
+    shape = product_shape(case, given)
+    full = Interval(*(np.ascontiguousarray(np.broadcast_to(v, shape)) for v in (given.lo, given.hi)))
+    full = Interval(full.lo, full.hi, given.may_nan, given.shape)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "case.onnx")
+        build_model(case, path)
+        model = load_model(path)
+    return analyze(model, {}, input_bounds={"in0": full}, strict=True).bounds["out0"]
+
+
+@pytest.mark.parametrize("case", STORED_CASES, ids=lambda c: f"{c}-{c.inputs[0].stored}")
+def test_stored_input_bounds_give_the_bounds_of_full_ones(case):
+    stored = check(case, seeds=(0,))
+    given = stored["inputs"]["in0"]
+    assert given.lo.shape != product_shape(case, given)  # the case runs the stored path
+    assert_same(analysed_with_full_bounds(case, given), stored["bounds"][0])

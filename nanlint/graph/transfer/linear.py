@@ -232,17 +232,21 @@ def exact_weight(
         shared = _shared_radius(ctx, contiguous(lo, dtype), contiguous(hi, dtype), weight, abs_weight)
         if shared is not None:
             return Interval(shared[0], shared[1], x.may_nan, out_shape or shared[0].shape)
-    # Bounds stored smaller than the tensor (a collapsed bound, rows stored once) are centred as stored
-    # and made full once, instead of making full copies of lo and hi for onnxruntime to centre.
-    centred = not all(np.shape(v) == target for v in (x.lo, x.hi))
-    lo, hi = _centre(x, dtype, target) if centred else (contiguous(lo, dtype), contiguous(hi, dtype))
-    stacked = node.op_type == "MatMul" and weight.ndim == 2 and lo.ndim > 2
+    # Bounds stored smaller than the tensor (a collapsed bound, rows stored once) go to onnxruntime as
+    # stored, which centres and expands them itself, instead of as full copies made here.
+    # (A stack of rows times one matrix goes to the kernel as one matrix, made here.)
+    stacked = node.op_type == "MatMul" and weight.ndim == 2 and len(target) > 2
+    expand = not stacked and not all(np.shape(v) == target for v in (x.lo, x.hi))
+    if expand:
+        lo, hi = (contiguous(np.reshape(v, _with_rank(np.shape(v), len(target))), dtype) for v in (x.lo, x.hi))
+    else:
+        lo, hi = contiguous(lo, dtype), contiguous(hi, dtype)
     if stacked:
         # A stack of rows times one matrix is one GEMM (kernels would loop over the stack).
         lead = lo.shape[:-1]
         lo, hi = lo.reshape(-1, lo.shape[-1]), hi.reshape(-1, hi.shape[-1])
     out_lo, out_hi, low, high = ctx.engine.kernels.run_linear(
-        node, lo, hi, weight, bias, rad_attrs=rad_attrs, abs_weight=abs_weight, centred=centred
+        node, lo, hi, weight, bias, rad_attrs=rad_attrs, abs_weight=abs_weight, shape=target if expand else None
     )
     del lo, hi
     if stacked:
@@ -254,18 +258,8 @@ def exact_weight(
     return out
 
 
-def _centre(x: Interval, dtype, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """(lo + hi) / 2 and (hi - lo) / 2 on x's bounds as stored, in `dtype`, then as contiguous arrays of
-    `shape`: two full arrays at most (a collapsed bound, e.g. of a tensor above ELEMENTWISE_LIMIT,
-    has none until then)."""
-    lo, hi = np.asarray(x.lo, dtype), np.asarray(x.hi, dtype)
-    half = np.asarray(0.5, dtype)
-    with np.errstate(all="ignore"):
-        mid = np.add(lo, hi)
-        mid *= half
-        rad = np.subtract(hi, lo)
-        rad *= half
-    return contiguous(np.broadcast_to(mid, shape)), contiguous(np.broadcast_to(rad, shape))
+def _with_rank(shape: tuple[int, ...], rank: int) -> tuple[int, ...]:
+    return (1,) * (rank - len(shape)) + tuple(shape)
 
 
 def _compact_rows(bound: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
