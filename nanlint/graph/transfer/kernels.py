@@ -120,11 +120,14 @@ class Kernels:
         attrs: dict | None = None,
         rad_attrs: dict | None = None,
         abs_weight: np.ndarray | None = None,
+        shape: tuple[int, ...] | None = None,
     ) -> tuple[np.ndarray, np.ndarray, float, float]:
         """Bounds of node(x, W[, B]) for lo <= x <= hi and exact W, in one onnxruntime call:
         mid = (lo+hi)/2, rad = (hi-lo)/2, out = node(mid, W, B) -+ node(rad, |W|). Returns the output
         bounds and their min and max (NaN when an indeterminate form appeared). `abs_weight`: |W|,
-        when the caller has it."""
+        when the caller has it. `shape`: x's shape when `lo` and `hi` are stored smaller (size 1 where
+        they do not vary): they are centred as stored and expanded inside the session, whose buffers
+        onnxruntime reuses for the outputs (full copies made here could not be)."""
         roles = (("v", _elem_type(lo)), ("p", _elem_type(weight))) + (
             (("p", _elem_type(bias)),) if bias is not None else ()
         )
@@ -133,9 +136,9 @@ class Kernels:
             roles,
             pair="linear",
             attrs=attrs,
-            extra=(repr(rad_attrs),),
+            extra=(repr(rad_attrs), shape is not None),
             flush=True,
-            build=lambda d, v, a, r: self._build_linear(node, d, v, a, r, rad_attrs),
+            build=lambda d, v, a, r: self._build_linear(node, d, v, a, r, rad_attrs, shape is not None),
         )
         feeds = {
             "lo": _contiguous(lo),
@@ -145,10 +148,12 @@ class Kernels:
         }
         if bias is not None:
             feeds["b"] = _contiguous(bias)
+        if shape is not None:
+            feeds["shape"] = np.asarray(shape, np.int64)
         out_lo, out_hi, low, high = _call(session, ["out_lo", "out_hi", "low", "high"], feeds, True)
         return out_lo, out_hi, float(low), float(high)
 
-    def _build_linear(self, node, domain, version, attributes, roles, rad_attrs):
+    def _build_linear(self, node, domain, version, attributes, roles, rad_attrs, expand):
         h = helper
         inputs = [
             h.make_tensor_value_info("lo", roles[0][1], None),
@@ -158,19 +163,24 @@ class Kernels:
         ]
         if len(roles) > 2:
             inputs.append(h.make_tensor_value_info("b", roles[2][1], None))
-        half = onnx.numpy_helper.from_array(np.asarray(0.5, helper.tensor_dtype_to_np_dtype(roles[0][1])), "half")
+        if expand:
+            inputs.append(h.make_tensor_value_info("shape", onnx.TensorProto.INT64, None))
         mid_node = h.make_node(node.op_type, ["mid", "w"] + (["b"] if len(roles) > 2 else []), ["m"], domain=domain)
         mid_node.attribute.extend(attributes)
         rad_node = h.make_node(node.op_type, ["rad", "absw"], ["r"], domain=domain)
         rad_node.attribute.extend(
             attributes if rad_attrs is None else [h.make_attribute(k, v) for k, v in rad_attrs.items()]
         )
+        half = onnx.numpy_helper.from_array(np.asarray(0.5, helper.tensor_dtype_to_np_dtype(roles[0][1])), "half")
+        stored = "_stored" if expand else ""
         centre = [
             h.make_node("Add", ["lo", "hi"], ["sum"]),
-            h.make_node("Mul", ["sum", "half"], ["mid"]),
+            h.make_node("Mul", ["sum", "half"], ["mid" + stored]),
             h.make_node("Sub", ["hi", "lo"], ["diff"]),
-            h.make_node("Mul", ["diff", "half"], ["rad"]),
+            h.make_node("Mul", ["diff", "half"], ["rad" + stored]),
         ]
+        if expand:
+            centre += [h.make_node("Expand", [f"{v}_stored", "shape"], [v]) for v in ("mid", "rad")]
         nodes = [
             *centre,
             mid_node,

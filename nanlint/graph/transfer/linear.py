@@ -11,10 +11,16 @@ one call. Bounds are float32 like the kernels, so they hold up to float32 accumu
 Rows of bounded L2 norm (`Interval.row_norm`, e.g. after a LayerNorm): with exact weights W, output
 column j also lies within +-||W[:, j]||_2 * r (Cauchy-Schwarz), which is intersected with the box
 result; the column norms are computed once per weight.
+
+Memory: a MatMul whose right operand is large (a dequantised weight in float64) runs over blocks of
+its output columns, so that its temporaries (centre, |centre|, radius of each block) stay about
+BLOCK_BYTES; every output element is the same sum in the same order, so the bounds are bit for bit
+those of one product.
 """
 
 from __future__ import annotations
 
+import math
 import weakref
 from collections.abc import Callable, Hashable
 from typing import Any
@@ -26,6 +32,9 @@ from nanlint.graph.interval import Interval, contiguous, finish, round_outward
 from nanlint.graph.transfer.attention import record_linear_rows, score_band
 from nanlint.graph.transfer.context import NodeContext, NotExact, run_dtype
 from nanlint.graph.transfer.registry import register
+
+# A product's right operand above this many bytes (in the bounds' dtype) runs by blocks of columns.
+BLOCK_BYTES = 16 << 20
 
 
 def _full_mid_rad(iv: Interval, dtype) -> tuple[np.ndarray, np.ndarray | None]:
@@ -52,7 +61,10 @@ def _compact_mid_rad(iv: Interval, dtype, full_axes: tuple[int, ...]) -> tuple[n
 
 
 class Product:
-    """A bilinear op: `one(a, b)`, and `two(a1, b1, a2, b2)` for two products at once."""
+    """A bilinear op: `one(a, b)`, and `two(a1, b1, a2, b2)` for two products at once. `by_columns`: a
+    MatMul (output column j depends on column j of b only), which can run by blocks of columns."""
+
+    by_columns = False
 
     def __init__(self, fn: Callable):
         self.fn = fn
@@ -67,9 +79,10 @@ class Product:
 class KernelProduct(Product):
     """A bilinear op run by onnxruntime (MatMul, Conv, ...): both products in one session call."""
 
-    def __init__(self, kernels, node):
+    def __init__(self, kernels, node, by_columns: bool = False):
         self.kernels = kernels
         self.node = node
+        self.by_columns = by_columns
 
     def one(self, a, b):
         return self.kernels.run(self.node, [a, b], flush=True)[0]
@@ -83,7 +96,7 @@ _MATMUL = onnx.helper.make_node("MatMul", ["a", "b"], ["c"])
 
 
 def matmul_product(ctx: NodeContext) -> Product:
-    return KernelProduct(ctx.engine.kernels, _MATMUL)
+    return KernelProduct(ctx.engine.kernels, _MATMUL, by_columns=True)
 
 
 def bilinear(op: Product | Callable, a: Interval, b: Interval, dtype=np.float32, matmul_shape=None) -> Interval:
@@ -92,6 +105,73 @@ def bilinear(op: Product | Callable, a: Interval, b: Interval, dtype=np.float32,
     do not vary: rows of a broadcast over the output's rows, columns of b over its columns)."""
     if not isinstance(op, Product):
         op = Product(op)
+    blocks = None
+    if op.by_columns and b.shape is not None and len(b.shape) >= 2:
+        stored = b.stored_shape((-2,)) if matmul_shape is not None else b.shape
+        blocks = column_blocks(stored, np.dtype(dtype).itemsize)
+    if blocks is None:
+        return _bilinear(op, a, b, dtype, matmul_shape)
+
+    def block(cols: slice) -> Interval:
+        shape = None if matmul_shape is None else tuple(matmul_shape[:-1]) + (cols.stop - cols.start,)
+        return _bilinear(op, a, take_columns(b, cols), dtype, shape)
+
+    return by_column_blocks(block, blocks, a.may_nan or b.may_nan)
+
+
+def column_blocks(shape: tuple[int, ...], itemsize: int, limit: int | None = None) -> list[slice] | None:
+    """Slices of the last axis of an operand of `shape` whose blocks hold at most about `limit` bytes
+    (BLOCK_BYTES by default; None: the operand is within the limit, or is one column)."""
+    limit = BLOCK_BYTES if limit is None else limit
+    columns = shape[-1]
+    column_bytes = math.prod(shape[:-1]) * itemsize
+    if columns <= 1 or column_bytes * columns <= limit:
+        return None
+    width = max(1, limit // max(1, column_bytes))
+    return [slice(start, min(start + width, columns)) for start in range(0, columns, width)]
+
+
+def take_columns(iv: Interval, cols: slice) -> Interval:
+    """`iv` on columns `cols` of its last axis (bounds stored once along that axis stay as they are).
+    The block keeps the extremes of the whole `iv` (its min() and max() are bounds, not attained):
+    Interval.mid_rad picks its rounding from them, so each block is centred as the whole would be."""
+    if iv.shape is None:
+        raise NotExact("operand of unknown shape")
+    shape = tuple(iv.shape[:-1]) + (cols.stop - cols.start,)
+    lo = iv.lo[..., cols] if iv.lo.ndim and iv.lo.shape[-1] > 1 else iv.lo
+    if iv.is_point:
+        return Interval(lo, lo, iv.may_nan, shape)
+    hi = iv.hi[..., cols] if iv.hi.ndim and iv.hi.shape[-1] > 1 else iv.hi
+    block = Interval(lo, hi, iv.may_nan, shape)
+    block._stats = (iv.min(), iv.max())
+    return block
+
+
+def by_column_blocks(block: Callable[[slice], Interval], blocks: list[slice], inputs_nan: bool) -> Interval:
+    """The interval whose columns `blocks` are block(cols), written into one pair of output arrays.
+    `inputs_nan`: an operand may be NaN (what an exact result's flag says, as in one product)."""
+    lo = hi = None
+    may_nan, exact = False, True
+    for cols in blocks:
+        part = block(cols)
+        width = cols.stop - cols.start
+        stored = part.stored_shape()  # a block's shape is known (stored_shape raises otherwise)
+        if lo is None or hi is None:
+            shape = tuple(part.shape or ())[:-1] + (blocks[-1].stop,)
+            lo = np.empty(stored[:-1] + (blocks[-1].stop,), part.lo.dtype)
+            hi = lo if part.is_point else np.empty_like(lo)
+        lo[..., cols] = np.broadcast_to(part.lo, stored[:-1] + (width,))
+        if hi is not lo:
+            hi[..., cols] = np.broadcast_to(part.hi, stored[:-1] + (width,))
+        may_nan = may_nan or part.may_nan
+        exact = exact and part.is_point
+    assert lo is not None and hi is not None
+    if exact:
+        return Interval.point(lo, shape) if not inputs_nan else Interval(lo, lo, True, shape)
+    return finish(lo, hi, may_nan, shape)
+
+
+def _bilinear(op: Product, a: Interval, b: Interval, dtype, matmul_shape) -> Interval:
     if matmul_shape is not None:
         ma, ra = _compact_mid_rad(a, dtype, (-1,))
         mb, rb = _compact_mid_rad(b, dtype, (-2,))
@@ -140,25 +220,35 @@ def exact_weight(
     if compact:
         # Rows as stored (one per distinct row of bounds): the output's rows repeat the same way.
         lo, hi = (_compact_rows(v, x.shape) for v in (x.lo, x.hi))
+        target = np.broadcast_shapes(lo.shape, hi.shape)
     else:
-        lo, hi = x.broadcast()
-    lo, hi = contiguous(lo, dtype), contiguous(hi, dtype)
+        lo, hi = (np.broadcast_to(v, x.shape) for v in (x.lo, x.hi))
+        target = x.shape
     weight = contiguous(weight, dtype)
     abs_weight = np.abs(weight) if abs_weight is None else abs_weight
     bias = None if bias is None else contiguous(bias, dtype)
     out_shape = x.shape[:-1] + weight.shape[1:] if compact else None
-    if node.op_type == "MatMul" and weight.ndim == 2 and lo.ndim >= 2:
-        shared = _shared_radius(ctx, lo, hi, weight, abs_weight)
+    if node.op_type == "MatMul" and weight.ndim == 2 and len(target) >= 2:
+        shared = _shared_radius(ctx, contiguous(lo, dtype), contiguous(hi, dtype), weight, abs_weight)
         if shared is not None:
             return Interval(shared[0], shared[1], x.may_nan, out_shape or shared[0].shape)
-    stacked = node.op_type == "MatMul" and weight.ndim == 2 and lo.ndim > 2
+    # Bounds stored smaller than the tensor (a collapsed bound, rows stored once) go to onnxruntime as
+    # stored, which centres and expands them itself, instead of as full copies made here.
+    # (A stack of rows times one matrix goes to the kernel as one matrix, made here.)
+    stacked = node.op_type == "MatMul" and weight.ndim == 2 and len(target) > 2
+    expand = not stacked and not all(np.shape(v) == target for v in (x.lo, x.hi))
+    if expand:
+        lo, hi = (contiguous(np.reshape(v, _with_rank(np.shape(v), len(target))), dtype) for v in (x.lo, x.hi))
+    else:
+        lo, hi = contiguous(lo, dtype), contiguous(hi, dtype)
     if stacked:
         # A stack of rows times one matrix is one GEMM (kernels would loop over the stack).
         lead = lo.shape[:-1]
         lo, hi = lo.reshape(-1, lo.shape[-1]), hi.reshape(-1, hi.shape[-1])
     out_lo, out_hi, low, high = ctx.engine.kernels.run_linear(
-        node, lo, hi, weight, bias, rad_attrs=rad_attrs, abs_weight=abs_weight
+        node, lo, hi, weight, bias, rad_attrs=rad_attrs, abs_weight=abs_weight, shape=target if expand else None
     )
+    del lo, hi
     if stacked:
         out_lo, out_hi = out_lo.reshape(lead + out_lo.shape[-1:]), out_hi.reshape(lead + out_hi.shape[-1:])
     if np.isnan(low) or np.isnan(high):
@@ -166,6 +256,10 @@ def exact_weight(
     out = Interval(out_lo, out_hi, x.may_nan, out_shape or out_lo.shape)
     out._stats = (low, high)
     return out
+
+
+def _with_rank(shape: tuple[int, ...], rank: int) -> tuple[int, ...]:
+    return (1,) * (rank - len(shape)) + tuple(shape)
 
 
 def _compact_rows(bound: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

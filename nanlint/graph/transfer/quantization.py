@@ -23,7 +23,7 @@ from nanlint.graph.interval import Interval, join
 from nanlint.graph.model import FLOAT_TYPES, np_dtype
 from nanlint.graph.transfer.context import NodeContext, NotExact
 from nanlint.graph.transfer.elementwise import monotone_either
-from nanlint.graph.transfer.linear import bilinear, matmul_product
+from nanlint.graph.transfer.linear import bilinear, by_column_blocks, column_blocks, matmul_product, take_columns
 from nanlint.graph.transfer.registry import register
 
 
@@ -54,15 +54,25 @@ def dynamic_quantize(ctx: NodeContext):
     return [Interval.range(0, 255, x.shape, np.float64), Interval.range(0.0, top, (), np.float32), zero]
 
 
-def _dequantized(ctx: NodeContext, value: int, scale: int | None, zero: int | None, row_axis: bool) -> Interval:
-    """(x - zero_point) * scale as a float64 interval; per-row parameters of A broadcast along rows."""
+def _dequantized(
+    ctx: NodeContext, value: int, scale: int | None, zero: int | None, row_axis: bool, cols: slice | None = None
+) -> Interval:
+    """(x - zero_point) * scale as a float64 interval; per-row parameters of A broadcast along rows.
+    `cols`: only these columns of x (the last axis; per-column parameters of B are sliced with it)."""
     x = ctx.x(value)
-    x = Interval(np.asarray(x.lo, np.float64), np.asarray(x.hi, np.float64), x.may_nan, x.shape)
+    columns = x.shape[-1] if x.shape else None
+    if cols is not None:
+        x = take_columns(x, cols)
+    lo = np.asarray(x.lo, np.float64)
+    # An exact x (weights) stays exact: one array, and the product treats it as a point.
+    x = Interval(lo, lo if x.is_point else np.asarray(x.hi, np.float64), x.may_nan, x.shape)
 
     def param(i):
         if i is None or not ctx.has(i):
             return None
         p = ctx.x(i)
+        if cols is not None and not row_axis and p.shape and p.shape[-1] == columns and columns > 1:
+            p = take_columns(p, cols)
         lo, hi = np.asarray(p.lo, np.float64), np.asarray(p.hi, np.float64)
         if row_axis and lo.ndim == 1 and lo.size > 1:
             lo, hi = lo.reshape(-1, 1), hi.reshape(-1, 1)
@@ -117,8 +127,18 @@ def _over_zero_points(ctx: NodeContext, accumulate) -> Interval:
 
 @register("quantization", "MatMulInteger", depth="widen", note="one dynamic zero point: hull over its ends")
 def matmul_integer(ctx: NodeContext):
-    b = _dequantized(ctx, 1, None, 3, row_axis=False)
-    return [_over_zero_points(ctx, lambda a: bilinear(matmul_product(ctx), a, b, np.float64))]
+    # A large weight is dequantised (to float64) and multiplied one block of columns at a time.
+    shape = ctx.x(1).shape
+    blocks = column_blocks(shape, np.dtype(np.float64).itemsize) if shape is not None and len(shape) >= 2 else None
+    if blocks is None:
+        return [_integer_product(ctx, None)]
+    may_nan = ctx.x(0).may_nan or ctx.x(1).may_nan
+    return [by_column_blocks(lambda cols: _integer_product(ctx, cols), blocks, may_nan)]
+
+
+def _integer_product(ctx: NodeContext, cols: slice | None) -> Interval:
+    b = _dequantized(ctx, 1, None, 3, row_axis=False, cols=cols)
+    return _over_zero_points(ctx, lambda a: bilinear(matmul_product(ctx), a, b, np.float64))
 
 
 @register("quantization", "QLinearMatMul", depth="widen")
