@@ -70,6 +70,8 @@ class Project:
         self._digests: dict[Path, str] = {}
         self._foreign: OrderedDict[Path, Foreign | None] = OrderedDict()
         self._constants: dict[tuple[Path, str], float | None] = {}
+        self._edges: dict[Path, set[Path]] = {}  # a file -> the checked files it imports
+        self._near: dict[tuple[str, Path, int], Path | None] = {}
 
     def __getstate__(self) -> dict:  # to a worker: without the parsed modules
         state = dict(self.__dict__)
@@ -160,15 +162,33 @@ class Project:
         """The checked files a file imports, transitively (read from the import statements' text)."""
         seen, todo = {start}, [start]
         while todo:
-            path = todo.pop()
+            for found in self._imports_of(todo.pop()):
+                if found not in seen:
+                    seen.add(found)
+                    todo.append(found)
+        return seen - {start}
+
+    def _imports_of(self, path: Path) -> set[Path]:
+        """The checked files one file imports directly (computed once: every program's closure shares them)."""
+        if path not in self._edges:
+            edges: set[Path] = set()
             for level, module, names in _imports(path):
                 for name in names or ("",):
-                    found = self.module_file(f"{module}.{name}" if module and name else module or name, path, level)
-                    found = found or self.module_file(module, path, level)
-                    if found is not None and found not in seen:
-                        seen.add(found)
-                        todo.append(found)
-        return seen - {start}
+                    found = self._module_file_near(
+                        f"{module}.{name}" if module and name else module or name, path, level
+                    )
+                    found = found or self._module_file_near(module, path, level)
+                    if found is not None:
+                        edges.add(found)
+            self._edges[path] = edges
+        return self._edges[path]
+
+    def _module_file_near(self, module: str, importer: Path, level: int) -> Path | None:
+        """module_file, remembered per importing folder: the files of one package import the same names."""
+        key = (module, importer.parent, level)
+        if key not in self._near:
+            self._near[key] = self.module_file(module, importer, level)
+        return self._near[key]
 
     # --- the cache ---------------------------------------------------------------------------
 
