@@ -360,7 +360,8 @@ def called_without_gradients(ctx: Context) -> set[int]:
     index = ctx.values.index
     functions = [f for f in index.by_node.values() if isinstance(f.node, cst.FunctionDef)]
     quiet = {id(f.node) for f in functions if any(_is_no_grad(ctx, d.decorator) for d in f.node.decorators)}
-    in_blocks, mentions = index.no_grad_calls, index.mentions
+    in_blocks = _calls_in_no_grad_blocks(ctx)
+    mentions = _mentions(ctx.module)
     candidates = [
         f
         for f in functions
@@ -384,6 +385,28 @@ def called_without_gradients(ctx: Context) -> set[int]:
 def _is_no_grad(ctx: Context, expr: cst.BaseExpression) -> bool:
     target = expr.func if isinstance(expr, cst.Call) else expr
     return ops.function_op(ctx.qualify(target)) == "no_grad"
+
+
+def _calls_in_no_grad_blocks(ctx: Context) -> set[int]:
+    from nanlint.source.traversal import iter_nodes
+
+    found: set[int] = set()
+    for node in iter_nodes(ctx.module):
+        if isinstance(node, cst.With) and any(_is_no_grad(ctx, item.item) for item in node.items):
+            found.update(id(inner) for inner in iter_nodes(node.body) if isinstance(inner, cst.Call))
+    return found
+
+
+def _mentions(module: cst.Module) -> dict[str, int]:
+    """How often each name is written in the file (as a name or an attribute)."""
+    from nanlint.source.traversal import iter_nodes
+
+    counts: dict[str, int] = {}
+    for node in iter_nodes(module):
+        name = node.value if isinstance(node, cst.Name) else None
+        if name is not None:
+            counts[name] = counts.get(name, 0) + 1
+    return counts
 
 
 def _encloser(index, call: cst.Call) -> int | None:

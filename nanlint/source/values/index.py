@@ -120,13 +120,6 @@ class JoiningDataflow(Dataflow):
             self._bind(element.value, synthetic)
 
 
-def _gradient_off(expr: cst.BaseExpression) -> bool:
-    """`torch.no_grad()`, `torch.inference_mode()` as a with item (by spelling: the index has no imports)."""
-    target = expr.func if isinstance(expr, cst.Call) else expr
-    name = dotted(target) or ""
-    return name.rsplit(".", 1)[-1] in ("no_grad", "inference_mode")
-
-
 def _either(test: cst.BaseExpression, a, b):
     if a is None or b is None:
         return None
@@ -195,8 +188,6 @@ class Index:
         self.enclosing: dict[int, Function] = {}  # Call/Comparison node -> the function it is in
         self.selected: dict[int, tuple[cst.BaseExpression, bool]] = {}  # a where() branch -> (condition, taken if)
         self.alias_sites: list[tuple[cst.Name, str]] = []  # `self.softmax = x`: (the x read there, "self.softmax")
-        self.mentions: dict[str, int] = {}  # how often each name is written in the file
-        self.no_grad_calls: set[int] = set()  # calls inside `with torch.no_grad():` / `inference_mode()`
         self._collector = _Collector(self)
         dispatcher = Dispatcher()
         dispatcher.register(self._collector)
@@ -287,7 +278,6 @@ class _Collector:
         self.stack: list[Function] = []
         self.classes: list[str] = []
         self.calls: list[tuple[cst.Call, Function | None]] = []
-        self.no_grad_blocks = 0  # depth of `with torch.no_grad():` blocks around the walk
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self.classes.append(node.name.value)
@@ -332,7 +322,6 @@ class _Collector:
             self.stack[-1].yields = True
 
     def visit_Name(self, node: cst.Name) -> None:
-        self.index.mentions[node.value] = self.index.mentions.get(node.value, 0) + 1
         if not self.stack:
             return
         function = self.stack[-1]
@@ -347,19 +336,9 @@ class _Collector:
                 return scope.names
         return {}
 
-    def visit_With(self, node: cst.With) -> None:
-        if any(_gradient_off(item.item) for item in node.items):
-            self.no_grad_blocks += 1
-
-    def leave_With(self, node: cst.With) -> None:
-        if any(_gradient_off(item.item) for item in node.items):
-            self.no_grad_blocks -= 1
-
     def visit_Call(self, node: cst.Call) -> None:
         within = self.stack[-1] if self.stack else None
         self.calls.append((node, within))
-        if self.no_grad_blocks:
-            self.index.no_grad_calls.add(id(node))
         name = node.func.attr.value if isinstance(node.func, cst.Attribute) else getattr(node.func, "value", None)
         if name in ("where", "select") and len(node.args) == 3 and not any(a.keyword for a in node.args):
             condition = node.args[0].value
