@@ -180,7 +180,6 @@ class Surroundings:
         self.gradient_free: list[cst.CSTNode] = []  # the with/def/class nodes that open gradient-free code
         self.exits: set[int] = set()  # ids of nodes whose value leaves the graph
         self.scalar_calls: list[cst.Call] = []  # enclosing math.* calls: their arguments are Python numbers
-        self._quiet_callees: set[int] | None = None  # functions this file calls only from gradient-free code
 
     # --- calls ---
 
@@ -270,13 +269,8 @@ class Surroundings:
         return None
 
     def traced(self, node: cst.CSTNode) -> bool:
-        """Can gradients flow through this node? (Not in no_grad code, optimizers, tests, a value passed to .item(),
-        or a function this file calls only from gradient-free code.)"""
-        if self.gradient_free or id(node) in self.exits or self.ctx.testing:
-            return False
-        if self.functions and self._quiet_callees is None:
-            self._quiet_callees = called_without_gradients(self.ctx)
-        return not any(id(f) in (self._quiet_callees or ()) for f in self.functions)
+        """Can gradients flow through this node? (Not in no_grad code, optimizers, tests, or a value passed to .item().)"""
+        return not self.gradient_free and id(node) not in self.exits and not self.ctx.testing
 
     # --- as a tracker: the traversal feeds it once per file for every rule that uses it ---
 
@@ -346,72 +340,6 @@ def plus_eps(ctx: Context, node: cst.BaseExpression, eps: float, enclose: bool) 
         text = f"({text})"
     result = f"{text} + {number(eps)}"
     return f"({result})" if enclose and not getattr(node, "lpar", None) else result
-
-
-# Entry points called by frameworks, not by the file: a call seen here is not all of their callers.
-_IMPLICITLY_CALLED = frozenset({"forward", "call", "__call__", "training_step", "step", "apply", "update"})
-
-
-def called_without_gradients(ctx: Context) -> set[int]:
-    """The functions of the file that run only where no gradient is taken: every call of theirs in the file is in
-    `with torch.no_grad():`, in a `@torch.no_grad()` function, or in another such function, and the file names
-    them nowhere else (a function passed as a value has callers nanlint cannot see). The pipeline helper called
-    from an inference `__call__` is one; its sqrt at 0 or unclamped acos has no gradient to poison."""
-    index = ctx.values.index
-    functions = [f for f in index.by_node.values() if isinstance(f.node, cst.FunctionDef)]
-    quiet = {id(f.node) for f in functions if any(_is_no_grad(ctx, d.decorator) for d in f.node.decorators)}
-    in_blocks = _calls_in_no_grad_blocks(ctx)
-    mentions = _mentions(ctx.module)
-    candidates = [
-        f
-        for f in functions
-        if f.calls
-        and not f.name.startswith("__")
-        and f.name not in _IMPLICITLY_CALLED
-        and mentions.get(f.name, 0) <= len(f.calls) + 1  # its definition and its calls: no other use
-    ]
-    changed = True
-    while changed:
-        changed = False
-        for f in candidates:
-            if id(f.node) in quiet:
-                continue
-            if all(id(c) in in_blocks or _encloser(index, c) in quiet for c in f.calls):
-                quiet.add(id(f.node))
-                changed = True
-    return quiet
-
-
-def _is_no_grad(ctx: Context, expr: cst.BaseExpression) -> bool:
-    target = expr.func if isinstance(expr, cst.Call) else expr
-    return ops.function_op(ctx.qualify(target)) == "no_grad"
-
-
-def _calls_in_no_grad_blocks(ctx: Context) -> set[int]:
-    from nanlint.source.traversal import iter_nodes
-
-    found: set[int] = set()
-    for node in iter_nodes(ctx.module):
-        if isinstance(node, cst.With) and any(_is_no_grad(ctx, item.item) for item in node.items):
-            found.update(id(inner) for inner in iter_nodes(node.body) if isinstance(inner, cst.Call))
-    return found
-
-
-def _mentions(module: cst.Module) -> dict[str, int]:
-    """How often each name is written in the file (as a name or an attribute)."""
-    from nanlint.source.traversal import iter_nodes
-
-    counts: dict[str, int] = {}
-    for node in iter_nodes(module):
-        name = node.value if isinstance(node, cst.Name) else None
-        if name is not None:
-            counts[name] = counts.get(name, 0) + 1
-    return counts
-
-
-def _encloser(index, call: cst.Call) -> int | None:
-    function = index.enclosing.get(id(call))
-    return id(function.node) if function is not None else None
 
 
 class SurroundedRule(Rule):
