@@ -40,6 +40,17 @@ CANONICAL_PREFIXES = (
 )
 
 
+# Ops that return a mean and a spread, by qualified name: the kind of each result ("var" or "std"; None for the
+# mean). The orders differ between frameworks.
+MOMENT_RESULTS: dict[str, tuple[str | None, ...]] = {
+    "tensorflow.nn.moments": (None, "var"),
+    "tensorflow.nn.weighted_moments": (None, "var"),
+    "keras.ops.moments": (None, "var"),
+    "torch.var_mean": ("var", None),
+    "torch.std_mean": ("std", None),
+}
+
+
 def _rows(namespaces: tuple[str, ...], *names: str) -> list[str]:
     return [f"{ns}.{name}" for ns in namespaces for name in names]
 
@@ -115,13 +126,9 @@ FUNCTIONS: dict[str, list[str]] = {
     + ["math.dist", "torch.cdist", "torch.pdist", "torch.nn.functional.pairwise_distance", "torch.pairwise_distance"],
     "std": _rows(NUMPY_LIKE + TORCH, "std", "nanstd") + _rows(TENSORFLOW + KERAS_BACKEND, "reduce_std", "std"),
     "var": _rows(NUMPY_LIKE + TORCH, "var", "nanvar") + _rows(TENSORFLOW + KERAS_BACKEND, "reduce_variance", "var"),
-    "moments": [
-        "tensorflow.nn.moments",
-        "tensorflow.nn.weighted_moments",
-        "keras.ops.moments",
-        "torch.var_mean",
-        "torch.std_mean",
-    ],
+    "moments": list(MOMENT_RESULTS),
+    # graph-mode conditionals: one branch runs, chosen by a predicate
+    "cond": ["tensorflow.cond", "jax.lax.cond"],
     "count": _rows(NUMPY_LIKE + TORCH + TENSORFLOW, "count_nonzero") + ["builtins.len"],
     "normalize": [
         "torch.nn.functional.normalize",

@@ -110,7 +110,7 @@ class UnguardedDivision(guards.SurroundedRule):
 
 def _branches_on(ctx: Context, call: cst.Call, names: set[str]) -> bool:
     """A graph-mode conditional (`tf.cond`, `jax.lax.cond`) whose predicate compares one of `names`."""
-    if guards.identifier(call.func) != "cond" or not call.args:
+    if ctx.op(call) != "cond" or not call.args:
         return False
     predicate = call.args[0].value
     return isinstance(predicate, cst.Comparison) and bool(variables_of(ctx, predicate) & names)

@@ -30,7 +30,7 @@ from nanlint.source.values.fact import (
     join,
 )
 from nanlint.source.values.index import Function, Index
-from nanlint.source.values.transfer import ELEMENTS, TRANSFERS, element
+from nanlint.source.values.transfer import TRANSFERS, element
 
 MAX_CALL_DEPTH = 3
 INFINITY = Fact(
@@ -308,7 +308,7 @@ class Values:
         position = _constant_position(expr)
         if position is not None and isinstance(expr.value, cst.Call):
             found = self.ctx.call(expr.value)
-            if found is not None and found.qualified in ELEMENTS:
+            if found is not None and found.op == "moments":
                 return element(found, position)  # moments(x)[1], or `mean, var = moments(x)`
             if id(expr) in self.index.dataflow.elements:
                 return TOP  # `a, b = f(x)`: the results of other calls are not known one by one

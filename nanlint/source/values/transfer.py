@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from nanlint.source import ops
 from nanlint.source.names import dotted
 from nanlint.source.values import arithmetic
 from nanlint.source.values.fact import (
@@ -358,20 +359,9 @@ def spread(kind: str, bases: frozenset[str]) -> Fact:
     )
 
 
-# Ops that return several results, by qualified name: the kind of each result that has a fact
-# (`mean, var = tf.nn.moments(x, axes)` -> var is a variance). The orders differ between frameworks.
-ELEMENTS: dict[str, tuple[str | None, ...]] = {
-    "tensorflow.nn.moments": (None, "var"),
-    "tensorflow.nn.weighted_moments": (None, "var"),
-    "keras.ops.moments": (None, "var"),
-    "torch.var_mean": ("var", None),
-    "torch.std_mean": ("std", None),
-}
-
-
 def element(found: OpCall, position: int) -> Fact:
     """The fact of one result of a multi-result op (TOP when it has none)."""
-    kinds = ELEMENTS.get(found.qualified or "", ())
+    kinds = ops.MOMENT_RESULTS.get(found.qualified or "", ())
     kind = kinds[position] if 0 <= position < len(kinds) else None
     return spread(kind, _bases(found)) if kind is not None else TOP
 
