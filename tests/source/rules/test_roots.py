@@ -225,3 +225,38 @@ def test_an_rsqrt_named_helper_of_a_variance_argument():
 )
 def test_inverse_root_helpers_left_alone(source):
     assert nan106(source) == []
+
+
+CALLED_FROM_INFERENCE = """\
+import torch
+
+
+class Pipeline:
+    @torch.no_grad()
+    def __call__(self, a, b):
+        return self.angle(a, b)
+
+    def angle(self, a, b):
+        return torch.sqrt(((a - b) ** 2).sum(-1))
+"""
+
+
+def test_a_function_called_only_from_gradient_free_code_takes_no_gradient():
+    assert lint(CALLED_FROM_INFERENCE, "NAN106") == []
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        ("    @torch.no_grad()\n", ""),  # the caller takes gradients
+        (
+            "        return self.angle(a, b)\n",
+            "        return self.angle(a, b)\n\n    def train(self, a, b):\n        return self.angle(a, b).sum().backward()\n",
+        ),
+        ("        return self.angle(a, b)\n", "        return self.angle(a, b), self.angle\n"),  # passed on as a value
+        ("angle", "forward"),  # frameworks call forward themselves, wherever the file calls it
+    ],
+)
+def test_a_caller_that_may_take_gradients_keeps_the_finding(change):
+    source = CALLED_FROM_INFERENCE.replace(*change)
+    assert [code for code, *_ in lint(source, "NAN106")] == ["NAN106"]

@@ -86,3 +86,26 @@ def test_one_finding_for_the_log_in_the_branch():
     assert [code for code, *_ in lint(source, ("NAN104", "NAN110"))] == ["NAN110"]
     n = "import torch\nn = mask.sum()\ny = torch.where(n > 0, s / n, 0.0)\n"
     assert [code for code, *_ in lint(n, ("NAN105", "NAN110"))] == ["NAN110"]
+
+
+SINC_FOR_INFERENCE = """\
+import torch
+
+
+class Resampler:
+    @torch.no_grad()
+    def __call__(self, t):
+        return self.sinc(t)
+
+    def sinc(self, t):
+        return torch.where(t == 0, torch.ones_like(t), torch.sin(t) / t)
+"""
+
+
+def test_a_where_in_a_function_called_only_without_gradients_is_quiet():
+    assert nan110(SINC_FOR_INFERENCE) == []
+
+
+def test_the_same_function_called_where_gradients_flow_keeps_the_finding():
+    source = SINC_FOR_INFERENCE.replace("    @torch.no_grad()\n", "")
+    assert nan110(source) == [(9, 56, message("division"))]
