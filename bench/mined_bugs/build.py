@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Extract the mined real-bug set: <OUT>/bugcases/<ID>/{before,after}/<path> for every case of cases.tsv.
 
+`--cases holdout.tsv` extracts another table of the same columns instead; each table gets its own default
+output directory (`default_out`), so the sets never mix in one scoring run.
+
 The repositories are read from git snapshots under $MIRROR (default /work/.mirror, one `owner+name/repo`
 git dir each, as the `fetch` tool leaves them). `before` is the fix's parent, `after` the fix.
 Exit 3 naming the snapshots or commits that are missing. A benchmark, not a test: CI has no snapshots.
@@ -18,6 +21,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 CASES_TSV = HERE / "cases.tsv"
+DEFAULT_OUT = "/tmp/mined"
 
 
 def git_dir(mirror: Path, repo: str) -> Path:
@@ -31,8 +35,23 @@ def show(gd: Path, commit: str, path: str) -> bytes | None:
     return proc.stdout if proc.returncode == 0 else None
 
 
-def read_cases() -> list[dict]:
-    with open(CASES_TSV, newline="") as f:
+def cases_path(name: str | None) -> Path:
+    """The case table: cases.tsv by default, else the named file (relative names are looked up here)."""
+    if not name:
+        return CASES_TSV
+    path = Path(name)
+    return path if path.is_absolute() or path.exists() else HERE / path
+
+
+def default_out(tsv: Path) -> str:
+    """$NANLINT_MINED_DIR, else /tmp/mined for cases.tsv and /tmp/mined-<stem> for any other table."""
+    if os.environ.get("NANLINT_MINED_DIR"):
+        return os.environ["NANLINT_MINED_DIR"]
+    return DEFAULT_OUT if tsv.resolve() == CASES_TSV else f"{DEFAULT_OUT}-{tsv.stem}"
+
+
+def read_cases(tsv: Path = CASES_TSV) -> list[dict]:
+    with open(tsv, newline="") as f:
         return list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
 
 
@@ -57,10 +76,15 @@ def extract(cases: list[dict], mirror: Path, out: Path) -> list[str]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("out", nargs="?", default=os.environ.get("NANLINT_MINED_DIR", "/tmp/mined"))
+    ap.add_argument("out", nargs="?", help="output directory (default: see default_out)")
+    ap.add_argument("--cases", help="case table, default cases.tsv (e.g. holdout.tsv)")
     ap.add_argument("--mirror", default=os.environ.get("MIRROR", "/work/.mirror"))
     args = ap.parse_args()
-    out, cases = Path(args.out), read_cases()
+    tsv = cases_path(args.cases)
+    if not tsv.is_file():
+        print(f"build: no such case table: {tsv}", file=sys.stderr)
+        return 2
+    out, cases = Path(args.out or default_out(tsv)), read_cases(tsv)
     tmp = out.with_name(out.name + f".build.{os.getpid()}")
     try:
         missing = extract(cases, Path(args.mirror), tmp)
@@ -69,7 +93,7 @@ def main() -> int:
             print("\n".join(f"  {m}" for m in missing), file=sys.stderr)
             return 3
         files = sum(1 for _ in (tmp / "bugcases").rglob("*.py"))
-        (tmp / "MANIFEST").write_text(f"mined real-bug set: {len(cases)} cases, {files} files\n")
+        (tmp / "MANIFEST").write_text(f"mined real-bug set {tsv.name}: {len(cases)} cases, {files} files\n")
         shutil.rmtree(out, ignore_errors=True)
         tmp.rename(out)
     finally:
