@@ -142,14 +142,40 @@ def normal(rng, shape, mean=0.0, std=1.0, clip=None, dtype="float32"):
     return x.astype(dtype)
 
 
-def padding_mask(rng, shape, max_pad_frac=0.5, dtype="float32"):
-    """1 for real tokens, 0 for trailing padding (0..max_pad_frac of the sequence)."""
-    out = np.ones(shape, dtype)
+def padding_mask(rng, shape, max_pad_frac=0.5, dtype="float32", pad_is_true=False):
+    """1 for real tokens, 0 for trailing padding (0..max_pad_frac of the sequence); the other way
+    round with `pad_is_true` (a key-padding mask: True where the token is padding)."""
+    real = np.ones(shape, bool)
     for i in range(shape[0]):
         npad = int(rng.integers(0, int(shape[-1] * max_pad_frac) + 1))
         if npad:
-            out[i, -npad:] = 0
-    return out
+            real[i, -npad:] = False
+    return (~real if pad_is_true else real).astype(dtype)
+
+
+def zscored(rng, shape, source="signal", dtype="float32"):
+    """Rows z-scored over the last axis, as EEG pipelines feed their models:
+    `signal` a 1/f-ish trace with an oscillation burst or two (raw EEG), `power` the power of a
+    spectrogram bin over time (exponentially distributed, with slow changes of level),
+    `magnitude` a wavelet scalogram's |.| (Rayleigh distributed, slow changes of level)."""
+    n = shape[-1]
+    rows = int(np.prod(shape[:-1]))
+    slow = np.repeat(rng.lognormal(0.0, 0.7, size=(rows, n // 50 + 1)), 50, axis=1)[:, :n]
+    if source == "signal":
+        x = np.cumsum(rng.standard_normal((rows, n)), axis=1)
+        x -= x.mean(axis=1, keepdims=True)
+        t = np.arange(n)
+        for _ in range(int(rng.integers(1, 3))):
+            start = int(rng.integers(0, n))
+            burst = np.exp(-(((t - start) / rng.uniform(50, 400)) ** 2))
+            x += rng.uniform(1, 10) * burst * np.sin(2 * np.pi * rng.uniform(0.02, 0.2) * t)
+        x += rng.standard_normal((rows, n))
+    elif source == "power":
+        x = rng.exponential(1.0, size=(rows, n)) * slow
+    else:
+        x = np.abs(rng.standard_normal((rows, n)) + 1j * rng.standard_normal((rows, n))) * slow
+    x = (x - x.mean(axis=1, keepdims=True)) / x.std(axis=1, keepdims=True)
+    return x.reshape(shape).astype(dtype)
 
 
 def onehot(rng, shape, dtype="float32"):
@@ -286,6 +312,7 @@ GENERATORS = dict(
     uniform=uniform,
     normal=normal,
     padding_mask=padding_mask,
+    zscored=zscored,
     onehot=onehot,
     const=const,
     columns=columns,

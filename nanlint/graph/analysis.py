@@ -29,27 +29,11 @@ from nanlint.graph.transfer.shape import check_generator_size
 
 # After their last consumer, tensors with more elements than this keep one scalar bound pair.
 RETAIN_ELEMENTWISE = 1 << 16
-# Ops whose inputs keep element-wise bounds: their checks ask "can this element be <= 0 / 0 / huge".
-DOMAIN_OPS = frozenset(
-    {
-        "Div",
-        "Log",
-        "Sqrt",
-        "Pow",
-        "Reciprocal",
-        "Mod",
-        "Acos",
-        "Asin",
-        "Acosh",
-        "Atanh",
-        "Exp",
-        "Softmax",
-        "LogSoftmax",
-        "Softplus",
-        "ReduceLogSum",
-        "ReduceLogSumExp",
-    }
-)
+# Ops whose first input keeps element-wise bounds after its last consumer: a check asks whether some row
+# of it can be entirely -inf or underflow (a softmax's logits). Every other check reads a tensor's overall
+# min and max, which the collapsed pair keeps: keeping, say, each Div's numerator element-wise held every
+# activation of a convolutional net (x * Clip(x + 3, 0, 6) / 6 in each layer) to the end of the pass.
+ROW_CHECKED_OPS = frozenset({"Softmax", "LogSoftmax", "Exp", "ReduceLogSumExp"})
 
 
 @dataclass
@@ -198,8 +182,8 @@ class _Engine:
                 remaining[name] = count
         keep = set(self.model.outputs)
         for node in self.model.nodes:
-            if node.op_type in DOMAIN_OPS:
-                keep.update(node.input)
+            if node.op_type in ROW_CHECKED_OPS and node.input:
+                keep.add(node.input[0])
         return remaining, keep
 
     def release(self, name: str, scope: _Scope, keep: set[str]) -> None:

@@ -252,6 +252,70 @@ def test_released_tensors_shrink_to_scalars_unless_kept(tmp_path, monkeypatch):
     assert kept.bounds["r1"].stored_shape() == (1, 8) and kept.bounds["r1"].lo.ndim == 2
 
 
+def hard_swish_softmax_graph() -> onnx.GraphProto:
+    """h = x W; s = h * Clip(h + 3, 0, 6) / 6 (hard-swish as exporters spell it); a naive softmax of
+    logits = s W2 (Exp -> ReduceSum -> Div); and logits / d, d = Relu(s) (a divisor that can be 0)."""
+    rng = np.random.default_rng(1)
+    x = helper.make_tensor_value_info("x", F, [4, 8])
+    outs = [helper.make_tensor_value_info(n, F, None) for n in ("p", "q")]
+    nodes = [
+        helper.make_node("MatMul", ["x", "w1"], ["h"]),
+        helper.make_node("Add", ["h", "three"], ["h3"]),
+        helper.make_node("Clip", ["h3", "zero", "six"], ["c"]),
+        helper.make_node("Mul", ["h", "c"], ["hc"]),
+        helper.make_node("Div", ["hc", "six"], ["s"]),
+        helper.make_node("MatMul", ["s", "w2"], ["logits"]),
+        helper.make_node("Exp", ["logits"], ["e"]),
+        helper.make_node("ReduceSum", ["e", "axes"], ["sum"], keepdims=1),
+        helper.make_node("Div", ["e", "sum"], ["p"]),
+        helper.make_node("Relu", ["s"], ["d"]),
+        helper.make_node("Div", ["logits", "d"], ["q"]),
+    ]
+    inits = [
+        const("w1", rng.standard_normal((8, 8)).astype(np.float32)),
+        const("w2", rng.standard_normal((8, 8)).astype(np.float32) * 40),
+        const("three", np.float32(3.0)),
+        const("zero", np.float32(0.0)),
+        const("six", np.float32(6.0)),
+        const("axes", np.array([1], np.int64)),
+    ]
+    return helper.make_graph(nodes, "hswish", [x], outs, inits)
+
+
+def test_only_softmax_logits_keep_elementwise_bounds_after_release(tmp_path, monkeypatch):
+    """A Div's numerator and divisor shrink to their min and max once consumed, like any tensor: the domain
+    checks read nothing else. The logits of an Exp (a row check: can a whole row underflow) stay
+    element-wise. The findings are the same as with every bound kept."""
+    import nanlint.graph.analysis as analysis_mod
+    from nanlint import options
+    from nanlint.config import Settings
+    from nanlint.graph import checks
+    from nanlint.graph.patterns import find_patterns
+    from nanlint.graph.targets import load_profile
+    from nanlint.graph.targets.precision import Precision
+
+    monkeypatch.setattr(analysis_mod, "RETAIN_ELEMENTWISE", 4)
+    model = load_model(_save(hard_swish_softmax_graph(), tmp_path / "hswish.onnx"))
+    settings = dataclasses.replace(Settings(), select=("ALL",))
+    profile = load_profile("cuda-fp16")
+    patterns = find_patterns(model, options.default("NAN702", "max-epsilon"))
+    precision = Precision(model, profile, patterns)
+
+    def findings(**keep):
+        analysis = analyze(model, {"x": (-1.0, 1.0)}, precision.limit, strict=True, **keep)
+        found = checks.check(model, analysis, profile, precision, patterns, settings)
+        return analysis, sorted((f.code, f.location.tensor, f.message) for f in found)
+
+    a, got = findings()
+    for name in ("hc", "s", "d"):  # a Div's numerator (hard-swish), its result, a divisor that can be 0
+        assert a.bounds[name].lo.ndim == 0 and a.bounds[name].shape == (4, 8)
+    assert a.bounds["logits"].lo.ndim == 2  # an Exp's input: kept
+    everything, expected = findings(keep_elementwise=lambda name: True)
+    assert everything.bounds["hc"].lo.ndim == 2
+    assert got == expected
+    assert {("NAN502", "q"), ("NAN505", "e")} <= {(code, tensor) for code, tensor, _ in got}
+
+
 def test_input_ranges_defaults_and_integer_inputs(tmp_path):
     x = helper.make_tensor_value_info("x", F, [2])
     ids = helper.make_tensor_value_info("ids", TensorProto.INT64, [2])
