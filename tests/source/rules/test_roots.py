@@ -225,3 +225,10 @@ def test_an_rsqrt_named_helper_of_a_variance_argument():
 )
 def test_inverse_root_helpers_left_alone(source):
     assert nan106(source) == []
+
+
+def test_sqrt_of_a_sigmoid_is_quiet_but_not_of_a_softmax():
+    """A sigmoid is 0 only where exp underflows (a score's geometric mean, a diffusion schedule's alpha); a
+    softmax is 0 wherever a logit is masked out."""
+    source = "import torch\ndef f(z, x):\n    return torch.sqrt(torch.sigmoid(z)), torch.sqrt(torch.softmax(x, -1))\n"
+    assert nan106(source) == [(3, 42, message("a softmax"))]
