@@ -106,7 +106,8 @@ def _exp(values, found, env) -> Fact:
 @transfer("expm1")
 def _expm1(values, found, env) -> Fact:
     x = _arg(values, found, env)
-    return Fact(lo=-1 if x.lo < _EXP_UNDERFLOW else math.expm1(x.lo), hi=INF, zero=arithmetic.exact(x, 0))
+    hi = math.expm1(x.hi) if x.hi < _EXP_OVERFLOW else INF
+    return Fact(lo=-1 if x.lo < _EXP_UNDERFLOW else math.expm1(x.lo), hi=hi, zero=arithmetic.exact(x, 0))
 
 
 @transfer("log")
