@@ -183,6 +183,7 @@ class Surroundings:
         self.gradient_free: list[cst.CSTNode] = []  # the with/def/class nodes that open gradient-free code
         self.exits: set[int] = set()  # ids of nodes whose value leaves the graph
         self.scalar_calls: list[cst.Call] = []  # enclosing math.* calls: their arguments are Python numbers
+        self._quiet_functions: set[int] | None = None  # functions this file calls only from gradient-free code
 
     # --- calls ---
 
@@ -286,6 +287,15 @@ class Surroundings:
         """Can gradients flow through this node? (Not in no_grad code, optimizers, tests, or a value passed to .item().)"""
         return not self.gradient_free and id(node) not in self.exits and not self.ctx.testing
 
+    def gradient_reaches(self) -> bool:
+        """False inside a function this file calls only from gradient-free code (an inference pipeline's helper).
+        Asked only when a gradient finding is at hand, since it needs the file's value index."""
+        if not self.functions:
+            return True
+        if self._quiet_functions is None:
+            self._quiet_functions = called_without_gradients(self.ctx)
+        return not any(id(f) in self._quiet_functions for f in self.functions)
+
     # --- as a tracker: the traversal feeds it once per file for every rule that uses it ---
 
     def leave_Call(self, node: cst.Call) -> None:
@@ -356,6 +366,68 @@ def plus_eps(ctx: Context, node: cst.BaseExpression, eps: float, enclose: bool) 
     return f"({result})" if enclose and not getattr(node, "lpar", None) else result
 
 
+# Entry points called by frameworks, not by the file: a call seen here is not all of their callers.
+_IMPLICITLY_CALLED = frozenset({"forward", "call", "__call__", "training_step", "step", "apply", "update"})
+
+
+def called_without_gradients(ctx: Context) -> set[int]:
+    """The functions of the file that run only where no gradient is taken: every call of theirs in the file is in
+    `with torch.no_grad():`, in a `@torch.no_grad()` function, or in another such function, and the file names
+    them nowhere else (a function passed as a value has callers nanlint cannot see)."""
+    index = ctx.values.index
+    functions = [f for f in index.by_node.values() if isinstance(f.node, cst.FunctionDef)]
+    quiet = {id(f.node) for f in functions if any(_is_no_grad(ctx, d.decorator) for d in f.node.decorators)}
+    in_blocks = _calls_in_no_grad_blocks(ctx)
+    mentions = _mentions(ctx.module)
+    candidates = [
+        f
+        for f in functions
+        if f.calls
+        and not f.name.startswith("__")
+        and f.name not in _IMPLICITLY_CALLED
+        and mentions.get(f.name, 0) <= len(f.calls) + 1  # its definition and its calls: no other use
+    ]
+    changed = True
+    while changed:
+        changed = False
+        for f in candidates:
+            if id(f.node) not in quiet and all(id(c) in in_blocks or _encloser(index, c) in quiet for c in f.calls):
+                quiet.add(id(f.node))
+                changed = True
+    return quiet
+
+
+def _is_no_grad(ctx: Context, expr: cst.BaseExpression) -> bool:
+    target = expr.func if isinstance(expr, cst.Call) else expr
+    return ops.function_op(ctx.qualify(target)) == "no_grad"
+
+
+def _calls_in_no_grad_blocks(ctx: Context) -> set[int]:
+    from nanlint.source.traversal import iter_nodes  # the traversal imports this module
+
+    found: set[int] = set()
+    for node in iter_nodes(ctx.module):
+        if isinstance(node, cst.With) and any(_is_no_grad(ctx, item.item) for item in node.items):
+            found.update(id(inner) for inner in iter_nodes(node.body) if isinstance(inner, cst.Call))
+    return found
+
+
+def _mentions(module: cst.Module) -> dict[str, int]:
+    """How often each name is written in the file (as a name or an attribute)."""
+    from nanlint.source.traversal import iter_nodes
+
+    counts: dict[str, int] = {}
+    for node in iter_nodes(module):
+        if isinstance(node, cst.Name):
+            counts[node.value] = counts.get(node.value, 0) + 1
+    return counts
+
+
+def _encloser(index, call: cst.Call) -> int | None:
+    function = index.enclosing.get(id(call))
+    return id(function.node) if function is not None else None
+
+
 class SurroundedRule(Rule):
     """A rule that judges a value by what encloses it: reads the file's Surroundings as `self.around`."""
 
@@ -365,6 +437,11 @@ class SurroundedRule(Rule):
     @property
     def around(self) -> Surroundings:
         return self.ctx.tracker(Surroundings)
+
+    def report_gradient(self, node: cst.CSTNode, message: str) -> None:
+        """Report a hazard of the gradient alone (infinite or NaN only in the backward pass)."""
+        if self.around.gradient_reaches():
+            self.report(node, message)
 
 
 __all__ = ["dotted"]

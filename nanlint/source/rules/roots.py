@@ -138,7 +138,7 @@ class SqrtAtZero(guards.SurroundedRule):
         if why is None or self.around.checked(operand):
             return
         if "eps" in why:  # W @ (x**2 + eps): the eps is inside the weighting
-            self.report(
+            self.report_gradient(
                 node,
                 f"{root} of {why}: where a weight is 0 the argument is 0 and the gradient infinite (NaN in training); "
                 "add the eps after the weighting, inside the root",
@@ -146,13 +146,13 @@ class SqrtAtZero(guards.SurroundedRule):
         elif root == "rsqrt":
             self.report(node, f"rsqrt of {why} with no eps inside is inf at 0; add the eps inside (rsqrt(v + eps))")
         elif id(node) in self.guarded_after:
-            self.report(
+            self.report_gradient(
                 node,
                 f"sqrt of {why} with the eps outside: sqrt(v) + eps (or a clamp after it) keeps the value finite, "
                 f"but the gradient of sqrt is still infinite at 0 (NaN in training); {ADVICE}",
             )
         else:
-            self.report(
+            self.report_gradient(
                 node, f"sqrt of {why} with no eps inside: its gradient is infinite at 0 (NaN in training); {ADVICE}"
             )
 
@@ -181,7 +181,7 @@ class SqrtAtZero(guards.SurroundedRule):
             return
         what = "a difference (a distance between points that can be equal)" if difference else "a vector that can be 0"
         note = "; guarding the norm afterwards comes too late" if after else ""
-        self.report(
+        self.report_gradient(
             found.node,
             f"norm of {what}: its gradient is NaN at 0 in this framework{note}; compute sqrt(sum(x**2) + eps) "
             f"instead, or guard its input (the double where)",

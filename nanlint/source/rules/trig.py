@@ -52,6 +52,7 @@ class UnclampedAcos(guards.SurroundedRule):
                     found.node,
                     operand,
                     f"{name} of {CLOSED}: its gradient is infinite at ±1 (NaN in training); {STRICT_CLAMP}",
+                    gradient=True,
                 )
             return
         kind = cosine(self.ctx, operand, fact)
@@ -69,7 +70,7 @@ class UnclampedAcos(guards.SurroundedRule):
         if clamping is not None and self.ctx.values.of(clamping).hi < 1:
             return
         if guards.differentiable(self.ctx, found) and self.around.traced(found.node):
-            self.report(
+            self.report_gradient(
                 found.node,
                 "geodesic distance through acos of a cosine clamped to [-1, 1] (clamping=1 by default): its "
                 "gradient is infinite for equal or opposite rotations (NaN in training); pass clamping=1 - eps",
@@ -119,9 +120,9 @@ class UnclampedAcos(guards.SurroundedRule):
                 "clamp c strictly inside (-1, 1) or 1 - c² to a positive minimum first",
             )
 
-    def _report(self, node: cst.CSTNode, operand: cst.BaseExpression, message: str) -> None:
+    def _report(self, node: cst.CSTNode, operand: cst.BaseExpression, message: str, gradient: bool = False) -> None:
         if not self.around.checked(operand, "one"):
-            self.report(node, message)
+            (self.report_gradient if gradient else self.report)(node, message)
 
 
 def strictly_inside(fact: Fact) -> bool:

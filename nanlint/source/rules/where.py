@@ -51,7 +51,7 @@ class WhereGradientNan(guards.SurroundedRule):
         if found is None or not guards.differentiable(self.ctx, found) or not self.around.traced(node):
             return  # NumPy's where has no gradients: the unused branch's inf is simply dropped
         if found.op == "exp" and found.args and _masked_max_subtracted(self.ctx, found.args[0]):
-            self.report(node, MASKED_MAX)
+            self.report_gradient(node, MASKED_MAX)
             return
         if found.op not in ("where", "masked_fill"):
             return
@@ -72,11 +72,11 @@ class WhereGradientNan(guards.SurroundedRule):
             if unsafe is not None:
                 what, operand = unsafe
                 if self._hazard(what, operand, condition, holds, compared):
-                    self.report(inner, message(what, found.op))
+                    self.report_gradient(inner, message(what, found.op))
             elif isinstance(inner, cst.Call) and compared:
                 callee = self.ctx.values.index.callee(inner)
                 if callee is not None and _unsafe_on(self.ctx, callee, inner, compared):
-                    self.report(
+                    self.report_gradient(
                         found.node,
                         message(f"a call of {callee.name}, which divides or takes a root of its argument,", found.op),
                     )

@@ -232,3 +232,38 @@ def test_sqrt_of_a_sigmoid_is_quiet_but_not_of_a_softmax():
     softmax is 0 wherever a logit is masked out."""
     source = "import torch\ndef f(z, x):\n    return torch.sqrt(torch.sigmoid(z)), torch.sqrt(torch.softmax(x, -1))\n"
     assert nan106(source) == [(3, 42, message("a softmax"))]
+
+
+CALLED_FROM_INFERENCE = """\
+import torch
+
+
+class Pipeline:
+    @torch.no_grad()
+    def __call__(self, a, b):
+        return self.angle(a, b)
+
+    def angle(self, a, b):
+        return torch.sqrt(((a - b) ** 2).sum(-1))
+"""
+
+
+def test_a_function_called_only_from_gradient_free_code_takes_no_gradient():
+    assert lint(CALLED_FROM_INFERENCE, "NAN106") == []
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        ("    @torch.no_grad()\n", ""),  # the caller takes gradients
+        (
+            "        return self.angle(a, b)\n",
+            "        return self.angle(a, b)\n\n    def train(self, a, b):\n        return self.angle(a, b).sum().backward()\n",
+        ),
+        ("        return self.angle(a, b)\n", "        return self.angle(a, b), self.angle\n"),  # passed on as a value
+        ("angle", "forward"),  # frameworks call forward themselves, wherever the file calls it
+    ],
+)
+def test_a_caller_that_may_take_gradients_keeps_the_finding(change):
+    source = CALLED_FROM_INFERENCE.replace(*change)
+    assert [code for code, *_ in lint(source, "NAN106")] == ["NAN106"]

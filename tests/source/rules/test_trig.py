@@ -125,3 +125,26 @@ def test_unclamped(source, expected):
 )
 def test_safe_look_alikes(source):
     assert nan108(source) == []
+
+
+ANGLE_FOR_INFERENCE = """\
+import torch
+
+
+@torch.no_grad()
+def evaluate(a, b):
+    return angle(a, b).mean()
+
+
+def angle(a, b):
+    return torch.acos(torch.clamp((a * b).sum(-1), -1.0, 1.0))
+"""
+
+
+def test_an_acos_gradient_in_a_function_called_only_without_gradients_is_quiet():
+    assert lint(ANGLE_FOR_INFERENCE, "NAN108") == []
+
+
+def test_the_acos_called_where_gradients_flow_keeps_its_finding():
+    source = ANGLE_FOR_INFERENCE.replace("@torch.no_grad()\n", "")
+    assert [(code, line) for code, line, *_ in lint(source, "NAN108")] == [("NAN108", 9)]

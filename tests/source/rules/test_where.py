@@ -100,3 +100,26 @@ def test_a_branch_whose_input_stays_away_from_0_where_it_is_not_taken():
     assert nan110(source) == [(4, 44, message("exp"))]
     unsafe = source.replace("torch.log(-torch.expm1(x))", "torch.log(torch.expm1(x))")  # expm1(x) < 0 for x < t
     assert nan110(unsafe) == [(4, 44, message("exp")), (4, 59, message("log"))]
+
+
+SINC_FOR_INFERENCE = """\
+import torch
+
+
+class Resampler:
+    @torch.no_grad()
+    def __call__(self, t):
+        return self.sinc(t)
+
+    def sinc(self, t):
+        return torch.where(t == 0, torch.ones_like(t), torch.sin(t) / t)
+"""
+
+
+def test_a_where_in_a_function_called_only_without_gradients_is_quiet():
+    assert nan110(SINC_FOR_INFERENCE) == []
+
+
+def test_the_same_function_called_where_gradients_flow_keeps_the_finding():
+    source = SINC_FOR_INFERENCE.replace("    @torch.no_grad()\n", "")
+    assert nan110(source) == [(9, 56, message("division"))]
