@@ -315,8 +315,10 @@ def subtracts_max(ctx: Context, expr: cst.BaseExpression, depth: int = 4) -> boo
             return isinstance(step, cst.Call)  # some helper of the project's own
         if found.op in ("max", "segment_max", "logsumexp"):
             return True
-        if found.op == "maximum":
-            return len(found.args) == 1  # builtins max(xs): a reduction
+        if found.op == "maximum":  # builtins max(xs), or a running max: maximum(m_old, max(x)) >= max(x)
+            return len(found.args) == 1 or any(subtracts_max(ctx, a, depth - 1) for a in found.args)
+        if found.op == "layout" and found.args:  # m.unsqueeze(-1), reshape(m, ...)
+            return subtracts_max(ctx, found.args[0], depth - 1)
         if found.op == "segment_sum":
             return segment_reduce(found) in ("max", "amax")
         if found.op == "gather" and found.args:

@@ -21,6 +21,7 @@ import libcst as cst
 from nanlint.source import ops
 from nanlint.source.names import dotted
 from nanlint.source.rule import Context, OpCall, Rule
+from nanlint.source.traversal import iter_nodes
 from nanlint.source.values import select_parts, variables_of
 from nanlint.source.values.evidence import EPS_NAME
 from nanlint.source.values.index import tested
@@ -153,6 +154,8 @@ _GRADIENT_FREE_BASES = (
     "Scheduler",
     "SchedulerMixin",
 )
+# Ops that hold the same values in another container or dtype: `torch.tensor(alpha)` is alpha.
+_CONVERSIONS = frozenset({"tensor", "cast", "float", "layout"})
 # Consumers that take a value out of the autodiff graph: `x.item()`, `float(x)`.
 _GRAPH_EXITS = frozenset({"item", "tolist", "numpy"})
 
@@ -248,7 +251,8 @@ class Surroundings:
         """Is the operand's bad value (0, or ±1 for `point="one"`) selected away, repaired, or compared with in its
         function?"""
         names = variables_of(self.ctx, operand)
-        if names & self.tested[-1].get(point, set()):
+        tested = self.tested[-1].get(point, set())
+        if names & tested or (tested and self._converted_from(operand) & tested):
             return True
         for found in self.selects:
             if found.op == "nan_to_num":
@@ -257,6 +261,16 @@ class Surroundings:
             if parts is not None and names & variables_of(self.ctx, parts[0]):
                 return True
         return False
+
+    def _converted_from(self, operand: cst.BaseExpression) -> set[str]:
+        """The variables the operand's names are conversions of: `a = torch.tensor(alpha)` is alpha, as tested."""
+        found: set[str] = set()
+        for node in iter_nodes(operand):
+            held = self.ctx.dataflow.value_of(node) if isinstance(node, cst.Name) else None
+            if isinstance(held, cst.Call) and held.args and is_variable(held.args[0].value):
+                if self.ctx.op(held) in _CONVERSIONS:  # of the variable itself, not of `x > 0` or `x * w`
+                    found |= variables_of(self.ctx, held.args[0].value)
+        return found
 
     def in_scalar_call(self) -> bool:
         """Inside the arguments of a math.* call: Python numbers, which raise rather than become inf or NaN."""

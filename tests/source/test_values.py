@@ -274,3 +274,27 @@ def test_normalising_in_place_makes_a_distribution():
     """`x /= x.sum(-1)` is `<x's value> / x.sum(-1)`: the entries of a normalised distribution, 0 where x is."""
     fact = fact_of("import torch\nx = torch.exp(z)\nx /= x.sum(-1, keepdim=True)\nprobe(x)\n")
     assert (fact.lo, fact.hi, fact.kind) == (0, 1, "probability")
+
+
+def test_a_sigmoid_underflows_to_0_as_rarely_as_an_exp_but_rounds_to_1_often():
+    """0 only for very negative input (like exp's underflow); 1 for any input past 17."""
+    sig = fact_of("import torch\nprobe(torch.sigmoid(x))\n")
+    assert (sig.zero.level, sig.zero.kind) == (DEGENERATE, "probability")
+    assert sig.one.level == BUILT
+
+
+def test_a_sigmoid_of_a_bounded_value_keeps_its_bounds():
+    """torch.tensor(3.0).sigmoid() is about 0.953: never 0, never 1."""
+    sig = fact_of("import torch\nprobe(torch.tensor(3.0).sigmoid())\n")
+    assert round(sig.lo, 3) == round(sig.hi, 3) == 0.953
+    assert sig.can_be_zero() is None and sig.one is None
+    shifted = fact_of("import torch\nprobe(torch.sigmoid(torch.clamp(x, -5, 5)))\n")
+    assert shifted.nonzero and 0 < shifted.lo < shifted.hi < 1
+
+
+def test_a_sum_of_opposite_signs_is_a_difference_not_either_term():
+    """-p + c is c - p: 0 where the two are equal (degenerate evidence), not 'a sigmoid' or 'a mask'."""
+    reason = fact_of("import torch\nprobe(-torch.sigmoid(t) + torch.sigmoid(b))\n").can_be_zero()
+    assert (reason.level, reason.kind) == (DEGENERATE, "difference")
+    masked = fact_of("import torch\nprobe(mask.float().sum(-1) + other_mask.float().sum(-1))\n").can_be_zero()
+    assert (masked.level, masked.kind) == (BUILT, "count")  # two non-negative sums can both be 0

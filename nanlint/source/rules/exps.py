@@ -1,9 +1,9 @@
 """NAN109: exp whose argument is unbounded above, where its overflow breaks a result that is finite.
 
 - a log-scale value (`logvar`, `log_std`, ...; a name the option lists) learned by a differentiable
-  model, not clamped before exp;
-- any exp clamped only *after* it (`exp(x).clamp(max=...)`): the author expects it to overflow, and
-  the clamp comes too late for the gradient;
+  model, not clamped before exp, where gradients flow (not in no_grad sampling code or a logged `.item()`);
+- any exp clamped only *after* it (`exp(x).clamp(max=...)`) where gradients flow: the author expects it
+  to overflow, and the clamp comes too late for the gradient;
 - a sigmoid written by hand, `1 / (1 + exp(-x))` or `exp(x) / (1 + exp(x))`, whose true value is
   in [0, 1]: exp overflows, inf / inf is NaN and the gradient is inf * 0;
 - an inverse softplus `log(exp(y) - 1)`: exp(y) overflows for y > ~88 where the result is about y.
@@ -20,7 +20,7 @@ import libcst as cst
 from nanlint.source import guards
 from nanlint.source.exponents import additive_terms
 from nanlint.source.names import dotted
-from nanlint.source.rule import Context, OpCall, Rule
+from nanlint.source.rule import Context, OpCall
 from nanlint.source.values.fact import INF
 
 _OVERFLOW = 80.0  # exp(88.7) overflows float32
@@ -34,11 +34,10 @@ INVERSE_SOFTPLUS = (
 )
 
 
-class UnboundedExp(Rule):
+class UnboundedExp(guards.SurroundedRule):
     """NAN109: exp(0.5 * logvar), exp(x).clamp(max=...), 1 / (1 + exp(-x)), log(exp(y) - 1)."""
 
     code = "NAN109"
-    quiet_in_tests = True
     triggers = ("exp",)
     overrides = ("NAN113",)
 
@@ -75,8 +74,8 @@ class UnboundedExp(Rule):
 
     def _check(self, found: OpCall) -> None:
         argument = found.args[0]
-        if bounded(self.ctx, argument):
-            return
+        if bounded(self.ctx, argument) or not self.around.traced(found.node):
+            return  # in no_grad code and logged values (`.item()`), training cannot drive a log-scale value up here
         variable = scaled_variable(self.ctx, argument)
         name = guards.identifier(variable) or ""
         log_scale = guards.differentiable(self.ctx, found) and guards.names_match(

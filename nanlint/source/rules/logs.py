@@ -79,7 +79,7 @@ class UnguardedLog(guards.SurroundedRule):
         operand = found.args[1] if found.op in ("xlogy", "xlog1py") else found.args[0]
         if found.op in ("xlogy", "xlog1py") and len(found.args) < 2:
             return
-        if _left_to_nan102(self.ctx, operand):
+        if _left_to_nan102(self.ctx, operand) or _indicator(self.ctx, operand):
             return
         reason = self._reason(found, operand)
         if reason is None or self.around.checked(operand):
@@ -188,6 +188,17 @@ def _unnegated(expr: cst.BaseExpression) -> cst.BaseExpression:
     while isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus):
         expr = expr.expression
     return expr
+
+
+def _indicator(ctx: Context, operand: cst.BaseExpression) -> bool:
+    """A comparison made a number (`(x == v).float()`): its log is 0 or -inf by design (an additive mask, the
+    log-density of a point mass), and a comparison carries no gradient."""
+    for step in ctx.origins(operand, depth=2):
+        if isinstance(step, cst.Comparison):
+            return True
+        if not isinstance(step, (cst.Name, cst.Attribute)):
+            return False
+    return False
 
 
 def _left_to_nan102(ctx: Context, operand: cst.BaseExpression) -> bool:

@@ -365,7 +365,8 @@ class EpsUnderflow(FactsRule):
     float16: below its smallest subnormal the eps is 0; below its smallest normal a denominator eps
     divides to inf. float32: below its smallest subnormal the eps is 0; below its smallest normal it
     is flushed to 0 by TensorFlow and XLA. A value that is float32 by construction (`x.float() + eps`),
-    or code a dtype test keeps away from float16, is judged in float32.
+    code a dtype test keeps away from float16, or a model's constructor (its buffers are computed before
+    `.half()` converts them and outside autocast) is judged in float32.
     """
 
     code = "NAN202"
@@ -377,13 +378,29 @@ class EpsUnderflow(FactsRule):
         self.scope = ctx.tracker(PrecisionScope)
         self.pending: dict[int, _Eps] = {}
         self.model_classes: list[bool] = []  # per enclosing class: is it a model or layer?
+        self.scopes: list[str] = []  # enclosing classes and functions: "model", "class", "constructor", "function"
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         bases = (self.ctx.qualify(base.value) for base in node.bases)
         self.model_classes.append(any(base in table.MODEL_BASES for base in bases if base is not None))
+        self.scopes.append("model" if self.model_classes[-1] else "class")
 
     def leave_ClassDef(self, node: cst.ClassDef) -> None:
         self.model_classes.pop()
+        self.scopes.pop()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        constructor = node.name.value == "__init__" and self.scopes[-1:] == ["model"]
+        self.scopes.append("constructor" if constructor else "function")
+
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.scopes.pop()
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        self.scopes.append("function")  # a lambda stored by __init__ runs later, in forward
+
+    def leave_Lambda(self, node: cst.Lambda) -> None:
+        self.scopes.pop()
 
     def on_call(self, node: cst.Call) -> None:
         qualified = self.facts.qualified(node)
@@ -439,14 +456,14 @@ class EpsUnderflow(FactsRule):
         if call.op == "maximum" and len(call.args) > 1:
             bounds.append((first, call.args[1]))
         for bound, guarded in bounds:
-            self._candidate(bound, kind, False, "eps", guarded)
+            self._candidate(bound, kind, False, "eps", guarded, computed=True)
 
     def _added_eps(self, expr: cst.BaseExpression, kind: str) -> None:
         """`x + eps` / `eps + x`: the eps operand."""
         if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Add):
             for side, other in ((expr.right, expr.left), (expr.left, expr.right)):
                 if self._small(side) is not None:
-                    self._candidate(side, kind, False, "eps", other)
+                    self._candidate(side, kind, False, "eps", other, computed=True)
                     return
 
     def _small(self, expr: cst.BaseExpression | None) -> float | None:
@@ -466,11 +483,14 @@ class EpsUnderflow(FactsRule):
         parameters: bool,
         what: str,
         guarded: cst.BaseExpression | None = None,
+        computed: bool = False,  # computed where it is written (x + eps, clamp(x, eps)), not an eps= setting
     ) -> None:
         value = self._small(expr)
         if value is not None and expr is not None and id(expr) not in self.pending:
             pinned = explicit_dtype(self.ctx, self.facts.dtype_of, guarded, self.scope)
-            if pinned is None and id(expr) in self.scope.not_half:
+            if pinned is None and (
+                id(expr) in self.scope.not_half or (computed and self.scopes[-1:] == ["constructor"])
+            ):
                 pinned = "float32"
             in_model = bool(self.model_classes) and self.model_classes[-1]
             self.pending[id(expr)] = _Eps(expr, value, kind, parameters, what, pinned, in_model)

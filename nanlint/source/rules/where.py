@@ -23,6 +23,8 @@ from nanlint.source.values.index import Function
 _UNSAFE = {"log": "log", "sqrt": "sqrt", "rsqrt": "rsqrt", "acos": "acos", "asin": "asin", "reciprocal": "reciprocal"}
 _OVERFLOWING = {"exp": "exp", "expm1": "expm1"}
 _GUARDS = frozenset({"where", "masked_fill", "clamp", "maximum", "nan_to_num"})
+# Ops whose only bad points are 0 (and below, for roots and logs): acos and asin also break at ±1.
+_SINGULAR_AT_ZERO = frozenset({"log", "sqrt", "rsqrt", "reciprocal", "division", "power"})
 MASKED_MAX = (
     "exp of x minus a max taken only where `where` holds: the excluded elements are not capped, exp overflows "
     "there and its inf turns the gradient NaN; take exp of where(mask, x, initial) - max instead"
@@ -86,8 +88,17 @@ class WhereGradientNan(guards.SurroundedRule):
             excluded = self.ctx.values.refined(operand, condition, not holds)
             return bool(compared & variables_of(self.ctx, operand)) and excluded.hi >= 80
         if compared & variables_of(self.ctx, operand):
-            return True
+            return not self._clear_where_excluded(what, operand, condition, holds)
         return self.ctx.values.of(operand).can_be_zero(DEGENERATE) is not None
+
+    def _clear_where_excluded(self, what: str, operand, condition, holds: bool) -> bool:
+        """Where the branch is not taken, is its input away from the op's singular point? `log(-expm1(x))` taken
+        for x >= t computes -expm1(x) > 0.5 for the excluded x < t = -log 2: two formulas of one value (log1mexp),
+        each used where it is accurate, with no infinite derivative on either side."""
+        if what not in _SINGULAR_AT_ZERO:
+            return False
+        excluded = self.ctx.values.refined(operand, condition, not holds)
+        return excluded.lo > 0 or (what == "division" and excluded.nonzero)
 
     def _unsafe(self, node: cst.CSTNode) -> tuple[str, cst.BaseExpression] | None:
         """(what, input) of an op with an infinite derivative or a NaN value somewhere."""

@@ -10,6 +10,7 @@ to the call's arguments, and unknown values fall back to what their names say.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import libcst as cst
@@ -112,7 +113,7 @@ class Values:
             test = self.index.value_of(condition)
             if isinstance(test, (cst.Comparison, cst.UnaryOperation, cst.Call)):
                 condition = test
-        bound = _bound_by(condition, holds)
+        bound = _bound_by(condition, holds, self._threshold)
         if bound is None:
             return self.of(expr, env)
         name, operator, value = bound
@@ -125,6 +126,11 @@ class Values:
                 return self.of(expr, env)
             return self.of(expr, Env(None, {}, env, env.depth if env else 0, {name: narrowed}))
         return self._narrowed(self.of(expr, env), operator, value)
+
+    def _threshold(self, expr: cst.BaseExpression) -> float | None:
+        """The number a test compares with: a literal, an eps name, or a constant through names (`t = -log(2)`)."""
+        value = _number(expr)
+        return value if value is not None else self.ctx.const(expr)
 
     def _variable_fact(self, name: str, condition: cst.BaseExpression, env: Env | None) -> Fact | None:
         for node in _walk(condition):
@@ -634,10 +640,13 @@ _NEGATED = {">": "<=", ">=": "<", "<": ">=", "<=": ">", "==": "!=", "!=": "=="}
 _MIRRORED = {">": "<", ">=": "<=", "<": ">", "<=": ">=", "==": "==", "!=": "!="}
 
 
-def _bound_by(condition: cst.BaseExpression, holds: bool) -> tuple[str, str, float] | None:
+def _bound_by(
+    condition: cst.BaseExpression, holds: bool, number: Callable[[cst.BaseExpression], float | None] | None = None
+) -> tuple[str, str, float] | None:
     """(variable, operator, constant) that the condition (or its failure) asserts: `r > 0`, `n != 0`, `x`."""
+    read = number or _number
     if isinstance(condition, cst.UnaryOperation) and isinstance(condition.operator, cst.Not):
-        return _bound_by(condition.expression, not holds)
+        return _bound_by(condition.expression, not holds, number)
     if isinstance(condition, (cst.Name, cst.Attribute)):  # where(n, x / n, 0): truthiness
         name = dotted(condition)
         return (name, "!=" if holds else "==", 0.0) if name else None
@@ -645,7 +654,7 @@ def _bound_by(condition: cst.BaseExpression, holds: bool) -> tuple[str, str, flo
         method = condition.func.attr.value
         if method in ("gt", "ge", "lt", "le", "eq", "ne") and condition.args:
             relation = {"gt": ">", "ge": ">=", "lt": "<", "le": "<=", "eq": "==", "ne": "!="}[method]
-            value = _number(condition.args[0].value)
+            value = read(condition.args[0].value)
             name = dotted(_peeled(condition.func.value))
             if value is not None and name is not None:
                 return (name, relation if holds else _NEGATED[relation], value)
@@ -657,11 +666,11 @@ def _bound_by(condition: cst.BaseExpression, holds: bool) -> tuple[str, str, flo
     if symbol is None:
         return None
     left, right = condition.left, target.comparator
-    value = _number(right)
+    value = read(right)
     name = dotted(_peeled(left)) if isinstance(_peeled(left), (cst.Name, cst.Attribute)) else None
     if value is None or name is None:
         value, name = (
-            _number(left),
+            read(left),
             dotted(_peeled(right)) if isinstance(_peeled(right), (cst.Name, cst.Attribute)) else None,
         )
         symbol = _MIRRORED[symbol]

@@ -73,10 +73,12 @@ def add(a: Fact, b: Fact) -> Fact:
         for x, y in ((a, b), (b, a)):
             if is_constant(y) and (v - y.lo) in _SPECIAL:
                 return exact(x, v - y.lo)
-        if v == 0:  # two values that can both be 0 (masked sums): their sum can be 0
+        if v == 0 and _same_sign(a, b):  # two values that can both be 0 (masked sums): their sum can be 0
             zero_a, zero_b = exact(a, 0), exact(b, 0)
             if zero_a is not None and zero_b is not None:
                 return min((zero_a, zero_b), key=lambda r: r.level)
+        if v == 0 and _opposite_signs(a, b):  # c - p written as -p + c: 0 where the two are equal, as a - b is
+            return Reason("a difference, which is 0 where the two are equal", DEGENERATE, "difference")
         return None
 
     positive_guard = (_eps_like(a) and _guards(a, b)) or (_eps_like(b) and _guards(b, a))
@@ -95,6 +97,15 @@ def add(a: Fact, b: Fact) -> Fact:
         negative=first(a.negative, b.negative),
         infinite=first(a.infinite, b.infinite),  # x + -inf is -inf (inf - inf aside)
     )
+
+
+def _same_sign(a: Fact, b: Fact) -> bool:
+    return not _opposite_signs(a, b)
+
+
+def _opposite_signs(a: Fact, b: Fact) -> bool:
+    """One operand >= 0 and the other <= 0 (and neither the constant 0): their sum is a difference."""
+    return any(x.lo >= 0 and y.hi <= 0 and not (x.lo == x.hi == 0 or y.lo == y.hi == 0) for x, y in ((a, b), (b, a)))
 
 
 def _eps_like(fact: Fact) -> bool:

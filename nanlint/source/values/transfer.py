@@ -106,7 +106,8 @@ def _exp(values, found, env) -> Fact:
 @transfer("expm1")
 def _expm1(values, found, env) -> Fact:
     x = _arg(values, found, env)
-    return Fact(lo=-1 if x.lo < _EXP_UNDERFLOW else math.expm1(x.lo), hi=INF, zero=arithmetic.exact(x, 0))
+    hi = math.expm1(x.hi) if x.hi < _EXP_OVERFLOW else INF
+    return Fact(lo=-1 if x.lo < _EXP_UNDERFLOW else math.expm1(x.lo), hi=hi, zero=arithmetic.exact(x, 0))
 
 
 @transfer("log")
@@ -143,18 +144,27 @@ def _soft_maximum(values, found, env) -> Fact:
 
 @transfer("sigmoid")
 def _sigmoid(values, found, env) -> Fact:
+    """In [0, 1], within the sigmoids of the argument's bounds. It underflows to 0 only where exp(x) does (very
+    negative input, as the half-precision threshold below says): evidence as weak as exp's, where a softmax's zeros
+    come from any masked logit; it rounds to 1 for any x > 17, which ordinary logits reach."""
     x = _arg(values, found, env, len(found.args) - 1)
+    lo, hi = _logistic(x.lo), _logistic(x.hi)
     return Fact(
-        lo=0,
-        hi=1,
-        zero=Reason("a sigmoid, which underflows to 0 for very negative input", BUILT, "probability")
-        if x.lo < -_EXP_UNDERFLOW / 6
+        lo=lo,
+        hi=hi,
+        zero=Reason("a sigmoid, which underflows to 0 for very negative input", DEGENERATE, "probability")
+        if x.lo < _EXP_UNDERFLOW / 6
         else None,
         one=Reason("a sigmoid, which rounds to 1 for large input", BUILT, "probability") if x.hi > 17 else None,
-        guarded=x.lo >= -_EXP_UNDERFLOW / 6,
+        guarded=x.lo >= _EXP_UNDERFLOW / 6,
+        scalar=x.scalar,
         why="a sigmoid",
         kind="probability",
     )
+
+
+def _logistic(x: float) -> float:
+    return 0.0 if x < -700 else 1 / (1 + math.exp(-x)) if x < 700 else 1.0
 
 
 @transfer("softmax")

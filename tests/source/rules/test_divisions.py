@@ -382,3 +382,20 @@ def test_settings_and_dataset_constants_are_not_statistics_of_data():
     assert nan105(source) == []
     running = source.replace("self.model.pixel_mean, self.model.pixel_std", "self.obs_rms.mean, self.obs_rms.std")
     assert [(line, column) for line, column, _ in nan105(running)] == [(13, 16)]
+
+
+def test_a_schedule_of_complemented_sigmoids_is_a_difference_not_a_sigmoid():
+    """(-sigmoid(t) + v_end) / (v_end - v_start), normalised by its first entry: a difference, which a
+    normalisation by its own first entry does not divide by as a 0 of ordinary input."""
+    source = textwrap.dedent(
+        """
+        import torch
+
+        def schedule(t, start, end):
+            v_start, v_end = torch.sigmoid(start), torch.sigmoid(end)
+            alphas = (-torch.sigmoid(t) + v_end) / (v_end - v_start)
+            return alphas / alphas[0], q / torch.sigmoid(t)
+        """
+    )
+    sigmoid = f"division by a sigmoid, which underflows to 0 for very negative input: inf or NaN there; {DEFAULT}"
+    assert nan105(source) == [(7, 32, sigmoid)]  # p / q of a probability stays

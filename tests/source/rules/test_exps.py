@@ -90,3 +90,21 @@ def test_name_patterns_are_an_option():
 )
 def test_safe_look_alikes(source):
     assert nan109(source) == []
+
+
+def test_only_where_gradients_flow():
+    """Sampling code under no_grad/inference_mode and a logged `.item()` do not train the log-scale value."""
+    source = """import torch
+
+class Diffusion(torch.nn.Module):
+    @torch.inference_mode()
+    def sample(self, mean, log_variance, noise):
+        return mean + (0.5 * log_variance).exp() * noise
+
+    def log_std(self, logger):
+        logger.record("std", torch.exp(self.log_std).mean().item())
+
+    def forward(self, mean, log_variance, noise):
+        return mean + (0.5 * log_variance).exp() * noise
+"""
+    assert nan109(source) == [(12, 23, unclamped("log_variance"))]

@@ -589,3 +589,33 @@ def test_log_prob_of_samples_normalised_in_place():
     """
     message = SAMPLED.replace("sample()", "rsample()")
     assert nan104(source) == [(8, 17, message)]
+
+
+def test_a_test_of_the_value_a_tensor_was_made_from_checks_the_tensor():
+    """`alpha == 0` handled first, then `torch.tensor(alpha)`: the same value in a tensor, its 0 already excluded."""
+    checked = """import torch
+
+
+def mix(student, teacher, alpha: float):
+    if alpha == 0.0:
+        return student
+    alpha_t = torch.tensor(alpha, dtype=student.dtype)
+    return torch.logaddexp(student + torch.log(1 - alpha_t), teacher + torch.log(alpha_t))
+"""
+    assert nan104(checked) == []
+    unchecked = checked.replace("    if alpha == 0.0:\n        return student\n", "")
+    complemented = PROBABILITY.replace("can be 0", "can be 0 (its complement 1 - p is taken too)", 1)
+    assert nan104(unchecked) == [(6, 72, complemented)]
+
+
+def test_the_log_of_an_indicator_is_an_additive_mask_by_design():
+    """log((x == v).float()) is 0 or -inf on purpose (a point mass's log-density, an additive attention mask) and a
+    comparison has no gradient; a probability multiplied by the indicator is still a hazard."""
+    source = """import torch
+
+
+def log_prob(x, v, p):
+    hit = (x == v).type(x.dtype)
+    return hit.log(), torch.log((x > 0).float()), torch.log(p * hit)
+"""
+    assert nan104(source) == [(6, 51, MASKED)]

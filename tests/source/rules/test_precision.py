@@ -340,6 +340,31 @@ def subnormal(value: str, where: str = "in this half-precision code", what: str 
     )
 
 
+def test_a_models_constructor_computes_in_float32():
+    """Buffers computed in __init__ (a diffusion schedule's log-variance) exist before autocast or .half(); a
+    lambda __init__ stores and forward's own eps run in half precision."""
+    source = """\
+        import torch
+        from torch import nn
+
+
+        class Diffusion(nn.Module):
+            def __init__(self, betas):
+                super().__init__()
+                variance = betas * 0.5
+                self.register_buffer("log_variance", torch.log(variance.clamp(min=1e-20)))
+                self.scale = lambda x: x / (x.sum() + 1e-10)
+
+            def forward(self, x):
+                with torch.autocast("cuda", dtype=torch.float16):
+                    return torch.log(x.clamp(min=1e-20))
+        """
+    assert lint(textwrap.dedent(source), "NAN202") == [
+        ("NAN202", 10, 47, zero("1e-10", advice="1e-4")),
+        ("NAN202", 14, 42, zero("1e-20")),
+    ]
+
+
 def test_adam_default_eps_with_half_parameters_is_reported_at_the_optimizer():
     source = """\
         import torch

@@ -227,6 +227,13 @@ def test_inverse_root_helpers_left_alone(source):
     assert nan106(source) == []
 
 
+def test_sqrt_of_a_sigmoid_is_quiet_but_not_of_a_softmax():
+    """A sigmoid is 0 only where exp underflows (a score's geometric mean, a diffusion schedule's alpha); a
+    softmax is 0 wherever a logit is masked out."""
+    source = "import torch\ndef f(z, x):\n    return torch.sqrt(torch.sigmoid(z)), torch.sqrt(torch.softmax(x, -1))\n"
+    assert nan106(source) == [(3, 42, message("a softmax"))]
+
+
 CALLED_FROM_INFERENCE = """\
 import torch
 

@@ -193,3 +193,21 @@ def test_log1p_expm1_look_alikes(expression):
         f"import math\nimport numpy as np\n\nEPS = 1e-6\n\n\ndef f(x, y):\n    e = np.exp(x)\n    return {expression}\n"
     )
     assert codes(source, ("NAN113",)) == []
+
+
+def test_an_online_logsumexp_with_a_running_max_is_stable():
+    """Chunks shifted by maximum(previous max, this chunk's max), the old sum rescaled: no exp can overflow."""
+    stable = """
+    import torch
+
+    def lse(chunks):
+        m, s = torch.full((4,), float("-inf")), torch.zeros(4)
+        for c in chunks:
+            m_new = torch.maximum(m, c.amax(dim=-1))
+            s = s * torch.exp(m - m_new) + torch.exp(c - m_new.unsqueeze(-1)).sum(dim=-1)
+            m = m_new
+        return m + torch.log(s)
+    """
+    assert codes(stable, ("NAN103",)) == []
+    naive = stable.replace("c - m_new.unsqueeze(-1)", "c")
+    assert messages(naive, ("NAN103",)) == [("NAN103", NAIVE_LOGSUMEXP)]

@@ -88,6 +88,20 @@ def test_one_finding_for_the_log_in_the_branch():
     assert [code for code, *_ in lint(n, ("NAN105", "NAN110"))] == ["NAN110"]
 
 
+def test_a_branch_whose_input_stays_away_from_0_where_it_is_not_taken():
+    """log1mexp: log(-expm1(x)) is taken for x >= t and computed for x < t = -log 2 too, where -expm1(x) > 0.5:
+    no infinite slope there. The other branch's exp still overflows for the large x it is computed at."""
+    source = (
+        "import torch\n"
+        "def log1mexp(x):\n"
+        "    t = -0.6931471805599453\n"
+        "    return torch.where(x < t, torch.log1p(-torch.exp(x)), torch.log(-torch.expm1(x)))\n"
+    )
+    assert nan110(source) == [(4, 44, message("exp"))]
+    unsafe = source.replace("torch.log(-torch.expm1(x))", "torch.log(torch.expm1(x))")  # expm1(x) < 0 for x < t
+    assert nan110(unsafe) == [(4, 44, message("exp")), (4, 59, message("log"))]
+
+
 SINC_FOR_INFERENCE = """\
 import torch
 
