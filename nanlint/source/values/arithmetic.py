@@ -194,6 +194,8 @@ def divide(a: Fact, b: Fact) -> Fact:
             lo, hi = 0.0, INF
     elif a.nonnegative and b.nonnegative:
         lo = 0.0
+    elif a.hi <= 0 and b.nonnegative:  # -(x - m) ** 2 / (2 * var): at most 0 (-inf where var is 0)
+        hi = 0.0
     zero = exact(a, 0)
     one = exact(b, 1) if is_constant(a) and a.lo == 1 else None
     if a.lo > 0 and b.lo >= 1 and math.isinf(b.hi) and is_constant(a):  # c / (1 + e): 0 when e overflows
