@@ -221,6 +221,8 @@ def power(a: Fact, k: float | None) -> Fact:
                 zero=exact(a, 0),
                 one=first(exact(a, 1), Reason("a power of a value in [0, 1), which rounds to 1", level)),
             )
+        if a.nonnegative and a.zero is not None:  # a power spectrum's `sum(x ** 2) ** p`: 0 stays 0 (p > 0)
+            return Fact(lo=0, zero=exact(a, 0), why=a.why, kind=a.kind, bases=a.bases)
         return TOP
     if is_constant(a):
         try:

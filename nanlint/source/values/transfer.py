@@ -538,7 +538,25 @@ def _bounded(values, found, env) -> Fact:
     x = _arg(values, found, env, len(found.args) - 1)
     zero = arithmetic.exact(x, 0) if found.op in ("tanh", "sin") else None
     rounding = Reason("a cosine", BUILT, "cosine") if found.op == "cos" else None
-    return Fact(lo=-1, hi=1, zero=zero, rounding=rounding, scalar=x.scalar, why=f"a {found.op}", kind=found.op)
+    one = minus_one = None
+    if found.op == "tanh":  # saturates: exactly ±1 in float32 once |x| > ~9, which unbounded input reaches
+        one = _SATURATED if x.hi > _TANH_SATURATION else None
+        minus_one = _SATURATED if x.lo < -_TANH_SATURATION else None
+    return Fact(
+        lo=-1,
+        hi=1,
+        zero=zero,
+        one=one,
+        minus_one=minus_one,
+        rounding=rounding,
+        scalar=x.scalar,
+        why=f"a {found.op}",
+        kind=found.op,
+    )
+
+
+_TANH_SATURATION = 9.0  # tanh(9.01) rounds to 1.0 in float32
+_SATURATED = Reason("a tanh, which saturates to ±1 for |x| > ~9", BUILT, "tanh")
 
 
 @transfer("tan")
