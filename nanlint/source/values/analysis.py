@@ -404,10 +404,40 @@ class Values:
             edge = Reason("c - x², which is 0 at the edge of the domain of x", DEGENERATE, "square-complement")
             return replace(fact, zero=edge, why="c - x² (0 where x² reaches c)", kind="square-complement")
         if fact.zero is None and not arithmetic.is_constant(left) and not arithmetic.is_constant(right):
+            if not left.guarded and self._entries_of_one_tensor(expr.left, expr.right):
+                return replace(fact, zero=_EXTENT, why="an extent", kind="extent")
             fact = replace(
                 fact, zero=Reason("a difference, which is 0 where the two are equal", DEGENERATE, "difference")
             )
         return fact
+
+    def _entries_of_one_tensor(self, left: cst.BaseExpression, right: cst.BaseExpression) -> bool:
+        """`box[..., 3] - box[..., 1]`, `t[1:] - t[:-1]`: two entries of one tensor (through names), nothing else
+        but constants -- an extent, 0 for a degenerate box or a repeated point."""
+        a, b = self._entry_bases(left), self._entry_bases(right)
+        return bool(a and b and a & b)
+
+    def _entry_bases(self, expr: cst.BaseExpression, depth: int = 0) -> set[str] | None:
+        """The tensors whose entries an expression combines with constants, or None if it reads anything else."""
+        if depth > 6:
+            return None
+        if isinstance(expr, cst.Subscript):
+            name = dotted(expr.value)
+            return {name} if name is not None else None
+        if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, (cst.Add, cst.Subtract, cst.Divide)):
+            parts = [self._entry_bases(side, depth + 1) for side in (expr.left, expr.right)]
+            if any(p is None for p in parts):
+                return None
+            return set().union(*(p for p in parts if p is not None))
+        if isinstance(expr, (cst.Integer, cst.Float)):
+            return set()
+        if isinstance(expr, cst.IfExp):  # branches joined by the index
+            parts = [self._entry_bases(branch, depth + 1) for branch in (expr.body, expr.orelse)]
+            return None if any(p is None for p in parts) else set().union(*(p for p in parts if p is not None))
+        if isinstance(expr, cst.Name) and depth < 4:
+            origin = self.index.value_of(expr)
+            return self._entry_bases(origin, depth + 2) if origin is not None else None
+        return None
 
     def _cancellation(self, expr: cst.BinaryOperation, fact: Fact, env: Env | None) -> Fact:
         """E[x^2] - E[x]^2 and |a|^2 + |b|^2 - 2ab: >= 0 in exact arithmetic, negative after rounding."""
@@ -551,6 +581,8 @@ class Values:
             if method is None or not method.returns or method.yields:
                 continue
             drawn = join(*(self.of(value, Env(method, {}, None, 1)) for value in method.returns))
+            if drawn.nonzero:
+                return drawn  # the draws are clipped away from 0 (at the dtype's tiny): so is what log_prob scores
             reason = drawn.can_be_zero(DEGENERATE)  # construction only: a name's say-so does not carry over
             if reason is None or (reason.level < BUILT and reason.kind != "probability"):
                 return TOP  # exp underflow of a draw: only for degenerate parameters
@@ -732,6 +764,12 @@ def _is_limits(expr: cst.BaseExpression) -> bool:
         return True
     return isinstance(expr, cst.Call) and _called_name(expr.func) in ("finfo", "iinfo")
 
+
+_EXTENT = Reason(
+    "an extent (a difference of two entries of one tensor), which is 0 where they coincide (a degenerate box)",
+    BUILT,
+    "extent",
+)
 
 # E[x²] - E[x]² is NAN107's own hazard, reported where the difference is written.
 _CANCELLATION_KINDS = {"E[x²] - E[x]²": "variance-cancellation"}

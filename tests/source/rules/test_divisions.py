@@ -382,3 +382,50 @@ def test_settings_and_dataset_constants_are_not_statistics_of_data():
     assert nan105(source) == []
     running = source.replace("self.model.pixel_mean, self.model.pixel_std", "self.obs_rms.mean, self.obs_rms.std")
     assert [(line, column) for line, column, _ in nan105(running)] == [(13, 16)]
+
+
+# --- extents: differences of two entries of one tensor ---------------------------------------------------------
+
+EXTENT = (
+    "division by an extent (a difference of two entries of one tensor), which is 0 where they coincide (a "
+    f"degenerate box): inf or NaN there; {DEFAULT}"
+)
+
+
+@pytest.mark.parametrize(
+    "source,line,column",
+    [
+        # an aspect ratio of boxes, the corners unpacked first
+        (
+            "import torch\ndef aspect(box):\n    x1, y1, x2, y2 = box[..., 0], box[..., 1], box[..., 2], box[..., 3]\n"
+            "    w, h = x2 - x1, y2 - y1\n    return torch.atan(w / h)\n",
+            5,
+            23,
+        ),
+        # corners from centre and size in one branch, read off the tensor in the other
+        (
+            "import torch\ndef aspect(b, xyxy):\n    if xyxy:\n        top, bottom = b[1], b[3]\n    else:\n"
+            "        top, bottom = b[1] - b[3] / 2, b[1] + b[3] / 2\n    return b[2] / (bottom - top)\n",
+            7,
+            12,
+        ),
+        # a finite difference over sample times: 0 for a repeated timestamp
+        ("import numpy as np\ndef rate(t, x):\n    return (x[1:] - x[:-1]) / (t[1:] - t[:-1])\n", 3, 12),
+    ],
+)
+def test_division_by_an_extent(source, line, column):
+    assert nan105(source) == [(line, column, EXTENT)]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import torch\ndef f(b, eps=1e-9):\n    h = b[..., 3] + eps - b[..., 1]\n    return b[..., 2] / h\n",
+        "import torch\ndef f(b):\n    h = (b[..., 3] - b[..., 1]).clamp(min=1e-6)\n    return b[..., 2] / h\n",
+        "import torch\ndef f(a, b):\n    return a[0] / (a[1] - b[1])\n",  # two tensors: no evidence they coincide
+        "import torch\ndef f(x):\n    return x[0] / (x[1] - x.mean())\n",  # a statistic, not an entry
+        "import torch\ndef f(x, y):\n    return y / (x[1] - 2)\n",
+    ],
+)
+def test_extent_look_alikes(source):
+    assert nan105(source) == []

@@ -693,6 +693,10 @@ def test_a_coefficient_that_vanishes_times_a_log(source, expected):
         "import torch\ndef f(x):\n    return (2.0 - 1) * torch.log(x)\n",
         "import torch\ndef f(x, a):\n    return (a - 1) * torch.log(torch.exp(x) + 1)\n",
         "import torch\ndef f(x, a):\n    return (a - 1) * torch.log1p(x.abs())\n",
+        # log_prob scores what sample() draws, and the draws are clipped at the dtype's tiny
+        "import numpy as np\nclass Dirichlet:\n    def sample(self, draws):\n        s = draws / draws.sum(-1)\n"
+        "        return np.clip(s, np.finfo(s.dtype).tiny, 1.0)\n\n    def log_prob(self, value):\n"
+        "        return (np.log(value) * (self.concentration - 1.0)).sum(-1)\n",
     ],
 )
 def test_vanishing_coefficient_look_alikes(source):
