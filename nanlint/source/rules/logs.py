@@ -20,7 +20,8 @@ from nanlint.source import guards
 from nanlint.source.names import dotted
 from nanlint.source.rule import Context, OpCall, PendingFix
 from nanlint.source.traversal import iter_nodes
-from nanlint.source.values import BUILT, DEGENERATE, NAMED, Reason, select_parts, variables_of
+from nanlint.source.values import BUILT, DEGENERATE, NAMED, Fact, Reason, select_parts, variables_of
+from nanlint.source.values.transfer import SQUARED_DISTANCE
 
 PROBABILITY = "a probability that can be 0"
 _ADVICE = {
@@ -172,7 +173,7 @@ class UnguardedLog(guards.SurroundedRule):
                 return None
             return Reason(minus_one.text, minus_one.level, minus_one.kind) if minus_one.level >= BUILT else None
         reason = fact.can_be_zero()
-        if reason is not None and (reason.level >= BUILT or _degenerate_input(reason)):
+        if reason is not None and (reason.level >= BUILT or _degenerate_input(fact, reason)):
             return _plain(reason)
         if fact.nonzero:
             return None
@@ -199,10 +200,11 @@ class UnguardedLog(guards.SurroundedRule):
         return name in self.complements[key]
 
 
-def _degenerate_input(reason: Reason) -> bool:
+def _degenerate_input(fact: Fact, reason: Reason) -> bool:
     """A sum of squares (energy, a power spectrum) is 0 on silent or blank input: ordinary data, unlike the
-    all-equal input that zeroes a variance."""
-    return reason.level >= DEGENERATE and reason.kind == "square-sum"
+    all-equal input that zeroes a variance. A squared error (the mse of a PSNR) is 0 only for a perfect
+    match, where -inf is the intended answer."""
+    return reason.level >= DEGENERATE and reason.kind == "square-sum" and fact.why != SQUARED_DISTANCE
 
 
 def _vanishing_coefficient(ctx: Context, factor: cst.BaseExpression) -> bool:

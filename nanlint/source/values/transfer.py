@@ -252,10 +252,11 @@ def _sum_why(x: Fact, zero: Reason | None) -> str:
     if zero is None:
         return "a sum"
     if zero.kind == "square-sum" and x.zero is not None and x.zero.kind == "difference":
-        return "a squared distance"  # sum((a - b) ** 2): 0 wherever the points are equal
+        return SQUARED_DISTANCE  # sum((a - b) ** 2): 0 wherever the points are equal
     return _SUM_WHY.get(zero.kind, "a sum")
 
 
+SQUARED_DISTANCE = "a squared distance"
 _PYTHON_SUMS = ("builtins.sum", "math.fsum")  # of Python lists: configuration (sum(loss_weights)), not a batch
 
 

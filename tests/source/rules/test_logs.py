@@ -643,6 +643,8 @@ def test_log_of_one_minus_a_saturated_tanh(source, line, column, message):
         "import torch\ndef f(x):\n    return torch.log((x ** 2).sum(-1) + 1e-10)\n",
         "import torch\ndef f(x):\n    return torch.log((x ** 2).sum(-1).clamp(min=1e-10))\n",
         "import torch\ndef f(x):\n    return torch.log(x.var(-1))\n",  # 0 only for constant input
+        # a PSNR: the mse is 0 only for a perfect match, where +inf is the intended answer
+        "import numpy as np\ndef psnr(a, b):\n    mse = np.mean((a - b) ** 2)\n    return -10 * np.log10(mse)\n",
         "import torch\ndef f(u):\n    return torch.log(1 - torch.tanh(u) ** 2 + 1e-6)\n",
         "import torch\ndef f(u):\n    return torch.log1p(-torch.tanh(u.clamp(-5, 5)) ** 2)\n",
         "import torch\ndef f(u):\n    return torch.log(2 - torch.tanh(u) ** 2)\n",
