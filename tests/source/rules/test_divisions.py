@@ -387,8 +387,8 @@ def test_settings_and_dataset_constants_are_not_statistics_of_data():
 # --- extents: differences of two entries of one tensor ---------------------------------------------------------
 
 EXTENT = (
-    "division by an extent (a difference of two entries of one tensor), which is 0 where they coincide (a "
-    f"degenerate box): inf or NaN there; {DEFAULT}"
+    "division by a box's extent (its far corner minus its near corner), which is 0 for a degenerate box: inf or "
+    f"NaN there; {DEFAULT}"
 )
 
 
@@ -409,8 +409,7 @@ EXTENT = (
             7,
             12,
         ),
-        # a finite difference over sample times: 0 for a repeated timestamp
-        ("import numpy as np\ndef rate(t, x):\n    return (x[1:] - x[:-1]) / (t[1:] - t[:-1])\n", 3, 12),
+        ("import numpy as np\ndef scale(rois, size):\n    return size / (rois[:, 2] - rois[:, 0])\n", 3, 12),
     ],
 )
 def test_division_by_an_extent(source, line, column):
@@ -425,6 +424,11 @@ def test_division_by_an_extent(source, line, column):
         "import torch\ndef f(a, b):\n    return a[0] / (a[1] - b[1])\n",  # two tensors: no evidence they coincide
         "import torch\ndef f(x):\n    return x[0] / (x[1] - x.mean())\n",  # a statistic, not an entry
         "import torch\ndef f(x, y):\n    return y / (x[1] - 2)\n",
+        # neighbouring entries of a schedule, a list of values, a finite difference: no box
+        "import torch\ndef f(sigmas, t):\n    return sigmas[t] / (sigmas[1] - sigmas[0])\n",
+        "from typing import List\ndef f(lam: List[float]):\n    return 1 / (lam[2] - lam[0])\n",
+        "def f(a, b):\n    lam = [a, b, a * b]\n    return 1 / (lam[2] - lam[0])\n",
+        "import numpy as np\ndef rate(t, x):\n    return (x[1:] - x[:-1]) / (t[1:] - t[:-1])\n",
     ],
 )
 def test_extent_look_alikes(source):
