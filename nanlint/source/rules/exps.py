@@ -6,7 +6,11 @@
   to overflow, and the clamp comes too late for the gradient;
 - a sigmoid written by hand, `1 / (1 + exp(-x))` or `exp(x) / (1 + exp(x))`, whose true value is
   in [0, 1]: exp overflows, inf / inf is NaN and the gradient is inf * 0;
-- an inverse softplus `log(exp(y) - 1)`: exp(y) overflows for y > ~88 where the result is about y.
+- an inverse softplus `log(exp(y) - 1)`: exp(y) overflows for y > ~88 where the result is about y;
+- exp of data rescaled by its own statistics (`exp(eta * (y - y.mean()) / y.std())`, softmax-style weights of
+  acquisition values or rewards): its range is the data's, unbounded, unless the result is tested for inf;
+- exp(x) beside exp(-x) of the same x (a hand-written cosh, sinh or tanh): one of the two overflows for any
+  large |x|.
 
 The argument's fact decides whether it is bounded above (a clamp with a max, tanh, a shifted
 max...). `math.exp` raises OverflowError instead of returning inf and is left alone; so is a
@@ -21,6 +25,7 @@ from nanlint.source import guards
 from nanlint.source.exponents import additive_terms
 from nanlint.source.names import dotted
 from nanlint.source.rule import Context, OpCall
+from nanlint.source.traversal import iter_nodes
 from nanlint.source.values.fact import INF
 
 _OVERFLOW = 80.0  # exp(88.7) overflows float32
@@ -28,6 +33,13 @@ HAND_SIGMOID = (
     "sigmoid written with exp: exp overflows to inf for large |x| (float32: beyond ~88), which makes "
     "inf / inf = NaN or an inf * 0 = NaN gradient; use sigmoid(x) (expit in NumPy/SciPy)"
 )
+HAND_HYPERBOLIC = (
+    "exp(x) and exp(-x) of the same x (a cosh, sinh or tanh written with exp): one of them overflows to inf "
+    "for |x| > ~88 (float32), and inf - inf or inf / inf is NaN; use cosh/sinh/tanh, or a log-space form "
+    "(log(cosh(x)) = x + softplus(-2x) - log(2))"
+)
+_STATISTICS = frozenset({"mean", "std", "var", "variance"})
+_INF_TESTS = frozenset({"isinf", "is_inf", "isposinf"})  # `isfinite`/`isnan` are ops of their own
 INVERSE_SOFTPLUS = (
     "log(exp(y) - 1) overflows: exp(y) is inf for y > ~88 (float32) where the result is about y; "
     "compute it as y + log(-expm1(-y))"
@@ -52,6 +64,11 @@ class UnboundedExp(guards.SurroundedRule):
             if exp is not None:
                 self.written.add(id(exp.node))
                 self.report(node, HAND_SIGMOID, covers=(exp.node,))
+        elif isinstance(node.operator, (cst.Add, cst.Subtract)):
+            pair = self._hand_hyperbolic(node)
+            if pair and not all(id(e.node) in self.written for e in pair):  # (a - b) / (a + b): once
+                self.written.update(id(e.node) for e in pair)
+                self.report(node, HAND_HYPERBOLIC, covers=tuple(e.node for e in pair))
 
     def visit_Call(self, node: cst.Call) -> None:
         found = self.ctx.call(node)
@@ -74,13 +91,30 @@ class UnboundedExp(guards.SurroundedRule):
 
     def _check(self, found: OpCall) -> None:
         argument = found.args[0]
-        if bounded(self.ctx, argument) or not self.around.traced(found.node):
-            return  # in no_grad code and logged values (`.item()`), training cannot drive a log-scale value up here
+        if bounded(self.ctx, argument):
+            return
         variable = scaled_variable(self.ctx, argument)
         name = guards.identifier(variable) or ""
         log_scale = guards.differentiable(self.ctx, found) and guards.names_match(
             name, tuple(self.option("log-scale-names"))
         )
+        if id(found.node) in self.clamped_after or log_scale:
+            self._check_log_scale(found, variable, name, log_scale)
+            return
+        data = rescaled_data(self.ctx, argument)
+        if data is not None and not self._tested_for_inf(found):  # the data's own range: in any code
+            self.report(
+                found.node,
+                f"exp of {data} rescaled by its own mean or standard deviation: its range is the data's, "
+                f"so exp overflows to inf for large values (float32: beyond ~88) and the weights become "
+                f"inf / inf = NaN; subtract the max before exp (exp(z - z.max())) or use softmax",
+            )
+
+    def _check_log_scale(self, found: OpCall, variable: cst.BaseExpression, name: str, log_scale: bool) -> None:
+        """A learned log-scale value: training drives it up, so only where gradients flow (not in no_grad
+        sampling code or a logged `.item()`)."""
+        if not self.around.traced(found.node):
+            return
         if id(found.node) in self.clamped_after:
             shown = name if name and guards.is_variable(variable) else "x"
             self.report(
@@ -94,6 +128,30 @@ class UnboundedExp(guards.SurroundedRule):
                 f"exp of the log-scale value {name} without clamping it first: it overflows to "
                 f"inf for large values; clamp {name} before exp (e.g. to [-20, 20])",
             )
+
+    def _tested_for_inf(self, found: OpCall) -> bool:
+        """The result is tested for inf or finiteness in its function (`while isinf(w).any(): ...`)."""
+        index = self.ctx.values.index
+        name = index.assigned_to.get(id(found.node))
+        function = index.function_at(found.node)
+        if name is None or function is None:
+            return False
+        for node in iter_nodes(function.node):
+            if isinstance(node, cst.Call) and node.args and dotted(node.args[0].value) == name:
+                op = self.ctx.op(node)
+                if op in ("isfinite", "isnan") or guards.identifier(node.func) in _INF_TESTS:
+                    return True
+        return False
+
+    def _hand_hyperbolic(self, node: cst.BinaryOperation) -> list[OpCall]:
+        """exp(x) +- exp(-x) (also through names): both exps, when x is unbounded on either side."""
+        exps = [self.ctx.call(_settled(self.ctx, side)) for side in (node.left, node.right)]
+        if any(e is None or e.op != "exp" or not e.args or guards.python_scalar_op(e) for e in exps):
+            return []
+        a, b = (e.args[0] for e in exps if e is not None)
+        if _negated(a) == _negated(b) or not _same(self.ctx, a, b) or bounded(self.ctx, a, both=True):
+            return []
+        return [e for e in exps if e is not None]
 
     def _hand_sigmoid(self, node: cst.BinaryOperation) -> OpCall | None:
         """c / (1 + exp(z)) or exp(z) / (1 + exp(z)) (also through names): the exp, when it can overflow."""
@@ -126,6 +184,34 @@ class UnboundedExp(guards.SurroundedRule):
         if exp is None or exp.op != "exp" or not exp.args or guards.python_scalar_op(exp):
             return None
         return None if bounded(self.ctx, exp.args[0]) else exp
+
+
+def _negated(expr: cst.BaseExpression) -> bool:
+    return isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus)
+
+
+def rescaled_data(ctx: Context, expr: cst.BaseExpression) -> str | None:
+    """The variable an expression shifts or scales by its own statistics: `(y - y.mean()) / y.std()`,
+    `eta * z` with `z = y - y.mean() / s` (names followed), or None."""
+    statistics: set[str] = set()
+    raw: set[str] = set()
+    pending = [(expr, 0)]
+    while pending:
+        node, depth = pending.pop()
+        node = ctx.peel(node)
+        if isinstance(node, cst.BinaryOperation) and depth < 12:
+            pending.extend(((node.left, depth + 1), (node.right, depth + 1)))
+        elif isinstance(node, cst.UnaryOperation):
+            pending.append((node.expression, depth + 1))
+        elif ctx.values.of(node).kind in _STATISTICS:
+            statistics |= ctx.values.of(node).bases
+        elif guards.is_variable(node):
+            origin = ctx.dataflow.value_of(node)
+            raw.add(dotted(node) or "")
+            if origin is not None and depth < 12:
+                pending.append((origin, depth + 3))
+    both = sorted(statistics & raw - {""})
+    return both[0] if both else None
 
 
 def bounded(ctx: Context, expr: cst.BaseExpression, both: bool = False) -> bool:

@@ -20,7 +20,8 @@ from nanlint.source import guards
 from nanlint.source.names import dotted
 from nanlint.source.rule import Context, OpCall, PendingFix
 from nanlint.source.traversal import iter_nodes
-from nanlint.source.values import BUILT, NAMED, Reason, select_parts, variables_of
+from nanlint.source.values import BUILT, DEGENERATE, NAMED, Fact, Reason, select_parts, variables_of
+from nanlint.source.values.transfer import SQUARED_DISTANCE
 
 PROBABILITY = "a probability that can be 0"
 _ADVICE = {
@@ -29,6 +30,7 @@ _ADVICE = {
     "complement": "clamp it away from 0 or use a log-space form (log1p(-p), log_sigmoid(-x))",
     "count": "clamp the count to at least 1",
     "nonzero-count": "clamp the count to at least 1",
+    "tanh": "use its log-space form, log(1 - tanh(x)²) = 2 * (log(2) - x - softplus(-2x))",
     "sample": "clamp the samples to the dtype's tiny where they are drawn (clip(x, finfo(dtype).tiny, None))",
 }
 _DEFAULT_ADVICE = "add an eps or clamp it first (log(x + eps))"
@@ -37,6 +39,10 @@ _FINITE_MASK = "mask with the dtype's lowest finite value (finfo(dtype).min) ins
 _INFINITE_LOGITS = (
     "the log-probabilities computed from them are -inf there, so entropy, KL and soft-target cross-entropy "
     f"compute 0 * -inf = NaN (and a row that is -inf everywhere is NaN outright); {_FINITE_MASK}"
+)
+_WEIGHTED = (
+    "(a - 1) * {log}(x): at a = 1 and x on the edge of its support the product is 0 * -inf = NaN, where its "
+    "true value is 0 (a density's x^(a-1) term); use {xlogy}(a - 1, x), which is 0 there"
 )
 _SAMPLERS = frozenset({"sample", "rsample", "sample_n"})
 _LOG_OPS = frozenset({"log", "log1p", "xlogy", "xlog1py"})
@@ -54,14 +60,20 @@ class UnguardedLog(guards.SurroundedRule):
         self.complements: dict[int, set[str]] = {}  # per function: v of every log(1 - v)
         self.log_softmax_seen = False  # products are checked for -inf log-probabilities only after one
         self.sampled: set[int] = set()  # calls whose result is only sampled from: D(logits=x).sample()
+        self.weighted: set[int] = (
+            set()
+        )  # logs weighted by a coefficient that is 0 at a parameter's value: (a - 1) * log(x)
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         if isinstance(node.operator, cst.Multiply):
             for factor, other in ((node.left, node.right), (node.right, node.left)):
                 found = self.ctx.call(_unnegated(factor))
-                if found is not None and found.op == "log" and found.args:
-                    if variables_of(self.ctx, other) & variables_of(self.ctx, found.args[0]):
-                        self.entropy.add(id(found.node))
+                if found is None or found.op not in ("log", "log1p") or not found.args:
+                    continue
+                if found.op == "log" and variables_of(self.ctx, other) & variables_of(self.ctx, found.args[0]):
+                    self.entropy.add(id(found.node))
+                elif _vanishing_coefficient(self.ctx, other):
+                    self.weighted.add(id(found.node))
 
     def leave_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         if self.log_softmax_seen and isinstance(node.operator, cst.Multiply):  # its operands visited by now
@@ -82,6 +94,10 @@ class UnguardedLog(guards.SurroundedRule):
         if _left_to_nan102(self.ctx, operand) or _indicator(self.ctx, operand):
             return
         reason = self._reason(found, operand)
+        if reason is None and id(node) in self.weighted and not self._bounded_away(found, operand):
+            if not self.around.checked(operand):
+                self.report(node, _WEIGHTED.format(log=found.op, xlogy="xlogy" if found.op == "log" else "xlog1py"))
+            return
         if reason is None or self.around.checked(operand):
             return
         if reason.kind == "entropy":
@@ -100,6 +116,13 @@ class UnguardedLog(guards.SurroundedRule):
         if found.op in ("log1p", "xlog1py"):
             what = f"{found.op} of a value that reaches -1 ({reason.text})"
         self.report(node, f"{what}: -inf there, and NaN gradients; {advice}", fix)
+
+    def _bounded_away(self, found: OpCall, operand: cst.BaseExpression) -> bool:
+        """The log's argument cannot reach its pole: log of a value > 0, log1p of one > -1, or a constant."""
+        fact = self.ctx.values.of(operand)
+        if self.ctx.const(operand) is not None:
+            return True
+        return fact.lo > -1 if found.op == "log1p" else fact.nonzero
 
     def _infinite_logits(self, node: cst.Call) -> None:
         """`Categorical(logits=where(mask, z, -inf))`: logits are log-probabilities, and -inf ones are log(0)."""
@@ -150,7 +173,7 @@ class UnguardedLog(guards.SurroundedRule):
                 return None
             return Reason(minus_one.text, minus_one.level, minus_one.kind) if minus_one.level >= BUILT else None
         reason = fact.can_be_zero()
-        if reason is not None and reason.level >= BUILT:
+        if reason is not None and (reason.level >= BUILT or _degenerate_input(fact, reason)):
             return _plain(reason)
         if fact.nonzero:
             return None
@@ -175,6 +198,22 @@ class UnguardedLog(guards.SurroundedRule):
         if key not in self.complements:
             self.complements[key] = _complemented_variables(self.ctx, function.node)
         return name in self.complements[key]
+
+
+def _degenerate_input(fact: Fact, reason: Reason) -> bool:
+    """A sum of squares (energy, a power spectrum) is 0 on silent or blank input: ordinary data, unlike the
+    all-equal input that zeroes a variance. A squared error (the mse of a PSNR) is 0 only for a perfect
+    match, where -inf is the intended answer."""
+    return reason.level >= DEGENERATE and reason.kind == "square-sum" and fact.why != SQUARED_DISTANCE
+
+
+def _vanishing_coefficient(ctx: Context, factor: cst.BaseExpression) -> bool:
+    """`a - 1` (also `1 / k - 1`, through one name) of a non-constant a: 0 wherever the parameter a is 1, an
+    ordinary value of a shape or concentration."""
+    for step in ctx.origins(factor, depth=1):
+        if guards.is_binary(step, cst.Subtract) and guards.const_is(ctx, step.right, 1):
+            return ctx.const(step.left) is None and not ctx.values.of(step.left).scalar
+    return False
 
 
 def _plain(reason: Reason) -> Reason:

@@ -410,10 +410,59 @@ class Values:
             edge = Reason("c - x², which is 0 at the edge of the domain of x", DEGENERATE, "square-complement")
             return replace(fact, zero=edge, why="c - x² (0 where x² reaches c)", kind="square-complement")
         if fact.zero is None and not arithmetic.is_constant(left) and not arithmetic.is_constant(right):
+            if not left.guarded and self._entries_of_one_tensor(expr.left, expr.right):
+                return replace(fact, zero=_EXTENT, why="an extent", kind="extent")
             fact = replace(
                 fact, zero=Reason("a difference, which is 0 where the two are equal", DEGENERATE, "difference")
             )
         return fact
+
+    def _entries_of_one_tensor(self, left: cst.BaseExpression, right: cst.BaseExpression) -> bool:
+        """`box[..., 3] - box[..., 1]` (also through names, joined branches and the centre-size form
+        `(c + s / 2) - (c - s / 2)`): a box's far corner minus its near corner in the (x1, y1, x2, y2)
+        layout -- an extent, 0 for a degenerate box. Differences of other entries (a schedule's
+        `sigmas[i] - sigmas[i + 1]`) have no such evidence."""
+        a, b = self._coordinates(left), self._coordinates(right)
+        return bool(a and b) and any(i - j == 2 for base, i in a or () for other, j in b or () if base == other)
+
+    def _coordinates(self, expr: cst.BaseExpression, depth: int = 0) -> set[tuple[str, int]] | None:
+        """The (tensor, coordinate) entries an expression combines with constants, or None if it reads
+        anything else; a coordinate is a literal index 0-3 on the last axis (`b[..., 2]`, `b[:, 2]`, `b[2]`)."""
+        if depth > 6:
+            return None
+        if isinstance(expr, cst.Subscript):
+            name, position = dotted(expr.value), _last_coordinate(expr)
+            if name is None or position is None or self._python_sequence(expr.value):
+                return None
+            return {(name, position)}
+        if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, (cst.Add, cst.Subtract, cst.Divide)):
+            return self._union(expr.left, expr.right, depth)
+        if isinstance(expr, cst.IfExp):  # branches joined by the index
+            return self._union(expr.body, expr.orelse, depth)
+        if isinstance(expr, (cst.Integer, cst.Float)):
+            return set()
+        if isinstance(expr, cst.Name) and depth < 4:
+            origin = self.index.value_of(expr)
+            return self._coordinates(origin, depth + 2) if origin is not None else None
+        return None
+
+    def _python_sequence(self, expr: cst.BaseExpression) -> bool:
+        """A list of values (a literal, a comprehension, a parameter annotated as one), not a tensor of
+        coordinates: `lambda_list[2] - lambda_list[0]` of a scheduler's Lagrange weights."""
+        if isinstance(self.index.value_of(expr), (cst.List, cst.ListComp, cst.Tuple)):
+            return True
+        found = self.index.parameter(expr)
+        if found is None or not isinstance(found[0].node, cst.FunctionDef):
+            return False
+        for param in found[0].node.params.params:
+            if param.name.value == found[1] and param.annotation is not None:
+                text = cst.Module([]).code_for_node(param.annotation.annotation)
+                return text.split("[", 1)[0].rsplit(".", 1)[-1] in _SEQUENCE_TYPES
+        return False
+
+    def _union(self, a: cst.BaseExpression, b: cst.BaseExpression, depth: int) -> set[tuple[str, int]] | None:
+        parts = [self._coordinates(a, depth + 1), self._coordinates(b, depth + 1)]
+        return None if parts[0] is None or parts[1] is None else parts[0] | parts[1]
 
     def _cancellation(self, expr: cst.BinaryOperation, fact: Fact, env: Env | None) -> Fact:
         """E[x^2] - E[x]^2 and |a|^2 + |b|^2 - 2ab: >= 0 in exact arithmetic, negative after rounding."""
@@ -557,6 +606,8 @@ class Values:
             if method is None or not method.returns or method.yields:
                 continue
             drawn = join(*(self.of(value, Env(method, {}, None, 1)) for value in method.returns))
+            if drawn.nonzero:
+                return drawn  # the draws are clipped away from 0 (at the dtype's tiny): so is what log_prob scores
             reason = drawn.can_be_zero(DEGENERATE)  # construction only: a name's say-so does not carry over
             if reason is None or (reason.level < BUILT and reason.kind != "probability"):
                 return TOP  # exp underflow of a draw: only for degenerate parameters
@@ -742,8 +793,30 @@ def _is_limits(expr: cst.BaseExpression) -> bool:
     return isinstance(expr, cst.Call) and _called_name(expr.func) in ("finfo", "iinfo")
 
 
+_SEQUENCE_TYPES = frozenset({"List", "list", "Sequence", "Tuple", "tuple"})
+_EXTENT = Reason(
+    "a box's extent (its far corner minus its near corner), which is 0 for a degenerate box",
+    BUILT,
+    "extent",
+)
+
 # E[x²] - E[x]² is NAN107's own hazard, reported where the difference is written.
 _CANCELLATION_KINDS = {"E[x²] - E[x]²": "variance-cancellation"}
+
+
+def _last_coordinate(expr: cst.Subscript) -> int | None:
+    """i in `b[..., i]`, `b[:, i]` or `b[i]` for a literal 0 <= i <= 3 (every earlier index a full slice)."""
+    *earlier, last = expr.slice
+    if any(not isinstance(e.slice, cst.Slice) and not _is_ellipsis(e.slice) for e in earlier):
+        return None
+    if not isinstance(last.slice, cst.Index) or not isinstance(last.slice.value, cst.Integer):
+        return None
+    value = last.slice.value.value
+    return int(value) if value.isdigit() and int(value) <= 3 else None
+
+
+def _is_ellipsis(index: cst.BaseSlice) -> bool:
+    return isinstance(index, cst.Index) and isinstance(index.value, cst.Ellipsis)
 
 
 def _constant_position(expr: cst.Subscript) -> int | None:

@@ -205,6 +205,8 @@ def divide(a: Fact, b: Fact) -> Fact:
             lo, hi = 0.0, INF
     elif a.nonnegative and b.nonnegative:
         lo = 0.0
+    elif a.hi <= 0 and b.nonnegative:  # -(x - m) ** 2 / (2 * var): at most 0 (-inf where var is 0)
+        hi = 0.0
     zero = exact(a, 0)
     one = exact(b, 1) if is_constant(a) and a.lo == 1 else None
     if a.lo > 0 and b.lo >= 1 and math.isinf(b.hi) and is_constant(a):  # c / (1 + e): 0 when e overflows
@@ -230,6 +232,8 @@ def power(a: Fact, k: float | None) -> Fact:
                 zero=exact(a, 0),
                 one=first(exact(a, 1), Reason("a power of a value in [0, 1), which rounds to 1", level)),
             )
+        if a.nonnegative and a.zero is not None:  # a power spectrum's `sum(x ** 2) ** p`: 0 stays 0 (p > 0)
+            return Fact(lo=0, zero=exact(a, 0), why=a.why, kind=a.kind, bases=a.bases)
         return TOP
     if is_constant(a):
         try:

@@ -262,10 +262,11 @@ def _sum_why(x: Fact, zero: Reason | None) -> str:
     if zero is None:
         return "a sum"
     if zero.kind == "square-sum" and x.zero is not None and x.zero.kind == "difference":
-        return "a squared distance"  # sum((a - b) ** 2): 0 wherever the points are equal
+        return SQUARED_DISTANCE  # sum((a - b) ** 2): 0 wherever the points are equal
     return _SUM_WHY.get(zero.kind, "a sum")
 
 
+SQUARED_DISTANCE = "a squared distance"
 _PYTHON_SUMS = ("builtins.sum", "math.fsum")  # of Python lists: configuration (sum(loss_weights)), not a batch
 
 
@@ -548,7 +549,25 @@ def _bounded(values, found, env) -> Fact:
     x = _arg(values, found, env, len(found.args) - 1)
     zero = arithmetic.exact(x, 0) if found.op in ("tanh", "sin") else None
     rounding = Reason("a cosine", BUILT, "cosine") if found.op == "cos" else None
-    return Fact(lo=-1, hi=1, zero=zero, rounding=rounding, scalar=x.scalar, why=f"a {found.op}", kind=found.op)
+    one = minus_one = None
+    if found.op == "tanh":  # saturates: exactly ±1 in float32 once |x| > ~9, which unbounded input reaches
+        one = _SATURATED if x.hi > _TANH_SATURATION else None
+        minus_one = _SATURATED if x.lo < -_TANH_SATURATION else None
+    return Fact(
+        lo=-1,
+        hi=1,
+        zero=zero,
+        one=one,
+        minus_one=minus_one,
+        rounding=rounding,
+        scalar=x.scalar,
+        why=f"a {found.op}",
+        kind=found.op,
+    )
+
+
+_TANH_SATURATION = 9.0  # tanh(9.01) rounds to 1.0 in float32
+_SATURATED = Reason("a tanh, which saturates to ±1 for |x| > ~9", BUILT, "tanh")
 
 
 @transfer("tan")

@@ -399,3 +399,54 @@ def test_a_schedule_of_complemented_sigmoids_is_a_difference_not_a_sigmoid():
     )
     sigmoid = f"division by a sigmoid, which underflows to 0 for very negative input: inf or NaN there; {DEFAULT}"
     assert nan105(source) == [(7, 32, sigmoid)]  # p / q of a probability stays
+
+
+# --- extents: differences of two entries of one tensor ---------------------------------------------------------
+
+EXTENT = (
+    "division by a box's extent (its far corner minus its near corner), which is 0 for a degenerate box: inf or "
+    f"NaN there; {DEFAULT}"
+)
+
+
+@pytest.mark.parametrize(
+    "source,line,column",
+    [
+        # an aspect ratio of boxes, the corners unpacked first
+        (
+            "import torch\ndef aspect(box):\n    x1, y1, x2, y2 = box[..., 0], box[..., 1], box[..., 2], box[..., 3]\n"
+            "    w, h = x2 - x1, y2 - y1\n    return torch.atan(w / h)\n",
+            5,
+            23,
+        ),
+        # corners from centre and size in one branch, read off the tensor in the other
+        (
+            "import torch\ndef aspect(b, xyxy):\n    if xyxy:\n        top, bottom = b[1], b[3]\n    else:\n"
+            "        top, bottom = b[1] - b[3] / 2, b[1] + b[3] / 2\n    return b[2] / (bottom - top)\n",
+            7,
+            12,
+        ),
+        ("import numpy as np\ndef scale(rois, size):\n    return size / (rois[:, 2] - rois[:, 0])\n", 3, 12),
+    ],
+)
+def test_division_by_an_extent(source, line, column):
+    assert nan105(source) == [(line, column, EXTENT)]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import torch\ndef f(b, eps=1e-9):\n    h = b[..., 3] + eps - b[..., 1]\n    return b[..., 2] / h\n",
+        "import torch\ndef f(b):\n    h = (b[..., 3] - b[..., 1]).clamp(min=1e-6)\n    return b[..., 2] / h\n",
+        "import torch\ndef f(a, b):\n    return a[0] / (a[1] - b[1])\n",  # two tensors: no evidence they coincide
+        "import torch\ndef f(x):\n    return x[0] / (x[1] - x.mean())\n",  # a statistic, not an entry
+        "import torch\ndef f(x, y):\n    return y / (x[1] - 2)\n",
+        # neighbouring entries of a schedule, a list of values, a finite difference: no box
+        "import torch\ndef f(sigmas, t):\n    return sigmas[t] / (sigmas[1] - sigmas[0])\n",
+        "from typing import List\ndef f(lam: List[float]):\n    return 1 / (lam[2] - lam[0])\n",
+        "def f(a, b):\n    lam = [a, b, a * b]\n    return 1 / (lam[2] - lam[0])\n",
+        "import numpy as np\ndef rate(t, x):\n    return (x[1:] - x[:-1]) / (t[1:] - t[:-1])\n",
+    ],
+)
+def test_extent_look_alikes(source):
+    assert nan105(source) == []

@@ -108,3 +108,110 @@ class Diffusion(torch.nn.Module):
         return mean + (0.5 * log_variance).exp() * noise
 """
     assert nan109(source) == [(12, 23, unclamped("log_variance"))]
+
+
+# --- exp of data rescaled by its own statistics ------------------------------------------------------------
+
+
+def rescaled(name: str) -> str:
+    return (
+        f"exp of {name} rescaled by its own mean or standard deviation: its range is the data's, so exp overflows "
+        "to inf for large values (float32: beyond ~88) and the weights become inf / inf = NaN; subtract the max "
+        "before exp (exp(z - z.max())) or use softmax"
+    )
+
+
+@pytest.mark.parametrize(
+    "source,line,column,name",
+    [
+        # sampling weights from standardised scores, with a temperature
+        (
+            "import torch\ndef weights(scores, temperature):\n    spread = scores.std()\n"
+            "    if spread > 0:\n        return torch.exp(temperature * (scores - scores.mean()) / spread)\n",
+            5,
+            16,
+            "scores",
+        ),
+        # a centring slip (y - y.mean() / s) keeps the data's raw range, through two names
+        (
+            "import numpy as np\ndef weights(rewards, beta):\n    s = rewards.std()\n"
+            "    z = rewards - rewards.mean() / s\n    w = np.exp(beta * z)\n    return w / w.sum()\n",
+            5,
+            9,
+            "rewards",
+        ),
+        ("import jax.numpy as jnp\ndef f(y):\n    return jnp.exp((y - jnp.mean(y)) / jnp.std(y))\n", 3, 12, "y"),
+    ],
+)
+def test_exp_of_data_rescaled_by_its_statistics(source, line, column, name):
+    assert nan109(source) == [(line, column, rescaled(name))]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # a Gaussian kernel: its exponent is at most 0
+        "import torch\ndef f(x):\n    return torch.exp(-((x - x.mean()) ** 2) / (2 * x.var()))\n",
+        "import torch\ndef f(x):\n    z = (x - x.mean()) / x.std()\n    return torch.exp(-0.5 * z ** 2)\n",
+        # the result is tested for overflow and the temperature lowered
+        "import torch\ndef f(y, eta):\n    z = (y - y.mean()) / y.std()\n    w = torch.exp(eta * z)\n"
+        "    while torch.isinf(w).any():\n        eta = eta / 2\n        w = torch.exp(eta * z)\n    return w\n",
+        # divided by the max, not a spread; shifted by another tensor's mean; clamped first
+        "import torch\ndef f(y, eta):\n    return torch.exp(eta * (y / y.max() - 1))\n",
+        "import torch\ndef f(y, ref):\n    return torch.exp(y - ref.mean())\n",
+        "import torch\ndef f(y):\n    z = ((y - y.mean()) / y.std()).clamp(max=10)\n    return torch.exp(z)\n",
+    ],
+)
+def test_rescaled_data_look_alikes(source):
+    assert nan109(source) == []
+
+
+# --- cosh, sinh and tanh written with exp --------------------------------------------------------------------
+
+HAND_HYPERBOLIC = (
+    "exp(x) and exp(-x) of the same x (a cosh, sinh or tanh written with exp): one of them overflows to inf for "
+    "|x| > ~88 (float32), and inf - inf or inf / inf is NaN; use cosh/sinh/tanh, or a log-space form "
+    "(log(cosh(x)) = x + softplus(-2x) - log(2))"
+)
+
+
+@pytest.mark.parametrize(
+    "source,line,column",
+    [
+        (
+            "from keras import backend as K\ndef logcosh(y_true, y_pred):\n    def cosh(x):\n"
+            "        return (K.exp(x) + K.exp(-x)) / 2\n    return K.mean(K.log(cosh(y_pred - y_true)), axis=-1)\n",
+            4,
+            17,
+        ),
+        ("import numpy as np\ndef sinh(x):\n    return (np.exp(x) - np.exp(-x)) / 2\n", 3, 13),
+        ("import torch\ndef f(h):\n    a = torch.exp(h)\n    b = torch.exp(-h)\n    return (a - b) / (a + b)\n", 5, 13),
+    ],
+)
+def test_hyperbolic_functions_written_with_exp(source, line, column):
+    assert nan109(source) == [(line, column, HAND_HYPERBOLIC)]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import torch\ndef f(x):\n    x = torch.clamp(x, -10, 10)\n    return torch.exp(x) - torch.exp(-x)\n",
+        "import torch\ndef f(x, y):\n    return torch.exp(x) + torch.exp(-y)\n",
+        "import torch\ndef f(x):\n    return torch.exp(x) + torch.exp(x)\n",
+        "import math\ndef f(x):\n    return (math.exp(x) + math.exp(-x)) / 2\n",
+        "import torch\ndef f(x):\n    return torch.cosh(x)\n",
+    ],
+)
+def test_hyperbolic_look_alikes(source):
+    assert nan109(source) == []
+
+
+def test_data_rescaled_by_its_own_statistics_overflows_without_gradients_too():
+    """The log-scale findings wait for training; the data's own range does not."""
+    source = """import torch
+
+@torch.no_grad()
+def weights(scores, eta):
+    return torch.exp(eta * (scores - scores.mean()) / scores.std())
+"""
+    assert [line for line, _, _ in nan109(source)] == [5]

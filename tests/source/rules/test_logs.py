@@ -619,3 +619,117 @@ def log_prob(x, v, p):
     return hit.log(), torch.log((x > 0).float()), torch.log(p * hit)
 """
     assert nan104(source) == [(6, 51, MASKED)]
+
+
+# --- sums of squares and saturated tanh ------------------------------------------------------------------
+
+SQUARE_SUM = f"log of a sum of squares, which is 0 for a zero vector: -inf there, and NaN gradients; {DEFAULT_ADVICE}"
+TANH_ADVICE = "use its log-space form, log(1 - tanh(x)²) = 2 * (log(2) - x - softplus(-2x))"
+
+
+@pytest.mark.parametrize(
+    "source,line,column",
+    [
+        # a power spectrum: silence (a zero frame) is ordinary input
+        (
+            "import torch\ndef spectrum(frames, power=1):\n    p = frames.pow(2).sum(-1).pow(power)\n"
+            "    return torch.log(p)\n",
+            4,
+            12,
+        ),
+        ("import numpy as np\ndef energy(x):\n    return np.log(np.sum(x ** 2, axis=-1))\n", 3, 12),
+    ],
+)
+def test_log_of_a_sum_of_squares(source, line, column):
+    assert nan104(source) == [(line, column, SQUARE_SUM)]
+
+
+@pytest.mark.parametrize(
+    "source,line,column,message",
+    [
+        (
+            "import tensorflow as tf\ndef log_det_jacobian(x):\n    return tf.math.log1p(-tf.square(tf.tanh(x)))\n",
+            3,
+            12,
+            "log1p of a value that reaches -1 (a tanh, which saturates to ±1 for |x| > ~9): -inf there, and NaN "
+            f"gradients; {TANH_ADVICE}",
+        ),
+        (
+            "import torch\ndef log_det_jacobian(u):\n    return torch.log(1 - torch.tanh(u) ** 2).sum(-1)\n",
+            3,
+            12,
+            "log of 1 - x, which is 0 where x reaches 1: -inf there, and NaN gradients; clamp it away from 0 or use "
+            "a log-space form (log1p(-p), log_sigmoid(-x))",
+        ),
+    ],
+)
+def test_log_of_one_minus_a_saturated_tanh(source, line, column, message):
+    assert nan104(source) == [(line, column, message)]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import torch\ndef f(x):\n    return torch.log((x ** 2).sum(-1) + 1e-10)\n",
+        "import torch\ndef f(x):\n    return torch.log((x ** 2).sum(-1).clamp(min=1e-10))\n",
+        "import torch\ndef f(x):\n    return torch.log(x.var(-1))\n",  # 0 only for constant input
+        # a PSNR: the mse is 0 only for a perfect match, where +inf is the intended answer
+        "import numpy as np\ndef psnr(a, b):\n    mse = np.mean((a - b) ** 2)\n    return -10 * np.log10(mse)\n",
+        "import torch\ndef f(u):\n    return torch.log(1 - torch.tanh(u) ** 2 + 1e-6)\n",
+        "import torch\ndef f(u):\n    return torch.log1p(-torch.tanh(u.clamp(-5, 5)) ** 2)\n",
+        "import torch\ndef f(u):\n    return torch.log(2 - torch.tanh(u) ** 2)\n",
+    ],
+)
+def test_sum_of_squares_and_tanh_look_alikes(source):
+    assert nan104(source) == []
+
+
+# --- (a - 1) * log(x): 0 * -inf at a support's edge ------------------------------------------------------------
+
+
+def weighted(log: str, xlogy: str) -> str:
+    return (
+        f"(a - 1) * {log}(x): at a = 1 and x on the edge of its support the product is 0 * -inf = NaN, where its "
+        f"true value is 0 (a density's x^(a-1) term); use {xlogy}(a - 1, x), which is 0 there"
+    )
+
+
+@pytest.mark.parametrize(
+    "source,expected",
+    [
+        (
+            "import torch\ndef beta_log_density(x, a, b):\n    return (a - 1) * torch.log(x) + (b - 1) * torch.log1p(-x)\n",
+            [(3, 22, weighted("log", "xlogy")), (3, 47, weighted("log1p", "xlog1py"))],
+        ),
+        (
+            "import tensorflow as tf\nclass Bijector:\n    def fldj(self, x):\n"
+            "        return (self.k - 1) * tf.math.log(x) - self.k * x\n",
+            [(4, 31, weighted("log", "xlogy"))],
+        ),
+        (
+            "import numpy as np\ndef f(y, k):\n    power = 1 / k - 1\n    return np.log(-np.log1p(-y)) * power\n",
+            [(4, 12, weighted("log", "xlogy"))],
+        ),
+    ],
+)
+def test_a_coefficient_that_vanishes_times_a_log(source, expected):
+    assert nan104(source) == expected
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import torch\ndef f(x, a):\n    return torch.xlogy(a - 1, x)\n",
+        "import torch\ndef f(x, a):\n    return (a - 1) * torch.log(x.clamp(min=1e-6))\n",
+        "import torch\ndef f(x, a):\n    return (a - 2) * torch.log(x)\n",  # 0 only at a = 2, not a default
+        "import torch\ndef f(x):\n    return (2.0 - 1) * torch.log(x)\n",
+        "import torch\ndef f(x, a):\n    return (a - 1) * torch.log(torch.exp(x) + 1)\n",
+        "import torch\ndef f(x, a):\n    return (a - 1) * torch.log1p(x.abs())\n",
+        # log_prob scores what sample() draws, and the draws are clipped at the dtype's tiny
+        "import numpy as np\nclass Dirichlet:\n    def sample(self, draws):\n        s = draws / draws.sum(-1)\n"
+        "        return np.clip(s, np.finfo(s.dtype).tiny, 1.0)\n\n    def log_prob(self, value):\n"
+        "        return (np.log(value) * (self.concentration - 1.0)).sum(-1)\n",
+    ],
+)
+def test_vanishing_coefficient_look_alikes(source):
+    assert nan104(source) == []
