@@ -184,6 +184,7 @@ class Surroundings:
         self.exits: set[int] = set()  # ids of nodes whose value leaves the graph
         self.scalar_calls: list[cst.Call] = []  # enclosing math.* calls: their arguments are Python numbers
         self._quiet_functions: set[int] | None = None  # functions this file calls only from gradient-free code
+        self._assertions: dict[int, tuple[cst.FunctionDef, dict[str, set[str]]]] = {}  # per function, what it asserts
 
     # --- calls ---
 
@@ -260,7 +261,26 @@ class Surroundings:
             parts = select_parts(found)
             if parts is not None and names & variables_of(self.ctx, parts[0]):
                 return True
-        return False
+        return bool(names & self._asserted(point))
+
+    def _asserted(self, point: str) -> set[str]:
+        """The variables an `assert` anywhere in the current function tests at the bad point: the author declares
+        the invariant, and input that breaks it raises there instead of spreading inf (`assert (w > 0).all()` after
+        the division too). Read once per function, when a rule asks."""
+        if not self.functions:
+            return set()
+        function = self.functions[-1]
+        known = self._assertions.get(id(function))
+        if known is None or known[0] is not function:
+            found: dict[str, set[str]] = {"zero": set(), "one": set()}
+            for node in iter_nodes(function.body):
+                if isinstance(node, cst.Assert):
+                    for part in _conjuncts(node.test):
+                        at, names = tested(part)
+                        if at is not None:
+                            found[at] |= names
+            known = self._assertions[id(function)] = (function, found)
+        return known[1].get(point, set())
 
     def _converted_from(self, operand: cst.BaseExpression) -> set[str]:
         """The variables the operand's names are conversions of: `a = torch.tensor(alpha)` is alpha, as tested."""
@@ -366,6 +386,13 @@ def plus_eps(ctx: Context, node: cst.BaseExpression, eps: float, enclose: bool) 
     return f"({result})" if enclose and not getattr(node, "lpar", None) else result
 
 
+def _conjuncts(test: cst.BaseExpression) -> list[cst.BaseExpression]:
+    """`a and b`: both hold after the assert."""
+    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
+        return [*_conjuncts(test.left), *_conjuncts(test.right)]
+    return [test]
+
+
 # Entry points called by frameworks, not by the file: a call seen here is not all of their callers.
 _IMPLICITLY_CALLED = frozenset({"forward", "call", "__call__", "training_step", "step", "apply", "update"})
 
@@ -403,8 +430,6 @@ def _is_no_grad(ctx: Context, expr: cst.BaseExpression) -> bool:
 
 
 def _calls_in_no_grad_blocks(ctx: Context) -> set[int]:
-    from nanlint.source.traversal import iter_nodes  # the traversal imports this module
-
     found: set[int] = set()
     for node in iter_nodes(ctx.module):
         if isinstance(node, cst.With) and any(_is_no_grad(ctx, item.item) for item in node.items):
@@ -414,8 +439,6 @@ def _calls_in_no_grad_blocks(ctx: Context) -> set[int]:
 
 def _mentions(module: cst.Module) -> dict[str, int]:
     """How often each name is written in the file (as a name or an attribute)."""
-    from nanlint.source.traversal import iter_nodes
-
     counts: dict[str, int] = {}
     for node in iter_nodes(module):
         if isinstance(node, cst.Name):

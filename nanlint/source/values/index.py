@@ -400,6 +400,9 @@ def tested(node: cst.CSTNode) -> tuple[str | None, set[str]]:
     """(the bad point a numeric test is about, the variables it reads); (None, set()) for other tests."""
     if isinstance(node, cst.Comparison) and _numeric_comparison(node):
         return _tested_point(node), _tested_variables(node)[0]
+    reduced = _reduced_test(node)
+    if reduced is not None and tested(reduced)[0] is not None:
+        return tested(reduced)  # `assert (w > 0).all().item()`, `torch.all(n != 0)`: the comparison inside
     if isinstance(node, cst.Call) and _numeric_test_call(node):
         return _tested_point(node), _tested_variables(node)[0]
     if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Not):
@@ -408,6 +411,22 @@ def tested(node: cst.CSTNode) -> tuple[str | None, set[str]]:
         name = dotted(node)
         return ("zero", {name}) if name else (None, set())
     return None, set()
+
+
+_TRUTH_REDUCTIONS = frozenset({"all", "any", "item"})
+
+
+def _reduced_test(node: cst.CSTNode) -> cst.BaseExpression | None:
+    """The element-wise test a truth reduction reads: `(test).all()`, `.any()`, `.item()`, `all(test)`."""
+    if not isinstance(node, cst.Call):
+        return None
+    func = node.func
+    if isinstance(func, cst.Attribute) and func.attr.value in _TRUTH_REDUCTIONS and not node.args:
+        return func.value
+    name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", None)
+    if name in ("all", "any") and len(node.args) == 1 and not node.args[0].keyword:
+        return node.args[0].value
+    return None
 
 
 def _tested_point(node: cst.Call | cst.Comparison) -> str | None:

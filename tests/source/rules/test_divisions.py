@@ -450,3 +450,35 @@ def test_division_by_an_extent(source, line, column):
 )
 def test_extent_look_alikes(source):
     assert nan105(source) == []
+
+
+ASSERTED_WIDTHS = """\
+import torch
+
+
+def offsets(src, dst):
+    widths = src[:, 2] - src[:, 0]
+    dx = (dst[:, 0] - src[:, 0]) / widths
+    assert (widths > 0).all().item(), "degenerate boxes"
+    return dx
+"""
+
+
+def test_an_assert_anywhere_in_the_function_declares_the_denominator_nonzero():
+    assert lint(ASSERTED_WIDTHS, "NAN105") == []
+    assert lint(ASSERTED_WIDTHS.replace("(widths > 0).all().item()", "torch.all(widths > 0)"), "NAN105") == []
+    both = ASSERTED_WIDTHS.replace("(widths > 0).all().item()", "(widths > 0).all() and src.shape[1] == 4")
+    assert lint(both, "NAN105") == []
+
+
+@pytest.mark.parametrize(
+    "assertion",
+    [
+        "src.shape[1] == 4",  # a shape test says nothing about values
+        "(threshold > 0).all()",  # another value
+        "(widths > 0).all() or src.numel() == 0",  # either may hold
+    ],
+)
+def test_an_assert_about_something_else_keeps_the_finding(assertion):
+    source = ASSERTED_WIDTHS.replace("(widths > 0).all().item()", assertion)
+    assert [(code, line) for code, line, *_ in lint(source, "NAN105")] == [("NAN105", 6)]
