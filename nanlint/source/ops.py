@@ -384,6 +384,10 @@ DIFFERENTIABLE_ROOTS = frozenset(
     }
 )
 
+# Keywords that name an op's first operand when it is not passed by position: torch.sum(input=x),
+# tf.reduce_sum(input_tensor=x).
+OPERAND_KEYWORDS = ("input", "input_tensor")
+
 # Local names that conventionally hold a module (`jnp = _infer_backend(x)`, `xp = array_namespace(x)`):
 # a call through them is that namespace's function when nothing imports the name.
 NAMESPACE_NAMES: dict[str, str] = {

@@ -134,6 +134,9 @@ class Context:
     def _call(self, expr: cst.Call) -> OpCall | None:
         positional = tuple(a.value for a in expr.args if a.keyword is None and not a.star)
         keywords = {a.keyword.value: a.value for a in expr.args if a.keyword is not None}
+        operand = next((keywords[k] for k in ops.OPERAND_KEYWORDS if k in keywords), None)
+        if not positional and operand is not None:  # torch.sum(input=x, dim=1): the operand by its keyword
+            positional = (operand,)
         qualified = self.qualify(expr.func)
         op = ops.function_op(qualified) or ops.helper_op(qualified)
         if op is not None:

@@ -122,3 +122,39 @@ def test_mxnet_imperative_and_symbolic_namespaces(source):
 
 def test_mxnet_log_softmax_is_silent():
     assert findings("import mxnet as mx\ndef f(x):\n    return mx.nd.log_softmax(x)\n", "NAN102") == []
+
+
+NONNEGATIVE_SUM = (
+    "division by a sum of non-negative values, which is 0 when they all are: inf or NaN there; add an eps "
+    "(x / (d + eps)) or clamp it (d.clamp(min=eps))"
+)
+
+
+def test_the_operand_passed_by_its_keyword():
+    source = """\
+        import torch
+        def by_keyword(w):
+            return w / torch.sum(input=torch.abs(w), dim=1, keepdim=True)
+        def tf_keyword(w):
+            import tensorflow as tf
+            return w / tf.reduce_sum(input_tensor=tf.abs(w), axis=1, keepdims=True)
+        def guarded(w):
+            return w / (torch.sum(input=torch.abs(w), dim=1, keepdim=True) + 1e-8)
+        """
+    assert findings(source, "NAN105") == [("NAN105", 3, 12, NONNEGATIVE_SUM), ("NAN105", 6, 12, NONNEGATIVE_SUM)]
+
+
+def test_a_mean_amplitude_from_a_helper_still_summarises_the_signal():
+    source = """\
+        import torch
+        def amplitude(waveforms, lengths):
+            return torch.sum(input=torch.abs(waveforms), dim=1, keepdim=True) / lengths
+        def normalize(waveforms, lengths):
+            den = amplitude(waveforms, lengths)
+            return waveforms / den
+        def rescale(waveforms, lengths, other):
+            return other / amplitude(waveforms, lengths)  # not the signal it summarises: no finding
+        def safe(waveforms, lengths):
+            return waveforms / amplitude(waveforms, lengths).clamp(min=1e-14)
+        """
+    assert findings(source, "NAN105") == [("NAN105", 6, 12, NONNEGATIVE_SUM)]
