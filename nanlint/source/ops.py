@@ -402,6 +402,14 @@ NAMESPACE_NAMES: dict[str, str] = {
     "math": "math",
 }
 
+# Namespaces a framework passes as a parameter, by (method, parameter): the base-class prefix of the classes whose
+# methods receive it, the namespace it then is. Gluon calls `hybrid_forward(self, F, x)` with mxnet.ndarray or
+# mxnet.symbol, which share their API.
+NAMESPACE_PARAMETERS: dict[tuple[str, str], tuple[str, str]] = {
+    ("hybrid_forward", "F"): ("mxnet.gluon.", "mxnet.ndarray"),
+}
+NAMESPACE_PARAMETER_ROOTS = frozenset(prefix.split(".", 1)[0] for prefix, _ in NAMESPACE_PARAMETERS.values())
+
 # A project's own helpers, imported from a package nanlint has no table for, named like the op they compute
 # (`from mypkg.utils import scatter, scatter_softmax`): taken at their name.
 HELPER_NAMES: dict[str, str] = {

@@ -158,3 +158,34 @@ def test_a_mean_amplitude_from_a_helper_still_summarises_the_signal():
             return waveforms / amplitude(waveforms, lengths).clamp(min=1e-14)
         """
     assert findings(source, "NAN105") == [("NAN105", 6, 12, NONNEGATIVE_SUM)]
+
+
+def test_the_namespace_gluon_passes_to_hybrid_forward():
+    source = """\
+        import mxnet as mx
+        from mxnet import gluon
+        class Head(gluon.HybridBlock):
+            def hybrid_forward(self, F, x):
+                return F.log(F.softmax(x))
+        class Block(mx.gluon.nn.HybridBlock):
+            def hybrid_forward(self, F, x):
+                return F.log_softmax(x)
+        class NotABlock:
+            def hybrid_forward(self, F, x):
+                return F.log(F.softmax(x))
+        class Renamed(gluon.HybridBlock):
+            def forward(self, F, x):
+                return F.log(F.softmax(x))
+        """
+    assert findings(source, "NAN102") == [("NAN102", 5, 16, LOG_SOFTMAX)]
+
+
+def test_f_stays_torch_functional_without_mxnet():
+    source = """\
+        import torch
+        import torch.nn.functional as F
+        class Head(torch.nn.Module):
+            def hybrid_forward(self, F, x):
+                return torch.log(F.softmax(x, dim=-1))
+        """
+    assert findings(source, "NAN102") == [("NAN102", 5, 16, LOG_SOFTMAX)]
