@@ -66,3 +66,42 @@ def test_an_if_with_an_else_still_chooses_a_branch():
             return deltas
         """
     assert nan105(source) == []
+
+
+RANGE = (
+    "division by max - min of one tensor, which is 0 when it is constant: inf or NaN there; add an eps "
+    "(x / (d + eps)) or clamp it (d.clamp(min=eps))"
+)
+
+
+@pytest.mark.parametrize(
+    "clamp",
+    [
+        "ranges[ranges <= 1e-8] = 1e-8",
+        "ranges[torch.where(ranges <= 1e-8)] = 1e-8",
+        "ranges[ranges < eps] = eps",
+        "ranges[torch.where(ranges <= eps)] = eps",
+        "ranges[ranges == 0] = 1.0",
+    ],
+)
+def test_a_masked_assignment_clamps_what_it_masks(clamp):
+    source = f"""\
+        import torch
+        def normalize(X, eps=1e-8):
+            ranges = X.max(dim=0)[0] - X.min(dim=0)[0]
+            {clamp}
+            return X / ranges
+        """
+    assert nan105(source) == []
+
+
+@pytest.mark.parametrize("assignment", ["other[other <= 1e-8] = 1e-8", "ranges[0] = 1e-8"])
+def test_a_masked_assignment_of_something_else_does_not_clamp(assignment):
+    source = f"""\
+        import torch
+        def normalize(X, other, eps=1e-8):
+            ranges = X.max(dim=0)[0] - X.min(dim=0)[0]
+            {assignment}
+            return X / ranges
+        """
+    assert nan105(source) == [(5, 12, RANGE)]
