@@ -24,7 +24,7 @@ from nanlint.source.rule import Context, OpCall, Rule
 from nanlint.source.traversal import iter_nodes
 from nanlint.source.values import select_parts, variables_of
 from nanlint.source.values.evidence import EPS_NAME
-from nanlint.source.values.index import tested
+from nanlint.source.values.index import reports_only, tested
 
 COMPARISONS = (cst.LessThan, cst.GreaterThan, cst.LessThanEqual, cst.GreaterThanEqual, cst.Equal, cst.NotEqual)
 
@@ -185,6 +185,7 @@ class Surroundings:
         self.scalar_calls: list[cst.Call] = []  # enclosing math.* calls: their arguments are Python numbers
         self._quiet_functions: set[int] | None = None  # functions this file calls only from gradient-free code
         self._assertions: dict[int, tuple[cst.FunctionDef, dict[str, set[str]]]] = {}  # per function, what it asserts
+        self.reporting = 0  # depth of `if`s whose body only warns or logs: what they test stays as it was
 
     # --- calls ---
 
@@ -236,6 +237,8 @@ class Surroundings:
 
     def test(self, condition: cst.BaseExpression) -> None:
         """A numeric test seen so far in this function: `n == 0`, `norm > eps`, `allclose(x, 0)`, `if n:`."""
+        if self.reporting:
+            return
         parts = [condition]
         while parts:
             part = parts.pop()
@@ -340,7 +343,13 @@ class Surroundings:
         self.close(node)
 
     def visit_If(self, node: cst.If) -> None:
+        if reports_only(node):
+            self.reporting += 1
         self.test(node.test)
+
+    def leave_If(self, node: cst.If) -> None:
+        if reports_only(node):
+            self.reporting -= 1
 
     def visit_While(self, node: cst.While) -> None:
         self.test(node.test)

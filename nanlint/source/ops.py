@@ -15,6 +15,9 @@ NUMPY_LIKE = (
     "cupy",
     "autograd.numpy",
     "mxnet.np",
+    "mxnet.ndarray",
+    "mxnet.symbol",
+    "theano.tensor",
     "dask.array",
     "keras.ops",
     "tensorflow.experimental.numpy",
@@ -26,6 +29,8 @@ TF_NN = ("tensorflow.nn",)
 KERAS_BACKEND = ("keras.backend",)
 JAX_NN = ("jax.nn", "flax.linen", "flax.nnx")
 SCIPY_SPECIAL = ("scipy.special", "jax.scipy.special", "torch.special")
+# Graph namespaces with their own activations: MXNet's imperative and symbolic APIs, Theano's nnet.
+GRAPH_NN = ("mxnet.ndarray", "mxnet.symbol", "theano.tensor.nnet")
 
 # Qualified-name prefixes that are spelled differently but mean the same namespace.
 CANONICAL_PREFIXES = (
@@ -33,7 +38,15 @@ CANONICAL_PREFIXES = (
     ("tensorflow.compat.v2.", "tensorflow."),
     ("tensorflow.keras.", "keras."),
     ("tf_keras.", "keras."),
+    # Keras 3's own code calls its backend's NumPy-like namespaces, which keras.ops re-exports
+    ("keras.src.backend.numpy.", "keras.ops."),
+    ("keras.src.backend.math.", "keras.ops."),
+    ("keras.src.ops.numpy.", "keras.ops."),
+    ("keras.src.ops.math.", "keras.ops."),
     ("keras.src.", "keras."),
+    ("mxnet.nd.", "mxnet.ndarray."),
+    ("mxnet.sym.", "mxnet.symbol."),
+    ("theano.tensor.nnet.nnet.", "theano.tensor.nnet."),
     ("jax._src.numpy.", "jax.numpy."),
     ("torch.nn.modules.activation.", "torch.nn."),
     ("flax.linen.activation.", "flax.linen."),
@@ -70,13 +83,21 @@ FUNCTIONS: dict[str, list[str]] = {
         + KERAS_BACKEND
         + JAX_NN
         + SCIPY_SPECIAL
+        + GRAPH_NN
         + ("keras.activations", "keras.ops"),
         "softmax",
     ),
     "log_softmax": _rows(TORCH + TORCH_FUNCTIONAL + TF_NN + JAX_NN + SCIPY_SPECIAL + ("keras.ops",), "log_softmax")
     + _rows(TF_NN + ("tensorflow.math",), "log_softmax"),
     "sigmoid": _rows(
-        TORCH + TORCH_FUNCTIONAL + TENSORFLOW + TF_NN + KERAS_BACKEND + JAX_NN + ("keras.activations", "keras.ops"),
+        TORCH
+        + TORCH_FUNCTIONAL
+        + TENSORFLOW
+        + TF_NN
+        + KERAS_BACKEND
+        + JAX_NN
+        + GRAPH_NN
+        + ("keras.activations", "keras.ops"),
         "sigmoid",
     )
     + _rows(SCIPY_SPECIAL, "expit"),
@@ -114,10 +135,12 @@ FUNCTIONS: dict[str, list[str]] = {
     + ["jax.lax.clamp"],
     "nan_to_num": _rows(NUMPY_LIKE + TORCH, "nan_to_num") + ["tensorflow.experimental.numpy.nan_to_num"],
     "sqrt": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "sqrt") + ["math.sqrt", "jax.lax.sqrt"],
-    "rsqrt": _rows(TORCH + TENSORFLOW, "rsqrt") + ["jax.lax.rsqrt"],
+    "rsqrt": _rows(TORCH + TENSORFLOW + ("keras.ops", "mxnet.ndarray", "mxnet.symbol"), "rsqrt") + ["jax.lax.rsqrt"],
     "pow": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "pow", "power", "float_power")
     + ["math.pow", "builtins.pow"],
-    "square": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "square"),
+    "square": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "square") + ["theano.tensor.sqr"],
+    # (a - b) ** 2 in one op
+    "squared_difference": _rows(TENSORFLOW, "squared_difference"),
     "norm": _rows(("numpy.linalg", "jax.numpy.linalg", "torch.linalg", "cupy.linalg"), "norm", "vector_norm")
     + _rows(TORCH + TENSORFLOW, "norm")
     + ["tensorflow.linalg.norm", "math.hypot", "optax.safe_norm"],
@@ -165,6 +188,8 @@ FUNCTIONS: dict[str, list[str]] = {
     ],
     "dot": _rows(NUMPY_LIKE + TORCH, "dot", "vdot", "inner", "einsum", "matmul")
     + _rows(TENSORFLOW, "tensordot", "matmul")
+    + _rows(KERAS_BACKEND + ("mxnet.ndarray", "mxnet.symbol"), "dot", "batch_dot")
+    + ["tensorflow.linalg.matmul"]
     + ["torch.nn.functional.linear"]
     + _rows(TORCH, "mm", "bmm")
     # convolutions: linear maps like a dot product
@@ -172,7 +197,7 @@ FUNCTIONS: dict[str, list[str]] = {
     + _rows(TF_NN, "conv1d", "conv2d", "conv3d", "convolution", "depthwise_conv2d")
     + ["jax.lax.conv", "jax.lax.conv_general_dilated"],
     "where": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "where")
-    + ["tensorflow.where_v2", "jax.lax.select", "keras.backend.switch"],
+    + ["tensorflow.where_v2", "jax.lax.select", "keras.backend.switch", "theano.tensor.switch"],
     "isnan": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "isnan")
     + _rows(TENSORFLOW, "is_nan")
     + ["math.isnan"],
@@ -347,6 +372,7 @@ DIFFERENTIABLE_ROOTS = frozenset(
         "optax",
         "autograd",
         "mxnet",
+        "theano",
         "paddle",
         "mlx",
         "haiku",
@@ -357,6 +383,10 @@ DIFFERENTIABLE_ROOTS = frozenset(
         "torch_scatter",
     }
 )
+
+# Keywords that name an op's first operand when it is not passed by position: torch.sum(input=x),
+# tf.reduce_sum(input_tensor=x).
+OPERAND_KEYWORDS = ("input", "input_tensor")
 
 # Local names that conventionally hold a module (`jnp = _infer_backend(x)`, `xp = array_namespace(x)`):
 # a call through them is that namespace's function when nothing imports the name.
@@ -371,6 +401,14 @@ NAMESPACE_NAMES: dict[str, str] = {
     "F": "torch.nn.functional",
     "math": "math",
 }
+
+# Namespaces a framework passes as a parameter, by (method, parameter): the base-class prefix of the classes whose
+# methods receive it, the namespace it then is. Gluon calls `hybrid_forward(self, F, x)` with mxnet.ndarray or
+# mxnet.symbol, which share their API.
+NAMESPACE_PARAMETERS: dict[tuple[str, str], tuple[str, str]] = {
+    ("hybrid_forward", "F"): ("mxnet.gluon.", "mxnet.ndarray"),
+}
+NAMESPACE_PARAMETER_ROOTS = frozenset(prefix.split(".", 1)[0] for prefix, _ in NAMESPACE_PARAMETERS.values())
 
 # A project's own helpers, imported from a package nanlint has no table for, named like the op they compute
 # (`from mypkg.utils import scatter, scatter_softmax`): taken at their name.
@@ -390,7 +428,9 @@ HELPER_NAMES: dict[str, str] = {
     "masked_fill": "masked_fill",
     "replace_masked_values": "masked_fill",
 }
-_KNOWN_ROOTS = frozenset({"torch", "numpy", "tensorflow", "jax", "keras", "scipy", "math", "flax", "cupy", "builtins"})
+_KNOWN_ROOTS = frozenset(
+    {"torch", "numpy", "tensorflow", "jax", "keras", "scipy", "math", "flax", "cupy", "builtins", "mxnet", "theano"}
+)
 
 
 def helper_op(qualified: str | None) -> str | None:

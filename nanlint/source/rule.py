@@ -134,6 +134,9 @@ class Context:
     def _call(self, expr: cst.Call) -> OpCall | None:
         positional = tuple(a.value for a in expr.args if a.keyword is None and not a.star)
         keywords = {a.keyword.value: a.value for a in expr.args if a.keyword is not None}
+        operand = next((keywords[k] for k in ops.OPERAND_KEYWORDS if k in keywords), None)
+        if not positional and operand is not None:  # torch.sum(input=x, dim=1): the operand by its keyword
+            positional = (operand,)
         qualified = self.qualify(expr.func)
         op = ops.function_op(qualified) or ops.helper_op(qualified)
         if op is not None:
@@ -169,10 +172,33 @@ class Context:
         """The module a local name conventionally holds (`xp`, `jnp`, `np`), when no import binds it."""
         if not isinstance(receiver, cst.Name) or receiver.value not in ops.NAMESPACE_NAMES:
             return None
+        passed = self._namespace_parameter(receiver)
+        if passed is not None:
+            return passed
         bound = self.dataflow.value_of(receiver)
         if bound is not None and not isinstance(bound, (cst.Call, cst.Name, cst.Attribute, cst.IfExp)):
             return None
         return ops.NAMESPACE_NAMES[receiver.value]
+
+    def _namespace_parameter(self, receiver: cst.Name) -> str | None:
+        """The namespace a framework passes as a parameter: `F` of a gluon block's `hybrid_forward(self, F, x)`."""
+        if not any(name == receiver.value for _, name in ops.NAMESPACE_PARAMETERS) or not any(
+            target.split(".", 1)[0] in ops.NAMESPACE_PARAMETER_ROOTS for target in self.names.aliases.values()
+        ):
+            return None  # the file imports no such framework: no index needed
+        found = self.values.index.parameter(receiver)
+        if found is None or found[0].owner is None:
+            return None
+        function, name = found
+        passed = ops.NAMESPACE_PARAMETERS.get((function.name, name))
+        if passed is None:
+            return None
+        base_prefix, namespace = passed
+        for statement in self.module.body:
+            if isinstance(statement, cst.ClassDef) and statement.name.value == function.owner:
+                bases = (self.qualify(b.value) or "" for b in statement.bases)
+                return namespace if any(base.startswith(base_prefix) for base in bases) else None
+        return None
 
     def op(self, expr: cst.BaseExpression | None) -> str | None:
         found = self.call(expr)

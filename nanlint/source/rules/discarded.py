@@ -12,6 +12,8 @@ from nanlint.source.rule import Rule
 _GUARDS = frozenset({"clamp", "maximum", "minimum", "nan_to_num"})
 # A size or shape is not a numeric bound: `boxes.clip(image_size)` is a geometry object clipping itself in place.
 _SIZE_NAME = re.compile(r"(?:^|_)(?:shape|size|sizes|hw|wh|extent)$")
+# Context managers of tests that expect the block to raise: its calls are made for their exception.
+_EXPECTS_RAISE = frozenset({"raises", "assertRaises", "assertRaisesRegex", "assertRaisesRegexp"})
 
 
 class DiscardedGuard(Rule):
@@ -20,7 +22,19 @@ class DiscardedGuard(Rule):
     code = "NAN111"
     triggers = ("clamp", "clip", "max", "min", "nan_to_num")
 
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self.raising = 0  # depth of `with pytest.raises(...)` / `with self.assertRaises(...)` blocks
+
+    def visit_With(self, node: cst.With) -> None:
+        self.raising += _expects_raise(node)
+
+    def leave_With(self, node: cst.With) -> None:
+        self.raising -= _expects_raise(node)
+
     def visit_Expr(self, node: cst.Expr) -> None:
+        if self.raising:
+            return  # `with pytest.raises(ValueError): maximum(x, y)`: called for its exception, not its value
         found = self.ctx.call(node.value)
         if found is None or found.op not in _GUARDS or self._in_place(found) or self._clipped_to_a_size(found):
             return
@@ -53,6 +67,12 @@ class DiscardedGuard(Rule):
             return True
         positional_out = 4 if found.op == "clamp" else 3
         return not found.method and len(found.args) >= positional_out
+
+
+def _expects_raise(node: cst.With) -> bool:
+    return any(
+        isinstance(item.item, cst.Call) and guards.identifier(item.item.func) in _EXPECTS_RAISE for item in node.items
+    )
 
 
 RULES = [DiscardedGuard]

@@ -218,6 +218,7 @@ def divide(a: Fact, b: Fact) -> Fact:
         one=one,
         guarded=a.nonzero and b.nonzero and zero is None,
         scalar=a.scalar and b.scalar,
+        bases=a.bases if zero is not None else frozenset(),  # sum(|x|) / n still summarises x, and is 0 with it
     )
 
 

@@ -278,6 +278,7 @@ class _Collector:
         self.stack: list[Function] = []
         self.classes: list[str] = []
         self.calls: list[tuple[cst.Call, Function | None]] = []
+        self.reporting = 0  # depth of `if`s that only report: their tests guard nothing
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self.classes.append(node.name.value)
@@ -346,11 +347,11 @@ class _Collector:
             self.index.selected[id(node.args[2].value)] = (condition, False)
         if within is not None:
             self.index.enclosing[id(node)] = within
-            if _numeric_test_call(node):
+            if _numeric_test_call(node) and not self.reporting:
                 self._compared(within, node)
 
     def visit_Comparison(self, node: cst.Comparison) -> None:
-        if self.stack and _numeric_comparison(node):
+        if self.stack and _numeric_comparison(node) and not self.reporting:
             self._compared(self.stack[-1], node)
 
     def _compared(self, function: Function, node: cst.Call | cst.Comparison) -> None:
@@ -371,7 +372,14 @@ class _Collector:
                     self.index.alias_sites.append((node.value, name))
 
     def visit_If(self, node: cst.If) -> None:
-        self._truth_test(node.test)
+        if reports_only(node):
+            self.reporting += 1
+        elif not self.reporting:
+            self._truth_test(node.test)
+
+    def leave_If(self, node: cst.If) -> None:
+        if reports_only(node):
+            self.reporting -= 1
 
     def visit_While(self, node: cst.While) -> None:
         self._truth_test(node.test)
@@ -394,6 +402,30 @@ def _function(node, name: str, owner: str | None, params: cst.Parameters) -> Fun
     names = [p.name.value for p in listed]
     defaults = {p.name.value: p.default for p in listed if p.default is not None}
     return Function(node, name, owner, names, defaults)
+
+
+# Calls that only report (`warnings.warn(...)`, `logger.warning(...)`, `print(...)`): they change no value.
+_REPORTS = frozenset({"warn", "warning", "info", "debug", "error", "exception", "critical", "print", "log_warning"})
+
+
+def reports_only(node: cst.If) -> bool:
+    """`if (x < 0).any(): warnings.warn(...)`: an `if` with no `else` whose body only reports; its test guards
+    nothing, since the code after it runs with the same values either way."""
+    if node.orelse is not None or not isinstance(node.body, cst.IndentedBlock):
+        return False
+    for statement in node.body.body:
+        if not isinstance(statement, cst.SimpleStatementLine):
+            return False
+        for small in statement.body:
+            if isinstance(small, cst.Pass):
+                continue
+            if not (isinstance(small, cst.Expr) and isinstance(small.value, cst.Call)):
+                return False
+            func = small.value.func
+            name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
+            if name not in _REPORTS:
+                return False
+    return True
 
 
 def tested(node: cst.CSTNode) -> tuple[str | None, set[str]]:

@@ -537,6 +537,12 @@ def _square(values, found, env) -> Fact:
     return arithmetic.power(_arg(values, found, env), 2)
 
 
+@transfer("squared_difference")
+def _squared_difference(values, found, env) -> Fact:
+    difference = arithmetic.subtract(_arg(values, found, env), _arg(values, found, env, 1))
+    return arithmetic.power(difference, 2)
+
+
 @transfer("pow")
 def _pow(values, found, env) -> Fact:
     exponent = found.arg(1, "exponent", "y", "x2")
@@ -692,7 +698,12 @@ def _dot(values, found, env) -> Fact:
 
     if squares.normalised_dot(values.ctx, found.node):
         return NORMALISED_DOT
-    operands = [values.of(a, env) for a in found.args if not isinstance(a, cst.SimpleString)]
+    tensors = [a for a in found.args if not isinstance(a, cst.SimpleString)]
+    if _self_product(values, found, tensors):  # dot(x, x), batch_dot(x, x, axes): a sum of squares
+        square = arithmetic.power(values.of(tensors[0], env), 2)
+        zero = _sum_zero(square, found, "square-sum")
+        return Fact(lo=0, zero=zero, why="a sum of squares", kind="square-sum", bases=_bases(found))
+    operands = [values.of(a, env) for a in tensors]
     zero = first(*(f.zero for f in operands if f.zero is not None and f.zero.level >= BUILT))
     if zero is None and any(f.nonnegative and not f.nonzero and f.kind == "square" for f in operands):
         zero = Reason("a weighted sum of squares, which is 0 for a zero input", DEGENERATE, "square-sum")
@@ -701,6 +712,14 @@ def _dot(values, found, env) -> Fact:
         zero = Reason("a weighted sum of (x² + eps), whose eps a weight of 0 drops", DEGENERATE, "square-sum")
         return Fact(zero=zero, why=zero.text, kind="square-sum")
     return Fact(zero=zero, why="a linear map")
+
+
+def _self_product(values, found: OpCall, tensors: list[cst.BaseExpression]) -> bool:
+    """The first two operands are one tensor (an einsum only with no third operand; others take axes after)."""
+    if len(tensors) < 2 or (len(tensors) > 2 and (found.qualified or "").endswith("einsum")):
+        return False
+    a, b = tensors[:2]
+    return isinstance(a, (cst.Name, cst.Attribute, cst.Subscript)) and values.ctx.code_of(a) == values.ctx.code_of(b)
 
 
 NORMALISED_DOT = Fact(

@@ -87,3 +87,18 @@ def test_a_tensor_bound_by_names_still_counts(statement):
     name = statement[2:].split("(")[0]
     expected = [] if statement == "x.clip(max_size, 1.0)" else [(2, 1, message(name))]
     assert nan111(f"import torch\n{statement}\n") == expected
+
+
+@pytest.mark.parametrize(
+    "context", ["pytest.raises(ValueError)", "self.assertRaises(ValueError)", "self.assertRaisesRegex(ValueError, 'x')"]
+)
+def test_a_call_made_for_the_exception_it_raises(context):
+    source = f"""\
+        import pytest
+        import numpy as np
+        def test_shapes(self, x, y):
+            with {context}:
+                np.maximum(x, y)
+            np.maximum(x, y)
+        """
+    assert nan111(source) == [(6, 5, message("maximum"))]
