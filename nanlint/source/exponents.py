@@ -204,16 +204,18 @@ _NONNEGATIVE = frozenset(
 _OVERFLOW = 80.0  # exp(88.7) overflows float32; constants below this are harmless exponents
 
 
-def capped(ctx: Context, expr: cst.BaseExpression) -> bool:
+def capped(ctx: Context, expr: cst.BaseExpression, trusting: bool = True) -> bool:
     """Can exp(expr) not overflow? Its max (or a logsumexp) is subtracted, or it is capped from above or bounded.
 
     exp(-distance), exp(-abs(x)) cannot overflow either; they can underflow to 0 / 0 when every term is far
     away, which depends on the data and is left alone (a Gaussian kernel on a grid is fine).
+    `trusting`: a subtracted value nanlint cannot see counts as the max (softmax code subtracts one); not for a
+    softplus, where nobody subtracts a max (`log(1 + exp(r_rejected - r_chosen))`).
     """
-    return _safe_exponent(ctx, expr, depth=6)
+    return _safe_exponent(ctx, expr, depth=6, trusting=trusting)
 
 
-def _safe_exponent(ctx: Context, expr: cst.BaseExpression, depth: int) -> bool:
+def _safe_exponent(ctx: Context, expr: cst.BaseExpression, depth: int, trusting: bool = True) -> bool:
     if depth <= 0:
         return False
     step = settled(ctx, expr)
@@ -225,7 +227,7 @@ def _safe_exponent(ctx: Context, expr: cst.BaseExpression, depth: int) -> bool:
 
     def safe(part: cst.BaseExpression) -> bool:
         """A capped value (not a mere constant: `2 * x` is not capped because 2 is)."""
-        return ctx.const(part) is None and _safe_exponent(ctx, part, depth - 1)
+        return ctx.const(part) is None and _safe_exponent(ctx, part, depth - 1, trusting)
 
     def scale(part: cst.BaseExpression) -> bool:
         """A positive constant or an unknown factor (a temperature)."""
@@ -235,7 +237,7 @@ def _safe_exponent(ctx: Context, expr: cst.BaseExpression, depth: int) -> bool:
     if isinstance(step, cst.BinaryOperation):
         left, operator, right = step.left, step.operator, step.right
         if isinstance(operator, cst.Subtract):  # x - max(x), min(x) - x, (x - max) - c
-            shift = ctx.const(left) is None and subtracts_max(ctx, right)  # 1 - x is no shift of the values
+            shift = ctx.const(left) is None and subtracts_max(ctx, right, trusting=trusting)  # 1 - x: no shift
             return shift or _is_min(ctx, left) or safe(left)
         if isinstance(operator, cst.Add):
             return (safe(left) and is_constant(ctx, right)) or (safe(right) and is_constant(ctx, left))
@@ -296,7 +298,7 @@ def _nonnegative(ctx: Context, expr: cst.BaseExpression, depth: int = 4) -> bool
     return found is not None and found.op in _NONNEGATIVE
 
 
-def subtracts_max(ctx: Context, expr: cst.BaseExpression, depth: int = 4) -> bool:
+def subtracts_max(ctx: Context, expr: cst.BaseExpression, depth: int = 4, trusting: bool = True) -> bool:
     """Is expr a maximum of the values (or their logsumexp)? `x.max(-1, keepdims=True)`, `.values`, `[0]`,
     `stop_gradient(...)`, a segment max gathered back; an unknown variable or call gets the benefit of the doubt."""
     if depth <= 0:
@@ -306,13 +308,13 @@ def subtracts_max(ctx: Context, expr: cst.BaseExpression, depth: int = 4) -> boo
         if ctx.const(step) is not None:
             return False
         if isinstance(step, cst.Subscript) or _attribute_of_value(step):
-            return subtracts_max(ctx, step.value, depth - 1)
+            return subtracts_max(ctx, step.value, depth - 1, trusting)
         if guards.is_variable(step):
             last = step
             continue
         found = ctx.call(step)
         if found is None:
-            return isinstance(step, cst.Call)  # some helper of the project's own
+            return trusting and isinstance(step, cst.Call)  # some helper of the project's own
         if found.op in ("max", "segment_max", "logsumexp"):
             return True
         if found.op == "maximum":  # builtins max(xs), or a running max: maximum(m_old, max(x)) >= max(x)
@@ -324,7 +326,7 @@ def subtracts_max(ctx: Context, expr: cst.BaseExpression, depth: int = 4) -> boo
         if found.op == "gather" and found.args:
             return subtracts_max(ctx, found.args[0], depth - 1)
         return False
-    return last is not None and ctx.qualify(last) is None  # an argument or attribute we cannot see: trust it
+    return trusting and last is not None and ctx.qualify(last) is None  # an argument or attribute we cannot see
 
 
 def _is_min(ctx: Context, expr: cst.BaseExpression) -> bool:

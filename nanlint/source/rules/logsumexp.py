@@ -40,9 +40,10 @@ NAIVE_LOGADDEXP = "naive logaddexp: exp overflows to inf for large inputs; use l
 
 
 def naive_exp(ctx: Context, expr: cst.BaseExpression) -> tuple[OpCall, bool] | None:
-    """(exp call, written here) when expr is an exp that can overflow (directly or through names)."""
+    """(exp call, written here) when expr is an exp that can overflow (directly or through names), in a softplus
+    (`log1p(exp(x))`, `log(1 + exp(x))`): a subtracted value nanlint cannot see is no max there."""
     written = pure_exp(ctx, expr)
-    return written if written is not None and not capped(ctx, exponent(written[0])) else None
+    return written if written is not None and not capped(ctx, exponent(written[0]), trusting=False) else None
 
 
 class NaiveLogSumExp(Rule):
@@ -80,11 +81,12 @@ class NaiveLogSumExp(Rule):
         if not any(written) or not all(w is not None or is_constant(self.ctx, t) for w, t in zip(written, terms)):
             return False
         exps = [w for w in written if w is not None]
-        if all(capped(self.ctx, exponent(e)) for e, _ in exps):
-            return True
         constants = [t for w, t in zip(written, terms) if w is None]
+        softplus = len(exps) == 1 and len(constants) == 1 and guards.const_is(self.ctx, constants[0], 1)
+        if all(capped(self.ctx, exponent(e), trusting=not softplus) for e, _ in exps):
+            return True
         inline = inline and all(here for _, here in exps)
-        if len(exps) == 1 and len(constants) == 1 and guards.const_is(self.ctx, constants[0], 1):
+        if softplus:
             self._softplus(log, (exps[0][0], inline))
         elif len(exps) == 2 and not constants:
             self.report(

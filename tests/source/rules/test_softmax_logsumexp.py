@@ -211,3 +211,29 @@ def test_an_online_logsumexp_with_a_running_max_is_stable():
     assert codes(stable, ("NAN103",)) == []
     naive = stable.replace("c - m_new.unsqueeze(-1)", "c")
     assert messages(naive, ("NAN103",)) == [("NAN103", NAIVE_LOGSUMEXP)]
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "torch.log(1 + torch.exp(rejected - chosen))",  # a pairwise logistic loss: nobody subtracts a max here
+        "torch.log1p(torch.exp(rejected - chosen))",
+        "torch.log(1 + torch.exp(rejected - helper(chosen)))",
+    ],
+)
+def test_a_softplus_of_a_difference_is_naive(expression):
+    source = f"import torch\n\ndef loss(chosen, rejected):\n    return {expression}.mean()\n"
+    assert codes(source) == ["NAN103"]
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "torch.log(1 + torch.exp(-torch.abs(rejected - chosen)))",  # the stable softplus' own tail
+        "torch.log(1 + torch.exp((rejected - chosen).clamp(max=20)))",
+        "torch.log(torch.exp(x - m).sum(-1)) + m",  # a logsumexp still trusts a subtracted value it cannot see
+    ],
+)
+def test_capped_softplus_and_trusted_logsumexp_are_quiet(expression):
+    source = f"import torch\n\ndef loss(chosen, rejected, x, m):\n    return {expression}.mean()\n"
+    assert [c for c in codes(source) if c == "NAN103"] == []
