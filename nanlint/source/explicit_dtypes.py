@@ -149,10 +149,51 @@ def explicit_dtype(
         return explicit_dtype(ctx, dtype_of, expr.expression, tuples, depth - 1)
     if isinstance(expr, cst.BinaryOperation):
         sides = [explicit_dtype(ctx, dtype_of, side, tuples, depth - 1) for side in (expr.left, expr.right)]
+        scalar = [side is not None and _scalar_tensor(ctx, node) for side, node in zip(sides, (expr.left, expr.right))]
+        if any(scalar) and not all(scalar):  # `attn / torch.tensor(d).sqrt()`: a 0-dim tensor does not promote
+            return next(side for side, is_scalar in zip(sides, scalar) if not is_scalar)  # the tensor it meets
         return widest(sides)
     if isinstance(expr, cst.Call):
         return _call_dtype(ctx, dtype_of, expr, tuples, depth)
     return None
+
+
+def _scalar_tensor(ctx: Context, expr: cst.BaseExpression, depth: int = 4) -> bool:
+    """A PyTorch 0-dim tensor made of one Python number (`torch.tensor(k.shape[-1])`, its sqrt, `.to(float32)`).
+    PyTorch's promotion lets a dimensioned tensor of the same kind keep its dtype against it (float16 / a float32
+    0-dim tensor is float16), so its dtype says nothing of the result."""
+    if depth <= 0:
+        return False
+    if isinstance(expr, cst.Name):
+        resolved = ctx.resolve(expr)
+        return resolved is not None and resolved is not expr and _scalar_tensor(ctx, resolved, depth - 1)
+    func = expr.func if isinstance(expr, cst.Call) else None
+    if isinstance(func, cst.Attribute) and func.attr.value in _SCALAR_KEEPING:
+        if not ctx.names.is_module_alias(func.value):
+            return _scalar_tensor(ctx, func.value, depth - 1)  # .to(torch.float32), .float(), .sqrt()
+    call = ctx.call(expr) if isinstance(expr, cst.Call) else None
+    if call is None or not (call.qualified or "").startswith("torch") or not call.args:
+        return False
+    if call.op in ("tensor", "cast") and not call.method:
+        return _python_number(call.args[0])
+    if call.method or call.op in ("sqrt", "rsqrt", "cast"):
+        receiver = expr.func.value if call.method and isinstance(expr.func, cst.Attribute) else call.args[0]
+        return _scalar_tensor(ctx, receiver, depth - 1)
+    return False
+
+
+_SCALAR_KEEPING = frozenset({"to", "float", "double", "type", "sqrt", "rsqrt"})
+
+
+def _python_number(expr: cst.BaseExpression) -> bool:
+    """A literal, a shape entry (`k.shape[-1]`), a size (`k.size(-1)`) or a `len()`."""
+    if isinstance(expr, (cst.Integer, cst.Float)):
+        return True
+    if isinstance(expr, cst.Subscript) and isinstance(expr.value, cst.Attribute):
+        return expr.value.attr.value == "shape"
+    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute):
+        return expr.func.attr.value == "size" and bool(expr.args)
+    return isinstance(expr, cst.Call) and isinstance(expr.func, cst.Name) and expr.func.value == "len"
 
 
 def widest(dtypes) -> str | None:

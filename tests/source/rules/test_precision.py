@@ -857,3 +857,31 @@ def test_masked_fill_helpers_of_other_packages():
             return a, b, c, d
         """
     assert where(source, "NAN201") == [("NAN201", 5, 50), ("NAN201", 8, 40)]
+
+
+SCALED_SCORES = """\
+import torch
+
+
+def attend(q, k, mask):
+    scores = torch.bmm(q, k.transpose(1, 2))
+    scale = torch.sqrt(torch.tensor(k.shape[-1]).to(torch.float32))
+    scores = scores / scale
+    return scores.masked_fill(mask, -1e9).softmax(-1)
+"""
+
+
+def test_a_zero_dim_float32_tensor_does_not_make_the_scores_float32():
+    """float16 scores / a float32 0-dim tensor stay float16 in PyTorch: the fill still overflows."""
+    assert where(SCALED_SCORES, "NAN201") == [("NAN201", 8, 37)]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        ("torch.bmm(q, k.transpose(1, 2))", "torch.bmm(q, k.transpose(1, 2)).float()"),  # float32 scores
+        ("torch.tensor(k.shape[-1]).to(torch.float32)", "torch.ones(k.shape[-1], dtype=torch.float32)"),  # a vector
+    ],
+)
+def test_scores_that_are_float32_by_construction_stay_quiet(change):
+    assert where(SCALED_SCORES.replace(*change), "NAN201") == []
