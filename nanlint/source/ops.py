@@ -209,6 +209,8 @@ FUNCTIONS: dict[str, list[str]] = {
     "relu": _rows(TORCH + TORCH_FUNCTIONAL + TF_NN + JAX_NN + KERAS_BACKEND, "relu"),
     "full": _rows(NUMPY_LIKE + TORCH, "full", "full_like") + _rows(TENSORFLOW, "fill"),
     "ones": _rows(NUMPY_LIKE + TORCH + TENSORFLOW, "ones", "ones_like"),
+    # a trainable value: what it was initialised with does not hold once training moves it
+    "parameter": ["torch.nn.Parameter", "torch.nn.parameter.Parameter", "tensorflow.Variable"],
     "cast": [
         "tensorflow.cast",
         "tensorflow.convert_to_tensor",

@@ -26,6 +26,7 @@ _ADVICE = {
     "norm": "clamp the norm (norm.clamp(min=eps)) or use a normalize function, which has its own eps",
     "count": _COUNT_ADVICE,
     "nonzero-count": _COUNT_ADVICE,
+    "parameter": "keep it positive: train a raw value and divide by softplus(raw) + eps (or exp(raw)), or clamp it",
 }
 _DEFAULT_ADVICE = "add an eps (x / (d + eps)) or clamp it (d.clamp(min=eps))"
 # Summaries of a tensor that are 0 only when it is degenerate (all 0, or constant).
@@ -137,6 +138,8 @@ def zero_denominator(
         return reason if normalises(ctx, numerator, fact) else None
     if reason.level >= NAMED and reason.kind == "probability" and ctx.const(numerator) is None:
         return reason  # p / q of probabilities (not 1 / update_prob, a setting)
+    if reason.kind == "parameter":
+        return reason  # x / self.scale: a trained scale with no positivity transform (exp, softplus) can reach 0
     if reason.kind == "weight-sum" and normalises(ctx, numerator, fact):
         return reason  # w / w.mean() of sample weights: 0 / 0 for a batch whose weights are all 0
     if reason.kind in _SPREADS and centred(ctx, numerator) and statistic_attribute(ctx, denominator):

@@ -677,6 +677,17 @@ def _ones(values, found, env) -> Fact:
     return constant(1.0)  # a tensor of ones: `n.maximum(torch.ones_like(n))` is at least 1
 
 
+@transfer("parameter")
+def _parameter(values, found, env) -> Fact:
+    """nn.Parameter(torch.ones(d)): trained, it can reach 0 (a scale with no positivity transform); a frozen one
+    (requires_grad=False, trainable=False) is a loaded constant nanlint cannot see."""
+    for keyword in ("requires_grad", "trainable"):
+        flag = found.keywords.get(keyword)
+        if flag is not None and isinstance(flag, cst.Name) and flag.value == "False":
+            return TOP
+    return Fact(zero=Reason("a trainable parameter, which training can move to 0", NAMED, "parameter"))
+
+
 @transfer("mul")
 def _mul(values, found, env) -> Fact:
     if len(found.args) < 2:
