@@ -482,3 +482,30 @@ def test_an_assert_anywhere_in_the_function_declares_the_denominator_nonzero():
 def test_an_assert_about_something_else_keeps_the_finding(assertion):
     source = ASSERTED_WIDTHS.replace("(widths > 0).all().item()", assertion)
     assert [(code, line) for code, line, *_ in lint(source, "NAN105")] == [("NAN105", 6)]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import torch\n\ndef loss(losses, mask, num_valid_tokens):\n    return (losses * mask).sum() / num_valid_tokens\n",
+        "import torch\n\ndef step(loss_func, out):\n    out, num_tokens, _ = loss_func(out)\n    out /= num_tokens\n"
+        "    return out\n",
+        "import torch\n\ndef loss(per_token, batch):\n    return per_token.sum() / batch['n_pos']\n",
+    ],
+)
+def test_a_count_of_selected_items_by_its_name(source):
+    assert [code for code, *_ in lint(source, "NAN105")] == ["NAN105"]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # a setting, not a count of what a mask selects
+        "import torch\n\ndef f(self, x):\n    return x / self.num_tokens\n",
+        "import torch\n\ndef loss(losses, num_tokens):\n    return losses.sum() / num_tokens.clamp(min=1)\n",
+        "import torch\n\ndef loss(losses, num_tokens):\n    return losses.sum() / max(num_tokens, 1)\n",
+        "import torch\n\ndef loss(losses, num_heads):\n    return losses.sum() / num_heads\n",  # not a selection
+    ],
+)
+def test_counts_that_are_settings_or_clamped_stay_quiet(source):
+    assert lint(source, "NAN105") == []
