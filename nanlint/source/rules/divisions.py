@@ -140,6 +140,8 @@ def zero_denominator(
         return reason  # p / q of probabilities (not 1 / update_prob, a setting)
     if reason.kind == "parameter":
         return reason  # x / self.scale: a trained scale with no positivity transform (exp, softplus) can reach 0
+    if reason.level >= NAMED and reason.kind == "count" and not isinstance(ctx.peel(denominator), cst.Attribute):
+        return reason  # loss / num_valid_tokens: 0 when the batch is all padding (not `self.num_tokens`, a setting)
     if reason.kind == "weight-sum" and normalises(ctx, numerator, fact):
         return reason  # w / w.mean() of sample weights: 0 / 0 for a batch whose weights are all 0
     if reason.kind in _SPREADS and centred(ctx, numerator) and statistic_attribute(ctx, denominator):

@@ -273,7 +273,7 @@ class Values:
         if informative(fact):
             return fact
         said = evidence.named(name, ())
-        return said if said is not None and said.kind in ("mask", "eps") else fact
+        return said if said is not None and said.kind in ("mask", "eps", "count") else fact
 
     def _qualified_constant(self, qualified: str | None) -> Fact | None:
         if qualified is None:

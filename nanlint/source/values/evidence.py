@@ -24,6 +24,13 @@ _COSINE = re.compile(r"(?:^|_)cos(?:ine)?(?:_|\d|$)|^cos(?:ine)?(?:theta|sim|_?a
 _LOG_SCALE = re.compile(r"log(?:_|var|std|sigma|scale|alpha|prob|lik)")
 # Per-example weights (Keras' `sample_weight`): >= 0, and 0 for an example that is left out.
 _SAMPLE_WEIGHT = re.compile(r"(?:^|_)(?:sample|example|instance)_?weights?\d*$")
+# A count of what a mask or a match selects (`num_valid_tokens`, `n_pos`, `num_fg`, `valid_count`): 0 when every
+# item is masked out or nothing matches, the usual "all tokens masked" / "no positive anchors" NaN.
+_SELECTED_COUNT = re.compile(
+    r"(?:^|_)(?:num|n|number|count|cnt|total)_(?:of_)?(?:valid|tokens?|pos|positives?|fg|foreground|masked|unmasked|"
+    r"non_?pad\w*|nonpad\w*|active|selected|matched|items|targets)(?:_|\d|$)"
+    r"|(?:^|_)(?:valid|tokens?|pos|positives?|fg|masked|selected|matched)_(?:count|counts|cnt|num|total)\d*$"
+)
 _MEAN = re.compile(r"(?:^|_)(?:mean|mu|avg|average|loc|center|centre)\d*$")
 
 _PROBABILITY_OPS = frozenset({"softmax", "sigmoid"})
@@ -71,6 +78,7 @@ _NONNEGATIVE = (
     (_VARIANCE, "a variance", "variance", "a variance, which is 0 for constant input"),
     (_NORM, "a norm", "norm", "a norm, which is 0 for a zero vector"),
     (_DISTANCE, "a distance", "distance", "a distance, which is 0 between equal points"),
+    (_SELECTED_COUNT, "a count", "count", "a count of selected items (by its name), which is 0 when none is selected"),
     (_SAMPLE_WEIGHT, "a sample weight", "weight", "a sample weight, which is 0 for an example left out"),
 )
 

@@ -482,3 +482,71 @@ def test_an_assert_anywhere_in_the_function_declares_the_denominator_nonzero():
 def test_an_assert_about_something_else_keeps_the_finding(assertion):
     source = ASSERTED_WIDTHS.replace("(widths > 0).all().item()", assertion)
     assert [(code, line) for code, line, *_ in lint(source, "NAN105")] == [("NAN105", 6)]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import torch\n\ndef loss(losses, mask, num_valid_tokens):\n    return (losses * mask).sum() / num_valid_tokens\n",
+        "import torch\n\ndef step(loss_func, out):\n    out, num_tokens, _ = loss_func(out)\n    out /= num_tokens\n"
+        "    return out\n",
+        "import torch\n\ndef loss(per_token, batch):\n    return per_token.sum() / batch['n_pos']\n",
+    ],
+)
+def test_a_count_of_selected_items_by_its_name(source):
+    assert [code for code, *_ in lint(source, "NAN105")] == ["NAN105"]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # a setting, not a count of what a mask selects
+        "import torch\n\ndef f(self, x):\n    return x / self.num_tokens\n",
+        "import torch\n\ndef loss(losses, num_tokens):\n    return losses.sum() / num_tokens.clamp(min=1)\n",
+        "import torch\n\ndef loss(losses, num_tokens):\n    return losses.sum() / max(num_tokens, 1)\n",
+        "import torch\n\ndef loss(losses, num_heads):\n    return losses.sum() / num_heads\n",  # not a selection
+    ],
+)
+def test_counts_that_are_settings_or_clamped_stay_quiet(source):
+    assert lint(source, "NAN105") == []
+
+
+TRAINED_SCALE = """\
+import torch
+from torch import nn
+
+
+class Denormalize(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(d))
+
+    def forward(self, x):
+        return x / self.weight
+"""
+
+
+def test_a_trainable_parameter_is_not_its_initial_value():
+    assert lint(TRAINED_SCALE, "NAN105") == [
+        (
+            "NAN105",
+            11,
+            16,
+            "division by a trainable parameter, which training can move to 0: inf or NaN there; keep it positive: "
+            "train a raw value and divide by softplus(raw) + eps (or exp(raw)), or clamp it",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        ("x / self.weight", "x / (nn.functional.softplus(self.weight) + 1e-5)"),
+        ("x / self.weight", "x / self.weight.exp()"),
+        ("x / self.weight", "x / self.weight.clamp(min=1e-5)"),
+        ("nn.Parameter(torch.ones(d))", "nn.Parameter(torch.ones(d), requires_grad=False)"),  # frozen: loaded
+        ("nn.Parameter(torch.ones(d))", "torch.ones(d)"),  # a constant
+    ],
+)
+def test_a_kept_positive_or_frozen_parameter_is_quiet(change):
+    assert lint(TRAINED_SCALE.replace(*change), "NAN105") == []
