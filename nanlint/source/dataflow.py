@@ -143,7 +143,10 @@ class Dataflow:
 
     def _store(self, key: str, value: cst.BaseExpression | None) -> None:
         if key.startswith("self.") and self.classes:
-            self.classes[-1].names[key] = value
+            table = self.classes[-1].names
+            if _is_none(value) and table.get(key) is not None:
+                return  # `self.w = Parameter(...) if used else None`: arithmetic on the attribute is on the value
+            table[key] = value
         else:
             self.scopes[-1].names[key] = value
 
@@ -155,6 +158,10 @@ class Dataflow:
         key = binding_key(target)
         if key is not None:
             self._store(key, None)
+
+
+def _is_none(value: cst.BaseExpression | None) -> bool:
+    return isinstance(value, cst.Name) and value.value == "None"
 
 
 _AUG_TO_BINARY: dict[type[cst.BaseAugOp], Callable[[], cst.BaseBinaryOp]] = {

@@ -103,3 +103,25 @@ def test_rebinding_in_place_reaches_the_first_value():
     dispatcher.register(Probe())
     dispatcher.walk(module)
     assert chain == ["resize", "imread"]
+
+
+def test_an_attribute_left_none_in_another_branch_keeps_its_value():
+    """`self.w = Parameter(...) if used else None`: arithmetic on self.w can only be on the value."""
+    source = (
+        "class M:\n"
+        "    def __init__(self, used):\n"
+        "        if used:\n"
+        "            self.w = make()\n"
+        "        else:\n"
+        "            self.w = None\n"
+        "    def forward(self, x):\n"
+        "        use(self.w)\n"
+    )
+    assert values_at_calls(source) == ["make()"]
+
+
+def test_none_alone_and_a_local_set_to_none_are_bindings_as_before():
+    assert values_at_calls("class M:\n    def __init__(self):\n        self.w = None\n        use(self.w)\n") == [
+        "None"
+    ]
+    assert values_at_calls("p = a\np = None\nuse(p)\n") == ["None"]
