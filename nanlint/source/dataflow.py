@@ -22,13 +22,10 @@ class Scope:
 
 def binding_key(target: cst.BaseExpression) -> str | None:
     """`x` -> "x", `self.x` -> "self.x"; None for targets that are not tracked."""
-    if isinstance(target, cst.Name):
+    kind = type(target)  # not isinstance: on libcst's ABCs it is slow when it fails, and it runs per name
+    if kind is cst.Name:
         return target.value
-    if (
-        isinstance(target, cst.Attribute)
-        and isinstance(target.value, cst.Name)
-        and target.value.value in ("self", "cls")
-    ):
+    if kind is cst.Attribute and type(target.value) is cst.Name and target.value.value in ("self", "cls"):
         return f"self.{target.attr.value}"
     return None
 
@@ -116,7 +113,12 @@ class Dataflow:
     # Every use is snapshotted as the traversal meets it (before any later rebinding): cheaper than
     # walking each assigned value a second time.
     def visit_Name(self, node: cst.Name) -> None:
-        self.value_at[id(node)] = (node, self.lookup(node.value))
+        key = node.value  # lookup() inlined for a plain name (never "self.x"): this runs for every Name
+        functions = self.functions
+        if functions and key in functions[-1].names:
+            self.value_at[id(node)] = (node, functions[-1].names[key])
+        else:
+            self.value_at[id(node)] = (node, self.scopes[0].names.get(key))
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         key = binding_key(node)
