@@ -10,6 +10,7 @@ while `log(p)` on the right-hand side still sees the old value.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 import libcst as cst
 
@@ -24,9 +25,12 @@ def binding_key(target: cst.BaseExpression) -> str | None:
     """`x` -> "x", `self.x` -> "self.x"; None for targets that are not tracked."""
     kind = type(target)  # not isinstance: on libcst's ABCs it is slow when it fails, and it runs per name
     if kind is cst.Name:
-        return target.value
-    if kind is cst.Attribute and type(target.value) is cst.Name and target.value.value in ("self", "cls"):
-        return f"self.{target.attr.value}"
+        return cast(cst.Name, target).value
+    if kind is cst.Attribute:
+        attribute = cast(cst.Attribute, target)
+        receiver = attribute.value
+        if type(receiver) is cst.Name and cast(cst.Name, receiver).value in ("self", "cls"):
+            return f"self.{attribute.attr.value}"
     return None
 
 
