@@ -10,6 +10,7 @@ while `log(p)` on the right-hand side still sees the old value.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 import libcst as cst
 
@@ -22,14 +23,14 @@ class Scope:
 
 def binding_key(target: cst.BaseExpression) -> str | None:
     """`x` -> "x", `self.x` -> "self.x"; None for targets that are not tracked."""
-    if isinstance(target, cst.Name):
-        return target.value
-    if (
-        isinstance(target, cst.Attribute)
-        and isinstance(target.value, cst.Name)
-        and target.value.value in ("self", "cls")
-    ):
-        return f"self.{target.attr.value}"
+    kind = type(target)  # not isinstance: on libcst's ABCs it is slow when it fails, and it runs per name
+    if kind is cst.Name:
+        return cast(cst.Name, target).value
+    if kind is cst.Attribute:
+        attribute = cast(cst.Attribute, target)
+        receiver = attribute.value
+        if type(receiver) is cst.Name and cast(cst.Name, receiver).value in ("self", "cls"):
+            return f"self.{attribute.attr.value}"
     return None
 
 
@@ -39,6 +40,7 @@ class Dataflow:
     def __init__(self) -> None:
         self.scopes: list[Scope] = [Scope("module")]
         self.classes: list[Scope] = []
+        self.functions: list[Scope] = []  # the function scopes among `scopes` (every use looks up the innermost)
         # For a name inside an assigned value: what it was bound to when the assignment ran, so that
         # `p = p * mask` ... `log(p)` resolves the inner `p` to the earlier value, not to itself.
         self.value_at: dict[int, tuple[cst.CSTNode, cst.BaseExpression | None]] = {}
@@ -46,10 +48,13 @@ class Dataflow:
     # --- traversal hooks ----------------------------------------------------------
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.scopes.append(Scope("function"))
+        scope = Scope("function")
+        self.scopes.append(scope)
+        self.functions.append(scope)
 
     def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.scopes.pop()
+        self.functions.pop()
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         scope = Scope("class")
@@ -91,15 +96,14 @@ class Dataflow:
     # --- queries ------------------------------------------------------------------
 
     def lookup(self, key: str) -> cst.BaseExpression | None:
+        """The innermost function's binding, else the class's (`self.x`) or the module's (a name)."""
+        if self.functions:
+            names = self.functions[-1].names
+            if key in names:
+                return names[key]
         if key.startswith("self."):
-            for scope in (self._function(), self.classes[-1] if self.classes else None):
-                if scope is not None and key in scope.names:
-                    return scope.names[key]
-            return None
-        for scope in (self._function(), self.scopes[0]):
-            if scope is not None and key in scope.names:
-                return scope.names[key]
-        return None
+            return self.classes[-1].names.get(key) if self.classes else None
+        return self.scopes[0].names.get(key)
 
     def value_of(self, expr: cst.BaseExpression) -> cst.BaseExpression | None:
         """What a name or self.attr held where it is used: for a use inside an assigned value, its binding
@@ -113,7 +117,12 @@ class Dataflow:
     # Every use is snapshotted as the traversal meets it (before any later rebinding): cheaper than
     # walking each assigned value a second time.
     def visit_Name(self, node: cst.Name) -> None:
-        self.value_at[id(node)] = (node, self.lookup(node.value))
+        key = node.value  # lookup() inlined for a plain name (never "self.x"): this runs for every Name
+        functions = self.functions
+        if functions and key in functions[-1].names:
+            self.value_at[id(node)] = (node, functions[-1].names[key])
+        else:
+            self.value_at[id(node)] = (node, self.scopes[0].names.get(key))
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         key = binding_key(node)
@@ -122,15 +131,9 @@ class Dataflow:
 
     @property
     def in_function(self) -> bool:
-        return any(scope.kind == "function" for scope in self.scopes)
+        return bool(self.functions)
 
     # --- internals ----------------------------------------------------------------
-
-    def _function(self) -> Scope | None:
-        for scope in reversed(self.scopes):
-            if scope.kind == "function":
-                return scope
-        return None
 
     def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
         if isinstance(target, (cst.Tuple, cst.List)):

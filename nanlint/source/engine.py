@@ -129,6 +129,7 @@ def analyze_document(
         if project is not None:
             raw.used = dict(sorted(project.used.items()))
         raw.findings.extend(located_reports(ctx.reports, rules, module, tree, document, offset=len(raw.findings)))
+        ctx.release()
     return raw
 
 

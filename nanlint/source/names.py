@@ -16,10 +16,10 @@ BUILTINS = frozenset({"abs", "float", "len", "max", "min", "pow", "round", "sum"
 def dotted(node: cst.BaseExpression) -> str | None:
     """`a.b.c` as a string, or None for anything that is not a plain dotted name."""
     parts = []
-    while isinstance(node, cst.Attribute):
+    while type(node) is cst.Attribute:  # `type() is`: isinstance on libcst's ABCs is slow when it fails
         parts.append(node.attr.value)
         node = node.value
-    if not isinstance(node, cst.Name):
+    if type(node) is not cst.Name:
         return None
     parts.append(node.value)
     return ".".join(reversed(parts))
@@ -86,10 +86,10 @@ class Names:
     def qualify(self, node: cst.BaseExpression) -> str | None:
         """The qualified name of a dotted expression rooted at an import or a builtin."""
         attrs = []
-        while isinstance(node, cst.Attribute):
+        while type(node) is cst.Attribute:  # see dotted()
             attrs.append(node.attr.value)
             node = node.value
-        if not isinstance(node, cst.Name):
+        if type(node) is not cst.Name:
             return None
         root = self.aliases.get(node.value)
         if root is None:

@@ -95,6 +95,12 @@ class Context:
             self._values = Values(self)
         return self._values
 
+    def release(self) -> None:
+        """Drop the per-file state that refers back to this context (trackers, the value analysis), so
+        that reference counting frees the file's tree at once instead of the cyclic collector."""
+        self.shared.clear()
+        self._values = None
+
     def tracker(self, kind: type):
         """The file's shared instance of a tracker class that an enabled rule `uses`."""
         return self.shared[kind]

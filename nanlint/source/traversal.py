@@ -8,6 +8,7 @@ parse); this walk only reads fields, in source order, and dispatches each node t
 from __future__ import annotations
 
 import dataclasses
+import typing
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 
@@ -93,11 +94,27 @@ Handler = Callable[[cst.CSTNode], None]
 
 
 def child_fields(node_type: type) -> tuple[str, ...]:
+    """The fields of a node type that can hold code, in source order (computed once per type)."""
     fields = _child_fields.get(node_type)
     if fields is None:
-        fields = tuple(f.name for f in dataclasses.fields(node_type) if f.name not in _SKIPPED_FIELDS)
+        fields = tuple(
+            f.name
+            for f in dataclasses.fields(node_type)
+            if f.name not in _SKIPPED_FIELDS and not _holds_no_code(f.type)
+        )
         _child_fields[node_type] = fields
     return fields
+
+
+# Whitespace nodes hold only layout and comments; the names above skip most of the fields that hold them.
+_LAYOUT_NODES = (cst.BaseParenthesizableWhitespace, cst.TrailingWhitespace, cst.EmptyLine, cst.Newline, cst.Comment)
+
+
+def _holds_no_code(annotation: object) -> bool:
+    """A field declared as text (`Name.value`), a literal token, or whitespace: no node of code below it."""
+    if annotation in (str, bool) or typing.get_origin(annotation) is typing.Literal:
+        return True
+    return isinstance(annotation, type) and issubclass(annotation, _LAYOUT_NODES)
 
 
 def _node_types() -> frozenset[type]:
@@ -150,12 +167,16 @@ class Dispatcher:
 
     def walk(self, root: cst.CSTNode) -> None:
         """Visit in source order. The stack holds nodes to enter, and (node,) tuples to leave -- pushed
-        only for node types that have leave handlers, which are few."""
+        only for node types that have leave handlers, which are few. Children are pushed last first
+        (the loop is `children` inlined: it runs for every node of every file)."""
         enter, leave = self.enter, self.leave
+        node_types, reversed_fields = _NODE_TYPES, _reversed_child_fields
         stack: list = [root]
+        pop, push = stack.pop, stack.append
         while stack:
-            item = stack.pop()
-            if type(item) is tuple:
+            item = pop()
+            kind = type(item)
+            if kind is tuple:
                 node = item[0]
                 for handler in leave[type(node)]:
                     try:
@@ -163,18 +184,29 @@ class Dispatcher:
                     except RecursionError:  # a rule's reasoning on a pathologically deep expression
                         continue
                 continue
-            handlers = enter.get(type(item))
+            handlers = enter.get(kind)
             if handlers:
                 for handler in handlers:
                     try:
                         handler(item)
                     except RecursionError:
                         continue
-            if type(item) in leave:
-                stack.append((item,))
-            found = children(item)
-            found.reverse()
-            stack.extend(found)
+            if kind in leave:
+                push((item,))
+            fields = reversed_fields.get(kind)
+            if fields is None:
+                fields = reversed_fields[kind] = tuple(reversed(child_fields(kind)))
+            for name in fields:  # none for a leaf (`Name`, a number, an operator): most nodes
+                value = getattr(item, name)
+                if type(value) in node_types:
+                    push(value)
+                elif type(value) in _SEQUENCES:
+                    for child in reversed(value):
+                        if type(child) in node_types:
+                            push(child)
+
+
+_reversed_child_fields: dict[type, tuple[str, ...]] = {}
 
 
 _plans: dict[type, list[tuple[str, type, str]]] = {}
@@ -196,8 +228,21 @@ def _handler_plan(visitor_type: type) -> list[tuple[str, type, str]]:
 
 def iter_nodes(root: cst.CSTNode) -> Iterable[cst.CSTNode]:
     """Every node below root (root included), in source order."""
+    node_types, reversed_fields = _NODE_TYPES, _reversed_child_fields
     stack = [root]
+    pop, push = stack.pop, stack.append
     while stack:
-        node = stack.pop()
+        node = pop()
         yield node
-        stack.extend(reversed(children(node)))
+        kind = type(node)
+        fields = reversed_fields.get(kind)
+        if fields is None:
+            fields = reversed_fields[kind] = tuple(reversed(child_fields(kind)))
+        for name in fields:
+            value = getattr(node, name)
+            if type(value) in node_types:
+                push(value)
+            elif type(value) in _SEQUENCES:
+                for child in reversed(value):
+                    if type(child) in node_types:
+                        push(child)

@@ -188,12 +188,12 @@ class Index:
         self.enclosing: dict[int, Function] = {}  # Call/Comparison node -> the function it is in
         self.selected: dict[int, tuple[cst.BaseExpression, bool]] = {}  # a where() branch -> (condition, taken if)
         self.alias_sites: list[tuple[cst.Name, str]] = []  # `self.softmax = x`: (the x read there, "self.softmax")
-        self._collector = _Collector(self)
+        collector = _Collector(self)  # a local: it refers back to the index (no cycle to outlive the file)
         dispatcher = Dispatcher()
-        dispatcher.register(self._collector)
+        dispatcher.register(collector)
         dispatcher.register(self.dataflow)
         dispatcher.walk(module)
-        self._link_calls()
+        self._link_calls(collector.calls)
 
     # --- questions ------------------------------------------------------------------------
 
@@ -263,8 +263,8 @@ class Index:
         function = self.enclosing.get(id(call))
         return function.owner if function is not None else None
 
-    def _link_calls(self) -> None:
-        for call, within in self._collector.calls:
+    def _link_calls(self, calls: list[tuple[cst.Call, Function | None]]) -> None:
+        for call, within in calls:
             target = self.callee(call, within)
             if target is not None:
                 target.calls.append(call)
@@ -331,11 +331,8 @@ class _Collector:
 
     def _assigned(self, function: Function) -> dict:
         """Names assigned so far in the function's own scope (the Dataflow's innermost function scope)."""
-        scopes = self.index.dataflow.scopes
-        for scope in reversed(scopes):
-            if scope.kind == "function":
-                return scope.names
-        return {}
+        functions = self.index.dataflow.functions
+        return functions[-1].names if functions else {}
 
     def visit_Call(self, node: cst.Call) -> None:
         within = self.stack[-1] if self.stack else None
