@@ -11,6 +11,7 @@ Asked in semantic ops through names and `self` attributes (`ctx.origins`).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import TypeGuard
 
@@ -18,6 +19,7 @@ import libcst as cst
 
 from nanlint.source import guards, squares
 from nanlint.source.dataflow import binding_key
+from nanlint.source.names import dotted
 from nanlint.source.rule import Context, OpCall
 from nanlint.source.values import clamp_bounds, select_parts
 
@@ -298,6 +300,10 @@ def _nonnegative(ctx: Context, expr: cst.BaseExpression, depth: int = 4) -> bool
     return found is not None and found.op in _NONNEGATIVE
 
 
+# A name that says it holds a maximum (`maxval`, `x_max`, `running_max`, `m_max`).
+_MAX_NAME = re.compile(r"(?:^|_|\.)(?:max|maxval|max_val|maximum|amax)(?:_|\d|$)|max$")
+
+
 def subtracts_max(ctx: Context, expr: cst.BaseExpression, depth: int = 4, trusting: bool = True) -> bool:
     """Is expr a maximum of the values (or their logsumexp)? `x.max(-1, keepdims=True)`, `.values`, `[0]`,
     `stop_gradient(...)`, a segment max gathered back; an unknown variable or call gets the benefit of the doubt."""
@@ -326,7 +332,9 @@ def subtracts_max(ctx: Context, expr: cst.BaseExpression, depth: int = 4, trusti
         if found.op == "gather" and found.args:
             return subtracts_max(ctx, found.args[0], depth - 1)
         return False
-    return trusting and last is not None and ctx.qualify(last) is None  # an argument or attribute we cannot see
+    if last is None or ctx.qualify(last) is not None:
+        return False
+    return trusting or _MAX_NAME.search(dotted(last) or "") is not None  # unseen: trusted, or named a max
 
 
 def _is_min(ctx: Context, expr: cst.BaseExpression) -> bool:

@@ -232,6 +232,7 @@ def test_a_softplus_of_a_difference_is_naive(expression):
         "torch.log(1 + torch.exp(-torch.abs(rejected - chosen)))",  # the stable softplus' own tail
         "torch.log(1 + torch.exp((rejected - chosen).clamp(max=20)))",
         "torch.log(torch.exp(x - m).sum(-1)) + m",  # a logsumexp still trusts a subtracted value it cannot see
+        "torch.log1p(torch.exp(chosen - maxval)) + maxval",  # a softplus of a difference with a max, by its name
     ],
 )
 def test_capped_softplus_and_trusted_logsumexp_are_quiet(expression):
