@@ -115,6 +115,8 @@ class UnboundedExp(guards.SurroundedRule):
         sampling code or a logged `.item()`)."""
         if not self.around.traced(found.node):
             return
+        if log_scale and self.ctx.values.of(variable).kind == "parameter":
+            return  # a state-independent log-std (PPO's nn.Parameter): steps move it slowly; an input cannot
         if id(found.node) in self.clamped_after:
             shown = name if name and guards.is_variable(variable) else "x"
             self.report(

@@ -685,7 +685,9 @@ def _parameter(values, found, env) -> Fact:
         flag = found.keywords.get(keyword)
         if flag is not None and isinstance(flag, cst.Name) and flag.value == "False":
             return TOP
-    return Fact(zero=Reason("a trainable parameter, which training can move to 0", NAMED, "parameter"))
+    return Fact(
+        zero=Reason("a trainable parameter, which training can move to 0", NAMED, "parameter"), kind="parameter"
+    )
 
 
 @transfer("mul")

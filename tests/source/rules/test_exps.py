@@ -215,3 +215,33 @@ def weights(scores, eta):
     return torch.exp(eta * (scores - scores.mean()) / scores.std())
 """
     assert [line for line, _, _ in nan109(source)] == [5]
+
+
+STATE_INDEPENDENT_STD = """\
+import torch
+from torch import nn
+
+
+class Policy(nn.Module):
+    def __init__(self, n):
+        super().__init__()
+        self.mean = nn.Linear(8, n)
+        self.log_std = nn.Parameter(torch.zeros(1, n))
+        self.head = nn.Linear(8, n)
+
+    def forward(self, x):
+        mean = self.mean(x)
+        return mean, torch.exp(self.log_std.expand_as(mean))
+"""
+
+
+def test_a_log_scale_parameter_is_moved_by_steps_not_by_inputs():
+    assert nan109(STATE_INDEPENDENT_STD) == []
+
+
+def test_a_log_scale_computed_from_the_input_is_reported():
+    source = STATE_INDEPENDENT_STD.replace("torch.exp(self.log_std.expand_as(mean))", "torch.exp(self.head(x))")
+    source = source.replace(
+        "return mean, torch.exp(self.head(x))", "log_std = self.head(x)\n        return mean, torch.exp(log_std)"
+    )
+    assert [line for line, _, _ in nan109(source)] == [15]
