@@ -8,18 +8,24 @@ Memory: every exposed tensor is an output, so onnxruntime holds all of one run's
 once. The exposed tensors are therefore split into chunks (consecutive in topological order) whose
 estimated bytes (shape x dtype, with the actual input shapes) stay under a budget derived from the
 model's size (chunk_budget: the weights' bytes, at least MIN_CHUNK_BYTES, at most CHUNK_BYTES; never
-below what one inference holds at its largest node), and each chunk is a run per sample of only the
-nodes it needs: fed, by the chunks before it, the tensors that cross its start (when those, for all
-samples, fit half the budget; else from the graph's inputs, and when that would run the graph's nodes
-more than MAX_RUNS_PER_SAMPLE times per sample, the budget is doubled: time comes before memory).
-Each output is reduced to its statistics as soon as the run returns and dropped. A chunk's session
-is released before the next one is made, no chunk copies the model (a cut holds its own nodes and
-initializers; a run from the inputs appends its outputs to the model serialized once), and weights
-left on disk (external data, or a large model's own file) are memory-mapped by onnxruntime itself
-from the model's folder instead of copied (nor pre-packed, above PREPACK_LIMIT). The number of samples
-adapts to a time budget: the first inference is timed, and when all the samples would take longer
-than SAMPLING_BUDGET seconds (chunks included), fewer are run (the box's corners first), and the
-run says how many and why.
+below what one inference holds at its largest node), and each chunk is a cut of the graph: only the
+nodes it needs, fed by the chunks before it the tensors that cross its start. Each sample goes through
+every chunk before the next sample starts, so only one sample's crossing tensors are carried (no more
+than one inference holds at that point) and each node runs once per sample. The chunks' sessions stay
+alive together: each cut holds only its own nodes' initializers (never two copies of the weights; when
+cuts would share more than SHARED_WEIGHTS_LIMIT of them, or onnxruntime cannot load a cut, the chunks
+run one session at a time instead, every sample through a chunk before the next, carrying the crossing
+tensors for all samples when they fit half the budget, else rerunning the graph from its inputs, the
+budget doubling while that runs the nodes more than MAX_RUNS_PER_SAMPLE times per sample). Sessions
+kept together have no memory arena (each would keep its largest run's memory), glibc's mmap threshold
+stays at MMAP_THRESHOLD (freed activations go back to the system instead of fragmenting its heap), and
+its heaps are trimmed once sampling ends. Each output is reduced to its statistics as soon as the run
+returns and dropped. No chunk copies the model (a run from the inputs appends its outputs to the model
+serialized once), and weights left on disk (external data, or a large model's own file) are
+memory-mapped by onnxruntime itself from the model's folder instead of copied (nor pre-packed, above
+PREPACK_LIMIT). The number of samples adapts to a time budget: the first sample is timed, and when all
+the samples would take longer than SAMPLING_BUDGET seconds, fewer are run (the box's corners first), and
+the run says how many and why.
 """
 
 from __future__ import annotations
@@ -648,8 +654,11 @@ class _Plan:
 
 
 def _initializer_bytes(tensor: onnx.TensorProto) -> int:
-    count = math.prod(tensor.dims)
-    return count * _ITEMSIZE.get(tensor.data_type, 4) if tensor.data_type in FLOAT_TYPES else count * 8
+    try:
+        itemsize = int(onnx.helper.tensor_dtype_to_np_dtype(tensor.data_type).itemsize)
+    except (KeyError, TypeError, ValueError):  # strings and the like: a guess
+        itemsize = 8
+    return math.prod(tensor.dims) * itemsize
 
 
 def _node_reads(node: onnx.NodeProto) -> list[str]:
