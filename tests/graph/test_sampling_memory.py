@@ -397,3 +397,21 @@ def test_chunk_sessions_alive_together_keep_no_memory_between_runs():
     run_samples(model, samples[:1], counts, memory=2 * activation)  # onnxruntime's own first-use costs
     grown = _peak_rss_growth(lambda: run_samples(model, samples, counts, memory=2 * activation))
     assert grown < 10 * activation / 2**20  # 40 MiB: the feeds, a chunk's run, carried tensors, slack
+
+
+def test_a_cut_onnxruntime_cannot_load_sends_the_chunks_one_at_a_time_with_the_same_statistics(monkeypatch):
+    model = layered_model()
+    whole = run_samples(model, feeds(3), sizes(model))
+    real, tried = sampling._Plan.cut_session, []
+
+    def refuses_the_third(self, segment, *args):
+        tried.append(segment.start)
+        if len(tried) == 3:
+            raise sampling._Uncut
+        return real(self, segment, *args)
+
+    monkeypatch.setattr(sampling._Plan, "cut_session", refuses_the_third)
+    made = initializers_held(monkeypatch)
+    chunked = run_samples(model, feeds(3), sizes(model), memory=2 * SIDE * SIDE * 4)
+    assert len(tried) == 3 and len(made) == 2 + 5  # two cuts of the first sample, then five chunks in turn
+    assert chunked.stats == whole.stats and chunked.samples == 3
