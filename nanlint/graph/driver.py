@@ -140,7 +140,12 @@ def analyze_models(paths: list[str], settings, options: GraphOptions):
     """(one GraphResult per model, error messages). Errors mean exit code 2.
 
     Whatever the libraries print while the models are analysed (onnxruntime announces an execution
-    provider's fallback on stdout) goes to stderr: stdout carries the report alone."""
+    provider's fallback on stdout) goes to stderr: stdout carries the report alone. Large freed blocks go
+    back to the system from the start (sampling.map_large_blocks): the analysis' and sampling's temporaries
+    would otherwise stay in the heap."""
+    from nanlint.graph.sampling import map_large_blocks
+
+    map_large_blocks()
     with contextlib.redirect_stdout(sys.stderr):
         return _analyze_models(paths, settings, options)
 

