@@ -171,7 +171,9 @@ def _scalar_tensor(ctx: Context, expr: cst.BaseExpression, depth: int = 4) -> bo
     if isinstance(func, cst.Attribute) and func.attr.value in _SCALAR_KEEPING:
         if not ctx.names.is_module_alias(func.value):
             return _scalar_tensor(ctx, func.value, depth - 1)  # .to(torch.float32), .float(), .sqrt()
-    call = ctx.call(expr) if isinstance(expr, cst.Call) else None
+    if not isinstance(expr, cst.Call):
+        return False
+    call = ctx.call(expr)
     if call is None or not (call.qualified or "").startswith("torch") or not call.args:
         return False
     if call.op in ("tensor", "cast") and not call.method:

@@ -234,6 +234,8 @@ class Index:
         func = call.func
         if isinstance(func, cst.Name) and func.value == "self":  # a module calling itself runs its forward
             owner = within.owner if within is not None else self._owner_of(call)
+            if owner is None:
+                return None
             return next((self.methods[(owner, m)] for m in _CALL_METHODS if (owner, m) in self.methods), None)
         for _ in range(3):
             if isinstance(func, cst.Name):
