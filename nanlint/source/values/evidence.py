@@ -28,7 +28,7 @@ _SAMPLE_WEIGHT = re.compile(r"(?:^|_)(?:sample|example|instance)_?weights?\d*$")
 # item is masked out or nothing matches, the usual "all tokens masked" / "no positive anchors" NaN.
 _SELECTED_COUNT = re.compile(
     r"(?:^|_)(?:num|n|number|count|cnt|total)_(?:of_)?(?:valid|tokens?|pos|positives?|fg|foreground|masked|unmasked|"
-    r"non_?pad\w*|nonpad\w*|active|selected|matched|items|targets)(?:_|\d|$)"
+    r"non_?pad\w*|nonpad\w*|active|selected|matched)(?:_|\d|$)"
     r"|(?:^|_)(?:valid|tokens?|pos|positives?|fg|masked|selected|matched)_(?:count|counts|cnt|num|total)\d*$"
 )
 _MEAN = re.compile(r"(?:^|_)(?:mean|mu|avg|average|loc|center|centre)\d*$")
