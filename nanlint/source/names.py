@@ -54,22 +54,14 @@ class Names:
         module = dotted(node.module)
         if module is None:
             return
-        for alias in node.names:
-            name = dotted(alias.name)
-            if name is None:
-                continue
-            local = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else name
+        for local, name in _imported_names(node):
             self.aliases[local] = f"{module}.{name}"
 
     def _add_relative(self, node: cst.ImportFrom) -> None:
         module = dotted(node.module) if node.module is not None else ""
         if module is None or isinstance(node.names, cst.ImportStar):
             return
-        for alias in node.names:
-            name = dotted(alias.name)
-            if name is None:
-                continue
-            local = alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else name
+        for local, name in _imported_names(node):
             self.relative[local] = (len(node.relative), f"{module}.{name}" if module else name)
 
     def relative_target(self, node: cst.BaseExpression) -> tuple[int, str] | None:
@@ -101,3 +93,12 @@ class Names:
     def is_module_alias(self, node: cst.BaseExpression) -> bool:
         """True for `np`, `torch.nn`: a receiver that is a module, not a tensor."""
         return self.qualify(node) is not None
+
+
+def _imported_names(node: cst.ImportFrom):
+    """(local name, imported name) for each alias of `from m import a, b as c`."""
+    assert not isinstance(node.names, cst.ImportStar)
+    for alias in node.names:
+        name = dotted(alias.name)
+        if name is not None:
+            yield (alias.asname.name.value if alias.asname and isinstance(alias.asname.name, cst.Name) else name), name
