@@ -30,6 +30,7 @@ DOUBTFUL = {
     "cases.tsv": {"M08", "M17", "M18", "M22", "M23", "M32", "M39"},
     "holdout.tsv": {"H03", "H09"},
     "holdout2.tsv": {"K18", "K19", "K29"},
+    "holdout3.tsv": {"L02", "L30"},
 }
 
 
