@@ -194,7 +194,7 @@ def byte_image(rng, shape, mean=(0.0,), std=(1.0,)):
     """A file's bytes drawn as a grayscale picture (malware-image classifiers): a random file of
     zero runs, printable text and high-entropy sections, laid out in rows of a power-of-two width,
     resized (nearest) to h x w, /255, repeated over the channels, then (x - mean) / std."""
-    n, c, h, w = shape
+    n, _, h, w = shape
     out = np.empty(shape, np.float32)
     for i in range(n):
         parts = []
