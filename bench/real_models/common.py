@@ -44,6 +44,13 @@ def models_dir(spec=None):
     return os.environ.get(MODELS_ENV) or spec.get("models_dir") or DEFAULT_DIR
 
 
+def model_bytes(model):
+    """The model's size on disk: its .onnx file plus the external-data files it ships beside it."""
+    root = models_dir()
+    extra = model.get("external_data", [])
+    return os.path.getsize(model["path"]) + sum(os.path.getsize(os.path.join(root, e["file"])) for e in extra)
+
+
 def sha256(path):
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -178,6 +185,38 @@ def zscored(rng, shape, source="signal", dtype="float32"):
     return x.reshape(shape).astype(dtype)
 
 
+def additive_mask(rng, shape, max_pad_frac=0.5, neg=-30.0, dtype="float32"):
+    """An additive attention bias: 0 on real tokens, `neg` on the trailing padding."""
+    return ((1.0 - padding_mask(rng, shape, max_pad_frac)) * neg).astype(dtype)
+
+
+def byte_image(rng, shape, mean=(0.0,), std=(1.0,)):
+    """A file's bytes drawn as a grayscale picture (malware-image classifiers): a random file of
+    zero runs, printable text and high-entropy sections, laid out in rows of a power-of-two width,
+    resized (nearest) to h x w, /255, repeated over the channels, then (x - mean) / std."""
+    n, _, h, w = shape
+    out = np.empty(shape, np.float32)
+    for i in range(n):
+        parts = []
+        for _ in range(int(rng.integers(3, 12))):
+            size, kind = int(rng.integers(512, 65536)), rng.integers(0, 3)
+            if kind == 0:
+                parts.append(np.zeros(size, np.uint8))
+            elif kind == 1:
+                parts.append(rng.integers(32, 127, size).astype(np.uint8))
+            else:
+                parts.append(rng.integers(0, 256, size).astype(np.uint8))
+        data = np.concatenate(parts)
+        width = 2 ** (int(np.log2(max(1, int(len(data) ** 0.5)))) + 1)
+        img = data[: len(data) // width * width].reshape(-1, width)
+        rows = np.arange(h) * img.shape[0] // h
+        cols = np.arange(w) * width // w
+        out[i] = img[rows][:, cols][None] / 255.0
+    m = np.asarray(mean, np.float32).reshape(-1, 1, 1)
+    s = np.asarray(std, np.float32).reshape(-1, 1, 1)
+    return ((out - m) / s).astype(np.float32)
+
+
 def onehot(rng, shape, dtype="float32"):
     out = np.zeros(shape, dtype)
     out[np.arange(shape[0]), rng.integers(0, shape[1], shape[0])] = 1
@@ -307,6 +346,8 @@ def reaction_tokens(rng, inputs, n_tokens=None, n_reactant_atoms=(8, 24), max_di
 
 GENERATORS = dict(
     image_like=image_like,
+    byte_image=byte_image,
+    additive_mask=additive_mask,
     audio_like=audio_like,
     bytes=bytes_like,
     uniform=uniform,

@@ -33,7 +33,7 @@ import tempfile
 import time
 
 import numpy as np
-from common import HERE, load_models, make_inputs, sha256, time_inference
+from common import HERE, load_models, make_inputs, model_bytes, sha256, time_inference
 
 TARGET, CODES = "cuda-fp16", {"NAN601", "NAN701"}
 TIMEOUT = float(os.environ.get("NANLINT_TIMEOUT", 600))
@@ -146,7 +146,7 @@ def main():
             truth = json.load(f)
         note = "" if truth["sha256"] == sha256(model["path"]) else "MODEL CHANGED since truth.py; "
         findings, wall, err, rss = run_nanlint(cmd, model)
-        size = os.path.getsize(model["path"])
+        size = model_bytes(model)
         feed = make_inputs(model, np.random.default_rng(0))
         ort_s = time_inference(model["path"], feed)
         inference = one_inference_rss(model, feed)

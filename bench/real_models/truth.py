@@ -24,7 +24,7 @@ import sys
 import numpy as np
 import onnx
 import onnxruntime as ort
-from common import FP16_MAX, HELD_OUT_SEED, HERE, load_models, make_inputs, sha256, time_inference
+from common import FP16_MAX, HELD_OUT_SEED, HERE, load_models, make_inputs, model_bytes, sha256, time_inference
 from onnx import TensorProto, numpy_helper
 
 N_SAMPLES = 16
@@ -113,7 +113,7 @@ def ground_truth(model):
         "file": model["file"],
         "sha256": sha256(model["path"]),
         "package": model.get("package"),
-        "size_bytes": os.path.getsize(model["path"]),
+        "size_bytes": model_bytes(model),
         "n_nodes": len(m.graph.node),
         "seed": HELD_OUT_SEED,
         "n_samples": N_SAMPLES,

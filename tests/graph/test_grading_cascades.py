@@ -301,3 +301,80 @@ def test_an_unguarded_normalising_division_is_nan502_at_the_division(tmp_path, b
 def test_a_normalising_division_with_an_epsilon_is_safe_and_bounded(tmp_path, build):
     for target in ("cpu", "cuda-fp16"):
         assert analyse(build(tmp_path, 1e-5), target=target, samples=0).findings == []
+
+
+# --- re-quantisation starts a new root ------------------------------------------------------------------
+
+
+def requantized(tmp_path, name, weight: int, requantize: bool = True):
+    """h = x W1 (50000 x: past float16's max) feeds a second layer: dynamically re-quantised (x_q, s, z =
+    DynamicQuantizeLinear(h); acc = MatMulInteger(x_q, W2); y = Cast(acc) * s * s_W, onnxruntime's
+    quantize_dynamic) or, with `requantize` False, the float layer h W2 itself. W2 is `weight` everywhere."""
+    w2 = np.full((16, 4), weight, np.int8)
+    first = [node("MatMul", ["x", "w1"], ["h"])]
+    if requantize:
+        second = [
+            node("DynamicQuantizeLinear", ["h"], ["hq", "s", "z"]),
+            node("MatMulInteger", ["hq", "w2"], ["acc"]),
+            node("Cast", ["acc"], ["acc_f"], to=TensorProto.FLOAT),
+            node("Mul", ["s", "ws"], ["scale"]),
+            node("Mul", ["acc_f", "scale"], ["y"]),
+        ]
+    else:
+        second = [node("MatMul", ["h", "w2f"], ["acc_f"]), node("Mul", ["acc_f", "ws"], ["y"])]
+    graph = helper.make_graph(
+        first + second,
+        name,
+        [helper.make_tensor_value_info("x", F, [1, 16])],
+        [helper.make_tensor_value_info("y", F, None)],
+        [
+            numpy_helper.from_array(np.eye(16, dtype=np.float32) * 50000, "w1"),
+            numpy_helper.from_array(w2, "w2"),
+            numpy_helper.from_array(w2.astype(np.float32), "w2f"),
+            numpy_helper.from_array(np.float32(0.01), "ws"),
+        ],
+    )
+    path = tmp_path / f"{name}.onnx"
+    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString())
+    return path
+
+
+@pytest.mark.parametrize("samples", [0, 16])
+def test_a_requantised_accumulator_past_the_range_is_a_root_of_its_own(tmp_path, samples):
+    # DynamicQuantizeLinear maps h, however large, to [0, 255]: the next int32 accumulator (16 x 255 x 100
+    # = 408000) is bounded from that range and the weights, not from h's overflow
+    result = analyse(requantized(tmp_path, "requant", 100), ranges=("x=1.5,2",), samples=samples)
+    roots = {f.location.tensor for f in overflows(result)}
+    assert roots == {"h", "acc_f"}
+    [acc] = [f for f in overflows(result) if f.location.tensor == "acc_f"]
+    # the dequantised product is the float layer on h: it follows both roots
+    assert acc.evidence.cascade == ("y",)
+    assert acc.severity.name == ("error" if samples else "warning")
+
+
+def test_a_requantised_accumulator_within_range_is_no_root(tmp_path):
+    # W2 = 1: the accumulator is at most 16 x 255 = 4080, whatever h is
+    result = analyse(requantized(tmp_path, "requant_small", 1), ranges=("x=1.5,2",))
+    assert {f.location.tensor for f in overflows(result)} == {"h"}
+
+
+def test_a_float_layer_after_an_overflow_stays_its_consequence(tmp_path):
+    # no re-quantisation between the layers: h W2 is past the range because h is, one root
+    result = analyse(requantized(tmp_path, "float", 100, requantize=False), ranges=("x=1.5,2",))
+    assert {f.location.tensor for f in overflows(result)} == {"h"}
+
+
+def test_the_requantised_roots_bound_holds_on_random_points_of_the_box(tmp_path):
+    import onnx
+    import onnxruntime as ort
+
+    path = requantized(tmp_path, "requant_sound", 100)
+    [acc] = [f for f in overflows(analyse(path, ranges=("x=1.5,2",), samples=0)) if f.location.tensor == "acc_f"]
+    model = onnx.load(str(path))
+    model.graph.output.append(helper.make_tensor_value_info("acc_f", F, None))
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    points = np.random.default_rng(0).uniform(1.5, 2.0, (64, 1, 16)).astype(np.float32)
+    values = np.stack([session.run(["acc_f"], {"x": x})[0] for x in points])
+    low, high = acc.evidence.bound
+    assert low <= values.min() and values.max() <= high
+    assert values.max() > 65504  # the root is real, not only a bound
