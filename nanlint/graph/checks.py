@@ -187,8 +187,7 @@ def downstream_of_overflows(ctx: Context) -> set[str]:
 
 def whole_range(ctx: Context, tensor: str) -> bool:
     """The tensor is of an integer type and its bound spans that type's every value."""
-    known = getattr(ctx.analysis, "dtypes", {})  # what the analysis computed; the model's own types else
-    elem = known.get(tensor, ctx.model.dtypes.get(tensor))
+    elem = ctx.analysis.dtypes.get(tensor, ctx.model.dtypes.get(tensor))
     bound = ctx.analysis.bounds.get(tensor)
     if elem not in INT_TYPES or bound is None:
         return False
