@@ -28,11 +28,9 @@ import onnx
 
 from nanlint import catalog, options
 from nanlint.findings import Evidence, Finding, GraphLocation, Severity
-from nanlint.graph.model import np_dtype
 from nanlint.graph.patterns import GUARD_DEPTH, Patterns, all_nodes, attribute
 from nanlint.graph.targets import DTYPES, REDUCED, DtypeInfo, Profile
 from nanlint.graph.targets.precision import Precision
-from nanlint.graph.transfer.context import INT_TYPES
 from nanlint.graph.transfer.registry import Domain, hazards_of, lookup
 
 
@@ -174,25 +172,13 @@ def check(
 
 
 def downstream_of_overflows(ctx: Context) -> set[str]:
-    """Tensors computed from an overflowing (clamped) bound, up to the next op that resets bounds or
-    re-quantises: an integer tensor whose bound is its type's whole range (DynamicQuantizeLinear's x_q,
-    a saturating QuantizeLinear) is no narrower for the clamp, so what is computed from it starts afresh."""
+    """Tensors computed from an overflowing (clamped) bound, up to the next op that resets bounds."""
     downstream: set[str] = set()
     for node in ctx.nodes:
         if not any(name and (name in downstream or ctx.overflowed(name)) for name in node.input):
             continue
-        downstream.update(out for out in node.output if out and ctx.depth(out) != 0 and not whole_range(ctx, out))
+        downstream.update(out for out in node.output if out and ctx.depth(out) != 0)
     return downstream
-
-
-def whole_range(ctx: Context, tensor: str) -> bool:
-    """The tensor is of an integer type and its bound spans that type's every value."""
-    elem = ctx.analysis.dtypes.get(tensor, ctx.model.dtypes.get(tensor))
-    bound = ctx.analysis.bounds.get(tensor)
-    if elem not in INT_TYPES or bound is None:
-        return False
-    info = np.iinfo(np_dtype(elem))
-    return bound.min() <= info.min and bound.max() >= info.max
 
 
 def overflowing(ctx: Context) -> dict[str, tuple[float, float]]:
