@@ -357,7 +357,7 @@ class Values:
         if isinstance(operator, cst.Power):
             exponent = self.of(expr.right, env)
             k = exponent.lo if arithmetic.is_constant(exponent) else None
-            return arithmetic.power(self.of(expr.left, env), k)
+            return arithmetic.power(self.of(expr.left, env), k, exponent)
         left, right = self.of(expr.left, env), self.of(expr.right, env)
         if isinstance(operator, cst.Add):
             fact = self._cancellation(expr, arithmetic.add(left, right), env)

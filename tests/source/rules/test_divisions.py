@@ -550,3 +550,38 @@ def test_a_trainable_parameter_is_not_its_initial_value():
 )
 def test_a_kept_positive_or_frozen_parameter_is_quiet(change):
     assert lint(TRAINED_SCALE.replace(*change), "NAN105") == []
+
+
+# --- c / (1 + e): 0 only where e overflows for moderate input -------------------------------------------------
+
+OVERFLOWED = f"division by 1 / (1 + e), which is 0 once e overflows: inf or NaN there; {DEFAULT}"
+
+
+@pytest.mark.parametrize(
+    "denominator",
+    [
+        "1 / (1 + torch.exp(-x))",  # a sigmoid written out
+        "1.0 / (1.0 + torch.exp(-2 * x) * 3)",  # a product of an exp still overflows
+        "1 / (1 + torch.exp(-x).sum(-1))",  # and so does a sum of them
+        "1 / (1 + 2 ** x)",  # an exp in another base
+        "1 / torch.sqrt(1 + torch.exp(x))",
+    ],
+)
+def test_one_over_one_plus_an_exp_is_0_once_the_exp_overflows(denominator):
+    source = f"import torch\n\ndef f(x, y):\n    d = {denominator}\n    return y / d\n"
+    assert nan105(source) == [(5, 12, OVERFLOWED)]
+
+
+@pytest.mark.parametrize(
+    "denominator",
+    [
+        "1 / torch.sqrt(sigma**2 + 1)",  # a schedule's input scaling: a polynomial never reaches inf
+        "1 / (1 + x**2)",
+        "1 / (1 + x.abs())",
+        "1 / (1 + torch.exp(-x.clamp(min=-20)))",  # the exp's argument is bounded above
+        "1 / (1 + math.exp(-x))",  # math.exp raises OverflowError rather than returning inf
+    ],
+)
+def test_one_over_an_unbounded_value_that_does_not_overflow_is_quiet(denominator):
+    source = f"import math\nimport torch\n\ndef f(x, y, sigma):\n    d = {denominator}\n    return y / d\n"
+    assert nan105(source) == []
