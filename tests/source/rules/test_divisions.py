@@ -585,3 +585,25 @@ def test_one_over_one_plus_an_exp_is_0_once_the_exp_overflows(denominator):
 def test_one_over_an_unbounded_value_that_does_not_overflow_is_quiet(denominator):
     source = f"import math\nimport torch\n\ndef f(x, y, sigma):\n    d = {denominator}\n    return y / d\n"
     assert nan105(source) == []
+
+
+def test_a_scaling_unpacked_from_a_helpers_tuple_is_read_element_by_element():
+    """`c_skip, c_in = scalings(sigma)` reads each returned element: 1 / sqrt(sigma**2 + 1) never reaches 0, a
+    sigmoid written out with exp does."""
+    source = textwrap.dedent(
+        """\
+        import torch
+
+        def scalings(sigma):
+            c_skip = 1.0 / (sigma**2 + 1)
+            c_in = 1 / torch.sqrt(sigma**2 + 1)
+            return c_skip, c_in
+
+        def denoise(sample, sigma):
+            c_skip, c_in = scalings(sigma)
+            return sample / c_in + sample / c_skip
+        """
+    )
+    assert nan105(source) == []
+    gated = source.replace("1 / torch.sqrt(sigma**2 + 1)", "1 / (1 + torch.exp(sigma))")
+    assert nan105(gated) == [(10, 12, OVERFLOWED)]
