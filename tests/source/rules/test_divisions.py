@@ -28,6 +28,9 @@ NONZERO = (
 MASKED_SUM = f"division by a masked sum, which is 0 when everything is masked out: inf or NaN there; {DEFAULT}"
 SEGMENT = f"division by a segment sum, which is 0 for an empty segment: inf or NaN there; {DEFAULT}"
 SUM = f"division by a sum that can be 0: inf or NaN there; {DEFAULT}"
+INSIDE = "add the eps inside the sqrt (sqrt(v + eps))"
+GRADIENT = "and the sqrt's gradient is infinite at 0 (NaN in training)"
+ROOT_NORM = f"division by a norm, which is 0 for a zero vector: inf or NaN there, {GRADIENT}; {INSIDE}"
 
 
 def nan105(source: str, **options):
@@ -43,7 +46,10 @@ def nan105(source: str, **options):
         ("import torch\ny = x / torch.linalg.norm(x, dim=-1, keepdim=True)\n", NORM),
         ("import torch\ny = x / torch.linalg.vector_norm(x)\n", NORM),
         ("import numpy as np\ny = x / np.linalg.norm(x)\n", NORM),
-        ("import numpy as np\ny = x / np.sqrt(np.sum(x ** 2))\n", NORM),
+        (
+            "import numpy as np\ny = x / np.sqrt(np.sum(x ** 2))\n",  # no gradient in NumPy; the eps inside all the same
+            f"division by a norm, which is 0 for a zero vector: inf or NaN there; {INSIDE}",
+        ),
         ("import tensorflow as tf\ny = x / tf.norm(x, axis=-1, keepdims=True)\n", NORM),
         ("import jax.numpy as jnp\ny = x / jnp.linalg.norm(x, axis=-1, keepdims=True)\n", NORM),
         ("import numpy as np\ny = np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b))\n", NORM),
@@ -55,7 +61,10 @@ def nan105(source: str, **options):
         ("import numpy as np\nstd = x.std(axis=0)\ny = np.divide(x, std)\n", STD),
         ("import tensorflow as tf\ny = x / tf.math.reduce_std(x)\n", STD),
         ("from keras import backend as K\ny = x / K.std(x)\n", STD),
-        ("import torch\ny = x / torch.sqrt(x.var(0))\n", STD),
+        (
+            "import torch\ny = x / torch.sqrt(x.var(0))\n",
+            f"division by a standard deviation, which is 0 for constant input: inf or NaN there, {GRADIENT}; {INSIDE}",
+        ),
         ("import torch\ny = x / x.var()\n", VAR),
         # counts and masked sums
         ("import torch\ny = (loss * mask).sum() / mask.sum()\n", COUNT),
@@ -607,3 +616,57 @@ def test_a_scaling_unpacked_from_a_helpers_tuple_is_read_element_by_element():
     assert nan105(source) == []
     gated = source.replace("1 / torch.sqrt(sigma**2 + 1)", "1 / (1 + torch.exp(sigma))")
     assert nan105(gated) == [(10, 12, OVERFLOWED)]
+
+
+# --- a norm written as a sqrt: one finding for the quotient and the sqrt's gradient ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "body,positions",
+    [
+        ("return x / torch.sqrt((x**2).sum(-1, keepdim=True))", [(4, 12)]),
+        ("n = torch.sqrt(torch.sum(x * x, dim=-1, keepdim=True))\n    return x / n", [(5, 12)]),
+        ("n = x.pow(2).mean(-1, keepdim=True).sqrt()\n    return x / n.unsqueeze(-1)", [(5, 12)]),
+        ("n = (x**2).sum(-1) ** 0.5\n    x /= n\n    return x", [(5, 10)]),
+        ("return (x * y).sum(-1) / (torch.sqrt((x**2).sum(-1)) * torch.sqrt((y**2).sum(-1)))", [(4, 12)]),
+        ("n = torch.sqrt((x**2).sum(-1))\n    return x / n, (x * 2) / n", [(5, 12), (5, 19)]),  # two divisions
+    ],
+)
+def test_a_norm_written_as_a_sqrt_is_one_finding_at_the_division(body, positions):
+    """No NAN106 twin at the sqrt: the division's finding names its gradient and puts the eps inside it."""
+    source = f"import torch\n\ndef unit(x, y):\n    {body}\n"
+    assert lint(source) == [("NAN105", line, column, ROOT_NORM) for line, column in positions]
+    assert lint(source, "NAN106") != []  # selected alone, NAN106 still reports the sqrt
+
+
+def test_a_sqrt_used_beyond_the_denominator_keeps_its_own_finding():
+    source = "import torch\n\ndef unit(x):\n    n = torch.sqrt((x**2).sum(-1))\n    return x / n, n.log()\n"
+    assert [(code, line, column) for code, line, column, _ in lint(source, ("NAN105", "NAN106"))] == [
+        ("NAN106", 4, 9),
+        ("NAN105", 5, 12),
+    ]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import torch\ny = x / torch.sqrt((x**2).sum(-1) + 1e-8)\n",  # the eps inside: neither finding
+        "import torch\ny = x / x.norm(dim=-1).clamp(min=1e-6)\n",
+        "import torch\ny = x * torch.rsqrt((x**2).mean(-1) + 1e-6)\n",
+    ],
+)
+def test_a_norm_with_its_eps_inside_is_quiet(source):
+    assert lint(source, ("NAN105", "NAN106")) == []
+
+
+def test_a_numpy_norm_written_as_a_sqrt_names_no_gradient_in_a_file_that_also_uses_torch():
+    source = "import numpy as np\nimport torch\n\ndef unit(z):\n    z /= np.sqrt(np.sum(z**2))\n    return z\n"
+    message = f"division by a norm, which is 0 for a zero vector: inf or NaN there; {INSIDE}"
+    assert lint(source) == [("NAN105", 5, 10, message)]
+
+
+def test_the_fix_puts_the_eps_inside_the_sqrt_and_leaves_no_finding():
+    source = "import torch\n\ndef unit(x):\n    n = torch.sqrt((x**2).sum(-1))\n    return x / n\n"
+    text, remaining = fixed(source, "NAN105")
+    assert text == source.replace("(x**2).sum(-1))", "(x**2).sum(-1) + 1e-8)")
+    assert remaining == []
