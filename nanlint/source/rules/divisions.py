@@ -59,7 +59,7 @@ class UnguardedDivision(guards.SurroundedRule):
         self._visit_division(node)
 
     def _visit_division(self, node: cst.CSTNode) -> None:
-        parts = division_parts(self.ctx, node)
+        parts = _division_parts(self.ctx, node)
         if parts is not None:
             division, numerator, denominator, enclose = parts
             self._check(division, numerator, denominator, enclose)
@@ -81,7 +81,8 @@ class UnguardedDivision(guards.SurroundedRule):
         if self._replaced_after(division, denominator):
             return
         eps = self.option("fix-eps")
-        roots = [(r, a) for r, a in divided_roots(self.ctx, denominator) if self.ctx.values.of(r).zero == reason]
+        divided = _divided_roots(self.ctx, denominator)
+        roots = [(r, a) for r, a in divided if self.ctx.values.of(r).zero == reason]
         if roots:  # x / sqrt(sum(x**2)): the eps inside the sqrt keeps the quotient and the sqrt's gradient finite
             replacements = tuple((arg, guards.plus_eps(self.ctx, arg, eps, False)) for _, arg in roots)
             fix = PendingFix("unsafe", f"add {guards.number(eps)} inside the sqrt", replacements)
@@ -95,6 +96,9 @@ class UnguardedDivision(guards.SurroundedRule):
                 ((denominator, guards.plus_eps(self.ctx, denominator, eps, enclose)),),
             )
             advice = _ADVICE.get(reason.kind, _DEFAULT_ADVICE)
+            inside = {id(node) for node in iter_nodes(division)}  # x / (sqrt(s) * mask.sum()): subsumes NAN106's
+            if any(id(root) in inside and _traced(self.ctx, root) for root, _ in divided):
+                advice += f"; the sqrt in it has an infinite gradient at 0 too: {_ROOT_ADVICE}"
             self.report(division, f"division by {reason.text}: inf or NaN there; {advice}", fix)
         inner = numerator
         while guards.is_binary(inner, cst.Divide):
@@ -108,7 +112,7 @@ class UnguardedDivision(guards.SurroundedRule):
         index = self.ctx.values.index
         denominators: set[int] = set()
         for node in iter_nodes(scope):
-            parts = division_parts(self.ctx, node)
+            parts = _division_parts(self.ctx, node)
             if parts is not None:
                 denominators |= _carried(self.ctx, parts[2])
         kept = []
@@ -147,7 +151,7 @@ def _traced(ctx: Context, root: cst.BaseExpression) -> bool:
     return guards.differentiable(ctx, ctx.call(root)) if isinstance(root, cst.Call) else guards.uses_autodiff(ctx)
 
 
-def division_parts(
+def _division_parts(
     ctx: Context, node: cst.CSTNode
 ) -> tuple[cst.CSTNode, cst.BaseExpression | None, cst.BaseExpression, bool] | None:
     """(division, numerator, denominator, enclose) of `a / b`, `a /= b`, `div(a, b)`, `reciprocal(b)`; `enclose`:
@@ -168,7 +172,9 @@ def division_parts(
     return None
 
 
-def divided_roots(ctx: Context, denominator: cst.BaseExpression) -> list[tuple[cst.BaseExpression, cst.BaseExpression]]:
+def _divided_roots(
+    ctx: Context, denominator: cst.BaseExpression
+) -> list[tuple[cst.BaseExpression, cst.BaseExpression]]:
     """The square roots a denominator is made of, through names (`n = sqrt(s)` ... `x / n.unsqueeze(-1)`) and
     products (`dot / (sqrt(a) * sqrt(b))`), whose argument can be 0: (root, argument) pairs."""
     found: list[tuple[cst.BaseExpression, cst.BaseExpression]] = []

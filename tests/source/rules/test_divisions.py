@@ -665,8 +665,22 @@ def test_a_numpy_norm_written_as_a_sqrt_names_no_gradient_in_a_file_that_also_us
     assert lint(source) == [("NAN105", 5, 10, message)]
 
 
-def test_the_fix_puts_the_eps_inside_the_sqrt_and_leaves_no_finding():
-    source = "import torch\n\ndef unit(x):\n    n = torch.sqrt((x**2).sum(-1))\n    return x / n\n"
+def test_a_sqrt_beside_a_count_in_the_denominator_is_named_by_the_counts_finding():
+    """The count's 0 is the division's reason; the sqrt inside it (whose NAN106 the division's finding subsumes) is
+    named in the advice; bound to a name outside, it keeps its own finding."""
+    inline = "import torch\n\ndef f(x, mask):\n    return x / (torch.sqrt((x**2).sum()) * mask.sum())\n"
+    count = (
+        "division by a count of a possibly empty selection: inf or NaN there; divide by the count clamped to at least 1 "
+        f"(max(n, 1)); the sqrt in it has an infinite gradient at 0 too: {INSIDE}"
+    )
+    assert lint(inline) == [("NAN105", 4, 12, count)]
+    named = "import torch\n\ndef f(x, mask):\n    n = torch.sqrt((x**2).sum())\n    return x / (n * mask.sum())\n"
+    assert [(code, line) for code, line, _, _ in lint(named)] == [("NAN106", 4), ("NAN105", 5)]
+
+
+@pytest.mark.parametrize("uses", ["x / n", "x / n, (x * 2) / n"])
+def test_the_fix_puts_the_eps_inside_the_sqrt_once_and_leaves_no_finding(uses):
+    source = f"import torch\n\ndef unit(x):\n    n = torch.sqrt((x**2).sum(-1))\n    return {uses}\n"
     text, remaining = fixed(source, "NAN105")
     assert text == source.replace("(x**2).sum(-1))", "(x**2).sum(-1) + 1e-8)")
     assert remaining == []
