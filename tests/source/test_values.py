@@ -145,20 +145,13 @@ def test_a_variance_from_moments_reaches_the_division_rule():
     from tests.helpers import lint
 
     found = lint(STANDARDISE_WITH_MOMENTS.format(denominator="tf.sqrt(variance)"), ("NAN105", "NAN106"))
-    assert found == [
+    assert found == [  # one finding for the quotient and the sqrt's gradient, the eps inside the sqrt
         (
             "NAN105",
             6,
             12,
-            "division by a standard deviation, which is 0 for constant input: inf or NaN there; "
-            "add an eps (x / (d + eps)) or clamp it (d.clamp(min=eps))",
-        ),
-        (
-            "NAN106",
-            6,
-            25,
-            "sqrt of a variance with no eps inside: its gradient is infinite at 0 (NaN in training); "
-            "add the eps inside the sqrt (sqrt(v + eps)) or use a norm function",
+            "division by a standard deviation, which is 0 for constant input: inf or NaN there, and the sqrt's "
+            "gradient is infinite at 0 (NaN in training); add the eps inside the sqrt (sqrt(v + eps))",
         ),
     ]
 
@@ -298,3 +291,23 @@ def test_a_sum_of_opposite_signs_is_a_difference_not_either_term():
     assert (reason.level, reason.kind) == (DEGENERATE, "difference")
     masked = fact_of("import torch\nprobe(mask.float().sum(-1) + other_mask.float().sum(-1))\n").can_be_zero()
     assert (masked.level, masked.kind) == (BUILT, "count")  # two non-negative sums can both be 0
+
+
+@pytest.mark.parametrize(
+    "body,overflows",
+    [
+        ("probe(torch.exp(x))", True),  # float32's exp is inf past 88
+        ("probe(1 + torch.exp(-x) * 2)", True),  # sums and products keep it
+        ("probe(torch.exp(x).sum(-1))", True),
+        ("probe(torch.sqrt(torch.expm1(x)))", True),
+        ("probe(10 ** x)", True),  # an exp in another base
+        ("probe(0.5 ** x)", True),  # inf for very negative x
+        ("probe(torch.exp(x.clamp(max=10)))", False),  # a bounded argument
+        ("probe(math.exp(x))", False),  # raises OverflowError rather than returning inf
+        ("probe(1 + x ** 2)", False),  # a polynomial only grows
+        ("probe(torch.sqrt(sigma ** 2 + 1))", False),
+        ("probe(1 / (1 + torch.exp(-x)))", False),  # a quotient by it is bounded
+    ],
+)
+def test_what_overflows_for_moderate_input(body, overflows):
+    assert fact_of(f"import math\nimport torch\n{body}\n").overflows is overflows

@@ -6,11 +6,16 @@ is 0 only for degenerate input (a norm, std, variance, range or sum of squares o
 tensor) counts when the division normalises that very tensor -- `x / norm(x)`, `(x - mean(x)) /
 std(x)`, `(x - min) / (max - min)` -- where the degenerate input gives 0 / 0. A name alone counts
 for probabilities (`p / probs`); a sum of values of any sign only with the `plain-sums` option.
+
+A norm written as a sqrt (`x / sqrt(sum(x**2))`) is one hazard with two faces, the quotient's inf and the
+sqrt's infinite gradient at 0: this finding names both, puts the eps inside the sqrt, and subsumes NAN106 at a
+sqrt whose value only feeds denominators (used elsewhere too, `log(n)`, the sqrt keeps its own finding).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 import libcst as cst
 
@@ -38,29 +43,26 @@ class UnguardedDivision(guards.SurroundedRule):
 
     code = "NAN105"
     triggers = ("/", "div", "reciprocal")
+    overrides = ("NAN106",)
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self.reported: set[int] = set()  # numerators of reported divisions: `a / n(x) / n(y)` is one finding
 
     def visit_Call(self, node: cst.Call) -> None:
-        found = self.ctx.call(node)
-        if found is None:
-            return
-        if found.op == "div":
-            denominator = found.arg(1, "other", "y", "x2")
-            if denominator is not None and "where" not in found.keywords:  # np.divide(a, b, where=b != 0)
-                self._check(node, found.args[0] if found.args else None, denominator, enclose=False)
-        elif found.op == "reciprocal" and found.args:
-            self._check(node, None, found.args[0], enclose=False)
+        self._visit_division(node)
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
-        if isinstance(node.operator, cst.Divide):
-            self._check(node, node.left, node.right, enclose=True)
+        self._visit_division(node)
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        if isinstance(node.operator, cst.DivideAssign):
-            self._check(node.value, node.target, node.value, enclose=False)
+        self._visit_division(node)
+
+    def _visit_division(self, node: cst.CSTNode) -> None:
+        parts = _division_parts(self.ctx, node)
+        if parts is not None:
+            division, numerator, denominator, enclose = parts
+            self._check(division, numerator, denominator, enclose)
 
     def _check(
         self,
@@ -79,17 +81,46 @@ class UnguardedDivision(guards.SurroundedRule):
         if self._replaced_after(division, denominator):
             return
         eps = self.option("fix-eps")
-        fix = PendingFix(
-            "unsafe",
-            f"add {guards.number(eps)} to the denominator",
-            ((denominator, guards.plus_eps(self.ctx, denominator, eps, enclose)),),
-        )
-        advice = _ADVICE.get(reason.kind, _DEFAULT_ADVICE)
-        self.report(division, f"division by {reason.text}: inf or NaN there; {advice}", fix)
+        divided = _divided_roots(self.ctx, denominator)
+        roots = [(r, a) for r, a in divided if self.ctx.values.of(r).zero == reason]
+        if roots:  # x / sqrt(sum(x**2)): the eps inside the sqrt keeps the quotient and the sqrt's gradient finite
+            replacements = tuple((arg, guards.plus_eps(self.ctx, arg, eps, False)) for _, arg in roots)
+            fix = PendingFix("unsafe", f"add {guards.number(eps)} inside the sqrt", replacements)
+            gradient = _GRADIENT if any(_traced(self.ctx, root) for root, _ in roots) else ""
+            message = f"division by {reason.text}: inf or NaN there{gradient}; {_ROOT_ADVICE}"
+            self.report(division, message, fix, covers=self._only_divided(root for root, _ in roots))
+        else:
+            fix = PendingFix(
+                "unsafe",
+                f"add {guards.number(eps)} to the denominator",
+                ((denominator, guards.plus_eps(self.ctx, denominator, eps, enclose)),),
+            )
+            advice = _ADVICE.get(reason.kind, _DEFAULT_ADVICE)
+            inside = {id(node) for node in iter_nodes(division)}  # x / (sqrt(s) * mask.sum()): subsumes NAN106's
+            if any(id(root) in inside and _traced(self.ctx, root) for root, _ in divided):
+                advice += f"; the sqrt in it has an infinite gradient at 0 too: {_ROOT_ADVICE}"
+            self.report(division, f"division by {reason.text}: inf or NaN there; {advice}", fix)
         inner = numerator
         while guards.is_binary(inner, cst.Divide):
             self.reported.add(id(inner))
             inner = inner.left
+
+    def _only_divided(self, roots: Iterable[cst.BaseExpression]) -> tuple[cst.BaseExpression, ...]:
+        """The roots whose every use is in a denominator (`n = sqrt(s)` ... `x / n`, `y / n`): NAN106's finding there
+        is this one's. A use elsewhere (`log(n)`, returned) leaves the sqrt its own."""
+        scope = self.around.functions[-1] if self.around.functions else self.ctx.module
+        index = self.ctx.values.index
+        denominators: set[int] = set()
+        for node in iter_nodes(scope):
+            parts = _division_parts(self.ctx, node)
+            if parts is not None:
+                denominators |= _carried(self.ctx, parts[2])
+        kept = []
+        for root in roots:
+            uses = [id(u) for u in iter_nodes(scope) if isinstance(u, cst.Name) and index.value_of(u) is root]
+            if all(use in denominators for use in uses or [id(root)]):
+                kept.append(root)
+        return tuple(kept)
 
     def _replaced_after(self, division: cst.CSTNode, denominator: cst.BaseExpression) -> bool:
         """`r = w / g` ... `where(g > 0, r, 1)`: the quotient is replaced where the denominator is 0 (its value, that is;
@@ -107,6 +138,95 @@ class UnguardedDivision(guards.SurroundedRule):
             if isinstance(node, cst.Call) and _branches_on(self.ctx, node, denominators):
                 return True  # tf.cond(n == 0, lambda: zeros, lambda: weights): the author replaces what n made
         return False
+
+
+_ROOT_ADVICE = "add the eps inside the sqrt (sqrt(v + eps))"
+
+
+_GRADIENT = ", and the sqrt's gradient is infinite at 0 (NaN in training)"
+
+
+def _traced(ctx: Context, root: cst.BaseExpression) -> bool:
+    """A sqrt of a differentiable framework (not np.sqrt, math.sqrt); `v ** 0.5` when the file uses one."""
+    return guards.differentiable(ctx, ctx.call(root)) if isinstance(root, cst.Call) else guards.uses_autodiff(ctx)
+
+
+def _division_parts(
+    ctx: Context, node: cst.CSTNode
+) -> tuple[cst.CSTNode, cst.BaseExpression | None, cst.BaseExpression, bool] | None:
+    """(division, numerator, denominator, enclose) of `a / b`, `a /= b`, `div(a, b)`, `reciprocal(b)`; `enclose`:
+    the denominator needs parentheses once an eps is added to it."""
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Divide):
+        return node, node.left, node.right, True
+    if isinstance(node, cst.AugAssign) and isinstance(node.operator, cst.DivideAssign):
+        return node.value, node.target, node.value, False
+    found = ctx.call(node) if isinstance(node, cst.Call) else None
+    if found is None:
+        return None
+    if found.op == "div":
+        denominator = found.arg(1, "other", "y", "x2")
+        if denominator is not None and "where" not in found.keywords:  # np.divide(a, b, where=b != 0)
+            return node, found.args[0] if found.args else None, denominator, False
+    elif found.op == "reciprocal" and found.args:
+        return node, None, found.args[0], False
+    return None
+
+
+def _divided_roots(
+    ctx: Context, denominator: cst.BaseExpression
+) -> list[tuple[cst.BaseExpression, cst.BaseExpression]]:
+    """The square roots a denominator is made of, through names (`n = sqrt(s)` ... `x / n.unsqueeze(-1)`) and
+    products (`dot / (sqrt(a) * sqrt(b))`), whose argument can be 0: (root, argument) pairs."""
+    found: list[tuple[cst.BaseExpression, cst.BaseExpression]] = []
+    pending, seen = [(denominator, 0)], set()
+    while pending:
+        expr, depth = pending.pop()
+        if id(expr) in seen:
+            continue
+        seen.add(id(expr))
+        argument = _root_argument(ctx, expr)
+        if argument is not None:
+            if ctx.values.of(argument).can_be_zero(DEGENERATE) is not None:
+                found.append((expr, argument))
+            continue
+        if isinstance(expr, (cst.Name, cst.Attribute)) and depth < 3:
+            held = ctx.values.index.value_of(expr)
+            if held is not None:
+                pending.append((held, depth + 1))
+        if guards.is_binary(expr, cst.Multiply) or isinstance(expr, cst.Attribute):
+            pending.extend((child, depth) for child in _operands(expr))
+        elif isinstance(expr, cst.Call) and (found_call := ctx.call(expr)) is not None and found_call.args:
+            if found_call.op in ("layout", "cast", "float", "mul"):
+                pending.extend((child, depth) for child in found_call.args[: 2 if found_call.op == "mul" else 1])
+    return found
+
+
+def _carried(ctx: Context, denominator: cst.BaseExpression) -> set[int]:
+    """Ids of the nodes a denominator is made of: its own, and those of the values its names hold (one step)."""
+    found = {id(n) for n in iter_nodes(denominator)}
+    for name in iter_nodes(denominator):
+        held = ctx.values.index.value_of(name) if isinstance(name, (cst.Name, cst.Attribute)) else None
+        if held is not None:
+            found |= {id(n) for n in iter_nodes(held)}
+    return found
+
+
+def _operands(expr: cst.BaseExpression) -> tuple[cst.BaseExpression, ...]:
+    if isinstance(expr, cst.BinaryOperation):
+        return (expr.left, expr.right)
+    return (expr.value,) if isinstance(expr, cst.Attribute) else ()
+
+
+def _root_argument(ctx: Context, expr: cst.BaseExpression) -> cst.BaseExpression | None:
+    """v in `sqrt(v)`, `v.sqrt()`, `v ** 0.5`, `pow(v, 0.5)`."""
+    if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Power):
+        return expr.left if ctx.const(expr.right) == 0.5 else None
+    found = ctx.call(expr) if isinstance(expr, cst.Call) else None
+    if found is None or not found.args:
+        return None
+    if found.op == "sqrt" or (found.op == "pow" and ctx.const(found.arg(1, "exponent")) == 0.5):
+        return found.args[0]
+    return None
 
 
 def _branches_on(ctx: Context, call: cst.Call, names: set[str]) -> bool:

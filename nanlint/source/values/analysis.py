@@ -317,6 +317,9 @@ class Values:
             if found is not None and found.op == "moments":
                 return element(found, position)  # moments(x)[1], or `mean, var = moments(x)`
             if id(expr) in self.index.dataflow.elements:
+                callee = self.index.callee(expr.value, env.function if env is not None else None)
+                if callee is not None:  # `mean, log_std = self(x)`: the callee's returned tuples, element by element
+                    return self.summary(callee, expr.value, env, position)
                 return TOP  # `a, b = f(x)`: the results of other calls are not known one by one
         base = self.of(expr.value, env)
         if base.integer and base.scalar and base.why == "a size":
@@ -357,7 +360,7 @@ class Values:
         if isinstance(operator, cst.Power):
             exponent = self.of(expr.right, env)
             k = exponent.lo if arithmetic.is_constant(exponent) else None
-            return arithmetic.power(self.of(expr.left, env), k)
+            return arithmetic.power(self.of(expr.left, env), k, exponent)
         left, right = self.of(expr.left, env), self.of(expr.right, env)
         if isinstance(operator, cst.Add):
             fact = self._cancellation(expr, arithmetic.add(left, right), env)
@@ -547,14 +550,18 @@ class Values:
             return evidence.EPS  # K.epsilon(), backend.epsilon()
         return TOP
 
-    def summary(self, function: Function, call: cst.Call, env: Env | None) -> Fact:
-        """The join of a function's return values, its parameters bound to this call's arguments."""
+    def summary(self, function: Function, call: cst.Call, env: Env | None, position: int | None = None) -> Fact:
+        """The join of a function's return values (or of their `position`-th elements, when each is a tuple), its
+        parameters bound to this call's arguments."""
         depth = env.depth + 1 if env is not None else 1
         if depth > MAX_CALL_DEPTH or not function.returns or function.yields:
             return TOP
+        returned = function.returns if position is None else _elements(function.returns, position)
+        if returned is None:
+            return TOP
         bindings = function.bound_parameters(call)
         inner = Env(function, bindings, env, depth)
-        fact = join(*(self.of(value, inner) for value in function.returns))
+        fact = join(*(self.of(value, inner) for value in returned))
         if fact.bases & bindings.keys():  # norm(m) inside, with m the argument `grad`: a norm of grad
             bases = set(fact.bases - bindings.keys())
             for name in fact.bases & bindings.keys():
@@ -817,6 +824,19 @@ def _last_coordinate(expr: cst.Subscript) -> int | None:
 
 def _is_ellipsis(index: cst.BaseSlice) -> bool:
     return isinstance(index, cst.Index) and isinstance(index.value, cst.Ellipsis)
+
+
+def _elements(returns: list[cst.BaseExpression], position: int) -> list[cst.BaseExpression] | None:
+    """The `position`-th element of every returned tuple, or None if one return is not a plain tuple that long."""
+    found = []
+    for value in returns:
+        if not isinstance(value, cst.Tuple) or len(value.elements) <= position:
+            return None
+        element = value.elements[position]
+        if isinstance(element, cst.StarredElement):
+            return None
+        found.append(element.value)
+    return found
 
 
 def _constant_position(expr: cst.Subscript) -> int | None:

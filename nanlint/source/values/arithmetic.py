@@ -60,6 +60,7 @@ def negate(a: Fact) -> Fact:
         integer=a.integer,
         why=a.why,
         infinite=a.infinite,
+        overflows=a.overflows,
     )
 
 
@@ -96,6 +97,7 @@ def add(a: Fact, b: Fact) -> Fact:
         integer=a.integer and b.integer,
         negative=first(a.negative, b.negative),
         infinite=first(a.infinite, b.infinite),  # x + -inf is -inf (inf - inf aside)
+        overflows=a.overflows or b.overflows,
     )
 
 
@@ -152,6 +154,7 @@ def subtract(a: Fact, b: Fact) -> Fact:
         scalar=a.scalar and b.scalar,
         integer=a.integer and b.integer,
         infinite=first(a.infinite, b.infinite),
+        overflows=a.overflows or b.overflows,
     )
 
 
@@ -174,6 +177,7 @@ def multiply(a: Fact, b: Fact) -> Fact:
         why=a.why if a.why == b.why else "",
         kind="masked" if masked is not None else a.kind if a.kind == b.kind else "",
         bases=a.bases | b.bases,
+        overflows=(a.overflows or b.overflows) and (math.isinf(lo) or math.isinf(hi)),
     )
 
 
@@ -209,7 +213,7 @@ def divide(a: Fact, b: Fact) -> Fact:
         hi = 0.0
     zero = exact(a, 0)
     one = exact(b, 1) if is_constant(a) and a.lo == 1 else None
-    if a.lo > 0 and b.lo >= 1 and math.isinf(b.hi) and is_constant(a):  # c / (1 + e): 0 when e overflows
+    if a.lo > 0 and b.lo >= 1 and b.overflows and is_constant(a):  # c / (1 + exp(-x)): 0 once exp overflows
         zero = Reason(f"{a.lo:g} / (1 + e), which is 0 once e overflows", BUILT)
     return Fact(
         lo=lo,
@@ -219,11 +223,14 @@ def divide(a: Fact, b: Fact) -> Fact:
         guarded=a.nonzero and b.nonzero and zero is None,
         scalar=a.scalar and b.scalar,
         bases=a.bases if zero is not None else frozenset(),  # sum(|x|) / n still summarises x, and is 0 with it
+        overflows=a.overflows and (math.isinf(lo) or math.isinf(hi)),
     )
 
 
-def power(a: Fact, k: float | None) -> Fact:
-    """a ** k for a constant k (None: unknown exponent)."""
+def power(a: Fact, k: float | None, exponent: Fact = TOP) -> Fact:
+    """a ** k for a constant k (None: unknown exponent, whose fact is `exponent`)."""
+    if k is None and _grows_exponentially(a, exponent):  # 2 ** x, 0.5 ** x: an exp in another base
+        return Fact(lo=0, hi=INF, scalar=a.scalar and exponent.scalar, why="an exponential", overflows=True)
     if k is None:
         if a.unit:  # a power of a value in [0, 1] (positive exponents): rounds to 1 for small exponents
             level = BUILT if a.hi == 1 else DEGENERATE
@@ -262,7 +269,15 @@ def power(a: Fact, k: float | None) -> Fact:
         integer=a.integer and float(k).is_integer(),
         why="a square" if k == 2 else "",
         kind="square" if even else "",
+        overflows=a.overflows and k > 0,
     )
+
+
+def _grows_exponentially(base: Fact, exponent: Fact) -> bool:
+    """A constant base other than 1 raised to an exponent unbounded in the direction that makes it overflow."""
+    if not is_constant(base) or base.lo <= 0 or base.lo == 1:
+        return False
+    return math.isinf(exponent.hi) if base.lo > 1 else math.isinf(exponent.lo)
 
 
 def _power_bounds(a: Fact, k: float, even: bool) -> tuple[float, float]:

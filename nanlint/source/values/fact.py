@@ -15,7 +15,9 @@ absence of proof. `guarded` marks a value the author bounded away from 0 (`+ eps
 eps); `scalar` a Python number rather than a tensor; `bases` the variables a reduction summarises
 (`norm(x)` -> {"x"}), so that a rule can tell `x / norm(x)` from a ratio of two norms. `infinite`
 says why the value can be exactly infinite (an inf constant, a fill or where() with one): bounds
-cannot, since they are also infinite when merely unknown.
+cannot, since they are also infinite when merely unknown. `overflows` marks a value that reaches inf for
+moderate input -- an exp of an unbounded argument, and sums, products and powers of it -- where an unbounded
+polynomial (`1 + x**2`) only grows: `1 / (1 + exp(-x))` is 0 for x < -88 (float32), `1 / (1 + x**2)` never is.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class Fact:
     distribution: bool = False  # entries in [0, 1] that sum to 1 (a softmax): their sum is 1, not 0
     bases: frozenset[str] = frozenset()  # variables a reduction summarises: norm(x), std(x), sum(x) -> {"x"}
     infinite: Reason | None = None  # why it can be exactly ±inf: `where(mask, x, -inf)`, `full(n, inf)`
+    overflows: bool = False  # reaches ±inf for moderate input: exp of an unbounded argument, and sums/products of it
 
     # --- questions ---------------------------------------------------------------------------
 
@@ -158,6 +161,7 @@ def join(*facts: Fact) -> Fact:
         distribution=all(f.distribution for f in facts),
         bases=frozenset().union(*(f.bases for f in facts)),
         infinite=first(*(f.infinite for f in facts)),
+        overflows=any(f.overflows for f in facts),
     )
 
 
@@ -174,6 +178,7 @@ def informative(fact: Fact) -> bool:
         fact.lo > -INF
         or fact.hi < INF
         or fact.guarded
+        or fact.overflows
         or any(
             r is not None
             for r in (fact.zero, fact.one, fact.minus_one, fact.negative, fact.rounding, fact.empty, fact.infinite)

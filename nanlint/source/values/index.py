@@ -232,6 +232,11 @@ class Index:
     def callee(self, call: cst.Call, within: Function | None = None) -> Function | None:
         """The file's own function a call runs: `f(x)`, `self.f(x)`, `self.g(x)` after `self.g = f`."""
         func = call.func
+        if isinstance(func, cst.Name) and func.value == "self":  # a module calling itself runs its forward
+            owner = within.owner if within is not None else self._owner_of(call)
+            if owner is None:
+                return None
+            return next((self.methods[(owner, m)] for m in _CALL_METHODS if (owner, m) in self.methods), None)
         for _ in range(3):
             if isinstance(func, cst.Name):
                 bound = self.dataflow.value_of(func)
@@ -266,8 +271,12 @@ class Index:
     def _link_calls(self, calls: list[tuple[cst.Call, Function | None]]) -> None:
         for call, within in calls:
             target = self.callee(call, within)
-            if target is not None:
-                target.calls.append(call)
+            if target is not None and not (isinstance(call.func, cst.Name) and call.func.value == "self"):
+                target.calls.append(call)  # not `self(x)`: the framework calls forward too, with any input
+
+
+# What `self(x)` runs: PyTorch's forward, Keras' call, any callable's __call__.
+_CALL_METHODS = ("forward", "call", "__call__")
 
 
 class _Collector:

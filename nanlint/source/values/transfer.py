@@ -90,8 +90,11 @@ def _bases(found: OpCall) -> frozenset[str]:
 def _exp(values, found, env) -> Fact:
     x = _arg(values, found, env)
     hi = math.exp(min(x.hi, 700)) if x.hi < _EXP_OVERFLOW else INF
+    overflows = _overflows(found, hi)
     if x.lo > _EXP_UNDERFLOW:
-        return Fact(lo=math.exp(min(x.lo, 700)), hi=hi, guarded=True, scalar=x.scalar, why="an exp")
+        return Fact(
+            lo=math.exp(min(x.lo, 700)), hi=hi, guarded=True, scalar=x.scalar, why="an exp", overflows=overflows
+        )
     return Fact(
         lo=0,
         hi=hi,
@@ -100,6 +103,7 @@ def _exp(values, found, env) -> Fact:
         scalar=x.scalar,
         why="an exp",
         kind="exp",
+        overflows=overflows,
     )
 
 
@@ -107,7 +111,13 @@ def _exp(values, found, env) -> Fact:
 def _expm1(values, found, env) -> Fact:
     x = _arg(values, found, env)
     hi = math.expm1(x.hi) if x.hi < _EXP_OVERFLOW else INF
-    return Fact(lo=-1 if x.lo < _EXP_UNDERFLOW else math.expm1(x.lo), hi=hi, zero=arithmetic.exact(x, 0))
+    lo = -1 if x.lo < _EXP_UNDERFLOW else math.expm1(x.lo)
+    return Fact(lo=lo, hi=hi, zero=arithmetic.exact(x, 0), overflows=_overflows(found, hi))
+
+
+def _overflows(found: OpCall, hi: float) -> bool:
+    """A tensor exp is inf past 88 (float32), an argument any unbounded input reaches; math.exp raises instead."""
+    return math.isinf(hi) and not (found.qualified or "").startswith("math.")
 
 
 @transfer("log")
@@ -242,6 +252,7 @@ def _sum(values, found, env) -> Fact:
         why=_sum_why(x, zero),
         kind=kind,
         bases=_bases(found),
+        overflows=x.overflows,
     )
 
 
@@ -392,6 +403,7 @@ def _extreme(values, found, env) -> Fact:
         why=f"a {found.op}",
         kind=found.op,
         bases=_bases(found),
+        overflows=x.overflows,
     )
 
 
@@ -415,6 +427,7 @@ def _maximum(values, found, env) -> Fact:
         scalar=all(f.scalar for f in facts),
         integer=all(f.integer for f in facts),
         kind="clamp" if positive or any(arithmetic.is_constant(f) for f in facts) else "",
+        overflows=any(f.overflows for f in facts),
     )
 
 
@@ -466,6 +479,7 @@ def _clamp(values, found, env) -> Fact:
         why=x.why,
         kind="clamp",
         bases=x.bases,
+        overflows=x.overflows and math.isinf(hi),
     )
 
 
@@ -493,6 +507,7 @@ def _abs(values, found, env) -> Fact:
         scalar=x.scalar,
         integer=x.integer,
         why=x.why,
+        overflows=x.overflows,
     )
 
 
@@ -521,6 +536,7 @@ def root(x: Fact) -> Fact:
         why=why,
         kind=kind,
         bases=x.bases,
+        overflows=x.overflows,  # sqrt(1 + exp(x)) is inf once exp is
     )
 
 
@@ -547,7 +563,7 @@ def _squared_difference(values, found, env) -> Fact:
 def _pow(values, found, env) -> Fact:
     exponent = found.arg(1, "exponent", "y", "x2")
     k = values.of(exponent, env) if exponent is not None else TOP
-    return arithmetic.power(_arg(values, found, env), k.lo if arithmetic.is_constant(k) else None)
+    return arithmetic.power(_arg(values, found, env), k.lo if arithmetic.is_constant(k) else None, k)
 
 
 @transfer("tanh", "cos", "sin")

@@ -28,6 +28,9 @@ NONZERO = (
 MASKED_SUM = f"division by a masked sum, which is 0 when everything is masked out: inf or NaN there; {DEFAULT}"
 SEGMENT = f"division by a segment sum, which is 0 for an empty segment: inf or NaN there; {DEFAULT}"
 SUM = f"division by a sum that can be 0: inf or NaN there; {DEFAULT}"
+INSIDE = "add the eps inside the sqrt (sqrt(v + eps))"
+GRADIENT = "and the sqrt's gradient is infinite at 0 (NaN in training)"
+ROOT_NORM = f"division by a norm, which is 0 for a zero vector: inf or NaN there, {GRADIENT}; {INSIDE}"
 
 
 def nan105(source: str, **options):
@@ -43,7 +46,10 @@ def nan105(source: str, **options):
         ("import torch\ny = x / torch.linalg.norm(x, dim=-1, keepdim=True)\n", NORM),
         ("import torch\ny = x / torch.linalg.vector_norm(x)\n", NORM),
         ("import numpy as np\ny = x / np.linalg.norm(x)\n", NORM),
-        ("import numpy as np\ny = x / np.sqrt(np.sum(x ** 2))\n", NORM),
+        (
+            "import numpy as np\ny = x / np.sqrt(np.sum(x ** 2))\n",  # no gradient in NumPy; the eps inside all the same
+            f"division by a norm, which is 0 for a zero vector: inf or NaN there; {INSIDE}",
+        ),
         ("import tensorflow as tf\ny = x / tf.norm(x, axis=-1, keepdims=True)\n", NORM),
         ("import jax.numpy as jnp\ny = x / jnp.linalg.norm(x, axis=-1, keepdims=True)\n", NORM),
         ("import numpy as np\ny = np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b))\n", NORM),
@@ -55,7 +61,10 @@ def nan105(source: str, **options):
         ("import numpy as np\nstd = x.std(axis=0)\ny = np.divide(x, std)\n", STD),
         ("import tensorflow as tf\ny = x / tf.math.reduce_std(x)\n", STD),
         ("from keras import backend as K\ny = x / K.std(x)\n", STD),
-        ("import torch\ny = x / torch.sqrt(x.var(0))\n", STD),
+        (
+            "import torch\ny = x / torch.sqrt(x.var(0))\n",
+            f"division by a standard deviation, which is 0 for constant input: inf or NaN there, {GRADIENT}; {INSIDE}",
+        ),
         ("import torch\ny = x / x.var()\n", VAR),
         # counts and masked sums
         ("import torch\ny = (loss * mask).sum() / mask.sum()\n", COUNT),
@@ -550,3 +559,128 @@ def test_a_trainable_parameter_is_not_its_initial_value():
 )
 def test_a_kept_positive_or_frozen_parameter_is_quiet(change):
     assert lint(TRAINED_SCALE.replace(*change), "NAN105") == []
+
+
+# --- c / (1 + e): 0 only where e overflows for moderate input -------------------------------------------------
+
+OVERFLOWED = f"division by 1 / (1 + e), which is 0 once e overflows: inf or NaN there; {DEFAULT}"
+
+
+@pytest.mark.parametrize(
+    "denominator",
+    [
+        "1 / (1 + torch.exp(-x))",  # a sigmoid written out
+        "1.0 / (1.0 + torch.exp(-2 * x) * 3)",  # a product of an exp still overflows
+        "1 / (1 + torch.exp(-x).sum(-1))",  # and so does a sum of them
+        "1 / (1 + 2 ** x)",  # an exp in another base
+        "1 / torch.sqrt(1 + torch.exp(x))",
+    ],
+)
+def test_one_over_one_plus_an_exp_is_0_once_the_exp_overflows(denominator):
+    source = f"import torch\n\ndef f(x, y):\n    d = {denominator}\n    return y / d\n"
+    assert nan105(source) == [(5, 12, OVERFLOWED)]
+
+
+@pytest.mark.parametrize(
+    "denominator",
+    [
+        "1 / torch.sqrt(sigma**2 + 1)",  # a schedule's input scaling: a polynomial never reaches inf
+        "1 / (1 + x**2)",
+        "1 / (1 + x.abs())",
+        "1 / (1 + torch.exp(-x.clamp(min=-20)))",  # the exp's argument is bounded above
+        "1 / (1 + math.exp(-x))",  # math.exp raises OverflowError rather than returning inf
+    ],
+)
+def test_one_over_an_unbounded_value_that_does_not_overflow_is_quiet(denominator):
+    source = f"import math\nimport torch\n\ndef f(x, y, sigma):\n    d = {denominator}\n    return y / d\n"
+    assert nan105(source) == []
+
+
+def test_a_scaling_unpacked_from_a_helpers_tuple_is_read_element_by_element():
+    """`c_skip, c_in = scalings(sigma)` reads each returned element: 1 / sqrt(sigma**2 + 1) never reaches 0, a
+    sigmoid written out with exp does."""
+    source = textwrap.dedent(
+        """\
+        import torch
+
+        def scalings(sigma):
+            c_skip = 1.0 / (sigma**2 + 1)
+            c_in = 1 / torch.sqrt(sigma**2 + 1)
+            return c_skip, c_in
+
+        def denoise(sample, sigma):
+            c_skip, c_in = scalings(sigma)
+            return sample / c_in + sample / c_skip
+        """
+    )
+    assert nan105(source) == []
+    gated = source.replace("1 / torch.sqrt(sigma**2 + 1)", "1 / (1 + torch.exp(sigma))")
+    assert nan105(gated) == [(10, 12, OVERFLOWED)]
+
+
+# --- a norm written as a sqrt: one finding for the quotient and the sqrt's gradient ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "body,positions",
+    [
+        ("return x / torch.sqrt((x**2).sum(-1, keepdim=True))", [(4, 12)]),
+        ("n = torch.sqrt(torch.sum(x * x, dim=-1, keepdim=True))\n    return x / n", [(5, 12)]),
+        ("n = x.pow(2).mean(-1, keepdim=True).sqrt()\n    return x / n.unsqueeze(-1)", [(5, 12)]),
+        ("n = (x**2).sum(-1) ** 0.5\n    x /= n\n    return x", [(5, 10)]),
+        ("return (x * y).sum(-1) / (torch.sqrt((x**2).sum(-1)) * torch.sqrt((y**2).sum(-1)))", [(4, 12)]),
+        ("n = torch.sqrt((x**2).sum(-1))\n    return x / n, (x * 2) / n", [(5, 12), (5, 19)]),  # two divisions
+    ],
+)
+def test_a_norm_written_as_a_sqrt_is_one_finding_at_the_division(body, positions):
+    """No NAN106 twin at the sqrt: the division's finding names its gradient and puts the eps inside it."""
+    source = f"import torch\n\ndef unit(x, y):\n    {body}\n"
+    assert lint(source) == [("NAN105", line, column, ROOT_NORM) for line, column in positions]
+    assert lint(source, "NAN106") != []  # selected alone, NAN106 still reports the sqrt
+
+
+def test_a_sqrt_used_beyond_the_denominator_keeps_its_own_finding():
+    source = "import torch\n\ndef unit(x):\n    n = torch.sqrt((x**2).sum(-1))\n    return x / n, n.log()\n"
+    assert [(code, line, column) for code, line, column, _ in lint(source, ("NAN105", "NAN106"))] == [
+        ("NAN106", 4, 9),
+        ("NAN105", 5, 12),
+    ]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import torch\ny = x / torch.sqrt((x**2).sum(-1) + 1e-8)\n",  # the eps inside: neither finding
+        "import torch\ny = x / x.norm(dim=-1).clamp(min=1e-6)\n",
+        "import torch\ny = x * torch.rsqrt((x**2).mean(-1) + 1e-6)\n",
+    ],
+)
+def test_a_norm_with_its_eps_inside_is_quiet(source):
+    assert lint(source, ("NAN105", "NAN106")) == []
+
+
+def test_a_numpy_norm_written_as_a_sqrt_names_no_gradient_in_a_file_that_also_uses_torch():
+    source = "import numpy as np\nimport torch\n\ndef unit(z):\n    z /= np.sqrt(np.sum(z**2))\n    return z\n"
+    message = f"division by a norm, which is 0 for a zero vector: inf or NaN there; {INSIDE}"
+    assert lint(source) == [("NAN105", 5, 10, message)]
+
+
+def test_a_sqrt_beside_a_count_in_the_denominator_is_named_by_the_counts_finding():
+    """The count's 0 is the division's reason; the sqrt inside it (whose NAN106 the division's finding subsumes) is
+    named in the advice; bound to a name outside, it keeps its own finding."""
+    inline = "import torch\n\ndef f(x, mask):\n    return x / (torch.sqrt((x**2).sum()) * mask.sum())\n"
+    count = (
+        "division by a count of a possibly empty selection: inf or NaN there; divide by the count clamped to at least 1 "
+        f"(max(n, 1)); the sqrt in it has an infinite gradient at 0 too: {INSIDE}"
+    )
+    assert lint(inline) == [("NAN105", 4, 12, count)]
+    named = "import torch\n\ndef f(x, mask):\n    n = torch.sqrt((x**2).sum())\n    return x / (n * mask.sum())\n"
+    assert [(code, line) for code, line, _, _ in lint(named)] == [("NAN106", 4), ("NAN105", 5)]
+
+
+@pytest.mark.parametrize("uses", ["x / n", "x / n, (x * 2) / n"])
+def test_the_fix_puts_the_eps_inside_the_sqrt_once_and_leaves_no_finding(uses):
+    source = f"import torch\n\ndef unit(x):\n    n = torch.sqrt((x**2).sum(-1))\n    return {uses}\n"
+    text, remaining = fixed(source, "NAN105")
+    assert text == source.replace("(x**2).sum(-1))", "(x**2).sum(-1) + 1e-8)")
+    assert remaining == []

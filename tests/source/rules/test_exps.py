@@ -245,3 +245,29 @@ def test_a_log_scale_computed_from_the_input_is_reported():
         "return mean, torch.exp(self.head(x))", "log_std = self.head(x)\n        return mean, torch.exp(log_std)"
     )
     assert [line for line, _, _ in nan109(source)] == [15]
+
+
+def test_a_log_std_bounded_in_forward_and_unpacked_from_self_call_is_quiet():
+    """`mean, log_std = self(x)` runs forward; its returned tuple is read element by element."""
+    source = """\
+import torch
+import torch.nn as nn
+
+
+class Actor(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc_mean = nn.Linear(8, 2)
+        self.fc_logstd = nn.Linear(8, 2)
+
+    def forward(self, x):
+        log_std = -5 + 3.5 * (torch.tanh(self.fc_logstd(x)) + 1)
+        return self.fc_mean(x), log_std
+
+    def sample(self, x):
+        mean, log_std = self(x)
+        return mean + log_std.exp() * torch.randn_like(mean)
+"""
+    assert nan109(source) == []
+    unbounded = source.replace("-5 + 3.5 * (torch.tanh(self.fc_logstd(x)) + 1)", "self.fc_logstd(x)")
+    assert [line for line, _, _ in nan109(unbounded)] == [17]

@@ -733,3 +733,21 @@ def test_a_coefficient_that_vanishes_times_a_log(source, expected):
 )
 def test_vanishing_coefficient_look_alikes(source):
     assert nan104(source) == []
+
+
+OVERFLOWED = f"log of 1 / (1 + e), which is 0 once e overflows: -inf there, and NaN gradients; {DEFAULT_ADVICE}"
+
+
+def test_log_of_a_sigmoid_written_out_but_not_of_a_polynomial_scaling():
+    """1 / (1 + exp(-x)) is 0 once exp(-x) overflows (x < -88 in float32); 1 / sqrt(sigma**2 + 1) never is."""
+    source = textwrap.dedent(
+        """\
+        import torch
+
+        def f(x, sigma):
+            p = 1 / (1 + torch.exp(-x))
+            c = 1 / torch.sqrt(sigma**2 + 1)
+            return torch.log(p), torch.log(c), torch.log(1 / (1 + x**2))
+        """
+    )
+    assert nan104(source) == [(6, 12, OVERFLOWED)]
