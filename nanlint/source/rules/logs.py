@@ -70,7 +70,7 @@ class UnguardedLog(guards.SurroundedRule):
                 found = self.ctx.call(_unnegated(factor))
                 if found is None or found.op not in ("log", "log1p") or not found.args:
                     continue
-                if found.op == "log" and variables_of(self.ctx, other) & variables_of(self.ctx, found.args[0]):
+                if found.op == "log" and _weighs_by_probability(self.ctx, other, found.args[0]):
                     self.entropy.add(id(found.node))
                 elif _vanishing_coefficient(self.ctx, other):
                     self.weighted.add(id(found.node))
@@ -205,6 +205,38 @@ def _degenerate_input(fact: Fact, reason: Reason) -> bool:
     all-equal input that zeroes a variance. A squared error (the mse of a PSNR) is 0 only for a perfect
     match, where -inf is the intended answer."""
     return reason.level >= DEGENERATE and reason.kind == "square-sum" and fact.why != SQUARED_DISTANCE
+
+
+def _weighs_by_probability(ctx: Context, coefficient: cst.BaseExpression, argument: cst.BaseExpression) -> bool:
+    """`p * log(p)`, `p * log(p / q)` (the coefficient has the log's variable as a factor: it is 0 where the log is
+    -inf) or `(1 - p) ** g * log(p)` (a focal loss: a complement makes p a probability). A shifted or transformed
+    coefficient, `(x - 0.5) * log(x)` (Stirling's series) or `sign(p - 0.5) * log(...)`, says nothing of the sort."""
+    variables = variables_of(ctx, argument)
+    for factor in _factors(ctx, coefficient):
+        while isinstance(factor, cst.Subscript):  # p[i] * log(p[i])
+            factor = factor.value
+        if guards.is_variable(factor) and variables_of(ctx, factor) & variables:
+            return True
+        complemented = _complement_of(ctx, factor)
+        if complemented is not None and complemented in variables:
+            return True
+    return False
+
+
+def _factors(ctx: Context, expr: cst.BaseExpression, depth: int = 6) -> list[cst.BaseExpression]:
+    """The multiplicative factors of a product, through signs, powers (x ** g, pow(x, g)) and numerators."""
+    expr = _unnegated(expr)
+    if depth <= 0:
+        return [expr]
+    if isinstance(expr, cst.BinaryOperation):
+        if isinstance(expr.operator, cst.Multiply):
+            return _factors(ctx, expr.left, depth - 1) + _factors(ctx, expr.right, depth - 1)
+        if isinstance(expr.operator, (cst.Divide, cst.Power)):
+            return _factors(ctx, expr.left, depth - 1)
+    found = ctx.call(expr)
+    if found is not None and found.op == "pow" and found.args:
+        return _factors(ctx, found.args[0], depth - 1)
+    return [expr]
 
 
 def _vanishing_coefficient(ctx: Context, factor: cst.BaseExpression) -> bool:

@@ -733,3 +733,39 @@ def test_a_coefficient_that_vanishes_times_a_log(source, expected):
 )
 def test_vanishing_coefficient_look_alikes(source):
     assert nan104(source) == []
+
+
+# --- p * log(p): usage evidence only where the coefficient is p itself or names p a probability --------------------
+
+ENTROPY = (
+    "log of a probability that can be 0 in p * log(p): 0 * -inf = NaN there; use xlogy(p, p) (0 where p is 0) or "
+    "clamp p first"
+)
+
+
+@pytest.mark.parametrize(
+    "expression, column",
+    [
+        ("-(p * torch.log(p)).sum(-1)", 18),
+        ("(ratio * torch.log(ratio / q)).sum()", 21),
+        ("p[0] * torch.log(p[0])", 19),
+        ("-1 * (1 - p) ** gamma * torch.log(p)", 36),  # a focal loss: the complement makes p a probability
+        ("torch.log(p) * torch.pow(1 - p, gamma) * weights", 12),
+    ],
+)
+def test_log_weighted_by_its_own_argument_or_its_complement(expression, column):
+    source = f"import torch\n\ndef f(p, ratio, q, gamma, weights):\n    return {expression}\n"
+    assert nan104(source) == [(4, column, ENTROPY)]
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "(x - 0.5) * x.log()",  # Stirling's series: at x = 0 the coefficient is -0.5, and x is large there anyway
+        "-torch.sign(p - 0.5) * torch.log(1.0 - 2.0 * torch.abs(p - 0.5))",  # an inverse CDF: no p * log(p)
+        "(x + 1) * torch.log(x)",
+        "torch.exp(x) * torch.log(x)",
+    ],
+)
+def test_a_log_weighted_by_a_transformed_value_is_no_entropy(expression):
+    assert nan104(f"import torch\n\ndef f(x, p):\n    return {expression}\n") == []

@@ -128,9 +128,10 @@ def test_additive_masks():
     ]
     assert lint(source, "NAN201")[0][3] == fill("-1e9", what="additive mask constant")
     # Without float16 in the module or in the program that runs it, an additive mask is not reported (a fill is).
-    dtype_generic = source.split("        def infer")[0] + "\n        def fill(x, m):\n            return x.masked_fill(m, -1e9)\n"
+    dtype_generic = (
+        source.split("        def infer")[0] + "\n        def fill(x, m):\n            return x.masked_fill(m, -1e9)\n"
+    )
     assert where(dtype_generic, "NAN201") == [("NAN201", 17, 29)]
-
 
 
 def test_fills_written_through_a_boolean_index():
