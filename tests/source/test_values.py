@@ -61,12 +61,20 @@ def test_what_can_be_zero_and_how_surely(body, level):
         "probe(max(n, 1))",  # max(n, 1)
         "probe(mask.sum().maximum(torch.ones_like(mask.sum())))",  # at least a tensor of ones
         "probe(torch.maximum(mask.sum(), torch.ones(())))",
+        "probe(torch.max(mask.sum(), torch.tensor([1], dtype=torch.float32)))",  # torch.max's element-wise form
+        "probe(torch.max(mask.float().sum(-1), torch.ones_like(n)))",
         "probe(x)",  # unknown: no evidence is not a reason
     ],
 )
 def test_what_cannot_be_zero(body):
     fact = fact_of(f"import torch\n{body}\n")
     assert fact.can_be_zero(DEGENERATE) is None
+
+
+def test_a_max_over_a_dim_is_a_reduction_not_a_guard():
+    """torch.max(x, 1) reduces over dim 1: the max of a masked count along it can still be 0."""
+    assert zero_level("import torch\nprobe(torch.max(mask.float().sum(-1), 1)[0])\n") == BUILT
+    assert zero_level("import torch\nprobe(torch.max(mask.float().sum(-1), dim)[0])\n") == BUILT
 
 
 def test_names_are_followed_to_their_values():
