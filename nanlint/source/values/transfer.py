@@ -494,6 +494,11 @@ def _relu(values, found, env) -> Fact:
     )
 
 
+@transfer("neg")
+def _neg(values, found, env) -> Fact:
+    return arithmetic.negate(_arg(values, found, env))
+
+
 @transfer("abs")
 def _abs(values, found, env) -> Fact:
     x = _arg(values, found, env)
