@@ -177,7 +177,7 @@ class UnguardedLog(guards.SurroundedRule):
             return _plain(reason)
         if fact.nonzero:
             return None
-        if reason is not None and reason.level >= NAMED and guards.differentiable(self.ctx, found):
+        if reason is not None and reason.level >= NAMED and self._differentiated(found):
             if reason.kind in ("probability", "complement", "probability-sum", "sample"):
                 return _plain(reason)
         if id(found.node) in self.entropy:
@@ -185,6 +185,11 @@ class UnguardedLog(guards.SurroundedRule):
         if self._complemented(found, operand):
             return Reason(f"{PROBABILITY} (its complement 1 - p is taken too)", BUILT, "probability")
         return None
+
+    def _differentiated(self, found: OpCall) -> bool:
+        """Weak (named) evidence counts only where gradients flow: not in no_grad code, optimizers, metrics or
+        samplers, where log(0) = -inf is an ordinary value (a token never drawn)."""
+        return guards.differentiable(self.ctx, found) and self.around.traced(found.node)
 
     def _complemented(self, found: OpCall, operand: cst.BaseExpression) -> bool:
         """log(v) beside log(1 - v) in the same function, or log(where(c, v, 1 - v)): v is a probability."""

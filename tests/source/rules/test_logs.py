@@ -769,3 +769,26 @@ def test_log_weighted_by_its_own_argument_or_its_complement(expression, column):
 )
 def test_a_log_weighted_by_a_transformed_value_is_no_entropy(expression):
     assert nan104(f"import torch\n\ndef f(x, p):\n    return {expression}\n") == []
+
+
+def test_a_named_probability_in_gradient_free_code_is_quiet():
+    """A sampler draws tokens from log-probabilities: log(0) = -inf is a token never drawn, and no gradient is
+    taken there (nor in no_grad code); the same log in a layer is reported."""
+    source = """\
+        import keras
+        import torch
+        from keras import ops
+
+        class TopPSampler(Sampler):
+            def get_next_token(self, probabilities):
+                return keras.random.categorical(ops.log(probabilities), 1)
+
+        @torch.no_grad()
+        def draw(probs):
+            return torch.multinomial(probs, 1), torch.log(probs)
+
+        class Head(keras.layers.Layer):
+            def call(self, probabilities):
+                return ops.log(probabilities)
+        """
+    assert nan104(source) == [(15, 16, PROBABILITY)]
