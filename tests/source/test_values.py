@@ -306,3 +306,29 @@ def test_a_sum_of_opposite_signs_is_a_difference_not_either_term():
     assert (reason.level, reason.kind) == (DEGENERATE, "difference")
     masked = fact_of("import torch\nprobe(mask.float().sum(-1) + other_mask.float().sum(-1))\n").can_be_zero()
     assert (masked.level, masked.kind) == (BUILT, "count")  # two non-negative sums can both be 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "probe(a * (x <= t).float() + b * (x > t).float())",
+        "probe(w * a * (x < t).float() + (t <= x).float() * b)",  # mirrored operands, the indicator anywhere
+        "probe(a * torch.ones_like(x) * (x == 0) + b * (x != 0))",
+    ],
+)
+def test_a_select_written_as_a_sum_of_complementary_indicators_is_no_masked_value(body):
+    """At every element exactly one indicator is 1: the sum is a's or b's value, as where(c, a, b) is."""
+    assert fact_of(f"import torch\n{body}\n").can_be_zero(NAMED) is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "probe(a * (x <= t).float() + b * (x >= t).float())",  # both 0 nowhere, both 1 at x == t: not a select
+        "probe(a * (x <= t).float() + b * (y > t).float())",  # different operands: both can be 0
+        "probe(a * mask + b * (x > t).float())",
+    ],
+)
+def test_indicators_that_are_not_complementary_leave_the_masked_zero(body):
+    reason = fact_of(f"import torch\n{body}\n").can_be_zero()
+    assert reason is not None and reason.kind == "masked"

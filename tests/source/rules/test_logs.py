@@ -792,3 +792,17 @@ def test_a_named_probability_in_gradient_free_code_is_quiet():
                 return ops.log(probabilities)
         """
     assert nan104(source) == [(15, 16, PROBABILITY)]
+
+
+def test_a_piecewise_value_selected_by_complementary_indicators_is_no_masked_product():
+    """A spline's branch-free select: one of the two terms survives everywhere (as in where()); a lone masked
+    product still reaches 0."""
+    source = """\
+        import torch
+
+        def log_derivative(a, b, x, t, w):
+            piecewise = a * (x <= t).float() + b * (x > t).float()
+            masked = a * (x <= t).float()
+            return torch.log(piecewise * w), torch.log(masked * w)
+        """
+    assert nan104(source) == [(6, 38, MASKED)]
