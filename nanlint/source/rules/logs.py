@@ -60,6 +60,7 @@ class UnguardedLog(guards.SurroundedRule):
         self.complements: dict[int, set[str]] = {}  # per function: v of every log(1 - v)
         self.log_softmax_seen = False  # products are checked for -inf log-probabilities only after one
         self.sampled: set[int] = set()  # calls whose result is only sampled from: D(logits=x).sample()
+        self.ordered: set[int] = set()  # logs whose result only picks an index: argmax(z - log(-log(u)))
         self.weighted: set[int] = (
             set()
         )  # logs weighted by a coefficient that is 0 at a parameter's value: (a - 1) * log(x)
@@ -82,12 +83,17 @@ class UnguardedLog(guards.SurroundedRule):
     def visit_Call(self, node: cst.Call) -> None:
         if isinstance(node.func, cst.Attribute) and node.func.attr.value in _SAMPLERS:
             self.sampled.add(id(node.func.value))  # D(logits=x).sample(): visited before D(...) itself
+        ordered = _ordering_input(self.ctx, node)
+        if ordered is not None:
+            self.ordered |= _ordered_logs(self.ctx, ordered)  # visited before the logs inside
         self._infinite_logits(node)
         found = self.ctx.call(node)
         if found is not None and found.op == "log_softmax":
             self.log_softmax_seen = True
         if found is None or found.op not in _LOG_OPS or not found.args or guards.python_scalar_op(found):
             return
+        if id(node) in self.ordered:
+            return  # argmax(logits - log(-log(u))): an infinity only orders, and an index has no gradient
         operand = found.args[1] if found.op in ("xlogy", "xlog1py") else found.args[0]
         if found.op in ("xlogy", "xlog1py") and len(found.args) < 2:
             return
@@ -210,6 +216,35 @@ def _degenerate_input(fact: Fact, reason: Reason) -> bool:
     all-equal input that zeroes a variance. A squared error (the mse of a PSNR) is 0 only for a perfect
     match, where -inf is the intended answer."""
     return reason.level >= DEGENERATE and reason.kind == "square-sum" and fact.why != SQUARED_DISTANCE
+
+
+# Reductions that return where the maximum is, not a value: -inf and inf only order their input.
+_ORDERINGS = frozenset({"argmax", "argmin", "argsort"})
+
+
+def _ordering_input(ctx: Context, node: cst.Call) -> cst.BaseExpression | None:
+    """x of `argmax(x)` or of `x.argmax()`."""
+    func = node.func
+    if guards.identifier(func) not in _ORDERINGS:
+        return None
+    if isinstance(func, cst.Attribute) and not ctx.names.is_module_alias(func.value):
+        return func.value
+    return node.args[0].value if node.args else None
+
+
+def _ordered_logs(ctx: Context, expr: cst.BaseExpression, depth: int = 8) -> set[int]:
+    """The log calls whose value reaches expr only through signs, sums, differences and logs (order-keeping or
+    order-reversing steps that carry an infinity through as an infinity, never a NaN): the Gumbel-max trick."""
+    if depth <= 0:
+        return set()
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus):
+        return _ordered_logs(ctx, expr.expression, depth - 1)
+    if guards.is_binary(expr, cst.Add, cst.Subtract):
+        return _ordered_logs(ctx, expr.left, depth - 1) | _ordered_logs(ctx, expr.right, depth - 1)
+    found = ctx.call(expr)
+    if found is not None and found.op == "log" and found.args:
+        return {id(found.node)} | _ordered_logs(ctx, found.args[0], depth - 1)
+    return set()
 
 
 def _weighs_by_probability(ctx: Context, coefficient: cst.BaseExpression, argument: cst.BaseExpression) -> bool:

@@ -806,3 +806,32 @@ def test_a_piecewise_value_selected_by_complementary_indicators_is_no_masked_pro
             return torch.log(piecewise * w), torch.log(masked * w)
         """
     assert nan104(source) == [(6, 38, MASKED)]
+
+
+UNIFORM = (
+    "log of a uniform sample, which is exactly 0 now and then: -inf there, and NaN gradients; add an eps or clamp it "
+    "first (log(x + eps))"
+)
+
+
+def test_logs_that_only_pick_an_index_are_quiet():
+    """The Gumbel-max trick: at u = 0 the noise is +inf and the logit -inf, an ordering argmax takes as it is (and
+    an index carries no gradient); the same noise added to logits that are returned is reported."""
+    source = """\
+        import jax
+        import jax.numpy as jnp
+        import torch
+
+        def act(key, logits):
+            u = jax.random.uniform(key, shape=logits.shape)
+            return jnp.argmax(logits - jnp.log(-jnp.log(u)), axis=1)
+
+        def act_torch(logits):
+            u = torch.rand_like(logits)
+            return (logits - torch.log(-torch.log(u))).argmax(-1)
+
+        def perturbed(logits):
+            u = torch.rand_like(logits)
+            return logits - torch.log(-torch.log(u))
+        """
+    assert nan104(source) == [(15, 32, UNIFORM)]
