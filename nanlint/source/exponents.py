@@ -269,6 +269,9 @@ def _safe_exponent(ctx: Context, expr: cst.BaseExpression, depth: int, trusting:
         return clamp_bounds(found)[2] is not None
     if found.op == "minimum":
         return len(found.args) >= 2
+    if found.op == "neg":  # x.abs().neg(): -|x| <= 0, as the unary minus above
+        inner = settled(ctx, found.args[0])
+        return inner is not None and _nonnegative(ctx, inner)
     if found.op == "gather":
         return safe(found.args[0])
     if found.op == "where":

@@ -144,7 +144,8 @@ def no_reentry(default):
 
 SELECT_OPS = frozenset({"where", "masked_fill", "nan_to_num"})
 # Base classes whose methods are not differentiated: they run after or beside the backward pass
-# (schedulers compute learning rates or noise coefficients: constants to the model's gradient).
+# (schedulers compute learning rates or noise coefficients: constants to the model's gradient; samplers draw
+# the next token of a generation or the indices of a batch, where no gradient is taken).
 _GRADIENT_FREE_BASES = (
     "Optimizer",
     "Constraint",
@@ -153,6 +154,7 @@ _GRADIENT_FREE_BASES = (
     "Initializer",
     "Scheduler",
     "SchedulerMixin",
+    "Sampler",
 )
 # Ops that hold the same values in another container or dtype: `torch.tensor(alpha)` is alpha.
 _CONVERSIONS = frozenset({"tensor", "cast", "float", "layout"})

@@ -343,3 +343,19 @@ def test_rules_ask_the_facts_of_imported_helpers(tmp_path, caller, expected):
     found = findings(tmp_path, "NAN104", "NAN105")
     assert [(line, column, code) for _, line, column, code, _ in found] == [e[:3] for e in expected]
     assert all(message.startswith(e[3]) for (*_, message), e in zip(found, expected))
+
+
+ADDITIVE_MASK = "import torch\n\n\ndef bias(scores, mask):\n    return scores + (1.0 - mask) * -1e9\n"
+
+
+@pytest.mark.parametrize("setting, reported", [("model = model.half()", True), ("model = model.float()", False)])
+def test_an_additive_mask_constant_is_reported_where_the_program_runs_in_float16(tmp_path, setting, reported):
+    """An additive mask needs float16 in sight: in the module, or in the program that imports it."""
+    program = entry_point(setting).replace("layers.attention import cosine", "layers.masks import bias")
+    program = program.replace("return model, cosine", "return model, bias")
+    project(tmp_path, {"layers/__init__.py": "", "layers/masks.py": ADDITIVE_MASK, "scripts/train.py": program})
+    message = (
+        "additive mask constant -1e9 is beyond the float16 range (max 65504): it overflows to -inf in half precision; "
+        "use finfo(dtype).min of the tensor's own dtype"
+    )
+    assert findings(tmp_path, "NAN201") == ([("layers/masks.py", 5, 36, "NAN201", message)] if reported else [])

@@ -61,12 +61,20 @@ def test_what_can_be_zero_and_how_surely(body, level):
         "probe(max(n, 1))",  # max(n, 1)
         "probe(mask.sum().maximum(torch.ones_like(mask.sum())))",  # at least a tensor of ones
         "probe(torch.maximum(mask.sum(), torch.ones(())))",
+        "probe(torch.max(mask.sum(), torch.tensor([1], dtype=torch.float32)))",  # torch.max's element-wise form
+        "probe(torch.max(mask.float().sum(-1), torch.ones_like(n)))",
         "probe(x)",  # unknown: no evidence is not a reason
     ],
 )
 def test_what_cannot_be_zero(body):
     fact = fact_of(f"import torch\n{body}\n")
     assert fact.can_be_zero(DEGENERATE) is None
+
+
+def test_a_max_over_a_dim_is_a_reduction_not_a_guard():
+    """torch.max(x, 1) reduces over dim 1: the max of a masked count along it can still be 0."""
+    assert zero_level("import torch\nprobe(torch.max(mask.float().sum(-1), 1)[0])\n") == BUILT
+    assert zero_level("import torch\nprobe(torch.max(mask.float().sum(-1), dim)[0])\n") == BUILT
 
 
 def test_names_are_followed_to_their_values():
@@ -311,3 +319,29 @@ def test_a_sum_of_opposite_signs_is_a_difference_not_either_term():
 )
 def test_what_overflows_for_moderate_input(body, overflows):
     assert fact_of(f"import math\nimport torch\n{body}\n").overflows is overflows
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "probe(a * (x <= t).float() + b * (x > t).float())",
+        "probe(w * a * (x < t).float() + (t <= x).float() * b)",  # mirrored operands, the indicator anywhere
+        "probe(a * torch.ones_like(x) * (x == 0) + b * (x != 0))",
+    ],
+)
+def test_a_select_written_as_a_sum_of_complementary_indicators_is_no_masked_value(body):
+    """At every element exactly one indicator is 1: the sum is a's or b's value, as where(c, a, b) is."""
+    assert fact_of(f"import torch\n{body}\n").can_be_zero(NAMED) is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "probe(a * (x <= t).float() + b * (x >= t).float())",  # both 0 nowhere, both 1 at x == t: not a select
+        "probe(a * (x <= t).float() + b * (y > t).float())",  # different operands: both can be 0
+        "probe(a * mask + b * (x > t).float())",
+    ],
+)
+def test_indicators_that_are_not_complementary_leave_the_masked_zero(body):
+    reason = fact_of(f"import torch\n{body}\n").can_be_zero()
+    assert reason is not None and reason.kind == "masked"

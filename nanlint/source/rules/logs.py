@@ -60,6 +60,7 @@ class UnguardedLog(guards.SurroundedRule):
         self.complements: dict[int, set[str]] = {}  # per function: v of every log(1 - v)
         self.log_softmax_seen = False  # products are checked for -inf log-probabilities only after one
         self.sampled: set[int] = set()  # calls whose result is only sampled from: D(logits=x).sample()
+        self.ordered: set[int] = set()  # logs whose result only picks an index: argmax(z - log(-log(u)))
         self.weighted: set[int] = (
             set()
         )  # logs weighted by a coefficient that is 0 at a parameter's value: (a - 1) * log(x)
@@ -70,7 +71,7 @@ class UnguardedLog(guards.SurroundedRule):
                 found = self.ctx.call(_unnegated(factor))
                 if found is None or found.op not in ("log", "log1p") or not found.args:
                     continue
-                if found.op == "log" and variables_of(self.ctx, other) & variables_of(self.ctx, found.args[0]):
+                if found.op == "log" and _weighs_by_probability(self.ctx, other, found.args[0]):
                     self.entropy.add(id(found.node))
                 elif _vanishing_coefficient(self.ctx, other):
                     self.weighted.add(id(found.node))
@@ -82,12 +83,17 @@ class UnguardedLog(guards.SurroundedRule):
     def visit_Call(self, node: cst.Call) -> None:
         if isinstance(node.func, cst.Attribute) and node.func.attr.value in _SAMPLERS:
             self.sampled.add(id(node.func.value))  # D(logits=x).sample(): visited before D(...) itself
+        ordered = _ordering_input(self.ctx, node)
+        if ordered is not None:
+            self.ordered |= _ordered_logs(self.ctx, ordered)  # visited before the logs inside
         self._infinite_logits(node)
         found = self.ctx.call(node)
         if found is not None and found.op == "log_softmax":
             self.log_softmax_seen = True
         if found is None or found.op not in _LOG_OPS or not found.args or guards.python_scalar_op(found):
             return
+        if id(node) in self.ordered:
+            return  # argmax(logits - log(-log(u))): an infinity only orders, and an index has no gradient
         operand = found.args[1] if found.op in ("xlogy", "xlog1py") else found.args[0]
         if found.op in ("xlogy", "xlog1py") and len(found.args) < 2:
             return
@@ -177,7 +183,7 @@ class UnguardedLog(guards.SurroundedRule):
             return _plain(reason)
         if fact.nonzero:
             return None
-        if reason is not None and reason.level >= NAMED and guards.differentiable(self.ctx, found):
+        if reason is not None and reason.level >= NAMED and self._differentiated(found):
             if reason.kind in ("probability", "complement", "probability-sum", "sample"):
                 return _plain(reason)
         if id(found.node) in self.entropy:
@@ -185,6 +191,11 @@ class UnguardedLog(guards.SurroundedRule):
         if self._complemented(found, operand):
             return Reason(f"{PROBABILITY} (its complement 1 - p is taken too)", BUILT, "probability")
         return None
+
+    def _differentiated(self, found: OpCall) -> bool:
+        """Weak (named) evidence counts only where gradients flow: not in no_grad code, optimizers, metrics or
+        samplers, where log(0) = -inf is an ordinary value (a token never drawn)."""
+        return guards.differentiable(self.ctx, found) and self.around.traced(found.node)
 
     def _complemented(self, found: OpCall, operand: cst.BaseExpression) -> bool:
         """log(v) beside log(1 - v) in the same function, or log(where(c, v, 1 - v)): v is a probability."""
@@ -205,6 +216,67 @@ def _degenerate_input(fact: Fact, reason: Reason) -> bool:
     all-equal input that zeroes a variance. A squared error (the mse of a PSNR) is 0 only for a perfect
     match, where -inf is the intended answer."""
     return reason.level >= DEGENERATE and reason.kind == "square-sum" and fact.why != SQUARED_DISTANCE
+
+
+# Reductions that return where the maximum is, not a value: -inf and inf only order their input.
+_ORDERINGS = frozenset({"argmax", "argmin", "argsort"})
+
+
+def _ordering_input(ctx: Context, node: cst.Call) -> cst.BaseExpression | None:
+    """x of `argmax(x)` or of `x.argmax()`."""
+    func = node.func
+    if guards.identifier(func) not in _ORDERINGS:
+        return None
+    if isinstance(func, cst.Attribute) and not ctx.names.is_module_alias(func.value):
+        return func.value
+    return node.args[0].value if node.args else None
+
+
+def _ordered_logs(ctx: Context, expr: cst.BaseExpression, depth: int = 8) -> set[int]:
+    """The log calls whose value reaches expr only through signs, sums, differences and logs (order-keeping or
+    order-reversing steps that carry an infinity through as an infinity, never a NaN): the Gumbel-max trick."""
+    if depth <= 0:
+        return set()
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus):
+        return _ordered_logs(ctx, expr.expression, depth - 1)
+    if guards.is_binary(expr, cst.Add, cst.Subtract):
+        return _ordered_logs(ctx, expr.left, depth - 1) | _ordered_logs(ctx, expr.right, depth - 1)
+    found = ctx.call(expr)
+    if found is not None and found.op == "log" and found.args:
+        return {id(found.node)} | _ordered_logs(ctx, found.args[0], depth - 1)
+    return set()
+
+
+def _weighs_by_probability(ctx: Context, coefficient: cst.BaseExpression, argument: cst.BaseExpression) -> bool:
+    """`p * log(p)`, `p * log(p / q)` (the coefficient has the log's variable as a factor: it is 0 where the log is
+    -inf) or `(1 - p) ** g * log(p)` (a focal loss: a complement makes p a probability). A shifted or transformed
+    coefficient, `(x - 0.5) * log(x)` (Stirling's series) or `sign(p - 0.5) * log(...)`, says nothing of the sort."""
+    variables = variables_of(ctx, argument)
+    for factor in _factors(ctx, coefficient):
+        while isinstance(factor, cst.Subscript):  # p[i] * log(p[i])
+            factor = factor.value
+        if guards.is_variable(factor) and variables_of(ctx, factor) & variables:
+            return True
+        complemented = _complement_of(ctx, factor)
+        if complemented is not None and complemented in variables:
+            return True
+    return False
+
+
+def _factors(ctx: Context, expr: cst.BaseExpression, depth: int = 6) -> list[cst.BaseExpression]:
+    """The multiplicative factors of a product, through signs, powers (x ** g, pow(x, g)) and numerators."""
+    expr = _unnegated(expr)
+    if depth <= 0:
+        return [expr]
+    if isinstance(expr, cst.BinaryOperation):
+        if isinstance(expr.operator, cst.Multiply):
+            return _factors(ctx, expr.left, depth - 1) + _factors(ctx, expr.right, depth - 1)
+        if isinstance(expr.operator, (cst.Divide, cst.Power)):
+            return _factors(ctx, expr.left, depth - 1)
+    found = ctx.call(expr)
+    if found is not None and found.op == "pow" and found.args:
+        return _factors(ctx, found.args[0], depth - 1)
+    return [expr]
 
 
 def _vanishing_coefficient(ctx: Context, factor: cst.BaseExpression) -> bool:

@@ -31,6 +31,7 @@ from nanlint.source.values.fact import (
     join,
 )
 from nanlint.source.values.index import Function, Index
+from nanlint.source.values.selects import select_as_sum
 from nanlint.source.values.transfer import TRANSFERS, element
 
 MAX_CALL_DEPTH = 3
@@ -361,6 +362,9 @@ class Values:
             exponent = self.of(expr.right, env)
             k = exponent.lo if arithmetic.is_constant(exponent) else None
             return arithmetic.power(self.of(expr.left, env), k, exponent)
+        selected = select_as_sum(self.ctx, expr, lambda part: self.of(part, env))
+        if selected is not None:  # a * [c] + b * [not c]: where(c, a, b)
+            return selected
         left, right = self.of(expr.left, env), self.of(expr.right, env)
         if isinstance(operator, cst.Add):
             fact = self._cancellation(expr, arithmetic.add(left, right), env)

@@ -392,6 +392,8 @@ def element(found: OpCall, position: int) -> Fact:
 def _extreme(values, found, env) -> Fact:
     if found.qualified in ("builtins.max", "builtins.min") and len(found.args) > 1:
         return TOP
+    if found.op == "max" and _elementwise_pair(values, found, env):
+        return _maximum(values, found, env)  # torch.max(n, torch.tensor(1.0)): the element-wise maximum
     x = _arg(values, found, env)
     return Fact(
         lo=x.lo,
@@ -405,6 +407,17 @@ def _extreme(values, found, env) -> Fact:
         bases=_bases(found),
         overflows=x.overflows,
     )
+
+
+def _elementwise_pair(values, found, env) -> bool:
+    """max(a, b) of two tensors (torch.max's other form): the second argument is no dim, an integer."""
+    if len(found.args) != 2 or found.qualified in ("builtins.max", "builtins.min") or "dim" in found.keywords:
+        return False
+    made = values.ctx.call(found.args[1])
+    return made is not None and made.op in _TENSOR_MAKING  # a dim is a Python int, never a tensor made here
+
+
+_TENSOR_MAKING = frozenset({"tensor", "ones", "full", "zeros", "cast"})
 
 
 # --- guards and element-wise bounds -----------------------------------------------------------------
@@ -493,6 +506,11 @@ def _relu(values, found, env) -> Fact:
         why="a relu output",
         kind="relu",
     )
+
+
+@transfer("neg")
+def _neg(values, found, env) -> Fact:
+    return arithmetic.negate(_arg(values, found, env))
 
 
 @transfer("abs")

@@ -514,6 +514,8 @@ def test_a_count_of_selected_items_by_its_name(source):
         "import torch\n\ndef loss(losses, num_tokens):\n    return losses.sum() / num_tokens.clamp(min=1)\n",
         "import torch\n\ndef loss(losses, num_tokens):\n    return losses.sum() / max(num_tokens, 1)\n",
         "import torch\n\ndef loss(losses, num_heads):\n    return losses.sum() / num_heads\n",  # not a selection
+        # torch.max's element-wise form against a tensor of 1: the count clamped at 1
+        "import torch\n\ndef loss(l, mask):\n    return (l * mask).sum() / torch.max(mask.sum(), torch.tensor([1.0]))\n",
     ],
 )
 def test_counts_that_are_settings_or_clamped_stay_quiet(source):

@@ -751,3 +751,105 @@ def test_log_of_a_sigmoid_written_out_but_not_of_a_polynomial_scaling():
         """
     )
     assert nan104(source) == [(6, 12, OVERFLOWED)]
+
+
+# --- p * log(p): usage evidence only where the coefficient is p itself or names p a probability --------------------
+
+ENTROPY = (
+    "log of a probability that can be 0 in p * log(p): 0 * -inf = NaN there; use xlogy(p, p) (0 where p is 0) or "
+    "clamp p first"
+)
+
+
+@pytest.mark.parametrize(
+    "expression, column",
+    [
+        ("-(p * torch.log(p)).sum(-1)", 18),
+        ("(ratio * torch.log(ratio / q)).sum()", 21),
+        ("p[0] * torch.log(p[0])", 19),
+        ("-1 * (1 - p) ** gamma * torch.log(p)", 36),  # a focal loss: the complement makes p a probability
+        ("torch.log(p) * torch.pow(1 - p, gamma) * weights", 12),
+    ],
+)
+def test_log_weighted_by_its_own_argument_or_its_complement(expression, column):
+    source = f"import torch\n\ndef f(p, ratio, q, gamma, weights):\n    return {expression}\n"
+    assert nan104(source) == [(4, column, ENTROPY)]
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "(x - 0.5) * x.log()",  # Stirling's series: at x = 0 the coefficient is -0.5, and x is large there anyway
+        "-torch.sign(p - 0.5) * torch.log(1.0 - 2.0 * torch.abs(p - 0.5))",  # an inverse CDF: no p * log(p)
+        "(x + 1) * torch.log(x)",
+        "torch.exp(x) * torch.log(x)",
+    ],
+)
+def test_a_log_weighted_by_a_transformed_value_is_no_entropy(expression):
+    assert nan104(f"import torch\n\ndef f(x, p):\n    return {expression}\n") == []
+
+
+def test_a_named_probability_in_gradient_free_code_is_quiet():
+    """A sampler draws tokens from log-probabilities: log(0) = -inf is a token never drawn, and no gradient is
+    taken there (nor in no_grad code); the same log in a layer is reported."""
+    source = """\
+        import keras
+        import torch
+        from keras import ops
+
+        class TopPSampler(Sampler):
+            def get_next_token(self, probabilities):
+                return keras.random.categorical(ops.log(probabilities), 1)
+
+        @torch.no_grad()
+        def draw(probs):
+            return torch.multinomial(probs, 1), torch.log(probs)
+
+        class Head(keras.layers.Layer):
+            def call(self, probabilities):
+                return ops.log(probabilities)
+        """
+    assert nan104(source) == [(15, 16, PROBABILITY)]
+
+
+def test_a_piecewise_value_selected_by_complementary_indicators_is_no_masked_product():
+    """A spline's branch-free select: one of the two terms survives everywhere (as in where()); a lone masked
+    product still reaches 0."""
+    source = """\
+        import torch
+
+        def log_derivative(a, b, x, t, w):
+            piecewise = a * (x <= t).float() + b * (x > t).float()
+            masked = a * (x <= t).float()
+            return torch.log(piecewise * w), torch.log(masked * w)
+        """
+    assert nan104(source) == [(6, 38, MASKED)]
+
+
+UNIFORM = (
+    "log of a uniform sample, which is exactly 0 now and then: -inf there, and NaN gradients; add an eps or clamp it "
+    "first (log(x + eps))"
+)
+
+
+def test_logs_that_only_pick_an_index_are_quiet():
+    """The Gumbel-max trick: at u = 0 the noise is +inf and the logit -inf, an ordering argmax takes as it is (and
+    an index carries no gradient); the same noise added to logits that are returned is reported."""
+    source = """\
+        import jax
+        import jax.numpy as jnp
+        import torch
+
+        def act(key, logits):
+            u = jax.random.uniform(key, shape=logits.shape)
+            return jnp.argmax(logits - jnp.log(-jnp.log(u)), axis=1)
+
+        def act_torch(logits):
+            u = torch.rand_like(logits)
+            return (logits - torch.log(-torch.log(u))).argmax(-1)
+
+        def perturbed(logits):
+            u = torch.rand_like(logits)
+            return logits - torch.log(-torch.log(u))
+        """
+    assert nan104(source) == [(15, 32, UNIFORM)]

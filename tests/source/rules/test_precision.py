@@ -112,6 +112,10 @@ def test_additive_masks():
             f = (scores > 0).to(scores.dtype) * -1e9
             g = (~mask) * 1e9
             return a, b, c, d, e, f, g
+
+        def infer(model, x):
+            with torch.autocast("cuda", dtype=torch.float16):
+                return model(x)
         """
     assert where(source, "NAN201") == [
         ("NAN201", 6, 33),
@@ -123,6 +127,11 @@ def test_additive_masks():
         ("NAN201", 12, 19),
     ]
     assert lint(source, "NAN201")[0][3] == fill("-1e9", what="additive mask constant")
+    # Without float16 in the module or in the program that runs it, an additive mask is not reported (a fill is).
+    dtype_generic = (
+        source.split("        def infer")[0] + "\n        def fill(x, m):\n            return x.masked_fill(m, -1e9)\n"
+    )
+    assert where(dtype_generic, "NAN201") == [("NAN201", 17, 29)]
 
 
 def test_fills_written_through_a_boolean_index():
@@ -680,6 +689,8 @@ def test_constants_meeting_float32_by_construction_are_safe():
         def half_scores(scores, mask):
             mask = tf.cast(mask, dtype=scores.dtype)
             return scores - 1e30 * (1.0 - mask)
+
+        tf.keras.mixed_precision.set_global_policy("mixed_float16")
         """
     assert where(source, "NAN201") == [("NAN201", 23, 21)]
 

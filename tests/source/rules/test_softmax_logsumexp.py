@@ -55,6 +55,7 @@ def test_naive_logsumexp_message_and_position():
         ("import torch", "torch.log(1 + torch.exp(x))", NAIVE_SOFTPLUS),
         ("import torch", "(1 + x.exp()).log()", NAIVE_SOFTPLUS),
         ("import torch", "torch.log1p(torch.exp(-y * x))", NAIVE_SOFTPLUS),
+        ("import torch", "x.neg().exp().log1p()", NAIVE_SOFTPLUS),  # -x is no cap: neg() of a value of any sign
         ("import tensorflow as tf", "tf.math.log(1. + tf.exp(x))", NAIVE_SOFTPLUS),
         ("from keras import backend as K", "K.log(1 + K.exp(x))", NAIVE_SOFTPLUS),
         ("import jax.numpy as jnp", "jnp.log(1 + jnp.exp(x))", NAIVE_SOFTPLUS),
@@ -96,6 +97,8 @@ def test_through_names_and_attributes():
         ("import torch", "torch.log(torch.exp(torch.clamp(x, max=30)).sum(-1))"),
         ("import torch", "torch.relu(x) + torch.log(1 + torch.exp(-torch.abs(x)))"),
         ("import torch", "torch.log1p(torch.exp(-x.abs()))"),
+        ("import torch", "x.clamp(min=0) + x.abs().neg().exp().log1p()"),  # -|x| spelled with neg()
+        ("import numpy as np", "np.maximum(x, 0) + np.log1p(np.exp(np.negative(np.abs(x))))"),
         ("import torch", "torch.log(torch.exp(-torch.relu(a)) + torch.exp(-torch.relu(b)))"),
         ("import torch", "torch.logsumexp(x, dim=-1)"),
         ("import torch", "torch.nn.functional.softplus(x)"),
