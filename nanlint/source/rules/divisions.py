@@ -122,12 +122,38 @@ def zero_denominator(
 ) -> Reason | None:
     """Why dividing by `denominator` can divide by 0, or None."""
     fact = ctx.values.of(denominator)
-    reason = fact.can_be_zero()
-    if reason is None:
-        return None
     top = numerator is not None and ctx.values.of(numerator)
     if fact.scalar and top and top.scalar:
         return None  # Python numbers raise ZeroDivisionError: no inf, no NaN
+    reason = _constructed(ctx, numerator, denominator, fact, plain_sums)
+    return reason if reason is not None else _own_entry(ctx, numerator, denominator, fact)
+
+
+_OWN_ENTRY = Reason(
+    "an entry of the tensor it divides (a homogeneous coordinate, a count packed beside its sum), which real data "
+    "can make 0",
+    DEGENERATE,
+    "entry",
+)
+
+
+def _own_entry(
+    ctx: Context, numerator: cst.BaseExpression | None, denominator: cst.BaseExpression, fact: Fact
+) -> Reason | None:
+    """`p / p[..., 2:]`, `v[:, 0] / v[:, 1]`: a tensor divided by one of its own entries along the last axis."""
+    if numerator is None or fact.nonzero or fact.scalar or ctx.const(numerator) is not None:
+        return None
+    base = ctx.values.component_of(denominator)
+    return _OWN_ENTRY if base is not None and base in variables_of(ctx, numerator) else None
+
+
+def _constructed(
+    ctx: Context, numerator: cst.BaseExpression | None, denominator: cst.BaseExpression, fact: Fact, plain_sums: bool
+) -> Reason | None:
+    """Why the denominator's construction can make it 0 here, or None."""
+    reason = fact.can_be_zero()
+    if reason is None:
+        return None
     if reason.kind == "plain-sum":
         return reason if plain_sums else None
     if reason.level >= BUILT:
@@ -138,6 +164,10 @@ def zero_denominator(
         return reason if normalises(ctx, numerator, fact) else None
     if reason.level >= NAMED and reason.kind == "probability" and ctx.const(numerator) is None:
         return reason  # p / q of probabilities (not 1 / update_prob, a setting)
+    if reason.level == NAMED and reason.kind == "complement" and ctx.const(numerator) is None:
+        return (
+            reason  # x / (1 - p), p a probability by its name: 1 is an ordinary value (all the mass, a drop rate of 1)
+        )
     if reason.kind == "parameter":
         return reason  # x / self.scale: a trained scale with no positivity transform (exp, softplus) can reach 0
     if reason.level >= NAMED and reason.kind == "count" and not isinstance(ctx.peel(denominator), cst.Attribute):

@@ -381,6 +381,8 @@ def element(found: OpCall, position: int) -> Fact:
 def _extreme(values, found, env) -> Fact:
     if found.qualified in ("builtins.max", "builtins.min") and len(found.args) > 1:
         return TOP
+    if _elementwise_pair(values, found, env):  # torch.max(n, torch.tensor(1.)): a clamp, not a reduction
+        return (_maximum if found.op == "max" else _minimum)(values, found, env)
     x = _arg(values, found, env)
     return Fact(
         lo=x.lo,
@@ -393,6 +395,22 @@ def _extreme(values, found, env) -> Fact:
         kind=found.op,
         bases=_bases(found),
     )
+
+
+def _elementwise_pair(values, found, env) -> bool:
+    """torch.max(a, b) / torch.min(a, b) of two tensors is the element-wise maximum / minimum; a second argument
+    that is an integer (a dim: `torch.max(x, 1)`) keeps it a reduction."""
+    if found.method or not (found.qualified or "").startswith("torch.") or len(found.args) != 2:
+        return False
+    second = found.args[1]
+    return (values.ctx.const(second) is None and not values.of(second, env).integer) or _tensor_literal(values, second)
+
+
+def _tensor_literal(values, expr: cst.BaseExpression) -> bool:
+    found = values.ctx.call(expr)
+    while found is not None and found.op in ("float", "cast", "layout") and found.args:
+        found = values.ctx.call(found.args[0])
+    return found is not None and found.op == "tensor"
 
 
 # --- guards and element-wise bounds -----------------------------------------------------------------

@@ -550,3 +550,80 @@ def test_a_trainable_parameter_is_not_its_initial_value():
 )
 def test_a_kept_positive_or_frozen_parameter_is_quiet(change):
     assert lint(TRAINED_SCALE.replace(*change), "NAN105") == []
+
+
+ENTRY = (
+    "division by an entry of the tensor it divides (a homogeneous coordinate, a count packed beside its sum), which "
+    f"real data can make 0: inf or NaN there; {DEFAULT}"
+)
+COMPLEMENT = f"division by 1 - p, which is 0 when the probability p reaches 1: inf or NaN there; {DEFAULT}"
+
+
+def test_a_tensor_divided_by_its_own_entry_along_the_last_axis():
+    source = """\
+        import torch
+
+        def project(points):
+            points = points / points[..., 2:]
+            return points
+
+        def per_token(totals):
+            totals = torch.vstack(totals)
+            depth = totals[:, 1]
+            return totals[:, 0] / depth
+        """
+    assert nan105(source) == [(4, 14, ENTRY), (10, 12, ENTRY)]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "def aspect(size):\n    return size[0] / size[1]\n",  # a Python pair: no leading axes
+        "import torch\ny = x / x[0]\n",  # the first row, a schedule's reference value
+        "import torch\ny = x[1:] / x[:-1]\n",  # consecutive entries, not a coordinate
+        "import torch\ny = a / b[..., 2]\n",  # another tensor's entry: no evidence it is 0
+        "import torch\ny = p / (p[..., 2:] + 1e-6)\n",
+        "import torch\ny = p / p[..., 2:].clamp(min=1e-6)\n",
+        "import torch\ny = 1.0 / p[..., 2]\n",
+        "def f(boxes: list):\n    return boxes[:, 0] / boxes[:, 1]\n",
+    ],
+)
+def test_safe_entry_look_alikes(source):
+    assert nan105(source) == []
+
+
+def test_divided_by_the_complement_of_a_probability():
+    source = """\
+        import torch
+
+        def sample_counts(probs, consumed_prob, drop_prob, x):
+            keep_prob = 1 - drop_prob
+            return probs / (1.0 - consumed_prob), x / keep_prob
+        """
+    assert nan105(source) == [(5, 12, COMPLEMENT), (5, 43, COMPLEMENT)]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "def f(x, drop_prob):\n    keep_prob = 1 - drop_prob\n    return 1.0 / keep_prob\n",  # a setting's inverse
+        "def f(x, drop_prob):\n    keep_prob = 1 - drop_prob\n    if keep_prob > 0:\n        x = x / keep_prob\n"
+        "    return x\n",
+        "import torch\ndef f(x, t):\n    std = torch.sqrt(1.0 - torch.exp(-t))\n    return x / std\n",  # exp(0) = 1 only
+        "def f(x, p):\n    return x / (1 - p + 1e-6)\n",
+    ],
+)
+def test_safe_complement_look_alikes(source):
+    assert nan105(source) == []
+
+
+def test_an_elementwise_maximum_with_a_tensor_of_one_guards_a_count():
+    source = """\
+        import torch
+
+        def masked_mean(loss, mask, device):
+            n = torch.max(mask.sum(), torch.tensor([1], device=device).float())
+            kept = torch.max(mask.sum(1), 1)[0]
+            return (loss * mask).sum() / n, loss.sum() / kept
+        """
+    assert nan105(source) == [(6, 37, COUNT)]  # torch.max(x, 1) is a reduction over dim 1: no guard
