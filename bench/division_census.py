@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import sys
 from collections import defaultdict
 from collections.abc import Iterator
@@ -37,6 +38,7 @@ from nanlint.source.engine import parse, run_rules
 from nanlint.source.project import Project, view_of
 from nanlint.source.rules import divisions
 from nanlint.source.rules.divisions import UnguardedDivision, normalises, zero_denominator
+from nanlint.source.values import variables_of
 
 HERE = Path(__file__).resolve().parent
 BUG_SETS = {  # name -> (cases.tsv, built cases folder)
@@ -92,6 +94,7 @@ class Census(UnguardedDivision):
             "numerator_scalar": bool(top and top.scalar),
             "normalises": bool(numerator is not None and normalises(ctx, numerator, fact)),
             "numerator": _text(ctx, numerator) if numerator is not None else "",
+            "own_entry": bool(numerator is not None and own_entry(ctx, numerator, denominator)),
             "guards": self._guards(division, numerator, denominator),
             "testing": ctx.testing,  # NAN105 is quiet in test modules
             "verdict": self._verdict(division, numerator, denominator, op),
@@ -128,6 +131,12 @@ class Census(UnguardedDivision):
         if self._replaced_after(division, denominator):
             return "guard: replaced after"
         return "fires"
+
+
+def own_entry(ctx, numerator: cst.BaseExpression, denominator: cst.BaseExpression) -> bool:
+    """The denominator is an entry of the numerator's tensor along its last axis (the fact NAN105 now asks)."""
+    base = ctx.values.component_of(denominator)
+    return base is not None and base in variables_of(ctx, numerator)
 
 
 def _why_not(ctx, numerator, denominator) -> str:
@@ -294,6 +303,37 @@ def table(rows: list[dict], lines: int | None) -> str:
     return "\n".join(out)
 
 
+# Broadenings of NAN105 weighed on 2026-12-07, as predicates over rows NAN105 leaves alone (no guard, no test module).
+# Two were taken (an own last-axis entry, the complement of a probability by name); the others cost too much clean code.
+CANDIDATES = {
+    "x / own last-axis entry": lambda r: r.get("own_entry", False),
+    "x / (1 - p), p by name": lambda r: r.get("zero_kind") == "complement" and r.get("zero_level") == 0,
+    "x / temperature": lambda r: re.search(r"(?:^|[._])temp(?:erature)?s?$", r["denominator"].strip("()")) is not None,
+    "x / x.sum(), any sign": lambda r: r.get("zero_kind") == "plain-sum" and r.get("normalises"),
+    "x / norm(y), y not x": lambda r: r.get("zero_kind") == "norm",
+    "x / (n - 1)": lambda r: re.search(r"-\s*1\)?$", r["denominator"]) is not None,
+    "x / function parameter": lambda r: r.get("shape") == "function parameter",
+    "x / difference": lambda r: r.get("zero_kind") == "difference",
+}
+
+
+def candidates(rows: list[dict], lines: int) -> str:
+    """Per candidate: the bug cases it would gain (not already hit) and the clean divisions it would add."""
+    hit = {(r["set"], r["case"]) for r in rows if r["set"] != "clean" and r["verdict"] == "fires"}
+    out = [f"{'candidate':28} {'bug cases gained':>16} {'clean added':>11} {'per 100k lines':>14}  cases"]
+    for name, predicate in CANDIDATES.items():
+        quiet = [r for r in rows if r.get("shape") and _left_alone(r) and predicate(r)]
+        gained = sorted({(r["set"], r["case"]) for r in quiet if r["set"] != "clean"} - hit)
+        clean = sum(1 for r in quiet if r["set"] == "clean")
+        rate = 100_000 * clean / lines if lines else 0.0
+        out.append(f"{name:28} {len(gained):16} {clean:11} {rate:14.1f}  {' '.join(c for _, c in gained)}")
+    return "\n".join(out)
+
+
+def _left_alone(row: dict) -> bool:
+    return row["verdict"].startswith("fact") and not row.get("guards") and not row.get("testing")
+
+
 def _short(verdict: str) -> str:
     return verdict[:44]
 
@@ -305,6 +345,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, help="write the rows here (JSON lines)")
     parser.add_argument("--load", type=Path, help="read the rows of an earlier run instead of running")
     parser.add_argument("--table", action="store_true", help="print the summary table")
+    parser.add_argument("--candidates", action="store_true", help="weigh the candidate broadenings of NAN105")
     args = parser.parse_args()
     if args.load:
         rows = [json.loads(line) for line in args.load.open()]
@@ -318,9 +359,11 @@ def main() -> int:
                     print(json.dumps(row))
         if args.out:
             args.out.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    lines = clean_lines(args.snapshots) if any(r["set"] == "clean" for r in rows) else 0
     if args.table:
-        has_clean = any(r["set"] == "clean" for r in rows)
-        print(table(rows, clean_lines(args.snapshots) if has_clean else None))
+        print(table(rows, lines))
+    if args.candidates:
+        print(candidates(rows, lines))
     return 0
 
 
