@@ -95,6 +95,7 @@ class Census(UnguardedDivision):
             "normalises": bool(numerator is not None and normalises(ctx, numerator, fact)),
             "numerator": _text(ctx, numerator) if numerator is not None else "",
             "own_entry": bool(numerator is not None and own_entry(ctx, numerator, denominator)),
+            "fraction_of_bound": bool(numerator is not None and fraction_of_bound(ctx, numerator, denominator)),
             "guards": self._guards(division, numerator, denominator),
             "testing": ctx.testing,  # NAN105 is quiet in test modules
             "verdict": self._verdict(division, numerator, denominator, op),
@@ -137,6 +138,13 @@ def own_entry(ctx, numerator: cst.BaseExpression, denominator: cst.BaseExpressio
     """The denominator is an entry of the numerator's tensor along its last axis (the fact NAN105 now asks)."""
     base = ctx.values.component_of(denominator)
     return base is not None and base in variables_of(ctx, numerator)
+
+
+def fraction_of_bound(ctx, numerator: cst.BaseExpression, denominator: cst.BaseExpression) -> bool:
+    """The numerator is clipped into [0, d] and d is the denominator (the fact NAN105 now asks)."""
+    peeled = ctx.peel(denominator)
+    name = divisions.dotted(peeled) if isinstance(peeled, (cst.Name, cst.Attribute)) else None
+    return name is not None and ctx.values.clipped_under(numerator) == name
 
 
 def _why_not(ctx, numerator, denominator) -> str:
@@ -304,9 +312,11 @@ def table(rows: list[dict], lines: int | None) -> str:
 
 
 # Broadenings of NAN105 weighed on 2026-12-07, as predicates over rows NAN105 leaves alone (no guard, no test module).
-# Two were taken (an own last-axis entry, the complement of a probability by name); the others cost too much clean code.
+# Three were taken (an own last-axis entry, a fraction of its clip bound, the complement of a probability by name);
+# the others cost too much clean code.
 CANDIDATES = {
     "x / own last-axis entry": lambda r: r.get("own_entry", False),
+    "clip(x, 0, d) / d": lambda r: r.get("fraction_of_bound", False),
     "x / (1 - p), p by name": lambda r: r.get("zero_kind") == "complement" and r.get("zero_level") == 0,
     "x / temperature": lambda r: re.search(r"(?:^|[._])temp(?:erature)?s?$", r["denominator"].strip("()")) is not None,
     "x / x.sum(), any sign": lambda r: r.get("zero_kind") == "plain-sum" and r.get("normalises"),

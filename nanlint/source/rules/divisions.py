@@ -26,6 +26,7 @@ _ADVICE = {
     "norm": "clamp the norm (norm.clamp(min=eps)) or use a normalize function, which has its own eps",
     "count": _COUNT_ADVICE,
     "nonzero-count": _COUNT_ADVICE,
+    "bound": "divide by max(d, 1), or handle d == 0 (a schedule of no steps) before dividing",
     "parameter": "keep it positive: train a raw value and divide by softplus(raw) + eps (or exp(raw)), or clamp it",
 }
 _DEFAULT_ADVICE = "add an eps (x / (d + eps)) or clamp it (d.clamp(min=eps))"
@@ -126,7 +127,9 @@ def zero_denominator(
     if fact.scalar and top and top.scalar:
         return None  # Python numbers raise ZeroDivisionError: no inf, no NaN
     reason = _constructed(ctx, numerator, denominator, fact, plain_sums)
-    return reason if reason is not None else _own_entry(ctx, numerator, denominator, fact)
+    if reason is None and numerator is not None and not fact.nonzero:
+        reason = _own_entry(ctx, numerator, denominator, fact) or _fraction_of_bound(ctx, numerator, denominator)
+    return reason
 
 
 _OWN_ENTRY = Reason(
@@ -138,13 +141,27 @@ _OWN_ENTRY = Reason(
 
 
 def _own_entry(
-    ctx: Context, numerator: cst.BaseExpression | None, denominator: cst.BaseExpression, fact: Fact
+    ctx: Context, numerator: cst.BaseExpression, denominator: cst.BaseExpression, fact: Fact
 ) -> Reason | None:
     """`p / p[..., 2:]`, `v[:, 0] / v[:, 1]`: a tensor divided by one of its own entries along the last axis."""
-    if numerator is None or fact.nonzero or fact.scalar or ctx.const(numerator) is not None:
+    if fact.scalar or ctx.const(numerator) is not None:
         return None
     base = ctx.values.component_of(denominator)
     return _OWN_ENTRY if base is not None and base in variables_of(ctx, numerator) else None
+
+
+_FRACTION = Reason(
+    "the bound its numerator is clipped to (clip(x, 0, d) / d), 0 / 0 when that setting is 0",
+    DEGENERATE,
+    "bound",
+)
+
+
+def _fraction_of_bound(ctx: Context, numerator: cst.BaseExpression, denominator: cst.BaseExpression) -> Reason | None:
+    """`clip(step - begin, 0, steps) / steps`: a schedule's progress, NaN for a schedule of 0 steps."""
+    peeled = ctx.peel(denominator)
+    name = dotted(peeled) if isinstance(peeled, (cst.Name, cst.Attribute)) else None
+    return _FRACTION if name is not None and ctx.values.clipped_under(numerator) == name else None
 
 
 def _constructed(

@@ -462,6 +462,21 @@ class Values:
                 return None
         return None
 
+    def clipped_under(self, expr: cst.BaseExpression) -> str | None:
+        """The variable `d` when `expr` is a tensor clipped into [0, d] (`clip(step - begin, 0, steps)`, also through
+        names): a fraction of d, so dividing it by d is 0 / 0 where the setting d is 0 (no warmup, no transition)."""
+        for step in self.origins(expr):
+            found = self.ctx.call(step)
+            if found is not None and found.op == "clamp" and not (found.qualified or "").startswith("builtins."):
+                _, lower, upper = clamp_bounds(found)
+                if lower is None or upper is None or self.ctx.const(lower) != 0:
+                    return None
+                peeled = self.ctx.peel(upper)
+                return dotted(peeled) if isinstance(peeled, (cst.Name, cst.Attribute)) else None
+            if not isinstance(step, (cst.Name, cst.Attribute)):
+                return None
+        return None
+
     def _python_sequence(self, expr: cst.BaseExpression) -> bool:
         """A list of values (a literal, a comprehension, a parameter annotated as one), not a tensor of
         coordinates: `lambda_list[2] - lambda_list[0]` of a scheduler's Lagrange weights."""

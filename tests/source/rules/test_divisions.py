@@ -627,3 +627,39 @@ def test_an_elementwise_maximum_with_a_tensor_of_one_guards_a_count():
             return (loss * mask).sum() / n, loss.sum() / kept
         """
     assert nan105(source) == [(6, 37, COUNT)]  # torch.max(x, 1) is a reduction over dim 1: no guard
+
+
+FRACTION = (
+    "division by the bound its numerator is clipped to (clip(x, 0, d) / d), 0 / 0 when that setting is 0: inf or NaN "
+    "there; divide by max(d, 1), or handle d == 0 (a schedule of no steps) before dividing"
+)
+
+
+def test_a_fraction_of_the_bound_it_is_clipped_to():
+    source = """\
+        import jax.numpy as jnp
+        import torch
+
+        def schedule(step_count, transition_steps, transition_begin=0):
+            count = jnp.clip(step_count - transition_begin, 0, transition_steps)
+            return 1 - count / transition_steps
+
+        def warmup_factor(step, warmup):
+            return torch.clamp(step, 0, warmup) / warmup
+        """
+    assert nan105(source) == [(6, 16, FRACTION), (9, 12, FRACTION)]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import torch\ndef f(x, s):\n    return torch.clamp(x, -s, s) / s\n",  # not a fraction of s
+        "import torch\ndef f(x, s):\n    return torch.clamp(x, 1, s) / s\n",
+        "import torch\ndef f(x, s):\n    return torch.clamp(x, 0, s) / (s + 1e-8)\n",
+        "import torch\ndef f(x, s, t):\n    return torch.clamp(x, 0, s) / t\n",
+        "def f(step, warmup):\n    return min(step, warmup) / warmup\n",  # Python numbers raise ZeroDivisionError
+        "import torch\ndef f(x, s):\n    if s == 0:\n        return x\n    return torch.clamp(x, 0, s) / s\n",
+    ],
+)
+def test_safe_fraction_look_alikes(source):
+    assert nan105(source) == []
