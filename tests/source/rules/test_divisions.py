@@ -663,3 +663,29 @@ def test_a_fraction_of_the_bound_it_is_clipped_to():
 )
 def test_safe_fraction_look_alikes(source):
     assert nan105(source) == []
+
+
+def test_a_closure_keeps_the_tests_its_enclosing_function_made_before_it():
+    source = """\
+        import jax.numpy as jnp
+
+        def polynomial_schedule(init_value, transition_steps, transition_begin=0):
+            if transition_steps <= 0:
+                return lambda count: init_value
+
+            def schedule(count):
+                count = jnp.clip(count - transition_begin, 0, transition_steps)
+                return 1 - count / transition_steps
+
+            return schedule
+
+        def shadowed(steps):
+            if steps <= 0:
+                return None
+
+            def schedule(count, steps):
+                return jnp.clip(count, 0, steps) / steps
+
+            return schedule
+        """
+    assert nan105(source) == [(18, 16, FRACTION)]  # the closure's own `steps` is another variable
