@@ -392,8 +392,8 @@ def element(found: OpCall, position: int) -> Fact:
 def _extreme(values, found, env) -> Fact:
     if found.qualified in ("builtins.max", "builtins.min") and len(found.args) > 1:
         return TOP
-    if found.op == "max" and _elementwise_pair(values, found, env):
-        return _maximum(values, found, env)  # torch.max(n, torch.tensor(1.0)): the element-wise maximum
+    if _elementwise_pair(values, found, env):  # torch.max(n, torch.tensor(1.)): a clamp, not a reduction
+        return (_maximum if found.op == "max" else _minimum)(values, found, env)
     x = _arg(values, found, env)
     return Fact(
         lo=x.lo,
@@ -410,14 +410,27 @@ def _extreme(values, found, env) -> Fact:
 
 
 def _elementwise_pair(values, found, env) -> bool:
-    """max(a, b) of two tensors (torch.max's other form): the second argument is no dim, an integer."""
+    """max(a, b) / min(a, b) of two tensors (torch.max's other form) is the element-wise maximum / minimum; a
+    second argument that is an integer (a dim: `torch.max(x, 1)`) keeps it a reduction."""
     if len(found.args) != 2 or found.qualified in ("builtins.max", "builtins.min") or "dim" in found.keywords:
         return False
-    made = values.ctx.call(found.args[1])
-    return made is not None and made.op in _TENSOR_MAKING  # a dim is a Python int, never a tensor made here
+    second = found.args[1]
+    if _tensor_literal(values, second):
+        return True
+    if found.method or not (found.qualified or "").startswith("torch."):
+        return False
+    return values.ctx.const(second) is None and not values.of(second, env).integer
 
 
-_TENSOR_MAKING = frozenset({"tensor", "ones", "full", "zeros", "cast"})
+def _tensor_literal(values, expr: cst.BaseExpression) -> bool:
+    """A tensor made here (torch.tensor([1]), ones_like(x)), through conversions: never a dim."""
+    found = values.ctx.call(expr)
+    while found is not None and found.op in ("float", "cast", "layout") and found.args:
+        found = values.ctx.call(found.args[0])
+    return found is not None and found.op in _TENSOR_MAKING
+
+
+_TENSOR_MAKING = frozenset({"tensor", "ones", "full", "zeros"})
 
 
 # --- guards and element-wise bounds -----------------------------------------------------------------
