@@ -406,3 +406,14 @@ def test_a_value_clipped_into_zero_and_a_bound_names_the_bound(body, bound):
 )
 def test_torch_max_of_two_tensors_is_an_elementwise_maximum(body, guarded):
     assert fact_of(f"import torch\n{body}\n").nonzero is guarded
+
+
+@pytest.mark.parametrize(
+    "equation, trace",
+    [("...ii", True), ("ii", True), ("bii->b", True), ("...ii->...", True), ("...ii->...i", False), ("ij", False)]
+    + [("...ij,...jk", False), ("iij", False)],
+)
+def test_einsum_equations_that_take_a_trace(equation, trace):
+    from nanlint.source.values.rotations import trace_equation
+
+    assert trace_equation(equation) is trace

@@ -18,7 +18,7 @@ import libcst as cst
 from nanlint import options
 from nanlint.source import ops
 from nanlint.source.names import dotted
-from nanlint.source.values import arithmetic, evidence
+from nanlint.source.values import arithmetic, evidence, rotations
 from nanlint.source.values.fact import (
     BUILT,
     DEGENERATE,
@@ -362,6 +362,10 @@ class Values:
             exponent = self.of(expr.right, env)
             k = exponent.lo if arithmetic.is_constant(exponent) else None
             return arithmetic.power(self.of(expr.left, env), k, exponent)
+        if rotations.rotation_cosine(expr, lambda part: self.of(part, env), self.ctx.const):
+            return rotations.ROTATION_COSINE
+        if isinstance(operator, cst.Add) and rotations.diagonal_entries(expr, self.ctx.const):
+            return rotations.TRACE
         selected = select_as_sum(self.ctx, expr, lambda part: self.of(part, env))
         if selected is not None:  # a * [c] + b * [not c]: where(c, a, b)
             return selected

@@ -15,7 +15,7 @@ import libcst as cst
 
 from nanlint.source import ops
 from nanlint.source.names import dotted
-from nanlint.source.values import arithmetic
+from nanlint.source.values import arithmetic, rotations
 from nanlint.source.values.fact import (
     BUILT,
     DEGENERATE,
@@ -235,6 +235,8 @@ def _sum(values, found, env) -> Fact:
     if squares.normalised_dot(values.ctx, found.node):
         return NORMALISED_DOT
     x = values.of(found.args[0], env)
+    if x.kind == "diagonal" and found.op == "sum":  # R.diagonal(dim1=-2, dim2=-1).sum(-1)
+        return rotations.TRACE
     if x.distribution and found.op == "sum":
         return Fact(lo=1, hi=1, guarded=True, why="a sum of probabilities")
     segment = found.op == "segment_sum"
@@ -758,6 +760,9 @@ def _dot(values, found, env) -> Fact:
 
     if squares.normalised_dot(values.ctx, found.node):
         return NORMALISED_DOT
+    equation = found.args[0] if found.args else None
+    if isinstance(equation, cst.SimpleString) and rotations.trace_equation(str(equation.evaluated_value or "")):
+        return rotations.TRACE
     tensors = [a for a in found.args if not isinstance(a, cst.SimpleString)]
     if _self_product(values, found, tensors):  # dot(x, x), batch_dot(x, x, axes): a sum of squares
         square = arithmetic.power(values.of(tensors[0], env), 2)
@@ -789,6 +794,16 @@ NORMALISED_DOT = Fact(
     why="a normalised dot product",
     kind="cosine",
 )
+
+
+@transfer("trace")
+def _trace(values, found, env) -> Fact:
+    return rotations.TRACE
+
+
+@transfer("diagonal")
+def _diagonal(values, found, env) -> Fact:
+    return Fact(why="a matrix diagonal", kind="diagonal")
 
 
 @transfer("xlogy", "xlog1py")
