@@ -14,6 +14,8 @@ flagged where they reach a `logits=` argument, or as log_softmax in a product (0
 
 from __future__ import annotations
 
+import re
+
 import libcst as cst
 
 from nanlint.source import guards
@@ -58,6 +60,7 @@ class UnguardedLog(guards.SurroundedRule):
         super().__init__(ctx)
         self.entropy: set[int] = set()  # log calls multiplied by their own argument: p * log(p)
         self.complements: dict[int, set[str]] = {}  # per function: v of every log(1 - v)
+        self.cross_entropy: set[int] = set()  # log calls weighted by a target: y_true * log(y_pred)
         self.log_softmax_seen = False  # products are checked for -inf log-probabilities only after one
         self.sampled: set[int] = set()  # calls whose result is only sampled from: D(logits=x).sample()
         self.ordered: set[int] = set()  # logs whose result only picks an index: argmax(z - log(-log(u)))
@@ -73,6 +76,8 @@ class UnguardedLog(guards.SurroundedRule):
                     continue
                 if found.op == "log" and _weighs_by_probability(self.ctx, other, found.args[0]):
                     self.entropy.add(id(found.node))
+                elif found.op == "log" and _weighs_by_target(self.ctx, other):
+                    self.cross_entropy.add(id(found.node))
                 elif _vanishing_coefficient(self.ctx, other):
                     self.weighted.add(id(found.node))
 
@@ -188,6 +193,13 @@ class UnguardedLog(guards.SurroundedRule):
                 return _plain(reason)
         if id(found.node) in self.entropy:
             return Reason(PROBABILITY, BUILT, "entropy")
+        if (
+            id(found.node) in self.cross_entropy
+            and _predicted(operand, fact)
+            and not _eps_upstream(self.ctx, operand)
+            and self._differentiated(found)
+        ):
+            return Reason(f"{PROBABILITY} (a cross-entropy's prediction, weighted by a target)", BUILT, "probability")
         if self._complemented(found, operand):
             return Reason(f"{PROBABILITY} (its complement 1 - p is taken too)", BUILT, "probability")
         return None
@@ -260,6 +272,53 @@ def _weighs_by_probability(ctx: Context, coefficient: cst.BaseExpression, argume
         complemented = _complement_of(ctx, factor)
         if complemented is not None and complemented in variables:
             return True
+    return False
+
+
+# Names of targets and labels: a log weighted by one is a cross-entropy, whose argument is a predicted probability.
+_TARGET_NAME = re.compile(r"^(?:y|y_true|true|targets?|labels?|gt|ground_truth|truth)(?:_\w+)?$|_(?:targets?|labels?)$")
+
+
+def _weighs_by_target(ctx: Context, coefficient: cst.BaseExpression) -> bool:
+    """`y_true * log(y_pred)`, `-(target * torch.log(prob))`: a coefficient that is a target or label."""
+    for factor in _factors(ctx, coefficient):
+        while isinstance(factor, cst.Subscript):
+            factor = factor.value
+        name = guards.identifier(factor) if guards.is_variable(factor) else None
+        if name is not None and _TARGET_NAME.search(name.lower()):
+            return True
+    return False
+
+
+def _predicted(operand: cst.BaseExpression, fact: Fact) -> bool:
+    """The log takes a value as it came (`log(y_pred)`, `pred[:, 1].log()`), unguarded: what a computed operand
+    can be, its own facts say."""
+    while isinstance(operand, cst.Subscript):
+        operand = operand.value
+    return guards.is_variable(operand) and not fact.guarded
+
+
+def _eps_upstream(ctx: Context, expr: cst.BaseExpression, budget: int = 24) -> bool:
+    """An eps added, or a clamp, anywhere in what the value was computed from in this file (`x = x + 1e-10`,
+    then sums and scalings of x): the author guarded the prediction before the loss took its log."""
+    pending: list[cst.BaseExpression] = [expr]
+    seen: set[int] = set()
+    while pending and budget > 0:
+        node = pending.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        budget -= 1
+        if ctx.values.of(node).guarded or ctx.op(node) in ("clamp", "maximum"):
+            return True
+        origin = ctx.dataflow.value_of(node) if isinstance(node, (cst.Name, cst.Attribute)) else None
+        if origin is not None:
+            pending.append(origin)
+        for child in node.children:
+            if isinstance(child, cst.Arg):
+                child = child.value
+            if isinstance(child, cst.BaseExpression):
+                pending.append(child)
     return False
 
 

@@ -853,3 +853,70 @@ def test_logs_that_only_pick_an_index_are_quiet():
             return logits - torch.log(-torch.log(u))
         """
     assert nan104(source) == [(15, 32, UNIFORM)]
+
+
+# --- a log weighted by a target: a cross-entropy, whose argument is a predicted probability ------------------------
+
+CROSS_ENTROPY = (
+    "log of a probability that can be 0 (a cross-entropy's prediction, weighted by a target): -inf there, and NaN "
+    "gradients; clamp it first (log(p.clamp(min=eps))) or compute log-probabilities directly (log_softmax, "
+    "log_sigmoid)"
+)
+
+
+@pytest.mark.parametrize(
+    "expression, column",
+    [
+        ("-K.sum(y_true * K.log(y_pred), axis=-1)", 28),
+        ("-(target * torch.log(pred)).sum(-1).mean()", 23),
+        ("-torch.sum(torch.log(pred) * one_hot_labels, -1)", 23),
+        ("-(soft_targets[:, 1:] * pred.log()).sum()", 36),
+    ],
+)
+def test_log_weighted_by_a_target_is_a_cross_entropy(expression, column):
+    source = f"import torch\nfrom keras import backend as K\n\ndef loss(y_true, y_pred, target, pred, probs, one_hot_labels, soft_targets):\n    return {expression}\n"
+    assert nan104(source) == [(5, column, CROSS_ENTROPY)]
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "-K.sum(y_true * K.log(K.clip(y_pred, 1e-7, 1.0)), axis=-1)",
+        "-(target * torch.log(pred + 1e-7)).sum(-1)",
+        "-(target * torch.log_softmax(logits, -1)).sum(-1)",
+        "-(weights * torch.log(pred)).sum(-1)",  # a weight is no target: nothing says pred is a probability
+        "labels * math.log(2.0)",
+        "-(target * torch.log(torch.exp(logits))).sum()",  # exp of logits is positive: the log is bounded
+    ],
+)
+def test_cross_entropy_look_alikes(expression):
+    source = f"import math\nimport torch\nfrom keras import backend as K\n\ndef loss(y_true, y_pred, target, pred, logits, weights, labels):\n    return {expression}\n"
+    assert nan104(source) == []
+
+
+def test_a_target_weighted_log_without_gradients_is_quiet():
+    """Evaluation code: -inf in a logged metric is a value, not a NaN gradient."""
+    source = (
+        "import torch\n\n@torch.no_grad()\ndef evaluate(target, pred):\n    return -(target * torch.log(pred)).sum()\n"
+    )
+    assert nan104(source) == []
+
+
+def test_an_eps_added_upstream_guards_the_cross_entropy():
+    """The prediction got its eps before it was summed and scaled: the log is guarded; without it, reported."""
+    guarded = """\
+        import torch
+
+        def loss(scores, target, n):
+            scores = scores + 1e-10
+            frequency = torch.sum(scores, 1) / n
+            return -torch.sum(torch.log(frequency) * target)
+        """
+    assert nan104(guarded) == []
+    bare = """\
+        import torch
+
+        def loss(frequency, target):
+            return -torch.sum(torch.log(frequency) * target)
+        """
+    assert nan104(bare) == [(4, 23, CROSS_ENTROPY)]
