@@ -10,6 +10,7 @@ to the call's arguments, and unknown values fall back to what their names say.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -230,7 +231,8 @@ class Values:
             return self._strongly_named(expr.value, self.of(bound, env))  # or an eps is one by its name
         found = self.index.parameter(expr)
         if found is not None and env is None:
-            return self._aliased(expr, self._named(expr.value, self.parameter(*found)))
+            fact = self._aliased(expr, self._named(expr.value, self.parameter(*found)))
+            return replace(fact, scalar=True) if _annotated_number(*found) else fact
         return self._named(expr.value, TOP)
 
     def _aliased(self, expr: cst.Name, fact: Fact) -> Fact:
@@ -625,6 +627,19 @@ class Values:
             text = f"a value {sampler}() draws ({reason.text})"
             return replace(drawn, zero=Reason(text, reason.level, "sample"))
         return TOP
+
+
+def _annotated_number(function: Function, name: str) -> bool:
+    """A parameter annotated `int` or `float`: a Python number, whose division by 0 raises ZeroDivisionError."""
+    if not isinstance(function.node, cst.FunctionDef):
+        return False
+    for param in function.node.params.params:
+        if param.name.value == name and param.annotation is not None:
+            return _PYTHON_NUMBER.fullmatch(cst.Module([]).code_for_node(param.annotation.annotation)) is not None
+    return False
+
+
+_PYTHON_NUMBER = re.compile(r"(?:int|float)(?:\s*\|\s*None)?|Optional\[(?:int|float)\]")
 
 
 # --- helpers shared with the rules ---------------------------------------------------------------------

@@ -10,6 +10,7 @@ the values each function compares with a constant (`if n == 0`, `where(r > eps, 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypeGuard
 
 import libcst as cst
 
@@ -448,7 +449,25 @@ def tested(node: cst.CSTNode) -> tuple[str | None, set[str]]:
     if isinstance(node, (cst.Name, cst.Attribute)):
         name = dotted(node)
         return ("zero", {name}) if name else (None, set())
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, _ARITHMETIC):
+        return "zero", _tested_variables(node)[0]  # `if tp + fp:` -- the truth of a number is its being nonzero
+    if _zero_among(node):
+        return "zero", _tested_variables(node.comparisons[0].comparator)[0]  # `if 0 in (a, b): return`
     return None, set()
+
+
+_ARITHMETIC = (cst.Add, cst.Subtract, cst.Multiply)
+
+
+def _zero_among(node: cst.CSTNode) -> TypeGuard[cst.Comparison]:
+    """`0 in (a, b)` / `0 not in [a, b]`: a test of each listed value against 0."""
+    return (
+        isinstance(node, cst.Comparison)
+        and len(node.comparisons) == 1
+        and isinstance(node.comparisons[0].operator, (cst.In, cst.NotIn))
+        and _number_value(node.left) == 0.0
+        and isinstance(node.comparisons[0].comparator, (cst.Tuple, cst.List, cst.Set))
+    )
 
 
 _TRUTH_REDUCTIONS = frozenset({"all", "any", "item"})
