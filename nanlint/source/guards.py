@@ -212,9 +212,22 @@ class Surroundings:
 
     def enter_function(self, node: cst.FunctionDef) -> None:
         self.functions.append(node)
-        self.tested.append({"zero": set(), "one": set()})
+        self.tested.append(self._inherited_tests(node))
         if any(self._no_grad(d.decorator) for d in node.decorators):
             self.gradient_free.append(node)
+
+    def _inherited_tests(self, node: cst.FunctionDef) -> dict[str, set[str]]:
+        """A nested function (a schedule's closure) reads its enclosing function's variables as they are after the
+        tests made before its definition (`if steps <= 0: return constant` ... `def schedule(t): ... / steps`);
+        its own parameters are other variables."""
+        if len(self.tested) < 2:  # the module's level: nothing to inherit
+            return {"zero": set(), "one": set()}
+        own = {
+            param.name.value for param in (*node.params.params, *node.params.kwonly_params, *node.params.posonly_params)
+        }
+        return {
+            point: {name for name in names if name.split(".")[0] not in own} for point, names in self.tested[-1].items()
+        }
 
     def leave_function(self, node: cst.FunctionDef) -> None:
         self.functions.pop()

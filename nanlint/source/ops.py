@@ -178,6 +178,9 @@ FUNCTIONS: dict[str, list[str]] = {
     "acos": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "arccos", "acos") + ["math.acos", "jax.lax.acos"],
     "asin": _rows(NUMPY_LIKE + TORCH + TENSORFLOW + KERAS_BACKEND, "arcsin", "asin") + ["math.asin", "jax.lax.asin"],
     "cos": _rows(NUMPY_LIKE + TORCH + TENSORFLOW, "cos") + ["math.cos"],
+    # a matrix trace and diagonal: (trace(R) - 1) / 2 is the cosine of a rotation's angle
+    "trace": _rows(NUMPY_LIKE + TORCH, "trace") + ["tensorflow.linalg.trace"],
+    "diagonal": _rows(NUMPY_LIKE + TORCH, "diagonal") + ["tensorflow.linalg.diag_part"],
     # a geodesic distance of rotations through acos of a cosine clamped to [-clamping, clamping] (1 by default)
     "geodesic": ["roma.rotmat_geodesic_distance"],
     "cosine_similarity": [
@@ -289,6 +292,8 @@ METHODS: dict[str, str] = {
     "divide": "div",
     "true_divide": "div",
     "reciprocal": "reciprocal",
+    "trace": "trace",
+    "diagonal": "diagonal",
     "acos": "acos",
     "arccos": "acos",
     "asin": "asin",

@@ -345,3 +345,75 @@ def test_a_select_written_as_a_sum_of_complementary_indicators_is_no_masked_valu
 def test_indicators_that_are_not_complementary_leave_the_masked_zero(body):
     reason = fact_of(f"import torch\n{body}\n").can_be_zero()
     assert reason is not None and reason.kind == "masked"
+
+
+def _asked(source: str, question: str):
+    """What Values.<question> answers for the (last) probe's argument."""
+    answers = []
+
+    class Probe(Rule):
+        code = "NAN104"
+
+        def visit_Call(self, node: cst.Call) -> None:
+            if isinstance(node.func, cst.Name) and node.func.value == "probe":
+                answers.append(getattr(self.ctx.values, question)(node.args[0].value))
+
+    engine.run_rules(cst.parse_module(source), [Probe], {})
+    return answers[-1]
+
+
+@pytest.mark.parametrize(
+    "body,tensor",
+    [
+        ("probe(p[..., 2:])", "p"),
+        ("probe(p[..., 2])", "p"),
+        ("probe(v[:, 1])", "v"),
+        ("probe(self.points[:, :, -1])", "self.points"),
+        ("d = v[:, 1].float()\nprobe(d)", "v"),  # through a name and a cast
+        ("probe(size[1])", None),  # no leading axes: a Python pair as often as a tensor
+        ("probe(x[1:])", None),
+        ("probe(x[:, i])", None),  # not a literal position
+        ("probe(x[..., 1:3:2])", None),
+        ("probe(x[0, 1])", None),  # an earlier index that is not a full slice
+    ],
+)
+def test_an_entry_of_the_last_axis_names_its_tensor(body, tensor):
+    assert _asked(f"import torch\n{body}\n", "component_of") == tensor
+
+
+@pytest.mark.parametrize(
+    "body,bound",
+    [
+        ("probe(jnp.clip(t - t0, 0, steps))", "steps"),
+        ("c = torch.clamp(step, min=0, max=self.warmup)\nprobe(c)", "self.warmup"),
+        ("probe(torch.clamp(x, -s, s))", None),  # a lower bound other than 0
+        ("probe(torch.clamp(x, min=0))", None),  # no upper bound
+        ("probe(min(step, warmup))", None),  # Python's min: numbers, not a clip op
+    ],
+)
+def test_a_value_clipped_into_zero_and_a_bound_names_the_bound(body, bound):
+    assert _asked(f"import torch\nimport jax.numpy as jnp\n{body}\n", "clipped_under") == bound
+
+
+@pytest.mark.parametrize(
+    "body,guarded",
+    [
+        ("probe(torch.max(mask.sum(), torch.tensor([1]).float()))", True),  # element-wise maximum with 1
+        ("probe(torch.max(mask.sum(), torch.ones_like(n)))", True),
+        ("probe(torch.max(mask.sum(1), 1))", False),  # a reduction over dim 1
+        ("probe(torch.min(mask.sum(), torch.tensor(1.0)))", False),
+    ],
+)
+def test_torch_max_of_two_tensors_is_an_elementwise_maximum(body, guarded):
+    assert fact_of(f"import torch\n{body}\n").nonzero is guarded
+
+
+@pytest.mark.parametrize(
+    "equation, trace",
+    [("...ii", True), ("ii", True), ("bii->b", True), ("...ii->...", True), ("...ii->...i", False), ("ij", False)]
+    + [("...ij,...jk", False), ("iij", False)],
+)
+def test_einsum_equations_that_take_a_trace(equation, trace):
+    from nanlint.source.values.rotations import trace_equation
+
+    assert trace_equation(equation) is trace

@@ -31,6 +31,7 @@ _ADVICE = {
     "norm": "clamp the norm (norm.clamp(min=eps)) or use a normalize function, which has its own eps",
     "count": _COUNT_ADVICE,
     "nonzero-count": _COUNT_ADVICE,
+    "bound": "divide by max(d, 1), or handle d == 0 (a schedule of no steps) before dividing",
     "parameter": "keep it positive: train a raw value and divide by softplus(raw) + eps (or exp(raw)), or clamp it",
 }
 _DEFAULT_ADVICE = "add an eps (x / (d + eps)) or clamp it (d.clamp(min=eps))"
@@ -242,12 +243,54 @@ def zero_denominator(
 ) -> Reason | None:
     """Why dividing by `denominator` can divide by 0, or None."""
     fact = ctx.values.of(denominator)
-    reason = fact.can_be_zero()
-    if reason is None:
-        return None
     top = numerator is not None and ctx.values.of(numerator)
     if fact.scalar and top and top.scalar:
         return None  # Python numbers raise ZeroDivisionError: no inf, no NaN
+    reason = _constructed(ctx, numerator, denominator, fact, plain_sums)
+    if reason is None and numerator is not None and not fact.nonzero:
+        reason = _own_entry(ctx, numerator, denominator, fact) or _fraction_of_bound(ctx, numerator, denominator)
+    return reason
+
+
+_OWN_ENTRY = Reason(
+    "an entry of the tensor it divides (a homogeneous coordinate, a count packed beside its sum), which real data "
+    "can make 0",
+    DEGENERATE,
+    "entry",
+)
+
+
+def _own_entry(
+    ctx: Context, numerator: cst.BaseExpression, denominator: cst.BaseExpression, fact: Fact
+) -> Reason | None:
+    """`p / p[..., 2:]`, `v[:, 0] / v[:, 1]`: a tensor divided by one of its own entries along the last axis."""
+    if fact.scalar or ctx.const(numerator) is not None:
+        return None
+    base = ctx.values.component_of(denominator)
+    return _OWN_ENTRY if base is not None and base in variables_of(ctx, numerator) else None
+
+
+_FRACTION = Reason(
+    "the bound its numerator is clipped to (clip(x, 0, d) / d), 0 / 0 when that setting is 0",
+    DEGENERATE,
+    "bound",
+)
+
+
+def _fraction_of_bound(ctx: Context, numerator: cst.BaseExpression, denominator: cst.BaseExpression) -> Reason | None:
+    """`clip(step - begin, 0, steps) / steps`: a schedule's progress, NaN for a schedule of 0 steps."""
+    peeled = ctx.peel(denominator)
+    name = dotted(peeled) if isinstance(peeled, (cst.Name, cst.Attribute)) else None
+    return _FRACTION if name is not None and ctx.values.clipped_under(numerator) == name else None
+
+
+def _constructed(
+    ctx: Context, numerator: cst.BaseExpression | None, denominator: cst.BaseExpression, fact: Fact, plain_sums: bool
+) -> Reason | None:
+    """Why the denominator's construction can make it 0 here, or None."""
+    reason = fact.can_be_zero()
+    if reason is None:
+        return None
     if reason.kind == "plain-sum":
         return reason if plain_sums else None
     if reason.level >= BUILT:
@@ -258,6 +301,10 @@ def zero_denominator(
         return reason if normalises(ctx, numerator, fact) else None
     if reason.level >= NAMED and reason.kind == "probability" and ctx.const(numerator) is None:
         return reason  # p / q of probabilities (not 1 / update_prob, a setting)
+    if reason.level == NAMED and reason.kind == "complement" and ctx.const(numerator) is None:
+        return (
+            reason  # x / (1 - p), p a probability by its name: 1 is an ordinary value (all the mass, a drop rate of 1)
+        )
     if reason.kind == "parameter":
         return reason  # x / self.scale: a trained scale with no positivity transform (exp, softplus) can reach 0
     if reason.level >= NAMED and reason.kind == "count" and not isinstance(ctx.peel(denominator), cst.Attribute):

@@ -18,7 +18,7 @@ import libcst as cst
 from nanlint import options
 from nanlint.source import ops
 from nanlint.source.names import dotted
-from nanlint.source.values import arithmetic, evidence
+from nanlint.source.values import arithmetic, evidence, rotations
 from nanlint.source.values.fact import (
     BUILT,
     DEGENERATE,
@@ -368,6 +368,10 @@ class Values:
             exponent = self.of(expr.right, env)
             k = exponent.lo if arithmetic.is_constant(exponent) else None
             return arithmetic.power(self.of(expr.left, env), k, exponent)
+        if rotations.rotation_cosine(expr, lambda part: self.of(part, env), self.ctx.const):
+            return rotations.ROTATION_COSINE
+        if isinstance(operator, cst.Add) and rotations.diagonal_entries(expr, self.ctx.const):
+            return rotations.TRACE
         selected = select_as_sum(self.ctx, expr, lambda part: self.of(part, env))
         if selected is not None:  # a * [c] + b * [not c]: where(c, a, b)
             return selected
@@ -459,6 +463,37 @@ class Values:
         if isinstance(expr, cst.Name) and depth < 4:
             origin = self.index.value_of(expr)
             return self._coordinates(origin, depth + 2) if origin is not None else None
+        return None
+
+    def component_of(self, expr: cst.BaseExpression) -> str | None:
+        """The tensor of which `expr` is one entry along the last axis (`x[..., 2]`, `x[:, 1]`, `x[..., 2:]`, also
+        through names), or None. Dividing that tensor by it (`p / p[..., 2:]`, a homogeneous coordinate; `v[:, 0]
+        / v[:, 1]`, a sum packed with its count) is 0 / 0 or inf wherever real data makes the entry 0. A Python
+        pair (`size[0] / size[1]`) has no leading axes and is not one."""
+        for step in self.origins(expr):
+            step = self.ctx.peel(step)
+            if isinstance(step, cst.Subscript):
+                name = dotted(step.value)
+                if name is None or not _last_axis_entry(step) or self._python_sequence(step.value):
+                    return None
+                return name
+            if not isinstance(step, (cst.Name, cst.Attribute)):
+                return None
+        return None
+
+    def clipped_under(self, expr: cst.BaseExpression) -> str | None:
+        """The variable `d` when `expr` is a tensor clipped into [0, d] (`clip(step - begin, 0, steps)`, also through
+        names): a fraction of d, so dividing it by d is 0 / 0 where the setting d is 0 (no warmup, no transition)."""
+        for step in self.origins(expr):
+            found = self.ctx.call(step)
+            if found is not None and found.op == "clamp" and not (found.qualified or "").startswith("builtins."):
+                _, lower, upper = clamp_bounds(found)
+                if lower is None or upper is None or self.ctx.const(lower) != 0:
+                    return None
+                peeled = self.ctx.peel(upper)
+                return dotted(peeled) if isinstance(peeled, (cst.Name, cst.Attribute)) else None
+            if not isinstance(step, (cst.Name, cst.Attribute)):
+                return None
         return None
 
     def _python_sequence(self, expr: cst.BaseExpression) -> bool:
@@ -845,6 +880,34 @@ def _last_coordinate(expr: cst.Subscript) -> int | None:
         return None
     value = last.slice.value.value
     return int(value) if value.isdigit() and int(value) <= 3 else None
+
+
+def _last_axis_entry(expr: cst.Subscript) -> bool:
+    """`x[..., i]`, `x[:, i]` or `x[..., i:]` (a literal i, every earlier index a full slice): an entry of the last
+    axis of a tensor with leading axes."""
+    *earlier, last = expr.slice
+    if not earlier or any(not _full_slice(e.slice) and not _is_ellipsis(e.slice) for e in earlier):
+        return False
+    if isinstance(last.slice, cst.Index):
+        return isinstance(_literal_int(last.slice.value), int)
+    entry = last.slice
+    return (
+        isinstance(entry, cst.Slice)
+        and _literal_int(entry.lower) is not None
+        and entry.step is None
+        and (entry.upper is None or _literal_int(entry.upper) is not None)
+    )
+
+
+def _full_slice(index: cst.BaseSlice) -> bool:
+    return isinstance(index, cst.Slice) and index.lower is None and index.upper is None and index.step is None
+
+
+def _literal_int(expr: cst.BaseExpression | None) -> int | None:
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus):
+        inner = _literal_int(expr.expression)
+        return -inner if inner is not None else None
+    return int(expr.value) if isinstance(expr, cst.Integer) and expr.value.isdigit() else None
 
 
 def _is_ellipsis(index: cst.BaseSlice) -> bool:

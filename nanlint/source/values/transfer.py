@@ -15,7 +15,7 @@ import libcst as cst
 
 from nanlint.source import ops
 from nanlint.source.names import dotted
-from nanlint.source.values import arithmetic
+from nanlint.source.values import arithmetic, rotations
 from nanlint.source.values.fact import (
     BUILT,
     DEGENERATE,
@@ -243,6 +243,8 @@ def _sum(values, found, env) -> Fact:
     if squares.normalised_dot(values.ctx, found.node):
         return NORMALISED_DOT
     x = values.of(found.args[0], env)
+    if x.kind == "diagonal" and found.op == "sum":  # R.diagonal(dim1=-2, dim2=-1).sum(-1)
+        return rotations.TRACE
     if x.distribution and found.op == "sum":
         return Fact(lo=1, hi=1, guarded=True, why="a sum of probabilities")
     segment = found.op == "segment_sum"
@@ -400,8 +402,8 @@ def element(found: OpCall, position: int) -> Fact:
 def _extreme(values, found, env) -> Fact:
     if found.qualified in ("builtins.max", "builtins.min") and len(found.args) > 1:
         return TOP
-    if found.op == "max" and _elementwise_pair(values, found, env):
-        return _maximum(values, found, env)  # torch.max(n, torch.tensor(1.0)): the element-wise maximum
+    if _elementwise_pair(values, found, env):  # torch.max(n, torch.tensor(1.)): a clamp, not a reduction
+        return (_maximum if found.op == "max" else _minimum)(values, found, env)
     x = _arg(values, found, env)
     return Fact(
         lo=x.lo,
@@ -418,14 +420,27 @@ def _extreme(values, found, env) -> Fact:
 
 
 def _elementwise_pair(values, found, env) -> bool:
-    """max(a, b) of two tensors (torch.max's other form): the second argument is no dim, an integer."""
+    """max(a, b) / min(a, b) of two tensors (torch.max's other form) is the element-wise maximum / minimum; a
+    second argument that is an integer (a dim: `torch.max(x, 1)`) keeps it a reduction."""
     if len(found.args) != 2 or found.qualified in ("builtins.max", "builtins.min") or "dim" in found.keywords:
         return False
-    made = values.ctx.call(found.args[1])
-    return made is not None and made.op in _TENSOR_MAKING  # a dim is a Python int, never a tensor made here
+    second = found.args[1]
+    if _tensor_literal(values, second):
+        return True
+    if found.method or not (found.qualified or "").startswith("torch."):
+        return False
+    return values.ctx.const(second) is None and not values.of(second, env).integer
 
 
-_TENSOR_MAKING = frozenset({"tensor", "ones", "full", "zeros", "cast"})
+def _tensor_literal(values, expr: cst.BaseExpression) -> bool:
+    """A tensor made here (torch.tensor([1]), ones_like(x)), through conversions: never a dim."""
+    found = values.ctx.call(expr)
+    while found is not None and found.op in ("float", "cast", "layout") and found.args:
+        found = values.ctx.call(found.args[0])
+    return found is not None and found.op in _TENSOR_MAKING
+
+
+_TENSOR_MAKING = frozenset({"tensor", "ones", "full", "zeros"})
 
 
 # --- guards and element-wise bounds -----------------------------------------------------------------
@@ -753,6 +768,9 @@ def _dot(values, found, env) -> Fact:
 
     if squares.normalised_dot(values.ctx, found.node):
         return NORMALISED_DOT
+    equation = found.args[0] if found.args else None
+    if isinstance(equation, cst.SimpleString) and rotations.trace_equation(str(equation.evaluated_value or "")):
+        return rotations.TRACE
     tensors = [a for a in found.args if not isinstance(a, cst.SimpleString)]
     if _self_product(values, found, tensors):  # dot(x, x), batch_dot(x, x, axes): a sum of squares
         square = arithmetic.power(values.of(tensors[0], env), 2)
@@ -784,6 +802,16 @@ NORMALISED_DOT = Fact(
     why="a normalised dot product",
     kind="cosine",
 )
+
+
+@transfer("trace")
+def _trace(values, found, env) -> Fact:
+    return rotations.TRACE
+
+
+@transfer("diagonal")
+def _diagonal(values, found, env) -> Fact:
+    return Fact(why="a matrix diagonal", kind="diagonal")
 
 
 @transfer("xlogy", "xlog1py")

@@ -649,6 +649,29 @@ def test_a_sqrt_used_beyond_the_denominator_keeps_its_own_finding():
     ]
 
 
+ENTRY = (
+    "division by an entry of the tensor it divides (a homogeneous coordinate, a count packed beside its sum), which "
+    f"real data can make 0: inf or NaN there; {DEFAULT}"
+)
+COMPLEMENT = f"division by 1 - p, which is 0 when the probability p reaches 1: inf or NaN there; {DEFAULT}"
+
+
+def test_a_tensor_divided_by_its_own_entry_along_the_last_axis():
+    source = """\
+        import torch
+
+        def project(points):
+            points = points / points[..., 2:]
+            return points
+
+        def per_token(totals):
+            totals = torch.vstack(totals)
+            depth = totals[:, 1]
+            return totals[:, 0] / depth
+        """
+    assert nan105(source) == [(4, 14, ENTRY), (10, 12, ENTRY)]
+
+
 @pytest.mark.parametrize(
     "source",
     [
@@ -686,3 +709,119 @@ def test_the_fix_puts_the_eps_inside_the_sqrt_once_and_leaves_no_finding(uses):
     text, remaining = fixed(source, "NAN105")
     assert text == source.replace("(x**2).sum(-1))", "(x**2).sum(-1) + 1e-8)")
     assert remaining == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "def aspect(size):\n    return size[0] / size[1]\n",  # a Python pair: no leading axes
+        "import torch\ny = x / x[0]\n",  # the first row, a schedule's reference value
+        "import torch\ny = x[1:] / x[:-1]\n",  # consecutive entries, not a coordinate
+        "import torch\ny = a / b[..., 2]\n",  # another tensor's entry: no evidence it is 0
+        "import torch\ny = p / (p[..., 2:] + 1e-6)\n",
+        "import torch\ny = p / p[..., 2:].clamp(min=1e-6)\n",
+        "import torch\ny = 1.0 / p[..., 2]\n",
+        "def f(boxes: list):\n    return boxes[:, 0] / boxes[:, 1]\n",
+    ],
+)
+def test_safe_entry_look_alikes(source):
+    assert nan105(source) == []
+
+
+def test_divided_by_the_complement_of_a_probability():
+    source = """\
+        import torch
+
+        def sample_counts(probs, consumed_prob, drop_prob, x):
+            keep_prob = 1 - drop_prob
+            return probs / (1.0 - consumed_prob), x / keep_prob
+        """
+    assert nan105(source) == [(5, 12, COMPLEMENT), (5, 43, COMPLEMENT)]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "def f(x, drop_prob):\n    keep_prob = 1 - drop_prob\n    return 1.0 / keep_prob\n",  # a setting's inverse
+        "def f(x, drop_prob):\n    keep_prob = 1 - drop_prob\n    if keep_prob > 0:\n        x = x / keep_prob\n"
+        "    return x\n",
+        "import torch\ndef f(x, t):\n    std = torch.sqrt(1.0 - torch.exp(-t))\n    return x / std\n",  # exp(0) = 1 only
+        "def f(x, p):\n    return x / (1 - p + 1e-6)\n",
+    ],
+)
+def test_safe_complement_look_alikes(source):
+    assert nan105(source) == []
+
+
+def test_an_elementwise_maximum_with_a_tensor_of_one_guards_a_count():
+    source = """\
+        import torch
+
+        def masked_mean(loss, mask, device):
+            n = torch.max(mask.sum(), torch.tensor([1], device=device).float())
+            kept = torch.max(mask.sum(1), 1)[0]
+            return (loss * mask).sum() / n, loss.sum() / kept
+        """
+    assert nan105(source) == [(6, 37, COUNT)]  # torch.max(x, 1) is a reduction over dim 1: no guard
+
+
+FRACTION = (
+    "division by the bound its numerator is clipped to (clip(x, 0, d) / d), 0 / 0 when that setting is 0: inf or NaN "
+    "there; divide by max(d, 1), or handle d == 0 (a schedule of no steps) before dividing"
+)
+
+
+def test_a_fraction_of_the_bound_it_is_clipped_to():
+    source = """\
+        import jax.numpy as jnp
+        import torch
+
+        def schedule(step_count, transition_steps, transition_begin=0):
+            count = jnp.clip(step_count - transition_begin, 0, transition_steps)
+            return 1 - count / transition_steps
+
+        def warmup_factor(step, warmup):
+            return torch.clamp(step, 0, warmup) / warmup
+        """
+    assert nan105(source) == [(6, 16, FRACTION), (9, 12, FRACTION)]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import torch\ndef f(x, s):\n    return torch.clamp(x, -s, s) / s\n",  # not a fraction of s
+        "import torch\ndef f(x, s):\n    return torch.clamp(x, 1, s) / s\n",
+        "import torch\ndef f(x, s):\n    return torch.clamp(x, 0, s) / (s + 1e-8)\n",
+        "import torch\ndef f(x, s, t):\n    return torch.clamp(x, 0, s) / t\n",
+        "def f(step, warmup):\n    return min(step, warmup) / warmup\n",  # Python numbers raise ZeroDivisionError
+        "import torch\ndef f(x, s):\n    if s == 0:\n        return x\n    return torch.clamp(x, 0, s) / s\n",
+    ],
+)
+def test_safe_fraction_look_alikes(source):
+    assert nan105(source) == []
+
+
+def test_a_closure_keeps_the_tests_its_enclosing_function_made_before_it():
+    source = """\
+        import jax.numpy as jnp
+
+        def polynomial_schedule(init_value, transition_steps, transition_begin=0):
+            if transition_steps <= 0:
+                return lambda count: init_value
+
+            def schedule(count):
+                count = jnp.clip(count - transition_begin, 0, transition_steps)
+                return 1 - count / transition_steps
+
+            return schedule
+
+        def shadowed(steps):
+            if steps <= 0:
+                return None
+
+            def schedule(count, steps):
+                return jnp.clip(count, 0, steps) / steps
+
+            return schedule
+        """
+    assert nan105(source) == [(18, 16, FRACTION)]  # the closure's own `steps` is another variable

@@ -148,3 +148,49 @@ def test_an_acos_gradient_in_a_function_called_only_without_gradients_is_quiet()
 def test_the_acos_called_where_gradients_flow_keeps_its_finding():
     source = ANGLE_FOR_INFERENCE.replace("@torch.no_grad()\n", "")
     assert [(code, line) for code, line, *_ in lint(source, "NAN108")] == [("NAN108", 9)]
+
+
+# --- the cosine of a rotation's angle, (trace(R) - 1) / 2, whatever spells the trace -------------------------------
+
+ROTATION = unclamped("acos", "the rotation cosine (trace - 1) / 2")
+
+
+@pytest.mark.parametrize(
+    "body, column",
+    [
+        ("return torch.acos((torch.einsum('...ii', R) - 1) / 2)", 12),
+        ("trace = R[..., 0, 0] + R[..., 1, 1] + R[..., 2, 2]\n    return torch.acos((trace - 1.0) / 2.0)", 12),
+        ("t = R.diagonal(dim1=-2, dim2=-1).sum(-1)\n    return torch.arccos(0.5 * (t - 1))", 12),
+        ("cos = (np.trace(R) - 1) * 0.5\n    return np.arccos(cos)", 12),
+        ("return jnp.arccos((jnp.trace(R, axis1=-2, axis2=-1) - 1) / 2)", 12),
+        ("return torch.acos((torch.einsum('bii->b', R) - 1) / 2)", 12),
+    ],
+)
+def test_acos_of_a_rotation_cosine_built_from_its_trace(body, column):
+    """At the identity (trace 3) and a half turn (trace -1) the cosine is exactly ±1: rounding in R passes it."""
+    source = f"import jax.numpy as jnp\nimport numpy as np\nimport torch\n\ndef angle(R):\n    {body}\n"
+    line = 6 + body.count("\n")
+    assert nan108(source) == [(line, column, ROTATION)]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "return torch.acos(((torch.einsum('...ii', R) - 1) / 2).clamp(-1 + 1e-6, 1 - 1e-6))",
+        "return torch.acos((torch.einsum('...ij', R, R) - 1) / 2)",  # no trace: a contraction
+        "return torch.acos((torch.einsum('...ii->...i', R) - 1) / 2)",  # the diagonal itself, kept
+        "return torch.acos((R[..., 0, 0] + R[..., 0, 1] - 1) / 2)",  # an off-diagonal entry: no trace
+        "return torch.acos((R[..., 0, 0] + Q[..., 1, 1] - 1) / 2)",  # two matrices
+        "return torch.acos((torch.trace(R) - 1) / 3)",  # not the rotation formula
+        "return torch.acos((torch.trace(R) - 2) / 2)",
+    ],
+)
+def test_rotation_cosine_look_alikes(body):
+    assert nan108(f"import torch\n\ndef angle(R, Q):\n    {body}\n") == []
+
+
+def test_sqrt_of_one_minus_a_squared_rotation_cosine():
+    source = (
+        "import torch\n\ndef sine(R):\n    c = (torch.einsum('...ii', R) - 1) / 2\n    return torch.sqrt(1 - c**2)\n"
+    )
+    assert nan108(source) == [(5, 12, sine("the rotation cosine (trace - 1) / 2"))]
