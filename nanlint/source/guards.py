@@ -430,6 +430,12 @@ def called_without_gradients(ctx: Context) -> set[int]:
     quiet = {id(f.node) for f in functions if any(_is_no_grad(ctx, d.decorator) for d in f.node.decorators)}
     in_blocks = _calls_in_no_grad_blocks(ctx)
     mentions = _mentions(ctx.module)
+    as_initialiser = _passed_as_initialiser(ctx.module)
+    quiet |= {  # `kernel_init=norm_kernel_init_fn`, and named nowhere else: it runs once, when parameters are made
+        id(f.node)
+        for f in functions
+        if as_initialiser.get(f.name, 0) and mentions[f.name] == as_initialiser[f.name] + 1
+    }
     candidates = [
         f
         for f in functions
@@ -459,6 +465,20 @@ def _calls_in_no_grad_blocks(ctx: Context) -> set[int]:
         if isinstance(node, cst.With) and any(_is_no_grad(ctx, item.item) for item in node.items):
             found.update(id(inner) for inner in iter_nodes(node.body) if isinstance(inner, cst.Call))
     return found
+
+
+# Keywords that take an initialiser: `kernel_init=`, `bias_init=`, `embedding_init=`, `initializer=`, `init_fn=`.
+_INITIALISER_KEYWORD = re.compile(r"(?:^|_)init(?:ializer|ialiser|_fn)?$")
+
+
+def _passed_as_initialiser(module: cst.Module) -> dict[str, int]:
+    """How often each function name is passed as an initialiser keyword's value."""
+    counts: dict[str, int] = {}
+    for node in iter_nodes(module):
+        if isinstance(node, cst.Arg) and node.keyword is not None and isinstance(node.value, cst.Name):
+            if _INITIALISER_KEYWORD.search(node.keyword.value):
+                counts[node.value.value] = counts.get(node.value.value, 0) + 1
+    return counts
 
 
 def _mentions(module: cst.Module) -> dict[str, int]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from nanlint.source import ops
+from nanlint.source import ops, sentinels
 from nanlint.source import training_ops as table
 from nanlint.source.explicit_dtypes import PrecisionScope, at_least_float32, explicit_dtype
 from nanlint.source.rule import OpCall, PendingFix, argument
@@ -315,9 +315,12 @@ class MaskOverflow(FactsRule):
     def leave_Module(self, node: cst.Module) -> None:
         if self.facts.narrowest_dtype() == "float64":
             return  # float64-only code (NumPy, plain Python): float16 never sees these constants
+        parents = sentinels.parent_map(node) if self.pending else {}
         for value_node, value, what, fix in self.pending.values():
             if what == ADDITIVE and not self._half_somewhere():
                 continue
+            if sentinels.only_ordered(self.ctx, parents, value_node):
+                continue  # a sentinel that is only compared orders the same as ±inf
             text = self.ctx.code_of(value_node).strip()
             shown = text if _is_literal(value_node) else f"{text} ({value:g})"
             advice = fix.message if fix else "use finfo(dtype).min of the tensor's own dtype"

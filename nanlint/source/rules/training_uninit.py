@@ -45,6 +45,8 @@ _FILL_METHODS = frozenset(
 _FILLING_NAME = re.compile(
     r"init|reset|fill|load|copy|normal|uniform|glorot|xavier|kaiming|orthogonal|zeros|ones|const"
 )
+# Packages whose functions are known ops: one of them fills a tensor only if it is an initialiser or a copy.
+_FRAMEWORKS = table.FLOAT32_DEFAULT_ROOTS | {"numpy", "math", "builtins", "scipy"}
 # A method of the class that initialises its parameters: `self.reset_parameters()`, `self.post_init()`.
 _INITIALISING_METHOD = re.compile(r"reset|init")
 _PARAMETER_ITERATORS = re.compile(r"\.(named_)?parameters\(|\.(named_)?modules\(|\.state_dict\(")
@@ -189,7 +191,9 @@ class UninitialisedParameter(Rule):
         if qualified is not None and not qualified.startswith(table.INITIALISER_NAMESPACES):
             if qualified in table.COPYING_FUNCTIONS and node.args:
                 self._fill(node.args[0].value)
-            return
+            if qualified.split(".", 1)[0] in _FRAMEWORKS:
+                return  # torch.matmul(w, x) reads w; only initialisers and copies write it
+            qualified = None  # the project's own helper, imported: `_initialize_affine_weight_gpu(self.w1, ...)`
         if qualified is not None or _FILLING_NAME.search(_callee_name(func).lower()):
             for arg in node.args:
                 if arg.keyword is None:

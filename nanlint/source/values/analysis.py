@@ -30,7 +30,7 @@ from nanlint.source.values.fact import (
     informative,
     join,
 )
-from nanlint.source.values.index import Function, Index
+from nanlint.source.values.index import Function, Index, python_number
 from nanlint.source.values.selects import select_as_sum
 from nanlint.source.values.transfer import TRANSFERS, element
 
@@ -230,7 +230,8 @@ class Values:
             return self._strongly_named(expr.value, self.of(bound, env))  # or an eps is one by its name
         found = self.index.parameter(expr)
         if found is not None and env is None:
-            return self._aliased(expr, self._named(expr.value, self.parameter(*found)))
+            fact = self._aliased(expr, self._named(expr.value, self.parameter(*found)))
+            return replace(fact, scalar=True) if _annotated_number(*found) else fact
         return self._named(expr.value, TOP)
 
     def _aliased(self, expr: cst.Name, fact: Fact) -> Fact:
@@ -265,13 +266,13 @@ class Values:
 
     def _named(self, name: str, fact: Fact) -> Fact:
         """The fact, or what the name says when nothing else is known."""
-        if informative(fact):
+        if informative(fact) or fact.kind == SETTING:
             return fact
         said = evidence.named(name, self.probability_names)
         return said if said is not None else fact
 
     def _strongly_named(self, name: str, fact: Fact) -> Fact:
-        if informative(fact):
+        if informative(fact) or fact.kind == SETTING:
             return fact
         said = evidence.named(name, ())
         return said if said is not None and said.kind in ("mask", "eps", "count") else fact
@@ -309,6 +310,11 @@ class Values:
             bound = self.index.value_of(expr)
             if bound is not None:
                 return self._strongly_named(attr, self.of(bound, env))
+            number = self.index.number_fields.get(attr)
+            said = evidence.named(attr, ())
+            if number and (said is None or said.kind != "eps"):  # an eps setting keeps saying it is > 0
+                # `hidden_dim: int` of a dataclass or flax module: a setting, not data; no name evidence
+                return Fact(scalar=True, integer=number == "int", why="a setting", kind=SETTING)
         return self._named(attr, TOP)
 
     def _subscript(self, expr: cst.Subscript, env: Env | None) -> Fact:
@@ -389,7 +395,9 @@ class Values:
             return self._quotient(expr, left, right)
         if isinstance(operator, (cst.FloorDivide, cst.Modulo)):
             both = left.integer and right.integer
-            return Fact(lo=0 if left.nonnegative and right.lo > 0 else -INF, integer=both, scalar=left.scalar)
+            setting = SETTING if left.kind == SETTING and right.scalar else ""  # hidden_dim // 2: still a setting
+            lo = 0 if left.nonnegative and right.lo > 0 else -INF
+            return Fact(lo=lo, integer=both, scalar=left.scalar, kind=setting, why="a setting" if setting else "")
         if isinstance(operator, (cst.BitAnd, cst.BitOr)) and (left.kind == "mask" or right.kind == "mask"):
             return evidence.MASK
         if isinstance(operator, cst.MatrixMultiply):
@@ -660,6 +668,19 @@ class Values:
             text = f"a value {sampler}() draws ({reason.text})"
             return replace(drawn, zero=Reason(text, reason.level, "sample"))
         return TOP
+
+
+SETTING = "setting"  # a Python number configured, not computed from data: `self.hidden_dim` of `hidden_dim: int`
+
+
+def _annotated_number(function: Function, name: str) -> bool:
+    """A parameter annotated `int` or `float`: a Python number, whose division by 0 raises ZeroDivisionError."""
+    if not isinstance(function.node, cst.FunctionDef):
+        return False
+    for param in function.node.params.params:
+        if param.name.value == name and param.annotation is not None:
+            return bool(python_number(param.annotation.annotation))
+    return False
 
 
 # --- helpers shared with the rules ---------------------------------------------------------------------

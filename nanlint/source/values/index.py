@@ -9,7 +9,9 @@ the values each function compares with a constant (`if n == 0`, `where(r > eps, 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from typing import TypeGuard
 
 import libcst as cst
 
@@ -188,6 +190,9 @@ class Index:
         self.enclosing: dict[int, Function] = {}  # Call/Comparison node -> the function it is in
         self.selected: dict[int, tuple[cst.BaseExpression, bool]] = {}  # a where() branch -> (condition, taken if)
         self.alias_sites: list[tuple[cst.Name, str]] = []  # `self.softmax = x`: (the x read there, "self.softmax")
+        # class-level fields annotated as Python numbers (`hidden_dim: int`, `prob: Optional[float] = None`, a
+        # dataclass's or a flax module's settings): name -> "int"/"float", "" when some class declares it otherwise
+        self.number_fields: dict[str, str] = {}
         collector = _Collector(self)  # a local: it refers back to the index (no cycle to outlive the file)
         dispatcher = Dispatcher()
         dispatcher.register(collector)
@@ -319,6 +324,12 @@ class _Collector:
         self.index.by_node[id(function.node)] = function
         self.stack.append(function)
 
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if self.classes and not self.stack and isinstance(node.target, cst.Name):
+            number = python_number(node.annotation.annotation)
+            known = self.index.number_fields.get(node.target.value, number)
+            self.index.number_fields[node.target.value] = number if known == number else ""
+
     def _nested(self) -> bool:
         """Inside a function (a def in a method is not a method of the class)."""
         return bool(self.stack)
@@ -434,6 +445,15 @@ def reports_only(node: cst.If) -> bool:
     return True
 
 
+def python_number(annotation: cst.BaseExpression) -> str:
+    """ "int" or "float" for an annotation of a Python number (`int`, `Optional[float]`, `float | None`), else ""."""
+    found = _PYTHON_NUMBER.fullmatch(cst.Module([]).code_for_node(annotation))
+    return next(group for group in found.groups() if group) if found else ""
+
+
+_PYTHON_NUMBER = re.compile(r"(int|float)(?:\s*\|\s*None)?|(?:typing\.)?Optional\[(int|float)\]")
+
+
 def tested(node: cst.CSTNode) -> tuple[str | None, set[str]]:
     """(the bad point a numeric test is about, the variables it reads); (None, set()) for other tests."""
     if isinstance(node, cst.Comparison) and _numeric_comparison(node):
@@ -448,7 +468,25 @@ def tested(node: cst.CSTNode) -> tuple[str | None, set[str]]:
     if isinstance(node, (cst.Name, cst.Attribute)):
         name = dotted(node)
         return ("zero", {name}) if name else (None, set())
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, _ARITHMETIC):
+        return "zero", _tested_variables(node)[0]  # `if tp + fp:` -- the truth of a number is its being nonzero
+    if _zero_among(node):
+        return "zero", _tested_variables(node.comparisons[0].comparator)[0]  # `if 0 in (a, b): return`
     return None, set()
+
+
+_ARITHMETIC = (cst.Add, cst.Subtract, cst.Multiply)
+
+
+def _zero_among(node: cst.CSTNode) -> TypeGuard[cst.Comparison]:
+    """`0 in (a, b)` / `0 not in [a, b]`: a test of each listed value against 0."""
+    return (
+        isinstance(node, cst.Comparison)
+        and len(node.comparisons) == 1
+        and isinstance(node.comparisons[0].operator, (cst.In, cst.NotIn))
+        and _number_value(node.left) == 0.0
+        and isinstance(node.comparisons[0].comparator, (cst.Tuple, cst.List, cst.Set))
+    )
 
 
 _TRUTH_REDUCTIONS = frozenset({"all", "any", "item"})

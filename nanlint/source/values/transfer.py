@@ -203,12 +203,20 @@ def _one_hot(values, found, env) -> Fact:
     )
 
 
+# Where the bounds of a uniform sampler stand among its positional arguments.
+_POSITIONAL_BOUNDS = {"tensorflow.random.uniform": 1, "jax.random.uniform": 3}
+
+
 @transfer("uniform")
 def _uniform(values, found, env) -> Fact:
     low = found.keywords.get("minval", found.keywords.get("low", found.keywords.get("a")))
     high = found.keywords.get("maxval", found.keywords.get("high", found.keywords.get("b")))
-    if (found.qualified or "").startswith(("numpy.random.uniform", "random.uniform")) and low is None:
+    qualified = found.qualified or ""
+    if qualified.startswith(("numpy.random.uniform", "random.uniform")) and low is None:
         low, high = found.arg(0, "low"), found.arg(1, "high")
+    elif qualified in _POSITIONAL_BOUNDS:  # tf.random.uniform([], 0.1, 2.0): bounds after the shape (and key)
+        at = _POSITIONAL_BOUNDS[qualified]
+        low, high = found.arg(at, "minval"), found.arg(at + 1, "maxval")
     lo = values.of(low, env) if low is not None else Fact(lo=0, hi=0)
     hi = values.of(high, env) if high is not None else Fact(lo=1, hi=1)
     if math.isinf(lo.lo) and math.isinf(hi.hi):

@@ -187,3 +187,42 @@ def test_the_retired_code_still_selects_and_ignores(tmp_path, monkeypatch):
     assert "NAN304" not in found("--select", "ALL", "--ignore", "NAN306")
     (tmp_path / "pyproject.toml").write_text('[tool.nanlint]\nextend-ignore = ["NAN306"]\n')
     assert "NAN304" not in found("--select", "NAN3")
+
+
+_IMPORTED_HELPER = """\
+    import torch
+    import torch.nn as nn
+    {imports}
+
+    class Experts(nn.Module):
+        def __init__(self, init_method):
+            super().__init__()
+            self.w1 = nn.Parameter(torch.empty(8, 4))
+            {call}
+    """
+
+
+@pytest.mark.parametrize(
+    ("imports", "call"),
+    [
+        ("from megatron.mpu.layers import _initialize_affine_weight_gpu", "_initialize_affine_weight_gpu(self.w1, 0)"),
+        ("from .layers import init_weights", "init_weights(self.w1, init_method)"),
+        ("import project.weights as pw", "pw.reset_(self.w1)"),
+    ],
+)
+def test_a_filling_helper_imported_from_the_project_fills(imports, call):
+    """The project's own initialiser, imported from another module, is judged by its name like a local one."""
+    assert codes(_IMPORTED_HELPER.format(imports=imports, call=call), "NAN304") == []
+
+
+@pytest.mark.parametrize(
+    ("imports", "call"),
+    [
+        ("from megatron.mpu.layers import gather_from_region", "gather_from_region(self.w1)"),
+        ("import numpy as np", "np.normalize = np.linalg.norm(self.w1)"),
+        ("from torch.nn.functional import normalize", "normalize(self.w1)"),
+    ],
+)
+def test_a_helper_that_does_not_say_it_fills_and_framework_reads_are_no_fill(imports, call):
+    source = _IMPORTED_HELPER.format(imports=imports, call=call)
+    assert lint(source, "NAN304") == [("NAN304", 8, 32, never_filled("w1", "torch.empty"))]
