@@ -22,6 +22,7 @@ import libcst as cst
 from nanlint.source import guards
 from nanlint.source.names import dotted
 from nanlint.source.rule import Context, PendingFix
+from nanlint.source.rules.roots import nan_gradient_norm
 from nanlint.source.traversal import iter_nodes
 from nanlint.source.values import BUILT, DEGENERATE, NAMED, Fact, Reason, variables_of
 from nanlint.source.values.evidence import is_mean_name
@@ -90,6 +91,8 @@ class UnguardedDivision(guards.SurroundedRule):
             gradient = _GRADIENT if any(_traced(self.ctx, root) for root, _ in roots) else ""
             message = f"division by {reason.text}: inf or NaN there{gradient}; {_ROOT_ADVICE}"
             self.report(division, message, fix, covers=self._only_divided(root for root, _ in roots))
+        elif self._nan_gradient_norm(denominator):  # x / tf.norm(x): an eps after the norm leaves its NaN gradient
+            self.report(division, f"division by {reason.text}: inf or NaN there; {_NAN_NORM_ADVICE}")
         else:
             fix = PendingFix(
                 "unsafe",
@@ -105,6 +108,14 @@ class UnguardedDivision(guards.SurroundedRule):
         while guards.is_binary(inner, cst.Divide):
             self.reported.add(id(inner))
             inner = inner.left
+
+    def _nan_gradient_norm(self, denominator: cst.BaseExpression) -> bool:
+        """The denominator is a norm whose gradient is NaN at 0 in its framework, in differentiated code."""
+        for step in self.ctx.origins(denominator, depth=2):
+            found = self.ctx.call(step)
+            if found is not None and found.op == "norm" and nan_gradient_norm(found):
+                return guards.differentiable(self.ctx, found) and self.around.traced(found.node)
+        return False
 
     def _only_divided(self, roots: Iterable[cst.BaseExpression]) -> tuple[cst.BaseExpression, ...]:
         """The roots whose every use is in a denominator (`n = sqrt(s)` ... `x / n`, `y / n`): NAN106's finding there
@@ -145,6 +156,10 @@ _ROOT_ADVICE = "add the eps inside the sqrt (sqrt(v + eps))"
 
 
 _GRADIENT = ", and the sqrt's gradient is infinite at 0 (NaN in training)"
+_NAN_NORM_ADVICE = (
+    "this norm's own gradient is NaN at 0, so an eps added after it comes too late: compute sqrt(sum(x**2) + eps) "
+    "or use a normalize function, which has its own eps"
+)
 
 
 def _traced(ctx: Context, root: cst.BaseExpression) -> bool:

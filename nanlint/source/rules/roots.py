@@ -66,7 +66,7 @@ class SqrtAtZero(guards.SurroundedRule):
             root = _half_power(self.ctx.const(found.arg(1, "exponent")))
             if root is not None:
                 self._check(node, root, found.args[0], guards.differentiable(self.ctx, found))
-        elif found.op == "norm" and _nan_gradient_norm(found):
+        elif found.op == "norm" and nan_gradient_norm(found):
             self._check_norm(found)
 
     def _named_root(self, node: cst.Call) -> None:
@@ -231,7 +231,8 @@ def _unwrapped(ctx, expr: cst.BaseExpression) -> cst.BaseExpression:
     return expr
 
 
-def _nan_gradient_norm(found: OpCall) -> bool:
+def nan_gradient_norm(found: OpCall) -> bool:
+    """A norm whose gradient at the zero vector is NaN (tf.norm, jnp.linalg.norm): no eps after it helps."""
     if found.qualified is None and not found.method:  # a norm module (`o3.Norm`): a sqrt of a sum of squares
         return True
     return found.qualified in ops.NAN_GRADIENT_NORMS

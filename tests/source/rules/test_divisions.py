@@ -38,6 +38,13 @@ def nan105(source: str, **options):
     return [(line, column, message) for _, line, column, message in lint(source, "NAN105", **settings)]
 
 
+NAN_NORM = (
+    "division by a norm, which is 0 for a zero vector: inf or NaN there; this norm's own gradient is NaN at 0, so an "
+    "eps added after it comes too late: compute sqrt(sum(x**2) + eps) or use a normalize function, which has its own "
+    "eps"
+)
+
+
 @pytest.mark.parametrize(
     "source,message",
     [
@@ -50,8 +57,8 @@ def nan105(source: str, **options):
             "import numpy as np\ny = x / np.sqrt(np.sum(x ** 2))\n",  # no gradient in NumPy; the eps inside all the same
             f"division by a norm, which is 0 for a zero vector: inf or NaN there; {INSIDE}",
         ),
-        ("import tensorflow as tf\ny = x / tf.norm(x, axis=-1, keepdims=True)\n", NORM),
-        ("import jax.numpy as jnp\ny = x / jnp.linalg.norm(x, axis=-1, keepdims=True)\n", NORM),
+        ("import tensorflow as tf\ny = x / tf.norm(x, axis=-1, keepdims=True)\n", NAN_NORM),
+        ("import jax.numpy as jnp\ny = x / jnp.linalg.norm(x, axis=-1, keepdims=True)\n", NAN_NORM),
         ("import numpy as np\ny = np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b))\n", NORM),
         ("import torch\nn = x.norm(p=2, dim=1, keepdim=True)\ny = x / n\n", NORM),
         ("import torch\ny = x / x.norm() + 1e-8\n", NORM),  # still divides by the bare norm
@@ -85,7 +92,7 @@ def nan105(source: str, **options):
         ("import torch\ny = torch.div(x, x.norm())\n", NORM),
         ("import torch\ny = x.div(x.std())\n", STD),
         ("import numpy as np\ny = np.true_divide(x, np.linalg.norm(x))\n", NORM),
-        ("import tensorflow as tf\ny = tf.math.truediv(x, tf.norm(x))\n", NORM),
+        ("import tensorflow as tf\ny = tf.math.truediv(x, tf.norm(x))\n", NAN_NORM),
         ("import torch\ny = torch.reciprocal((x * mask).sum())\n", MASKED_SUM),
     ],
 )
@@ -825,3 +832,29 @@ def test_a_closure_keeps_the_tests_its_enclosing_function_made_before_it():
             return schedule
         """
     assert nan105(source) == [(18, 16, FRACTION)]  # the closure's own `steps` is another variable
+
+
+@pytest.mark.parametrize(
+    "header, call",
+    [
+        ("import tensorflow as tf", "tf.norm(x, axis=-1, keepdims=True)"),
+        ("import jax.numpy as jnp", "jnp.linalg.norm(x, axis=-1, keepdims=True)"),
+    ],
+)
+def test_a_norm_with_a_nan_gradient_gets_advice_and_no_eps_fix(header, call):
+    """tf.norm and jnp.linalg.norm have a NaN gradient at 0 whatever guards the quotient: `norm + eps` would trade
+    this finding for NAN106's, so no fix is offered; torch's norm (gradient 0 there) keeps the eps fix."""
+    source = f"{header}\n\ndef unit(x):\n    return x / {call}\n"
+    assert lint(source, "NAN105") == [("NAN105", 4, 12, NAN_NORM)]
+    text, remaining = fixed(source, "NAN105")
+    assert text == source and remaining == ["NAN105"]
+    torch_source = "import torch\n\ndef unit(x):\n    return x / x.norm(dim=-1, keepdim=True)\n"
+    text, remaining = fixed(torch_source, "NAN105")
+    assert text == torch_source.replace("x.norm(dim=-1, keepdim=True)", "(x.norm(dim=-1, keepdim=True) + 1e-8)")
+    assert remaining == []
+
+
+def test_a_nan_gradient_norm_outside_gradients_keeps_the_eps_fix():
+    source = "import numpy as np\n\ndef unit(x):\n    return x / np.linalg.norm(x, axis=-1, keepdims=True)\n"
+    text, remaining = fixed(source, "NAN105")
+    assert "+ 1e-8" in text and remaining == []
