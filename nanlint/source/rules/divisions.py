@@ -20,9 +20,11 @@ from collections.abc import Iterable
 import libcst as cst
 
 from nanlint.source import guards
+from nanlint.source.fix_eps import retune_eps_fixes
 from nanlint.source.names import dotted
 from nanlint.source.rule import Context, PendingFix
 from nanlint.source.rules.roots import nan_gradient_norm
+from nanlint.source.training_facts import ModuleFacts
 from nanlint.source.traversal import iter_nodes
 from nanlint.source.values import BUILT, DEGENERATE, NAMED, Fact, Reason, variables_of
 from nanlint.source.values.evidence import is_mean_name
@@ -46,6 +48,11 @@ class UnguardedDivision(guards.SurroundedRule):
     code = "NAN105"
     triggers = ("/", "div", "reciprocal")
     overrides = ("NAN106",)
+
+    uses = (*guards.SurroundedRule.uses, ModuleFacts)  # the module's precision, for the eps of fixes
+
+    def leave_Module(self, node: cst.Module) -> None:
+        retune_eps_fixes(self.ctx, self.code, self.option("fix-eps"))
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)

@@ -19,8 +19,10 @@ import re
 import libcst as cst
 
 from nanlint.source import guards
+from nanlint.source.fix_eps import retune_eps_fixes
 from nanlint.source.names import dotted
 from nanlint.source.rule import Context, OpCall, PendingFix
+from nanlint.source.training_facts import ModuleFacts
 from nanlint.source.traversal import iter_nodes
 from nanlint.source.values import BUILT, DEGENERATE, NAMED, Fact, Reason, select_parts, variables_of
 from nanlint.source.values.transfer import SQUARED_DISTANCE
@@ -55,6 +57,11 @@ class UnguardedLog(guards.SurroundedRule):
 
     code = "NAN104"
     triggers = ("log",)
+
+    uses = (*guards.SurroundedRule.uses, ModuleFacts)  # the module's precision, for the eps of fixes
+
+    def leave_Module(self, node: cst.Module) -> None:
+        retune_eps_fixes(self.ctx, self.code, self.option("fix-eps"))
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)

@@ -858,3 +858,24 @@ def test_a_nan_gradient_norm_outside_gradients_keeps_the_eps_fix():
     source = "import numpy as np\n\ndef unit(x):\n    return x / np.linalg.norm(x, axis=-1, keepdims=True)\n"
     text, remaining = fixed(source, "NAN105")
     assert "+ 1e-8" in text and remaining == []
+
+
+def test_the_fix_eps_survives_float16_where_the_module_computes_in_it():
+    """1e-8 rounds to 0 in float16: in a module that switches float16 on -- even below the division, as a script's
+    main() does -- the fix adds 1e-4 (a normal float16 number), and the fixed file raises no NAN202."""
+    source = textwrap.dedent(
+        """\
+        import torch
+
+        def masked_mean(x, mask):
+            return (x * mask).sum() / mask.sum()
+
+        def main(model):
+            model.half()
+        """
+    )
+    text, remaining = fixed(source, "NAN105")
+    assert "/ (mask.sum() + 0.0001)" in text and remaining == []
+    float32 = source.replace("model.half()", "model.float()")
+    text, remaining = fixed(float32, "NAN105")
+    assert "/ (mask.sum() + 1e-8)" in text and remaining == []

@@ -920,3 +920,9 @@ def test_an_eps_added_upstream_guards_the_cross_entropy():
             return -torch.sum(torch.log(frequency) * target)
         """
     assert nan104(bare) == [(4, 23, CROSS_ENTROPY)]
+
+
+def test_the_log_fix_eps_survives_float16():
+    source = "import torch\n\ndef loss(p):\n    return torch.log(torch.relu(p))\n\ndef run(x):\n    with torch.autocast('cuda', dtype=torch.float16):\n        return loss(x)\n"
+    text, remaining = fixed(source, "NAN104")
+    assert "torch.log(torch.relu(p) + 0.0001)" in text and remaining == []
