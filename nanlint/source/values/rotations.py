@@ -38,12 +38,11 @@ def diagonal_entries(expr: cst.BaseExpression, const) -> bool:
         terms.append(expr.right)
         expr = expr.left
     terms.append(expr)
-    entries = [_diagonal_entry(term, const) for term in terms]
-    if len(terms) < 2 or any(entry is None for entry in entries):
+    entries = [entry for entry in (_diagonal_entry(term, const) for term in terms) if entry is not None]
+    if len(terms) < 2 or len(entries) < len(terms):
         return False
-    bases = {base for base, _ in entries}  # type: ignore[misc]
-    indices = [index for _, index in entries]  # type: ignore[misc]
-    return len(bases) == 1 and len(set(indices)) == len(indices)
+    indices = [index for _, index in entries]
+    return len({base for base, _ in entries}) == 1 and len(set(indices)) == len(indices)
 
 
 def _diagonal_entry(term: cst.BaseExpression, const) -> tuple[str, float] | None:
@@ -52,8 +51,8 @@ def _diagonal_entry(term: cst.BaseExpression, const) -> tuple[str, float] | None
     row, column = (_index(element, const) for element in term.slice[-2:])
     if row is None or row != column:
         return None
-    base = cst.Module([]).code_for_node(term.value) + str([cst.Module([]).code_for_node(e) for e in term.slice[:-2]])
-    return base, row
+    code = cst.Module([]).code_for_node
+    return code(term.value) + str([code(element) for element in term.slice[:-2]]), row
 
 
 def _index(element: cst.SubscriptElement, const) -> float | None:
